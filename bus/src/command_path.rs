@@ -1,0 +1,314 @@
+//! The command path: load a case, decide, append with the expected version.
+//!
+//! [`CommandPath::execute`] is the only way commands reach the log. It
+//! 1. loads the case (from a bounded cache of recent case states, else from the log),
+//! 2. returns the first result if the command id was already applied to the case,
+//! 3. decides (every business and scope rule lives in the domain's `decide`),
+//! 4. seals the events (versions, hash chain, recorded-at) and appends them expecting the
+//!    loaded version,
+//! 5. on a conflict re-reads and re-decides, up to [`CommandPath::max_attempts`] times — unless
+//!    the caller pinned an expected version, who then gets the conflict back.
+
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
+
+use gridcase_domain::{
+    decide, CaseId, CaseState, Command, CommandId, Context, CorrelationId, Envelope, EventHeader,
+    EventId, EventRecord, Level, Policy, RegionCode, RegionTree, Rejection, Timestamp,
+};
+
+use crate::log::*;
+
+/// A command addressed to a case, with its idempotency key and concurrency expectation.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    /// The case (for a report: the new case's id).
+    pub case_id: CaseId,
+    /// The idempotency key.
+    pub command_id: CommandId,
+    /// [`ExpectedVersion::Any`] to let the path re-decide on conflicts.
+    pub expected: ExpectedVersion,
+    /// Links to other commands.
+    pub correlation_id: Option<CorrelationId>,
+    /// What caused this command.
+    pub causation_id: Option<CorrelationId>,
+    /// The command.
+    pub command: Command,
+}
+
+/// What an executed command produced.
+#[derive(Debug, Clone)]
+pub struct Executed {
+    /// The case.
+    pub case_id: CaseId,
+    /// The commit's global position.
+    pub position: Position,
+    /// The case version after the commit.
+    pub version: u64,
+    /// The events of the commit.
+    pub events: Vec<EventRecord>,
+    /// True when the command id had already been applied: this is the first result.
+    pub duplicate: bool,
+}
+
+/// Why a command was not executed. Nothing was appended.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CommandError {
+    /// The domain refused (HTTP 422): show the rejection.
+    #[error("rejected: {0}")]
+    Rejected(#[from] Rejection),
+    /// The pinned version is stale, or conflicts persisted past the retry budget (HTTP 409):
+    /// re-read the case and try again.
+    #[error(transparent)]
+    Conflict(#[from] Conflict),
+    /// The command id was already used for another case (HTTP 409/422): use a fresh key.
+    #[error("command id {command_id} was already used for case {case_id}")]
+    CommandIdReused {
+        /// The key.
+        command_id: CommandId,
+        /// The case it was used for.
+        case_id: CaseId,
+    },
+    /// The log failed (HTTP 503 when unavailable).
+    #[error(transparent)]
+    Log(#[from] LogError),
+    /// A stored event of the case could not be decoded.
+    #[error("case {case_id} has an undecodable event at position {position}: {reason}")]
+    Corrupt {
+        /// The case.
+        case_id: CaseId,
+        /// The commit's position.
+        position: Position,
+        /// Why.
+        reason: String,
+    },
+    /// A bug: the path built an invalid commit.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// A case as loaded: its state and the commands already applied to it.
+#[derive(Debug, Clone, Default)]
+struct Loaded {
+    state: CaseState,
+    /// (command id, position, version after, events) of each commit, for idempotent retries.
+    commits: Vec<(CommandId, Position, u64, Vec<EventRecord>)>,
+}
+
+/// The clock that stamps `recorded_at`.
+pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
+
+/// Loads, decides and appends. Cheap to share behind an `Arc`.
+pub struct CommandPath<L> {
+    log: L,
+    regions: Arc<RegionTree>,
+    policy: Policy,
+    cache: Mutex<lru::LruCache<CaseId, Arc<Loaded>>>,
+    max_attempts: u32,
+    clock: Clock,
+}
+
+impl<L: EventLog> CommandPath<L> {
+    /// A path over `log` with a cache of `cache_cases` recent cases.
+    pub fn new(log: L, regions: Arc<RegionTree>, policy: Policy, cache_cases: usize) -> Self {
+        CommandPath {
+            log,
+            regions,
+            policy,
+            cache: Mutex::new(lru::LruCache::new(NonZeroUsize::new(cache_cases.max(1)).expect("max(1)"))),
+            max_attempts: 5,
+            clock: Arc::new(Timestamp::now),
+        }
+    }
+
+    /// Replaces the clock that stamps `recorded_at` (fixtures and tests).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// How many times a conflicting command is re-decided before the conflict is returned.
+    pub fn max_attempts(&self) -> u32 {
+        self.max_attempts
+    }
+
+    /// The log.
+    pub fn log(&self) -> &L {
+        &self.log
+    }
+
+    /// The region tree.
+    pub fn regions(&self) -> &RegionTree {
+        &self.regions
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The current state of a case (`Status::New` if unknown).
+    pub async fn load(&self, case: &CaseId) -> Result<CaseState, CommandError> {
+        Ok(self.loaded(case, false).await?.state.clone())
+    }
+
+    async fn loaded(&self, case: &CaseId, fresh: bool) -> Result<Arc<Loaded>, CommandError> {
+        if !fresh {
+            if let Some(l) = self.cache.lock().expect("cache lock").get(case) {
+                return Ok(l.clone());
+            }
+        }
+        let commits = self.log.read_case(case).await?;
+        let mut l = Loaded::default();
+        for c in commits {
+            for r in &c.events {
+                let env = Envelope::try_from(r).map_err(|e| CommandError::Corrupt {
+                    case_id: case.clone(),
+                    position: c.position,
+                    reason: e.to_string(),
+                })?;
+                l.state.apply(&env);
+            }
+            let v = c.last_version();
+            l.commits.push((c.command_id, c.position, v, c.events));
+        }
+        let l = Arc::new(l);
+        self.cache.lock().expect("cache lock").put(case.clone(), l.clone());
+        Ok(l)
+    }
+
+    /// Executes a command: see the module documentation.
+    pub async fn execute(&self, sub: Submission) -> Result<Executed, CommandError> {
+        let mut fresh = false;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let loaded = self.loaded(&sub.case_id, fresh).await?;
+            if let Some((_, position, version, events)) = loaded.commits.iter().find(|c| c.0 == sub.command_id) {
+                return Ok(Executed {
+                    case_id: sub.case_id.clone(),
+                    position: *position,
+                    version: *version,
+                    events: events.clone(),
+                    duplicate: true,
+                });
+            }
+            let state = &loaded.state;
+            if let ExpectedVersion::Exactly(v) = sub.expected {
+                if v != state.version {
+                    if !fresh {
+                        // The cache may be behind the log; only a fresh read may refuse.
+                        fresh = true;
+                        continue;
+                    }
+                    return Err(Conflict { expected: v, actual: state.version }.into());
+                }
+            }
+            let ctx = Context { regions: &self.regions, policy: &self.policy };
+            let events = decide(state, &sub.command, &ctx)?;
+            let commit = self.seal(&sub, state, &events)?;
+            match self.log.append(commit.clone()).await {
+                Ok(a) if a.duplicate => {
+                    // Applied before, possibly by another process: read the first result back.
+                    let l = self.loaded(&sub.case_id, true).await?;
+                    return match l.commits.iter().find(|c| c.0 == sub.command_id) {
+                        Some((_, position, version, events)) => Ok(Executed {
+                            case_id: sub.case_id.clone(),
+                            position: *position,
+                            version: *version,
+                            events: events.clone(),
+                            duplicate: true,
+                        }),
+                        None => Err(CommandError::CommandIdReused {
+                            command_id: sub.command_id.clone(),
+                            case_id: self.case_of_position(a.position).await?,
+                        }),
+                    };
+                }
+                Ok(a) => {
+                    let mut next = (*loaded).clone();
+                    for r in &commit.events {
+                        let env = Envelope::try_from(r).map_err(|e| CommandError::Internal(e.to_string()))?;
+                        next.state.apply(&env);
+                    }
+                    next.commits.push((sub.command_id.clone(), a.position, a.version, commit.events.clone()));
+                    self.cache.lock().expect("cache lock").put(sub.case_id.clone(), Arc::new(next));
+                    return Ok(Executed {
+                        case_id: sub.case_id.clone(),
+                        position: a.position,
+                        version: a.version,
+                        events: commit.events,
+                        duplicate: false,
+                    });
+                }
+                Err(AppendError::Conflict(c)) => {
+                    self.cache.lock().expect("cache lock").pop(&sub.case_id);
+                    let pinned = matches!(sub.expected, ExpectedVersion::Exactly(_));
+                    if pinned && fresh {
+                        return Err(c.into());
+                    }
+                    if attempt >= self.max_attempts {
+                        return Err(c.into());
+                    }
+                    fresh = true;
+                }
+                Err(AppendError::Invalid(m)) => return Err(CommandError::Internal(m)),
+                Err(AppendError::Log(e)) => return Err(e.into()),
+            }
+        }
+    }
+
+    async fn case_of_position(&self, p: Position) -> Result<CaseId, CommandError> {
+        let c = self.log.read_from(p, 1).await?;
+        c.into_iter()
+            .next()
+            .map(|c| c.case_id)
+            .ok_or_else(|| CommandError::Internal(format!("duplicate points at missing position {p}")))
+    }
+
+    fn seal(&self, sub: &Submission, state: &CaseState, events: &[gridcase_domain::Event]) -> Result<Commit, CommandError> {
+        let recorded_at = (self.clock)();
+        let mut prev = state.last_hash;
+        let mut records = Vec::with_capacity(events.len());
+        for (i, e) in events.iter().enumerate() {
+            let header = EventHeader {
+                event_id: EventId::derive(&sub.case_id, &sub.command_id, i as u32),
+                case_id: sub.case_id.clone(),
+                case_version: state.version + 1 + i as u64,
+                occurred_at: sub.command.occurred_at,
+                recorded_at,
+                actor: sub.command.actor.clone(),
+                command_id: sub.command_id.clone(),
+                correlation_id: sub.correlation_id.clone(),
+                causation_id: sub.causation_id.clone(),
+            };
+            let r = EventRecord::seal(header, e, prev).map_err(|e| CommandError::Internal(e.to_string()))?;
+            prev = r.hash;
+            records.push(r);
+        }
+        Ok(Commit {
+            case_id: sub.case_id.clone(),
+            partition: partition_for(state, &sub.command),
+            command_id: sub.command_id.clone(),
+            expected_version: state.version,
+            events: records,
+        })
+    }
+}
+
+/// The stable partition of a case: the county (or, for a city-held report, the city) of the
+/// unit that first received it.
+pub fn partition_for(state: &CaseState, command: &Command) -> RegionCode {
+    // A report is received by the reporting actor's unit.
+    partition_of(state.path.first().copied().unwrap_or_else(|| command.actor.unit()))
+}
+
+/// The partition (county, or city for city-level codes) of a region.
+pub fn partition_of(code: RegionCode) -> RegionCode {
+    if code.level() == Level::City {
+        code
+    } else {
+        code.ancestor_at(Level::County).unwrap_or(code)
+    }
+}

@@ -1,0 +1,21 @@
+//! # gridcase-bus
+//!
+//! The event log and the command path.
+//!
+//! - [`EventLog`]: the one contract every backend implements — append a [`Commit`] with an
+//!   expected version (typed [`Conflict`] otherwise), read a case, read everything from a
+//!   [`Position`], subscribe (catch-up then live, no gap, no duplicate), the head.
+//! - [`SledLog`]: the embedded default; single writer with group commit, durable before
+//!   acknowledgement.
+//! - [`CommandPath`]: load a case (bounded cache), decide, append, re-decide on conflict.
+
+mod command_path;
+mod log;
+mod sled_log;
+
+pub use command_path::{partition_for, partition_of, Clock, CommandError, CommandPath, Executed, Submission};
+pub use log::{
+    validate_commit, AppendError, Appended, Commit, CommitStream, Committed, Conflict, EventLog, ExpectedVersion,
+    LogError, Position,
+};
+pub use sled_log::SledLog;

@@ -1,0 +1,268 @@
+//! Commands: what an actor asks to happen to a case.
+//!
+//! A [`Command`] is an [`Actor`], the time the act happened and an [`Action`]. The decider
+//! ([`crate::decide::decide`]) turns it into events or a typed rejection.
+
+use serde::{Deserialize, Serialize};
+
+use crate::actor::Actor;
+use crate::event::Party;
+use crate::ids::{ActorId, CaseId, Hash};
+use crate::region::RegionCode;
+use crate::time::Timestamp;
+use crate::vocab::*;
+
+/// A request to change a case, by an actor, at a time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Command {
+    /// Who asks.
+    pub actor: Actor,
+    /// When the act happened (becomes the events' `occurred_at`).
+    pub occurred_at: Timestamp,
+    /// What is asked.
+    pub action: Action,
+}
+
+/// Everything that can be asked of a case, one variant per step of its life.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
+#[non_exhaustive]
+pub enum Action {
+    /// Open a case (信息收集). The actor's unit becomes the holder.
+    Report {
+        /// Dispute, incident or request.
+        kind: CaseKind,
+        /// Category.
+        category: Category,
+        /// Source.
+        source: Source,
+        /// Severity; critical cases below the township are escalated to it at once.
+        severity: Severity,
+        /// Where it happened; inside the actor's scope.
+        location: RegionCode,
+        /// Parties by opaque id.
+        #[serde(default)]
+        parties: Vec<Party>,
+        /// Summary (required).
+        summary: String,
+        /// When it happened; not after the report.
+        happened_at: Timestamp,
+    },
+    /// 立案.
+    Register,
+    /// 不予立案.
+    Reject {
+        /// Why.
+        reason: RejectReason,
+        /// Explanation.
+        #[serde(default)]
+        note: String,
+    },
+    /// 派遣 to a handler in the holding unit.
+    Assign {
+        /// The handler.
+        handler: ActorId,
+    },
+    /// 上报 to an ancestor unit (the parent when `to` is absent).
+    Escalate {
+        /// The ancestor unit.
+        #[serde(default)]
+        to: Option<RegionCode>,
+        /// Why (required).
+        reason: String,
+    },
+    /// 下派 to a descendant unit.
+    Delegate {
+        /// The descendant unit.
+        to: RegionCode,
+        /// Why (required).
+        reason: String,
+    },
+    /// 移送 to an outside body.
+    Refer {
+        /// The kind of body.
+        target: ReferralTarget,
+        /// The body's name (required).
+        body: String,
+        /// Why (required).
+        reason: String,
+    },
+    /// The outside body sent the case back.
+    ReturnReferral {
+        /// Why (required).
+        reason: String,
+    },
+    /// Start a mediation.
+    StartMediation {
+        /// 人民/行政/司法.
+        mediation_type: MediationType,
+        /// The mediator.
+        mediator: ActorId,
+        /// The mediation organization's region.
+        organization: RegionCode,
+    },
+    /// Record a mediation session (the assigned mediator).
+    HoldMediationSession {
+        /// What happened (required).
+        summary: String,
+    },
+    /// Conclude the mediation (the assigned mediator).
+    ConcludeMediation {
+        /// Agreement or failure.
+        outcome: MediationOutcome,
+        /// Terms or reason (required for a failure).
+        #[serde(default)]
+        note: String,
+    },
+    /// 化解/处置: resolve at the holding unit's level.
+    Resolve {
+        /// How.
+        method: ResolutionMethod,
+        /// Summary (required).
+        summary: String,
+    },
+    /// 核查: accept the resolution.
+    VerifyResolution {
+        /// Note.
+        #[serde(default)]
+        note: String,
+    },
+    /// 返工: send the resolution back.
+    RejectResolution {
+        /// Why (required).
+        reason: String,
+    },
+    /// 结案.
+    Close,
+    /// 回访.
+    RecordFeedback {
+        /// How satisfied.
+        satisfaction: Satisfaction,
+        /// Comment.
+        #[serde(default)]
+        comment: String,
+    },
+    /// Reopen a closed case.
+    Reopen {
+        /// Why.
+        reason: ReopenReason,
+        /// Note.
+        #[serde(default)]
+        note: String,
+    },
+    /// 延期 (approved from above).
+    ExtendDeadline {
+        /// The new deadline; later than the current one.
+        deadline: Timestamp,
+        /// Why (required).
+        reason: String,
+    },
+    /// 督办 from above.
+    IssueSupervision {
+        /// Instruction (required).
+        note: String,
+    },
+    /// A working note.
+    AddNote {
+        /// The note (required).
+        text: String,
+    },
+    /// Attach evidence by content hash.
+    AttachEvidence {
+        /// SHA-256 of the content.
+        content_hash: Hash,
+        /// Media type (required), e.g. `image/jpeg`.
+        media_type: String,
+        /// Description.
+        #[serde(default)]
+        description: String,
+    },
+    /// Merge this case, a duplicate, into another.
+    Merge {
+        /// The surviving case.
+        into: CaseId,
+        /// Why (required).
+        reason: String,
+    },
+    /// Audited correction of the reported details (admins).
+    CorrectDetails {
+        /// New kind.
+        #[serde(default)]
+        kind: Option<CaseKind>,
+        /// New category.
+        #[serde(default)]
+        category: Option<Category>,
+        /// New source.
+        #[serde(default)]
+        source: Option<Source>,
+        /// New severity.
+        #[serde(default)]
+        severity: Option<Severity>,
+        /// New location.
+        #[serde(default)]
+        location: Option<RegionCode>,
+        /// New summary.
+        #[serde(default)]
+        summary: Option<String>,
+        /// Why (required).
+        reason: String,
+    },
+}
+
+impl Action {
+    /// The action's stable name (its JSON tag), e.g. `"escalate"`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::Report { .. } => "report",
+            Action::Register => "register",
+            Action::Reject { .. } => "reject",
+            Action::Assign { .. } => "assign",
+            Action::Escalate { .. } => "escalate",
+            Action::Delegate { .. } => "delegate",
+            Action::Refer { .. } => "refer",
+            Action::ReturnReferral { .. } => "return_referral",
+            Action::StartMediation { .. } => "start_mediation",
+            Action::HoldMediationSession { .. } => "hold_mediation_session",
+            Action::ConcludeMediation { .. } => "conclude_mediation",
+            Action::Resolve { .. } => "resolve",
+            Action::VerifyResolution { .. } => "verify_resolution",
+            Action::RejectResolution { .. } => "reject_resolution",
+            Action::Close => "close",
+            Action::RecordFeedback { .. } => "record_feedback",
+            Action::Reopen { .. } => "reopen",
+            Action::ExtendDeadline { .. } => "extend_deadline",
+            Action::IssueSupervision { .. } => "issue_supervision",
+            Action::AddNote { .. } => "add_note",
+            Action::AttachEvidence { .. } => "attach_evidence",
+            Action::Merge { .. } => "merge",
+            Action::CorrectDetails { .. } => "correct_details",
+        }
+    }
+
+    /// Every action name.
+    pub const NAMES: &'static [&'static str] = &[
+        "report",
+        "register",
+        "reject",
+        "assign",
+        "escalate",
+        "delegate",
+        "refer",
+        "return_referral",
+        "start_mediation",
+        "hold_mediation_session",
+        "conclude_mediation",
+        "resolve",
+        "verify_resolution",
+        "reject_resolution",
+        "close",
+        "record_feedback",
+        "reopen",
+        "extend_deadline",
+        "issue_supervision",
+        "add_note",
+        "attach_evidence",
+        "merge",
+        "correct_details",
+    ];
+}

@@ -1,0 +1,770 @@
+//! The decider: every business rule of a case's life, in one pure function.
+//!
+//! [`decide`] takes the current [`CaseState`], a [`Command`] and a [`Context`] (the region tree
+//! and the policy) and returns the events to append, or a typed [`Rejection`] naming the rule
+//! that refused. It does no I/O and reads no clock: time comes from the command.
+//!
+//! Who may do what:
+//!
+//! | actor | may |
+//! |---|---|
+//! | grid worker | report in their grid; register, assign (to themselves), escalate, start mediation, resolve, close on the spot and record feedback on cases their grid holds |
+//! | unit staff | report in their subtree; everything on cases their unit holds; verify, reject a resolution, close, feedback and reopen on cases held in their subtree; approve extensions and supervise below them |
+//! | mediator | hold sessions and conclude the mediations that name them; notes on those cases |
+//! | supervisor | supervise, extend deadlines, verify and reopen in their subtree |
+//! | admin | audited corrections in their subtree |
+//! | auditor, analyst | nothing: read-only |
+
+use crate::actor::{Actor, Role};
+use crate::command::{Action, Command};
+use crate::event::*;
+use crate::ids::ActorId;
+use crate::policy::Policy;
+use crate::region::{Level, RegionCode, RegionTree};
+use crate::state::{CaseState, Status};
+use crate::time::Timestamp;
+use crate::vocab::*;
+
+/// Longest accepted free text, in characters.
+pub const MAX_TEXT_CHARS: usize = 4000;
+/// Most parties on one case.
+pub const MAX_PARTIES: usize = 50;
+
+/// What the decider needs besides the state and the command.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    /// The known regions; unknown codes are rejected.
+    pub regions: &'a RegionTree,
+    /// Deadlines and closing policy.
+    pub policy: &'a Policy,
+}
+
+/// Why a command was refused: one variant per rule. Nothing was appended.
+///
+/// Callers show the message to the user; the variant name is the stable machine code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Rejection {
+    /// Auditors and analysts only read.
+    #[error("role {role} is read-only and cannot issue commands")]
+    ReadOnlyRole {
+        /// The role.
+        role: Role,
+    },
+    /// The role may not take this action at all.
+    #[error("role {role} may not {action}")]
+    RoleNotPermitted {
+        /// The role.
+        role: Role,
+        /// The action.
+        action: &'static str,
+    },
+    /// The region is outside the actor's scope.
+    #[error("{region} is outside the scope of {actor}")]
+    OutOfScope {
+        /// The actor.
+        actor: ActorId,
+        /// The region.
+        region: RegionCode,
+    },
+    /// Only the holding unit acts on a case.
+    #[error("the case is held by {holder}, not by the actor's unit {unit}")]
+    NotHoldingUnit {
+        /// The holding unit.
+        holder: RegionCode,
+        /// The actor's unit.
+        unit: RegionCode,
+    },
+    /// This approval must come from above the holding unit.
+    #[error("{action} must come from above the holding unit {holder}")]
+    NotAboveHolder {
+        /// The action.
+        action: &'static str,
+        /// The holding unit.
+        holder: RegionCode,
+    },
+    /// Only the mediator named by the active mediation runs it.
+    #[error("the active mediation is run by {mediator}, not {actor}")]
+    NotAssignedMediator {
+        /// The assigned mediator.
+        mediator: ActorId,
+        /// The actor.
+        actor: ActorId,
+    },
+    /// A grid worker assigns cases only to themselves.
+    #[error("a grid worker can only assign a case to themselves, not to {handler}")]
+    AssignToOther {
+        /// The requested handler.
+        handler: ActorId,
+    },
+    /// The code is well-formed but names no known region.
+    #[error("unknown region {code}: not in the division table or the grid list")]
+    UnknownRegion {
+        /// The code.
+        code: RegionCode,
+    },
+    /// A report for a case id that already exists.
+    #[error("the case already exists")]
+    CaseAlreadyExists,
+    /// A command for a case that was never reported.
+    #[error("no such case: report it first")]
+    CaseNotFound,
+    /// The action is not possible in the case's current status.
+    #[error("cannot {action} a case that is {status}")]
+    InvalidStatus {
+        /// The action.
+        action: &'static str,
+        /// The current status.
+        status: Status,
+    },
+    /// Escalation goes only to an ancestor of the holding unit.
+    #[error("cannot escalate from {from} to {to}: not an ancestor")]
+    EscalationNotToAncestor {
+        /// The holding unit.
+        from: RegionCode,
+        /// The requested unit.
+        to: RegionCode,
+    },
+    /// Delegation goes only to a descendant of the holding unit.
+    #[error("cannot delegate from {from} to {to}: not a descendant")]
+    DelegationNotToDescendant {
+        /// The holding unit.
+        from: RegionCode,
+        /// The requested unit.
+        to: RegionCode,
+    },
+    /// Critical cases stay at township level or above.
+    #[error("a critical case cannot be delegated below the township (to {to})")]
+    CriticalBelowTownship {
+        /// The requested unit.
+        to: RegionCode,
+    },
+    /// Only disputes are mediated.
+    #[error("only disputes are mediated; this case is a {kind}")]
+    NotADispute {
+        /// The case's kind.
+        kind: CaseKind,
+    },
+    /// A mediation is already running.
+    #[error("a mediation is already in progress")]
+    MediationAlreadyActive,
+    /// A mediation outcome or session before any mediation started.
+    #[error("no mediation in progress: start one first")]
+    MediationNotStarted,
+    /// The action must wait until the running mediation is concluded.
+    #[error("cannot {action} while a mediation is in progress: conclude it first")]
+    MediationInProgress {
+        /// The action.
+        action: &'static str,
+    },
+    /// Resolving by mediated agreement needs a concluded mediation that reached one.
+    #[error("no mediated agreement: the last mediation must have concluded with an agreement")]
+    NoMediatedAgreement,
+    /// Verify, reject or give feedback on a resolution before there is one.
+    #[error("the case is not resolved")]
+    NotResolved,
+    /// Close before the resolution was verified.
+    #[error("the resolution is not verified (only on-the-spot grid resolutions close without it)")]
+    NotVerified,
+    /// Reopen a case that is not closed.
+    #[error("only a closed case can be reopened")]
+    NotClosed,
+    /// Feedback once per resolution.
+    #[error("feedback was already recorded for this resolution")]
+    FeedbackAlreadyRecorded,
+    /// Extend a deadline that does not exist.
+    #[error("the case has no deadline running")]
+    NoDeadline,
+    /// An extension must move the deadline later.
+    #[error("the new deadline {requested} is not after the current one {current}")]
+    DeadlineNotLater {
+        /// The deadline in force.
+        current: Timestamp,
+        /// The requested deadline.
+        requested: Timestamp,
+    },
+    /// A case cannot be merged into itself.
+    #[error("a case cannot be merged into itself")]
+    MergeIntoSelf,
+    /// A correction that changes nothing.
+    #[error("the correction changes nothing")]
+    EmptyCorrection,
+    /// A field is missing, empty, too long or inconsistent.
+    #[error("invalid {field}: {reason}")]
+    InvalidField {
+        /// The field.
+        field: &'static str,
+        /// What is wrong.
+        reason: &'static str,
+    },
+}
+
+impl Rejection {
+    /// The stable machine code: the variant name.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Rejection::ReadOnlyRole { .. } => "ReadOnlyRole",
+            Rejection::RoleNotPermitted { .. } => "RoleNotPermitted",
+            Rejection::OutOfScope { .. } => "OutOfScope",
+            Rejection::NotHoldingUnit { .. } => "NotHoldingUnit",
+            Rejection::NotAboveHolder { .. } => "NotAboveHolder",
+            Rejection::NotAssignedMediator { .. } => "NotAssignedMediator",
+            Rejection::AssignToOther { .. } => "AssignToOther",
+            Rejection::UnknownRegion { .. } => "UnknownRegion",
+            Rejection::CaseAlreadyExists => "CaseAlreadyExists",
+            Rejection::CaseNotFound => "CaseNotFound",
+            Rejection::InvalidStatus { .. } => "InvalidStatus",
+            Rejection::EscalationNotToAncestor { .. } => "EscalationNotToAncestor",
+            Rejection::DelegationNotToDescendant { .. } => "DelegationNotToDescendant",
+            Rejection::CriticalBelowTownship { .. } => "CriticalBelowTownship",
+            Rejection::NotADispute { .. } => "NotADispute",
+            Rejection::MediationAlreadyActive => "MediationAlreadyActive",
+            Rejection::MediationNotStarted => "MediationNotStarted",
+            Rejection::MediationInProgress { .. } => "MediationInProgress",
+            Rejection::NoMediatedAgreement => "NoMediatedAgreement",
+            Rejection::NotResolved => "NotResolved",
+            Rejection::NotVerified => "NotVerified",
+            Rejection::NotClosed => "NotClosed",
+            Rejection::FeedbackAlreadyRecorded => "FeedbackAlreadyRecorded",
+            Rejection::NoDeadline => "NoDeadline",
+            Rejection::DeadlineNotLater { .. } => "DeadlineNotLater",
+            Rejection::MergeIntoSelf => "MergeIntoSelf",
+            Rejection::EmptyCorrection => "EmptyCorrection",
+            Rejection::InvalidField { .. } => "InvalidField",
+        }
+    }
+}
+
+type Decision = Result<Vec<Event>, Rejection>;
+
+/// Decides what a command means for a case: the events to append, or why not.
+pub fn decide(state: &CaseState, cmd: &Command, ctx: &Context<'_>) -> Decision {
+    let actor = &cmd.actor;
+    if !actor.role().can_command() {
+        return Err(Rejection::ReadOnlyRole { role: actor.role() });
+    }
+    let d = Decider { s: state, cmd, actor, ctx, action: cmd.action.name() };
+    if let Action::Report { .. } = cmd.action {
+        return d.report();
+    }
+    if state.status == Status::New {
+        return Err(Rejection::CaseNotFound);
+    }
+    d.decide_existing()
+}
+
+struct Decider<'a> {
+    s: &'a CaseState,
+    cmd: &'a Command,
+    actor: &'a Actor,
+    ctx: &'a Context<'a>,
+    action: &'static str,
+}
+
+/// Who, relative to the holding unit, may take an action.
+#[derive(Clone, Copy)]
+enum Who {
+    /// Grid workers and unit staff of the holding unit.
+    Holder { grid_worker: bool },
+    /// Unit staff of the holding unit or above, and supervisors covering it.
+    Overseer { grid_worker: bool, supervisor: bool },
+    /// Unit staff strictly above the holding unit, and supervisors covering it.
+    Above,
+}
+
+fn text(field: &'static str, s: &str, required: bool) -> Result<(), Rejection> {
+    if required && s.trim().is_empty() {
+        return Err(Rejection::InvalidField { field, reason: "must not be empty" });
+    }
+    if s.chars().count() > MAX_TEXT_CHARS {
+        return Err(Rejection::InvalidField { field, reason: "longer than 4000 characters" });
+    }
+    Ok(())
+}
+
+impl Decider<'_> {
+    fn at(&self) -> Timestamp {
+        self.cmd.occurred_at
+    }
+
+    fn holder(&self) -> RegionCode {
+        // Every reported case has a holder; `New` was handled before.
+        self.s.holder.unwrap_or_else(|| self.actor.unit())
+    }
+
+    fn details(&self) -> &crate::state::CaseDetails {
+        self.s.details.as_ref().expect("a reported case has details")
+    }
+
+    fn known(&self, code: RegionCode) -> Result<(), Rejection> {
+        if self.ctx.regions.contains_code(code) {
+            Ok(())
+        } else {
+            Err(Rejection::UnknownRegion { code })
+        }
+    }
+
+    fn status_in(&self, allowed: &[Status]) -> Result<(), Rejection> {
+        if allowed.contains(&self.s.status) {
+            Ok(())
+        } else {
+            Err(Rejection::InvalidStatus { action: self.action, status: self.s.status })
+        }
+    }
+
+    fn not_permitted(&self) -> Rejection {
+        Rejection::RoleNotPermitted { role: self.actor.role(), action: self.action }
+    }
+
+    fn out_of_scope(&self, region: RegionCode) -> Rejection {
+        Rejection::OutOfScope { actor: self.actor.id().clone(), region }
+    }
+
+    /// Checks the actor may act on the case as `who` says.
+    fn allow(&self, who: Who) -> Result<(), Rejection> {
+        let holder = self.holder();
+        let role = self.actor.role();
+        let scope = self.actor.scope();
+        let unit = self.actor.unit();
+        match who {
+            Who::Holder { grid_worker } => match role {
+                Role::UnitStaff | Role::GridWorker if role == Role::UnitStaff || grid_worker => {
+                    if !scope.covers(holder) {
+                        Err(self.out_of_scope(holder))
+                    } else if unit != holder {
+                        Err(Rejection::NotHoldingUnit { holder, unit })
+                    } else {
+                        Ok(())
+                    }
+                }
+                _ => Err(self.not_permitted()),
+            },
+            Who::Overseer { grid_worker, supervisor } => match role {
+                Role::UnitStaff => self.covered(holder),
+                Role::Supervisor if supervisor => self.covered(holder),
+                Role::GridWorker if grid_worker => {
+                    if !scope.covers(holder) {
+                        Err(self.out_of_scope(holder))
+                    } else {
+                        Ok(())
+                    }
+                }
+                _ => Err(self.not_permitted()),
+            },
+            Who::Above => match role {
+                Role::Supervisor => self.covered(holder),
+                Role::UnitStaff => {
+                    self.covered(holder)?;
+                    if unit == holder {
+                        Err(Rejection::NotAboveHolder { action: self.action, holder })
+                    } else {
+                        Ok(())
+                    }
+                }
+                _ => Err(self.not_permitted()),
+            },
+        }
+    }
+
+    fn covered(&self, region: RegionCode) -> Result<(), Rejection> {
+        if self.actor.scope().covers(region) {
+            Ok(())
+        } else {
+            Err(self.out_of_scope(region))
+        }
+    }
+
+    fn mediation_idle(&self) -> Result<(), Rejection> {
+        if self.s.mediation.is_some() {
+            Err(Rejection::MediationInProgress { action: self.action })
+        } else {
+            Ok(())
+        }
+    }
+
+    fn due_at(&self, level: Level) -> Timestamp {
+        let d = self.details();
+        self.ctx.policy.deadlines.due(level, d.severity, d.kind, d.source, self.at())
+    }
+
+    fn report(&self) -> Decision {
+        let Action::Report {
+            kind,
+            category,
+            source,
+            severity,
+            location,
+            parties,
+            summary,
+            happened_at,
+        } = &self.cmd.action
+        else {
+            unreachable!("report() is called for reports only")
+        };
+        if !matches!(self.actor.role(), Role::GridWorker | Role::UnitStaff) {
+            return Err(self.not_permitted());
+        }
+        if self.s.status != Status::New {
+            return Err(Rejection::CaseAlreadyExists);
+        }
+        self.known(*location)?;
+        self.covered(*location)?;
+        text("summary", summary, true)?;
+        if parties.len() > MAX_PARTIES {
+            return Err(Rejection::InvalidField { field: "parties", reason: "more than 50 parties" });
+        }
+        if *happened_at > self.at() {
+            return Err(Rejection::InvalidField { field: "happened_at", reason: "is after the report" });
+        }
+        let received_by = self.actor.unit();
+        let mut events = vec![Event::CaseReported(CaseReported {
+            kind: *kind,
+            category: *category,
+            source: *source,
+            severity: *severity,
+            location: *location,
+            received_by,
+            parties: parties.clone(),
+            summary: summary.clone(),
+            happened_at: *happened_at,
+        })];
+        if *severity == Severity::Critical && received_by.level() < Level::Township {
+            let to = received_by
+                .ancestor_at(Level::Township)
+                .expect("a grid or village has a township");
+            let deadline =
+                self.ctx.policy.deadlines.due(Level::Township, *severity, *kind, *source, self.at());
+            events.push(Event::CaseEscalated(CaseEscalated {
+                from: received_by,
+                to,
+                to_level: Level::Township,
+                reason: "重大事项即时上报乡镇 (critical: escalated to the township at once)".into(),
+                deadline,
+            }));
+        }
+        Ok(events)
+    }
+
+    fn decide_existing(&self) -> Decision {
+        use Status::*;
+        let s = self.s;
+        let holder = self.holder();
+        let open = [Reported, Registered, Assigned];
+        match &self.cmd.action {
+            Action::Report { .. } => unreachable!("handled in decide"),
+            Action::Register => {
+                self.allow(Who::Holder { grid_worker: true })?;
+                self.status_in(&[Reported])?;
+                Ok(vec![CaseRegistered { unit: holder, level: holder.level() }.into()])
+            }
+            Action::Reject { reason, note } => {
+                self.allow(Who::Holder { grid_worker: true })?;
+                self.status_in(&[Reported])?;
+                text("note", note, false)?;
+                Ok(vec![CaseRejected { reason: *reason, note: note.clone() }.into()])
+            }
+            Action::Assign { handler } => {
+                self.allow(Who::Holder { grid_worker: true })?;
+                if self.actor.role() == Role::GridWorker && handler != self.actor.id() {
+                    return Err(Rejection::AssignToOther { handler: handler.clone() });
+                }
+                self.status_in(&[Registered, Assigned])?;
+                let deadline = s.deadline.unwrap_or_else(|| self.due_at(holder.level()));
+                Ok(vec![CaseAssigned { unit: holder, handler: handler.clone(), deadline }.into()])
+            }
+            Action::Escalate { to, reason } => {
+                self.allow(Who::Holder { grid_worker: true })?;
+                self.status_in(&open)?;
+                self.mediation_idle()?;
+                text("reason", reason, true)?;
+                let to = match to {
+                    Some(to) => *to,
+                    None => holder.parent().ok_or(Rejection::InvalidField {
+                        field: "to",
+                        reason: "a city-held case has no unit to escalate to",
+                    })?,
+                };
+                if to == holder || !to.contains(holder) {
+                    return Err(Rejection::EscalationNotToAncestor { from: holder, to });
+                }
+                self.known(to)?;
+                Ok(vec![CaseEscalated {
+                    from: holder,
+                    to,
+                    to_level: to.level(),
+                    reason: reason.clone(),
+                    deadline: self.due_at(to.level()),
+                }
+                .into()])
+            }
+            Action::Delegate { to, reason } => {
+                self.allow(Who::Holder { grid_worker: false })?;
+                self.status_in(&[Registered, Assigned])?;
+                self.mediation_idle()?;
+                text("reason", reason, true)?;
+                if *to == holder || !holder.contains(*to) {
+                    return Err(Rejection::DelegationNotToDescendant { from: holder, to: *to });
+                }
+                self.known(*to)?;
+                if self.details().severity == Severity::Critical && to.level() < Level::Township {
+                    return Err(Rejection::CriticalBelowTownship { to: *to });
+                }
+                Ok(vec![CaseDelegated {
+                    from: holder,
+                    to: *to,
+                    to_level: to.level(),
+                    reason: reason.clone(),
+                    deadline: self.due_at(to.level()),
+                }
+                .into()])
+            }
+            Action::Refer { target, body, reason } => {
+                self.allow(Who::Holder { grid_worker: false })?;
+                self.status_in(&[Registered, Assigned])?;
+                self.mediation_idle()?;
+                text("body", body, true)?;
+                text("reason", reason, true)?;
+                Ok(vec![CaseReferred { target: *target, body: body.clone(), reason: reason.clone() }.into()])
+            }
+            Action::ReturnReferral { reason } => {
+                self.allow(Who::Holder { grid_worker: false })?;
+                self.status_in(&[Referred])?;
+                text("reason", reason, true)?;
+                Ok(vec![ReferralReturned {
+                    unit: holder,
+                    reason: reason.clone(),
+                    deadline: self.due_at(holder.level()),
+                }
+                .into()])
+            }
+            Action::StartMediation { mediation_type, mediator, organization } => {
+                self.allow(Who::Holder { grid_worker: true })?;
+                self.status_in(&[Assigned])?;
+                let kind = self.details().kind;
+                if kind != CaseKind::Dispute {
+                    return Err(Rejection::NotADispute { kind });
+                }
+                if s.mediation.is_some() {
+                    return Err(Rejection::MediationAlreadyActive);
+                }
+                self.known(*organization)?;
+                Ok(vec![MediationStarted {
+                    mediation_type: *mediation_type,
+                    mediator: mediator.clone(),
+                    organization: *organization,
+                    deadline: self.ctx.policy.deadlines.mediation_due(self.at()),
+                }
+                .into()])
+            }
+            Action::HoldMediationSession { summary } => {
+                let m = self.assigned_mediation()?;
+                text("summary", summary, true)?;
+                Ok(vec![MediationSessionHeld { session: m.sessions + 1, summary: summary.clone() }.into()])
+            }
+            Action::ConcludeMediation { outcome, note } => {
+                self.assigned_mediation()?;
+                text("note", note, *outcome == MediationOutcome::Failure)?;
+                Ok(vec![MediationConcluded { outcome: *outcome, note: note.clone() }.into()])
+            }
+            Action::Resolve { method, summary } => {
+                self.allow(Who::Holder { grid_worker: true })?;
+                self.status_in(&[Assigned])?;
+                self.mediation_idle()?;
+                text("summary", summary, true)?;
+                if *method == ResolutionMethod::MediatedAgreement
+                    && s.mediations.last().map(|m| m.outcome) != Some(MediationOutcome::Agreement)
+                {
+                    return Err(Rejection::NoMediatedAgreement);
+                }
+                Ok(vec![CaseResolved {
+                    method: *method,
+                    level: holder.level(),
+                    unit: holder,
+                    by: self.actor.id().clone(),
+                    on_time: s.deadline.is_none_or(|d| self.at() <= d),
+                    summary: summary.clone(),
+                }
+                .into()])
+            }
+            Action::VerifyResolution { note } => {
+                self.allow(Who::Overseer { grid_worker: false, supervisor: true })?;
+                self.resolved()?;
+                text("note", note, false)?;
+                Ok(vec![ResolutionVerified { note: note.clone() }.into()])
+            }
+            Action::RejectResolution { reason } => {
+                self.allow(Who::Overseer { grid_worker: false, supervisor: true })?;
+                self.resolved()?;
+                text("reason", reason, true)?;
+                Ok(vec![ResolutionRejected { reason: reason.clone(), deadline: self.due_at(holder.level()) }.into()])
+            }
+            Action::Close => {
+                self.allow(Who::Overseer { grid_worker: true, supervisor: false })?;
+                let on_the_spot = match s.status {
+                    Verified => false,
+                    Resolved
+                        if self.ctx.policy.on_the_spot_close_at_grid
+                            && s.resolution.as_ref().is_some_and(|r| {
+                                r.method == ResolutionMethod::OnTheSpot && r.level == Level::Grid
+                            }) =>
+                    {
+                        true
+                    }
+                    Resolved => return Err(Rejection::NotVerified),
+                    _ if s.status.is_open() => return Err(Rejection::NotResolved),
+                    status => return Err(Rejection::InvalidStatus { action: self.action, status }),
+                };
+                if self.actor.role() == Role::GridWorker && !on_the_spot {
+                    return Err(self.not_permitted());
+                }
+                Ok(vec![CaseClosed { on_the_spot }.into()])
+            }
+            Action::RecordFeedback { satisfaction, comment } => {
+                self.allow(Who::Overseer { grid_worker: true, supervisor: false })?;
+                if !matches!(s.status, Resolved | Verified | Closed) {
+                    return Err(Rejection::NotResolved);
+                }
+                if s.feedback.is_some() {
+                    return Err(Rejection::FeedbackAlreadyRecorded);
+                }
+                text("comment", comment, false)?;
+                Ok(vec![FeedbackRecorded { satisfaction: *satisfaction, comment: comment.clone() }.into()])
+            }
+            Action::Reopen { reason, note } => {
+                self.allow(Who::Overseer { grid_worker: false, supervisor: true })?;
+                if s.status != Closed {
+                    return Err(Rejection::NotClosed);
+                }
+                text("note", note, false)?;
+                Ok(vec![CaseReopened {
+                    reason: *reason,
+                    note: note.clone(),
+                    unit: holder,
+                    deadline: self.due_at(holder.level()),
+                }
+                .into()])
+            }
+            Action::ExtendDeadline { deadline, reason } => {
+                self.allow(Who::Above)?;
+                self.status_in(&open)?;
+                text("reason", reason, true)?;
+                let current = s.deadline.ok_or(Rejection::NoDeadline)?;
+                if *deadline <= current {
+                    return Err(Rejection::DeadlineNotLater { current, requested: *deadline });
+                }
+                Ok(vec![DeadlineExtended { previous: current, deadline: *deadline, reason: reason.clone() }.into()])
+            }
+            Action::IssueSupervision { note } => {
+                self.allow(Who::Above)?;
+                self.status_in(&open)?;
+                text("note", note, true)?;
+                Ok(vec![SupervisionIssued {
+                    by_unit: self.actor.unit(),
+                    overdue: s.is_overdue(self.at()),
+                    note: note.clone(),
+                }
+                .into()])
+            }
+            Action::AddNote { text: t } => {
+                self.may_annotate()?;
+                text("text", t, true)?;
+                Ok(vec![NoteAdded { text: t.clone() }.into()])
+            }
+            Action::AttachEvidence { content_hash, media_type, description } => {
+                self.may_annotate()?;
+                text("media_type", media_type, true)?;
+                if media_type.len() > 255 || !media_type.contains('/') {
+                    return Err(Rejection::InvalidField { field: "media_type", reason: "not a media type like image/jpeg" });
+                }
+                text("description", description, false)?;
+                Ok(vec![EvidenceAttached {
+                    content_hash: *content_hash,
+                    media_type: media_type.clone(),
+                    description: description.clone(),
+                }
+                .into()])
+            }
+            Action::Merge { into, reason } => {
+                self.allow(Who::Holder { grid_worker: false })?;
+                self.status_in(&open)?;
+                self.mediation_idle()?;
+                text("reason", reason, true)?;
+                if s.id.as_ref() == Some(into) {
+                    return Err(Rejection::MergeIntoSelf);
+                }
+                Ok(vec![CaseMerged { into: into.clone(), reason: reason.clone() }.into()])
+            }
+            Action::CorrectDetails { kind, category, source, severity, location, summary, reason } => {
+                if self.actor.role() != Role::Admin {
+                    return Err(self.not_permitted());
+                }
+                let d = self.details();
+                self.covered(d.location)?;
+                self.covered(holder)?;
+                text("reason", reason, true)?;
+                if let Some(loc) = location {
+                    self.known(*loc)?;
+                    self.covered(*loc)?;
+                }
+                if let Some(sm) = summary {
+                    text("summary", sm, true)?;
+                }
+                let e = CaseDetailsCorrected {
+                    kind: changed(*kind, d.kind),
+                    category: changed(*category, d.category),
+                    source: changed(*source, d.source),
+                    severity: changed(*severity, d.severity),
+                    location: changed(*location, d.location),
+                    summary: summary.clone().filter(|sm| *sm != d.summary),
+                    reason: reason.clone(),
+                };
+                if e.kind.is_none()
+                    && e.category.is_none()
+                    && e.source.is_none()
+                    && e.severity.is_none()
+                    && e.location.is_none()
+                    && e.summary.is_none()
+                {
+                    return Err(Rejection::EmptyCorrection);
+                }
+                Ok(vec![e.into()])
+            }
+        }
+    }
+
+    fn resolved(&self) -> Result<(), Rejection> {
+        if self.s.status == Status::Resolved {
+            Ok(())
+        } else if self.s.status.is_final() {
+            Err(Rejection::InvalidStatus { action: self.action, status: self.s.status })
+        } else {
+            Err(Rejection::NotResolved)
+        }
+    }
+
+    fn assigned_mediation(&self) -> Result<&crate::state::ActiveMediation, Rejection> {
+        if self.actor.role() != Role::Mediator {
+            return Err(self.not_permitted());
+        }
+        let m = self.s.mediation.as_ref().ok_or(Rejection::MediationNotStarted)?;
+        if &m.mediator != self.actor.id() {
+            return Err(Rejection::NotAssignedMediator { mediator: m.mediator.clone(), actor: self.actor.id().clone() });
+        }
+        Ok(m)
+    }
+
+    /// Notes and evidence: the holding unit, anyone overseeing it, or the assigned mediator.
+    fn may_annotate(&self) -> Result<(), Rejection> {
+        match self.actor.role() {
+            Role::Mediator => self.assigned_mediation().map(|_| ()),
+            Role::GridWorker => self.allow(Who::Holder { grid_worker: true }),
+            Role::Admin => self.covered(self.holder()),
+            _ => self.allow(Who::Overseer { grid_worker: false, supervisor: true }),
+        }
+    }
+}
+
+/// `new` when it differs from `old`.
+fn changed<T: PartialEq>(new: Option<T>, old: T) -> Option<T> {
+    new.filter(|n| *n != old)
+}

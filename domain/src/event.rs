@@ -1,0 +1,373 @@
+//! Events: the immutable, past-tense facts of a case's life.
+//!
+//! Each event type is a struct named after the fact (`CaseReported`, `CaseEscalated`, …) and a
+//! variant of [`Event`]. On the wire an event is identified by its type name and schema version
+//! (see [`crate::record`]), never by the variant's position.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{ActorId, CaseId, Hash, PartyId};
+use crate::region::{Level, RegionCode};
+use crate::time::Timestamp;
+use crate::vocab::*;
+
+/// A party to a case: an opaque id and a role. Personal data lives apart (DOMAIN.md).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Party {
+    /// Opaque party id.
+    pub id: PartyId,
+    /// The party's role.
+    pub role: PartyRole,
+}
+
+/// 信息收集: a matter was reported and a case opened at the receiving unit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseReported {
+    /// Dispute, incident or request.
+    pub kind: CaseKind,
+    /// Category of the matter.
+    pub category: Category,
+    /// Where the report came from.
+    pub source: Source,
+    /// How serious it is.
+    pub severity: Severity,
+    /// Where it happened (usually a grid).
+    pub location: RegionCode,
+    /// The unit that received the report and first holds the case.
+    pub received_by: RegionCode,
+    /// The parties, by opaque id.
+    pub parties: Vec<Party>,
+    /// Free-text summary.
+    pub summary: String,
+    /// When the matter itself happened.
+    pub happened_at: Timestamp,
+}
+
+/// 立案: the holding unit registered the case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseRegistered {
+    /// The registering unit.
+    pub unit: RegionCode,
+    /// The unit's level (for statistics).
+    pub level: Level,
+}
+
+/// 不予立案/注销: the report was not registered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseRejected {
+    /// Why.
+    pub reason: RejectReason,
+    /// Free-text explanation.
+    pub note: String,
+}
+
+/// 任务派遣: dispatched to a handler in the holding unit; starts the clock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseAssigned {
+    /// The holding unit.
+    pub unit: RegionCode,
+    /// The handler.
+    pub handler: ActorId,
+    /// When handling is due.
+    pub deadline: Timestamp,
+}
+
+/// 上报: moved up to an ancestor unit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseEscalated {
+    /// The unit that held the case.
+    pub from: RegionCode,
+    /// The ancestor unit that holds it now.
+    pub to: RegionCode,
+    /// The new holder's level.
+    pub to_level: Level,
+    /// Why.
+    pub reason: String,
+    /// The new deadline at the new level.
+    pub deadline: Timestamp,
+}
+
+/// 下派/交办: moved down to a descendant unit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseDelegated {
+    /// The unit that held the case.
+    pub from: RegionCode,
+    /// The descendant unit that holds it now.
+    pub to: RegionCode,
+    /// The new holder's level.
+    pub to_level: Level,
+    /// Why.
+    pub reason: String,
+    /// The new deadline at the new level.
+    pub deadline: Timestamp,
+}
+
+/// 移送: handed to an outside body; leaves the in-system count unless returned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseReferred {
+    /// The kind of body.
+    pub target: ReferralTarget,
+    /// The body's name.
+    pub body: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// The outside body returned a referred case to the unit that referred it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReferralReturned {
+    /// The unit holding the case again.
+    pub unit: RegionCode,
+    /// Why it came back.
+    pub reason: String,
+    /// The new deadline.
+    pub deadline: Timestamp,
+}
+
+/// A mediation began.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediationStarted {
+    /// 人民/行政/司法.
+    pub mediation_type: MediationType,
+    /// The mediator running it.
+    pub mediator: ActorId,
+    /// The mediation organization's region.
+    pub organization: RegionCode,
+    /// When the mediation is due (people's mediation: 30 days).
+    pub deadline: Timestamp,
+}
+
+/// A mediation session took place.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediationSessionHeld {
+    /// 1 for the first session of this mediation, and so on.
+    pub session: u32,
+    /// Free-text record.
+    pub summary: String,
+}
+
+/// A mediation ended with an agreement or a failure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediationConcluded {
+    /// Agreement or failure.
+    pub outcome: MediationOutcome,
+    /// Free text: the agreement's terms or why it failed.
+    pub note: String,
+}
+
+/// 化解/处置完毕: the case was resolved by the holding unit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseResolved {
+    /// How.
+    pub method: ResolutionMethod,
+    /// The holding unit's level: what 小事不出格 counts.
+    pub level: Level,
+    /// The holding unit.
+    pub unit: RegionCode,
+    /// Who resolved it.
+    pub by: ActorId,
+    /// Whether it was resolved by the deadline in force.
+    pub on_time: bool,
+    /// Free-text summary.
+    pub summary: String,
+}
+
+/// 核查: the resolution was accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResolutionVerified {
+    /// Free-text note.
+    pub note: String,
+}
+
+/// 返工: the resolution was sent back for rework.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResolutionRejected {
+    /// Why.
+    pub reason: String,
+    /// The new deadline for the rework.
+    pub deadline: Timestamp,
+}
+
+/// 结案: the case was closed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseClosed {
+    /// Closed directly after on-the-spot resolution at grid level, without verification.
+    pub on_the_spot: bool,
+}
+
+/// 回访: feedback from the parties.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedbackRecorded {
+    /// How satisfied.
+    pub satisfaction: Satisfaction,
+    /// Free-text comment.
+    pub comment: String,
+}
+
+/// A closed case was reopened at the unit that last held it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseReopened {
+    /// Why.
+    pub reason: ReopenReason,
+    /// Free-text note.
+    pub note: String,
+    /// The unit holding the reopened case.
+    pub unit: RegionCode,
+    /// The new deadline.
+    pub deadline: Timestamp,
+}
+
+/// 延期: an approved deadline extension.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadlineExtended {
+    /// The deadline before.
+    pub previous: Timestamp,
+    /// The deadline now.
+    pub deadline: Timestamp,
+    /// Why.
+    pub reason: String,
+}
+
+/// 督办: a higher level pressed the case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SupervisionIssued {
+    /// The pressing unit.
+    pub by_unit: RegionCode,
+    /// Whether the case was overdue when pressed.
+    pub overdue: bool,
+    /// Free-text instruction.
+    pub note: String,
+}
+
+/// A working note.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoteAdded {
+    /// The note.
+    pub text: String,
+}
+
+/// Evidence attached by content hash; the content lives elsewhere.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvidenceAttached {
+    /// SHA-256 of the content.
+    pub content_hash: Hash,
+    /// Media type, e.g. `image/jpeg`.
+    pub media_type: String,
+    /// Free-text description.
+    pub description: String,
+}
+
+/// This case was a duplicate and was merged into another case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseMerged {
+    /// The surviving case.
+    pub into: CaseId,
+    /// Why.
+    pub reason: String,
+}
+
+/// An audited correction of the reported details; the original report stays in history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseDetailsCorrected {
+    /// New kind, if corrected.
+    pub kind: Option<CaseKind>,
+    /// New category, if corrected.
+    pub category: Option<Category>,
+    /// New source, if corrected.
+    pub source: Option<Source>,
+    /// New severity, if corrected.
+    pub severity: Option<Severity>,
+    /// New location, if corrected.
+    pub location: Option<RegionCode>,
+    /// New summary, if corrected.
+    pub summary: Option<String>,
+    /// Why the correction was made (required).
+    pub reason: String,
+}
+
+macro_rules! events {
+    ($($name:ident),+ $(,)?) => {
+        /// Every fact that can happen to a case.
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub enum Event {
+            $(
+                #[doc = concat!("See [`", stringify!($name), "`].")]
+                $name($name),
+            )+
+        }
+
+        impl Event {
+            /// Every event type name, in declaration order.
+            pub const TYPE_NAMES: &'static [&'static str] = &[$(stringify!($name)),+];
+
+            /// The stable type name, e.g. `"CaseReported"`.
+            pub fn type_name(&self) -> &'static str {
+                match self { $(Event::$name(_) => stringify!($name)),+ }
+            }
+
+            /// MessagePack (named fields) of the event's body at the current schema version.
+            pub(crate) fn encode_body(&self) -> Result<Vec<u8>, rmp_serde::encode::Error> {
+                match self { $(Event::$name(b) => rmp_serde::to_vec_named(b)),+ }
+            }
+
+            /// Decodes a body at the current schema version. `None` for an unknown type name.
+            pub(crate) fn decode_body(
+                type_name: &str,
+                body: &[u8],
+            ) -> Option<Result<Event, rmp_serde::decode::Error>> {
+                match type_name {
+                    $(stringify!($name) => Some(rmp_serde::from_slice(body).map(Event::$name)),)+
+                    _ => None,
+                }
+            }
+        }
+
+        $(
+            impl From<$name> for Event {
+                fn from(e: $name) -> Event {
+                    Event::$name(e)
+                }
+            }
+        )+
+    };
+}
+
+events!(
+    CaseReported,
+    CaseRegistered,
+    CaseRejected,
+    CaseAssigned,
+    CaseEscalated,
+    CaseDelegated,
+    CaseReferred,
+    ReferralReturned,
+    MediationStarted,
+    MediationSessionHeld,
+    MediationConcluded,
+    CaseResolved,
+    ResolutionVerified,
+    ResolutionRejected,
+    CaseClosed,
+    FeedbackRecorded,
+    CaseReopened,
+    DeadlineExtended,
+    SupervisionIssued,
+    NoteAdded,
+    EvidenceAttached,
+    CaseMerged,
+    CaseDetailsCorrected,
+);
+
+impl Event {
+    /// The current schema version of every event type. Bump it per type when its body changes,
+    /// and register an upcaster for the old version (see [`crate::record::Upcaster`]).
+    pub const SCHEMA_VERSION: u16 = 1;
+
+    /// Whether the event carries free text that analysts must never see.
+    pub fn has_free_text(&self) -> bool {
+        !matches!(
+            self,
+            Event::CaseRegistered(_) | Event::CaseClosed(_) | Event::CaseAssigned(_)
+        )
+    }
+}

@@ -1,0 +1,70 @@
+//! # gridcase-domain
+//!
+//! The pure model of gridcase: no I/O, no async, no clock.
+//!
+//! - [`region`]: [`RegionCode`] (validated, prefix-nested division codes), [`Level`] and the
+//!   [`RegionTree`] of known divisions and grids.
+//! - [`actor`]: [`Actor`] = id + [`Role`] + [`Scope`].
+//! - [`command`] and [`decide`]: a [`Command`] is decided against a [`CaseState`] into events or
+//!   a typed [`Rejection`]; every business rule lives in [`decide()`].
+//! - [`event`] and [`state`]: the past-tense [`Event`]s and [`evolve`], which only applies facts.
+//! - [`record`]: the stored [`EventRecord`] (header, versioned MessagePack body, hash chain)
+//!   and the decoded [`Envelope`].
+//! - [`policy`]: deadlines per level, severity and kind.
+//!
+//! ```
+//! use gridcase_domain::*;
+//!
+//! let regions = RegionTree::from_csv("code,name,level,parent\n\
+//!     330800,衢州市,city,33\n330802,柯城区,county,330800\n\
+//!     330802005,新新街道,township,330802\n330802005001,金桂社区,village,330802005\n".as_bytes())
+//!     .unwrap();
+//! let mut regions = regions;
+//! let grid: RegionCode = "330802005001007".parse().unwrap();
+//! regions.add_grid(grid, None).unwrap();
+//! let policy = Policy::default();
+//! let ctx = Context { regions: &regions, policy: &policy };
+//!
+//! let worker = Actor::new(ActorId::new("gw-1").unwrap(), Role::GridWorker, Scope::Subtree(grid)).unwrap();
+//! let at = Timestamp::parse("2026-03-02T02:00:00Z").unwrap();
+//! let report = Command {
+//!     actor: worker,
+//!     occurred_at: at,
+//!     action: Action::Report {
+//!         kind: CaseKind::Dispute,
+//!         category: Category::Neighbours,
+//!         source: Source::GridPatrol,
+//!         severity: Severity::Normal,
+//!         location: grid,
+//!         parties: vec![],
+//!         summary: "邻里噪音纠纷".into(),
+//!         happened_at: at,
+//!     },
+//! };
+//! let events = decide(&CaseState::default(), &report, &ctx).unwrap();
+//! assert_eq!(events[0].type_name(), "CaseReported");
+//! ```
+
+pub mod actor;
+pub mod command;
+pub mod decide;
+pub mod event;
+pub mod ids;
+pub mod policy;
+pub mod record;
+pub mod region;
+pub mod state;
+pub mod time;
+pub mod vocab;
+
+pub use actor::{Actor, ActorError, Role, Scope};
+pub use command::{Action, Command};
+pub use decide::{decide, Context, Rejection};
+pub use event::{Event, Party};
+pub use ids::{ActorId, CaseId, CommandId, CorrelationId, EventId, Hash, IdError, PartyId};
+pub use policy::{DeadlinePolicy, KindDeadline, Policy};
+pub use record::{CodecError, Envelope, EventHeader, EventRecord, Upcaster};
+pub use region::{Level, RegionCode, RegionError, RegionTree};
+pub use state::{evolve, CaseState, Status};
+pub use time::Timestamp;
+pub use vocab::*;
