@@ -116,7 +116,9 @@ impl<L: EventLog> CommandPath<L> {
             log,
             regions,
             policy,
-            cache: Mutex::new(lru::LruCache::new(NonZeroUsize::new(cache_cases.max(1)).expect("max(1)"))),
+            cache: Mutex::new(lru::LruCache::new(
+                NonZeroUsize::new(cache_cases.max(1)).expect("max(1)"),
+            )),
             max_attempts: 5,
             clock: Arc::new(Timestamp::now),
         }
@@ -174,7 +176,10 @@ impl<L: EventLog> CommandPath<L> {
             l.commits.push((c.command_id, c.position, v, c.events));
         }
         let l = Arc::new(l);
-        self.cache.lock().expect("cache lock").put(case.clone(), l.clone());
+        self.cache
+            .lock()
+            .expect("cache lock")
+            .put(case.clone(), l.clone());
         Ok(l)
     }
 
@@ -185,7 +190,9 @@ impl<L: EventLog> CommandPath<L> {
         loop {
             attempt += 1;
             let loaded = self.loaded(&sub.case_id, fresh).await?;
-            if let Some((_, position, version, events)) = loaded.commits.iter().find(|c| c.0 == sub.command_id) {
+            if let Some((_, position, version, events)) =
+                loaded.commits.iter().find(|c| c.0 == sub.command_id)
+            {
                 return Ok(Executed {
                     case_id: sub.case_id.clone(),
                     position: *position,
@@ -202,10 +209,17 @@ impl<L: EventLog> CommandPath<L> {
                         fresh = true;
                         continue;
                     }
-                    return Err(Conflict { expected: v, actual: state.version }.into());
+                    return Err(Conflict {
+                        expected: v,
+                        actual: state.version,
+                    }
+                    .into());
                 }
             }
-            let ctx = Context { regions: &self.regions, policy: &self.policy };
+            let ctx = Context {
+                regions: &self.regions,
+                policy: &self.policy,
+            };
             let events = decide(state, &sub.command, &ctx)?;
             let commit = self.seal(&sub, state, &events)?;
             match self.log.append(commit.clone()).await {
@@ -229,11 +243,20 @@ impl<L: EventLog> CommandPath<L> {
                 Ok(a) => {
                     let mut next = (*loaded).clone();
                     for r in &commit.events {
-                        let env = Envelope::try_from(r).map_err(|e| CommandError::Internal(e.to_string()))?;
+                        let env = Envelope::try_from(r)
+                            .map_err(|e| CommandError::Internal(e.to_string()))?;
                         next.state.apply(&env);
                     }
-                    next.commits.push((sub.command_id.clone(), a.position, a.version, commit.events.clone()));
-                    self.cache.lock().expect("cache lock").put(sub.case_id.clone(), Arc::new(next));
+                    next.commits.push((
+                        sub.command_id.clone(),
+                        a.position,
+                        a.version,
+                        commit.events.clone(),
+                    ));
+                    self.cache
+                        .lock()
+                        .expect("cache lock")
+                        .put(sub.case_id.clone(), Arc::new(next));
                     return Ok(Executed {
                         case_id: sub.case_id.clone(),
                         position: a.position,
@@ -261,13 +284,17 @@ impl<L: EventLog> CommandPath<L> {
 
     async fn case_of_position(&self, p: Position) -> Result<CaseId, CommandError> {
         let c = self.log.read_from(p, 1).await?;
-        c.into_iter()
-            .next()
-            .map(|c| c.case_id)
-            .ok_or_else(|| CommandError::Internal(format!("duplicate points at missing position {p}")))
+        c.into_iter().next().map(|c| c.case_id).ok_or_else(|| {
+            CommandError::Internal(format!("duplicate points at missing position {p}"))
+        })
     }
 
-    fn seal(&self, sub: &Submission, state: &CaseState, events: &[gridcase_domain::Event]) -> Result<Commit, CommandError> {
+    fn seal(
+        &self,
+        sub: &Submission,
+        state: &CaseState,
+        events: &[gridcase_domain::Event],
+    ) -> Result<Commit, CommandError> {
         let recorded_at = (self.clock)();
         let mut prev = state.last_hash;
         let mut records = Vec::with_capacity(events.len());
@@ -283,7 +310,8 @@ impl<L: EventLog> CommandPath<L> {
                 correlation_id: sub.correlation_id.clone(),
                 causation_id: sub.causation_id.clone(),
             };
-            let r = EventRecord::seal(header, e, prev).map_err(|e| CommandError::Internal(e.to_string()))?;
+            let r = EventRecord::seal(header, e, prev)
+                .map_err(|e| CommandError::Internal(e.to_string()))?;
             prev = r.hash;
             records.push(r);
         }
@@ -301,7 +329,13 @@ impl<L: EventLog> CommandPath<L> {
 /// unit that first received it.
 pub fn partition_for(state: &CaseState, command: &Command) -> RegionCode {
     // A report is received by the reporting actor's unit.
-    partition_of(state.path.first().copied().unwrap_or_else(|| command.actor.unit()))
+    partition_of(
+        state
+            .path
+            .first()
+            .copied()
+            .unwrap_or_else(|| command.actor.unit()),
+    )
 }
 
 /// The partition (county, or city for city-level codes) of a region.

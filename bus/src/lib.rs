@@ -13,9 +13,11 @@ mod command_path;
 mod log;
 mod sled_log;
 
-pub use command_path::{partition_for, partition_of, Clock, CommandError, CommandPath, Executed, Submission};
+pub use command_path::{
+    partition_for, partition_of, Clock, CommandError, CommandPath, Executed, Submission,
+};
 pub use log::{
-    validate_commit, AppendError, Appended, Commit, CommitStream, Committed, Conflict, EventLog, ExpectedVersion,
-    LogError, Position,
+    validate_commit, AppendError, Appended, Commit, CommitStream, Committed, Conflict, EventLog,
+    ExpectedVersion, LogError, Position,
 };
 pub use sled_log::SledLog;

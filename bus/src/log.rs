@@ -70,7 +70,10 @@ pub struct Committed {
 impl Committed {
     /// The case version after this commit.
     pub fn last_version(&self) -> u64 {
-        self.events.last().map(|e| e.header.case_version).unwrap_or(0)
+        self.events
+            .last()
+            .map(|e| e.header.case_version)
+            .unwrap_or(0)
     }
 
     /// The hash of the commit's last event.
@@ -100,21 +103,36 @@ pub(crate) struct StoredCommit {
 }
 
 impl StoredCommit {
-    pub(crate) fn encode(case_id: &CaseId, command_id: &CommandId, events: &[EventRecord]) -> Result<Vec<u8>, LogError> {
+    pub(crate) fn encode(
+        case_id: &CaseId,
+        command_id: &CommandId,
+        events: &[EventRecord],
+    ) -> Result<Vec<u8>, LogError> {
         #[derive(Serialize)]
         struct Borrowed<'a> {
             case_id: &'a CaseId,
             command_id: &'a CommandId,
             events: &'a [EventRecord],
         }
-        rmp_serde::to_vec_named(&Borrowed { case_id, command_id, events })
-            .map_err(|e| LogError::Storage(format!("encoding a commit: {e}")))
+        rmp_serde::to_vec_named(&Borrowed {
+            case_id,
+            command_id,
+            events,
+        })
+        .map_err(|e| LogError::Storage(format!("encoding a commit: {e}")))
     }
 
     pub(crate) fn decode(position: Position, bytes: &[u8]) -> Result<Committed, LogError> {
-        let s: StoredCommit = rmp_serde::from_slice(bytes)
-            .map_err(|e| LogError::Corrupt { position, reason: CodecError::from(e).to_string() })?;
-        Ok(Committed { position, case_id: s.case_id, command_id: s.command_id, events: s.events })
+        let s: StoredCommit = rmp_serde::from_slice(bytes).map_err(|e| LogError::Corrupt {
+            position,
+            reason: CodecError::from(e).to_string(),
+        })?;
+        Ok(Committed {
+            position,
+            case_id: s.case_id,
+            command_id: s.command_id,
+            events: s.events,
+        })
     }
 }
 
@@ -178,14 +196,24 @@ pub trait EventLog: Send + Sync + 'static {
     fn append(&self, commit: Commit) -> impl Future<Output = Result<Appended, AppendError>> + Send;
 
     /// Every commit of one case, in order (empty for an unknown case).
-    fn read_case(&self, case: &CaseId) -> impl Future<Output = Result<Vec<Committed>, LogError>> + Send;
+    fn read_case(
+        &self,
+        case: &CaseId,
+    ) -> impl Future<Output = Result<Vec<Committed>, LogError>> + Send;
 
     /// Up to `limit` commits from position `from` (inclusive), in order.
-    fn read_from(&self, from: Position, limit: usize) -> impl Future<Output = Result<Vec<Committed>, LogError>> + Send;
+    fn read_from(
+        &self,
+        from: Position,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Committed>, LogError>> + Send;
 
     /// Every commit from `from` (inclusive): the ones already there, then new ones as they
     /// become durable, each exactly once and in order.
-    fn subscribe(&self, from: Position) -> impl Future<Output = Result<CommitStream, LogError>> + Send;
+    fn subscribe(
+        &self,
+        from: Position,
+    ) -> impl Future<Output = Result<CommitStream, LogError>> + Send;
 
     /// The position of the last durable commit (0 for an empty log).
     fn head(&self) -> impl Future<Output = Result<Position, LogError>> + Send;
@@ -194,30 +222,53 @@ pub trait EventLog: Send + Sync + 'static {
 /// Checks a commit's shape against the case's current head (version and last hash).
 ///
 /// Shared by every backend so they refuse exactly the same things.
-pub fn validate_commit(commit: &Commit, head_version: u64, head_hash: Hash) -> Result<(), AppendError> {
+pub fn validate_commit(
+    commit: &Commit,
+    head_version: u64,
+    head_hash: Hash,
+) -> Result<(), AppendError> {
     if commit.expected_version != head_version {
-        return Err(Conflict { expected: commit.expected_version, actual: head_version }.into());
+        return Err(Conflict {
+            expected: commit.expected_version,
+            actual: head_version,
+        }
+        .into());
     }
     if commit.events.is_empty() {
-        return Err(AppendError::Invalid("a commit needs at least one event".into()));
+        return Err(AppendError::Invalid(
+            "a commit needs at least one event".into(),
+        ));
     }
     let mut prev = head_hash;
     for (i, e) in commit.events.iter().enumerate() {
         let want = commit.expected_version + 1 + i as u64;
         if e.header.case_id != commit.case_id {
-            return Err(AppendError::Invalid(format!("event {i} belongs to case {}", e.header.case_id)));
+            return Err(AppendError::Invalid(format!(
+                "event {i} belongs to case {}",
+                e.header.case_id
+            )));
         }
         if e.header.command_id != commit.command_id {
-            return Err(AppendError::Invalid(format!("event {i} names command {}", e.header.command_id)));
+            return Err(AppendError::Invalid(format!(
+                "event {i} names command {}",
+                e.header.command_id
+            )));
         }
         if e.header.case_version != want {
-            return Err(AppendError::Invalid(format!("event {i} has version {}, expected {want}", e.header.case_version)));
+            return Err(AppendError::Invalid(format!(
+                "event {i} has version {}, expected {want}",
+                e.header.case_version
+            )));
         }
         if e.prev_hash != prev {
-            return Err(AppendError::Invalid(format!("event {i} (version {want}) does not continue the hash chain")));
+            return Err(AppendError::Invalid(format!(
+                "event {i} (version {want}) does not continue the hash chain"
+            )));
         }
         if !e.verify_hash() {
-            return Err(AppendError::Invalid(format!("event {i} (version {want}) has a wrong hash")));
+            return Err(AppendError::Invalid(format!(
+                "event {i} (version {want}) has a wrong hash"
+            )));
         }
         prev = e.hash;
     }

@@ -105,11 +105,17 @@ pub(crate) fn seal_value(body: &[u8]) -> Vec<u8> {
 /// Checks and strips the CRC-32 of a stored value.
 pub(crate) fn open_value(position: Position, v: &[u8]) -> Result<&[u8], LogError> {
     if v.len() < 4 {
-        return Err(LogError::Corrupt { position, reason: "truncated value".into() });
+        return Err(LogError::Corrupt {
+            position,
+            reason: "truncated value".into(),
+        });
     }
     let (crc, body) = v.split_at(4);
     if crc32fast::hash(body).to_be_bytes() != crc {
-        return Err(LogError::Corrupt { position, reason: "checksum mismatch".into() });
+        return Err(LogError::Corrupt {
+            position,
+            reason: "checksum mismatch".into(),
+        });
     }
     Ok(body)
 }
@@ -129,8 +135,13 @@ impl SledLog {
 
     fn open_inner(dir: &Path, writable: bool) -> Result<SledLog, LogError> {
         let db = sled::Config::new().path(dir).open().map_err(|e| match e {
-            sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock || io.to_string().contains("lock") => {
-                LogError::Locked { path: dir.display().to_string() }
+            sled::Error::Io(io)
+                if io.kind() == std::io::ErrorKind::WouldBlock
+                    || io.to_string().contains("lock") =>
+            {
+                LogError::Locked {
+                    path: dir.display().to_string(),
+                }
             }
             other => storage(other),
         })?;
@@ -143,7 +154,14 @@ impl SledLog {
         let (head_tx, head_rx) = watch::channel(head);
         let (tx, writer) = if writable {
             let (tx, rx) = mpsc::channel();
-            let w = Writer { tree: tree.clone(), db: db.clone(), next: head + 1, durable: durable.clone(), head_tx, failed: None };
+            let w = Writer {
+                tree: tree.clone(),
+                db: db.clone(),
+                next: head + 1,
+                durable: durable.clone(),
+                head_tx,
+                failed: None,
+            };
             let handle = std::thread::Builder::new()
                 .name("gridcase-sled-writer".into())
                 .spawn(move || w.run(rx))
@@ -152,7 +170,17 @@ impl SledLog {
         } else {
             (None, None)
         };
-        Ok(SledLog { inner: Arc::new(Inner { tree, db, path: dir.to_owned(), durable, head_rx, tx, writer }) })
+        Ok(SledLog {
+            inner: Arc::new(Inner {
+                tree,
+                db,
+                path: dir.to_owned(),
+                durable,
+                head_rx,
+                tx,
+                writer,
+            }),
+        })
     }
 
     /// The data directory.
@@ -179,7 +207,12 @@ impl SledLog {
             return Ok(Vec::new());
         }
         let mut out = Vec::with_capacity(limit.min((end - from + 1) as usize));
-        for kv in self.inner.tree.range(commit_key(from)..=commit_key(end)).take(limit) {
+        for kv in self
+            .inner
+            .tree
+            .range(commit_key(from)..=commit_key(end))
+            .take(limit)
+        {
             let (k, v) = kv.map_err(storage)?;
             let p = be_u64(&k[1..]);
             out.push(StoredCommit::decode(p, open_value(p, &v)?)?);
@@ -199,7 +232,12 @@ impl SledLog {
             }
             match self.get_commit(p)? {
                 Some(c) => out.push(c),
-                None => return Err(LogError::Corrupt { position: p, reason: format!("case {case} indexes a missing commit") }),
+                None => {
+                    return Err(LogError::Corrupt {
+                        position: p,
+                        reason: format!("case {case} indexes a missing commit"),
+                    })
+                }
             }
         }
         Ok(out)
@@ -238,7 +276,12 @@ impl EventLog for SledLog {
     async fn subscribe(&self, from: Position) -> Result<CommitStream, LogError> {
         let log = self.clone();
         let rx = self.inner.head_rx.clone();
-        let state = (log, rx, from.max(1), std::collections::VecDeque::<Committed>::new());
+        let state = (
+            log,
+            rx,
+            from.max(1),
+            std::collections::VecDeque::<Committed>::new(),
+        );
         let s = futures::stream::unfold(Some(state), |st| async move {
             let (log, mut rx, mut next, mut buf) = st?;
             loop {
@@ -314,7 +357,9 @@ impl Writer {
             if let Err(e) = done {
                 // Whether the batch reached the disk is unknown: stop writing rather than risk
                 // reusing positions. Reopening the store recovers a consistent state.
-                let err = LogError::Storage(format!("writing a batch failed, the log stops accepting appends until reopened: {e}"));
+                let err = LogError::Storage(format!(
+                    "writing a batch failed, the log stops accepting appends until reopened: {e}"
+                ));
                 tracing::error!(%err);
                 self.failed = Some(err.clone());
                 for (reply, r) in results {
@@ -342,15 +387,25 @@ impl Writer {
         commands: &mut HashMap<CommandId, Appended>,
     ) -> Result<Appended, AppendError> {
         if let Some(a) = commands.get(&c.command_id) {
-            return Ok(Appended { duplicate: true, ..*a });
+            return Ok(Appended {
+                duplicate: true,
+                ..*a
+            });
         }
         if let Some(v) = self.tree.get(command_key(&c.command_id)).map_err(storage)? {
-            return Ok(Appended { position: be_u64(&v), version: be_u64(&v[8..]), duplicate: true });
+            return Ok(Appended {
+                position: be_u64(&v),
+                version: be_u64(&v[8..]),
+                duplicate: true,
+            });
         }
         let (version, hash) = match heads.get(&c.case_id) {
             Some(h) => *h,
             None => match self.tree.get(head_key(&c.case_id)).map_err(storage)? {
-                Some(v) => (be_u64(&v), Hash(v[8..40].try_into().expect("32-byte hash in case head"))),
+                Some(v) => (
+                    be_u64(&v),
+                    Hash(v[8..40].try_into().expect("32-byte hash in case head")),
+                ),
                 None => (0, Hash::ZERO),
             },
         };
@@ -374,7 +429,11 @@ impl Writer {
         batch.insert(command_key(&c.command_id), kv);
         self.next += 1;
         heads.insert(c.case_id.clone(), (new_version, last.hash));
-        let a = Appended { position, version: new_version, duplicate: false };
+        let a = Appended {
+            position,
+            version: new_version,
+            duplicate: false,
+        };
         commands.insert(c.command_id.clone(), a);
         Ok(a)
     }
