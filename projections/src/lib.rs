@@ -1,1 +1,70 @@
-//! placeholder
+//! # gridcase-projections
+//!
+//! Read models built only from the log, checkpointed and rebuildable.
+//!
+//! - [`Projector`]: the deterministic in-memory fold — case views ([`CaseEntry`]), the queue
+//!   index (open cases by holding unit and deadline) and pre-aggregated [`Aggregate`]s per
+//!   region and local day/month.
+//! - [`Projection`]: the runner — follows the log, saves state and checkpoint in one atomic
+//!   batch ([`Store`]), offers read-your-writes ([`Projection::wait_for`]).
+//! - [`StatsQuery`] → [`StatsReport`]: the "小事不出格" statistics exactly as DOMAIN.md defines
+//!   them; [`as_of`] replays the log up to a time for historical views.
+//! - [`Calendar`] and [`Period`]: local days in the deployment's time zone.
+
+mod calendar;
+mod counts;
+mod projector;
+mod runner;
+mod stats;
+mod store;
+
+pub use calendar::{
+    civil_from_days, days_from_civil, month_of, month_start, Calendar, Day, Month, Period,
+    PeriodParseError, UnknownTimeZone,
+};
+pub use counts::{Aggregate, Counts, Dim};
+pub use projector::{AggKey, Bucket, CaseEntry, CohortMark, Outcome, Projector};
+pub use runner::{as_of, Projection};
+pub use stats::{
+    Activity, Breakdown, Change, ChildFigures, Cohort, Durations, Figures, Rates, StatsQuery,
+    StatsReport,
+};
+pub use store::Store;
+
+use gridcase_bus::{LogError, Position};
+
+/// Why a projection could not advance or answer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProjectionError {
+    /// A commit arrived out of order: the log or the subscription is broken.
+    #[error("expected position {expected}, got {got}: the log skipped or repeated a commit")]
+    Gap {
+        /// The next position expected.
+        expected: Position,
+        /// The position received.
+        got: Position,
+    },
+    /// A commit could not be decoded or does not fit the case.
+    #[error("cannot project the commit at position {position}: {reason}")]
+    Corrupt {
+        /// Where.
+        position: Position,
+        /// Why.
+        reason: String,
+    },
+    /// The log failed.
+    #[error(transparent)]
+    Log(#[from] LogError),
+    /// The projection store failed.
+    #[error("projection store: {0}")]
+    Storage(String),
+    /// Read-your-writes timed out.
+    #[error("the projection has applied position {applied}, not yet {wanted}: retry shortly")]
+    Lagging {
+        /// The position asked for.
+        wanted: Position,
+        /// The position applied.
+        applied: Position,
+    },
+}
