@@ -9,10 +9,16 @@
 //!   acknowledgement.
 //! - [`CommandPath`]: load a case (bounded cache), decide, append, re-decide on conflict.
 
+mod any;
 mod command_path;
 mod log;
 mod sled_log;
 
+pub mod nats;
+#[cfg(feature = "test-support")]
+pub mod testing;
+
+pub use any::AnyLog;
 pub use command_path::{
     partition_for, partition_of, Clock, CommandError, CommandPath, Executed, Submission,
 };
