@@ -3,19 +3,22 @@
 use gridcase_domain::CaseId;
 
 use crate::log::*;
-use crate::SledLog;
+use crate::{NatsLog, SledLog};
 
 /// Either backend behind one type, so the server and tools pick one from configuration.
 #[derive(Clone)]
 pub enum AnyLog {
     /// The embedded sled log.
     Sled(SledLog),
+    /// The NATS JetStream log.
+    Nats(NatsLog),
 }
 
 macro_rules! dispatch {
     ($self:ident, $l:ident => $e:expr) => {
         match $self {
             AnyLog::Sled($l) => $e,
+            AnyLog::Nats($l) => $e,
         }
     };
 }
@@ -45,5 +48,11 @@ impl EventLog for AnyLog {
 impl From<SledLog> for AnyLog {
     fn from(l: SledLog) -> Self {
         AnyLog::Sled(l)
+    }
+}
+
+impl From<NatsLog> for AnyLog {
+    fn from(l: NatsLog) -> Self {
+        AnyLog::Nats(l)
     }
 }

@@ -34,6 +34,9 @@ pub struct Submission {
     pub causation_id: Option<CorrelationId>,
     /// The command.
     pub command: Command,
+    /// Overrides the engine's clock for `recorded_at`. Only for imports of historical data
+    /// (fixtures, migrations); the HTTP API never sets it.
+    pub recorded_at: Option<Timestamp>,
 }
 
 /// What an executed command produced.
@@ -295,7 +298,7 @@ impl<L: EventLog> CommandPath<L> {
         state: &CaseState,
         events: &[gridcase_domain::Event],
     ) -> Result<Commit, CommandError> {
-        let recorded_at = (self.clock)();
+        let recorded_at = sub.recorded_at.unwrap_or_else(|| (self.clock)());
         let mut prev = state.last_hash;
         let mut records = Vec::with_capacity(events.len());
         for (i, e) in events.iter().enumerate() {

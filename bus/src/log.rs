@@ -136,6 +136,33 @@ impl StoredCommit {
     }
 }
 
+/// Wraps commit bytes with a CRC-32 (u32 big-endian, then the bytes) so a damaged value is
+/// reported, never misread. Every backend stores commits in this framing.
+pub(crate) fn seal_value(body: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(body.len() + 4);
+    v.extend_from_slice(&crc32fast::hash(body).to_be_bytes());
+    v.extend_from_slice(body);
+    v
+}
+
+/// Checks and strips the CRC-32 of a stored value.
+pub(crate) fn open_value(position: Position, v: &[u8]) -> Result<&[u8], LogError> {
+    if v.len() < 4 {
+        return Err(LogError::Corrupt {
+            position,
+            reason: "truncated value".into(),
+        });
+    }
+    let (crc, body) = v.split_at(4);
+    if crc32fast::hash(body).to_be_bytes() != crc {
+        return Err(LogError::Corrupt {
+            position,
+            reason: "checksum mismatch".into(),
+        });
+    }
+    Ok(body)
+}
+
 /// A failure to read or write the log. Expected outcomes (conflicts) are in [`AppendError`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

@@ -94,32 +94,6 @@ fn be_u64(b: &[u8]) -> u64 {
     u64::from_be_bytes(a)
 }
 
-/// Wraps commit bytes with a CRC-32 so a damaged value is reported, never misread.
-pub(crate) fn seal_value(body: &[u8]) -> Vec<u8> {
-    let mut v = Vec::with_capacity(body.len() + 4);
-    v.extend_from_slice(&crc32fast::hash(body).to_be_bytes());
-    v.extend_from_slice(body);
-    v
-}
-
-/// Checks and strips the CRC-32 of a stored value.
-pub(crate) fn open_value(position: Position, v: &[u8]) -> Result<&[u8], LogError> {
-    if v.len() < 4 {
-        return Err(LogError::Corrupt {
-            position,
-            reason: "truncated value".into(),
-        });
-    }
-    let (crc, body) = v.split_at(4);
-    if crc32fast::hash(body).to_be_bytes() != crc {
-        return Err(LogError::Corrupt {
-            position,
-            reason: "checksum mismatch".into(),
-        });
-    }
-    Ok(body)
-}
-
 impl SledLog {
     /// Opens (or creates) the log in `dir`. Fails with [`LogError::Locked`] when another
     /// process has it open.

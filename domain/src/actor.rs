@@ -148,10 +148,16 @@ impl Actor {
         match (role, scope) {
             (Role::Mediator, Scope::Assignment { .. }) => {}
             (Role::Mediator, _) => {
-                return Err(ActorError::ScopeKind { role, expected: "assignment" })
+                return Err(ActorError::ScopeKind {
+                    role,
+                    expected: "assignment",
+                })
             }
             (_, Scope::Assignment { .. }) => {
-                return Err(ActorError::ScopeKind { role, expected: "region subtree" })
+                return Err(ActorError::ScopeKind {
+                    role,
+                    expected: "region subtree",
+                })
             }
             (Role::GridWorker, Scope::Subtree(r)) if r.level() != Level::Grid => {
                 return Err(ActorError::GridWorkerNotOnGrid(r))

@@ -243,7 +243,13 @@ pub fn decide(state: &CaseState, cmd: &Command, ctx: &Context<'_>) -> Decision {
     if !actor.role().can_command() {
         return Err(Rejection::ReadOnlyRole { role: actor.role() });
     }
-    let d = Decider { s: state, cmd, actor, ctx, action: cmd.action.name() };
+    let d = Decider {
+        s: state,
+        cmd,
+        actor,
+        ctx,
+        action: cmd.action.name(),
+    };
     if let Action::Report { .. } = cmd.action {
         return d.report();
     }
@@ -274,10 +280,16 @@ enum Who {
 
 fn text(field: &'static str, s: &str, required: bool) -> Result<(), Rejection> {
     if required && s.trim().is_empty() {
-        return Err(Rejection::InvalidField { field, reason: "must not be empty" });
+        return Err(Rejection::InvalidField {
+            field,
+            reason: "must not be empty",
+        });
     }
     if s.chars().count() > MAX_TEXT_CHARS {
-        return Err(Rejection::InvalidField { field, reason: "longer than 4000 characters" });
+        return Err(Rejection::InvalidField {
+            field,
+            reason: "longer than 4000 characters",
+        });
     }
     Ok(())
 }
@@ -293,7 +305,10 @@ impl Decider<'_> {
     }
 
     fn details(&self) -> &crate::state::CaseDetails {
-        self.s.details.as_ref().expect("a reported case has details")
+        self.s
+            .details
+            .as_ref()
+            .expect("a reported case has details")
     }
 
     fn known(&self, code: RegionCode) -> Result<(), Rejection> {
@@ -308,16 +323,25 @@ impl Decider<'_> {
         if allowed.contains(&self.s.status) {
             Ok(())
         } else {
-            Err(Rejection::InvalidStatus { action: self.action, status: self.s.status })
+            Err(Rejection::InvalidStatus {
+                action: self.action,
+                status: self.s.status,
+            })
         }
     }
 
     fn not_permitted(&self) -> Rejection {
-        Rejection::RoleNotPermitted { role: self.actor.role(), action: self.action }
+        Rejection::RoleNotPermitted {
+            role: self.actor.role(),
+            action: self.action,
+        }
     }
 
     fn out_of_scope(&self, region: RegionCode) -> Rejection {
-        Rejection::OutOfScope { actor: self.actor.id().clone(), region }
+        Rejection::OutOfScope {
+            actor: self.actor.id().clone(),
+            region,
+        }
     }
 
     /// Checks the actor may act on the case as `who` says.
@@ -339,7 +363,10 @@ impl Decider<'_> {
                 }
                 _ => Err(self.not_permitted()),
             },
-            Who::Overseer { grid_worker, supervisor } => match role {
+            Who::Overseer {
+                grid_worker,
+                supervisor,
+            } => match role {
                 Role::UnitStaff => self.covered(holder),
                 Role::Supervisor if supervisor => self.covered(holder),
                 Role::GridWorker if grid_worker => {
@@ -356,7 +383,10 @@ impl Decider<'_> {
                 Role::UnitStaff => {
                     self.covered(holder)?;
                     if unit == holder {
-                        Err(Rejection::NotAboveHolder { action: self.action, holder })
+                        Err(Rejection::NotAboveHolder {
+                            action: self.action,
+                            holder,
+                        })
                     } else {
                         Ok(())
                     }
@@ -376,7 +406,9 @@ impl Decider<'_> {
 
     fn mediation_idle(&self) -> Result<(), Rejection> {
         if self.s.mediation.is_some() {
-            Err(Rejection::MediationInProgress { action: self.action })
+            Err(Rejection::MediationInProgress {
+                action: self.action,
+            })
         } else {
             Ok(())
         }
@@ -384,7 +416,10 @@ impl Decider<'_> {
 
     fn due_at(&self, level: Level) -> Timestamp {
         let d = self.details();
-        self.ctx.policy.deadlines.due(level, d.severity, d.kind, d.source, self.at())
+        self.ctx
+            .policy
+            .deadlines
+            .due(level, d.severity, d.kind, d.source, self.at())
     }
 
     fn report(&self) -> Decision {
@@ -411,10 +446,16 @@ impl Decider<'_> {
         self.covered(*location)?;
         text("summary", summary, true)?;
         if parties.len() > MAX_PARTIES {
-            return Err(Rejection::InvalidField { field: "parties", reason: "more than 50 parties" });
+            return Err(Rejection::InvalidField {
+                field: "parties",
+                reason: "more than 50 parties",
+            });
         }
         if *happened_at > self.at() {
-            return Err(Rejection::InvalidField { field: "happened_at", reason: "is after the report" });
+            return Err(Rejection::InvalidField {
+                field: "happened_at",
+                reason: "is after the report",
+            });
         }
         let received_by = self.actor.unit();
         let mut events = vec![Event::CaseReported(CaseReported {
@@ -432,8 +473,13 @@ impl Decider<'_> {
             let to = received_by
                 .ancestor_at(Level::Township)
                 .expect("a grid or village has a township");
-            let deadline =
-                self.ctx.policy.deadlines.due(Level::Township, *severity, *kind, *source, self.at());
+            let deadline = self.ctx.policy.deadlines.due(
+                Level::Township,
+                *severity,
+                *kind,
+                *source,
+                self.at(),
+            );
             events.push(Event::CaseEscalated(CaseEscalated {
                 from: received_by,
                 to,
@@ -455,22 +501,37 @@ impl Decider<'_> {
             Action::Register => {
                 self.allow(Who::Holder { grid_worker: true })?;
                 self.status_in(&[Reported])?;
-                Ok(vec![CaseRegistered { unit: holder, level: holder.level() }.into()])
+                Ok(vec![CaseRegistered {
+                    unit: holder,
+                    level: holder.level(),
+                }
+                .into()])
             }
             Action::Reject { reason, note } => {
                 self.allow(Who::Holder { grid_worker: true })?;
                 self.status_in(&[Reported])?;
                 text("note", note, false)?;
-                Ok(vec![CaseRejected { reason: *reason, note: note.clone() }.into()])
+                Ok(vec![CaseRejected {
+                    reason: *reason,
+                    note: note.clone(),
+                }
+                .into()])
             }
             Action::Assign { handler } => {
                 self.allow(Who::Holder { grid_worker: true })?;
                 if self.actor.role() == Role::GridWorker && handler != self.actor.id() {
-                    return Err(Rejection::AssignToOther { handler: handler.clone() });
+                    return Err(Rejection::AssignToOther {
+                        handler: handler.clone(),
+                    });
                 }
                 self.status_in(&[Registered, Assigned])?;
                 let deadline = s.deadline.unwrap_or_else(|| self.due_at(holder.level()));
-                Ok(vec![CaseAssigned { unit: holder, handler: handler.clone(), deadline }.into()])
+                Ok(vec![CaseAssigned {
+                    unit: holder,
+                    handler: handler.clone(),
+                    deadline,
+                }
+                .into()])
             }
             Action::Escalate { to, reason } => {
                 self.allow(Who::Holder { grid_worker: true })?;
@@ -503,7 +564,10 @@ impl Decider<'_> {
                 self.mediation_idle()?;
                 text("reason", reason, true)?;
                 if *to == holder || !holder.contains(*to) {
-                    return Err(Rejection::DelegationNotToDescendant { from: holder, to: *to });
+                    return Err(Rejection::DelegationNotToDescendant {
+                        from: holder,
+                        to: *to,
+                    });
                 }
                 self.known(*to)?;
                 if self.details().severity == Severity::Critical && to.level() < Level::Township {
@@ -518,13 +582,22 @@ impl Decider<'_> {
                 }
                 .into()])
             }
-            Action::Refer { target, body, reason } => {
+            Action::Refer {
+                target,
+                body,
+                reason,
+            } => {
                 self.allow(Who::Holder { grid_worker: false })?;
                 self.status_in(&[Registered, Assigned])?;
                 self.mediation_idle()?;
                 text("body", body, true)?;
                 text("reason", reason, true)?;
-                Ok(vec![CaseReferred { target: *target, body: body.clone(), reason: reason.clone() }.into()])
+                Ok(vec![CaseReferred {
+                    target: *target,
+                    body: body.clone(),
+                    reason: reason.clone(),
+                }
+                .into()])
             }
             Action::ReturnReferral { reason } => {
                 self.allow(Who::Holder { grid_worker: false })?;
@@ -537,7 +610,11 @@ impl Decider<'_> {
                 }
                 .into()])
             }
-            Action::StartMediation { mediation_type, mediator, organization } => {
+            Action::StartMediation {
+                mediation_type,
+                mediator,
+                organization,
+            } => {
                 self.allow(Who::Holder { grid_worker: true })?;
                 self.status_in(&[Assigned])?;
                 let kind = self.details().kind;
@@ -559,12 +636,20 @@ impl Decider<'_> {
             Action::HoldMediationSession { summary } => {
                 let m = self.assigned_mediation()?;
                 text("summary", summary, true)?;
-                Ok(vec![MediationSessionHeld { session: m.sessions + 1, summary: summary.clone() }.into()])
+                Ok(vec![MediationSessionHeld {
+                    session: m.sessions + 1,
+                    summary: summary.clone(),
+                }
+                .into()])
             }
             Action::ConcludeMediation { outcome, note } => {
                 self.assigned_mediation()?;
                 text("note", note, *outcome == MediationOutcome::Failure)?;
-                Ok(vec![MediationConcluded { outcome: *outcome, note: note.clone() }.into()])
+                Ok(vec![MediationConcluded {
+                    outcome: *outcome,
+                    note: note.clone(),
+                }
+                .into()])
             }
             Action::Resolve { method, summary } => {
                 self.allow(Who::Holder { grid_worker: true })?;
@@ -587,19 +672,32 @@ impl Decider<'_> {
                 .into()])
             }
             Action::VerifyResolution { note } => {
-                self.allow(Who::Overseer { grid_worker: false, supervisor: true })?;
+                self.allow(Who::Overseer {
+                    grid_worker: false,
+                    supervisor: true,
+                })?;
                 self.resolved()?;
                 text("note", note, false)?;
                 Ok(vec![ResolutionVerified { note: note.clone() }.into()])
             }
             Action::RejectResolution { reason } => {
-                self.allow(Who::Overseer { grid_worker: false, supervisor: true })?;
+                self.allow(Who::Overseer {
+                    grid_worker: false,
+                    supervisor: true,
+                })?;
                 self.resolved()?;
                 text("reason", reason, true)?;
-                Ok(vec![ResolutionRejected { reason: reason.clone(), deadline: self.due_at(holder.level()) }.into()])
+                Ok(vec![ResolutionRejected {
+                    reason: reason.clone(),
+                    deadline: self.due_at(holder.level()),
+                }
+                .into()])
             }
             Action::Close => {
-                self.allow(Who::Overseer { grid_worker: true, supervisor: false })?;
+                self.allow(Who::Overseer {
+                    grid_worker: true,
+                    supervisor: false,
+                })?;
                 let on_the_spot = match s.status {
                     Verified => false,
                     Resolved
@@ -612,15 +710,26 @@ impl Decider<'_> {
                     }
                     Resolved => return Err(Rejection::NotVerified),
                     _ if s.status.is_open() => return Err(Rejection::NotResolved),
-                    status => return Err(Rejection::InvalidStatus { action: self.action, status }),
+                    status => {
+                        return Err(Rejection::InvalidStatus {
+                            action: self.action,
+                            status,
+                        })
+                    }
                 };
                 if self.actor.role() == Role::GridWorker && !on_the_spot {
                     return Err(self.not_permitted());
                 }
                 Ok(vec![CaseClosed { on_the_spot }.into()])
             }
-            Action::RecordFeedback { satisfaction, comment } => {
-                self.allow(Who::Overseer { grid_worker: true, supervisor: false })?;
+            Action::RecordFeedback {
+                satisfaction,
+                comment,
+            } => {
+                self.allow(Who::Overseer {
+                    grid_worker: true,
+                    supervisor: false,
+                })?;
                 if !matches!(s.status, Resolved | Verified | Closed) {
                     return Err(Rejection::NotResolved);
                 }
@@ -628,10 +737,17 @@ impl Decider<'_> {
                     return Err(Rejection::FeedbackAlreadyRecorded);
                 }
                 text("comment", comment, false)?;
-                Ok(vec![FeedbackRecorded { satisfaction: *satisfaction, comment: comment.clone() }.into()])
+                Ok(vec![FeedbackRecorded {
+                    satisfaction: *satisfaction,
+                    comment: comment.clone(),
+                }
+                .into()])
             }
             Action::Reopen { reason, note } => {
-                self.allow(Who::Overseer { grid_worker: false, supervisor: true })?;
+                self.allow(Who::Overseer {
+                    grid_worker: false,
+                    supervisor: true,
+                })?;
                 if s.status != Closed {
                     return Err(Rejection::NotClosed);
                 }
@@ -650,9 +766,17 @@ impl Decider<'_> {
                 text("reason", reason, true)?;
                 let current = s.deadline.ok_or(Rejection::NoDeadline)?;
                 if *deadline <= current {
-                    return Err(Rejection::DeadlineNotLater { current, requested: *deadline });
+                    return Err(Rejection::DeadlineNotLater {
+                        current,
+                        requested: *deadline,
+                    });
                 }
-                Ok(vec![DeadlineExtended { previous: current, deadline: *deadline, reason: reason.clone() }.into()])
+                Ok(vec![DeadlineExtended {
+                    previous: current,
+                    deadline: *deadline,
+                    reason: reason.clone(),
+                }
+                .into()])
             }
             Action::IssueSupervision { note } => {
                 self.allow(Who::Above)?;
@@ -670,11 +794,18 @@ impl Decider<'_> {
                 text("text", t, true)?;
                 Ok(vec![NoteAdded { text: t.clone() }.into()])
             }
-            Action::AttachEvidence { content_hash, media_type, description } => {
+            Action::AttachEvidence {
+                content_hash,
+                media_type,
+                description,
+            } => {
                 self.may_annotate()?;
                 text("media_type", media_type, true)?;
                 if media_type.len() > 255 || !media_type.contains('/') {
-                    return Err(Rejection::InvalidField { field: "media_type", reason: "not a media type like image/jpeg" });
+                    return Err(Rejection::InvalidField {
+                        field: "media_type",
+                        reason: "not a media type like image/jpeg",
+                    });
                 }
                 text("description", description, false)?;
                 Ok(vec![EvidenceAttached {
@@ -692,9 +823,21 @@ impl Decider<'_> {
                 if s.id.as_ref() == Some(into) {
                     return Err(Rejection::MergeIntoSelf);
                 }
-                Ok(vec![CaseMerged { into: into.clone(), reason: reason.clone() }.into()])
+                Ok(vec![CaseMerged {
+                    into: into.clone(),
+                    reason: reason.clone(),
+                }
+                .into()])
             }
-            Action::CorrectDetails { kind, category, source, severity, location, summary, reason } => {
+            Action::CorrectDetails {
+                kind,
+                category,
+                source,
+                severity,
+                location,
+                summary,
+                reason,
+            } => {
                 if self.actor.role() != Role::Admin {
                     return Err(self.not_permitted());
                 }
@@ -736,7 +879,10 @@ impl Decider<'_> {
         if self.s.status == Status::Resolved {
             Ok(())
         } else if self.s.status.is_final() {
-            Err(Rejection::InvalidStatus { action: self.action, status: self.s.status })
+            Err(Rejection::InvalidStatus {
+                action: self.action,
+                status: self.s.status,
+            })
         } else {
             Err(Rejection::NotResolved)
         }
@@ -746,9 +892,16 @@ impl Decider<'_> {
         if self.actor.role() != Role::Mediator {
             return Err(self.not_permitted());
         }
-        let m = self.s.mediation.as_ref().ok_or(Rejection::MediationNotStarted)?;
+        let m = self
+            .s
+            .mediation
+            .as_ref()
+            .ok_or(Rejection::MediationNotStarted)?;
         if &m.mediator != self.actor.id() {
-            return Err(Rejection::NotAssignedMediator { mediator: m.mediator.clone(), actor: self.actor.id().clone() });
+            return Err(Rejection::NotAssignedMediator {
+                mediator: m.mediator.clone(),
+                actor: self.actor.id().clone(),
+            });
         }
         Ok(m)
     }
@@ -759,7 +912,10 @@ impl Decider<'_> {
             Role::Mediator => self.assigned_mediation().map(|_| ()),
             Role::GridWorker => self.allow(Who::Holder { grid_worker: true }),
             Role::Admin => self.covered(self.holder()),
-            _ => self.allow(Who::Overseer { grid_worker: false, supervisor: true }),
+            _ => self.allow(Who::Overseer {
+                grid_worker: false,
+                supervisor: true,
+            }),
         }
     }
 }

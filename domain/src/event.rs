@@ -322,6 +322,13 @@ macro_rules! events {
             }
         }
 
+        /// Serializes as the event's body alone (its type name travels beside it).
+        impl Serialize for Event {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                match self { $(Event::$name(b) => b.serialize(s)),+ }
+            }
+        }
+
         $(
             impl From<$name> for Event {
                 fn from(e: $name) -> Event {

@@ -47,13 +47,22 @@ pub enum IdError {
 
 fn validate(kind: &'static str, s: &str, max: usize, extra: &'static str) -> Result<(), IdError> {
     if s.is_empty() || s.len() > max {
-        return Err(IdError::Length { kind, max, len: s.len() });
+        return Err(IdError::Length {
+            kind,
+            max,
+            len: s.len(),
+        });
     }
     if let Some(ch) = s
         .chars()
         .find(|c| !(c.is_ascii_alphanumeric() || extra.contains(*c)))
     {
-        return Err(IdError::Character { kind, input: s.to_owned(), ch, extra });
+        return Err(IdError::Character {
+            kind,
+            input: s.to_owned(),
+            ch,
+            extra,
+        });
     }
     Ok(())
 }
@@ -245,10 +254,19 @@ mod tests {
     #[test]
     fn case_ids_are_subject_safe() {
         assert!(CaseId::new("330802-2026-000001").is_ok());
-        assert!(matches!(CaseId::new("a.b"), Err(IdError::Character { ch: '.', .. })));
+        assert!(matches!(
+            CaseId::new("a.b"),
+            Err(IdError::Character { ch: '.', .. })
+        ));
         assert!(matches!(CaseId::new(""), Err(IdError::Length { .. })));
-        assert!(matches!(CaseId::new("x".repeat(65)), Err(IdError::Length { .. })));
-        assert!(matches!(CaseId::new("a b"), Err(IdError::Character { ch: ' ', .. })));
+        assert!(matches!(
+            CaseId::new("x".repeat(65)),
+            Err(IdError::Length { .. })
+        ));
+        assert!(matches!(
+            CaseId::new("a b"),
+            Err(IdError::Character { ch: ' ', .. })
+        ));
         assert!(CommandId::new("cmd:1.2-3").is_ok());
     }
 

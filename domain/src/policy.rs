@@ -100,7 +100,9 @@ impl DeadlinePolicy {
         let days = self.level_days(level, kind);
         match severity {
             Severity::Normal => from.plus_days(days.into()),
-            Severity::Urgent | Severity::Critical if level == Level::Grid => self.end_of_local_day(from),
+            Severity::Urgent | Severity::Critical if level == Level::Grid => {
+                self.end_of_local_day(from)
+            }
             Severity::Urgent | Severity::Critical => {
                 from.plus_days(days.div_ceil(self.urgent_divisor.max(1)).max(1).into())
             }
@@ -133,7 +135,10 @@ pub struct Policy {
 
 impl Default for Policy {
     fn default() -> Self {
-        Policy { deadlines: DeadlinePolicy::default(), on_the_spot_close_at_grid: true }
+        Policy {
+            deadlines: DeadlinePolicy::default(),
+            on_the_spot_close_at_grid: true,
+        }
     }
 }
 
@@ -150,14 +155,35 @@ mod tests {
         let p = DeadlinePolicy::default();
         let from = t("2026-03-02T02:00:00Z");
         let due = |level, sev, source| p.due(level, sev, CaseKind::Dispute, source, from);
-        assert_eq!(due(Level::Grid, Severity::Normal, Source::GridPatrol), from.plus_days(3));
-        assert_eq!(due(Level::Village, Severity::Normal, Source::GridPatrol), from.plus_days(7));
-        assert_eq!(due(Level::Township, Severity::Normal, Source::Hotline), from.plus_days(15));
-        assert_eq!(due(Level::County, Severity::Normal, Source::Hotline), from.plus_days(30));
-        assert_eq!(due(Level::Village, Severity::Normal, Source::Petition), from.plus_days(60));
+        assert_eq!(
+            due(Level::Grid, Severity::Normal, Source::GridPatrol),
+            from.plus_days(3)
+        );
+        assert_eq!(
+            due(Level::Village, Severity::Normal, Source::GridPatrol),
+            from.plus_days(7)
+        );
+        assert_eq!(
+            due(Level::Township, Severity::Normal, Source::Hotline),
+            from.plus_days(15)
+        );
+        assert_eq!(
+            due(Level::County, Severity::Normal, Source::Hotline),
+            from.plus_days(30)
+        );
+        assert_eq!(
+            due(Level::Village, Severity::Normal, Source::Petition),
+            from.plus_days(60)
+        );
         // Urgent at the grid: the end of the same day in Asia/Shanghai (UTC+8).
-        assert_eq!(due(Level::Grid, Severity::Urgent, Source::GridPatrol), t("2026-03-02T15:59:59.999Z"));
-        assert_eq!(due(Level::Township, Severity::Critical, Source::Police), from.plus_days(8));
+        assert_eq!(
+            due(Level::Grid, Severity::Urgent, Source::GridPatrol),
+            t("2026-03-02T15:59:59.999Z")
+        );
+        assert_eq!(
+            due(Level::Township, Severity::Critical, Source::Police),
+            from.plus_days(8)
+        );
         assert_eq!(p.mediation_due(from), from.plus_days(30));
     }
 
@@ -165,15 +191,25 @@ mod tests {
     fn same_day_is_the_local_day() {
         let p = DeadlinePolicy::default();
         // 23:30 local on 2 March is 15:30Z; the end of that local day is 15:59:59.999Z.
-        assert_eq!(p.end_of_local_day(t("2026-03-02T15:30:00Z")), t("2026-03-02T15:59:59.999Z"));
+        assert_eq!(
+            p.end_of_local_day(t("2026-03-02T15:30:00Z")),
+            t("2026-03-02T15:59:59.999Z")
+        );
         // 00:30 local on 3 March is 16:30Z on 2 March.
-        assert_eq!(p.end_of_local_day(t("2026-03-02T16:30:00Z")), t("2026-03-03T15:59:59.999Z"));
+        assert_eq!(
+            p.end_of_local_day(t("2026-03-02T16:30:00Z")),
+            t("2026-03-03T15:59:59.999Z")
+        );
     }
 
     #[test]
     fn kind_overrides_apply() {
         let p = DeadlinePolicy {
-            kind_overrides: vec![KindDeadline { kind: CaseKind::Request, level: Some(Level::Grid), days: 2 }],
+            kind_overrides: vec![KindDeadline {
+                kind: CaseKind::Request,
+                level: Some(Level::Grid),
+                days: 2,
+            }],
             ..Default::default()
         };
         assert_eq!(p.level_days(Level::Grid, CaseKind::Request), 2);

@@ -121,7 +121,12 @@ pub enum CodecError {
 /// the old version then keep decoding through it.
 pub trait Upcaster: Send + Sync {
     /// If this upcaster handles `event_type` at `version`, returns the body at `version + 1`.
-    fn upcast(&self, event_type: &str, version: u16, body: &[u8]) -> Option<Result<Vec<u8>, String>>;
+    fn upcast(
+        &self,
+        event_type: &str,
+        version: u16,
+        body: &[u8],
+    ) -> Option<Result<Vec<u8>, String>>;
 }
 
 /// The upcasters of this build. Schema version 1 is the first, so there are none yet.

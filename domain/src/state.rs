@@ -13,7 +13,9 @@ use crate::time::Timestamp;
 use crate::vocab::*;
 
 /// Where a case is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// No event yet.
@@ -58,7 +60,10 @@ impl Status {
 
     /// Still being handled inside the system: reported, registered or assigned.
     pub fn is_open(self) -> bool {
-        matches!(self, Status::Reported | Status::Registered | Status::Assigned)
+        matches!(
+            self,
+            Status::Reported | Status::Registered | Status::Assigned
+        )
     }
 
     /// Rejected or merged: nothing more happens to the case but notes.
@@ -288,7 +293,11 @@ impl CaseState {
             }
             Event::CaseReferred(e) => {
                 self.status = Status::Referred;
-                self.referral = Some(Referral { target: e.target, body: e.body.clone(), at });
+                self.referral = Some(Referral {
+                    target: e.target,
+                    body: e.body.clone(),
+                    at,
+                });
                 self.handler = None;
                 self.deadline = None;
             }

@@ -1,1 +1,173 @@
-fn main() {}
+//! `gridcase`: serve the API, load fixtures, hash tokens. Glue only; the work is in the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use gridcase_server::config::{Config, NatsConfig};
+use gridcase_server::serve::{self, Server};
+
+#[derive(Parser)]
+#[command(
+    name = "gridcase",
+    version,
+    about = "Grid-based incident and dispute cases: the engine and its HTTP API."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(clap::Args, Clone)]
+struct StoreArgs {
+    /// Data directory of the embedded store and the projection.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Use NATS JetStream at this URL instead of the embedded store.
+    #[arg(long)]
+    nats: Option<String>,
+    /// TOML configuration file.
+    #[arg(long)]
+    config: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the command path, the projection runner and the HTTP API.
+    Serve {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Address to listen on.
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+        /// On an empty store, load the quzhou-month fixture first and print ready-to-use tokens.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Write a generated fixture through the real command path.
+    Load {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// tiny, quzhou-month, quzhou-year or zhejiang-year.
+        #[arg(long)]
+        fixture: String,
+        /// Generator seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Print the SHA-256 of a token, for the `tokens` section of the configuration.
+    HashToken {
+        /// The token.
+        token: String,
+    },
+}
+
+fn config(store: &StoreArgs) -> Result<Config, Box<dyn std::error::Error>> {
+    let mut c = Config::load(store.config.as_deref())?;
+    if let Some(d) = &store.data {
+        c.data_dir = d.clone();
+    }
+    if let Some(url) = &store.nats {
+        c.nats.get_or_insert_with(NatsConfig::default).url = url.clone();
+    }
+    Ok(c)
+}
+
+async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+    match cli.command {
+        Cmd::HashToken { token } => {
+            println!("{}", hex::encode(gridcase_server::app::token_hash(&token)));
+            Ok(())
+        }
+        Cmd::Load {
+            store,
+            fixture,
+            seed,
+        } => {
+            let cfg = config(&store)?;
+            let log = serve::open_log(&cfg).await?;
+            let l = gridcase_server::load::load(&log, &fixture, seed, true).await?;
+            println!(
+                "loaded {fixture} (seed {seed}): {} cases, {} commits, {} events in {:.1}s ({:.0} events/s)",
+                l.cases,
+                l.commits,
+                l.events,
+                l.seconds,
+                l.events as f64 / l.seconds.max(1e-9)
+            );
+            Ok(())
+        }
+        Cmd::Serve {
+            store,
+            listen,
+            demo,
+        } => {
+            let mut cfg = config(&store)?;
+            if let Some(l) = listen {
+                cfg.listen = l;
+            }
+            let regions = Arc::new(serve::load_regions(&cfg)?);
+            let log = serve::open_log(&cfg).await?;
+            let mut tokens = Vec::new();
+            if demo {
+                if serve::is_empty(&log).await? {
+                    eprintln!("empty store: loading the quzhou-month fixture (seed 1) …");
+                    let l = gridcase_server::load::load(&log, "quzhou-month", 1, true).await?;
+                    eprintln!(
+                        "loaded {} cases, {} events in {:.1}s",
+                        l.cases, l.events, l.seconds
+                    );
+                }
+                tokens = gridcase_server::load::demo_tokens();
+            }
+            let server = Server::start(&cfg, log, regions, &tokens).await?;
+            println!("gridcase listening on http://{}", server.addr);
+            if demo {
+                println!("demo tokens (Authorization: Bearer <token>):");
+                for (token, actor) in &tokens {
+                    println!(
+                        "  {token:<24} {} {} {}",
+                        actor.role(),
+                        actor.id(),
+                        actor.unit()
+                    );
+                }
+                println!("try: curl -H 'Authorization: Bearer {}' 'http://{}/api/v1/stats?region=330800&period=2025-01'", tokens.last().map(|t| t.0.as_str()).unwrap_or(""), server.addr);
+            }
+            serve::shutdown_signal().await;
+            eprintln!("shutting down: finishing in-flight requests …");
+            server.stop().await?;
+            Ok(())
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: starting the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            let mut source = e.source();
+            while let Some(s) = source {
+                eprintln!("  caused by: {s}");
+                source = s.source();
+            }
+            ExitCode::from(2)
+        }
+    }
+}

@@ -9,8 +9,8 @@
 //!   existing one keeps history forever (file storage, no limits, no deletes, no purges).
 //! - [`publish_expected`] appends one message with a message id (deduplication) and the
 //!   expected last sequence of its subject (optimistic concurrency), returning [`Published`].
-//! - [`last_on_subject`], [`read_subject`], [`read_from`], [`subscribe_from`] and [`last_seq`]
-//!   read back [`RawMsg`]s in stream order.
+//! - [`last_on_subject`], [`message_at`], [`read_subject`], [`read_from`], [`subscribe_from`]
+//!   and [`last_seq`] read back [`RawMsg`]s in stream order.
 //!
 //! Errors are [`NatsError`] for everything but publishing, which has its own [`PublishError`]
 //! so that the expected outcome — [`PublishError::WrongLastSequence`] — stands apart.
@@ -950,6 +950,42 @@ pub async fn last_on_subject(
                 what: "subject",
                 value: subject.to_owned(),
             }),
+            LastRawMessageErrorKind::JetStream(api) => Err(api_error(api, stream, OPERATION)),
+            _ => Err(NatsError::Request {
+                operation: OPERATION,
+                stream: stream.to_owned(),
+                source: Box::new(err),
+            }),
+        },
+    }
+}
+
+/// The message at sequence `seq` of `stream`, or `None` if there is none.
+///
+/// Like [`last_on_subject`], asks the stream leader.
+///
+/// # Errors
+///
+/// [`NatsError::StreamNotFound`], [`NatsError::Api`], [`NatsError::Request`].
+pub async fn message_at(
+    ctx: &jetstream::Context,
+    stream: &str,
+    seq: u64,
+) -> Result<Option<RawMsg>, NatsError> {
+    const OPERATION: &str = "get a message by sequence";
+    let handle = ctx
+        .get_stream_no_info(stream)
+        .await
+        .map_err(|err| get_stream_error(err.kind(), err, stream, OPERATION))?;
+    match handle.get_raw_message(seq).await {
+        Ok(message) => Ok(Some(RawMsg {
+            seq: message.sequence,
+            subject: message.subject.to_string(),
+            headers: message.headers,
+            payload: message.payload.to_vec(),
+        })),
+        Err(err) => match err.kind() {
+            LastRawMessageErrorKind::NoMessageFound => Ok(None),
             LastRawMessageErrorKind::JetStream(api) => Err(api_error(api, stream, OPERATION)),
             _ => Err(NatsError::Request {
                 operation: OPERATION,

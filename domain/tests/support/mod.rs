@@ -145,22 +145,38 @@ pub fn grid_worker(grid: RegionCode) -> Actor {
 
 /// Staff of the handling unit `unit`, id `staff-<unit>`.
 pub fn staff(unit: RegionCode) -> Actor {
-    actor(format!("staff-{unit}"), Role::UnitStaff, Scope::Subtree(unit))
+    actor(
+        format!("staff-{unit}"),
+        Role::UnitStaff,
+        Scope::Subtree(unit),
+    )
 }
 
 /// A mediator of an organization at `org`, id `med-<org>`.
 pub fn mediator(org: RegionCode) -> Actor {
-    actor(format!("med-{org}"), Role::Mediator, Scope::Assignment { organization: org })
+    actor(
+        format!("med-{org}"),
+        Role::Mediator,
+        Scope::Assignment { organization: org },
+    )
 }
 
 /// A mediator with a chosen id.
 pub fn mediator_named(id: &str, org: RegionCode) -> Actor {
-    actor(id.to_owned(), Role::Mediator, Scope::Assignment { organization: org })
+    actor(
+        id.to_owned(),
+        Role::Mediator,
+        Scope::Assignment { organization: org },
+    )
 }
 
 /// A supervisor over `region`, id `sup-<region>`.
 pub fn supervisor(region: RegionCode) -> Actor {
-    actor(format!("sup-{region}"), Role::Supervisor, Scope::Subtree(region))
+    actor(
+        format!("sup-{region}"),
+        Role::Supervisor,
+        Scope::Subtree(region),
+    )
 }
 
 /// An auditor over the whole city.
@@ -175,14 +191,20 @@ pub fn analyst() -> Actor {
 
 /// An admin over `region`, id `admin-<region>`.
 pub fn admin(region: RegionCode) -> Actor {
-    actor(format!("admin-{region}"), Role::Admin, Scope::Subtree(region))
+    actor(
+        format!("admin-{region}"),
+        Role::Admin,
+        Scope::Subtree(region),
+    )
 }
 
 /// An actor of `role` anchored at `region` (a grid for grid workers; the organization for
 /// mediators), id `<role>-<region>`.
 pub fn actor_of(role: Role, region: RegionCode) -> Actor {
     let scope = match role {
-        Role::Mediator => Scope::Assignment { organization: region },
+        Role::Mediator => Scope::Assignment {
+            organization: region,
+        },
         _ => Scope::Subtree(region),
     };
     actor(format!("{role}-{region}"), role, scope)
@@ -218,14 +240,24 @@ pub fn cmd(actor: Actor, action: Action) -> Command {
 
 /// A command by `actor` at `at`.
 pub fn cmd_at(actor: Actor, at: Timestamp, action: Action) -> Command {
-    Command { actor, occurred_at: at, action }
+    Command {
+        actor,
+        occurred_at: at,
+        action,
+    }
 }
 
 /// Two parties by opaque id.
 pub fn parties() -> Vec<Party> {
     vec![
-        Party { id: PartyId::new("p-1").unwrap(), role: PartyRole::Applicant },
-        Party { id: PartyId::new("p-2").unwrap(), role: PartyRole::Respondent },
+        Party {
+            id: PartyId::new("p-1").unwrap(),
+            role: PartyRole::Applicant,
+        },
+        Party {
+            id: PartyId::new("p-2").unwrap(),
+            role: PartyRole::Respondent,
+        },
     ]
 }
 
@@ -304,23 +336,45 @@ impl Report {
 
 /// `CaseRegistered` at `unit`.
 pub fn registered(unit: RegionCode) -> Event {
-    CaseRegistered { unit, level: unit.level() }.into()
+    CaseRegistered {
+        unit,
+        level: unit.level(),
+    }
+    .into()
 }
 
 /// `CaseAssigned` at `unit` to `handler`, due at `deadline`.
 pub fn assigned(unit: RegionCode, handler: &Actor, deadline: Timestamp) -> Event {
-    CaseAssigned { unit, handler: handler.id().clone(), deadline }.into()
+    CaseAssigned {
+        unit,
+        handler: handler.id().clone(),
+        deadline,
+    }
+    .into()
 }
 
 /// `CaseEscalated` from `from` to `to`, due at `deadline`.
 pub fn escalated(from: RegionCode, to: RegionCode, deadline: Timestamp) -> Event {
-    CaseEscalated { from, to, to_level: to.level(), reason: "超出网格处置能力".into(), deadline }
-        .into()
+    CaseEscalated {
+        from,
+        to,
+        to_level: to.level(),
+        reason: "超出网格处置能力".into(),
+        deadline,
+    }
+    .into()
 }
 
 /// `CaseDelegated` from `from` to `to`, due at `deadline`.
 pub fn delegated(from: RegionCode, to: RegionCode, deadline: Timestamp) -> Event {
-    CaseDelegated { from, to, to_level: to.level(), reason: "属地处置".into(), deadline }.into()
+    CaseDelegated {
+        from,
+        to,
+        to_level: to.level(),
+        reason: "属地处置".into(),
+        deadline,
+    }
+    .into()
 }
 
 /// `MediationStarted` by `mediator` of `org`, due 30 days after [`t0`].
@@ -336,7 +390,11 @@ pub fn mediation_started(mediator: &Actor, org: RegionCode) -> Event {
 
 /// `MediationConcluded` with `outcome`.
 pub fn mediation_concluded(outcome: MediationOutcome) -> Event {
-    MediationConcluded { outcome, note: "双方签订调解协议".into() }.into()
+    MediationConcluded {
+        outcome,
+        note: "双方签订调解协议".into(),
+    }
+    .into()
 }
 
 /// `CaseResolved` by `by` at `unit` with `method`.
@@ -354,7 +412,10 @@ pub fn resolved(unit: RegionCode, by: &Actor, method: ResolutionMethod) -> Event
 
 /// `ResolutionVerified`.
 pub fn verified() -> Event {
-    ResolutionVerified { note: "核查属实".into() }.into()
+    ResolutionVerified {
+        note: "核查属实".into(),
+    }
+    .into()
 }
 
 /// `CaseClosed`.
@@ -364,7 +425,11 @@ pub fn closed(on_the_spot: bool) -> Event {
 
 /// `FeedbackRecorded`: satisfied.
 pub fn feedback() -> Event {
-    FeedbackRecorded { satisfaction: Satisfaction::Satisfied, comment: String::new() }.into()
+    FeedbackRecorded {
+        satisfaction: Satisfaction::Satisfied,
+        comment: String::new(),
+    }
+    .into()
 }
 
 // ------------------------------------------------------------------------------------------
@@ -537,7 +602,10 @@ pub fn given(events: &[Event]) -> Given {
     for event in events {
         history.append(&actor, t0(), std::slice::from_ref(event));
     }
-    Given { history, policy: Policy::default() }
+    Given {
+        history,
+        policy: Policy::default(),
+    }
 }
 
 /// A case that does not exist yet.
@@ -559,9 +627,16 @@ impl Given {
 
     /// Decides `command` against the history.
     pub fn when(self, command: Command) -> When {
-        let ctx = Context { regions: regions(), policy: &self.policy };
+        let ctx = Context {
+            regions: regions(),
+            policy: &self.policy,
+        };
         let result = decide(&self.history.state, &command, &ctx);
-        When { history: self.history, command, result }
+        When {
+            history: self.history,
+            command,
+            result,
+        }
     }
 }
 
@@ -580,10 +655,14 @@ impl When {
     pub fn then(mut self, expected: &[Event]) -> CaseState {
         match &self.result {
             Ok(events) => assert_eq!(events.as_slice(), expected, "events of {:?}", self.command),
-            Err(r) => panic!("expected {expected:#?}\nbut {:?} was rejected: {r:?} ({r})", self.command),
+            Err(r) => panic!(
+                "expected {expected:#?}\nbut {:?} was rejected: {r:?} ({r})",
+                self.command
+            ),
         }
         let actor = self.command.actor.clone();
-        self.history.append(&actor, self.command.occurred_at, expected);
+        self.history
+            .append(&actor, self.command.occurred_at, expected);
         self.history.state
     }
 
@@ -607,12 +686,18 @@ impl When {
 
 /// `Rejection::OutOfScope` for `actor` and `region`.
 pub fn out_of_scope(actor: &Actor, region: RegionCode) -> Rejection {
-    Rejection::OutOfScope { actor: actor.id().clone(), region }
+    Rejection::OutOfScope {
+        actor: actor.id().clone(),
+        region,
+    }
 }
 
 /// `Rejection::RoleNotPermitted` for `actor`'s role and `action`.
 pub fn not_permitted(actor: &Actor, action: &'static str) -> Rejection {
-    Rejection::RoleNotPermitted { role: actor.role(), action }
+    Rejection::RoleNotPermitted {
+        role: actor.role(),
+        action,
+    }
 }
 
 /// `Rejection::InvalidStatus` for `action` in `status`.
@@ -628,4 +713,94 @@ pub fn invalid_field(field: &'static str, reason: &'static str) -> Rejection {
 /// A string of `n` characters (for length limits).
 pub fn long_text(n: usize) -> String {
     "字".repeat(n)
+}
+
+/// One well-formed sample of every [`Action`] variant, in [`Action::NAMES`] order.
+pub fn sample_actions() -> Vec<Action> {
+    vec![
+        report(grid1()).action(),
+        Action::Register,
+        Action::Reject {
+            reason: RejectReason::Duplicate,
+            note: "重复上报".into(),
+        },
+        Action::Assign {
+            handler: aid("handler-1"),
+        },
+        Action::Escalate {
+            to: None,
+            reason: "需上级协调".into(),
+        },
+        Action::Delegate {
+            to: grid1(),
+            reason: "属地处置".into(),
+        },
+        Action::Refer {
+            target: ReferralTarget::Court,
+            body: "柯城区人民法院".into(),
+            reason: "当事人起诉".into(),
+        },
+        Action::ReturnReferral {
+            reason: "法院退回诉前调解".into(),
+        },
+        Action::StartMediation {
+            mediation_type: MediationType::People,
+            mediator: aid("med-330802005"),
+            organization: town1(),
+        },
+        Action::HoldMediationSession {
+            summary: "第一次调解".into(),
+        },
+        Action::ConcludeMediation {
+            outcome: MediationOutcome::Agreement,
+            note: "达成协议".into(),
+        },
+        Action::Resolve {
+            method: ResolutionMethod::Explanation,
+            summary: "解释疏导".into(),
+        },
+        Action::VerifyResolution {
+            note: "核查属实".into(),
+        },
+        Action::RejectResolution {
+            reason: "群众反映未解决".into(),
+        },
+        Action::Close,
+        Action::RecordFeedback {
+            satisfaction: Satisfaction::Satisfied,
+            comment: String::new(),
+        },
+        Action::Reopen {
+            reason: ReopenReason::NewFacts,
+            note: "出现新情况".into(),
+        },
+        Action::ExtendDeadline {
+            deadline: now().plus_days(60),
+            reason: "情况复杂".into(),
+        },
+        Action::IssueSupervision {
+            note: "请加快办理".into(),
+        },
+        Action::AddNote {
+            text: "已电话联系当事人".into(),
+        },
+        Action::AttachEvidence {
+            content_hash: Hash::of(b"photo"),
+            media_type: "image/jpeg".into(),
+            description: "现场照片".into(),
+        },
+        Action::Merge {
+            into: CaseId::new("c2").unwrap(),
+            reason: "重复案件".into(),
+        },
+        Action::CorrectDetails {
+            kind: None,
+            category: Some(Category::Contract),
+            source: None,
+            severity: None,
+            location: None,
+            summary: None,
+            reason: "录入错误".into(),
+        },
+    ]
 }

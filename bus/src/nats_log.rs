@@ -1,0 +1,542 @@
+//! The event log on NATS JetStream: the system of record beyond one machine.
+//!
+//! Built on the primitives of [`crate::nats::jetstream`]. One stream (default `GRIDCASE`)
+//! captures `<prefix>.>` (default prefix `gridcase.cases`); [`NatsLog::connect`] creates it or
+//! verifies that an existing one keeps history forever (file storage, no limits, deletes and
+//! purges denied), and refuses servers older than 2.11 (see
+//! [`crate::nats::jetstream::MIN_SERVER_VERSION`] for why).
+//!
+//! ## Layout
+//!
+//! - A case lives on the subject `<prefix>.<partition>.<case id>`, the partition being the
+//!   county (or city) of [`Commit::partition`], stable for the case's life. Projection workers
+//!   can split the work by subject, one consumer per county.
+//! - One commit is one message, so a commit is atomic. Its payload is the commit in the same
+//!   framing as the embedded store: CRC-32 (u32 big-endian) followed by the MessagePack of
+//!   case id, command id and events. Its headers are
+//!   - `Nats-Msg-Id`: the command id (deduplication within the stream's duplicate window),
+//!   - `Nats-Expected-Last-Subject-Sequence`: the stream sequence of the case's last message
+//!     when the commit was validated (0 for a new case) — optimistic concurrency,
+//!   - `Gridcase-Case-Version` and `Gridcase-Last-Hash` (hex): the case head after the commit,
+//!     so the next append finds the head without decoding the payload.
+//! - The global [`Position`] is the stream sequence: contiguous, since nothing is ever deleted.
+//!
+//! ## Appending
+//!
+//! [`EventLog::append`] reads the case's last message (one request to the stream leader),
+//! checks the commit against that head with [`validate_commit`] (the very refusals of the
+//! embedded store), and publishes with the expected last subject sequence. A
+//! `wrong last sequence` answer means another writer got there first: the head is read again
+//! and reported as a [`Conflict`]. The acknowledgement comes after the server stored the
+//! message (the file store writes before acknowledging; for surviving power loss, not just
+//! `kill -9`, run the server with `sync_interval: always` or use a 3-replica cluster).
+//!
+//! ## Idempotency
+//!
+//! A repeated command id returns the first result with `duplicate: true` and appends nothing
+//! when
+//! - it is the id of the case's last message (checked before the version, so a retry decided
+//!   against a stale or a newer version is still recognised),
+//! - the append would otherwise be refused (stale version, invalid commit): the case's
+//!   messages are searched for the id first, as the embedded store's command index would,
+//! - or, for any other repeat, when it is within the stream's duplicate window (10 minutes by
+//!   default): the server recognises the `Nats-Msg-Id`, across all cases.
+//!
+//! Beyond the duplicate window, a repeated command id that would otherwise be a valid append
+//! to its case is not recognised by the log. The guard there is the command path
+//! ([`crate::CommandPath`]): it loads the case and returns the first result when the command
+//! id is among the commands already applied to it, before deciding anything.
+//!
+//! ## Errors
+//!
+//! An unreachable server (or one that does not answer in time) is
+//! [`LogError::Unavailable`] — the HTTP layer answers 503 with `Retry-After`. A server older
+//! than 2.11, one without JetStream, or a stream that could lose history is
+//! [`LogError::Misconfigured`] with a message saying what to change. A message that does not
+//! decode (bad checksum, bad MessagePack, a commit on the wrong subject) is
+//! [`LogError::Corrupt`] naming its stream sequence.
+//!
+//! ## Production
+//!
+//! [`NatsLog::connect`] creates a missing stream with one replica. For a cluster, create the
+//! stream beforehand with 3 replicas (same settings otherwise, e.g. with `nats stream add`);
+//! [`NatsLog::connect`] accepts and verifies it. Deny the account the right to delete the
+//! stream itself: `deny_delete`/`deny_purge` protect messages, not the stream.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::HeaderMap;
+use futures::StreamExt;
+use gridcase_domain::{CaseId, CommandId, Hash, RegionCode};
+
+use crate::log::*;
+use crate::nats::jetstream::{self as js, Connection, NatsError, PublishError, RawMsg};
+
+/// Header carrying the case version after the commit.
+pub const HEADER_CASE_VERSION: &str = "Gridcase-Case-Version";
+/// Header carrying the hash of the commit's last event (lowercase hex).
+pub const HEADER_LAST_HASH: &str = "Gridcase-Last-Hash";
+
+/// Where the NATS log lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NatsSettings {
+    /// The server URL, e.g. `nats://127.0.0.1:4222` (several comma-separated for a cluster).
+    pub url: String,
+    /// The stream's name.
+    pub stream: String,
+    /// Cases live on `<subject_prefix>.<partition>.<case id>`.
+    pub subject_prefix: String,
+    /// How long the server remembers command ids (`Nats-Msg-Id`) for deduplication. An
+    /// existing stream may have a longer window, not a shorter one.
+    pub duplicate_window: Duration,
+}
+
+impl Default for NatsSettings {
+    fn default() -> Self {
+        NatsSettings {
+            url: "nats://127.0.0.1:4222".into(),
+            stream: "GRIDCASE".into(),
+            subject_prefix: "gridcase.cases".into(),
+            duplicate_window: Duration::from_secs(10 * 60),
+        }
+    }
+}
+
+/// The NATS JetStream event log. Cheap to clone; clones share one connection.
+#[derive(Clone)]
+pub struct NatsLog {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    conn: Connection,
+    settings: NatsSettings,
+}
+
+impl std::fmt::Debug for NatsLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NatsLog")
+            .field("url", &self.inner.settings.url)
+            .field("stream", &self.inner.settings.stream)
+            .field("subject_prefix", &self.inner.settings.subject_prefix)
+            .field("server_version", &self.inner.conn.server_version)
+            .finish()
+    }
+}
+
+/// Maps a primitive's error to the log's: unreachable → unavailable, wrong deployment →
+/// misconfigured.
+fn log_error(err: NatsError) -> LogError {
+    match err {
+        NatsError::Connect { .. }
+        | NatsError::Request { .. }
+        | NatsError::ReadStalled { .. }
+        | NatsError::Api { .. } => LogError::Unavailable(err.to_string()),
+        NatsError::ServerTooOld { .. }
+        | NatsError::UnknownServerVersion { .. }
+        | NatsError::JetStreamDisabled { .. }
+        | NatsError::StreamMisconfigured { .. }
+        | NatsError::StreamNotFound { .. }
+        | NatsError::InvalidName { .. } => LogError::Misconfigured(err.to_string()),
+    }
+}
+
+fn publish_error(err: PublishError) -> LogError {
+    match err {
+        PublishError::Unavailable { .. } | PublishError::NoStream { .. } => {
+            LogError::Unavailable(err.to_string())
+        }
+        PublishError::TooLarge { .. } => LogError::Misconfigured(err.to_string()),
+        other => LogError::Storage(other.to_string()),
+    }
+}
+
+/// Checks that `prefix` is a plain subject of one or more tokens (no wildcards, no spaces).
+fn check_prefix(prefix: &str) -> Result<(), LogError> {
+    let ok = !prefix.is_empty()
+        && prefix.split('.').all(|token| {
+            !token.is_empty()
+                && !token
+                    .chars()
+                    .any(|c| c.is_whitespace() || c == '*' || c == '>')
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(LogError::Misconfigured(format!(
+            "invalid NATS subject prefix {prefix:?}: it must be one or more dot-separated \
+             tokens without spaces, `*` or `>` (e.g. \"gridcase.cases\")"
+        )))
+    }
+}
+
+fn header<'a>(msg: &'a RawMsg, name: &str) -> Option<&'a str> {
+    msg.headers.get(name).map(|v| v.as_str())
+}
+
+fn msg_id(msg: &RawMsg) -> Option<&str> {
+    header(msg, async_nats::header::NATS_MESSAGE_ID.as_ref())
+}
+
+/// Decodes a stored message into a commit, checking its framing and that it is on its case's
+/// subject.
+fn decode(msg: &RawMsg) -> Result<Committed, LogError> {
+    let body = open_value(msg.seq, &msg.payload)?;
+    let c = StoredCommit::decode(msg.seq, body)?;
+    if msg.subject.rsplit('.').next() != Some(c.case_id.as_str()) {
+        return Err(LogError::Corrupt {
+            position: msg.seq,
+            reason: format!(
+                "a commit of case {} stored on subject {}",
+                c.case_id, msg.subject
+            ),
+        });
+    }
+    Ok(c)
+}
+
+/// The case head (version, last hash) after the commit in `msg`: from its headers, else from
+/// its payload.
+fn head_of(msg: &RawMsg) -> Result<(u64, Hash), LogError> {
+    let from_headers = header(msg, HEADER_CASE_VERSION)
+        .and_then(|v| v.parse::<u64>().ok())
+        .zip(header(msg, HEADER_LAST_HASH).and_then(|h| Hash::from_hex(h).ok()));
+    match from_headers {
+        Some(head) => Ok(head),
+        None => {
+            let c = decode(msg)?;
+            Ok((c.last_version(), c.last_hash()))
+        }
+    }
+}
+
+/// The case version after the commit in `msg`.
+fn version_of(msg: &RawMsg) -> Result<u64, LogError> {
+    match header(msg, HEADER_CASE_VERSION).and_then(|v| v.parse::<u64>().ok()) {
+        Some(v) => Ok(v),
+        None => Ok(decode(msg)?.last_version()),
+    }
+}
+
+/// The first result of a command, from the message that applied it.
+fn first_result(msg: &RawMsg) -> Result<Appended, LogError> {
+    Ok(Appended {
+        position: msg.seq,
+        version: version_of(msg)?,
+        duplicate: true,
+    })
+}
+
+impl NatsLog {
+    /// Connects, checks the server (≥ 2.11, JetStream enabled) and creates or verifies the
+    /// stream.
+    ///
+    /// # Errors
+    ///
+    /// [`LogError::Unavailable`] when the server cannot be reached; [`LogError::Misconfigured`]
+    /// for a server older than 2.11, one without JetStream, an existing stream that could lose
+    /// history, or invalid names. The messages say what to change.
+    pub async fn connect(settings: NatsSettings) -> Result<NatsLog, LogError> {
+        check_prefix(&settings.subject_prefix)?;
+        let options = async_nats::ConnectOptions::new().name("gridcase");
+        let conn = js::connect_with_options(&settings.url, options)
+            .await
+            .map_err(log_error)?;
+        js::ensure_stream(
+            &conn.jetstream,
+            &js::StreamSettings {
+                name: settings.stream.clone(),
+                subject_prefix: settings.subject_prefix.clone(),
+                duplicate_window: settings.duplicate_window,
+                replicas: 1,
+            },
+        )
+        .await
+        .map_err(log_error)?;
+        tracing::info!(
+            url = %settings.url,
+            stream = %settings.stream,
+            server_version = %conn.server_version,
+            "connected to the NATS event log"
+        );
+        Ok(NatsLog {
+            inner: Arc::new(Inner { conn, settings }),
+        })
+    }
+
+    /// The settings it was connected with.
+    pub fn settings(&self) -> &NatsSettings {
+        &self.inner.settings
+    }
+
+    /// The underlying connection, for tools and tests that need raw JetStream access.
+    #[doc(hidden)]
+    pub fn connection(&self) -> &Connection {
+        &self.inner.conn
+    }
+
+    fn ctx(&self) -> &async_nats::jetstream::Context {
+        &self.inner.conn.jetstream
+    }
+
+    fn stream(&self) -> &str {
+        &self.inner.settings.stream
+    }
+
+    /// The subject of a case: `<prefix>.<partition>.<case id>`.
+    pub fn case_subject(&self, partition: &RegionCode, case: &CaseId) -> String {
+        format!("{}.{partition}.{case}", self.inner.settings.subject_prefix)
+    }
+
+    /// The filter matching a case in any partition: `<prefix>.*.<case id>`.
+    fn case_filter(&self, case: &CaseId) -> String {
+        format!("{}.*.{case}", self.inner.settings.subject_prefix)
+    }
+
+    async fn last_on(&self, subject: &str) -> Result<Option<RawMsg>, LogError> {
+        js::last_on_subject(self.ctx(), self.stream(), subject)
+            .await
+            .map_err(log_error)
+    }
+
+    /// The message that applied `command` to the case on `subject`, if any.
+    async fn applied_on_case(
+        &self,
+        subject: &str,
+        command: &CommandId,
+    ) -> Result<Option<Appended>, LogError> {
+        let messages = js::read_subject(self.ctx(), self.stream(), subject)
+            .await
+            .map_err(log_error)?;
+        match messages
+            .iter()
+            .find(|m| msg_id(m) == Some(command.as_str()))
+        {
+            Some(m) => Ok(Some(first_result(m)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The first result of a command the server reported as a duplicate of message `seq`.
+    async fn duplicate_at(&self, seq: Position) -> Result<Appended, LogError> {
+        match js::message_at(self.ctx(), self.stream(), seq)
+            .await
+            .map_err(log_error)?
+        {
+            Some(m) => first_result(&m),
+            None => Err(LogError::Corrupt {
+                position: seq,
+                reason: "the server reported a duplicate of a message it does not have".into(),
+            }),
+        }
+    }
+
+    /// The case's current version, read from its last message.
+    async fn version_on(&self, subject: &str) -> Result<u64, LogError> {
+        match self.last_on(subject).await? {
+            Some(m) => version_of(&m),
+            None => Ok(0),
+        }
+    }
+
+    async fn append_inner(&self, commit: Commit) -> Result<Appended, AppendError> {
+        let subject = self.case_subject(&commit.partition, &commit.case_id);
+        let last = self.last_on(&subject).await?;
+        if last.is_none() {
+            // A new case — or a commit naming another partition than the case's own, which
+            // must not fork the case onto a second subject.
+            if let Some(elsewhere) = self.last_on(&self.case_filter(&commit.case_id)).await? {
+                if msg_id(&elsewhere) == Some(commit.command_id.as_str()) {
+                    return Ok(first_result(&elsewhere)?);
+                }
+                if let Some(a) = self
+                    .applied_on_case(&elsewhere.subject, &commit.command_id)
+                    .await?
+                {
+                    return Ok(a);
+                }
+                let (actual, _) = head_of(&elsewhere)?;
+                if actual != commit.expected_version {
+                    return Err(Conflict {
+                        expected: commit.expected_version,
+                        actual,
+                    }
+                    .into());
+                }
+                return Err(AppendError::Invalid(format!(
+                    "case {} is stored on subject {}, but the commit names partition {} \
+                     (a case's partition never changes)",
+                    commit.case_id, elsewhere.subject, commit.partition
+                )));
+            }
+        }
+        let (head_seq, head_version, head_hash) = match &last {
+            Some(m) => {
+                if msg_id(m) == Some(commit.command_id.as_str()) {
+                    return Ok(first_result(m)?);
+                }
+                let (v, h) = head_of(m)?;
+                (m.seq, v, h)
+            }
+            None => (0, 0, Hash::ZERO),
+        };
+        if let Err(refused) = validate_commit(&commit, head_version, head_hash) {
+            if head_seq > 0 {
+                if let Some(a) = self.applied_on_case(&subject, &commit.command_id).await? {
+                    return Ok(a);
+                }
+            }
+            return Err(refused);
+        }
+        let last_event = commit.events.last().expect("validated: not empty");
+        let version = last_event.header.case_version;
+        let mut headers = HeaderMap::new();
+        headers.insert(HEADER_CASE_VERSION, version.to_string().as_str());
+        headers.insert(HEADER_LAST_HASH, last_event.hash.to_hex().as_str());
+        let payload = seal_value(&StoredCommit::encode(
+            &commit.case_id,
+            &commit.command_id,
+            &commit.events,
+        )?);
+        match js::publish_expected(
+            self.ctx(),
+            &subject,
+            headers,
+            payload,
+            commit.command_id.as_str(),
+            head_seq,
+        )
+        .await
+        {
+            Ok(p) if !p.duplicate => Ok(Appended {
+                position: p.stream_seq,
+                version,
+                duplicate: false,
+            }),
+            Ok(p) => Ok(self.duplicate_at(p.stream_seq).await?),
+            Err(PublishError::WrongLastSequence { .. }) => {
+                // Another writer got there first (our own earlier copy as the last message was
+                // already recognised by publish_expected).
+                if let Some(a) = self.applied_on_case(&subject, &commit.command_id).await? {
+                    return Ok(a);
+                }
+                let actual = self.version_on(&subject).await?;
+                Err(Conflict {
+                    expected: commit.expected_version,
+                    actual,
+                }
+                .into())
+            }
+            Err(other) => Err(publish_error(other).into()),
+        }
+    }
+}
+
+impl EventLog for NatsLog {
+    async fn append(&self, commit: Commit) -> Result<Appended, AppendError> {
+        self.append_inner(commit).await
+    }
+
+    async fn read_case(&self, case: &CaseId) -> Result<Vec<Committed>, LogError> {
+        let messages = js::read_subject(self.ctx(), self.stream(), &self.case_filter(case))
+            .await
+            .map_err(log_error)?;
+        messages.iter().map(decode).collect()
+    }
+
+    async fn read_from(&self, from: Position, limit: usize) -> Result<Vec<Committed>, LogError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut messages = js::read_from(self.ctx(), self.stream(), from.max(1))
+            .await
+            .map_err(log_error)?;
+        let mut out = Vec::new();
+        while out.len() < limit {
+            match messages.next().await {
+                Some(Ok(m)) => out.push(decode(&m)?),
+                Some(Err(e)) => return Err(log_error(e)),
+                None => break,
+            }
+        }
+        Ok(out)
+    }
+
+    async fn subscribe(&self, from: Position) -> Result<CommitStream, LogError> {
+        let messages = js::subscribe_from(self.ctx(), self.stream(), from.max(1))
+            .await
+            .map_err(log_error)?;
+        let stream = self.inner.settings.stream.clone();
+        // Transient failures (a lost connection, a restarting server) are handled by the
+        // subscription itself, which resumes at the next sequence without gap or duplicate:
+        // they are logged, not yielded, so a consumer never sees a hole. A commit that does not
+        // decode is yielded as an error and ends the stream, as in the embedded store.
+        let s = futures::stream::unfold(Some(messages), move |messages| {
+            let stream = stream.clone();
+            async move {
+                let mut messages = messages?;
+                loop {
+                    match messages.next().await? {
+                        Ok(m) => {
+                            return match decode(&m) {
+                                Ok(c) => Some((Ok(c), Some(messages))),
+                                Err(e) => Some((Err(e), None)),
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!(%stream, error = %e, "event log subscription interrupted; resuming");
+                        }
+                    }
+                }
+            }
+        });
+        Ok(Box::pin(s))
+    }
+
+    async fn head(&self) -> Result<Position, LogError> {
+        js::last_seq(self.ctx(), self.stream())
+            .await
+            .map_err(log_error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_must_be_plain_subjects() {
+        for ok in ["gridcase.cases", "g", "a.b.c-d_e"] {
+            assert!(check_prefix(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "a..b", ".a", "a.", "a.*", "a.>", "a b"] {
+            assert!(
+                matches!(check_prefix(bad), Err(LogError::Misconfigured(_))),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn defaults() {
+        let s = NatsSettings::default();
+        assert_eq!(s.stream, "GRIDCASE");
+        assert_eq!(s.subject_prefix, "gridcase.cases");
+        assert_eq!(s.duplicate_window, Duration::from_secs(600));
+    }
+
+    #[test]
+    fn an_old_server_is_a_misconfiguration_with_the_helpful_message() {
+        let err = log_error(js::check_server_version("nats://x", "2.10.4").unwrap_err());
+        match err {
+            LogError::Misconfigured(m) => {
+                assert!(
+                    m.contains("2.11") && m.contains("scripts/nats-server"),
+                    "{m}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -1,0 +1,59 @@
+//! The application: the command path, the projection and the tokens, shared by every handler.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::http::HeaderMap;
+use gridcase_bus::{AnyLog, CommandPath};
+use gridcase_domain::{Actor, RegionTree, Role};
+use gridcase_projections::{Calendar, Projection};
+use sha2::{Digest, Sha256};
+
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+
+/// Shared state of the server.
+pub struct App {
+    /// Load, decide, append.
+    pub path: CommandPath<AnyLog>,
+    /// Case views, queues, statistics.
+    pub projection: Projection,
+    /// Known regions.
+    pub regions: Arc<RegionTree>,
+    /// The deployment's calendar.
+    pub calendar: Calendar,
+    /// SHA-256 of each token → its actor.
+    pub tokens: HashMap<[u8; 32], Actor>,
+    /// Metrics.
+    pub metrics: Metrics,
+    /// Largest accepted body.
+    pub max_body_bytes: usize,
+}
+
+/// SHA-256 of a bearer token (what the config stores).
+pub fn token_hash(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+impl App {
+    /// The actor behind the request's bearer token.
+    pub fn authenticate(&self, headers: &HeaderMap) -> Result<&Actor, ApiError> {
+        let token = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or(ApiError::Unauthenticated)?;
+        let actor = self
+            .tokens
+            .get(&token_hash(token.trim()))
+            .ok_or(ApiError::Unauthenticated)?;
+        if actor.role() == Role::Auditor {
+            // Every auditor request is itself logged.
+            tracing::info!(target: "gridcase::audit", auditor = %actor.id(), "auditor access");
+        }
+        Ok(actor)
+    }
+}
+
+/// The shared handle handlers receive.
+pub type AppState = Arc<App>;

@@ -1,0 +1,179 @@
+//! Configuration: works with no file (embedded store under `./data`); one TOML file plus
+//! environment overrides (`GRIDCASE_LISTEN`, `GRIDCASE_DATA_DIR`, `GRIDCASE_NATS_URL`,
+//! `GRIDCASE_TIME_ZONE`) for the rest.
+//!
+//! ```toml
+//! listen = "127.0.0.1:8080"
+//! data_dir = "./data"
+//! time_zone = "Asia/Shanghai"
+//!
+//! [nats]                      # omit for the embedded store
+//! url = "nats://127.0.0.1:4222"
+//! stream = "GRIDCASE"
+//! subject_prefix = "gridcase.cases"
+//!
+//! [regions]
+//! divisions = "divisions.csv" # default: the bundled Zhejiang divisions
+//! grids = "grids.csv"         # one 15-digit grid code per line; default: synthesized (seed 1)
+//!
+//! [[tokens]]                  # bearer tokens, stored as SHA-256 hex: `gridcase hash-token`
+//! sha256 = "…"
+//! actor = { id = "gw-1", role = "grid_worker", scope = { subtree = "330802005001007" } }
+//! ```
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use gridcase_domain::{Actor, Policy};
+use serde::{Deserialize, Serialize};
+
+/// Everything `gridcase serve` needs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where the HTTP API listens.
+    pub listen: SocketAddr,
+    /// The data directory: `log/` (embedded store) and `projection/`.
+    pub data_dir: PathBuf,
+    /// The deployment's time zone for statistics.
+    pub time_zone: String,
+    /// Use NATS JetStream instead of the embedded store.
+    pub nats: Option<NatsConfig>,
+    /// Region data.
+    pub regions: RegionsConfig,
+    /// Deadlines and closing policy.
+    pub policy: Policy,
+    /// Bearer tokens.
+    pub tokens: Vec<TokenConfig>,
+    /// Largest accepted request body in bytes.
+    pub max_body_bytes: usize,
+    /// Cases kept in the command path's cache.
+    pub cache_cases: usize,
+}
+
+/// The NATS JetStream log.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NatsConfig {
+    /// Server URL.
+    pub url: String,
+    /// Stream name.
+    pub stream: String,
+    /// Subject prefix; cases live on `<prefix>.<county>.<case id>`.
+    pub subject_prefix: String,
+    /// The duplicate window in seconds.
+    pub duplicate_window_secs: u64,
+}
+
+impl Default for NatsConfig {
+    fn default() -> Self {
+        NatsConfig {
+            url: "nats://127.0.0.1:4222".into(),
+            stream: "GRIDCASE".into(),
+            subject_prefix: "gridcase.cases".into(),
+            duplicate_window_secs: 120,
+        }
+    }
+}
+
+/// Where regions come from.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RegionsConfig {
+    /// A division CSV (`code,name,level,parent`); default the bundled Zhejiang divisions.
+    pub divisions: Option<PathBuf>,
+    /// A file of grid codes, one per line; default grids synthesized with seed 1.
+    pub grids: Option<PathBuf>,
+}
+
+/// One bearer token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenConfig {
+    /// SHA-256 of the token, lowercase hex.
+    pub sha256: String,
+    /// The actor the token acts as.
+    pub actor: Actor,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8080".parse().expect("valid address"),
+            data_dir: PathBuf::from("./data"),
+            time_zone: "Asia/Shanghai".into(),
+            nats: None,
+            regions: RegionsConfig::default(),
+            policy: Policy::default(),
+            tokens: Vec::new(),
+            max_body_bytes: 64 * 1024,
+            cache_cases: 100_000,
+        }
+    }
+}
+
+/// A configuration that could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("reading {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid.
+    #[error("{path}: {source}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: Box<toml::de::Error>,
+    },
+    /// An environment override is not valid.
+    #[error("environment variable {name}: {reason}")]
+    Env {
+        /// The variable.
+        name: &'static str,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl Config {
+    /// Reads the file (if any), then applies environment overrides.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut c = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.into(),
+                    source,
+                })?;
+                toml::from_str(&text).map_err(|source| ConfigError::Parse {
+                    path: path.into(),
+                    source: Box::new(source),
+                })?
+            }
+            None => Config::default(),
+        };
+        if let Ok(v) = std::env::var("GRIDCASE_LISTEN") {
+            c.listen = v
+                .parse()
+                .map_err(|e: std::net::AddrParseError| ConfigError::Env {
+                    name: "GRIDCASE_LISTEN",
+                    reason: e.to_string(),
+                })?;
+        }
+        if let Ok(v) = std::env::var("GRIDCASE_DATA_DIR") {
+            c.data_dir = v.into();
+        }
+        if let Ok(v) = std::env::var("GRIDCASE_NATS_URL") {
+            c.nats.get_or_insert_with(NatsConfig::default).url = v;
+        }
+        if let Ok(v) = std::env::var("GRIDCASE_TIME_ZONE") {
+            c.time_zone = v;
+        }
+        Ok(c)
+    }
+}

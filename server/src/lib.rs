@@ -1,0 +1,19 @@
+//! # gridcase-server
+//!
+//! The `gridcase` binary's library: everything but argument parsing.
+//!
+//! - [`serve::Server`]: opens the log (embedded sled under `data_dir/log`, or NATS), the
+//!   projection (`data_dir/projection`), starts the projection runner and the HTTP API
+//!   ([`api::router`]) in one process, and shuts down gracefully.
+//! - [`config::Config`]: TOML plus environment overrides.
+//! - [`error::ApiError`]: the one `application/problem+json` error shape.
+//! - [`load`]: pushes a fixture through the real command path (`gridcase load`, `serve --demo`).
+
+pub mod api;
+pub mod app;
+pub mod config;
+pub mod error;
+pub mod load;
+pub mod metrics;
+pub mod openapi;
+pub mod serve;

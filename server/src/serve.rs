@@ -1,0 +1,230 @@
+//! Starting and stopping the server.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use gridcase_bus::{AnyLog, CommandPath, EventLog, SledLog};
+use gridcase_domain::{Actor, RegionCode, RegionTree};
+use gridcase_projections::{Calendar, Projection};
+use tokio::task::JoinHandle;
+
+use crate::app::{token_hash, App, AppState};
+use crate::config::Config;
+use crate::metrics::Metrics;
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// Configuration problem.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// The log could not be opened.
+    #[error("opening the event log: {0}")]
+    Log(#[from] gridcase_bus::LogError),
+    /// The projection could not be opened.
+    #[error("opening the projection: {0}")]
+    Projection(#[from] gridcase_projections::ProjectionError),
+    /// Regions could not be loaded.
+    #[error("loading regions: {0}")]
+    Regions(String),
+    /// Anything else.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Loads the region tree: a division CSV (default: bundled Zhejiang) plus grids (a file of
+/// grid codes, default: synthesized with seed 1).
+pub fn load_regions(cfg: &Config) -> Result<RegionTree, ServeError> {
+    let mut tree = match &cfg.regions.divisions {
+        Some(p) => {
+            let f = std::fs::File::open(p)
+                .map_err(|e| ServeError::Regions(format!("{}: {e}", p.display())))?;
+            RegionTree::from_csv(std::io::BufReader::new(f))
+                .map_err(|e| ServeError::Regions(format!("{}: {e}", p.display())))?
+        }
+        None => gridcase_fixtures::divisions().clone(),
+    };
+    match &cfg.regions.grids {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| ServeError::Regions(format!("{}: {e}", p.display())))?;
+            for (i, line) in text.lines().enumerate() {
+                let line = line.trim();
+                if line.is_empty() || line.starts_with('#') {
+                    continue;
+                }
+                let code = line.split(',').next().unwrap_or(line);
+                let code: RegionCode = code
+                    .parse()
+                    .map_err(|e| ServeError::Regions(format!("{}:{}: {e}", p.display(), i + 1)))?;
+                tree.add_grid(code, None)
+                    .map_err(|e| ServeError::Regions(format!("{}:{}: {e}", p.display(), i + 1)))?;
+            }
+        }
+        None => {
+            gridcase_fixtures::Grids::new(gridcase_fixtures::Area::Zhejiang, 1).add_to(&mut tree)
+        }
+    }
+    Ok(tree)
+}
+
+/// Opens the configured log.
+pub async fn open_log(cfg: &Config) -> Result<AnyLog, ServeError> {
+    if let Some(n) = &cfg.nats {
+        return Err(ServeError::Other(format!(
+            "NATS ({}) is not wired into this build yet; use the embedded store",
+            n.url
+        )));
+    }
+    std::fs::create_dir_all(&cfg.data_dir)
+        .map_err(|e| ServeError::Other(format!("creating {}: {e}", cfg.data_dir.display())))?;
+    Ok(SledLog::open(cfg.data_dir.join("log"))?.into())
+}
+
+/// A running server.
+pub struct Server {
+    /// The bound address.
+    pub addr: SocketAddr,
+    /// Shared state.
+    pub app: AppState,
+    runner: JoinHandle<()>,
+    http: JoinHandle<std::io::Result<()>>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+/// Builds the application state over a log.
+pub fn build_app(
+    cfg: &Config,
+    log: AnyLog,
+    regions: Arc<RegionTree>,
+    projection: Projection,
+    extra_tokens: &[(String, Actor)],
+) -> Result<AppState, ServeError> {
+    let calendar = Calendar::new(&cfg.time_zone).map_err(|e| ServeError::Other(e.to_string()))?;
+    let mut tokens = HashMap::new();
+    for t in &cfg.tokens {
+        let mut h = [0u8; 32];
+        hex::decode_to_slice(&t.sha256, &mut h).map_err(|_| {
+            ServeError::Other(format!(
+                "token for {} is not 64 hex digits of SHA-256",
+                t.actor.id()
+            ))
+        })?;
+        tokens.insert(h, t.actor.clone());
+    }
+    for (token, actor) in extra_tokens {
+        tokens.insert(token_hash(token), actor.clone());
+    }
+    Ok(Arc::new(App {
+        path: CommandPath::new(log, regions.clone(), cfg.policy.clone(), cfg.cache_cases),
+        projection,
+        regions,
+        calendar,
+        tokens,
+        metrics: Metrics::default(),
+        max_body_bytes: cfg.max_body_bytes,
+    }))
+}
+
+/// Opens the projection under the data directory (or in memory for NATS without a data dir).
+pub fn open_projection(cfg: &Config) -> Result<Projection, ServeError> {
+    let calendar = Calendar::new(&cfg.time_zone).map_err(|e| ServeError::Other(e.to_string()))?;
+    let dir = cfg.data_dir.join("projection");
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| ServeError::Other(format!("creating {}: {e}", dir.display())))?;
+    Ok(Projection::open(&dir, calendar)?)
+}
+
+impl Server {
+    /// Starts the runner and the HTTP API on `cfg.listen`.
+    pub async fn start(
+        cfg: &Config,
+        log: AnyLog,
+        regions: Arc<RegionTree>,
+        extra_tokens: &[(String, Actor)],
+    ) -> Result<Server, ServeError> {
+        let projection = open_projection(cfg)?;
+        let app = build_app(cfg, log, regions, projection, extra_tokens)?;
+        let runner = {
+            let app = app.clone();
+            tokio::spawn(async move {
+                if let Err(e) = app.projection.run(app.path.log()).await {
+                    tracing::error!(error = %e, "the projection runner stopped");
+                }
+            })
+        };
+        let listener = tokio::net::TcpListener::bind(cfg.listen)
+            .await
+            .map_err(|e| ServeError::Other(format!("binding {}: {e}", cfg.listen)))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| ServeError::Other(e.to_string()))?;
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let router = crate::api::router(app.clone());
+        let http = tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async move {
+                    let _ = rx.await;
+                })
+                .await
+        });
+        Ok(Server {
+            addr,
+            app,
+            runner,
+            http,
+            shutdown: Some(tx),
+        })
+    }
+
+    /// Stops accepting requests, finishes the ones in flight, stops the runner.
+    pub async fn stop(mut self) -> Result<(), ServeError> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let served = self.http.await;
+        self.runner.abort();
+        let _ = self.runner.await;
+        match served {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(ServeError::Other(e.to_string())),
+            Err(e) => Err(ServeError::Other(e.to_string())),
+        }
+    }
+}
+
+/// Waits for SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+/// Whether the embedded log under `dir` holds no commits.
+pub async fn is_empty(log: &AnyLog) -> Result<bool, ServeError> {
+    Ok(log.head().await? == 0)
+}
+
+/// The data directory's log path.
+pub fn log_dir(data: &Path) -> std::path::PathBuf {
+    data.join("log")
+}
