@@ -494,6 +494,12 @@ impl Decider<'_> {
     fn decide_existing(&self) -> Decision {
         use Status::*;
         let s = self.s;
+        if s.reported_at.is_some_and(|r| self.at() < r) {
+            return Err(Rejection::InvalidField {
+                field: "occurred_at",
+                reason: "is before the case was reported",
+            });
+        }
         let holder = self.holder();
         let open = [Reported, Registered, Assigned];
         match &self.cmd.action {
@@ -656,9 +662,8 @@ impl Decider<'_> {
                 self.status_in(&[Assigned])?;
                 self.mediation_idle()?;
                 text("summary", summary, true)?;
-                if *method == ResolutionMethod::MediatedAgreement
-                    && s.mediations.last().map(|m| m.outcome) != Some(MediationOutcome::Agreement)
-                {
+                // An agreement backs one resolution: after reopening or rework, mediate again.
+                if *method == ResolutionMethod::MediatedAgreement && !s.agreement_pending {
                     return Err(Rejection::NoMediatedAgreement);
                 }
                 Ok(vec![CaseResolved {

@@ -216,9 +216,17 @@ impl EventRecord {
         Ok(rmp_serde::to_vec_named(self)?)
     }
 
-    /// A record from MessagePack bytes; does not check the hash.
+    /// A record from MessagePack bytes (all of them: trailing bytes are an error); does not
+    /// check the hash.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, CodecError> {
-        Ok(rmp_serde::from_slice(bytes)?)
+        let mut de = rmp_serde::Deserializer::new(bytes);
+        let rec = Self::deserialize(&mut de)?;
+        if !de.get_ref().is_empty() {
+            return Err(CodecError::Record(rmp_serde::decode::Error::Syntax(
+                format!("{} trailing bytes after the record", de.get_ref().len()),
+            )));
+        }
+        Ok(rec)
     }
 }
 

@@ -218,6 +218,9 @@ pub struct CaseState {
     pub merged_into: Option<CaseId>,
     /// When it was last closed.
     pub closed_at: Option<Timestamp>,
+    /// A concluded mediation reached an agreement that no resolution has used yet.
+    #[serde(default)]
+    pub agreement_pending: bool,
 }
 
 impl CaseState {
@@ -323,6 +326,7 @@ impl CaseState {
                 }
             }
             Event::MediationConcluded(e) => {
+                self.agreement_pending = e.outcome == MediationOutcome::Agreement;
                 if let Some(m) = self.mediation.take() {
                     self.mediations.push(MediationRecord {
                         mediation_type: m.mediation_type,
@@ -347,6 +351,7 @@ impl CaseState {
                 });
                 self.resolutions += 1;
                 self.feedback = None;
+                self.agreement_pending = false;
             }
             Event::ResolutionVerified(_) => self.status = Status::Verified,
             Event::ResolutionRejected(e) => {

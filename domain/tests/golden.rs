@@ -552,3 +552,15 @@ fn a_truncated_or_garbled_record_is_a_record_error_not_a_panic() {
         );
     }
 }
+
+#[test]
+fn trailing_bytes_after_a_record_are_refused() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/v1");
+    let mut bytes = std::fs::read(dir.join("NoteAdded.msgpack")).unwrap();
+    assert!(EventRecord::from_bytes(&bytes).is_ok());
+    bytes.push(0xc0);
+    assert!(matches!(
+        EventRecord::from_bytes(&bytes),
+        Err(CodecError::Record(_))
+    ));
+}

@@ -383,3 +383,49 @@ fn nothing_is_resolved_while_a_mediation_runs() {
             .then_rejected(Rejection::MediationInProgress { action: "resolve" });
     }
 }
+
+#[test]
+fn an_agreement_backs_one_resolution_only() {
+    // Resolved by agreement, verified, closed, then reopened because the agreement was not
+    // honoured: the old agreement cannot resolve the case again.
+    let gw = grid_worker(grid1());
+    let mut history = h_mediated(grid1(), MediationOutcome::Agreement);
+    history.push(resolved(grid1(), &gw, ResolutionMethod::MediatedAgreement));
+    history.push(verified());
+    history.push(closed(false));
+    history.push(
+        CaseReopened {
+            reason: ReopenReason::AgreementNotHonoured,
+            note: String::new(),
+            unit: grid1(),
+            deadline: now().plus_days(3),
+        }
+        .into(),
+    );
+    history.push(
+        CaseAssigned {
+            unit: grid1(),
+            handler: gw.id().clone(),
+            deadline: now().plus_days(3),
+        }
+        .into(),
+    );
+    given(&history)
+        .when(cmd(gw, resolve(ResolutionMethod::MediatedAgreement)))
+        .then_rejected(Rejection::NoMediatedAgreement);
+}
+
+#[test]
+fn nothing_happens_to_a_case_before_it_was_reported() {
+    let gw = grid_worker(grid1());
+    given(&h_assigned(grid1()))
+        .when(cmd_at(
+            gw,
+            plus_hours(t0(), -1),
+            resolve(ResolutionMethod::OnTheSpot),
+        ))
+        .then_rejected(Rejection::InvalidField {
+            field: "occurred_at",
+            reason: "is before the case was reported",
+        });
+}
