@@ -15,7 +15,7 @@ use tokio::sync::watch;
 
 use crate::calendar::Calendar;
 use crate::projector::Projector;
-use crate::store::Store;
+use crate::store::{Dump, Store};
 use crate::ProjectionError;
 
 /// Most commits applied under one write lock and saved in one batch.
@@ -144,7 +144,7 @@ impl Projection {
     }
 
     /// Every key and value of the persisted store (empty for in-memory projections).
-    pub fn dump(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>, ProjectionError> {
+    pub fn dump(&self) -> Result<Dump, ProjectionError> {
         match self.inner.store.lock().expect("store lock").as_ref() {
             Some(s) => s.dump(),
             None => Ok(Vec::new()),

@@ -21,6 +21,9 @@ use crate::counts::Aggregate;
 use crate::projector::{AggKey, Bucket, CaseEntry, Projector};
 use crate::ProjectionError;
 
+/// Every key and value of a store, in key order.
+pub type Dump = Vec<(Vec<u8>, Vec<u8>)>;
+
 const CHECKPOINT: &[u8] = b"mcheckpoint";
 const TIME_ZONE: &[u8] = b"mtime_zone";
 
@@ -164,7 +167,7 @@ impl Store {
     }
 
     /// Every key and value, in order: for byte-for-byte comparisons of two stores.
-    pub fn dump(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>, ProjectionError> {
+    pub fn dump(&self) -> Result<Dump, ProjectionError> {
         self.tree
             .iter()
             .map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(storage))

@@ -482,21 +482,22 @@ async fn queues_list_open_cases_by_deadline_and_as_of_sees_the_past() {
     w.open("soon", G1, "2026-03-03T02:00:00Z").await;
     w.open("elsewhere", G2, "2026-03-01T02:00:00Z").await;
     let p = w.project().await;
-    let view = p.read();
-    let q: Vec<_> = view
-        .queue(code(G1))
-        .map(|e| e.state.id.clone().unwrap().to_string())
-        .collect();
-    assert_eq!(q, vec!["late", "soon"]);
-    let now = t("2026-03-05T00:00:00Z");
-    let overdue: Vec<bool> = view
-        .queue(code(G1))
-        .map(|e| e.state.is_overdue(now))
-        .collect();
-    assert_eq!(overdue, vec![true, false]);
-    assert_eq!(view.open_in_subtree(code("330802005")).count(), 3);
-    assert_eq!(view.open_in_subtree(code("330802005002")).count(), 1);
-    drop(view);
+    {
+        let view = p.read();
+        let q: Vec<_> = view
+            .queue(code(G1))
+            .map(|e| e.state.id.clone().unwrap().to_string())
+            .collect();
+        assert_eq!(q, vec!["late", "soon"]);
+        let now = t("2026-03-05T00:00:00Z");
+        let overdue: Vec<bool> = view
+            .queue(code(G1))
+            .map(|e| e.state.is_overdue(now))
+            .collect();
+        assert_eq!(overdue, vec![true, false]);
+        assert_eq!(view.open_in_subtree(code("330802005")).count(), 3);
+        assert_eq!(view.open_in_subtree(code("330802005002")).count(), 1);
+    }
     // Nothing was recorded before the epoch: as of then, the projection is empty.
     let empty = as_of(w.path.log(), Calendar::default(), Timestamp::EPOCH)
         .await
