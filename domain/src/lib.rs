@@ -5,7 +5,7 @@
 //! - [`region`]: [`RegionCode`] (validated, prefix-nested division codes), [`Level`] and the
 //!   [`RegionTree`] of known divisions and grids.
 //! - [`actor`]: [`Actor`] = id + [`Role`] + [`Scope`].
-//! - [`command`] and [`decide`]: a [`Command`] is decided against a [`CaseState`] into events or
+//! - [`command`] and [`mod@decide`]: a [`Command`] is decided against a [`CaseState`] into events or
 //!   a typed [`Rejection`]; every business rule lives in [`decide()`].
 //! - [`event`] and [`state`]: the past-tense [`Event`]s and [`evolve`], which only applies facts.
 //! - [`record`]: the stored [`EventRecord`] (header, versioned MessagePack body, hash chain)

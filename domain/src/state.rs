@@ -1,7 +1,7 @@
 //! A case's state and `evolve`, which only records facts.
 //!
 //! [`CaseState`] is the fold of a case's events. [`evolve`] applies one [`Envelope`] without
-//! judging it: every rule lives in [`crate::decide`].
+//! judging it: every rule lives in [`crate::decide()`].
 
 use serde::{Deserialize, Serialize};
 
