@@ -71,7 +71,7 @@ impl Default for NatsConfig {
             url: "nats://127.0.0.1:4222".into(),
             stream: "GRIDCASE".into(),
             subject_prefix: "gridcase.cases".into(),
-            duplicate_window_secs: 120,
+            duplicate_window_secs: 600,
         }
     }
 }

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-use gridcase_bus::{AnyLog, CommandPath, EventLog, SledLog};
+use gridcase_bus::{AnyLog, CommandPath, EventLog, NatsLog, NatsSettings, SledLog};
 use gridcase_domain::{Actor, RegionCode, RegionTree};
 use gridcase_projections::{Calendar, Projection};
 use tokio::task::JoinHandle;
@@ -73,10 +73,13 @@ pub fn load_regions(cfg: &Config) -> Result<RegionTree, ServeError> {
 /// Opens the configured log.
 pub async fn open_log(cfg: &Config) -> Result<AnyLog, ServeError> {
     if let Some(n) = &cfg.nats {
-        return Err(ServeError::Other(format!(
-            "NATS ({}) is not wired into this build yet; use the embedded store",
-            n.url
-        )));
+        let settings = NatsSettings {
+            url: n.url.clone(),
+            stream: n.stream.clone(),
+            subject_prefix: n.subject_prefix.clone(),
+            duplicate_window: std::time::Duration::from_secs(n.duplicate_window_secs),
+        };
+        return Ok(NatsLog::connect(settings).await?.into());
     }
     std::fs::create_dir_all(&cfg.data_dir)
         .map_err(|e| ServeError::Other(format!("creating {}: {e}", cfg.data_dir.display())))?;
