@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 /// Counters of one slice (a region × bucket, possibly narrowed to one category/source/kind).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counts {
-    /// Cohort: registered cases (merged duplicates excluded).
+    /// Cohort: registered cases.
     pub registered: i64,
     /// Cohort: resolution in force at each level, grid first.
     pub resolved_at: [i64; 5],

@@ -29,7 +29,7 @@ pub enum Outcome {
     ResolvedAt(Level),
     /// Referred out and not returned.
     ReferredOut,
-    /// Merged into another case as a duplicate.
+    /// Registered, then merged into another case as a duplicate.
     Merged,
 }
 
@@ -38,6 +38,8 @@ impl Outcome {
         match s.status {
             Status::New | Status::Reported => Outcome::Pending,
             Status::Rejected => Outcome::Rejected,
+            // A duplicate merged before registration never entered a cohort.
+            Status::Merged if s.registered_at.is_none() => Outcome::Pending,
             Status::Merged => Outcome::Merged,
             Status::Referred => Outcome::ReferredOut,
             Status::Registered | Status::Assigned => Outcome::Open,
@@ -53,7 +55,10 @@ impl Outcome {
         match self {
             Outcome::Pending => {}
             Outcome::Rejected => c.rejected = 1,
-            Outcome::Merged => c.merged = 1,
+            Outcome::Merged => {
+                c.registered = 1;
+                c.merged = 1;
+            }
             Outcome::Open => c.registered = 1,
             Outcome::ReferredOut => {
                 c.registered = 1;

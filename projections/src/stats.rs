@@ -7,7 +7,7 @@
 //! - **cohort** — cases registered in the period, outcome as known now (or as of T when the
 //!   projection was replayed up to T): `resolved_at[level]`, referred out, open, rejected (by
 //!   report day), and the grid / village / township / county rates and the resolution rate,
-//!   each over `registered`. Merged duplicates are not counted as registered.
+//!   each over `registered` (`registered = resolved + referred_out + merged + open`).
 //! - **activity** — events in the period: reported, registered, escalated, mediations
 //!   concluded, resolved, overdue (resolved after the deadline), reworked, extended, …
 //! - **rates** — mediation success = agreements / mediations concluded; on-time = resolved by
@@ -54,7 +54,7 @@ pub struct StatsQuery {
 /// The cohort view.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Cohort {
-    /// Registered in the period.
+    /// Registered in the period (including those later merged as duplicates).
     pub registered: i64,
     /// Resolution in force at each level.
     pub resolved_at: BTreeMap<Level, i64>,
@@ -225,7 +225,7 @@ impl Figures {
                 .collect(),
             resolved,
             referred_out: c.referred_out,
-            open: reg - resolved - c.referred_out,
+            open: reg - resolved - c.referred_out - c.merged,
             rejected: c.rejected,
             merged: c.merged,
             grid_rate: ratio(at(0), reg),
