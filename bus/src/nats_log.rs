@@ -27,7 +27,12 @@
 //! checks the commit against that head with [`validate_commit`] (the very refusals of the
 //! embedded store), and publishes with the expected last subject sequence. A
 //! `wrong last sequence` answer means another writer got there first: the head is read again
-//! and reported as a [`Conflict`]. The acknowledgement comes after the server stored the
+//! and reported as a [`Conflict`]. When the case's subject is empty, the case is also looked
+//! up in every partition (`<prefix>.*.<case id>`), so a commit naming another partition than
+//! the case's own is refused (a conflict, or an invalid commit) instead of forking the case
+//! onto a second subject. Only two *simultaneous* first commits of one case id naming
+//! different partitions could both pass; the command path derives the partition from the
+//! case, so that needs two reports racing under the same case id from different counties. The acknowledgement comes after the server stored the
 //! message (the file store writes before acknowledging; for surviving power loss, not just
 //! `kill -9`, run the server with `sync_interval: always` or use a 3-replica cluster).
 //!
@@ -72,6 +77,15 @@ use gridcase_domain::{CaseId, CommandId, Hash, RegionCode};
 
 use crate::log::*;
 use crate::nats::jetstream::{self as js, Connection, NatsError, PublishError, RawMsg};
+
+/// How long a call waits for a lost connection to come back before it reports the log as
+/// unavailable. Bridges a server restart or a cluster fail-over; a dead server is reported
+/// quickly (HTTP 503) instead of after a request timeout.
+const RECONNECT_WAIT: Duration = Duration::from_secs(2);
+
+/// How long a request to the server may take (a healthy server answers in milliseconds; a
+/// cluster electing a stream leader in a few seconds).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Header carrying the case version after the commit.
 pub const HEADER_CASE_VERSION: &str = "Gridcase-Case-Version";
@@ -239,7 +253,9 @@ impl NatsLog {
     /// history, or invalid names. The messages say what to change.
     pub async fn connect(settings: NatsSettings) -> Result<NatsLog, LogError> {
         check_prefix(&settings.subject_prefix)?;
-        let options = async_nats::ConnectOptions::new().name("gridcase");
+        let options = async_nats::ConnectOptions::new()
+            .name("gridcase")
+            .request_timeout(Some(REQUEST_TIMEOUT));
         let conn = js::connect_with_options(&settings.url, options)
             .await
             .map_err(log_error)?;
@@ -274,6 +290,25 @@ impl NatsLog {
     #[doc(hidden)]
     pub fn connection(&self) -> &Connection {
         &self.inner.conn
+    }
+
+    /// Waits up to [`RECONNECT_WAIT`] for the connection to be up.
+    async fn ready(&self) -> Result<(), LogError> {
+        let client = &self.inner.conn.client;
+        let deadline = tokio::time::Instant::now() + RECONNECT_WAIT;
+        loop {
+            if client.connection_state() == async_nats::connection::State::Connected {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(LogError::Unavailable(format!(
+                    "not connected to NATS at {}: the server is down or unreachable; the \
+                     client keeps reconnecting, retry later",
+                    self.inner.settings.url
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     fn ctx(&self) -> &async_nats::jetstream::Context {
@@ -341,6 +376,7 @@ impl NatsLog {
     }
 
     async fn append_inner(&self, commit: Commit) -> Result<Appended, AppendError> {
+        self.ready().await?;
         let subject = self.case_subject(&commit.partition, &commit.case_id);
         let last = self.last_on(&subject).await?;
         if last.is_none() {
@@ -439,6 +475,7 @@ impl EventLog for NatsLog {
     }
 
     async fn read_case(&self, case: &CaseId) -> Result<Vec<Committed>, LogError> {
+        self.ready().await?;
         let messages = js::read_subject(self.ctx(), self.stream(), &self.case_filter(case))
             .await
             .map_err(log_error)?;
@@ -449,6 +486,7 @@ impl EventLog for NatsLog {
         if limit == 0 {
             return Ok(Vec::new());
         }
+        self.ready().await?;
         let mut messages = js::read_from(self.ctx(), self.stream(), from.max(1))
             .await
             .map_err(log_error)?;
@@ -464,6 +502,7 @@ impl EventLog for NatsLog {
     }
 
     async fn subscribe(&self, from: Position) -> Result<CommitStream, LogError> {
+        self.ready().await?;
         let messages = js::subscribe_from(self.ctx(), self.stream(), from.max(1))
             .await
             .map_err(log_error)?;
@@ -495,6 +534,7 @@ impl EventLog for NatsLog {
     }
 
     async fn head(&self) -> Result<Position, LogError> {
+        self.ready().await?;
         js::last_seq(self.ctx(), self.stream())
             .await
             .map_err(log_error)
