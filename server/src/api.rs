@@ -19,7 +19,7 @@
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -151,11 +151,14 @@ fn parse_action(
         }
     }
     obj.insert("action".into(), Value::String(name.into()));
-    let action: Action = serde_path_to_error::deserialize(Value::Object(obj)).map_err(|e| {
+    let body = Value::Object(obj);
+    let action: Action = serde_path_to_error::deserialize(&body).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner().to_string();
         let field = if path == "." {
-            inner.split('`').nth(1).unwrap_or("body").to_owned()
+            named_field(&inner)
+                .or_else(|| offending_field(name, &body))
+                .unwrap_or_else(|| "body".to_owned())
         } else {
             path
         };
@@ -166,6 +169,33 @@ fn parse_action(
         )
     })?;
     Ok((action, extra))
+}
+
+/// The field a serde message names itself: ``missing field `x` `` or ``unknown field `x`, …``.
+fn named_field(message: &str) -> Option<String> {
+    ["missing field `", "unknown field `"]
+        .iter()
+        .find_map(|p| message.strip_prefix(p))
+        .and_then(|rest| rest.split('`').next())
+        .map(str::to_owned)
+}
+
+/// Serde loses the path inside an internally tagged enum, so a bad value (a malformed region
+/// code, a word outside a vocabulary) comes back without its field. Find it: the field whose
+/// value fails on its own (alone, it can only complain about the fields that are missing).
+fn offending_field(name: &str, body: &Value) -> Option<String> {
+    body.as_object()?
+        .iter()
+        .filter(|(k, _)| k.as_str() != "action")
+        .find_map(|(k, v)| {
+            let mut probe = Map::new();
+            probe.insert("action".into(), Value::String(name.into()));
+            probe.insert(k.clone(), v.clone());
+            match Action::deserialize(&Value::Object(probe)) {
+                Err(e) if named_field(&e.to_string()).is_none() => Some(k.clone()),
+                _ => None,
+            }
+        })
 }
 
 fn extra_str(extra: &Map<String, Value>, key: &'static str) -> Result<Option<String>, ApiError> {
@@ -353,9 +383,10 @@ async fn case_view(
     State(app): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Query(q): Query<ReadQuery>,
+    q: Result<Query<ReadQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let actor = app.authenticate(&headers)?;
+    let Query(q) = q.map_err(|e| ApiError::query(e.body_text()))?;
     if actor.role() == Role::Analyst {
         return Err(ApiError::Forbidden("analysts read statistics only".into()));
     }
@@ -454,9 +485,10 @@ async fn queue(
     State(app): State<AppState>,
     headers: HeaderMap,
     Path(code): Path<String>,
-    Query(q): Query<ReadQuery>,
+    q: Result<Query<ReadQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let actor = app.authenticate(&headers)?;
+    let Query(q) = q.map_err(|e| ApiError::query(e.body_text()))?;
     let unit = parse_region("unit", &code, &app)?;
     may_read_unit(actor, unit)?;
     wait_after(&app, q.after).await?;
@@ -483,9 +515,10 @@ async fn open_cases(
     State(app): State<AppState>,
     headers: HeaderMap,
     Path(code): Path<String>,
-    Query(q): Query<ReadQuery>,
+    q: Result<Query<ReadQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let actor = app.authenticate(&headers)?;
+    let Query(q) = q.map_err(|e| ApiError::query(e.body_text()))?;
     let region = parse_region("region", &code, &app)?;
     may_read_unit(actor, region)?;
     wait_after(&app, q.after).await?;
@@ -522,7 +555,7 @@ struct StatsParams {
 async fn stats(
     State(app): State<AppState>,
     headers: HeaderMap,
-    q: Result<Query<StatsParams>, axum::extract::rejection::QueryRejection>,
+    q: Result<Query<StatsParams>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let actor = app.authenticate(&headers)?;
     let Query(q) = q.map_err(|e| ApiError::query(e.body_text()))?;

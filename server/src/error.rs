@@ -5,7 +5,7 @@
 //! | 400 | `malformed_json`, `invalid_field`, `invalid_query` | the body or query does not parse; the message names the field |
 //! | 401 | `unauthenticated` | no or unknown bearer token |
 //! | 403 | `forbidden` | the role may not read this, or it is outside the actor's scope |
-//! | 404 | `not_found` | unknown case or route |
+//! | 404 | `not_found` | unknown case (read or command), region, command name or route |
 //! | 409 | `conflict`, `idempotency_key_reused` | stale `If-Match` version (with `expected` and `actual`) |
 //! | 413 | `payload_too_large` | body over the limit |
 //! | 422 | the rejection's name, e.g. `EscalationNotToAncestor` | the domain refused the command |
@@ -192,6 +192,11 @@ impl From<LogError> for ApiError {
 impl From<CommandError> for ApiError {
     fn from(e: CommandError) -> Self {
         match e {
+            // A command addressed to a case that was never reported names an unknown
+            // resource: 404, like reading it.
+            CommandError::Rejected(Rejection::CaseNotFound) => {
+                ApiError::NotFound("no such case: report it first".into())
+            }
             CommandError::Rejected(r) => ApiError::Rejected(r),
             CommandError::Conflict(c) => ApiError::Conflict {
                 expected: c.expected,

@@ -153,8 +153,18 @@ impl Server {
         let runner = {
             let app = app.clone();
             tokio::spawn(async move {
-                if let Err(e) = app.projection.run(app.path.log()).await {
-                    tracing::error!(error = %e, "the projection runner stopped");
+                // A failed subscription (log unreachable, a damaged commit) is retried with
+                // backoff; /readyz shows the lag meanwhile.
+                let mut backoff = std::time::Duration::from_millis(200);
+                loop {
+                    match app.projection.run(app.path.log()).await {
+                        Ok(()) => return,
+                        Err(e) => {
+                            tracing::error!(error = %e, retry_in = ?backoff, "the projection runner failed")
+                        }
+                    }
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(std::time::Duration::from_secs(30));
                 }
             })
         };
