@@ -8,6 +8,9 @@
 //!    loaded version,
 //! 5. on a conflict re-reads and re-decides, up to [`CommandPath::max_attempts`] times — unless
 //!    the caller pinned an expected version, who then gets the conflict back.
+//!
+//! Within one process, commands on the same case take turns (a striped lock), so concurrent
+//! clients queue rather than conflict; conflicts come only from other processes sharing the log.
 
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
@@ -110,6 +113,22 @@ pub struct CommandPath<L> {
     cache: Mutex<lru::LruCache<CaseId, Arc<Loaded>>>,
     max_attempts: u32,
     clock: Clock,
+    /// Commands on one case in this process take turns (striped by case id), so they queue
+    /// instead of conflicting; conflicts then only come from other processes.
+    stripes: Vec<tokio::sync::Mutex<()>>,
+}
+
+/// Lock stripes for per-case serialization.
+const STRIPES: usize = 1024;
+
+fn stripe_of(case: &CaseId) -> usize {
+    // FNV-1a: stable and cheap.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in case.as_str().bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    (h % STRIPES as u64) as usize
 }
 
 impl<L: EventLog> CommandPath<L> {
@@ -124,6 +143,7 @@ impl<L: EventLog> CommandPath<L> {
             )),
             max_attempts: 5,
             clock: Arc::new(Timestamp::now),
+            stripes: (0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
         }
     }
 
@@ -188,6 +208,7 @@ impl<L: EventLog> CommandPath<L> {
 
     /// Executes a command: see the module documentation.
     pub async fn execute(&self, sub: Submission) -> Result<Executed, CommandError> {
+        let _turn = self.stripes[stripe_of(&sub.case_id)].lock().await;
         let mut fresh = false;
         let mut attempt = 0;
         loop {
