@@ -481,18 +481,32 @@ fn queue_item(e: &CaseEntry, now: Timestamp) -> Value {
     })
 }
 
+/// The shared checks of a read about a region: token, query, known region in scope, wait for
+/// `after`, audit log.
+async fn read_region(
+    app: &AppState,
+    headers: &HeaderMap,
+    field: &'static str,
+    code: &str,
+    q: Result<Query<ReadQuery>, QueryRejection>,
+    what: &str,
+) -> Result<RegionCode, ApiError> {
+    let actor = app.authenticate(headers)?;
+    let Query(q) = q.map_err(|e| ApiError::query(e.body_text()))?;
+    let region = parse_region(field, code, app)?;
+    may_read_unit(actor, region)?;
+    wait_after(app, q.after).await?;
+    audit(actor, &format!("{what} {region}"));
+    Ok(region)
+}
+
 async fn queue(
     State(app): State<AppState>,
     headers: HeaderMap,
     Path(code): Path<String>,
     q: Result<Query<ReadQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = app.authenticate(&headers)?;
-    let Query(q) = q.map_err(|e| ApiError::query(e.body_text()))?;
-    let unit = parse_region("unit", &code, &app)?;
-    may_read_unit(actor, unit)?;
-    wait_after(&app, q.after).await?;
-    audit(actor, &format!("queue {unit}"));
+    let unit = read_region(&app, &headers, "unit", &code, q, "queue").await?;
     let now = Timestamp::now();
     let view = app.projection.read();
     let mut counts = std::collections::BTreeMap::<&str, usize>::new();
@@ -517,12 +531,7 @@ async fn open_cases(
     Path(code): Path<String>,
     q: Result<Query<ReadQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = app.authenticate(&headers)?;
-    let Query(q) = q.map_err(|e| ApiError::query(e.body_text()))?;
-    let region = parse_region("region", &code, &app)?;
-    may_read_unit(actor, region)?;
-    wait_after(&app, q.after).await?;
-    audit(actor, &format!("open cases in {region}"));
+    let region = read_region(&app, &headers, "region", &code, q, "open cases in").await?;
     let now = Timestamp::now();
     let view = app.projection.read();
     let mut by_level = std::collections::BTreeMap::new();

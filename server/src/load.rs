@@ -34,7 +34,7 @@ pub struct Loaded {
 }
 
 /// Commands in flight at once.
-const LANES: usize = 64;
+const LANES: usize = 256;
 
 /// Generates `scale` with `seed` and writes it through the command path into `log`.
 pub async fn load(
@@ -69,7 +69,7 @@ pub async fn load(
     let mut lanes = Vec::with_capacity(LANES);
     let mut workers = Vec::with_capacity(LANES);
     for _ in 0..LANES {
-        let (tx, mut rx) = mpsc::channel::<GeneratedCommit>(256);
+        let (tx, mut rx) = mpsc::channel::<GeneratedCommit>(64);
         lanes.push(tx);
         let path = path.clone();
         let done = done_tx.clone();
