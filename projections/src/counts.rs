@@ -59,11 +59,10 @@ pub struct Counts {
     pub feedback_positive: i64,
 }
 
-impl Counts {
-    /// Adds `other` times `sign`.
-    pub fn add(&mut self, o: &Counts, sign: i64) {
-        macro_rules! add { ($($f:ident),*) => { $( self.$f += sign * o.$f; )* } }
-        add!(
+/// The scalar counters of [`Counts`], in slot order; the two per-level arrays follow.
+macro_rules! scalar_fields {
+    ($m:ident) => {
+        $m!(
             registered,
             referred_out,
             rejected,
@@ -84,7 +83,92 @@ impl Counts {
             supervised,
             feedback,
             feedback_positive
-        );
+        )
+    };
+}
+
+/// Number of scalar slots.
+const SCALARS: usize = 20;
+/// Number of slots: scalars, then `resolved_at[5]`, then `resolved_by_level[5]`.
+const SLOTS: usize = SCALARS + 10;
+
+/// The non-zero slots of a [`Counts`]: what one event or outcome changes (a few slots), so
+/// applying it to the ~40 aggregates it touches costs a few additions each.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Delta {
+    len: usize,
+    slots: [(u8, i64); 8],
+}
+
+impl Delta {
+    fn iter(&self) -> impl Iterator<Item = (usize, i64)> + '_ {
+        self.slots[..self.len]
+            .iter()
+            .map(|(i, v)| (*i as usize, *v))
+    }
+
+    /// Whether nothing changes.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl Counts {
+    /// Slot `i`: the scalars in [`scalar_fields`] order, then `resolved_at`, then
+    /// `resolved_by_level`.
+    fn slot_mut(&mut self, i: usize) -> &mut i64 {
+        match i {
+            0 => &mut self.registered,
+            1 => &mut self.referred_out,
+            2 => &mut self.rejected,
+            3 => &mut self.merged,
+            4 => &mut self.reported,
+            5 => &mut self.registrations,
+            6 => &mut self.escalated,
+            7 => &mut self.delegated,
+            8 => &mut self.referred,
+            9 => &mut self.mediations_concluded,
+            10 => &mut self.mediation_agreements,
+            11 => &mut self.resolved,
+            12 => &mut self.resolved_on_time,
+            13 => &mut self.reworked,
+            14 => &mut self.extended,
+            15 => &mut self.reopened,
+            16 => &mut self.closed,
+            17 => &mut self.supervised,
+            18 => &mut self.feedback,
+            19 => &mut self.feedback_positive,
+            20..25 => &mut self.resolved_at[i - SCALARS],
+            _ => &mut self.resolved_by_level[i - SCALARS - 5],
+        }
+    }
+
+    /// The non-zero counters as a [`Delta`].
+    pub fn delta(&self) -> Delta {
+        let mut copy = self.clone();
+        let mut d = Delta::default();
+        for i in 0..SLOTS {
+            let v = *copy.slot_mut(i);
+            if v != 0 {
+                assert!(d.len < d.slots.len(), "a delta changes at most 8 counters");
+                d.slots[d.len] = (i as u8, v);
+                d.len += 1;
+            }
+        }
+        d
+    }
+
+    /// Adds a delta times `sign`.
+    pub fn apply(&mut self, d: &Delta, sign: i64) {
+        for (i, v) in d.iter() {
+            *self.slot_mut(i) += sign * v;
+        }
+    }
+
+    /// Adds `other` times `sign`.
+    pub fn add(&mut self, o: &Counts, sign: i64) {
+        macro_rules! add { ($($f:ident),*) => { $( self.$f += sign * o.$f; )* } }
+        scalar_fields!(add);
         for i in 0..5 {
             self.resolved_at[i] += sign * o.resolved_at[i];
             self.resolved_by_level[i] += sign * o.resolved_by_level[i];
@@ -140,12 +224,12 @@ pub struct Aggregate {
 
 impl Aggregate {
     /// Adds a delta to the totals and to the given dimensions.
-    pub fn add(&mut self, delta: &Counts, dims: &[Dim], sign: i64) {
-        self.total.add(delta, sign);
+    pub fn add(&mut self, delta: &Delta, dims: &[Dim], sign: i64) {
+        self.total.apply(delta, sign);
         for d in dims {
             let e = self.by.entry(*d).or_default();
-            e.add(delta, sign);
-            if e.is_zero() {
+            e.apply(delta, sign);
+            if sign < 0 && e.is_zero() {
                 self.by.remove(d);
             }
         }
@@ -176,6 +260,28 @@ impl Aggregate {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_slot_is_a_distinct_field_and_deltas_add_like_counts() {
+        for i in 0..SLOTS {
+            let mut c = Counts::default();
+            *c.slot_mut(i) = 7;
+            // Exactly one field changed, and no other slot aliases it.
+            for j in 0..SLOTS {
+                assert_eq!(
+                    *c.clone().slot_mut(j),
+                    if i == j { 7 } else { 0 },
+                    "slot {j} with {i} set"
+                );
+            }
+            let mut by_delta = Counts::default();
+            by_delta.apply(&c.delta(), 3);
+            let mut by_add = Counts::default();
+            by_add.add(&c, 3);
+            assert_eq!(by_delta, by_add);
+            assert!(!by_delta.is_zero());
+        }
+    }
 
     #[test]
     fn ttr_buckets_are_monotonic_and_close() {

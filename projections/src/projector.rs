@@ -3,7 +3,7 @@
 //! [`Projector::apply`] folds one commit. It is deterministic: the same commits in the same
 //! order always give the same state, which is what makes rebuilds byte-identical.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use gridcase_bus::{Committed, Position};
 use gridcase_domain::{
@@ -12,7 +12,7 @@ use gridcase_domain::{
 use serde::{Deserialize, Serialize};
 
 use crate::calendar::{month_of, Calendar, Day, Month};
-use crate::counts::{Aggregate, Counts, Dim};
+use crate::counts::{Aggregate, Counts, Delta, Dim};
 use crate::ProjectionError;
 
 /// Where a case stands in its registration cohort.
@@ -119,11 +119,13 @@ pub type QueueKey = (RegionCode, i64, CaseId);
 pub struct Projector {
     pub(crate) calendar: Calendar,
     pub(crate) cases: HashMap<CaseId, CaseEntry>,
-    pub(crate) aggregates: BTreeMap<AggKey, Aggregate>,
+    pub(crate) aggregates: HashMap<AggKey, Aggregate>,
     pub(crate) queue: BTreeSet<QueueKey>,
     pub(crate) checkpoint: Position,
     pub(crate) dirty_cases: BTreeSet<CaseId>,
-    pub(crate) dirty_aggs: BTreeSet<AggKey>,
+    pub(crate) dirty_aggs: HashSet<AggKey>,
+    /// Whether changes are tracked for saving (off for throwaway as-of projections).
+    pub(crate) track_dirty: bool,
 }
 
 fn dims(s: &CaseState) -> Option<(RegionCode, [Dim; 3])> {
@@ -155,11 +157,12 @@ impl Projector {
         Projector {
             calendar,
             cases: HashMap::new(),
-            aggregates: BTreeMap::new(),
+            aggregates: HashMap::new(),
             queue: BTreeSet::new(),
             checkpoint: 0,
             dirty_cases: BTreeSet::new(),
-            dirty_aggs: BTreeSet::new(),
+            dirty_aggs: HashSet::new(),
+            track_dirty: true,
         }
     }
 
@@ -241,7 +244,9 @@ impl Projector {
                 self.queue.insert(k);
             }
         }
-        self.dirty_cases.insert(c.case_id.clone());
+        if self.track_dirty {
+            self.dirty_cases.insert(c.case_id.clone());
+        }
         self.cases.insert(c.case_id.clone(), entry);
         self.checkpoint = c.position;
         Ok(())
@@ -259,8 +264,8 @@ impl Projector {
     }
 
     fn add_cohort(&mut self, m: &CohortMark, sign: i64) {
-        let delta = m.outcome.counts();
-        if delta.is_zero() {
+        let delta = m.outcome.counts().delta();
+        if delta.is_empty() {
             return;
         }
         self.add_everywhere(m.location, m.day, &delta, &m.dims, sign, None);
@@ -270,7 +275,7 @@ impl Projector {
         &mut self,
         location: RegionCode,
         day: Day,
-        delta: &Counts,
+        delta: &Delta,
         dims: &[Dim; 3],
         sign: i64,
         ttr: Option<(Level, i64)>,
@@ -283,10 +288,12 @@ impl Projector {
                 if let Some((level, ms)) = ttr {
                     agg.add_ttr(level, ms);
                 }
-                if agg.is_empty() {
+                if sign < 0 && agg.is_empty() {
                     self.aggregates.remove(&key);
                 }
-                self.dirty_aggs.insert(key);
+                if self.track_dirty {
+                    self.dirty_aggs.insert(key);
+                }
             }
         }
     }
@@ -330,7 +337,7 @@ impl Projector {
             _ => return,
         }
         let day = self.calendar.day(env.header.occurred_at);
-        self.add_everywhere(location, day, &c, &dims, 1, ttr);
+        self.add_everywhere(location, day, &c.delta(), &dims, 1, ttr);
     }
 
     /// The aggregate of one region and bucket.

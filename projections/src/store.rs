@@ -6,8 +6,8 @@
 //!
 //! | key | value |
 //! |---|---|
-//! | `c` + case id | MessagePack of the [`CaseEntry`] |
-//! | `a` + region (9 sortable bytes) + bucket kind + bucket (i32, sign-flipped BE) | MessagePack of the [`Aggregate`] |
+//! | `c` + case id | MessagePack (compact) of the [`CaseEntry`] |
+//! | `a` + region (9 sortable bytes) + bucket kind + bucket (i32, sign-flipped BE) | MessagePack (compact) of the [`Aggregate`] |
 //! | `m` + `checkpoint` | position (u64 BE) |
 //! | `m` + `time_zone` | the calendar's zone name |
 
@@ -128,19 +128,16 @@ impl Store {
     /// Writes what changed since the last save, with the checkpoint, in one atomic batch.
     pub fn save(&self, p: &mut Projector) -> Result<(), ProjectionError> {
         let mut batch = sled::Batch::default();
+        // Internal format: compact MessagePack (fields by position). Rebuilt, never exchanged.
         for id in std::mem::take(&mut p.dirty_cases) {
             match p.cases.get(&id) {
-                Some(e) => {
-                    batch.insert(case_key(&id), rmp_serde::to_vec_named(e).map_err(storage)?)
-                }
+                Some(e) => batch.insert(case_key(&id), rmp_serde::to_vec(e).map_err(storage)?),
                 None => batch.remove(case_key(&id)),
             }
         }
         for key in std::mem::take(&mut p.dirty_aggs) {
             match p.aggregates.get(&key) {
-                Some(a) => {
-                    batch.insert(&agg_key(&key), rmp_serde::to_vec_named(a).map_err(storage)?)
-                }
+                Some(a) => batch.insert(&agg_key(&key), rmp_serde::to_vec(a).map_err(storage)?),
                 None => batch.remove(&agg_key(&key)),
             }
         }

@@ -149,6 +149,15 @@ impl Server {
         extra_tokens: &[(String, Actor)],
     ) -> Result<Server, ServeError> {
         let projection = open_projection(cfg)?;
+        // Catch up before serving, so the first reads are current; the runner follows live
+        // from there. (On restart this only replays what arrived since the checkpoint.)
+        let started = std::time::Instant::now();
+        let applied = projection.catch_up(&log, |_, _| {}).await?;
+        tracing::info!(
+            applied,
+            seconds = started.elapsed().as_secs_f64(),
+            "projection caught up"
+        );
         let app = build_app(cfg, log, regions, projection, extra_tokens)?;
         let runner = {
             let app = app.clone();
