@@ -1,1 +1,40 @@
-fn main() {}
+//! `gridcase-replay`: glue only; the work is in the library (`gridcase_replay_tool`).
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+use gridcase_replay_tool::{execute, Cli, Error, Status};
+
+fn run() -> Result<Status, Error> {
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|source| Error::Io {
+            context: "starting the async runtime".into(),
+            source,
+        })?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let status = rt.block_on(execute(cli, &mut out))?;
+    out.flush().map_err(Error::Output)?;
+    Ok(status)
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(status) => ExitCode::from(status.exit_code()),
+        Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                eprintln!("  caused by: {s}");
+                source = s.source();
+            }
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,417 @@
+//! # gridcase-replay
+//!
+//! The auditors' tool: it reads the gridcase event log — the embedded store of a server data
+//! directory (`--data DIR`, log in `DIR/log`) or a NATS JetStream stream (`--nats URL`) — and
+//! never writes to it. The embedded store is opened read-only ([`gridcase_bus::SledLog::open_read_only`]);
+//! sled has no shared mode, so stop the server first or point `--data` at a copy or backup.
+//!
+//! | command | what it does | module |
+//! |---|---|---|
+//! | `history <case>` | the full timeline of one case: versions, times, actor and role, event type, the facts, hash and previous hash, each link checked | [`history`] |
+//! | `state <case> --as-of T` | the case as it stood at T (events recorded at or before T) | [`asof`] |
+//! | `verify` | every record decodes (old schemas through upcasters), versions contiguous from 1, hash chains intact, positions strictly increasing, indexes consistent; optionally rebuilds the projections and compares them byte for byte with the live store | [`verify`] |
+//! | `rebuild --out DIR` | every projection from position 0 into a fresh directory | [`rebuild`] |
+//! | `export --format jsonl\|csv` | every event, streamed, for external audit tools; `--redact` for analysts | [`export`] |
+//! | `stats --region R --period P --as-of T` | the statistics as they stood at T | [`stats`] |
+//!
+//! Exit status: 0 all is well, 1 a problem was found (a broken chain, a damaged record, a
+//! projection that differs from its rebuild), 2 usage or runtime error. Errors are printed
+//! with their cause chain; a closed output pipe (`… | head`) ends the run quietly.
+//!
+//! [`Source`] reads the log raw or decoded; a damaged value is a problem at its position, not a
+//! crash. [`execute`] runs one parsed [`Cli`]; `main` is glue around it.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use gridcase_bus::LogError;
+use gridcase_domain::{CaseId, Timestamp};
+use gridcase_projections::{Calendar, ProjectionError};
+
+pub mod asof;
+pub mod export;
+pub mod history;
+pub mod progress;
+pub mod rebuild;
+pub mod redact;
+pub mod source;
+pub mod stats;
+pub mod verify;
+
+pub use source::{Location, RawCommit, RawCursor, RawError, Source};
+
+/// How a run ended, when it ran to the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Nothing wrong was found.
+    Ok,
+    /// A problem was found (exit status 1).
+    ProblemsFound,
+}
+
+impl Status {
+    /// The process exit status: 0 or 1.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Status::Ok => 0,
+            Status::ProblemsFound => 1,
+        }
+    }
+
+    /// `ProblemsFound` when `found`.
+    pub fn from_found(found: bool) -> Status {
+        if found {
+            Status::ProblemsFound
+        } else {
+            Status::Ok
+        }
+    }
+}
+
+/// Why a run could not do its work (exit status 2).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Bad arguments.
+    #[error("{0}")]
+    Usage(String),
+    /// `--data` does not hold a log.
+    #[error("no event log at {}: pass the server's data directory with --data DIR (the log is DIR/log), or --nats URL", path.display())]
+    NoLog {
+        /// Where one was expected.
+        path: PathBuf,
+    },
+    /// The log could not be opened.
+    #[error("opening the event log {what}")]
+    OpenLog {
+        /// The directory or stream.
+        what: String,
+        /// Why.
+        #[source]
+        source: LogError,
+    },
+    /// Reading the log failed.
+    #[error("reading the event log")]
+    Log(#[from] LogError),
+    /// A projection could not be built or read.
+    #[error("projection")]
+    Projection(#[from] ProjectionError),
+    /// No such case.
+    #[error("no case {0} in the log")]
+    UnknownCase(CaseId),
+    /// Writing to standard output failed (a closed pipe is not reported: see
+    /// [`Error::is_broken_pipe`]).
+    #[error("writing the output")]
+    Output(#[source] std::io::Error),
+    /// Another I/O failure.
+    #[error("{context}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// Why it failed.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// Whether the run ended because the reader of standard output went away (`| head`):
+    /// not an error.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, Error::Output(e) if e.kind() == std::io::ErrorKind::BrokenPipe)
+    }
+}
+
+impl From<csv::Error> for Error {
+    fn from(e: csv::Error) -> Error {
+        match e.into_kind() {
+            csv::ErrorKind::Io(io) => Error::Output(io),
+            other => Error::Output(std::io::Error::other(format!("{other:?}"))),
+        }
+    }
+}
+
+/// A JSON serialization failure while writing the output (keeps the I/O error's kind, so a
+/// closed pipe is still recognised).
+pub fn json_error(e: serde_json::Error) -> Error {
+    Error::Output(e.into())
+}
+
+/// `writeln!` into the output, mapping failures to [`Error::Output`].
+#[macro_export]
+#[doc(hidden)]
+macro_rules! outln {
+    ($out:expr) => { writeln!($out).map_err($crate::Error::Output) };
+    ($out:expr, $($arg:tt)*) => { writeln!($out, $($arg)*).map_err($crate::Error::Output) };
+}
+
+/// Parses an RFC 3339 instant given on the command line.
+pub fn parse_time(flag: &str, s: &str) -> Result<Timestamp, Error> {
+    Timestamp::parse(s).map_err(|e| Error::Usage(format!("{flag}: {e}")))
+}
+
+/// Parses a case id given on the command line.
+pub fn parse_case(s: &str) -> Result<CaseId, Error> {
+    CaseId::new(s).map_err(|e| Error::Usage(format!("case id {s:?}: {e}")))
+}
+
+/// `gridcase-replay`: history, as-of state, verification, rebuild, export and statistics of
+/// the gridcase event log.
+#[derive(Debug, Parser)]
+#[command(
+    name = "gridcase-replay",
+    version,
+    about = "Replay and verify the gridcase event log: history, as-of state, verify, rebuild, export, stats.",
+    long_about = "Replay and verify the gridcase event log. Reads the embedded store of a server \
+        data directory (--data, opened read-only: stop the server or use a copy) or a NATS \
+        JetStream stream (--nats), and never writes to it.\n\n\
+        Exit status: 0 ok, 1 a problem was found, 2 usage or runtime error."
+)]
+pub struct Cli {
+    /// The server's data directory; the log is DIR/log.
+    #[arg(
+        long,
+        global = true,
+        value_name = "DIR",
+        env = "GRIDCASE_DATA_DIR",
+        default_value = "./data"
+    )]
+    pub data: PathBuf,
+    /// Read the log from NATS JetStream at this URL instead of --data.
+    #[arg(long, global = true, value_name = "URL")]
+    pub nats: Option<String>,
+    /// The NATS stream holding the log.
+    #[arg(long, global = true, value_name = "NAME", default_value = "GRIDCASE")]
+    pub stream: String,
+    /// The NATS subject prefix of cases (`<prefix>.<county>.<case id>`).
+    #[arg(
+        long,
+        global = true,
+        value_name = "PREFIX",
+        default_value = "gridcase.cases"
+    )]
+    pub subject_prefix: String,
+    /// The deployment's time zone: statistics, rebuilt projections and export dates.
+    #[arg(
+        long,
+        global = true,
+        value_name = "TZ",
+        env = "GRIDCASE_TIME_ZONE",
+        default_value = "Asia/Shanghai"
+    )]
+    pub time_zone: String,
+    /// No progress bars (they are drawn on standard error, only when it is a terminal).
+    #[arg(long, global = true)]
+    pub no_progress: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Cmd,
+}
+
+/// Output format of `history`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HistoryFormat {
+    /// Aligned columns, one event per line.
+    Table,
+    /// One JSON document.
+    Json,
+}
+
+/// Output format of `verify`'s summary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SummaryFormat {
+    /// Lines of text.
+    Text,
+    /// One JSON document.
+    Json,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// The full timeline of one case, every hash link checked.
+    History {
+        /// The case id.
+        case: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: HistoryFormat,
+    },
+    /// The case as it stood at a time (events recorded at or before it), as JSON.
+    State {
+        /// The case id.
+        case: String,
+        /// RFC 3339 instant, e.g. 2025-04-01T00:00:00+08:00 (default: now).
+        #[arg(long, value_name = "TIME")]
+        as_of: Option<String>,
+    },
+    /// Check the whole log (or one region's cases): decoding, versions, hash chains, positions
+    /// and indexes. Exit status 1 when anything fails.
+    Verify {
+        /// Only cases located in this region subtree (as reported or corrected).
+        #[arg(long, value_name = "CODE")]
+        region: Option<String>,
+        /// Also rebuild the projections and compare them with the live store in DIR
+        /// (usually DATA/projection).
+        #[arg(long, value_name = "DIR")]
+        projections: Option<PathBuf>,
+        /// How many problems to print.
+        #[arg(long, value_name = "N", default_value_t = 20)]
+        max_problems: usize,
+        /// Summary format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: SummaryFormat,
+    },
+    /// Rebuild every projection from position 0 into a fresh directory.
+    Rebuild {
+        /// Where to build (must not exist, or be empty).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+    /// Every event, streamed, as JSON lines or CSV, for external audit tools.
+    Export(export::ExportArgs),
+    /// The statistics of a region and period as they stood at a time, as JSON.
+    Stats(stats::StatsArgs),
+}
+
+impl Cli {
+    /// Where to read from.
+    pub fn location(&self) -> Location {
+        match &self.nats {
+            Some(url) => Location::Nats {
+                url: url.clone(),
+                stream: self.stream.clone(),
+                prefix: self.subject_prefix.clone(),
+            },
+            None => Location::DataDir(self.data.clone()),
+        }
+    }
+
+    /// The deployment's calendar.
+    pub fn calendar(&self) -> Result<Calendar, Error> {
+        Calendar::new(&self.time_zone).map_err(|e| Error::Usage(format!("--time-zone: {e}")))
+    }
+}
+
+/// Runs one command, writing its result to `out` (progress and notes go to standard error).
+pub async fn execute(cli: Cli, out: &mut dyn Write) -> Result<Status, Error> {
+    let calendar = cli.calendar()?;
+    let progress = !cli.no_progress;
+    // Arguments are checked before the log is opened, so a typo never waits on a store.
+    match &cli.command {
+        Cmd::History { case, format } => {
+            let case = parse_case(case)?;
+            let source = cli.location().open().await?;
+            let h = history::History::load(&source, &case).await?;
+            match format {
+                HistoryFormat::Table => h.write_table(out)?,
+                HistoryFormat::Json => h.write_json(out)?,
+            }
+            if !h.is_intact() {
+                eprintln!(
+                    "case {case}: {} problem(s) in its history (see the CHECK column / \"check\" field)",
+                    h.problem_count()
+                );
+            }
+            Ok(Status::from_found(!h.is_intact()))
+        }
+        Cmd::State { case, as_of } => {
+            let case = parse_case(case)?;
+            let t = match as_of {
+                Some(s) => parse_time("--as-of", s)?,
+                None => Timestamp::now(),
+            };
+            let source = cli.location().open().await?;
+            let s = asof::state_at(&source, &case, t).await?;
+            serde_json::to_writer_pretty(&mut *out, &s).map_err(crate::json_error)?;
+            outln!(out)?;
+            Ok(Status::Ok)
+        }
+        Cmd::Verify {
+            region,
+            projections,
+            max_problems,
+            format,
+        } => {
+            let region = region
+                .as_deref()
+                .map(|r| stats::parse_region("--region", r))
+                .transpose()?;
+            let opts = verify::Options {
+                region,
+                max_problems: *max_problems,
+                progress,
+            };
+            let source = cli.location().open().await?;
+            let mut report = verify::verify(&source, &opts).await?;
+            if let Some(dir) = projections {
+                report.projections =
+                    Some(verify::check_projections(&source, dir, &calendar, progress).await?);
+            }
+            match format {
+                SummaryFormat::Text => report.write_text(out, *max_problems)?,
+                SummaryFormat::Json => report.write_json(out, *max_problems)?,
+            }
+            Ok(Status::from_found(!report.passed()))
+        }
+        Cmd::Rebuild { out: dir } => {
+            rebuild::check_fresh(dir)?;
+            let source = cli.location().open().await?;
+            let r = rebuild::rebuild(&source, dir, calendar, progress).await?;
+            outln!(out, "{r}")?;
+            Ok(Status::Ok)
+        }
+        Cmd::Export(args) => {
+            let opts = args.options(&calendar)?;
+            let source = cli.location().open().await?;
+            export::export(&source, &opts, out, progress).await?;
+            Ok(Status::Ok)
+        }
+        Cmd::Stats(args) => {
+            let q = args.query()?;
+            let source = cli.location().open().await?;
+            let v = stats::stats(&source, &q, calendar).await?;
+            serde_json::to_writer_pretty(&mut *out, &v).map_err(crate::json_error)?;
+            outln!(out)?;
+            Ok(Status::Ok)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn arguments_parse() {
+        let cli = Cli::try_parse_from([
+            "gridcase-replay",
+            "verify",
+            "--data",
+            "/tmp/x",
+            "--region",
+            "330802",
+        ])
+        .unwrap();
+        assert!(
+            matches!(cli.location(), Location::DataDir(d) if d == std::path::Path::new("/tmp/x"))
+        );
+        let cli = Cli::try_parse_from([
+            "gridcase-replay",
+            "--nats",
+            "nats://h:4222",
+            "history",
+            "c1",
+        ])
+        .unwrap();
+        assert!(matches!(cli.location(), Location::Nats { url, .. } if url == "nats://h:4222"));
+        assert!(Cli::try_parse_from(["gridcase-replay", "export"]).is_err());
+    }
+}

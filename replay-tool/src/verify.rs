@@ -1,0 +1,1193 @@
+//! `verify`: is the log whole, unaltered and consistent?
+//!
+//! One pass over every stored commit in position order, reading raw values so that damage is a
+//! problem at its position instead of the end of the run. Checked:
+//!
+//! | check | problem kind |
+//! |---|---|
+//! | positions strictly increasing and contiguous from the first | `position_order`, `missing_positions` |
+//! | the CRC-32 framing of each value | `checksum` (the bytes are still decoded if they can be, to name the case) |
+//! | the value decodes as a commit; on NATS, it sits on its case's subject | `undecodable`, `wrong_subject` |
+//! | a commit has events, all of its case and command, ids derived from them, one recorded-at time | `empty_commit`, `foreign_event`, `command_mismatch`, `event_id`, `recorded_at` |
+//! | per case, versions 1, 2, 3… in position order | `version_gap`, `version_order` |
+//! | per case, each `prev_hash` is the previous event's hash (zero for version 1) | `broken_chain` |
+//! | each stored hash is the hash of the record's contents | `hash_mismatch` |
+//! | each body decodes, old schema versions through the upcasters | `body_undecodable` |
+//! | version 1 is `CaseReported`, and only version 1 | `first_not_reported`, `report_not_first` |
+//! | embedded store: the case index, the case heads and the command index agree with the commits | `index_mismatch`, `unindexed`, `head_mismatch` |
+//!
+//! Events cannot be re-decided — commands are not stored — so the domain rules are checked only
+//! as far as the events themselves show them. A case whose recorded-at times go backwards is a
+//! warning (clocks of several servers), not a failure.
+//!
+//! After a broken link the case's chain is resynchronised at the event found, so one damaged
+//! commit gives a few problems, not one per later event.
+//!
+//! `--projections DIR` then rebuilds the projections into a temporary directory up to the live
+//! store's checkpoint and compares the two stores key by key and byte by byte (DESIGN.md
+//! invariant 7). A live store behind the log is fine: the lag is reported and the comparison is
+//! made at its checkpoint.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use gridcase_bus::{EventLog, Position, SledLog};
+use gridcase_domain::{CaseId, Event, EventId, Hash, RegionCode, Timestamp};
+use gridcase_projections::{civil_from_days, Calendar, Projection, Store};
+use serde::Serialize;
+
+use crate::progress::{self, Rate};
+use crate::source::{
+    be_u64, commit_key, RawCommit, RawError, Source, PREFIX_CASE, PREFIX_COMMAND, PREFIX_HEAD,
+};
+use crate::{outln, Error};
+
+/// Problems kept in memory before filtering by region; more are only counted.
+const STORE_CAP: usize = 10_000;
+/// Full scans of the case index to name the case of an unreadable commit.
+const LOOKUP_CAP: usize = 50;
+
+/// What to verify.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Only cases located in this subtree (as reported or corrected).
+    pub region: Option<RegionCode>,
+    /// How many problems the report keeps for printing.
+    pub max_problems: usize,
+    /// Draw a progress bar.
+    pub progress: bool,
+}
+
+/// What kind of problem.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[allow(missing_docs)]
+pub enum Kind {
+    PositionOrder,
+    MissingPositions,
+    Checksum,
+    Undecodable,
+    WrongSubject,
+    EmptyCommit,
+    ForeignEvent,
+    CommandMismatch,
+    EventId,
+    RecordedAt,
+    VersionGap,
+    VersionOrder,
+    BrokenChain,
+    HashMismatch,
+    BodyUndecodable,
+    FirstNotReported,
+    ReportNotFirst,
+    IndexMismatch,
+    Unindexed,
+    HeadMismatch,
+    RecordedBackwards,
+    ProjectionAhead,
+    ProjectionMismatch,
+    RebuildFailed,
+}
+
+impl Kind {
+    /// The stable snake_case name.
+    pub fn as_str(self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default()
+    }
+}
+
+/// One thing found wrong.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    /// What kind.
+    pub kind: Kind,
+    /// The position, when known.
+    pub position: Option<Position>,
+    /// The case, when known.
+    pub case_id: Option<CaseId>,
+    /// The case version, when known.
+    pub version: Option<u64>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut parts = Vec::new();
+        if let Some(c) = &self.case_id {
+            parts.push(format!("case {c}"));
+        }
+        if let Some(v) = self.version {
+            parts.push(format!("version {v}"));
+        }
+        if let Some(p) = self.position {
+            parts.push(format!("position {p}"));
+        }
+        if parts.is_empty() {
+            parts.push("log".into());
+        }
+        write!(
+            f,
+            "{} [{}]: {}",
+            parts.join(", "),
+            self.kind.as_str(),
+            self.message
+        )
+    }
+}
+
+/// The outcome of comparing the live projection store with a rebuild.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProjectionCheck {
+    /// The live store.
+    pub dir: PathBuf,
+    /// Its checkpoint.
+    pub checkpoint: Position,
+    /// The log's head.
+    pub head: Position,
+    /// How far the live store is behind the log.
+    pub lag: u64,
+    /// The time zone the store was built in.
+    pub time_zone: String,
+    /// Keys compared (live store).
+    pub keys: usize,
+    /// Keys that differ, are missing or are extra.
+    pub differences: usize,
+    /// The first differences, described.
+    pub first_differences: Vec<String>,
+    /// Problems (a mismatch, a store ahead of the log, a rebuild that failed).
+    pub problems: Vec<Problem>,
+    /// Seconds taken.
+    pub seconds: f64,
+}
+
+/// The result of a verification.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// What was read.
+    pub source: String,
+    /// The region filter.
+    pub region: Option<RegionCode>,
+    /// The first and last positions read.
+    pub positions: Option<(Position, Position)>,
+    /// Commits verified (of the region's cases, with a filter).
+    pub commits: u64,
+    /// Events verified.
+    pub events: u64,
+    /// Cases verified.
+    pub cases: u64,
+    /// Commits read in all (the whole log is always read).
+    pub commits_read: u64,
+    /// Seconds taken by the pass.
+    pub seconds: f64,
+    /// Whether the embedded store's indexes were checked.
+    pub indexes_checked: bool,
+    /// Problems found, in the order found.
+    pub problem_count: u64,
+    /// The first problems.
+    pub problems: Vec<Problem>,
+    /// Warnings (not failures) found.
+    pub warning_count: u64,
+    /// The first warnings.
+    pub warnings: Vec<Problem>,
+    /// The projection comparison, when asked for.
+    pub projections: Option<ProjectionCheck>,
+}
+
+impl Report {
+    /// Whether everything checked out.
+    pub fn passed(&self) -> bool {
+        self.problem_count == 0
+            && self
+                .projections
+                .as_ref()
+                .is_none_or(|p| p.problems.is_empty())
+    }
+
+    /// The rate of the pass.
+    pub fn rate(&self) -> Rate {
+        Rate {
+            commits: self.commits_read,
+            events: self.events,
+            seconds: self.seconds,
+        }
+    }
+
+    /// The summary as lines of text.
+    pub fn write_text(&self, out: &mut dyn Write, max: usize) -> Result<(), Error> {
+        let scope = match self.region {
+            Some(r) => format!(" (cases located in {r})"),
+            None => String::new(),
+        };
+        let positions = match self.positions {
+            Some((a, b)) => format!("positions {a}..={b}"),
+            None => "empty log".into(),
+        };
+        outln!(out, "verified {}{scope}: {positions}", self.source)?;
+        outln!(
+            out,
+            "  {} commits, {} events, {} cases; read {} in {:.2}s ({:.0} commits/s, {:.0} events/s)",
+            self.commits,
+            self.events,
+            self.cases,
+            self.commits_read,
+            self.seconds,
+            self.rate().commits_per_second(),
+            self.rate().events_per_second()
+        )?;
+        outln!(
+            out,
+            "  indexes: {}",
+            if self.indexes_checked {
+                "case index, case heads and command index checked"
+            } else {
+                "none to check (NATS: subjects checked instead)"
+            }
+        )?;
+        if let Some(p) = &self.projections {
+            outln!(
+                out,
+                "  projections: live store {} at checkpoint {} ({} behind the log head {}), time zone {}",
+                p.dir.display(),
+                p.checkpoint,
+                p.lag,
+                p.head,
+                p.time_zone
+            )?;
+            if p.problems.is_empty() {
+                outln!(
+                    out,
+                    "  projections: rebuilt to position {} and compared {} keys: byte-identical ({:.2}s)",
+                    p.checkpoint,
+                    p.keys,
+                    p.seconds
+                )?;
+            } else {
+                for pr in &p.problems {
+                    outln!(out, "  projections: {pr}")?;
+                }
+                for d in &p.first_differences {
+                    outln!(out, "    {d}")?;
+                }
+            }
+        }
+        if self.passed() {
+            outln!(out, "PASS: no problems found")?;
+        } else {
+            let projection_problems = self.projections.as_ref().map_or(0, |p| p.problems.len());
+            let shown = max.min(self.problems.len());
+            let listing = if self.problem_count == 0 {
+                " (in the projections, above)".to_owned()
+            } else if (shown as u64) < self.problem_count {
+                format!("; the first {shown} in the log (--max-problems N for more):")
+            } else {
+                ":".to_owned()
+            };
+            outln!(
+                out,
+                "FAIL: {} problem(s) found{listing}",
+                self.problem_count + projection_problems as u64
+            )?;
+            for p in self.problems.iter().take(max) {
+                outln!(out, "  {p}")?;
+            }
+        }
+        if self.warning_count > 0 {
+            outln!(out, "{} warning(s), not failures:", self.warning_count)?;
+            for w in self.warnings.iter().take(max) {
+                outln!(out, "  warning: {w}")?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The summary as one JSON document (at most `max` problems and warnings listed).
+    pub fn write_json(&self, out: &mut dyn Write, max: usize) -> Result<(), Error> {
+        let mut r = self.clone();
+        r.problems.truncate(max);
+        r.warnings.truncate(max);
+        let mut v = serde_json::to_value(&r).map_err(crate::json_error)?;
+        v["passed"] = self.passed().into();
+        v["commits_per_second"] = self.rate().commits_per_second().round().into();
+        v["events_per_second"] = self.rate().events_per_second().round().into();
+        serde_json::to_writer_pretty(&mut *out, &v).map_err(crate::json_error)?;
+        outln!(out)
+    }
+}
+
+/// FNV-1a over parts separated by 0xff; never 0 (0 means "no commit here").
+fn fingerprint(parts: &[&[u8]]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for p in parts {
+        for b in p.iter().chain(std::iter::once(&0xff)) {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h.max(1)
+}
+
+fn case_fp(case: &str, first_version: u64) -> u64 {
+    fingerprint(&[case.as_bytes(), &first_version.to_be_bytes()])
+}
+
+fn command_fp(command: &str, last_version: u64) -> u64 {
+    fingerprint(&[command.as_bytes(), &last_version.to_be_bytes()])
+}
+
+/// Per-case state of the pass.
+struct Track {
+    version: u64,
+    hash: Hash,
+    recorded: Timestamp,
+    last_position: Position,
+    commits: u64,
+    events: u64,
+    in_region: bool,
+    /// The next event is taken as the new baseline (after an unreadable commit).
+    resync: bool,
+    subject: u64,
+    has_head: bool,
+}
+
+impl Track {
+    fn new() -> Track {
+        Track {
+            version: 0,
+            hash: Hash::ZERO,
+            recorded: Timestamp::EPOCH,
+            last_position: 0,
+            commits: 0,
+            events: 0,
+            in_region: false,
+            resync: false,
+            subject: 0,
+            has_head: false,
+        }
+    }
+}
+
+struct Verifier<'a> {
+    opts: &'a Options,
+    sled: Option<&'a SledLog>,
+    cases: HashMap<CaseId, Track>,
+    problems: Vec<Problem>,
+    overflow: u64,
+    warnings: Vec<Problem>,
+    warning_count: u64,
+    next: Position,
+    first: Option<Position>,
+    last: Position,
+    commits_read: u64,
+    /// By position: fingerprint of (case, first version) and of (command, last version).
+    case_fps: Vec<u64>,
+    command_fps: Vec<u64>,
+    lookups: usize,
+}
+
+fn problem(
+    kind: Kind,
+    position: Option<Position>,
+    case_id: Option<&CaseId>,
+    version: Option<u64>,
+    message: impl Into<String>,
+) -> Problem {
+    Problem {
+        kind,
+        position,
+        case_id: case_id.cloned(),
+        version,
+        message: message.into(),
+    }
+}
+
+impl<'a> Verifier<'a> {
+    fn report(&mut self, p: Problem) {
+        if self.problems.len() < STORE_CAP {
+            self.problems.push(p);
+        } else {
+            self.overflow += 1;
+        }
+    }
+
+    fn warn(&mut self, p: Problem) {
+        self.warning_count += 1;
+        if self.warnings.len() < STORE_CAP {
+            self.warnings.push(p);
+        }
+    }
+
+    /// The case and first version the case index names for position `p` (embedded store).
+    fn lookup_index(&mut self, p: Position) -> (Option<CaseId>, Option<u64>) {
+        let Some(log) = self.sled else {
+            return (None, None);
+        };
+        if self.lookups >= LOOKUP_CAP {
+            return (None, None);
+        }
+        self.lookups += 1;
+        for kv in log.raw_tree().scan_prefix([PREFIX_CASE]).flatten() {
+            let (k, v) = kv;
+            if be_u64(&v) == Some(p) {
+                if let Some((case, version)) = parse_case_key(&k) {
+                    return (CaseId::new(case).ok(), Some(version));
+                }
+            }
+        }
+        (None, None)
+    }
+
+    fn set_fp(&mut self, p: Position, case: u64, command: u64) {
+        if self.sled.is_none() {
+            return;
+        }
+        let i = p as usize;
+        if self.case_fps.len() <= i {
+            self.case_fps.resize(i + 1, 0);
+            self.command_fps.resize(i + 1, 0);
+        }
+        self.case_fps[i] = case;
+        self.command_fps[i] = command;
+    }
+
+    fn raw(&mut self, raw: RawCommit) {
+        let p = raw.position;
+        self.commits_read += 1;
+        self.first.get_or_insert(p);
+        self.last = self.last.max(p);
+        if p < self.next {
+            self.report(problem(
+                Kind::PositionOrder,
+                Some(p),
+                None,
+                None,
+                format!("position {p} read after position {}", self.next - 1),
+            ));
+        } else if p > self.next && self.first != Some(p) {
+            let msg = if p == self.next + 1 {
+                format!("position {} is missing (deleted?)", self.next)
+            } else {
+                format!("positions {}..={} are missing (deleted?)", self.next, p - 1)
+            };
+            self.report(problem(
+                Kind::MissingPositions,
+                Some(self.next),
+                None,
+                None,
+                msg,
+            ));
+        } else if p > self.next && p != 1 {
+            self.report(problem(
+                Kind::MissingPositions,
+                Some(1),
+                None,
+                None,
+                format!(
+                    "the log starts at position {p}, not 1: positions 1..={} are missing",
+                    p - 1
+                ),
+            ));
+        }
+        self.next = self.next.max(p + 1);
+        let commit = match raw.decode() {
+            Ok(c) => c,
+            Err(e) => {
+                let salvaged = match e {
+                    RawError::Undecodable(_) => None,
+                    _ => raw.decode_ignoring_checksum(),
+                };
+                let (case, version) = match &salvaged {
+                    Some(c) => (
+                        Some(c.case_id.clone()),
+                        c.events.first().map(|e| e.header.case_version),
+                    ),
+                    None => self.lookup_index(p),
+                };
+                let kind = match e {
+                    RawError::Truncated(_) | RawError::Checksum { .. } => Kind::Checksum,
+                    RawError::Undecodable(_) => Kind::Undecodable,
+                    RawError::WrongSubject { .. } => Kind::WrongSubject,
+                };
+                let note = if salvaged.is_some() {
+                    "; its bytes still decode, so its events are checked below"
+                } else {
+                    ""
+                };
+                self.report(problem(
+                    kind,
+                    Some(p),
+                    case.as_ref(),
+                    version,
+                    format!("{e}{note}"),
+                ));
+                match salvaged {
+                    Some(c) => c,
+                    None => {
+                        if let Some(t) = case.and_then(|c| self.cases.get_mut(&c)) {
+                            t.resync = true;
+                        }
+                        return;
+                    }
+                }
+            }
+        };
+        self.commit(p, raw.subject.as_deref(), commit);
+    }
+
+    fn commit(&mut self, p: Position, subject: Option<&str>, c: gridcase_bus::Committed) {
+        let mut found = Vec::new();
+        let mut warnings = Vec::new();
+        let region = self.opts.region;
+        let case = &c.case_id;
+        let track = self.cases.entry(case.clone()).or_insert_with(Track::new);
+        track.commits += 1;
+        track.last_position = p;
+        if let Some(s) = subject {
+            let f = fingerprint(&[s.as_bytes()]);
+            if track.subject == 0 {
+                track.subject = f;
+            } else if track.subject != f {
+                found.push(problem(
+                    Kind::WrongSubject,
+                    Some(p),
+                    Some(case),
+                    c.events.first().map(|e| e.header.case_version),
+                    format!("commit on subject {s}, the case's earlier commits on another subject"),
+                ));
+            }
+        }
+        let fps = c.events.first().zip(c.events.last()).map(|(first, last)| {
+            (
+                case_fp(case.as_str(), first.header.case_version),
+                command_fp(c.command_id.as_str(), last.header.case_version),
+            )
+        });
+        if c.events.is_empty() {
+            found.push(problem(
+                Kind::EmptyCommit,
+                Some(p),
+                Some(case),
+                None,
+                "a commit without events",
+            ));
+        }
+        let recorded = c.events.first().map(|e| e.header.recorded_at);
+        for (i, r) in c.events.iter().enumerate() {
+            let v = r.header.case_version;
+            let at = |kind, msg: String| problem(kind, Some(p), Some(case), Some(v), msg);
+            if r.header.case_id != *case {
+                found.push(at(
+                    Kind::ForeignEvent,
+                    format!(
+                        "event {i} of the commit belongs to case {}",
+                        r.header.case_id
+                    ),
+                ));
+            }
+            if r.header.command_id != c.command_id {
+                found.push(at(
+                    Kind::CommandMismatch,
+                    format!(
+                        "event {i} names command {}, the commit is command {}",
+                        r.header.command_id, c.command_id
+                    ),
+                ));
+            }
+            if r.header.event_id != EventId::derive(case, &c.command_id, i as u32) {
+                found.push(at(
+                    Kind::EventId,
+                    format!(
+                        "event id {} is not derived from its case, command and index",
+                        r.header.event_id
+                    ),
+                ));
+            }
+            if Some(r.header.recorded_at) != recorded {
+                found.push(at(
+                    Kind::RecordedAt,
+                    "events of one commit carry different recorded-at times".into(),
+                ));
+            }
+            if track.resync {
+                // The previous commit of this case was unreadable: start again from here.
+            } else if v != track.version + 1 {
+                if v > track.version + 1 {
+                    let missing = if v == track.version + 2 {
+                        format!("version {} is missing", track.version + 1)
+                    } else {
+                        format!("versions {}..={} are missing", track.version + 1, v - 1)
+                    };
+                    found.push(at(
+                        Kind::VersionGap,
+                        format!("version {v} follows version {}: {missing}", track.version),
+                    ));
+                } else {
+                    found.push(at(
+                        Kind::VersionOrder,
+                        format!(
+                            "version {v} comes after version {} (at position {}): repeated or out of order",
+                            track.version, track.last_position
+                        ),
+                    ));
+                }
+            } else if r.prev_hash != track.hash {
+                found.push(at(
+                    Kind::BrokenChain,
+                    if v == 1 {
+                        "prev_hash of version 1 is not zero: hash chain broken".into()
+                    } else {
+                        format!(
+                            "prev_hash does not match the hash of version {}: hash chain broken",
+                            v - 1
+                        )
+                    },
+                ));
+            }
+            if !r.verify_hash() {
+                found.push(at(
+                    Kind::HashMismatch,
+                    "the stored hash does not match the record's contents: the event was altered"
+                        .into(),
+                ));
+            }
+            match r.decode() {
+                Err(e) => found.push(at(Kind::BodyUndecodable, e.to_string())),
+                Ok(ev) => {
+                    let is_report = matches!(ev, Event::CaseReported(_));
+                    if v == 1 && !is_report {
+                        found.push(at(
+                            Kind::FirstNotReported,
+                            format!("version 1 is {}, not CaseReported", r.event_type),
+                        ));
+                    }
+                    if v != 1 && is_report {
+                        found.push(at(
+                            Kind::ReportNotFirst,
+                            "CaseReported at a version other than 1".into(),
+                        ));
+                    }
+                    if let Some(region) = region {
+                        let location = match &ev {
+                            Event::CaseReported(e) => Some(e.location),
+                            Event::CaseDetailsCorrected(e) => e.location,
+                            _ => None,
+                        };
+                        if location.is_some_and(|l| region.contains(l)) {
+                            track.in_region = true;
+                        }
+                    }
+                }
+            }
+            if r.header.recorded_at < track.recorded {
+                warnings.push(at(
+                    Kind::RecordedBackwards,
+                    format!(
+                        "recorded at {}, before version {} ({}): a clock stepped back",
+                        r.header.recorded_at, track.version, track.recorded
+                    ),
+                ));
+            }
+            track.version = v;
+            track.hash = r.hash;
+            track.recorded = r.header.recorded_at;
+            track.resync = false;
+            track.events += 1;
+        }
+        if let Some((cf, kf)) = fps {
+            self.set_fp(p, cf, kf);
+        }
+        for f in found {
+            self.report(f);
+        }
+        for w in warnings {
+            self.warn(w);
+        }
+    }
+
+    /// Reads the commit at `p` to name its case (for index problems).
+    fn case_at(&self, p: Position) -> Option<(CaseId, u64)> {
+        let log = self.sled?;
+        let v = log.raw_tree().get(commit_key(p)).ok()??;
+        let raw = RawCommit {
+            position: p,
+            subject: None,
+            value: v.to_vec(),
+        };
+        let c = raw.decode_ignoring_checksum()?;
+        let first = c.events.first()?.header.case_version;
+        Some((c.case_id, first))
+    }
+
+    /// Checks the embedded store's indexes against the commits read.
+    fn check_indexes(&mut self) -> Result<(), Error> {
+        let Some(log) = self.sled else {
+            return Ok(());
+        };
+        let tree = log.raw_tree();
+        let len = self.case_fps.len();
+        let mut in_case_index = vec![false; len];
+        for kv in tree.scan_prefix([PREFIX_CASE]) {
+            let (k, v) = kv.map_err(storage)?;
+            let (Some((case, version)), Some(p)) = (parse_case_key(&k), be_u64(&v)) else {
+                self.report(problem(
+                    Kind::IndexMismatch,
+                    None,
+                    None,
+                    None,
+                    format!(
+                        "malformed case index entry {:?}",
+                        String::from_utf8_lossy(&k)
+                    ),
+                ));
+                continue;
+            };
+            let case_id = CaseId::new(case).ok();
+            let have = self.case_fps.get(p as usize).copied().unwrap_or(0);
+            if let Some(seen) = in_case_index.get_mut(p as usize) {
+                *seen = true;
+            }
+            if have == case_fp(case, version) {
+                continue;
+            }
+            let msg = if have == 0 {
+                format!("the case index puts version {version} at position {p}, but there is no readable commit there (deleted?)")
+            } else {
+                let holds = match self.case_at(p) {
+                    Some((c, v)) => format!("case {c} version {v}"),
+                    None => "another commit".into(),
+                };
+                format!("the case index puts version {version} at position {p}, which holds {holds} (reordered or replaced)")
+            };
+            self.report(problem(
+                Kind::IndexMismatch,
+                Some(p),
+                case_id.as_ref(),
+                Some(version),
+                msg,
+            ));
+        }
+        for (p, indexed) in in_case_index.iter().enumerate() {
+            if self.case_fps[p] != 0 && !indexed {
+                let (case, version) = self.case_at(p as u64).unzip();
+                self.report(problem(
+                    Kind::Unindexed,
+                    Some(p as u64),
+                    case.as_ref(),
+                    version,
+                    "the commit is not in the case index: reading the case skips it",
+                ));
+            }
+        }
+        let mut in_command_index = vec![false; len];
+        for kv in tree.scan_prefix([PREFIX_COMMAND]) {
+            let (k, v) = kv.map_err(storage)?;
+            let command = String::from_utf8_lossy(&k[1..]).into_owned();
+            let (Some(p), Some(version)) = (be_u64(&v), v.get(8..).and_then(be_u64)) else {
+                self.report(problem(
+                    Kind::IndexMismatch,
+                    None,
+                    None,
+                    None,
+                    format!("malformed command index entry for {command}"),
+                ));
+                continue;
+            };
+            if let Some(seen) = in_command_index.get_mut(p as usize) {
+                *seen = true;
+            }
+            let have = self.command_fps.get(p as usize).copied().unwrap_or(0);
+            if have != command_fp(&command, version) {
+                let case = self.case_at(p).map(|(c, _)| c);
+                self.report(problem(
+                    Kind::IndexMismatch,
+                    Some(p),
+                    case.as_ref(),
+                    Some(version),
+                    format!("the command index puts command {command} (version {version}) at position {p}, which holds another commit or none"),
+                ));
+            }
+        }
+        for (p, indexed) in in_command_index.iter().enumerate() {
+            if self.command_fps[p] != 0 && !indexed {
+                let (case, version) = self.case_at(p as u64).unzip();
+                self.report(problem(
+                    Kind::Unindexed,
+                    Some(p as u64),
+                    case.as_ref(),
+                    version,
+                    "the commit is not in the command index: its command could be applied twice",
+                ));
+            }
+        }
+        for kv in tree.scan_prefix([PREFIX_HEAD]) {
+            let (k, v) = kv.map_err(storage)?;
+            let case = String::from_utf8_lossy(&k[1..]).into_owned();
+            let case_id = CaseId::new(case.as_str()).ok();
+            let head = (
+                be_u64(&v),
+                v.get(8..40)
+                    .and_then(|h| <[u8; 32]>::try_from(h).ok())
+                    .map(Hash),
+                v.get(40..).and_then(be_u64),
+            );
+            let (Some(version), Some(hash), Some(p)) = head else {
+                self.report(problem(
+                    Kind::HeadMismatch,
+                    None,
+                    case_id.as_ref(),
+                    None,
+                    "malformed case head",
+                ));
+                continue;
+            };
+            let track = case_id.as_ref().and_then(|c| self.cases.get_mut(c));
+            let msg = match track {
+                None => Some(format!("the case head says version {version} at position {p}, but the log has no commit of the case")),
+                Some(t) => {
+                    t.has_head = true;
+                    if t.version != version || t.last_position != p {
+                        Some(format!(
+                            "the case head says version {version} at position {p}, but the log ends the case at version {} (position {}): commits missing or added",
+                            t.version, t.last_position
+                        ))
+                    } else if t.hash != hash {
+                        Some("the case head's hash is not the hash of the case's last event".into())
+                    } else {
+                        None
+                    }
+                }
+            };
+            if let Some(m) = msg {
+                self.report(problem(
+                    Kind::HeadMismatch,
+                    Some(p),
+                    case_id.as_ref(),
+                    Some(version),
+                    m,
+                ));
+            }
+        }
+        let headless: Vec<(CaseId, u64, Position)> = self
+            .cases
+            .iter()
+            .filter(|(_, t)| !t.has_head)
+            .map(|(c, t)| (c.clone(), t.version, t.last_position))
+            .collect();
+        for (c, v, p) in headless {
+            self.report(problem(
+                Kind::HeadMismatch,
+                Some(p),
+                Some(&c),
+                Some(v),
+                "the case has commits but no case head: appends to it would restart at version 1",
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn storage(e: impl std::fmt::Display) -> Error {
+    Error::Log(gridcase_bus::LogError::Storage(e.to_string()))
+}
+
+/// `C` + case id + `0x00` + first version (u64 BE) → (case id, first version).
+fn parse_case_key(k: &[u8]) -> Option<(&str, u64)> {
+    if k.len() < 11 || k[0] != PREFIX_CASE || k[k.len() - 9] != 0 {
+        return None;
+    }
+    let case = std::str::from_utf8(&k[1..k.len() - 9]).ok()?;
+    Some((case, be_u64(&k[k.len() - 8..])?))
+}
+
+/// Verifies the whole log; see the module documentation.
+pub async fn verify(source: &Source, opts: &Options) -> Result<Report, Error> {
+    let started = Instant::now();
+    let head = source.head().await?;
+    let bar = progress::bar(head, opts.progress, "verify");
+    let mut v = Verifier {
+        opts,
+        sled: source.sled(),
+        cases: HashMap::new(),
+        problems: Vec::new(),
+        overflow: 0,
+        warnings: Vec::new(),
+        warning_count: 0,
+        next: 1,
+        first: None,
+        last: 0,
+        commits_read: 0,
+        case_fps: Vec::new(),
+        command_fps: Vec::new(),
+        lookups: 0,
+    };
+    let mut cursor = source.raw_from(1).await?;
+    while let Some(raw) = cursor.next().await? {
+        let p = raw.position;
+        v.raw(raw);
+        if v.commits_read.is_multiple_of(256) {
+            bar.set_position(p.min(head));
+            bar.set_message(format!("{} cases", v.cases.len()));
+        }
+    }
+    if head > v.last {
+        let from = v.next.max(1);
+        v.report(problem(
+            Kind::MissingPositions,
+            Some(from),
+            None,
+            None,
+            format!("the log's head is {head}, but positions {from}..={head} could not be read"),
+        ));
+    }
+    bar.set_position(head);
+    v.check_indexes()?;
+    bar.finish_and_clear();
+    let seconds = started.elapsed().as_secs_f64();
+    let in_scope = |c: &Option<CaseId>, cases: &HashMap<CaseId, Track>| match (opts.region, c) {
+        (None, _) | (_, None) => true,
+        (Some(_), Some(c)) => cases.get(c).is_none_or(|t| t.in_region),
+    };
+    let problems: Vec<Problem> = v
+        .problems
+        .iter()
+        .filter(|p| in_scope(&p.case_id, &v.cases))
+        .cloned()
+        .collect();
+    let warnings: Vec<Problem> = v
+        .warnings
+        .iter()
+        .filter(|p| in_scope(&p.case_id, &v.cases))
+        .cloned()
+        .collect();
+    let warning_count = if opts.region.is_some() {
+        warnings.len() as u64
+    } else {
+        v.warning_count
+    };
+    let selected = v
+        .cases
+        .values()
+        .filter(|t| opts.region.is_none() || t.in_region);
+    let (mut commits, mut events, mut cases) = (0, 0, 0);
+    for t in selected {
+        commits += t.commits;
+        events += t.events;
+        cases += 1;
+    }
+    Ok(Report {
+        source: source.describe(),
+        region: opts.region,
+        positions: v.first.map(|f| (f, v.last)),
+        commits,
+        events,
+        cases,
+        commits_read: v.commits_read,
+        seconds,
+        indexes_checked: v.sled.is_some(),
+        problem_count: problems.len() as u64 + v.overflow,
+        problems,
+        warning_count,
+        warnings,
+        projections: None,
+    })
+}
+
+/// Describes a projection store key for a difference report.
+fn describe_key(k: &[u8]) -> String {
+    match k.first() {
+        Some(b'c') => format!("case view {}", String::from_utf8_lossy(&k[1..])),
+        Some(b'a') if k.len() == 15 => {
+            let region = RegionCode::from_sortable_bytes(&k[1..10])
+                .map(|r| r.to_string())
+                .unwrap_or_else(|_| "?".into());
+            let n =
+                (u32::from_be_bytes(k[11..15].try_into().expect("4 bytes")) ^ 0x8000_0000) as i32;
+            if k[10] == 0 {
+                format!(
+                    "aggregate {region} month {:04}-{:02}",
+                    n.div_euclid(12),
+                    n.rem_euclid(12) + 1
+                )
+            } else {
+                let (y, m, d) = civil_from_days(n);
+                format!("aggregate {region} day {y:04}-{m:02}-{d:02}")
+            }
+        }
+        Some(b'm') => format!("metadata {}", String::from_utf8_lossy(&k[1..])),
+        _ => format!("key {:?}", String::from_utf8_lossy(k)),
+    }
+}
+
+/// Rebuilds the projections up to the live store's checkpoint in a temporary directory and
+/// compares the two stores byte for byte.
+pub async fn check_projections(
+    source: &Source,
+    dir: &Path,
+    default_calendar: &Calendar,
+    progress: bool,
+) -> Result<ProjectionCheck, Error> {
+    let started = Instant::now();
+    if !dir.is_dir() {
+        return Err(Error::Usage(format!(
+            "--projections {}: no such directory (the live store is usually DATA/projection)",
+            dir.display()
+        )));
+    }
+    let (checkpoint, live) = {
+        let store = Store::open(dir)?;
+        (store.checkpoint()?, store.dump()?)
+    };
+    let time_zone = live
+        .iter()
+        .find(|(k, _)| k.as_slice() == b"mtime_zone")
+        .map(|(_, v)| String::from_utf8_lossy(v).into_owned());
+    let calendar = match &time_zone {
+        Some(tz) => Calendar::new(tz).map_err(|e| {
+            Error::Usage(format!(
+                "the live projection store names time zone {tz}: {e}"
+            ))
+        })?,
+        None => default_calendar.clone(),
+    };
+    let head = source.head().await?;
+    let mut check = ProjectionCheck {
+        dir: dir.to_owned(),
+        checkpoint,
+        head,
+        lag: head.saturating_sub(checkpoint),
+        time_zone: calendar.name().to_owned(),
+        keys: live.len(),
+        differences: 0,
+        first_differences: Vec::new(),
+        problems: Vec::new(),
+        seconds: 0.0,
+    };
+    if checkpoint > head {
+        check.problems.push(problem(
+            Kind::ProjectionAhead,
+            Some(checkpoint),
+            None,
+            None,
+            format!("the live projection is at position {checkpoint}, beyond the log's head {head}: the log lost commits, or the store belongs to another log"),
+        ));
+        check.seconds = started.elapsed().as_secs_f64();
+        return Ok(check);
+    }
+    let tmp = tempfile::Builder::new()
+        .prefix("gridcase-replay-projection-")
+        .tempdir()
+        .map_err(|source| Error::Io {
+            context: "creating a temporary directory for the rebuild".into(),
+            source,
+        })?;
+    let rebuilt = Projection::open(tmp.path(), calendar)?;
+    let bar = progress::bar(checkpoint, progress, "rebuild");
+    let mut next = 1;
+    while next <= checkpoint {
+        let limit = (checkpoint - next + 1).min(crate::rebuild::BATCH as u64) as usize;
+        let page = match source.read_from(next, limit).await {
+            Ok(p) => p,
+            Err(e) => {
+                check.problems.push(problem(
+                    Kind::RebuildFailed,
+                    Some(next),
+                    None,
+                    None,
+                    format!("the rebuild could not read the log: {e}"),
+                ));
+                break;
+            }
+        };
+        let Some(last) = page.last().map(|c| c.position) else {
+            break;
+        };
+        if let Err(e) = rebuilt.apply_batch(&page) {
+            check.problems.push(problem(
+                Kind::RebuildFailed,
+                Some(next),
+                None,
+                None,
+                format!("the rebuild failed: {e}"),
+            ));
+            break;
+        }
+        next = last + 1;
+        bar.set_position(last);
+    }
+    bar.finish_and_clear();
+    if check.problems.is_empty() {
+        let mine = rebuilt.dump()?;
+        let (mut a, mut b) = (live.iter().peekable(), mine.iter().peekable());
+        let note = |check: &mut ProjectionCheck, s: String| {
+            check.differences += 1;
+            if check.first_differences.len() < 10 {
+                check.first_differences.push(s);
+            }
+        };
+        loop {
+            match (a.peek(), b.peek()) {
+                (None, None) => break,
+                (Some((k, _)), None) => {
+                    note(
+                        &mut check,
+                        format!("{}: only in the live store", describe_key(k)),
+                    );
+                    a.next();
+                }
+                (None, Some((k, _))) => {
+                    note(
+                        &mut check,
+                        format!("{}: missing from the live store", describe_key(k)),
+                    );
+                    b.next();
+                }
+                (Some((ka, va)), Some((kb, vb))) => match ka.cmp(kb) {
+                    std::cmp::Ordering::Less => {
+                        note(
+                            &mut check,
+                            format!("{}: only in the live store", describe_key(ka)),
+                        );
+                        a.next();
+                    }
+                    std::cmp::Ordering::Greater => {
+                        note(
+                            &mut check,
+                            format!("{}: missing from the live store", describe_key(kb)),
+                        );
+                        b.next();
+                    }
+                    std::cmp::Ordering::Equal => {
+                        if va != vb {
+                            note(
+                                &mut check,
+                                format!("{}: differs from the rebuild", describe_key(ka)),
+                            );
+                        }
+                        a.next();
+                        b.next();
+                    }
+                },
+            }
+        }
+        if check.differences > 0 {
+            check.problems.push(problem(
+                Kind::ProjectionMismatch,
+                Some(checkpoint),
+                None,
+                None,
+                format!(
+                    "the live projection differs from a rebuild at position {checkpoint} in {} key(s)",
+                    check.differences
+                ),
+            ));
+        }
+    }
+    drop(rebuilt);
+    check.seconds = started.elapsed().as_secs_f64();
+    Ok(check)
+}

@@ -1,0 +1,152 @@
+//! `gridcase-replay --nats`: the same answers from a JetStream log, read-only. Skipped when no
+//! nats-server ≥ 2.11 is installed (unless `GRIDCASE_REQUIRE_NATS` is set: `scripts/test`).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use gridcase_bus::nats::jetstream as js;
+use gridcase_bus::testing::NatsServer;
+use gridcase_bus::{NatsLog, NatsSettings};
+use serde_json::Value;
+
+fn nats_args<'a>(url: &'a str, stream: &'a str, prefix: &'a str) -> Vec<&'a str> {
+    vec![
+        "--nats",
+        url,
+        "--stream",
+        stream,
+        "--subject-prefix",
+        prefix,
+    ]
+}
+
+fn run(base: &[&str], args: &[&str]) -> std::process::Output {
+    let mut all = base.to_vec();
+    all.extend_from_slice(args);
+    replay(&all)
+}
+
+#[test]
+fn the_tool_reads_and_verifies_a_nats_log_without_writing() {
+    let Some(server) = NatsServer::start_or_skip() else {
+        return;
+    };
+    let url = server.url();
+    let settings = NatsSettings {
+        url: url.clone(),
+        stream: "REPLAY".into(),
+        subject_prefix: "replay.cases".into(),
+        ..NatsSettings::default()
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let log = rt.block_on(async {
+        let log = NatsLog::connect(settings).await.unwrap();
+        append_all(&log, tiny()).await;
+        log
+    });
+    let base = nats_args(&url, "REPLAY", "replay.cases");
+    let events: usize = tiny().iter().map(|g| g.events.len()).sum();
+
+    let o = run(&base, &["verify"]);
+    assert_exit(&o, 0);
+    let out = stdout(&o);
+    assert!(out.contains("PASS"), "{out}");
+    assert!(
+        out.contains(&format!("{} commits, {events} events", tiny().len())),
+        "{out}"
+    );
+    assert!(out.contains("stream REPLAY at"), "{out}");
+
+    let (case, commits) = case_with_commits(3);
+    let o = run(&base, &["history", case.as_str(), "--format", "json"]);
+    assert_exit(&o, 0);
+    let h: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let n: usize = commits.iter().map(|g| g.events.len()).sum();
+    assert_eq!(h["events"].as_array().unwrap().len(), n);
+    assert_eq!(h["intact"], true);
+
+    let o = run(&base, &["export", "--format", "jsonl"]);
+    assert_exit(&o, 0);
+    assert_eq!(stdout(&o).lines().count(), events);
+
+    let o = run(
+        &base,
+        &[
+            "stats",
+            "--region",
+            "330802100",
+            "--period",
+            "2025-Q2",
+            "--as-of",
+            "2025-12-31T00:00:00Z",
+        ],
+    );
+    assert_exit(&o, 0);
+
+    // Same answers as the embedded store.
+    let data = tiny_data();
+    let o = replay_on(data.path(), &["history", case.as_str(), "--format", "json"]);
+    let mut sled_h: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let mut nats_h = h.clone();
+    for h in [&mut sled_h, &mut nats_h] {
+        for e in h["events"].as_array_mut().unwrap() {
+            e.as_object_mut().unwrap().remove("position");
+        }
+    }
+    assert_eq!(sled_h, nats_h);
+
+    // A stream that does not exist is an error, and is not created.
+    let o = run(&nats_args(&url, "NOPE", "replay.cases"), &["verify"]);
+    assert_exit(&o, 2);
+    assert!(stderr(&o).contains("NOPE"), "{}", stderr(&o));
+    rt.block_on(async {
+        let conn = js::connect(&url).await.unwrap();
+        assert!(
+            js::last_seq(&conn.jetstream, "NOPE").await.is_err(),
+            "not created"
+        );
+    });
+
+    // A commit copied onto another case's subject is found.
+    let other = tiny()
+        .iter()
+        .find(|g| g.case_id != case)
+        .unwrap()
+        .case_id
+        .clone();
+    rt.block_on(async {
+        let conn = log.connection();
+        let seq = tiny()
+            .iter()
+            .position(|g| g.case_id == case && g.expected_version > 0)
+            .unwrap() as u64
+            + 1;
+        let m = js::message_at(&conn.jetstream, "REPLAY", seq)
+            .await
+            .unwrap()
+            .unwrap();
+        let subject = format!("{}.{other}", m.subject.rsplit_once('.').unwrap().0);
+        let head = js::last_seq(&conn.jetstream, "REPLAY").await.unwrap();
+        conn.client
+            .publish(subject, m.payload.into())
+            .await
+            .unwrap();
+        conn.client.flush().await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while js::last_seq(&conn.jetstream, "REPLAY").await.unwrap() == head {
+            assert!(Instant::now() < deadline, "the copy was not stored");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    });
+    let o = run(&base, &["verify"]);
+    assert_exit(&o, 1);
+    let out = stdout(&o);
+    let line = out
+        .lines()
+        .find(|l| l.contains("[wrong_subject]"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(line.contains(&format!("case {case}, version 2")), "{out}");
+    drop(server);
+}
