@@ -20,9 +20,11 @@ use crate::ProjectionError;
 
 /// Most commits applied under one write lock and saved in one batch while following live.
 const MAX_BURST: usize = 2048;
-/// Commits per saved batch while catching up: larger, so hot aggregates (a city's month) are
-/// written once per batch rather than once per burst.
-const CATCH_UP_BATCH: usize = 32_768;
+/// Commits read per page while catching up.
+const CATCH_UP_PAGE: usize = 16_384;
+/// Commits applied between saves while catching up: hot aggregates (a city's month) and busy
+/// cases are written once per save, not once per page.
+const CATCH_UP_SAVE_EVERY: usize = 262_144;
 
 /// A live projection, optionally persisted. Cheap to clone.
 #[derive(Clone)]
@@ -72,16 +74,29 @@ impl Projection {
 
     /// Applies commits and saves them with the checkpoint in one batch.
     pub fn apply_batch(&self, commits: &[Committed]) -> Result<(), ProjectionError> {
+        self.apply_and_maybe_save(commits, true)
+    }
+
+    /// Applies commits; saves (state and checkpoint in one batch) only when `save` is set.
+    /// Unsaved work is simply redone after a crash: the stored checkpoint matches the stored
+    /// state either way.
+    fn apply_and_maybe_save(
+        &self,
+        commits: &[Committed],
+        save: bool,
+    ) -> Result<(), ProjectionError> {
         let checkpoint = {
             let mut p = self.inner.projector.write().expect("projection lock");
             for c in commits {
                 p.apply(c)?;
             }
-            if let Some(store) = self.inner.store.lock().expect("store lock").as_ref() {
-                store.save(&mut p)?;
-            } else {
-                p.dirty_cases.clear();
-                p.dirty_aggs.clear();
+            match self.inner.store.lock().expect("store lock").as_ref() {
+                Some(store) if save => store.save(&mut p)?,
+                Some(_) => {}
+                None => {
+                    p.dirty_cases.clear();
+                    p.dirty_aggs.clear();
+                }
             }
             p.checkpoint()
         };
@@ -112,12 +127,19 @@ impl Projection {
         mut progress: impl FnMut(Position, Position),
     ) -> Result<Position, ProjectionError> {
         let head = log.head().await?;
+        let mut since_save = 0;
         while self.checkpoint() < head {
-            let page = log.read_from(self.checkpoint() + 1, CATCH_UP_BATCH).await?;
+            let page = log.read_from(self.checkpoint() + 1, CATCH_UP_PAGE).await?;
             if page.is_empty() {
                 break;
             }
-            self.apply_batch(&page)?;
+            since_save += page.len();
+            let last_page = page.last().is_some_and(|c| c.position >= head);
+            let save = since_save >= CATCH_UP_SAVE_EVERY || last_page;
+            self.apply_and_maybe_save(&page, save)?;
+            if save {
+                since_save = 0;
+            }
             progress(self.checkpoint(), head);
         }
         if let Some(s) = self.inner.store.lock().expect("store lock").as_ref() {
@@ -166,7 +188,7 @@ pub async fn as_of<L: EventLog>(
     let head = log.head().await?;
     let mut next = 1;
     while next <= head {
-        let page = log.read_from(next, CATCH_UP_BATCH).await?;
+        let page = log.read_from(next, CATCH_UP_PAGE).await?;
         let Some(last) = page.last() else { break };
         next = last.position + 1;
         for c in &page {
