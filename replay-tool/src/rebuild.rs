@@ -85,23 +85,14 @@ pub async fn rebuild(
     let projection = Projection::open(dir, calendar)?;
     let head = source.head().await?;
     let bar = progress::bar(head, progress, "rebuild");
-    let (mut commits, mut events) = (0u64, 0u64);
-    let mut next = 1;
-    while next <= head {
-        let page = source.read_from(next, BATCH).await?;
-        let Some(last) = page.last().map(|c| c.position) else {
-            break;
-        };
-        projection.apply_batch(&page)?;
-        commits += page.len() as u64;
-        events += page.iter().map(|c| c.events.len() as u64).sum::<u64>();
-        next = last + 1;
-        bar.set_position(last.min(head));
-        bar.set_message(format!("{events} events"));
-    }
-    // Nothing is left to apply; this flushes the store to disk.
-    let checkpoint = projection.catch_up(source, |_, _| {}).await?;
+    // catch_up saves state and checkpoint together every few hundred thousand commits and at
+    // the end, then flushes the store to disk.
+    let checkpoint = projection
+        .catch_up(source, |applied, _| bar.set_position(applied.min(head)))
+        .await?;
     bar.finish_and_clear();
+    let commits = checkpoint;
+    let events: u64 = projection.read().cases().map(|c| c.state.version).sum();
     let cases = projection.read().case_count();
     Ok(Rebuilt {
         dir: dir.to_owned(),
