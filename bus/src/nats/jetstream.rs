@@ -938,12 +938,7 @@ pub async fn last_on_subject(
         .await
         .map_err(|err| get_stream_error(err.kind(), err, stream, OPERATION))?;
     match handle.get_last_raw_message_by_subject(subject).await {
-        Ok(message) => Ok(Some(RawMsg {
-            seq: message.sequence,
-            subject: message.subject.to_string(),
-            headers: message.headers,
-            payload: message.payload.to_vec(),
-        })),
+        Ok(message) => Ok(Some(RawMsg::from_stream_message(message))),
         Err(err) => match err.kind() {
             LastRawMessageErrorKind::NoMessageFound => Ok(None),
             LastRawMessageErrorKind::InvalidSubject => Err(NatsError::InvalidName {
@@ -957,6 +952,17 @@ pub async fn last_on_subject(
                 source: Box::new(err),
             }),
         },
+    }
+}
+
+impl RawMsg {
+    fn from_stream_message(message: async_nats::jetstream::message::StreamMessage) -> RawMsg {
+        RawMsg {
+            seq: message.sequence,
+            subject: message.subject.to_string(),
+            headers: message.headers,
+            payload: message.payload.to_vec(),
+        }
     }
 }
 
@@ -978,12 +984,7 @@ pub async fn message_at(
         .await
         .map_err(|err| get_stream_error(err.kind(), err, stream, OPERATION))?;
     match handle.get_raw_message(seq).await {
-        Ok(message) => Ok(Some(RawMsg {
-            seq: message.sequence,
-            subject: message.subject.to_string(),
-            headers: message.headers,
-            payload: message.payload.to_vec(),
-        })),
+        Ok(message) => Ok(Some(RawMsg::from_stream_message(message))),
         Err(err) => match err.kind() {
             LastRawMessageErrorKind::NoMessageFound => Ok(None),
             LastRawMessageErrorKind::JetStream(api) => Err(api_error(api, stream, OPERATION)),
