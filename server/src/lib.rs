@@ -8,9 +8,11 @@
 //! - [`config::Config`]: TOML plus environment overrides.
 //! - [`error::ApiError`]: the one `application/problem+json` error shape.
 //! - [`load`]: pushes a fixture through the real command path (`gridcase load`, `serve --demo`).
+//! - [`mod@bench`]: `gridcase bench`, each engine measurement next to its raw limit.
 
 pub mod api;
 pub mod app;
+pub mod bench;
 pub mod config;
 pub mod error;
 pub mod load;

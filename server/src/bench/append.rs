@@ -1,0 +1,372 @@
+//! The append suites: commands/s through the full command path against the raw write limit
+//! of the same bytes.
+
+use std::collections::VecDeque;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_nats::jetstream::message::PublishMessage;
+use futures::StreamExt;
+use gridcase_bus::nats::jetstream as js;
+use gridcase_bus::{CommandPath, NatsLog, SledLog};
+
+use super::workload::{self, Applied, GroupProbe, LaneRun, WRITERS};
+use super::{ctx, group_digits, BenchError, Percentiles, Row, Run, Target};
+
+/// Most raw publishes awaiting their acknowledgement at once.
+const PUBLISH_WINDOW: usize = 4096;
+
+/// The keys and values one commit writes, in the embedded log's layout (see
+/// `gridcase_bus::SledLog`): the commit, the case index, the case head, the command record.
+type CommitWrites = [(Vec<u8>, Vec<u8>); 4];
+
+pub(crate) async fn embedded(run: &mut Run) -> Result<(), BenchError> {
+    let scale = run.sizes.append;
+    let w = workload::materialize(scale, 1);
+    eprintln!(
+        "bench: {scale}: {} commands ({} cases, {} events), {WRITERS} writers",
+        w.commits.len(),
+        w.cases,
+        w.events
+    );
+    let dir = run.dir("append-embedded-engine")?;
+    let log = SledLog::open(&dir).map_err(ctx("opening the sled log"))?;
+    let path = Arc::new(CommandPath::new(
+        log.clone(),
+        w.regions.clone(),
+        w.policy.clone(),
+        10_000,
+    ));
+    let probe = GroupProbe::start(log.clone())?;
+    let mut engine = workload::run_command_path(path.clone(), w.commits, WRITERS).await?;
+    let groups = probe.finish();
+    let writes = commit_writes(&log, &engine.applied)?;
+    drop(path);
+    drop(log);
+
+    let flushes = groups.len().max(1) as f64;
+    let mean_group = engine.commands as f64 / flushes;
+    let group = (mean_group.round() as usize).max(1);
+    let raw_dir = run.dir("append-embedded-raw")?;
+    let raw_secs = raw_sled(&raw_dir, writes.clone(), group).await?;
+    let raw64_dir = run.dir("append-embedded-raw64")?;
+    let raw64_secs = raw_sled(&raw64_dir, writes.clone(), WRITERS).await?;
+    let n = writes.len() as f64;
+    let (engine_rate, raw_rate, raw64_rate) = (
+        engine.commands as f64 / engine.seconds,
+        n / raw_secs,
+        n / raw64_secs,
+    );
+    let lat = Percentiles::of(&mut engine.latencies);
+    let mut sorted_groups = groups.clone();
+    sorted_groups.sort_unstable();
+    let median_group = sorted_groups
+        .get(sorted_groups.len() / 2)
+        .copied()
+        .unwrap_or(0);
+    let value_bytes: usize = writes.iter().map(|w| w[0].1.len()).sum();
+    run.rows.push(
+        Row::rate(
+            "append-embedded",
+            "append-embedded",
+            "commands/s",
+            engine_rate,
+            raw_rate,
+            Target::RatioAtLeast {
+                min: 0.5,
+                min_engine: None,
+            },
+        )
+        .note(format!(
+            "p50 {:.1} ms, p99 {:.1} ms; {} cmds, group {:.1} (raw at 64: {} cmd/s)",
+            lat.p50_ms,
+            lat.p99_ms,
+            engine.commands,
+            mean_group,
+            group_digits(raw64_rate)
+        ))
+        .detail("fixture", scale.name())
+        .detail("writers", WRITERS)
+        .detail("commands", engine.commands)
+        .detail("events", engine.events)
+        .detail("engine_seconds", engine.seconds)
+        .detail("raw_seconds", raw_secs)
+        .detail("latency", lat)
+        .detail("flushes", groups.len())
+        .detail("mean_group", mean_group)
+        .detail("median_group", median_group)
+        .detail("raw_group", group)
+        .detail("engine_ms_per_group", engine.seconds * 1e3 / flushes)
+        .detail(
+            "raw_ms_per_batch",
+            raw_secs * 1e3 / (n / group as f64).ceil().max(1.0),
+        )
+        .detail("raw_group_64_commands_per_s", raw64_rate)
+        .detail("mean_commit_value_bytes", value_bytes as f64 / n.max(1.0)),
+    );
+    Ok(())
+}
+
+/// Reads back the exact commit values the engine stored and rebuilds the other three writes
+/// of each commit with the engine's keys and value sizes.
+fn commit_writes(log: &SledLog, applied: &[Applied]) -> Result<Vec<CommitWrites>, BenchError> {
+    let tree = log.raw_tree();
+    applied
+        .iter()
+        .map(|a| {
+            let pos = a.position.to_be_bytes();
+            let mut pk = vec![b'P'];
+            pk.extend_from_slice(&pos);
+            let value = tree
+                .get(&pk)
+                .map_err(ctx("reading the engine's log"))?
+                .ok_or_else(|| BenchError(format!("position {} is missing", a.position)))?
+                .to_vec();
+            let mut ck = vec![b'C'];
+            ck.extend_from_slice(a.case_id.as_str().as_bytes());
+            ck.push(0);
+            ck.extend_from_slice(&a.first_version.to_be_bytes());
+            let mut vk = vec![b'V'];
+            vk.extend_from_slice(a.case_id.as_str().as_bytes());
+            let mut vv = a.version.to_be_bytes().to_vec();
+            vv.extend_from_slice(&a.last_hash.0);
+            vv.extend_from_slice(&pos);
+            let mut kk = vec![b'K'];
+            kk.extend_from_slice(a.command_id.as_str().as_bytes());
+            let mut kv = pos.to_vec();
+            kv.extend_from_slice(&a.version.to_be_bytes());
+            Ok([(pk, value), (ck, pos.to_vec()), (vk, vv), (kk, kv)])
+        })
+        .collect()
+}
+
+/// Raw sled: the same writes into a fresh store, `group` commits per batch, one flush per
+/// batch. Returns the seconds taken.
+async fn raw_sled(dir: &Path, writes: Vec<CommitWrites>, group: usize) -> Result<f64, BenchError> {
+    let dir = dir.to_owned();
+    tokio::task::spawn_blocking(move || -> Result<f64, BenchError> {
+        let db = sled::Config::new()
+            .path(&dir)
+            .open()
+            .map_err(ctx("opening the raw sled store"))?;
+        let tree = db.open_tree("log").map_err(ctx("opening the raw tree"))?;
+        let started = Instant::now();
+        for chunk in writes.chunks(group) {
+            let mut batch = sled::Batch::default();
+            for commit in chunk {
+                for (k, v) in commit {
+                    batch.insert(k.as_slice(), v.as_slice());
+                }
+            }
+            tree.apply_batch(batch).map_err(ctx("raw sled batch"))?;
+            db.flush().map_err(ctx("raw sled flush"))?;
+        }
+        Ok(started.elapsed().as_secs_f64())
+    })
+    .await
+    .map_err(ctx("the raw sled writer failed"))?
+}
+
+/// Fills the engine's NATS stream through the command path (the append-nats workload).
+pub(crate) async fn fill_nats(run: &mut Run) -> Result<(NatsLog, LaneRun), BenchError> {
+    let scale = run.sizes.append;
+    let w = workload::materialize(scale, 1);
+    eprintln!(
+        "bench: {scale}: {} commands ({} cases, {} events) through NATS, {WRITERS} writers",
+        w.commits.len(),
+        w.cases,
+        w.events
+    );
+    let log = run.nats.engine_log().await?;
+    let path = Arc::new(CommandPath::new(
+        log.clone(),
+        w.regions.clone(),
+        w.policy.clone(),
+        10_000,
+    ));
+    let lanes = workload::run_command_path(path, w.commits, WRITERS).await?;
+    run.nats.engine_filled = true;
+    Ok((log, lanes))
+}
+
+pub(crate) async fn nats(run: &mut Run) -> Result<(), BenchError> {
+    if let Err(reason) = run.nats.url() {
+        run.skip("append-nats", reason);
+        return Ok(());
+    }
+    let url = run.nats.url().map_err(BenchError)?;
+    let (log, mut engine) = fill_nats(run).await?;
+    let settings = log.settings().clone();
+    // Everything the engine stored, to publish again as fast as the server takes it.
+    let conn = js::connect(&url).await.map_err(ctx("connecting to NATS"))?;
+    let mut stored = Vec::with_capacity(engine.commands as usize);
+    let mut messages = js::read_from(&conn.jetstream, &settings.stream, 1)
+        .await
+        .map_err(ctx("reading the engine's stream"))?;
+    while let Some(m) = messages.next().await {
+        stored.push(m.map_err(ctx("reading the engine's stream"))?);
+    }
+    drop(messages);
+    let rtt = round_trips(&conn, &settings, &stored).await?;
+    let raw = run.nats.raw_settings();
+    js::ensure_stream(&conn.jetstream, &raw)
+        .await
+        .map_err(ctx("creating the raw stream"))?;
+    let payload_bytes: usize = stored.iter().map(|m| m.payload.len()).sum();
+    let n = stored.len();
+    let started = Instant::now();
+    let mut inflight = VecDeque::with_capacity(PUBLISH_WINDOW);
+    let mut acked = 0u64;
+    for m in stored {
+        let subject = m
+            .subject
+            .replacen(&settings.subject_prefix, &raw.subject_prefix, 1);
+        let msg = PublishMessage::build()
+            .headers(m.headers)
+            .payload(m.payload.into());
+        let ack = conn
+            .jetstream
+            .send_publish(subject, msg)
+            .await
+            .map_err(ctx("raw publish"))?;
+        inflight.push_back((m.seq, ack));
+        if inflight.len() >= PUBLISH_WINDOW {
+            if let Some((seq, ack)) = inflight.pop_front() {
+                check_ack(seq, ack.await)?;
+                acked += 1;
+            }
+        }
+    }
+    while let Some((seq, ack)) = inflight.pop_front() {
+        check_ack(seq, ack.await)?;
+        acked += 1;
+    }
+    let raw_secs = started.elapsed().as_secs_f64();
+    let publish = publish_round_trips(&conn, &raw, 200).await?;
+    let engine_rate = engine.commands as f64 / engine.seconds;
+    let raw_rate = acked as f64 / raw_secs;
+    let lat = Percentiles::of(&mut engine.latencies);
+    run.rows.push(
+        Row::rate(
+            "append-nats",
+            "append-nats",
+            "commands/s",
+            engine_rate,
+            raw_rate,
+            Target::RatioAtLeast {
+                min: 0.7,
+                min_engine: None,
+            },
+        )
+        .note(format!(
+            "p50 {:.1} ms, p99 {:.1} ms; {} cmds; one request p50: last msg {:.2} ms, case \
+             read {:.2} ms, publish+ack {:.2} ms",
+            lat.p50_ms,
+            lat.p99_ms,
+            engine.commands,
+            rtt.last_msg.p50_ms,
+            rtt.read_case.p50_ms,
+            publish.p50_ms
+        ))
+        .detail("fixture", run.sizes.append.name())
+        .detail("writers", WRITERS)
+        .detail("commands", engine.commands)
+        .detail("events", engine.events)
+        .detail("engine_seconds", engine.seconds)
+        .detail("raw_seconds", raw_secs)
+        .detail("raw_messages", n)
+        .detail("latency", lat)
+        .detail("raw_publishes_in_flight", PUBLISH_WINDOW)
+        .detail("last_message_request", rtt.last_msg)
+        .detail("case_read_ordered_consumer", rtt.read_case)
+        .detail("single_publish_and_ack", publish)
+        .detail("server_version", conn.server_version.to_string())
+        .detail(
+            "mean_payload_bytes",
+            payload_bytes as f64 / (n.max(1) as f64),
+        ),
+    );
+    Ok(())
+}
+
+fn check_ack(
+    seq: u64,
+    ack: Result<
+        async_nats::jetstream::publish::PublishAck,
+        async_nats::jetstream::context::PublishError,
+    >,
+) -> Result<(), BenchError> {
+    let ack = ack.map_err(ctx("raw publish acknowledgement"))?;
+    if ack.sequence != seq || ack.duplicate {
+        return Err(BenchError(format!(
+            "raw publish of message {seq} was stored at {} (duplicate: {})",
+            ack.sequence, ack.duplicate
+        )));
+    }
+    Ok(())
+}
+
+/// Latencies of the single requests the NATS append path is made of.
+struct RoundTrips {
+    /// Last message on a case's subject (`NatsLog::append` asks before every publish).
+    last_msg: Percentiles,
+    /// A whole case through an ordered consumer (`NatsLog::read_case`, on a command-path
+    /// cache miss).
+    read_case: Percentiles,
+}
+
+/// Times the reads the append path makes, one at a time, on up to 200 of the engine's cases.
+async fn round_trips(
+    conn: &js::Connection,
+    settings: &gridcase_bus::NatsSettings,
+    stored: &[js::RawMsg],
+) -> Result<RoundTrips, BenchError> {
+    let mut subjects: Vec<&str> = stored.iter().map(|m| m.subject.as_str()).collect();
+    subjects.sort_unstable();
+    subjects.dedup();
+    let step = (subjects.len() / 200).max(1);
+    let (mut last, mut read) = (Vec::new(), Vec::new());
+    for subject in subjects.into_iter().step_by(step) {
+        let t = Instant::now();
+        js::last_on_subject(&conn.jetstream, &settings.stream, subject)
+            .await
+            .map_err(ctx("reading a case's last message"))?;
+        last.push(t.elapsed());
+        let case = subject.rsplit('.').next().unwrap_or_default();
+        let filter = format!("{}.*.{case}", settings.subject_prefix);
+        let t = Instant::now();
+        js::read_subject(&conn.jetstream, &settings.stream, &filter)
+            .await
+            .map_err(ctx("reading a case"))?;
+        read.push(t.elapsed());
+    }
+    Ok(RoundTrips {
+        last_msg: Percentiles::of(&mut last),
+        read_case: Percentiles::of(&mut read),
+    })
+}
+
+/// Times `n` publishes to the raw stream, each awaiting its acknowledgement.
+async fn publish_round_trips(
+    conn: &js::Connection,
+    raw: &js::StreamSettings,
+    n: usize,
+) -> Result<Percentiles, BenchError> {
+    let mut samples = Vec::with_capacity(n);
+    let payload = vec![0u8; 512];
+    for i in 0..n {
+        let t = Instant::now();
+        conn.jetstream
+            .publish(
+                format!("{}.probe.{i}", raw.subject_prefix),
+                payload.clone().into(),
+            )
+            .await
+            .map_err(ctx("probe publish"))?
+            .await
+            .map_err(ctx("probe publish acknowledgement"))?;
+        samples.push(t.elapsed());
+    }
+    Ok(Percentiles::of(&mut samples))
+}

@@ -1,0 +1,322 @@
+//! The replay suite: projection rebuild events/s against a raw read + decode of the same log.
+
+use std::time::Instant;
+
+use async_nats::jetstream::consumer::pull::OrderedConfig;
+use async_nats::jetstream::consumer::DeliverPolicy;
+use futures::StreamExt;
+use gridcase_bus::nats::jetstream as js;
+use gridcase_bus::{EventLog, SledLog};
+use gridcase_domain::{CaseId, CommandId, EventRecord};
+use gridcase_projections::{Calendar, Projection};
+use serde::Deserialize;
+
+use super::workload::{self, Filled};
+use super::{append, child, ctx, group_digits, BenchError, Row, Run, Target};
+
+/// The events/s the embedded rebuild must reach.
+pub(crate) const MIN_REPLAY_EVENTS_PER_S: f64 = 300_000.0;
+
+/// A stored commit, decoded independently of the engine (same MessagePack, named fields).
+#[derive(Deserialize)]
+struct RawCommit {
+    #[allow(dead_code)]
+    case_id: CaseId,
+    #[allow(dead_code)]
+    command_id: CommandId,
+    events: Vec<EventRecord>,
+}
+
+/// Checks and strips the CRC-32 framing, decodes the commit and every event body. Returns
+/// the number of events.
+pub(crate) fn raw_decode(value: &[u8]) -> Result<u64, BenchError> {
+    if value.len() < 4 {
+        return Err(BenchError::new("a stored commit shorter than its CRC"));
+    }
+    let (crc, body) = value.split_at(4);
+    if crc32fast::hash(body).to_be_bytes() != crc {
+        return Err(BenchError::new("a stored commit fails its CRC"));
+    }
+    let c: RawCommit = rmp_serde::from_slice(body).map_err(ctx("decoding a stored commit"))?;
+    for r in &c.events {
+        r.decode().map_err(ctx("decoding an event body"))?;
+    }
+    Ok(c.events.len() as u64)
+}
+
+/// Raw scan of a sled log: every commit value in key order, CRC checked, decoded.
+/// Returns (commits, events).
+pub(crate) fn raw_scan(tree: &sled::Tree) -> Result<(u64, u64), BenchError> {
+    let (mut commits, mut events) = (0, 0);
+    for kv in tree.scan_prefix([b'P']) {
+        let (_, v) = kv.map_err(ctx("scanning the log"))?;
+        events += raw_decode(&v)?;
+        commits += 1;
+    }
+    Ok((commits, events))
+}
+
+/// Rebuilds a persisted projection in `dir` from `log`; returns seconds.
+pub(crate) async fn rebuild<L: EventLog>(
+    log: &L,
+    dir: &std::path::Path,
+) -> Result<f64, BenchError> {
+    let started = Instant::now();
+    let p = Projection::open(dir, Calendar::default()).map_err(ctx("opening the projection"))?;
+    p.catch_up(log, |_, _| {})
+        .await
+        .map_err(ctx("rebuilding the projection"))?;
+    Ok(started.elapsed().as_secs_f64())
+}
+
+pub(crate) async fn run(run: &mut Run) -> Result<(), BenchError> {
+    embedded(run).await?;
+    nats(run).await
+}
+
+async fn embedded(run: &mut Run) -> Result<(), BenchError> {
+    let scale = run.sizes.replay;
+    let dir = run.dir("replay-log")?;
+    let log = SledLog::open(&dir).map_err(ctx("opening the sled log"))?;
+    let t = Instant::now();
+    let filled: Filled = workload::fill_sled(&log, scale, 1, None).await?;
+    eprintln!(
+        "bench: wrote {scale} to the embedded log: {} cases, {} commits, {} events in {:.1}s",
+        filled.cases,
+        filled.commits,
+        filled.events,
+        t.elapsed().as_secs_f64()
+    );
+    let events = filled.events as f64;
+    let tree = log.raw_tree().clone();
+
+    // Warm-up (and a cold-ish raw figure): the log's pages into the OS and sled caches.
+    let t = Instant::now();
+    let (_, raw_events) = raw_scan(&tree)?;
+    let raw_first = t.elapsed().as_secs_f64();
+    if raw_events != filled.events {
+        return Err(BenchError(format!(
+            "the raw scan found {raw_events} events, {} were written",
+            filled.events
+        )));
+    }
+    // Phase split of the engine: the log's read path alone, then an in-memory projection,
+    // then the real thing (persisted projection, the engine figure).
+    let t = Instant::now();
+    let head = log.head().await.map_err(ctx("reading the head"))?;
+    let mut next = 1;
+    while next <= head {
+        let page = log
+            .read_from(next, 2048)
+            .await
+            .map_err(ctx("reading the log"))?;
+        let Some(last) = page.last() else { break };
+        next = last.position + 1;
+    }
+    let read_secs = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    Projection::in_memory(Calendar::default())
+        .catch_up(&log, |_, _| {})
+        .await
+        .map_err(ctx("the in-memory projection"))?;
+    let memory_secs = t.elapsed().as_secs_f64();
+    let proj_dir = run.dir("replay-projection")?;
+    let written_before = child::io_write_bytes();
+    let engine_secs = rebuild(&log, &proj_dir).await?;
+    let store_written = child::io_write_bytes().saturating_sub(written_before);
+    let t = Instant::now();
+    raw_scan(&tree)?;
+    let raw_secs = t.elapsed().as_secs_f64();
+
+    let engine = events / engine_secs;
+    let raw = events / raw_secs;
+    let store_bytes = dir_bytes(&proj_dir);
+    let log_bytes = dir_bytes(&dir);
+    let store = StoreStats::read(&proj_dir).await;
+    drop(tree);
+    drop(log);
+    if !run.opts.keep {
+        // These are big (the projection store especially): free the disk for the next suites.
+        let _ = std::fs::remove_dir_all(&proj_dir);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    run.rows.push(
+        Row::rate(
+            "replay",
+            "replay-embedded",
+            "events/s",
+            engine,
+            raw,
+            Target::RatioAtLeast {
+                min: 0.7,
+                min_engine: Some(MIN_REPLAY_EVENTS_PER_S),
+            },
+        )
+        .note(format!(
+            "{} events; phases: log read {} ev/s, in-memory projection {} ev/s; the rebuild \
+             wrote {} MiB for a {} MiB log",
+            group_digits(events),
+            group_digits(events / read_secs),
+            group_digits(events / memory_secs),
+            store_written >> 20,
+            log_bytes >> 20
+        ))
+        .detail("fixture", scale.name())
+        .detail("events", filled.events)
+        .detail("commits", filled.commits)
+        .detail("cases", filled.cases)
+        .detail("engine_seconds", engine_secs)
+        .detail("raw_seconds", raw_secs)
+        .detail("raw_first_pass_seconds", raw_first)
+        .detail("log_read_decode_seconds", read_secs)
+        .detail("in_memory_projection_seconds", memory_secs)
+        .detail("log_disk_bytes", log_bytes)
+        .detail("projection_store_disk_bytes", store_bytes)
+        .detail("rebuild_write_bytes", store_written)
+        .detail("projection_store", store),
+    );
+    Ok(())
+}
+
+async fn nats(run: &mut Run) -> Result<(), BenchError> {
+    let url = match run.nats.url() {
+        Ok(url) => url,
+        Err(reason) => {
+            run.skip("replay-nats", reason);
+            return Ok(());
+        }
+    };
+    let log = if run.nats.engine_filled {
+        run.nats.engine_log().await?
+    } else {
+        append::fill_nats(run).await?.0
+    };
+    let stream = log.settings().stream.clone();
+    let conn = js::connect(&url).await.map_err(ctx("connecting to NATS"))?;
+    let head = log.head().await.map_err(ctx("reading the NATS head"))?;
+    // Warm-up pass, then the engine, then the raw figure.
+    let (_, events) = raw_read(&conn.jetstream, &stream, head).await?;
+    let dir = run.dir("replay-nats-projection")?;
+    let engine_secs = rebuild(&log, &dir).await?;
+    let t = Instant::now();
+    raw_read(&conn.jetstream, &stream, head).await?;
+    let raw_secs = t.elapsed().as_secs_f64();
+    let ev = events as f64;
+    run.rows.push(
+        Row::rate(
+            "replay",
+            "replay-nats",
+            "events/s",
+            ev / engine_secs,
+            ev / raw_secs,
+            Target::RatioAtLeast {
+                min: 0.7,
+                min_engine: None,
+            },
+        )
+        .note(format!(
+            "{} events ({}); raw: one ordered consumer",
+            group_digits(ev),
+            run.sizes.append.name()
+        ))
+        .detail("fixture", run.sizes.append.name())
+        .detail("events", events)
+        .detail("commits", head)
+        .detail("engine_seconds", engine_secs)
+        .detail("raw_seconds", raw_secs),
+    );
+    Ok(())
+}
+
+/// Raw NATS read: one ordered consumer over the whole stream, every payload CRC-checked and
+/// decoded as in [`raw_decode`]. Returns (messages, events).
+async fn raw_read(
+    ctx_js: &async_nats::jetstream::Context,
+    stream: &str,
+    head: u64,
+) -> Result<(u64, u64), BenchError> {
+    let s = ctx_js
+        .get_stream(stream)
+        .await
+        .map_err(ctx("opening the stream"))?;
+    let consumer = s
+        .create_consumer(OrderedConfig {
+            deliver_policy: DeliverPolicy::All,
+            ..Default::default()
+        })
+        .await
+        .map_err(ctx("creating an ordered consumer"))?;
+    let mut messages = consumer
+        .messages()
+        .await
+        .map_err(ctx("reading the stream"))?;
+    let (mut n, mut events) = (0u64, 0u64);
+    while n < head {
+        let m = messages
+            .next()
+            .await
+            .ok_or_else(|| BenchError::new("the ordered consumer ended early"))?
+            .map_err(ctx("reading the stream"))?;
+        events += raw_decode(&m.payload)?;
+        n += 1;
+    }
+    Ok((n, events))
+}
+
+/// Bytes of the files under `dir`.
+fn dir_bytes(dir: &std::path::Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .filter_map(Result::ok)
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_bytes(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// What a rebuilt projection store holds: case views (`c` keys) and aggregates (`a` keys).
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+struct StoreStats {
+    cases: u64,
+    case_bytes: u64,
+    aggregates: u64,
+    aggregate_bytes: u64,
+}
+
+impl StoreStats {
+    /// Reads the store in `dir` (once its owner has closed it); zeros if it cannot be opened.
+    async fn read(dir: &std::path::Path) -> StoreStats {
+        let mut stats = StoreStats::default();
+        let deadline = Instant::now() + std::time::Duration::from_secs(10);
+        let db = loop {
+            match sled::Config::new().path(dir).open() {
+                Ok(db) => break db,
+                Err(_) if Instant::now() < deadline => {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                Err(_) => return stats,
+            }
+        };
+        let Ok(tree) = db.open_tree("projection") else {
+            return stats;
+        };
+        for (k, v) in tree.iter().flatten() {
+            match k.first() {
+                Some(b'c') => {
+                    stats.cases += 1;
+                    stats.case_bytes += v.len() as u64;
+                }
+                Some(b'a') => {
+                    stats.aggregates += 1;
+                    stats.aggregate_bytes += v.len() as u64;
+                }
+                _ => {}
+            }
+        }
+        stats
+    }
+}

@@ -1,0 +1,322 @@
+//! Workloads: fixtures materialised before timing, the 64-writer command-path driver, bulk
+//! filling of a sled log, and copies of a fixture with distinct case ids.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::FutureExt;
+use gridcase_bus::{
+    partition_of, CommandPath, Commit, EventLog, ExpectedVersion, Position, SledLog, Submission,
+};
+use gridcase_domain::{CaseId, CommandId, Event, EventId, EventRecord, Hash, Policy, RegionTree};
+use gridcase_fixtures::{GeneratedCommit, Scale};
+use tokio::sync::mpsc;
+
+use super::{ctx, BenchError};
+
+/// Concurrent writers of the append suites.
+pub(crate) const WRITERS: usize = 64;
+
+/// Lanes used to bulk-fill a log (more than [`WRITERS`], for big groups).
+const FILL_LANES: usize = 512;
+
+/// A fixture generated in full before anything is timed.
+pub(crate) struct Workload {
+    pub commits: Vec<GeneratedCommit>,
+    pub regions: Arc<RegionTree>,
+    pub policy: Policy,
+    pub events: u64,
+    pub cases: u64,
+}
+
+pub(crate) fn materialize(scale: Scale, seed: u64) -> Workload {
+    let g = scale.generator(seed);
+    let regions = Arc::new(g.regions().clone());
+    let policy = g.config().policy.clone();
+    let commits: Vec<GeneratedCommit> = g.collect();
+    let events = commits.iter().map(|c| c.events.len() as u64).sum();
+    let cases = commits.iter().filter(|c| c.expected_version == 0).count() as u64;
+    Workload {
+        commits,
+        regions,
+        policy,
+        events,
+        cases,
+    }
+}
+
+/// FNV-1a of a case id: stable lane assignment, so a case's commands stay in order.
+pub(crate) fn lane_of(case: &str, lanes: usize) -> usize {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in case.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    (h % lanes as u64) as usize
+}
+
+/// One command as applied by the engine.
+#[derive(Debug, Clone)]
+pub(crate) struct Applied {
+    pub case_id: CaseId,
+    pub command_id: CommandId,
+    /// The case version of the commit's first event.
+    pub first_version: u64,
+    pub position: Position,
+    /// The case version after the commit.
+    pub version: u64,
+    pub last_hash: Hash,
+}
+
+/// What a run of the command path did.
+pub(crate) struct LaneRun {
+    pub commands: u64,
+    pub events: u64,
+    pub seconds: f64,
+    pub latencies: Vec<Duration>,
+    pub applied: Vec<Applied>,
+}
+
+/// Pushes `commits` through `path` with `lanes` concurrent writers, each owning the cases
+/// hashed to it (a case's commands stay in order). Every commit must come out exactly as the
+/// generator decided it.
+pub(crate) async fn run_command_path<L: EventLog + Clone>(
+    path: Arc<CommandPath<L>>,
+    commits: Vec<GeneratedCommit>,
+    lanes: usize,
+) -> Result<LaneRun, BenchError> {
+    let mut per_lane: Vec<Vec<GeneratedCommit>> = (0..lanes).map(|_| Vec::new()).collect();
+    for g in commits {
+        per_lane[lane_of(g.case_id.as_str(), lanes)].push(g);
+    }
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(lanes);
+    for work in per_lane {
+        let path = path.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(work.len());
+            let mut applied = Vec::with_capacity(work.len());
+            let mut events = 0u64;
+            for g in work {
+                let sub = Submission {
+                    case_id: g.case_id.clone(),
+                    command_id: g.command_id.clone(),
+                    expected: ExpectedVersion::Exactly(g.expected_version),
+                    correlation_id: None,
+                    causation_id: None,
+                    command: g.command,
+                    recorded_at: Some(g.recorded_at),
+                };
+                let t = Instant::now();
+                let e = path.execute(sub).await.map_err(|e| {
+                    BenchError(format!("case {} command {}: {e}", g.case_id, g.command_id))
+                })?;
+                latencies.push(t.elapsed());
+                if e.duplicate || e.events != g.events {
+                    return Err(BenchError(format!(
+                        "case {} command {}: the engine did not append what the generator \
+                         decided (duplicate: {})",
+                        g.case_id, g.command_id, e.duplicate
+                    )));
+                }
+                events += e.events.len() as u64;
+                applied.push(Applied {
+                    case_id: g.case_id,
+                    command_id: g.command_id,
+                    first_version: g.expected_version + 1,
+                    position: e.position,
+                    version: e.version,
+                    last_hash: e.events.last().map_or(Hash::ZERO, |r| r.hash),
+                });
+            }
+            Ok::<_, BenchError>((latencies, applied, events))
+        }));
+    }
+    let mut run = LaneRun {
+        commands: 0,
+        events: 0,
+        seconds: 0.0,
+        latencies: Vec::new(),
+        applied: Vec::new(),
+    };
+    for t in tasks {
+        let (lat, applied, events) = t.await.map_err(ctx("a writer task failed"))??;
+        run.commands += lat.len() as u64;
+        run.latencies.extend(lat);
+        run.applied.extend(applied);
+        run.events += events;
+    }
+    run.seconds = started.elapsed().as_secs_f64();
+    run.applied.sort_by_key(|a| a.position);
+    Ok(run)
+}
+
+/// Watches a sled log's durable head from a thread: each jump is one group commit (one
+/// flush), so the jumps give the group sizes the writer achieved.
+pub(crate) struct GroupProbe {
+    stop: Arc<AtomicBool>,
+    handle: std::thread::JoinHandle<Vec<u64>>,
+}
+
+impl GroupProbe {
+    pub fn start(log: SledLog) -> Result<GroupProbe, BenchError> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let handle = std::thread::Builder::new()
+            .name("bench-group-probe".into())
+            .spawn(move || {
+                let head = || log.head().now_or_never().and_then(Result::ok).unwrap_or(0);
+                let mut last = head();
+                let mut jumps = Vec::new();
+                loop {
+                    let done = flag.load(Ordering::Acquire);
+                    let h = head();
+                    if h != last {
+                        jumps.push(h - last);
+                        last = h;
+                    }
+                    if done {
+                        return jumps;
+                    }
+                    std::thread::sleep(Duration::from_micros(100));
+                }
+            })
+            .map_err(ctx("starting the group probe"))?;
+        Ok(GroupProbe { stop, handle })
+    }
+
+    /// The observed group sizes (commits per flush).
+    pub fn finish(self) -> Vec<u64> {
+        self.stop.store(true, Ordering::Release);
+        self.handle.join().unwrap_or_default()
+    }
+}
+
+/// What a bulk fill wrote.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Filled {
+    pub commits: u64,
+    pub events: u64,
+    pub cases: u64,
+}
+
+/// Appends `scale` generated with `seed` straight to a sled log (the generator's sealed
+/// commits are byte-for-byte what `gridcase load` appends through the command path), with
+/// case and command ids prefixed by `prefix` when given (re-sealed, so each copy is a
+/// distinct, valid set of cases).
+pub(crate) async fn fill_sled(
+    log: &SledLog,
+    scale: Scale,
+    seed: u64,
+    prefix: Option<String>,
+) -> Result<Filled, BenchError> {
+    let (done_tx, mut done_rx) = mpsc::channel::<Result<(bool, u64), BenchError>>(8192);
+    let mut lanes = Vec::with_capacity(FILL_LANES);
+    let mut workers = Vec::with_capacity(FILL_LANES);
+    for _ in 0..FILL_LANES {
+        let (tx, mut rx) = mpsc::channel::<Commit>(64);
+        lanes.push(tx);
+        let log = log.clone();
+        let done = done_tx.clone();
+        workers.push(tokio::spawn(async move {
+            while let Some(c) = rx.recv().await {
+                let first = c.expected_version == 0;
+                let n = c.events.len() as u64;
+                let case = c.case_id.clone();
+                let r = match log.append(c).await {
+                    Ok(a) if !a.duplicate => Ok((first, n)),
+                    Ok(_) => Err(BenchError(format!("case {case}: unexpected duplicate"))),
+                    Err(e) => Err(BenchError(format!("appending case {case}: {e}"))),
+                };
+                if done.send(r).await.is_err() {
+                    return;
+                }
+            }
+        }));
+    }
+    drop(done_tx);
+    let feeder = tokio::task::spawn_blocking(move || -> Result<(), BenchError> {
+        let mut heads: HashMap<CaseId, Hash> = HashMap::new();
+        for g in scale.generator(seed) {
+            let g = match &prefix {
+                Some(p) => reprefix(g, p, &mut heads)?,
+                None => g,
+            };
+            let commit = Commit {
+                partition: partition_of(g.command.actor.unit()),
+                case_id: g.case_id,
+                command_id: g.command_id,
+                expected_version: g.expected_version,
+                events: g.events,
+            };
+            let lane = lane_of(commit.case_id.as_str(), FILL_LANES);
+            if lanes[lane].blocking_send(commit).is_err() {
+                break;
+            }
+        }
+        Ok(())
+    });
+    let mut filled = Filled::default();
+    let mut first_error = None;
+    while let Some(r) = done_rx.recv().await {
+        match r {
+            Ok((first, n)) => {
+                filled.commits += 1;
+                filled.events += n;
+                filled.cases += u64::from(first);
+            }
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    feeder.await.map_err(ctx("the fixture feeder failed"))??;
+    for w in workers {
+        w.await.map_err(ctx("a fill lane failed"))?;
+    }
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(filled),
+    }
+}
+
+/// The same commit for case `<prefix><case id>`: ids re-derived, merge targets renamed, every
+/// event re-sealed onto the renamed case's hash chain.
+pub(crate) fn reprefix(
+    g: GeneratedCommit,
+    prefix: &str,
+    heads: &mut HashMap<CaseId, Hash>,
+) -> Result<GeneratedCommit, BenchError> {
+    let rename =
+        |id: &CaseId| CaseId::new(format!("{prefix}{id}")).map_err(ctx("prefixing a case id"));
+    let case_id = rename(&g.case_id)?;
+    let command_id = CommandId::new(format!("{prefix}{}", g.command_id))
+        .map_err(ctx("prefixing a command id"))?;
+    let mut prev = heads.get(&case_id).copied().unwrap_or(Hash::ZERO);
+    let mut events = Vec::with_capacity(g.events.len());
+    for (i, r) in g.events.iter().enumerate() {
+        let event = match r.decode().map_err(ctx("decoding a generated event"))? {
+            Event::CaseMerged(mut m) => {
+                m.into = rename(&m.into)?;
+                Event::CaseMerged(m)
+            }
+            other => other,
+        };
+        let mut header = r.header.clone();
+        header.case_id = case_id.clone();
+        header.command_id = command_id.clone();
+        header.event_id = EventId::derive(&case_id, &command_id, i as u32);
+        let sealed = EventRecord::seal(header, &event, prev).map_err(ctx("re-sealing an event"))?;
+        prev = sealed.hash;
+        events.push(sealed);
+    }
+    heads.insert(case_id.clone(), prev);
+    Ok(GeneratedCommit {
+        case_id,
+        command_id,
+        events,
+        ..g
+    })
+}
