@@ -115,7 +115,12 @@ impl Projection {
                     _ => break,
                 }
             }
+            let caught_up = burst.len() < MAX_BURST;
             self.apply_batch(&burst)?;
+            if caught_up {
+                // Durable from here on; a crash before this only costs replaying the burst.
+                self.flush()?;
+            }
         }
         Ok(())
     }
@@ -146,6 +151,14 @@ impl Projection {
             s.flush()?;
         }
         Ok(self.checkpoint())
+    }
+
+    /// Flushes the persisted store to disk (nothing for in-memory projections).
+    pub fn flush(&self) -> Result<(), ProjectionError> {
+        match self.inner.store.lock().expect("store lock").as_ref() {
+            Some(s) => s.flush(),
+            None => Ok(()),
+        }
     }
 
     /// Waits until the projection has applied `position`, at most `timeout`.

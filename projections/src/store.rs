@@ -73,18 +73,24 @@ fn case_key(id: &CaseId) -> Vec<u8> {
 impl Store {
     /// Opens (or creates) a store.
     pub fn open(dir: &Path) -> Result<Store, ProjectionError> {
-        let db = sled::Config::new().path(dir).open().map_err(|e| match e {
-            sled::Error::Io(io)
-                if io.to_string().contains("lock")
-                    || io.kind() == std::io::ErrorKind::WouldBlock =>
-            {
-                ProjectionError::Storage(format!(
-                    "the projection store at {} is in use by another process",
-                    dir.display()
-                ))
-            }
-            other => storage(other),
-        })?;
+        // No background flusher: batches are atomic on recovery, the runner flushes when it has
+        // caught up, and the store's lock is released as soon as the store is dropped.
+        let db = sled::Config::new()
+            .path(dir)
+            .flush_every_ms(None)
+            .open()
+            .map_err(|e| match e {
+                sled::Error::Io(io)
+                    if io.to_string().contains("lock")
+                        || io.kind() == std::io::ErrorKind::WouldBlock =>
+                {
+                    ProjectionError::Storage(format!(
+                        "the projection store at {} is in use by another process",
+                        dir.display()
+                    ))
+                }
+                other => storage(other),
+            })?;
         let tree = db.open_tree("projection").map_err(storage)?;
         Ok(Store { tree, db })
     }

@@ -81,7 +81,19 @@ proptest! {
                 }
                 // Dropped here without saving: the unsaved commits are lost with the process.
             }
-            let resumed = Projection::open(&crash_dir, Calendar::default()).unwrap();
+            // sled's background threads release the dropped store's file lock asynchronously:
+            // wait for the release (a restarted process would not see the lock at all).
+            let mut attempts = 0u64;
+            let resumed = loop {
+                match Projection::open(&crash_dir, Calendar::default()) {
+                    Err(gridcase_projections::ProjectionError::Storage(m)) if m.contains("in use") && attempts < 10_000_000 => {
+                        attempts += 1;
+                        tokio::task::yield_now().await;
+                        std::thread::yield_now();
+                    }
+                    other => break other.unwrap(),
+                }
+            };
             prop_assert!(resumed.checkpoint() <= head);
             resumed.catch_up(&log, |_, _| {}).await.unwrap();
             prop_assert!(resumed.dump().unwrap() == live_bytes, "resumed projection differs");
