@@ -110,7 +110,7 @@ pub(crate) fn io_write_bytes() -> u64 {
 
 /// Opens the log, waiting a little while the parent's store is still closing.
 async fn open_read_only(dir: &Path) -> Result<SledLog, BenchError> {
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         match SledLog::open_read_only(dir) {
             Ok(l) => return Ok(l),
@@ -147,7 +147,14 @@ pub(crate) async fn spawn(
     if let Some(w) = work {
         cmd.arg("--work").arg(w);
     }
-    let out = cmd.output().await.map_err(ctx("running bench-child"))?;
+    // Not `output()`: it would capture stderr too, and a failing child's message with it.
+    cmd.stdout(std::process::Stdio::piped());
+    let out = cmd
+        .spawn()
+        .map_err(ctx("running bench-child"))?
+        .wait_with_output()
+        .await
+        .map_err(ctx("running bench-child"))?;
     if !out.status.success() {
         return Err(BenchError(format!(
             "bench-child {} failed with {}",
