@@ -94,6 +94,11 @@ fn be_u64(b: &[u8]) -> u64 {
     u64::from_be_bytes(a)
 }
 
+/// sled's page cache for the log. Its default (1 GiB) filled with every page a rebuild reads
+/// once and dominated the process's memory; the log is read sequentially (rebuilds, tools) or
+/// by recent case (the command path, which has its own cache), and the OS caches the file.
+const LOG_CACHE_BYTES: u64 = 64 << 20;
+
 impl SledLog {
     /// Opens (or creates) the log in `dir`. Fails with [`LogError::Locked`] when another
     /// process has it open.
@@ -108,17 +113,21 @@ impl SledLog {
     }
 
     fn open_inner(dir: &Path, writable: bool) -> Result<SledLog, LogError> {
-        let db = sled::Config::new().path(dir).open().map_err(|e| match e {
-            sled::Error::Io(io)
-                if io.kind() == std::io::ErrorKind::WouldBlock
-                    || io.to_string().contains("lock") =>
-            {
-                LogError::Locked {
-                    path: dir.display().to_string(),
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(LOG_CACHE_BYTES)
+            .open()
+            .map_err(|e| match e {
+                sled::Error::Io(io)
+                    if io.kind() == std::io::ErrorKind::WouldBlock
+                        || io.to_string().contains("lock") =>
+                {
+                    LogError::Locked {
+                        path: dir.display().to_string(),
+                    }
                 }
-            }
-            other => storage(other),
-        })?;
+                other => storage(other),
+            })?;
         let tree = db.open_tree("log").map_err(storage)?;
         let head = match tree.scan_prefix([PREFIX_COMMIT]).next_back() {
             Some(kv) => be_u64(&kv.map_err(storage)?.0[1..]),

@@ -6,6 +6,11 @@ use std::process::ExitCode;
 use clap::Parser;
 use gridcase_replay_tool::{execute, Cli, Error, Status};
 
+/// mimalloc: the projection and the codecs allocate many small objects; glibc's allocator
+/// spent a third of a rebuild in malloc/free (see BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn run() -> Result<Status, Error> {
     let cli = Cli::parse();
     let rt = tokio::runtime::Builder::new_multi_thread()

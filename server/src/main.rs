@@ -8,6 +8,11 @@ use clap::{Parser, Subcommand};
 use gridcase_server::config::{Config, NatsConfig};
 use gridcase_server::serve::{self, Server};
 
+/// mimalloc: the projection and the codecs allocate many small objects; glibc's allocator
+/// spent a third of a rebuild in malloc/free (see BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "gridcase",
