@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::event::*;
 use crate::ids::{ActorId, CaseId, Hash};
-use crate::record::Envelope;
+use crate::record::{Envelope, EventHeader};
 use crate::region::{Level, RegionCode};
 use crate::time::Timestamp;
 use crate::vocab::*;
@@ -249,13 +249,19 @@ pub fn evolve(mut s: CaseState, env: &Envelope) -> CaseState {
 impl CaseState {
     /// In-place form of [`evolve`].
     pub fn apply(&mut self, env: &Envelope) {
-        let at = env.header.occurred_at;
-        self.version = env.header.case_version;
-        self.last_hash = env.hash;
+        self.apply_recorded(&env.header, &env.event, env.hash);
+    }
+
+    /// [`CaseState::apply`] on the parts of an envelope, for readers that decode the body
+    /// next to a stored header instead of building an [`Envelope`].
+    pub fn apply_recorded(&mut self, header: &EventHeader, event: &Event, hash: Hash) {
+        let at = header.occurred_at;
+        self.version = header.case_version;
+        self.last_hash = hash;
         if self.id.is_none() {
-            self.id = Some(env.header.case_id.clone());
+            self.id = Some(header.case_id.clone());
         }
-        match &env.event {
+        match event {
             Event::CaseReported(e) => {
                 self.status = Status::Reported;
                 self.details = Some(CaseDetails {

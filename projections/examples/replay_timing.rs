@@ -6,6 +6,11 @@ use std::time::Instant;
 use gridcase_bus::SledLog;
 use gridcase_projections::{Calendar, Projection};
 
+/// mimalloc: the projection and the codecs allocate many small objects; glibc's allocator
+/// spent a third of a rebuild in malloc/free (see BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -23,4 +28,9 @@ async fn main() {
         "{n} commits, {events} events in {s:.2}s: {:.0} events/s",
         events as f64 / s
     );
+    if args.get(2).is_some() {
+        let t = Instant::now();
+        proj.save().expect("save");
+        println!("one more snapshot: {:.2}s", t.elapsed().as_secs_f64());
+    }
 }

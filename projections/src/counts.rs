@@ -92,12 +92,21 @@ const SCALARS: usize = 20;
 /// Number of slots: scalars, then `resolved_at[5]`, then `resolved_by_level[5]`.
 const SLOTS: usize = SCALARS + 10;
 
-/// The non-zero slots of a [`Counts`]: what one event or outcome changes (a few slots), so
-/// applying it to the ~40 aggregates it touches costs a few additions each.
-#[derive(Debug, Clone, Copy, Default)]
+/// The non-zero slots of a [`Counts`]: what one commit changes (a few slots), so applying it
+/// to the ten aggregates it touches costs a few additions each.
+#[derive(Debug, Clone, Copy)]
 pub struct Delta {
     len: usize,
-    slots: [(u8, i64); 8],
+    slots: [(u8, i64); SLOTS],
+}
+
+impl Default for Delta {
+    fn default() -> Delta {
+        Delta {
+            len: 0,
+            slots: [(0, 0); SLOTS],
+        }
+    }
 }
 
 impl Delta {
@@ -150,7 +159,6 @@ impl Counts {
         for i in 0..SLOTS {
             let v = *copy.slot_mut(i);
             if v != 0 {
-                assert!(d.len < d.slots.len(), "a delta changes at most 8 counters");
                 d.slots[d.len] = (i as u8, v);
                 d.len += 1;
             }
@@ -210,38 +218,329 @@ pub fn ttr_bucket_hours(b: u8) -> f64 {
     ((lo + 1.0) * (hi + 1.0)).sqrt() - 1.0
 }
 
-/// Everything counted for one region and one time bucket.
+/// A breakdown dimension by dense index: categories, then sources, then kinds.
+impl Dim {
+    /// How many dimension values there are.
+    pub const COUNT: usize = Category::ALL.len() + Source::ALL.len() + CaseKind::ALL.len();
+
+    /// The dense index of this value (`0..Dim::COUNT`).
+    pub fn index(self) -> usize {
+        fn pos<T: PartialEq>(all: &[T], v: &T) -> usize {
+            all.iter()
+                .position(|x| x == v)
+                .expect("every value is in ALL")
+        }
+        match self {
+            Dim::Category(c) => pos(Category::ALL, &c),
+            Dim::Source(s) => Category::ALL.len() + pos(Source::ALL, &s),
+            Dim::Kind(k) => Category::ALL.len() + Source::ALL.len() + pos(CaseKind::ALL, &k),
+        }
+    }
+
+    /// The value at a dense index.
+    pub fn from_index(i: usize) -> Option<Dim> {
+        let (c, s) = (Category::ALL.len(), Source::ALL.len());
+        if i < c {
+            Some(Dim::Category(Category::ALL[i]))
+        } else if i < c + s {
+            Some(Dim::Source(Source::ALL[i - c]))
+        } else {
+            CaseKind::ALL.get(i - c - s).map(|k| Dim::Kind(*k))
+        }
+    }
+}
+
+/// Slots per counter group in a [`Cells`] key.
+const GROUP_SLOTS: u16 = 32;
+/// Keys at and above this are time-to-resolution buckets: `TTR_BASE + rank * 128 + bucket`.
+const TTR_BASE: u16 = 0x8000;
+
+/// One counter of a [`Cells`]: which (group, slot) or TTR bucket, and its value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cell {
+    /// `group * 32 + slot` (group 0 is the total, group `1 + d` the dimension of index `d`),
+    /// or `TTR_BASE + level rank * 128 + histogram bucket`.
+    pub key: u16,
+    /// The count (never zero while stored).
+    pub value: i32,
+}
+
+/// What one region and time bucket has counted: its non-zero counters in key order — the
+/// totals, then each breakdown dimension, then the time-to-resolution histogram.
+///
+/// Most aggregates (a grid's day) hold a handful of counters and are kept as a flat sorted
+/// vector: one small allocation, cheap to update and to store. The few busy ones (a city's or
+/// county's day and month) are promoted to a dense array indexed by key once they hold
+/// [`DENSE_FROM`] counters, so updating them is an index, not a search. Both forms hold,
+/// iterate and encode the same counters.
+#[derive(Debug, Clone)]
+pub struct Cells {
+    repr: Repr,
+}
+
+#[derive(Debug, Clone)]
+enum Repr {
+    Sparse(Vec<Cell>),
+    /// Indexed by [`dense_index`]; `nonzero` counts the non-zero values.
+    Dense {
+        values: Box<[i32]>,
+        nonzero: usize,
+    },
+}
+
+impl Default for Cells {
+    fn default() -> Cells {
+        Cells {
+            repr: Repr::Sparse(Vec::new()),
+        }
+    }
+}
+
+impl PartialEq for Cells {
+    fn eq(&self, o: &Cells) -> bool {
+        self.iter().eq(o.iter())
+    }
+}
+
+impl Eq for Cells {}
+
+/// Sparse aggregates with this many counters become dense.
+pub const DENSE_FROM: usize = 192;
+/// Counter keys below this (all groups × slots).
+const COUNTER_KEYS: usize = (1 + Dim::COUNT) * GROUP_SLOTS as usize;
+/// Length of a dense aggregate: every counter key, then 5 levels × 128 TTR buckets.
+const DENSE_LEN: usize = COUNTER_KEYS + 5 * 128;
+
+fn dense_index(key: u16) -> usize {
+    if key >= TTR_BASE {
+        COUNTER_KEYS + usize::from(key - TTR_BASE) - 128
+    } else {
+        usize::from(key)
+    }
+}
+
+fn dense_key(i: usize) -> u16 {
+    if i >= COUNTER_KEYS {
+        TTR_BASE + 128 + (i - COUNTER_KEYS) as u16
+    } else {
+        i as u16
+    }
+}
+
+/// Whether `key` names a counter this build knows.
+fn known_key(key: u16) -> bool {
+    if key >= TTR_BASE {
+        let (rank, b) = ((key - TTR_BASE) / 128, (key - TTR_BASE) % 128);
+        (1..=5).contains(&rank) && usize::from(b) < TTR_BUCKETS
+    } else {
+        usize::from(key / GROUP_SLOTS) <= Dim::COUNT && usize::from(key % GROUP_SLOTS) < SLOTS
+    }
+}
+
+impl Cells {
+    /// Adds `v` to counter `key`, searching a sparse vector from `from` on (keys of one update
+    /// come in increasing order); returns where the search may resume.
+    fn add_key(&mut self, key: u16, v: i64, from: usize) -> usize {
+        if v == 0 {
+            return from;
+        }
+        let v = i32::try_from(v).expect("a counter delta fits in i32");
+        match &mut self.repr {
+            Repr::Dense { values, nonzero } => {
+                let slot = &mut values[dense_index(key)];
+                let was = *slot;
+                *slot = was.checked_add(v).expect("a counter fits in i32");
+                match (was == 0, *slot == 0) {
+                    (true, false) => *nonzero += 1,
+                    (false, true) => *nonzero -= 1,
+                    _ => {}
+                }
+                from
+            }
+            Repr::Sparse(cells) => {
+                let from = from.min(cells.len());
+                match cells[from..].binary_search_by_key(&key, |c| c.key) {
+                    Ok(i) => {
+                        let i = from + i;
+                        let c = &mut cells[i];
+                        c.value = c.value.checked_add(v).expect("a counter fits in i32");
+                        if c.value == 0 {
+                            cells.remove(i);
+                        }
+                        i
+                    }
+                    Err(i) => {
+                        let i = from + i;
+                        cells.insert(i, Cell { key, value: v });
+                        if cells.len() >= DENSE_FROM {
+                            self.densify();
+                        }
+                        i
+                    }
+                }
+            }
+        }
+    }
+
+    fn densify(&mut self) {
+        let mut values = vec![0i32; DENSE_LEN].into_boxed_slice();
+        let mut nonzero = 0;
+        for c in self.iter() {
+            values[dense_index(c.key)] = c.value;
+            nonzero += 1;
+        }
+        self.repr = Repr::Dense { values, nonzero };
+    }
+
+    /// Adds a delta times `sign` to the totals and to each of `dims` (in increasing index
+    /// order, as a case's dimensions always are).
+    pub fn add(&mut self, delta: &Delta, dims: &[Dim], sign: i64) {
+        let mut at = 0;
+        for (slot, v) in delta.iter() {
+            at = self.add_key(slot as u16, sign * v, at);
+        }
+        let mut last_base = 0;
+        for d in dims {
+            let base = (1 + d.index() as u16) * GROUP_SLOTS;
+            if base < last_base {
+                at = 0;
+            }
+            last_base = base;
+            for (slot, v) in delta.iter() {
+                at = self.add_key(base + slot as u16, sign * v, at);
+            }
+        }
+    }
+
+    /// Counts one resolution duration in the histogram.
+    pub fn add_ttr(&mut self, level: Level, ms: i64) {
+        self.add_key(
+            TTR_BASE + u16::from(level.rank()) * 128 + u16::from(ttr_bucket(ms)),
+            1,
+            0,
+        );
+    }
+
+    /// Whether nothing is counted.
+    pub fn is_empty(&self) -> bool {
+        match &self.repr {
+            Repr::Sparse(c) => c.is_empty(),
+            Repr::Dense { nonzero, .. } => *nonzero == 0,
+        }
+    }
+
+    /// Number of non-zero counters.
+    pub fn len(&self) -> usize {
+        match &self.repr {
+            Repr::Sparse(c) => c.len(),
+            Repr::Dense { nonzero, .. } => *nonzero,
+        }
+    }
+
+    /// The counters, in key order.
+    pub fn iter(&self) -> Box<dyn Iterator<Item = Cell> + '_> {
+        match &self.repr {
+            Repr::Sparse(c) => Box::new(c.iter().copied()),
+            Repr::Dense { values, .. } => Box::new(
+                values
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, v)| **v != 0)
+                    .map(|(i, v)| Cell {
+                        key: dense_key(i),
+                        value: *v,
+                    }),
+            ),
+        }
+    }
+
+    /// Encoded size in bytes.
+    pub fn encoded_len(&self) -> usize {
+        self.len() * 6
+    }
+
+    /// Appends the storage encoding: per counter its key (u16) and value (i32), little-endian.
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        out.reserve(self.encoded_len());
+        for c in self.iter() {
+            out.extend_from_slice(&c.key.to_le_bytes());
+            out.extend_from_slice(&c.value.to_le_bytes());
+        }
+    }
+
+    /// Decodes [`Cells::encode_into`]'s output, checking it is well formed: whole counters,
+    /// keys strictly increasing and known, no zero values.
+    pub fn decode(bytes: &[u8]) -> Result<Cells, String> {
+        if bytes.len() % 6 != 0 {
+            return Err(format!(
+                "{} bytes is not a whole number of counters",
+                bytes.len()
+            ));
+        }
+        let mut cells = Vec::with_capacity(bytes.len() / 6);
+        for ch in bytes.chunks_exact(6) {
+            let key = u16::from_le_bytes([ch[0], ch[1]]);
+            let value = i32::from_le_bytes([ch[2], ch[3], ch[4], ch[5]]);
+            if !known_key(key) || value == 0 {
+                return Err(format!("counter {key} = {value} is not a valid counter"));
+            }
+            if cells.last().is_some_and(|l: &Cell| l.key >= key) {
+                return Err(format!("counter {key} is out of order"));
+            }
+            cells.push(Cell { key, value });
+        }
+        let mut out = Cells {
+            repr: Repr::Sparse(cells),
+        };
+        if out.len() >= DENSE_FROM {
+            out.densify();
+        }
+        Ok(out)
+    }
+}
+
+/// Everything counted for a region over some buckets, summed at query time from [`Cells`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Aggregate {
     /// Totals.
     pub total: Counts,
-    /// Sparse breakdowns.
+    /// Breakdowns (only dimensions with a non-zero counter).
     pub by: BTreeMap<Dim, Counts>,
-    /// Time to resolution (registration to resolution) of resolutions in the bucket:
+    /// Time to resolution (registration to resolution) of resolutions in the buckets:
     /// (level rank 1–5, histogram bucket) → count.
     pub ttr: BTreeMap<(u8, u8), i64>,
 }
 
 impl Aggregate {
-    /// Adds a delta to the totals and to the given dimensions.
-    pub fn add(&mut self, delta: &Delta, dims: &[Dim], sign: i64) {
-        self.total.apply(delta, sign);
-        for d in dims {
-            let e = self.by.entry(*d).or_default();
-            e.apply(delta, sign);
-            if sign < 0 && e.is_zero() {
-                self.by.remove(d);
+    /// Adds a bucket's counters.
+    pub fn merge(&mut self, cells: &Cells) {
+        for c in cells.iter() {
+            let v = i64::from(c.value);
+            if c.key >= TTR_BASE {
+                let k = c.key - TTR_BASE;
+                *self
+                    .ttr
+                    .entry(((k / 128) as u8, (k % 128) as u8))
+                    .or_default() += v;
+                continue;
             }
+            let (group, slot) = (
+                usize::from(c.key / GROUP_SLOTS),
+                usize::from(c.key % GROUP_SLOTS),
+            );
+            let counts = match group.checked_sub(1) {
+                None => &mut self.total,
+                Some(d) => match Dim::from_index(d) {
+                    Some(dim) => self.by.entry(dim).or_default(),
+                    None => continue,
+                },
+            };
+            *counts.slot_mut(slot) += v;
         }
     }
 
-    /// Adds a resolution duration.
-    pub fn add_ttr(&mut self, level: Level, ms: i64) {
-        *self.ttr.entry((level.rank(), ttr_bucket(ms))).or_default() += 1;
-    }
-
-    /// Adds another aggregate (query-time summing).
-    pub fn merge(&mut self, o: &Aggregate) {
+    /// Adds another aggregate.
+    pub fn add(&mut self, o: &Aggregate) {
         self.total.add(&o.total, 1);
         for (d, c) in &o.by {
             self.by.entry(*d).or_default().add(c, 1);
@@ -253,7 +552,7 @@ impl Aggregate {
 
     /// Whether nothing is counted.
     pub fn is_empty(&self) -> bool {
-        self.total.is_zero() && self.by.is_empty() && self.ttr.is_empty()
+        self.total.is_zero() && self.by.values().all(Counts::is_zero) && self.ttr.is_empty()
     }
 }
 
@@ -295,5 +594,68 @@ mod tests {
                 assert!((rep - h).abs() / h < 0.06, "{h} ~ {rep}");
             }
         }
+    }
+
+    use proptest::prelude::*;
+
+    fn delta_of(slot: usize, v: i64) -> Delta {
+        let mut c = Counts::default();
+        *c.slot_mut(slot) = v;
+        c.delta()
+    }
+
+    proptest! {
+        /// Cells hold exactly the non-zero sums of what was added, in key order, in either
+        /// form (sparse or dense), and survive encoding.
+        #[test]
+        fn cells_match_a_plain_map(ops in proptest::collection::vec(
+            (0..SLOTS, 0..Dim::COUNT, 0..Dim::COUNT, -3i64..4, any::<bool>(), 1u8..=5, 0i64..5_000_000_000),
+            0..400,
+        )) {
+            let mut cells = Cells::default();
+            let mut model: BTreeMap<u16, i64> = BTreeMap::new();
+            for (slot, d1, d2, v, ttr, rank, ms) in ops {
+                let mut dims = [Dim::from_index(d1).unwrap(), Dim::from_index(d2).unwrap()];
+                dims.sort_by_key(|d| d.index());
+                cells.add(&delta_of(slot, v), &dims, 1);
+                for g in [0, 1 + dims[0].index(), 1 + dims[1].index()] {
+                    *model.entry(g as u16 * GROUP_SLOTS + slot as u16).or_default() += v;
+                }
+                if ttr {
+                    let level = Level::from_rank(rank).unwrap();
+                    cells.add_ttr(level, ms);
+                    *model.entry(TTR_BASE + u16::from(rank) * 128 + u16::from(ttr_bucket(ms))).or_default() += 1;
+                }
+            }
+            model.retain(|_, v| *v != 0);
+            let got: Vec<(u16, i64)> = cells.iter().map(|c| (c.key, i64::from(c.value))).collect();
+            let want: Vec<(u16, i64)> = model.into_iter().collect();
+            prop_assert_eq!(&got, &want);
+            prop_assert_eq!(cells.is_empty(), want.is_empty());
+            let mut bytes = Vec::new();
+            cells.encode_into(&mut bytes);
+            prop_assert_eq!(bytes.len(), cells.encoded_len());
+            let back = Cells::decode(&bytes).unwrap();
+            prop_assert!(back == cells);
+        }
+    }
+
+    #[test]
+    fn malformed_cells_are_refused() {
+        let mut ok = Vec::new();
+        let mut c = Cells::default();
+        c.add(&delta_of(0, 1), &[Dim::from_index(0).unwrap()], 1);
+        c.encode_into(&mut ok);
+        assert!(Cells::decode(&ok).is_ok());
+        assert!(Cells::decode(&ok[..ok.len() - 1]).is_err(), "truncated");
+        let mut swapped = ok[6..].to_vec();
+        swapped.extend_from_slice(&ok[..6]);
+        assert!(Cells::decode(&swapped).is_err(), "out of order");
+        let mut zero = ok.clone();
+        zero[2..6].copy_from_slice(&0i32.to_le_bytes());
+        assert!(Cells::decode(&zero).is_err(), "zero value");
+        let mut unknown = ok.clone();
+        unknown[..2].copy_from_slice(&0x7fffu16.to_le_bytes());
+        assert!(Cells::decode(&unknown).is_err(), "unknown key");
     }
 }

@@ -3,16 +3,16 @@
 //! [`Projector::apply`] folds one commit. It is deterministic: the same commits in the same
 //! order always give the same state, which is what makes rebuilds byte-identical.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 
 use gridcase_bus::{Committed, Position};
 use gridcase_domain::{
-    CaseId, CaseState, Envelope, Event, Level, MediationOutcome, RegionCode, Status, Timestamp,
+    CaseId, CaseState, Event, EventHeader, Level, MediationOutcome, RegionCode, Status, Timestamp,
 };
 use serde::{Deserialize, Serialize};
 
 use crate::calendar::{month_of, Calendar, Day, Month};
-use crate::counts::{Aggregate, Counts, Delta, Dim};
+use crate::counts::{Aggregate, Cells, Counts, Dim};
 use crate::ProjectionError;
 
 /// Where a case stands in its registration cohort.
@@ -108,24 +108,45 @@ pub enum Bucket {
     Day(Day),
 }
 
+/// Whether regions of this level keep month aggregates. Townships and above do (a city's
+/// year is twelve lookups); a village's or grid's month is summed from its few small days at
+/// query time, which spares two of every ten aggregate updates a commit makes.
+pub fn has_month_buckets(level: Level) -> bool {
+    level.rank() >= Level::Township.rank()
+}
+
 /// An aggregate's key: a region and a bucket.
 pub type AggKey = (RegionCode, Bucket);
 
 /// An open case in the queue index: holder, deadline, case.
 pub type QueueKey = (RegionCode, i64, CaseId);
 
+/// Hash maps of the projection: foldhash (fast, seeded per process; case ids come from
+/// clients, so the hasher must not be predictable).
+pub(crate) type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+/// What one commit changes in the counters of one (location, day, dimensions): activity and
+/// cohort moves that land on the same day are summed first, so the ten aggregates above the
+/// location are visited once.
+#[derive(Debug, Clone)]
+struct Change {
+    location: RegionCode,
+    day: Day,
+    dims: [Dim; 3],
+    counts: Counts,
+    ttr: Option<(Level, i64)>,
+}
+
 /// Case views, queue index and aggregates.
 #[derive(Debug, Clone)]
 pub struct Projector {
     pub(crate) calendar: Calendar,
-    pub(crate) cases: HashMap<CaseId, CaseEntry>,
-    pub(crate) aggregates: HashMap<AggKey, Aggregate>,
+    pub(crate) cases: FastMap<CaseId, CaseEntry>,
+    pub(crate) aggregates: FastMap<AggKey, Cells>,
     pub(crate) queue: BTreeSet<QueueKey>,
     pub(crate) checkpoint: Position,
-    pub(crate) dirty_cases: BTreeSet<CaseId>,
-    pub(crate) dirty_aggs: HashSet<AggKey>,
-    /// Whether changes are tracked for saving (off for throwaway as-of projections).
-    pub(crate) track_dirty: bool,
+    /// Reused per commit (no allocation per commit).
+    changes: Vec<Change>,
 }
 
 fn dims(s: &CaseState) -> Option<(RegionCode, [Dim; 3])> {
@@ -151,18 +172,103 @@ fn queue_key(s: &CaseState) -> Option<QueueKey> {
     ))
 }
 
+impl Change {
+    fn of(m: &CohortMark, counts: Counts) -> Change {
+        Change {
+            location: m.location,
+            day: m.day,
+            dims: m.dims,
+            counts,
+            ttr: None,
+        }
+    }
+}
+
+/// Adds a change to the commit's list, summed into one for the same place and day.
+fn push_change(changes: &mut Vec<Change>, ch: Change) {
+    let same = changes.iter_mut().find(|c| {
+        (c.location, c.day, c.dims) == (ch.location, ch.day, ch.dims)
+            && (c.ttr.is_none() || ch.ttr.is_none())
+    });
+    match same {
+        Some(c) => {
+            c.counts.add(&ch.counts, 1);
+            c.ttr = c.ttr.or(ch.ttr);
+        }
+        None => changes.push(ch),
+    }
+}
+
+fn cohort_mark(calendar: &Calendar, s: &CaseState) -> Option<CohortMark> {
+    let (location, dims) = dims(s)?;
+    let at = s.registered_at.or(s.reported_at)?;
+    Some(CohortMark {
+        day: calendar.day(at),
+        location,
+        dims,
+        outcome: Outcome::of(s),
+    })
+}
+
+/// The activity counters one event adds, on the day it happened.
+fn activity(
+    calendar: &Calendar,
+    s: &CaseState,
+    header: &EventHeader,
+    event: &Event,
+    registered_at: Option<Timestamp>,
+) -> Option<Change> {
+    let (location, dims) = dims(s)?;
+    let mut c = Counts::default();
+    let mut ttr = None;
+    match event {
+        Event::CaseReported(_) => c.reported = 1,
+        Event::CaseRegistered(_) => c.registrations = 1,
+        Event::CaseEscalated(_) => c.escalated = 1,
+        Event::CaseDelegated(_) => c.delegated = 1,
+        Event::CaseReferred(_) => c.referred = 1,
+        Event::MediationConcluded(e) => {
+            c.mediations_concluded = 1;
+            c.mediation_agreements = i64::from(e.outcome == MediationOutcome::Agreement);
+        }
+        Event::CaseResolved(e) => {
+            c.resolved = 1;
+            c.resolved_on_time = i64::from(e.on_time);
+            c.resolved_by_level[e.level.rank() as usize - 1] = 1;
+            if let Some(reg) = registered_at {
+                ttr = Some((e.level, header.occurred_at.as_millis() - reg.as_millis()));
+            }
+        }
+        Event::ResolutionRejected(_) => c.reworked = 1,
+        Event::DeadlineExtended(_) => c.extended = 1,
+        Event::CaseReopened(_) => c.reopened = 1,
+        Event::CaseClosed(_) => c.closed = 1,
+        Event::SupervisionIssued(_) => c.supervised = 1,
+        Event::FeedbackRecorded(e) => {
+            c.feedback = 1;
+            c.feedback_positive = i64::from(e.satisfaction.is_positive());
+        }
+        _ => return None,
+    }
+    Some(Change {
+        location,
+        day: calendar.day(header.occurred_at),
+        dims,
+        counts: c,
+        ttr,
+    })
+}
+
 impl Projector {
     /// An empty projection bucketing days in `calendar`.
     pub fn new(calendar: Calendar) -> Projector {
         Projector {
             calendar,
-            cases: HashMap::new(),
-            aggregates: HashMap::new(),
+            cases: FastMap::default(),
+            aggregates: FastMap::default(),
             queue: BTreeSet::new(),
             checkpoint: 0,
-            dirty_cases: BTreeSet::new(),
-            dirty_aggs: HashSet::new(),
-            track_dirty: true,
+            changes: Vec::new(),
         }
     }
 
@@ -198,40 +304,63 @@ impl Projector {
                 got: c.position,
             });
         }
-        let mut entry = self.cases.remove(&c.case_id).unwrap_or_else(|| CaseEntry {
-            state: CaseState::default(),
-            position: 0,
-            updated_at: Timestamp::EPOCH,
-            cohort: None,
-        });
+        let mut changes = std::mem::take(&mut self.changes);
+        changes.clear();
+        let calendar = &self.calendar;
+        let entry = match self.cases.get_mut(&c.case_id) {
+            Some(e) => e,
+            None => self.cases.entry(c.case_id.clone()).or_insert(CaseEntry {
+                state: CaseState::default(),
+                position: 0,
+                updated_at: Timestamp::EPOCH,
+                cohort: None,
+            }),
+        };
         let old_queue = queue_key(&entry.state);
         for r in &c.events {
-            let env = Envelope::try_from(r).map_err(|e| ProjectionError::Corrupt {
+            let event = r.decode().map_err(|e| ProjectionError::Corrupt {
                 position: c.position,
                 reason: e.to_string(),
             })?;
-            if env.header.case_version != entry.state.version + 1 {
+            if r.header.case_version != entry.state.version + 1 {
                 return Err(ProjectionError::Corrupt {
                     position: c.position,
                     reason: format!(
                         "case {} jumps from version {} to {}",
-                        c.case_id, entry.state.version, env.header.case_version
+                        c.case_id, entry.state.version, r.header.case_version
                     ),
                 });
             }
             let registered_at = entry.state.registered_at;
-            entry.state.apply(&env);
-            self.count_activity(&entry.state, &env, registered_at);
-            entry.updated_at = env.header.recorded_at;
+            entry.state.apply_recorded(&r.header, &event, r.hash);
+            if let Some(change) = activity(calendar, &entry.state, &r.header, &event, registered_at)
+            {
+                push_change(&mut changes, change);
+            }
+            entry.updated_at = r.header.recorded_at;
         }
         entry.position = c.position;
-        let new_mark = self.cohort_mark(&entry.state);
+        let new_mark = cohort_mark(calendar, &entry.state);
         if new_mark != entry.cohort {
-            if let Some(old) = entry.cohort {
-                self.add_cohort(&old, -1);
-            }
-            if let Some(new) = new_mark {
-                self.add_cohort(&new, 1);
+            match (entry.cohort, new_mark) {
+                // The usual move: same case, same day, only the outcome changes.
+                (Some(old), Some(new))
+                    if (old.day, old.location, old.dims) == (new.day, new.location, new.dims) =>
+                {
+                    let mut counts = new.outcome.counts();
+                    counts.add(&old.outcome.counts(), -1);
+                    push_change(&mut changes, Change::of(&new, counts));
+                }
+                (old, new) => {
+                    if let Some(old) = old {
+                        let mut counts = Counts::default();
+                        counts.add(&old.outcome.counts(), -1);
+                        push_change(&mut changes, Change::of(&old, counts));
+                    }
+                    if let Some(new) = new {
+                        push_change(&mut changes, Change::of(&new, new.outcome.counts()));
+                    }
+                }
             }
             entry.cohort = new_mark;
         }
@@ -244,105 +373,54 @@ impl Projector {
                 self.queue.insert(k);
             }
         }
-        if self.track_dirty {
-            self.dirty_cases.insert(c.case_id.clone());
+        for ch in &changes {
+            self.add_everywhere(ch);
         }
-        self.cases.insert(c.case_id.clone(), entry);
+        self.changes = changes;
         self.checkpoint = c.position;
         Ok(())
     }
 
-    fn cohort_mark(&self, s: &CaseState) -> Option<CohortMark> {
-        let (location, dims) = dims(s)?;
-        let at = s.registered_at.or(s.reported_at)?;
-        Some(CohortMark {
-            day: self.calendar.day(at),
-            location,
-            dims,
-            outcome: Outcome::of(s),
-        })
-    }
-
-    fn add_cohort(&mut self, m: &CohortMark, sign: i64) {
-        let delta = m.outcome.counts().delta();
-        if delta.is_empty() {
+    /// Adds one change to the day and month aggregates of its location and every region above.
+    fn add_everywhere(&mut self, ch: &Change) {
+        let delta = ch.counts.delta();
+        if delta.is_empty() && ch.ttr.is_none() {
             return;
         }
-        self.add_everywhere(m.location, m.day, &delta, &m.dims, sign, None);
-    }
-
-    fn add_everywhere(
-        &mut self,
-        location: RegionCode,
-        day: Day,
-        delta: &Delta,
-        dims: &[Dim; 3],
-        sign: i64,
-        ttr: Option<(Level, i64)>,
-    ) {
-        for region in location.self_and_ancestors() {
-            for bucket in [Bucket::Day(day), Bucket::Month(month_of(day))] {
-                let key = (region, bucket);
-                let agg = self.aggregates.entry(key).or_default();
-                agg.add(delta, dims, sign);
-                if let Some((level, ms)) = ttr {
-                    agg.add_ttr(level, ms);
+        let month = month_of(ch.day);
+        for region in ch.location.self_and_ancestors() {
+            let buckets = [Bucket::Day(ch.day), Bucket::Month(month)];
+            let n = if has_month_buckets(region.level()) {
+                2
+            } else {
+                1
+            };
+            for bucket in &buckets[..n] {
+                let key = (region, *bucket);
+                let cells = self.aggregates.entry(key).or_default();
+                cells.add(&delta, &ch.dims, 1);
+                if let Some((level, ms)) = ch.ttr {
+                    cells.add_ttr(level, ms);
                 }
-                if sign < 0 && agg.is_empty() {
+                if cells.is_empty() {
                     self.aggregates.remove(&key);
                 }
-                if self.track_dirty {
-                    self.dirty_aggs.insert(key);
-                }
             }
         }
     }
 
-    fn count_activity(&mut self, s: &CaseState, env: &Envelope, registered_at: Option<Timestamp>) {
-        let Some((location, dims)) = dims(s) else {
-            return;
-        };
-        let mut c = Counts::default();
-        let mut ttr = None;
-        match &env.event {
-            Event::CaseReported(_) => c.reported = 1,
-            Event::CaseRegistered(_) => c.registrations = 1,
-            Event::CaseEscalated(_) => c.escalated = 1,
-            Event::CaseDelegated(_) => c.delegated = 1,
-            Event::CaseReferred(_) => c.referred = 1,
-            Event::MediationConcluded(e) => {
-                c.mediations_concluded = 1;
-                c.mediation_agreements = i64::from(e.outcome == MediationOutcome::Agreement);
-            }
-            Event::CaseResolved(e) => {
-                c.resolved = 1;
-                c.resolved_on_time = i64::from(e.on_time);
-                c.resolved_by_level[e.level.rank() as usize - 1] = 1;
-                if let Some(reg) = registered_at {
-                    ttr = Some((
-                        e.level,
-                        env.header.occurred_at.as_millis() - reg.as_millis(),
-                    ));
-                }
-            }
-            Event::ResolutionRejected(_) => c.reworked = 1,
-            Event::DeadlineExtended(_) => c.extended = 1,
-            Event::CaseReopened(_) => c.reopened = 1,
-            Event::CaseClosed(_) => c.closed = 1,
-            Event::SupervisionIssued(_) => c.supervised = 1,
-            Event::FeedbackRecorded(e) => {
-                c.feedback = 1;
-                c.feedback_positive = i64::from(e.satisfaction.is_positive());
-            }
-            _ => return,
-        }
-        let day = self.calendar.day(env.header.occurred_at);
-        self.add_everywhere(location, day, &c.delta(), &dims, 1, ttr);
-    }
-
-    /// The aggregate of one region and bucket.
-    pub fn aggregate(&self, region: RegionCode, bucket: Bucket) -> Option<&Aggregate> {
+    /// The counters of one region and bucket.
+    pub fn aggregate(&self, region: RegionCode, bucket: Bucket) -> Option<&Cells> {
         self.aggregates.get(&(region, bucket))
+    }
+
+    /// The counters of one region and bucket, summed into an [`Aggregate`].
+    pub fn aggregate_summary(&self, region: RegionCode, bucket: Bucket) -> Aggregate {
+        let mut a = Aggregate::default();
+        if let Some(c) = self.aggregate(region, bucket) {
+            a.merge(c);
+        }
+        a
     }
 
     /// Open cases held by exactly `unit`, soonest deadline first.

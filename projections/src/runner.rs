@@ -1,8 +1,10 @@
 //! The projection runner: follows the log and keeps a [`Projector`] up to date.
 //!
-//! [`Projection::run`] subscribes from the checkpoint, applies every commit in order and saves
-//! each burst (state + checkpoint in one atomic batch). Readers take a read lock and see a
-//! consistent state; [`Projection::wait_for`] gives read-your-writes.
+//! [`Projection::run`] subscribes from the checkpoint and applies every commit in order, in
+//! bursts; it saves a snapshot (state + checkpoint together, see [`crate::store`]) every
+//! [`LIVE_SAVE_EVERY`] commits or [`LIVE_SAVE_INTERVAL`], whichever comes first, so a restart
+//! replays at most that much. Readers take a read lock and see a consistent state;
+//! [`Projection::wait_for`] gives read-your-writes.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
@@ -18,13 +20,20 @@ use crate::projector::Projector;
 use crate::store::{Dump, Store};
 use crate::ProjectionError;
 
-/// Most commits applied under one write lock and saved in one batch while following live.
+/// Most commits applied under one write lock while following live.
 const MAX_BURST: usize = 2048;
-/// Commits read per page while catching up.
+/// Commits handed to the applier at a time while catching up: small enough that what the
+/// reader decoded is still in the CPU's cache when the applier gets it.
+const CATCH_UP_CHUNK: usize = 1024;
+/// Commits read per page by as-of replays.
 const CATCH_UP_PAGE: usize = 16_384;
-/// Commits applied between saves while catching up: hot aggregates (a city's month) and busy
-/// cases are written once per save, not once per page.
-const CATCH_UP_SAVE_EVERY: usize = 262_144;
+/// Commits applied between snapshots while catching up (a long rebuild that is interrupted
+/// resumes from the last one).
+const CATCH_UP_SAVE_EVERY: usize = 1 << 21;
+/// While following live, a snapshot after this many commits…
+pub const LIVE_SAVE_EVERY: u64 = 100_000;
+/// …or this long after the first unsaved commit.
+pub const LIVE_SAVE_INTERVAL: Duration = Duration::from_secs(60);
 
 /// A live projection, optionally persisted. Cheap to clone.
 #[derive(Clone)]
@@ -72,14 +81,13 @@ impl Projection {
         *self.inner.applied.borrow()
     }
 
-    /// Applies commits and saves them with the checkpoint in one batch.
+    /// Applies commits, then saves a snapshot (state and checkpoint together).
     pub fn apply_batch(&self, commits: &[Committed]) -> Result<(), ProjectionError> {
         self.apply_and_maybe_save(commits, true)
     }
 
-    /// Applies commits; saves (state and checkpoint in one batch) only when `save` is set.
-    /// Unsaved work is simply redone after a crash: the stored checkpoint matches the stored
-    /// state either way.
+    /// Applies commits; saves a snapshot only when `save` is set. Unsaved work is simply
+    /// redone after a crash: the stored checkpoint matches the stored state either way.
     fn apply_and_maybe_save(
         &self,
         commits: &[Committed],
@@ -90,24 +98,43 @@ impl Projection {
             for c in commits {
                 p.apply(c)?;
             }
-            match self.inner.store.lock().expect("store lock").as_ref() {
-                Some(store) if save => store.save(&mut p)?,
-                Some(_) => {}
-                None => {
-                    p.dirty_cases.clear();
-                    p.dirty_aggs.clear();
-                }
-            }
             p.checkpoint()
         };
         self.inner.applied.send_replace(checkpoint);
+        if save {
+            self.save()?;
+        }
         Ok(())
+    }
+
+    /// Saves a snapshot now (nothing for in-memory projections). Readers go on meanwhile: the
+    /// snapshot is taken under the read lock.
+    pub fn save(&self) -> Result<(), ProjectionError> {
+        let store = self.inner.store.lock().expect("store lock");
+        match store.as_ref() {
+            Some(s) => s.save(&self.read()),
+            None => Ok(()),
+        }
     }
 
     /// Follows the log until it ends or fails. Run it in a task.
     pub async fn run<L: EventLog>(&self, log: &L) -> Result<(), ProjectionError> {
         let mut sub = log.subscribe(self.checkpoint() + 1).await?;
-        while let Some(first) = sub.next().await {
+        let mut unsaved = 0u64;
+        let mut save_by: Option<tokio::time::Instant> = None;
+        loop {
+            let next = match save_by {
+                Some(at) => match tokio::time::timeout_at(at, sub.next()).await {
+                    Ok(next) => next,
+                    Err(_) => {
+                        self.save()?;
+                        (unsaved, save_by) = (0, None);
+                        continue;
+                    }
+                },
+                None => sub.next().await,
+            };
+            let Some(first) = next else { break };
             let mut burst = vec![first?];
             while burst.len() < MAX_BURST {
                 match sub.next().now_or_never() {
@@ -115,50 +142,84 @@ impl Projection {
                     _ => break,
                 }
             }
-            let caught_up = burst.len() < MAX_BURST;
-            self.apply_batch(&burst)?;
-            if caught_up {
-                // Durable from here on; a crash before this only costs replaying the burst.
-                self.flush()?;
+            unsaved += burst.len() as u64;
+            save_by.get_or_insert_with(|| tokio::time::Instant::now() + LIVE_SAVE_INTERVAL);
+            self.apply_and_maybe_save(&burst, unsaved >= LIVE_SAVE_EVERY)?;
+            if unsaved >= LIVE_SAVE_EVERY {
+                (unsaved, save_by) = (0, None);
             }
         }
         Ok(())
     }
 
     /// Applies everything up to the log's current head, then returns (rebuilds, tools).
+    ///
+    /// Reading and applying overlap: this task reads and decodes the next pages of the log
+    /// while a thread of its own applies (and periodically saves) the previous ones, so a
+    /// rebuild keeps two cores busy.
     pub async fn catch_up<L: EventLog>(
         &self,
         log: &L,
         mut progress: impl FnMut(Position, Position),
     ) -> Result<Position, ProjectionError> {
         let head = log.head().await?;
-        let mut since_save = 0;
-        while self.checkpoint() < head {
-            let page = log.read_from(self.checkpoint() + 1, CATCH_UP_PAGE).await?;
-            if page.is_empty() {
-                break;
-            }
-            since_save += page.len();
-            let last_page = page.last().is_some_and(|c| c.position >= head);
-            let save = since_save >= CATCH_UP_SAVE_EVERY || last_page;
-            self.apply_and_maybe_save(&page, save)?;
-            if save {
-                since_save = 0;
-            }
-            progress(self.checkpoint(), head);
+        if self.checkpoint() >= head {
+            return Ok(self.checkpoint());
         }
-        if let Some(s) = self.inner.store.lock().expect("store lock").as_ref() {
-            s.flush()?;
-        }
+        // A few chunks in flight: one being applied, some read ahead.
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<(Vec<Committed>, bool)>(4);
+        let applier = {
+            let me = self.clone();
+            std::thread::Builder::new()
+                .name("projection-catch-up".into())
+                .spawn(move || -> Result<(), ProjectionError> {
+                    while let Some((page, save)) = rx.blocking_recv() {
+                        me.apply_and_maybe_save(&page, save)?;
+                    }
+                    Ok(())
+                })
+                .map_err(|e| ProjectionError::Storage(format!("starting the applier: {e}")))?
+        };
+        let read = async {
+            let mut sub = log.subscribe(self.checkpoint() + 1).await?;
+            let mut since_save = 0;
+            let mut done = false;
+            while !done {
+                let mut chunk = Vec::with_capacity(CATCH_UP_CHUNK);
+                while chunk.len() < CATCH_UP_CHUNK {
+                    let Some(c) = sub.next().await else {
+                        done = true;
+                        break;
+                    };
+                    let c = c?;
+                    done = c.position >= head;
+                    chunk.push(c);
+                    if done {
+                        break;
+                    }
+                }
+                since_save += chunk.len();
+                let save = since_save >= CATCH_UP_SAVE_EVERY || done;
+                if save {
+                    since_save = 0;
+                }
+                if tx.send((chunk, save)).await.is_err() {
+                    break; // the applier stopped: its error is reported below
+                }
+                progress(self.checkpoint(), head);
+            }
+            Ok::<(), ProjectionError>(())
+        };
+        let read_result = read.await;
+        drop(tx);
+        let applied = tokio::task::spawn_blocking(move || applier.join())
+            .await
+            .map_err(|e| ProjectionError::Storage(format!("waiting for the applier: {e}")))?
+            .map_err(|_| ProjectionError::Storage("the applier panicked".into()))?;
+        applied?;
+        read_result?;
+        progress(self.checkpoint(), head);
         Ok(self.checkpoint())
-    }
-
-    /// Flushes the persisted store to disk (nothing for in-memory projections).
-    pub fn flush(&self) -> Result<(), ProjectionError> {
-        match self.inner.store.lock().expect("store lock").as_ref() {
-            Some(s) => s.flush(),
-            None => Ok(()),
-        }
     }
 
     /// Waits until the projection has applied `position`, at most `timeout`.
@@ -181,12 +242,10 @@ impl Projection {
         }
     }
 
-    /// Every key and value of the persisted store (empty for in-memory projections).
-    pub fn dump(&self) -> Result<Dump, ProjectionError> {
-        match self.inner.store.lock().expect("store lock").as_ref() {
-            Some(s) => s.dump(),
-            None => Ok(Vec::new()),
-        }
+    /// Every key and value of a snapshot of the projection as it stands (persisted or not),
+    /// in key order: equal dumps mean equal projections.
+    pub fn dump(&self) -> Dump {
+        self.read().entries()
     }
 }
 
@@ -215,8 +274,6 @@ pub async fn as_of<L: EventLog>(
             }
         }
     }
-    p.dirty_cases.clear();
-    p.dirty_aggs.clear();
     Ok(p)
 }
 

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::calendar::Period;
 use crate::counts::{ttr_bucket_hours, Aggregate, Counts, Dim};
-use crate::projector::{Bucket, Projector};
+use crate::projector::{has_month_buckets, Bucket, Projector};
 
 /// A breakdown dimension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -284,7 +284,11 @@ fn quantile(hist: &BTreeMap<u8, i64>, q: f64) -> f64 {
 impl Projector {
     /// The summed aggregate of a region over a period.
     pub fn sum(&self, region: RegionCode, period: &Period) -> Aggregate {
-        let (months, days) = period.buckets();
+        let (months, days) = if has_month_buckets(region.level()) {
+            period.buckets()
+        } else {
+            (Vec::new(), (period.from..period.to).collect())
+        };
         let mut out = Aggregate::default();
         for m in months {
             if let Some(a) = self.aggregate(region, Bucket::Month(m)) {

@@ -1038,10 +1038,15 @@ pub async fn check_projections(
             dir.display()
         )));
     }
-    let (checkpoint, live) = {
-        let store = Store::open(dir)?;
-        (store.checkpoint()?, store.dump()?)
-    };
+    // Read without the store's lock: snapshots are replaced by rename, so this works while a
+    // server is running on the same data directory.
+    let live = Store::dump_dir(dir)?;
+    let checkpoint = live
+        .iter()
+        .find(|(k, _)| k.as_slice() == b"mcheckpoint")
+        .and_then(|(_, v)| v.as_slice().try_into().ok())
+        .map(u64::from_be_bytes)
+        .unwrap_or(0);
     let time_zone = live
         .iter()
         .find(|(k, _)| k.as_slice() == b"mtime_zone")
@@ -1078,14 +1083,7 @@ pub async fn check_projections(
         check.seconds = started.elapsed().as_secs_f64();
         return Ok(check);
     }
-    let tmp = tempfile::Builder::new()
-        .prefix("gridcase-replay-projection-")
-        .tempdir()
-        .map_err(|source| Error::Io {
-            context: "creating a temporary directory for the rebuild".into(),
-            source,
-        })?;
-    let rebuilt = Projection::open(tmp.path(), calendar)?;
+    let rebuilt = Projection::in_memory(calendar);
     let bar = progress::bar(checkpoint, progress, "rebuild");
     let mut next = 1;
     while next <= checkpoint {
@@ -1121,7 +1119,7 @@ pub async fn check_projections(
     }
     bar.finish_and_clear();
     if check.problems.is_empty() {
-        let mine = rebuilt.dump()?;
+        let mine = rebuilt.dump();
         let (mut a, mut b) = (live.iter().peekable(), mine.iter().peekable());
         let note = |check: &mut ProjectionCheck, s: String| {
             check.differences += 1;

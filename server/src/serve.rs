@@ -209,6 +209,10 @@ impl Server {
         let served = self.http.await;
         self.runner.abort();
         let _ = self.runner.await;
+        // A snapshot now makes the next start instant (nothing to replay).
+        if let Err(e) = self.app.projection.save() {
+            tracing::warn!(error = %e, "could not save the projection on stop");
+        }
         match served {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(ServeError::Other(e.to_string())),

@@ -288,23 +288,10 @@ struct StoreStats {
 }
 
 impl StoreStats {
-    /// Reads the store in `dir` (once its owner has closed it); zeros if it cannot be opened.
+    /// Reads the snapshot in `dir` (lock-free); zeros if there is none.
     async fn read(dir: &std::path::Path) -> StoreStats {
         let mut stats = StoreStats::default();
-        let deadline = Instant::now() + std::time::Duration::from_secs(10);
-        let db = loop {
-            match sled::Config::new().path(dir).open() {
-                Ok(db) => break db,
-                Err(_) if Instant::now() < deadline => {
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                }
-                Err(_) => return stats,
-            }
-        };
-        let Ok(tree) = db.open_tree("projection") else {
-            return stats;
-        };
-        for (k, v) in tree.iter().flatten() {
+        for (k, v) in gridcase_projections::Store::dump_dir(dir).unwrap_or_default() {
             match k.first() {
                 Some(b'c') => {
                     stats.cases += 1;
