@@ -511,31 +511,72 @@ pub struct Aggregate {
     pub ttr: BTreeMap<(u8, u8), i64>,
 }
 
+/// A dense sum of [`Cells`], for queries over many buckets: adding a bucket is an index per
+/// counter, and the [`Aggregate`] is built once at the end.
+#[derive(Debug, Clone)]
+pub struct Accumulator {
+    values: Vec<i64>,
+}
+
+impl Default for Accumulator {
+    fn default() -> Accumulator {
+        Accumulator {
+            values: vec![0; DENSE_LEN],
+        }
+    }
+}
+
+impl Accumulator {
+    /// Adds a bucket's counters.
+    pub fn add(&mut self, cells: &Cells) {
+        match &cells.repr {
+            Repr::Dense { values, .. } => {
+                for (acc, v) in self.values.iter_mut().zip(values.iter()) {
+                    *acc += i64::from(*v);
+                }
+            }
+            Repr::Sparse(cs) => {
+                for c in cs {
+                    self.values[dense_index(c.key)] += i64::from(c.value);
+                }
+            }
+        }
+    }
+
+    /// The sum as an [`Aggregate`].
+    pub fn finish(&self) -> Aggregate {
+        let mut a = Aggregate::default();
+        for (i, v) in self.values.iter().enumerate() {
+            if *v != 0 {
+                a.add_counter(dense_key(i), *v);
+            }
+        }
+        a
+    }
+}
+
 impl Aggregate {
+    fn add_counter(&mut self, key: u16, v: i64) {
+        if key >= TTR_BASE {
+            let k = key - TTR_BASE;
+            *self.ttr.entry(((k / 128) as u8, (k % 128) as u8)).or_default() += v;
+            return;
+        }
+        let (group, slot) = (usize::from(key / GROUP_SLOTS), usize::from(key % GROUP_SLOTS));
+        let counts = match group.checked_sub(1) {
+            None => &mut self.total,
+            Some(d) => match Dim::from_index(d) {
+                Some(dim) => self.by.entry(dim).or_default(),
+                None => return,
+            },
+        };
+        *counts.slot_mut(slot) += v;
+    }
+
     /// Adds a bucket's counters.
     pub fn merge(&mut self, cells: &Cells) {
         for c in cells.iter() {
-            let v = i64::from(c.value);
-            if c.key >= TTR_BASE {
-                let k = c.key - TTR_BASE;
-                *self
-                    .ttr
-                    .entry(((k / 128) as u8, (k % 128) as u8))
-                    .or_default() += v;
-                continue;
-            }
-            let (group, slot) = (
-                usize::from(c.key / GROUP_SLOTS),
-                usize::from(c.key % GROUP_SLOTS),
-            );
-            let counts = match group.checked_sub(1) {
-                None => &mut self.total,
-                Some(d) => match Dim::from_index(d) {
-                    Some(dim) => self.by.entry(dim).or_default(),
-                    None => continue,
-                },
-            };
-            *counts.slot_mut(slot) += v;
+            self.add_counter(c.key, i64::from(c.value));
         }
     }
 
@@ -637,6 +678,14 @@ mod tests {
             prop_assert_eq!(bytes.len(), cells.encoded_len());
             let back = Cells::decode(&bytes).unwrap();
             prop_assert!(back == cells);
+            // Summing densely (queries) equals summing counter by counter.
+            let mut by_merge = Aggregate::default();
+            by_merge.merge(&cells);
+            by_merge.merge(&back);
+            let mut acc = Accumulator::default();
+            acc.add(&cells);
+            acc.add(&back);
+            prop_assert_eq!(acc.finish(), by_merge);
         }
     }
 

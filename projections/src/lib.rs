@@ -22,7 +22,7 @@ pub use calendar::{
     civil_from_days, days_from_civil, month_of, month_start, Calendar, Day, Month, Period,
     PeriodParseError, UnknownTimeZone,
 };
-pub use counts::{Aggregate, Cell, Cells, Counts, Delta, Dim};
+pub use counts::{Accumulator, Aggregate, Cell, Cells, Counts, Delta, Dim};
 pub use projector::{has_month_buckets, AggKey, Bucket, CaseEntry, CohortMark, Outcome, Projector};
 pub use runner::{as_of, Projection};
 pub use stats::{

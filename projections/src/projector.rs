@@ -295,6 +295,30 @@ impl Projector {
     /// Applies one commit. Commits at or below the checkpoint are ignored (exactly-once in
     /// effect on resume); a gap is an error.
     pub fn apply(&mut self, c: &Committed) -> Result<(), ProjectionError> {
+        self.apply_decoded(c, None)
+    }
+
+    /// Decodes the bodies of a commit's events (what [`Projector::apply_decoded`] takes), so
+    /// another thread can do it ahead of the projector.
+    pub fn decode_bodies(c: &Committed) -> Result<Vec<Event>, ProjectionError> {
+        c.events
+            .iter()
+            .map(|r| {
+                r.decode().map_err(|e| ProjectionError::Corrupt {
+                    position: c.position,
+                    reason: e.to_string(),
+                })
+            })
+            .collect()
+    }
+
+    /// [`Projector::apply`] with the bodies already decoded by [`Projector::decode_bodies`]
+    /// (`None`: decode them here).
+    pub fn apply_decoded(
+        &mut self,
+        c: &Committed,
+        bodies: Option<&[Event]>,
+    ) -> Result<(), ProjectionError> {
         if c.position <= self.checkpoint {
             return Ok(());
         }
@@ -317,11 +341,24 @@ impl Projector {
             }),
         };
         let old_queue = queue_key(&entry.state);
-        for r in &c.events {
-            let event = r.decode().map_err(|e| ProjectionError::Corrupt {
+        if bodies.is_some_and(|b| b.len() != c.events.len()) {
+            return Err(ProjectionError::Corrupt {
                 position: c.position,
-                reason: e.to_string(),
-            })?;
+                reason: "decoded bodies do not match the commit's events".into(),
+            });
+        }
+        for (i, r) in c.events.iter().enumerate() {
+            let decoded;
+            let event = match bodies {
+                Some(b) => &b[i],
+                None => {
+                    decoded = r.decode().map_err(|e| ProjectionError::Corrupt {
+                        position: c.position,
+                        reason: e.to_string(),
+                    })?;
+                    &decoded
+                }
+            };
             if r.header.case_version != entry.state.version + 1 {
                 return Err(ProjectionError::Corrupt {
                     position: c.position,
@@ -332,8 +369,8 @@ impl Projector {
                 });
             }
             let registered_at = entry.state.registered_at;
-            entry.state.apply_recorded(&r.header, &event, r.hash);
-            if let Some(change) = activity(calendar, &entry.state, &r.header, &event, registered_at)
+            entry.state.apply_recorded(&r.header, event, r.hash);
+            if let Some(change) = activity(calendar, &entry.state, &r.header, event, registered_at)
             {
                 push_change(&mut changes, change);
             }

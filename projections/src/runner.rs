@@ -35,6 +35,14 @@ pub const LIVE_SAVE_EVERY: u64 = 100_000;
 /// …or this long after the first unsaved commit.
 pub const LIVE_SAVE_INTERVAL: Duration = Duration::from_secs(60);
 
+/// Commits read and decoded ahead by [`Projection::catch_up`], for its applier thread.
+struct Chunk {
+    commits: Vec<Committed>,
+    bodies: Vec<Vec<gridcase_domain::Event>>,
+    /// Save a snapshot after applying.
+    save: bool,
+}
+
 /// A live projection, optionally persisted. Cheap to clone.
 #[derive(Clone)]
 pub struct Projection {
@@ -107,6 +115,22 @@ impl Projection {
         Ok(())
     }
 
+    /// Applies a chunk read ahead by [`Projection::catch_up`].
+    fn apply_chunk(&self, chunk: &Chunk) -> Result<(), ProjectionError> {
+        let checkpoint = {
+            let mut p = self.inner.projector.write().expect("projection lock");
+            for (c, bodies) in chunk.commits.iter().zip(&chunk.bodies) {
+                p.apply_decoded(c, Some(bodies))?;
+            }
+            p.checkpoint()
+        };
+        self.inner.applied.send_replace(checkpoint);
+        if chunk.save {
+            self.save()?;
+        }
+        Ok(())
+    }
+
     /// Saves a snapshot now (nothing for in-memory projections). Readers go on meanwhile: the
     /// snapshot is taken under the read lock.
     pub fn save(&self) -> Result<(), ProjectionError> {
@@ -167,14 +191,14 @@ impl Projection {
             return Ok(self.checkpoint());
         }
         // A few chunks in flight: one being applied, some read ahead.
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<(Vec<Committed>, bool)>(4);
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Chunk>(4);
         let applier = {
             let me = self.clone();
             std::thread::Builder::new()
                 .name("projection-catch-up".into())
                 .spawn(move || -> Result<(), ProjectionError> {
-                    while let Some((page, save)) = rx.blocking_recv() {
-                        me.apply_and_maybe_save(&page, save)?;
+                    while let Some(chunk) = rx.blocking_recv() {
+                        me.apply_chunk(&chunk)?;
                     }
                     Ok(())
                 })
@@ -203,7 +227,17 @@ impl Projection {
                 if save {
                     since_save = 0;
                 }
-                if tx.send((chunk, save)).await.is_err() {
+                // Decoding the bodies here balances the two threads.
+                let bodies = chunk
+                    .iter()
+                    .map(Projector::decode_bodies)
+                    .collect::<Result<Vec<_>, _>>()?;
+                let chunk = Chunk {
+                    commits: chunk,
+                    bodies,
+                    save,
+                };
+                if tx.send(chunk).await.is_err() {
                     break; // the applier stopped: its error is reported below
                 }
                 progress(self.checkpoint(), head);

@@ -23,7 +23,7 @@ use gridcase_domain::{Level, RegionCode, RegionTree};
 use serde::{Deserialize, Serialize};
 
 use crate::calendar::Period;
-use crate::counts::{ttr_bucket_hours, Aggregate, Counts, Dim};
+use crate::counts::{ttr_bucket_hours, Accumulator, Aggregate, Counts, Dim};
 use crate::projector::{has_month_buckets, Bucket, Projector};
 
 /// A breakdown dimension.
@@ -289,18 +289,17 @@ impl Projector {
         } else {
             (Vec::new(), (period.from..period.to).collect())
         };
-        let mut out = Aggregate::default();
-        for m in months {
-            if let Some(a) = self.aggregate(region, Bucket::Month(m)) {
-                out.merge(a);
+        let mut acc = Accumulator::default();
+        let buckets = months
+            .into_iter()
+            .map(Bucket::Month)
+            .chain(days.into_iter().map(Bucket::Day));
+        for b in buckets {
+            if let Some(cells) = self.aggregate(region, b) {
+                acc.add(cells);
             }
         }
-        for d in days {
-            if let Some(a) = self.aggregate(region, Bucket::Day(d)) {
-                out.merge(a);
-            }
-        }
-        out
+        acc.finish()
     }
 
     /// Answers a statistics query from the aggregates.

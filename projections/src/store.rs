@@ -379,13 +379,14 @@ impl Projector {
         &self,
         mut f: impl FnMut(&[u8], &[u8]) -> Result<(), E>,
     ) -> Result<(), E> {
-        let mut keys: Vec<&AggKey> = self.aggregates.keys().collect();
-        keys.sort_unstable_by_key(|k| agg_key(k));
+        let mut keys: Vec<([u8; 15], &Cells)> =
+            self.aggregates.iter().map(|(k, c)| (agg_key(k), c)).collect();
+        keys.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let mut value = Vec::new();
-        for k in keys {
+        for (k, cells) in keys {
             value.clear();
-            self.aggregates[k].encode_into(&mut value);
-            f(&agg_key(k), &value)?;
+            cells.encode_into(&mut value);
+            f(&k, &value)?;
         }
         let mut ids: Vec<&CaseId> = self.cases.keys().collect();
         ids.sort_unstable();

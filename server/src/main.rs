@@ -83,7 +83,7 @@ enum Cmd {
         /// A seconds-long run of every suite on tiny fixtures; checks nothing about speed.
         #[arg(long)]
         smoke: bool,
-        /// The query suite's fixture (default quzhou-year; zhejiang-year is ~1M cases).
+        /// The query suite's fixture (default zhejiang-year, ~1M cases; tiny with --smoke).
         #[arg(long)]
         fixture: Option<String>,
         /// Directory for the temporary stores (default: the system's temporary directory).

@@ -47,7 +47,7 @@ pub struct Options {
     pub nats: Option<String>,
     /// Tiny sizes, seconds-long.
     pub smoke: bool,
-    /// The query suite's fixture (default: quzhou-year, or tiny with `--smoke`).
+    /// The query suite's fixture (default: zhejiang-year, or tiny with `--smoke`).
     pub fixture: Option<String>,
     /// Where temporary stores go (default: the system's temporary directory).
     pub work_dir: Option<PathBuf>,
@@ -276,7 +276,7 @@ impl Sizes {
         let query = match &opts.fixture {
             Some(f) => f.parse::<Scale>().map_err(BenchError::new)?,
             None if opts.smoke => Scale::Tiny,
-            None => Scale::QuzhouYear,
+            None => Scale::ZhejiangYear,
         };
         Ok(if opts.smoke {
             Sizes {
