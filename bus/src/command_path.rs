@@ -98,8 +98,33 @@ pub enum CommandError {
 #[derive(Debug, Clone, Default)]
 struct Loaded {
     state: CaseState,
-    /// (command id, position, version after, events) of each commit, for idempotent retries.
-    commits: Vec<(CommandId, Position, u64, Vec<EventRecord>)>,
+    /// Each commit, for idempotent retries. Shared, so that the next state after an append
+    /// copies references, not every event of the case's history.
+    commits: Vec<Arc<AppliedCommit>>,
+}
+
+/// One commit of a loaded case.
+#[derive(Debug)]
+struct AppliedCommit {
+    command_id: CommandId,
+    position: Position,
+    /// The case version after the commit.
+    version: u64,
+    events: Vec<EventRecord>,
+}
+
+impl Loaded {
+    /// The first result of `command`, if it was applied to the case.
+    fn applied(&self, case: &CaseId, command: &CommandId) -> Option<Executed> {
+        let c = self.commits.iter().find(|c| c.command_id == *command)?;
+        Some(Executed {
+            case_id: case.clone(),
+            position: c.position,
+            version: c.version,
+            events: c.events.clone(),
+            duplicate: true,
+        })
+    }
 }
 
 /// The clock that stamps `recorded_at`.
@@ -196,7 +221,12 @@ impl<L: EventLog> CommandPath<L> {
                 l.state.apply(&env);
             }
             let v = c.last_version();
-            l.commits.push((c.command_id, c.position, v, c.events));
+            l.commits.push(Arc::new(AppliedCommit {
+                command_id: c.command_id,
+                position: c.position,
+                version: v,
+                events: c.events,
+            }));
         }
         let l = Arc::new(l);
         self.cache
@@ -214,16 +244,8 @@ impl<L: EventLog> CommandPath<L> {
         loop {
             attempt += 1;
             let loaded = self.loaded(&sub.case_id, fresh).await?;
-            if let Some((_, position, version, events)) =
-                loaded.commits.iter().find(|c| c.0 == sub.command_id)
-            {
-                return Ok(Executed {
-                    case_id: sub.case_id.clone(),
-                    position: *position,
-                    version: *version,
-                    events: events.clone(),
-                    duplicate: true,
-                });
+            if let Some(first) = loaded.applied(&sub.case_id, &sub.command_id) {
+                return Ok(first);
             }
             let state = &loaded.state;
             if let ExpectedVersion::Exactly(v) = sub.expected {
@@ -246,18 +268,14 @@ impl<L: EventLog> CommandPath<L> {
             };
             let events = decide(state, &sub.command, &ctx)?;
             let commit = self.seal(&sub, state, &events)?;
-            match self.log.append(commit.clone()).await {
+            let records = commit.events.clone();
+            let appended = self.log.append(commit).await;
+            match appended {
                 Ok(a) if a.duplicate => {
                     // Applied before, possibly by another process: read the first result back.
                     let l = self.loaded(&sub.case_id, true).await?;
-                    return match l.commits.iter().find(|c| c.0 == sub.command_id) {
-                        Some((_, position, version, events)) => Ok(Executed {
-                            case_id: sub.case_id.clone(),
-                            position: *position,
-                            version: *version,
-                            events: events.clone(),
-                            duplicate: true,
-                        }),
+                    return match l.applied(&sub.case_id, &sub.command_id) {
+                        Some(first) => Ok(first),
                         None => Err(CommandError::CommandIdReused {
                             command_id: sub.command_id.clone(),
                             case_id: self.case_of_position(a.position).await?,
@@ -266,17 +284,16 @@ impl<L: EventLog> CommandPath<L> {
                 }
                 Ok(a) => {
                     let mut next = (*loaded).clone();
-                    for r in &commit.events {
-                        let env = Envelope::try_from(r)
-                            .map_err(|e| CommandError::Internal(e.to_string()))?;
-                        next.state.apply(&env);
+                    // The events just decided are what the records hold: no need to decode.
+                    for (r, e) in records.iter().zip(&events) {
+                        next.state.apply_recorded(&r.header, e, r.hash);
                     }
-                    next.commits.push((
-                        sub.command_id.clone(),
-                        a.position,
-                        a.version,
-                        commit.events.clone(),
-                    ));
+                    next.commits.push(Arc::new(AppliedCommit {
+                        command_id: sub.command_id.clone(),
+                        position: a.position,
+                        version: a.version,
+                        events: records.clone(),
+                    }));
                     self.cache
                         .lock()
                         .expect("cache lock")
@@ -285,7 +302,7 @@ impl<L: EventLog> CommandPath<L> {
                         case_id: sub.case_id.clone(),
                         position: a.position,
                         version: a.version,
-                        events: commit.events,
+                        events: records,
                         duplicate: false,
                     });
                 }
