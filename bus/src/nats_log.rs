@@ -23,18 +23,34 @@
 //!
 //! ## Appending
 //!
-//! [`EventLog::append`] reads the case's last message (one request to the stream leader),
-//! checks the commit against that head with [`validate_commit`] (the very refusals of the
-//! embedded store), and publishes with the expected last subject sequence. A
-//! `wrong last sequence` answer means another writer got there first: the head is read again
-//! and reported as a [`Conflict`]. When the case's subject is empty, the case is also looked
-//! up in every partition (`<prefix>.*.<case id>`), so a commit naming another partition than
-//! the case's own is refused (a conflict, or an invalid commit) instead of forking the case
-//! onto a second subject. Only two *simultaneous* first commits of one case id naming
-//! different partitions could both pass; the command path derives the partition from the
-//! case, so that needs two reports racing under the same case id from different counties. The acknowledgement comes after the server stored the
+//! [`EventLog::append`] needs the case's head (its last message's stream sequence, version
+//! and hash). It checks the commit against that head with [`validate_commit`] (the very
+//! refusals of the embedded store) and publishes with the expected last subject sequence.
+//!
+//! - When this `NatsLog` knows the head — it appended the case's last commit itself, or read
+//!   the case ([`EventLog::read_case`], which the command path does on a cache miss) — it
+//!   publishes right away: one round trip per command. What it knows is only a hint: if
+//!   another writer appended since, the server refuses the expected sequence and the append
+//!   starts over as below, from the stream leader's view. A case that a read found to have no
+//!   message at all is trusted to be new by the one append that follows, within a second.
+//! - Otherwise it first asks the stream leader for the case's last message in any partition
+//!   (`<prefix>.*.<case id>`; one request).
+//!
+//! A `wrong last sequence` answer means another writer got there first: the head is read
+//! again and reported as a [`Conflict`]. A commit naming another partition than the case's
+//! own is refused (a conflict, or an invalid commit) instead of forking the case onto a second
+//! subject.
+//! Only two *simultaneous* first commits of one case id naming different partitions could
+//! both pass (within the time between reading the case and publishing); the command path
+//! derives the partition from the case, so that needs two reports racing under the same case
+//! id from different counties. The acknowledgement comes after the server stored the
 //! message (the file store writes before acknowledging; for surviving power loss, not just
 //! `kill -9`, run the server with `sync_interval: always` or use a 3-replica cluster).
+//!
+//! [`EventLog::read_case`] first asks for the case's last message in any partition (a direct
+//! get when the stream has one replica and allows them, so it does not queue behind other
+//! JetStream API requests; else a request to the stream leader): a new case takes that one
+//! request, a case with history an ordered consumer besides.
 //!
 //! ## Idempotency
 //!
@@ -68,8 +84,9 @@
 //! [`NatsLog::connect`] accepts and verifies it. Deny the account the right to delete the
 //! stream itself: `deny_delete`/`deny_purge` protect messages, not the stream.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use async_nats::HeaderMap;
 use futures::StreamExt;
@@ -86,6 +103,16 @@ const RECONNECT_WAIT: Duration = Duration::from_secs(2);
 /// How long a request to the server may take (a healthy server answers in milliseconds; a
 /// cluster electing a stream leader in a few seconds).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How many case heads [`NatsLog`] remembers (see [`Known`]).
+const KNOWN_HEADS: usize = 65_536;
+
+/// How long "this case has no message yet" learned by [`EventLog::read_case`] is trusted by
+/// the next append. The server's expected-sequence check guards the case's own subject
+/// anyway; this bounds the window in which a first commit of the same case id on *another*
+/// partition could go unnoticed (see "Appending" above) to what it was before: the time
+/// between reading the case and publishing.
+const ABSENT_TRUST: Duration = Duration::from_secs(1);
 
 /// Header carrying the case version after the commit.
 pub const HEADER_CASE_VERSION: &str = "Gridcase-Case-Version";
@@ -126,6 +153,30 @@ pub struct NatsLog {
 struct Inner {
     conn: Connection,
     settings: NatsSettings,
+    /// Whether direct gets see every acknowledged append (see
+    /// [`js::direct_reads_are_current`]).
+    direct_reads: bool,
+    /// The heads of recently read or appended cases, so an append needs no read first.
+    known: Mutex<lru::LruCache<CaseId, Known>>,
+}
+
+/// What this process last learned about a case's head, from its own appends and reads.
+///
+/// Only a hint: an append that trusts it still publishes with the expected last subject
+/// sequence, so the server refuses it when another writer got there first, and the append
+/// then reads the head from the stream leader and proceeds exactly as without the hint.
+#[derive(Debug, Clone)]
+enum Known {
+    /// The case's last message.
+    Head {
+        subject: String,
+        seq: u64,
+        version: u64,
+        hash: Hash,
+        command_id: CommandId,
+    },
+    /// The case had no message on any subject at `seen`.
+    Absent { seen: Instant },
 }
 
 impl std::fmt::Debug for NatsLog {
@@ -259,7 +310,7 @@ impl NatsLog {
         let conn = js::connect_with_options(&settings.url, options)
             .await
             .map_err(log_error)?;
-        js::ensure_stream(
+        let config = js::ensure_stream(
             &conn.jetstream,
             &js::StreamSettings {
                 name: settings.stream.clone(),
@@ -277,7 +328,14 @@ impl NatsLog {
             "connected to the NATS event log"
         );
         Ok(NatsLog {
-            inner: Arc::new(Inner { conn, settings }),
+            inner: Arc::new(Inner {
+                conn,
+                settings,
+                direct_reads: js::direct_reads_are_current(&config),
+                known: Mutex::new(lru::LruCache::new(
+                    NonZeroUsize::new(KNOWN_HEADS).expect("not zero"),
+                )),
+            }),
         })
     }
 
@@ -335,6 +393,17 @@ impl NatsLog {
             .map_err(log_error)
     }
 
+    /// As [`NatsLog::last_on`], through a direct get when that is as current (one replica);
+    /// it does not wait in the server's JetStream API queue behind other requests.
+    async fn last_on_fast(&self, subject: &str) -> Result<Option<RawMsg>, LogError> {
+        if !self.inner.direct_reads {
+            return self.last_on(subject).await;
+        }
+        js::last_on_subject_direct(self.ctx(), self.stream(), subject)
+            .await
+            .map_err(log_error)
+    }
+
     /// The message that applied `command` to the case on `subject`, if any.
     async fn applied_on_case(
         &self,
@@ -375,38 +444,205 @@ impl NatsLog {
         }
     }
 
+    fn known(&self) -> std::sync::MutexGuard<'_, lru::LruCache<CaseId, Known>> {
+        // Every update is one `put` or `pop`, so a panic elsewhere cannot leave the cache
+        // inconsistent: a poisoned lock is used as is.
+        self.inner
+            .known
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Remembers `head` for `case` unless a later head is known.
+    fn learn(&self, case: &CaseId, head: Known) {
+        let mut known = self.known();
+        let newer = match (known.peek(case), &head) {
+            (Some(Known::Head { seq: old, .. }), Known::Head { seq: new, .. }) => new > old,
+            (Some(Known::Head { .. }), Known::Absent { .. }) => false,
+            _ => true,
+        };
+        if newer {
+            known.put(case.clone(), head);
+        }
+    }
+
+    fn forget(&self, case: &CaseId) {
+        self.known().pop(case);
+    }
+
+    /// What the known head lets an append of `commit` on `subject` do without reading:
+    /// publish expecting this last subject sequence (the known head is on `subject` at the
+    /// commit's expected version and the commit continues its hash chain, or the case was
+    /// just seen to have no message at all and the commit starts it), return the first
+    /// result (the known head is this very command), or nothing (read first).
+    fn trusted(&self, commit: &Commit, subject: &str) -> Option<Result<u64, Appended>> {
+        let known = {
+            let mut known = self.known();
+            match known.get(&commit.case_id)? {
+                // Good for the one append that follows the read.
+                Known::Absent { .. } => known.pop(&commit.case_id)?,
+                head => head.clone(),
+            }
+        };
+        match known {
+            Known::Head {
+                subject: on,
+                seq,
+                version,
+                hash,
+                command_id,
+            } if on == subject => {
+                if command_id == commit.command_id {
+                    return Some(Err(Appended {
+                        position: seq,
+                        version,
+                        duplicate: true,
+                    }));
+                }
+                validate_commit(commit, version, hash)
+                    .is_ok()
+                    .then_some(Ok(seq))
+            }
+            Known::Absent { seen } if seen.elapsed() < ABSENT_TRUST => {
+                validate_commit(commit, 0, Hash::ZERO)
+                    .is_ok()
+                    .then_some(Ok(0))
+            }
+            _ => None,
+        }
+    }
+
     async fn append_inner(&self, commit: Commit) -> Result<Appended, AppendError> {
         self.ready().await?;
         let subject = self.case_subject(&commit.partition, &commit.case_id);
-        let last = self.last_on(&subject).await?;
-        if last.is_none() {
-            // A new case — or a commit naming another partition than the case's own, which
-            // must not fork the case onto a second subject.
-            if let Some(elsewhere) = self.last_on(&self.case_filter(&commit.case_id)).await? {
-                if msg_id(&elsewhere) == Some(commit.command_id.as_str()) {
-                    return Ok(first_result(&elsewhere)?);
+        match self.trusted(&commit, &subject) {
+            Some(Err(first)) => return Ok(first),
+            Some(Ok(head_seq)) => match self.publish(&commit, &subject, head_seq).await {
+                // Another writer appended since: forget the hint and do what an append
+                // without it does, from the stream leader's view.
+                Err(PublishError::WrongLastSequence { .. }) => self.forget(&commit.case_id),
+                other => return self.published(&commit, other).await,
+            },
+            None => {}
+        }
+        self.append_read_first(commit, subject).await
+    }
+
+    /// Publishes `commit` on `subject` expecting `head_seq` as the subject's last sequence.
+    async fn publish(
+        &self,
+        commit: &Commit,
+        subject: &str,
+        head_seq: u64,
+    ) -> Result<js::Published, PublishError> {
+        let last_event = commit.events.last().expect("validated: not empty");
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            HEADER_CASE_VERSION,
+            last_event.header.case_version.to_string().as_str(),
+        );
+        headers.insert(HEADER_LAST_HASH, last_event.hash.to_hex().as_str());
+        let payload =
+            match StoredCommit::encode(&commit.case_id, &commit.command_id, &commit.events) {
+                Ok(body) => seal_value(&body),
+                Err(e) => {
+                    return Err(PublishError::Rejected {
+                        subject: subject.to_owned(),
+                        code: 0,
+                        description: e.to_string(),
+                    })
                 }
-                if let Some(a) = self
-                    .applied_on_case(&elsewhere.subject, &commit.command_id)
-                    .await?
-                {
-                    return Ok(a);
-                }
-                let (actual, _) = head_of(&elsewhere)?;
-                if actual != commit.expected_version {
-                    return Err(Conflict {
-                        expected: commit.expected_version,
-                        actual,
-                    }
-                    .into());
-                }
-                return Err(AppendError::Invalid(format!(
-                    "case {} is stored on subject {}, but the commit names partition {} \
-                     (a case's partition never changes)",
-                    commit.case_id, elsewhere.subject, commit.partition
-                )));
+            };
+        js::publish_expected(
+            self.ctx(),
+            subject,
+            headers,
+            payload,
+            commit.command_id.as_str(),
+            head_seq,
+        )
+        .await
+    }
+
+    /// The result of a publish that did not conflict; remembers the new head.
+    async fn published(
+        &self,
+        commit: &Commit,
+        published: Result<js::Published, PublishError>,
+    ) -> Result<Appended, AppendError> {
+        match published {
+            Ok(p) if !p.duplicate => {
+                let last_event = commit.events.last().expect("validated: not empty");
+                let version = last_event.header.case_version;
+                self.learn(
+                    &commit.case_id,
+                    Known::Head {
+                        subject: self.case_subject(&commit.partition, &commit.case_id),
+                        seq: p.stream_seq,
+                        version,
+                        hash: last_event.hash,
+                        command_id: commit.command_id.clone(),
+                    },
+                );
+                Ok(Appended {
+                    position: p.stream_seq,
+                    version,
+                    duplicate: false,
+                })
+            }
+            Ok(p) => {
+                self.forget(&commit.case_id);
+                Ok(self.duplicate_at(p.stream_seq).await?)
+            }
+            Err(e) => {
+                self.forget(&commit.case_id);
+                Err(publish_error(e).into())
             }
         }
+    }
+
+    /// Appends after reading the case's last message from the stream leader.
+    async fn append_read_first(
+        &self,
+        commit: Commit,
+        subject: String,
+    ) -> Result<Appended, AppendError> {
+        // The case's last message on any subject: when it is on the commit's subject it is
+        // that subject's last message too, and when there is none the case is new. Only a
+        // case found elsewhere needs a second look.
+        let last = match self.last_on(&self.case_filter(&commit.case_id)).await? {
+            None => None,
+            Some(m) if m.subject == subject => Some(m),
+            Some(elsewhere) => match self.last_on(&subject).await? {
+                Some(m) => Some(m),
+                None => {
+                    // A commit naming another partition than the case's own, which must not
+                    // fork the case onto a second subject.
+                    if msg_id(&elsewhere) == Some(commit.command_id.as_str()) {
+                        return Ok(first_result(&elsewhere)?);
+                    }
+                    if let Some(a) = self
+                        .applied_on_case(&elsewhere.subject, &commit.command_id)
+                        .await?
+                    {
+                        return Ok(a);
+                    }
+                    let (actual, _) = head_of(&elsewhere)?;
+                    if actual != commit.expected_version {
+                        return Err(Conflict {
+                            expected: commit.expected_version,
+                            actual,
+                        }
+                        .into());
+                    }
+                    return Err(AppendError::Invalid(format!(
+                        "case {} is stored on subject {}, but the commit names partition {} \
+                         (a case's partition never changes)",
+                        commit.case_id, elsewhere.subject, commit.partition
+                    )));
+                }
+            },
+        };
         let (head_seq, head_version, head_hash) = match &last {
             Some(m) => {
                 if msg_id(m) == Some(commit.command_id.as_str()) {
@@ -425,32 +661,7 @@ impl NatsLog {
             }
             return Err(refused);
         }
-        let last_event = commit.events.last().expect("validated: not empty");
-        let version = last_event.header.case_version;
-        let mut headers = HeaderMap::new();
-        headers.insert(HEADER_CASE_VERSION, version.to_string().as_str());
-        headers.insert(HEADER_LAST_HASH, last_event.hash.to_hex().as_str());
-        let payload = seal_value(&StoredCommit::encode(
-            &commit.case_id,
-            &commit.command_id,
-            &commit.events,
-        )?);
-        match js::publish_expected(
-            self.ctx(),
-            &subject,
-            headers,
-            payload,
-            commit.command_id.as_str(),
-            head_seq,
-        )
-        .await
-        {
-            Ok(p) if !p.duplicate => Ok(Appended {
-                position: p.stream_seq,
-                version,
-                duplicate: false,
-            }),
-            Ok(p) => Ok(self.duplicate_at(p.stream_seq).await?),
+        match self.publish(&commit, &subject, head_seq).await {
             Err(PublishError::WrongLastSequence { .. }) => {
                 // Another writer got there first (our own earlier copy as the last message was
                 // already recognised by publish_expected).
@@ -464,7 +675,7 @@ impl NatsLog {
                 }
                 .into())
             }
-            Err(other) => Err(publish_error(other).into()),
+            other => self.published(&commit, other).await,
         }
     }
 }
@@ -476,10 +687,31 @@ impl EventLog for NatsLog {
 
     async fn read_case(&self, case: &CaseId) -> Result<Vec<Committed>, LogError> {
         self.ready().await?;
-        let messages = js::read_subject(self.ctx(), self.stream(), &self.case_filter(case))
+        let filter = self.case_filter(case);
+        // One request tells a new case (the common miss: a report) from one with history;
+        // only the latter needs a consumer to read every message.
+        let seen = Instant::now();
+        if self.last_on_fast(&filter).await?.is_none() {
+            self.learn(case, Known::Absent { seen });
+            return Ok(Vec::new());
+        }
+        let messages = js::read_subject(self.ctx(), self.stream(), &filter)
             .await
             .map_err(log_error)?;
-        messages.iter().map(decode).collect()
+        let commits = messages.iter().map(decode).collect::<Result<Vec<_>, _>>()?;
+        if let (Some(m), Some(c)) = (messages.last(), commits.last()) {
+            self.learn(
+                case,
+                Known::Head {
+                    subject: m.subject.clone(),
+                    seq: m.seq,
+                    version: c.last_version(),
+                    hash: c.last_hash(),
+                    command_id: c.command_id.clone(),
+                },
+            );
+        }
+        Ok(commits)
     }
 
     async fn read_from(&self, from: Position, limit: usize) -> Result<Vec<Committed>, LogError> {

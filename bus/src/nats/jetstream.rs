@@ -561,10 +561,12 @@ impl StreamSettings {
     }
 }
 
-/// Creates the stream described by `settings`, or verifies the existing one.
+/// Creates the stream described by `settings`, or verifies the existing one, and returns its
+/// configuration.
 ///
 /// The stream captures `<subject_prefix>.>`, uses file storage, keeps every message forever
-/// (no age, size or count limits), denies deletes and purges, and allows direct gets.
+/// (no age, size or count limits), denies deletes and purges, and allows direct gets (an
+/// existing stream may deny them; see [`direct_reads_are_current`]).
 /// Idempotent: calling it again with the same settings does nothing.
 ///
 /// # Errors
@@ -575,20 +577,20 @@ impl StreamSettings {
 pub async fn ensure_stream(
     ctx: &jetstream::Context,
     settings: &StreamSettings,
-) -> Result<(), NatsError> {
+) -> Result<StreamConfig, NatsError> {
     // Look first rather than create-and-compare: creating with a different config fails
     // with a generic "name already in use", which says nothing about which setting is wrong.
     if let Some(config) = existing_stream_config(ctx, &settings.name).await? {
-        return settings.verify(&config);
+        return settings.verify(&config).map(|()| config);
     }
     match ctx.create_stream(settings.to_config()).await {
-        Ok(_) => Ok(()),
+        Ok(stream) => Ok(stream.cached_info().config.clone()),
         Err(err) => {
             if let CreateStreamErrorKind::JetStream(api) = err.kind() {
                 if api.error_code() == ErrorCode::STREAM_NAME_EXIST {
                     // Someone created it between our look and our create: verify theirs.
                     if let Some(config) = existing_stream_config(ctx, &settings.name).await? {
-                        return settings.verify(&config);
+                        return settings.verify(&config).map(|()| config);
                     }
                 }
                 let (code, description) = api_error_parts(&api);
@@ -952,6 +954,73 @@ pub async fn last_on_subject(
                 source: Box::new(err),
             }),
         },
+    }
+}
+
+/// Whether a direct get ([`last_on_subject_direct`]) on a stream of this configuration sees
+/// every acknowledged publish, like a request to the stream leader does: direct gets are
+/// allowed and there is only one replica to answer them. (With more replicas any of them
+/// answers, possibly one that lags behind the leader.)
+pub fn direct_reads_are_current(config: &StreamConfig) -> bool {
+    config.allow_direct && config.num_replicas <= 1
+}
+
+/// The last message on `subject` in `stream` (wildcards allowed), or `None` if there is none
+/// — through a direct get, which the server answers outside its JetStream API queue, so it
+/// stays fast while many appends are in flight.
+///
+/// Needs `allow_direct` on the stream. It sees every acknowledged publish only when
+/// [`direct_reads_are_current`] holds for the stream; otherwise use [`last_on_subject`].
+///
+/// # Errors
+///
+/// [`NatsError::Api`] when the server refuses (e.g. direct gets are not allowed: 503 no
+/// responders is reported as [`NatsError::Request`]), [`NatsError::Request`] on timeouts and
+/// lost connections.
+pub async fn last_on_subject_direct(
+    ctx: &jetstream::Context,
+    stream: &str,
+    subject: &str,
+) -> Result<Option<RawMsg>, NatsError> {
+    const OPERATION: &str = "get the last message on a subject (direct)";
+    if subject.contains(['"', '\\']) || subject.chars().any(char::is_whitespace) {
+        return Err(NatsError::InvalidName {
+            what: "subject",
+            value: subject.to_owned(),
+        });
+    }
+    // The request body form, not the subject-in-the-request-subject one: a published subject
+    // may not hold the wildcards of a filter such as `<prefix>.*.<case id>`.
+    let payload = format!(r#"{{"last_by_subj":"{subject}"}}"#);
+    let response = ctx
+        .client()
+        .request(format!("$JS.API.DIRECT.GET.{stream}"), payload.into())
+        .await
+        .map_err(|err| NatsError::Request {
+            operation: OPERATION,
+            stream: stream.to_owned(),
+            source: Box::new(err),
+        })?;
+    match response.status {
+        Some(status) if status == async_nats::StatusCode::NOT_FOUND => Ok(None),
+        Some(status) if status != async_nats::StatusCode::OK => Err(NatsError::Api {
+            operation: OPERATION,
+            stream: stream.to_owned(),
+            code: u64::from(status.as_u16()),
+            description: response
+                .description
+                .unwrap_or_else(|| "direct get refused".to_owned()),
+        }),
+        _ => {
+            let message = jetstream::message::StreamMessage::try_from(response).map_err(|err| {
+                NatsError::Request {
+                    operation: OPERATION,
+                    stream: stream.to_owned(),
+                    source: Box::new(err),
+                }
+            })?;
+            Ok(Some(RawMsg::from_stream_message(message)))
+        }
     }
 }
 
