@@ -1,4 +1,5 @@
-//! Throwaway nats-server processes for tests (feature `test-support`).
+//! Throwaway nats-server processes for tests and for `gridcase bench` (feature
+//! `test-support`): the one way gridcase starts a server of its own.
 //!
 //! [`NatsServer::start`] spawns `nats-server -p -1 -js -sd <temp dir> -a 127.0.0.1`, learns
 //! the port it picked from its ports file, and kills it and deletes its store on drop.
