@@ -381,15 +381,33 @@ fn verify_finds_a_live_projection_that_differs() {
     build_live_projection(data.path(), None);
     let proj = data.path().join("projection");
     {
-        // Alter one case view in the live store.
-        let db = sled::open(&proj).unwrap();
-        let tree = db.open_tree("projection").unwrap();
-        let (k, v) = tree.scan_prefix(b"c").next().unwrap().unwrap();
-        let mut v = v.to_vec();
-        let last = v.len() - 1;
-        v[last] ^= 1;
-        tree.insert(&k, v).unwrap();
-        db.flush().unwrap();
+        // Alter one case view in the live snapshot, keeping the file well formed (entries, then
+        // the entry count and a CRC-32 over everything before it): a projection written by a
+        // faulty build, not a damaged file.
+        let path = proj.join("projection.snapshot");
+        let mut bytes = std::fs::read(&path).unwrap();
+        let magic = b"GRIDCASE-PROJECTION-1\n".len();
+        let end = bytes.len() - 12;
+        let mut at = magic;
+        let read_len = |b: &[u8], at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap()) as usize;
+        let mut altered = false;
+        while at < end {
+            let klen = read_len(&bytes, at);
+            let key_first = bytes[at + 4];
+            let vat = at + 4 + klen;
+            let vlen = read_len(&bytes, vat);
+            if key_first == b'c' {
+                bytes[vat + 4 + vlen - 1] ^= 1;
+                altered = true;
+                break;
+            }
+            at = vat + 4 + vlen;
+        }
+        assert!(altered, "the snapshot holds a case view");
+        let crc = crc32fast::hash(&bytes[..bytes.len() - 4]).to_le_bytes();
+        let n = bytes.len();
+        bytes[n - 4..].copy_from_slice(&crc);
+        std::fs::write(&path, bytes).unwrap();
     }
     let o = replay_on(
         data.path(),
