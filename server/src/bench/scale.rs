@@ -7,8 +7,8 @@
 //!
 //! At every size the rebuild is the in-memory projection (the fold itself) next to the raw
 //! scan + decode. The persisted rebuild (time, peak memory, bytes written) runs at 1× only
-//! unless `--scale-persisted`: at 16× it adds sled's cache to a peak that is already many GB
-//! and takes many minutes, too much for a routine run on a small shared machine.
+//! unless `--scale-persisted`: it differs from the in-memory one by the final snapshot, and
+//! at 16× doubles a run that is already long on a small machine.
 
 use std::time::Instant;
 
