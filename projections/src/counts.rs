@@ -471,7 +471,7 @@ impl Cells {
     /// Decodes [`Cells::encode_into`]'s output, checking it is well formed: whole counters,
     /// keys strictly increasing and known, no zero values.
     pub fn decode(bytes: &[u8]) -> Result<Cells, String> {
-        if bytes.len() % 6 != 0 {
+        if !bytes.len().is_multiple_of(6) {
             return Err(format!(
                 "{} bytes is not a whole number of counters",
                 bytes.len()
@@ -559,10 +559,16 @@ impl Aggregate {
     fn add_counter(&mut self, key: u16, v: i64) {
         if key >= TTR_BASE {
             let k = key - TTR_BASE;
-            *self.ttr.entry(((k / 128) as u8, (k % 128) as u8)).or_default() += v;
+            *self
+                .ttr
+                .entry(((k / 128) as u8, (k % 128) as u8))
+                .or_default() += v;
             return;
         }
-        let (group, slot) = (usize::from(key / GROUP_SLOTS), usize::from(key % GROUP_SLOTS));
+        let (group, slot) = (
+            usize::from(key / GROUP_SLOTS),
+            usize::from(key % GROUP_SLOTS),
+        );
         let counts = match group.checked_sub(1) {
             None => &mut self.total,
             Some(d) => match Dim::from_index(d) {

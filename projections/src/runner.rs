@@ -38,7 +38,8 @@ pub const LIVE_SAVE_INTERVAL: Duration = Duration::from_secs(60);
 /// Commits read and decoded ahead by [`Projection::catch_up`], for its applier thread.
 struct Chunk {
     commits: Vec<Committed>,
-    bodies: Vec<Vec<gridcase_domain::Event>>,
+    /// The event bodies, if the reader had time to decode them.
+    bodies: Option<Vec<Vec<gridcase_domain::Event>>>,
     /// Save a snapshot after applying.
     save: bool,
 }
@@ -119,8 +120,9 @@ impl Projection {
     fn apply_chunk(&self, chunk: &Chunk) -> Result<(), ProjectionError> {
         let checkpoint = {
             let mut p = self.inner.projector.write().expect("projection lock");
-            for (c, bodies) in chunk.commits.iter().zip(&chunk.bodies) {
-                p.apply_decoded(c, Some(bodies))?;
+            for (i, c) in chunk.commits.iter().enumerate() {
+                let bodies = chunk.bodies.as_ref().map(|b| b[i].as_slice());
+                p.apply_decoded(c, bodies)?;
             }
             p.checkpoint()
         };
@@ -227,11 +229,18 @@ impl Projection {
                 if save {
                     since_save = 0;
                 }
-                // Decoding the bodies here balances the two threads.
-                let bodies = chunk
-                    .iter()
-                    .map(Projector::decode_bodies)
-                    .collect::<Result<Vec<_>, _>>()?;
+                // Balance the two threads: when the applier is behind (the channel is full),
+                // this side has time to decode the bodies too; otherwise it sends at once.
+                let bodies = if tx.capacity() == 0 {
+                    Some(
+                        chunk
+                            .iter()
+                            .map(Projector::decode_bodies)
+                            .collect::<Result<Vec<_>, _>>()?,
+                    )
+                } else {
+                    None
+                };
                 let chunk = Chunk {
                     commits: chunk,
                     bodies,

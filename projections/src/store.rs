@@ -146,7 +146,10 @@ impl<W: Write> SnapshotWriter<W> {
 }
 
 /// The entries of a snapshot file's bytes, checked (magic, lengths, count, CRC).
-fn parse_snapshot(bytes: &[u8]) -> Result<Vec<(&[u8], &[u8])>, String> {
+/// A borrowed snapshot entry: key and value.
+type RawEntry<'a> = (&'a [u8], &'a [u8]);
+
+fn parse_snapshot(bytes: &[u8]) -> Result<Vec<RawEntry<'_>>, String> {
     if bytes.len() < MAGIC.len() + TRAILER || !bytes.starts_with(MAGIC) {
         return Err("not a projection snapshot (bad magic or too short)".into());
     }
@@ -379,9 +382,12 @@ impl Projector {
         &self,
         mut f: impl FnMut(&[u8], &[u8]) -> Result<(), E>,
     ) -> Result<(), E> {
-        let mut keys: Vec<([u8; 15], &Cells)> =
-            self.aggregates.iter().map(|(k, c)| (agg_key(k), c)).collect();
-        keys.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let mut keys: Vec<([u8; 15], &Cells)> = self
+            .aggregates
+            .iter()
+            .map(|(k, c)| (agg_key(k), c))
+            .collect();
+        keys.sort_unstable_by_key(|(k, _)| *k);
         let mut value = Vec::new();
         for (k, cells) in keys {
             value.clear();

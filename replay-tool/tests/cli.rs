@@ -389,7 +389,8 @@ fn verify_finds_a_live_projection_that_differs() {
         let magic = b"GRIDCASE-PROJECTION-1\n".len();
         let end = bytes.len() - 12;
         let mut at = magic;
-        let read_len = |b: &[u8], at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap()) as usize;
+        let read_len =
+            |b: &[u8], at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap()) as usize;
         let mut altered = false;
         while at < end {
             let klen = read_len(&bytes, at);
