@@ -214,7 +214,7 @@ pub(crate) async fn nats(run: &mut Run) -> Result<(), BenchError> {
     let n = stored.len();
     let raw_secs = publish_raw(
         &conn,
-        &stored,
+        stored.clone(),
         &settings.subject_prefix,
         &raw,
         PUBLISH_WINDOW,
@@ -224,7 +224,7 @@ pub(crate) async fn nats(run: &mut Run) -> Result<(), BenchError> {
     // publish per writer at a time could reach at best.
     let raw64_secs = publish_raw(
         &conn,
-        &stored,
+        stored,
         &settings.subject_prefix,
         &run.nats.raw64_settings(),
         WRITERS,
@@ -287,7 +287,7 @@ pub(crate) async fn nats(run: &mut Run) -> Result<(), BenchError> {
 /// stored at the engine's sequence. Returns the seconds the publishing took.
 async fn publish_raw(
     conn: &js::Connection,
-    stored: &[js::RawMsg],
+    stored: Vec<js::RawMsg>,
     from_prefix: &str,
     raw: &js::StreamSettings,
     window: usize,
@@ -295,25 +295,19 @@ async fn publish_raw(
     js::ensure_stream(&conn.jetstream, raw)
         .await
         .map_err(ctx("creating the raw stream"))?;
-    let messages: Vec<_> = stored
-        .iter()
-        .map(|m| {
-            let subject = m.subject.replacen(from_prefix, &raw.subject_prefix, 1);
-            let msg = PublishMessage::build()
-                .headers(m.headers.clone())
-                .payload(m.payload.clone().into());
-            (m.seq, subject, msg)
-        })
-        .collect();
     let started = Instant::now();
     let mut inflight = VecDeque::with_capacity(window);
-    for (seq, subject, msg) in messages {
+    for m in stored {
+        let subject = m.subject.replacen(from_prefix, &raw.subject_prefix, 1);
+        let msg = PublishMessage::build()
+            .headers(m.headers)
+            .payload(m.payload.into());
         let ack = conn
             .jetstream
             .send_publish(subject, msg)
             .await
             .map_err(ctx("raw publish"))?;
-        inflight.push_back((seq, ack));
+        inflight.push_back((m.seq, ack));
         if inflight.len() >= window {
             if let Some((seq, ack)) = inflight.pop_front() {
                 check_ack(seq, ack.await)?;
