@@ -207,6 +207,18 @@ impl Server {
             let _ = tx.send(());
         }
         let served = self.http.await;
+        // Let the projection apply what the last requests appended (bounded: a log that is
+        // unreachable now is replayed at the next start instead).
+        if let Ok(head) = self.app.path.log().head().await {
+            let drained = self
+                .app
+                .projection
+                .wait_for(head, std::time::Duration::from_secs(10))
+                .await;
+            if let Err(e) = drained {
+                tracing::warn!(error = %e, "stopping before the projection caught up");
+            }
+        }
         self.runner.abort();
         let _ = self.runner.await;
         // A snapshot now makes the next start instant (nothing to replay).
