@@ -271,7 +271,7 @@ pub struct Cell {
 /// Most aggregates (a grid's day) hold a handful of counters and are kept as a flat sorted
 /// vector: one small allocation, cheap to update and to store. The few busy ones (a city's or
 /// county's day and month) are promoted to a dense array indexed by key once they hold
-/// [`DENSE_FROM`] counters, so updating them is an index, not a search. Both forms hold,
+/// 192 counters (`DENSE_FROM`), so updating them is an index, not a search. Both forms hold,
 /// iterate and encode the same counters.
 #[derive(Debug, Clone)]
 pub struct Cells {
