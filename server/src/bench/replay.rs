@@ -120,13 +120,21 @@ async fn embedded(run: &mut Run) -> Result<(), BenchError> {
         .await
         .map_err(ctx("the in-memory projection"))?;
     let memory_secs = t.elapsed().as_secs_f64();
+    // Engine and raw alternate, twice each, and each keeps its best time: neither profits
+    // from running last on the warmest caches.
     let proj_dir = run.dir("replay-projection")?;
-    let written_before = child::io_write_bytes();
-    let engine_secs = rebuild(&log, &proj_dir).await?;
-    let store_written = child::io_write_bytes().saturating_sub(written_before);
-    let t = Instant::now();
-    raw_scan(&tree)?;
-    let raw_secs = t.elapsed().as_secs_f64();
+    let (mut engine_secs, mut raw_secs, mut store_written) = (f64::MAX, f64::MAX, 0);
+    for round in 0..2 {
+        if round > 0 {
+            std::fs::remove_dir_all(&proj_dir).map_err(ctx("clearing the projection"))?;
+        }
+        let written_before = child::io_write_bytes();
+        engine_secs = engine_secs.min(rebuild(&log, &proj_dir).await?);
+        store_written = child::io_write_bytes().saturating_sub(written_before);
+        let t = Instant::now();
+        raw_scan(&tree)?;
+        raw_secs = raw_secs.min(t.elapsed().as_secs_f64());
+    }
 
     let engine = events / engine_secs;
     let raw = events / raw_secs;
