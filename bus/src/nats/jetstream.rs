@@ -746,7 +746,14 @@ pub async fn publish_expected(
         };
         let failure = classify_publish_error(subject, expected_last_subject_seq, err);
         match failure {
-            PublishFailure::Retry(source) if attempt < PUBLISH_ATTEMPTS => {
+            // Retrying helps while a connected client waits for a stream leader; a client
+            // that lost its connection would only wait out every attempt's timeout, so the
+            // failure is reported now (the command can be retried with the same id).
+            PublishFailure::Retry(source)
+                if attempt < PUBLISH_ATTEMPTS
+                    && ctx.client().connection_state()
+                        == async_nats::connection::State::Connected =>
+            {
                 tracing::debug!(subject, attempt, error = %source, "retrying publish");
                 tokio::time::sleep(backoff).await;
                 backoff *= 2;
