@@ -65,16 +65,15 @@ pub async fn load(
         indicatif::ProgressBar::hidden()
     };
     let started = Instant::now();
-    let (done_tx, mut done_rx) = mpsc::channel::<Result<(bool, u64, u64), LoadError>>(4096);
-    let mut lanes = Vec::with_capacity(LANES);
-    let mut workers = Vec::with_capacity(LANES);
-    for _ in 0..LANES {
-        let (tx, mut rx) = mpsc::channel::<GeneratedCommit>(64);
-        lanes.push(tx);
-        let path = path.clone();
-        let done = done_tx.clone();
-        workers.push(tokio::spawn(async move {
-            while let Some(g) = rx.recv().await {
+    let mut total = Loaded::default();
+    let mut first_error = None;
+    fan_out(
+        LANES,
+        generator,
+        |g: &GeneratedCommit| lane_of(g.case_id.as_str(), LANES),
+        move |g: GeneratedCommit| {
+            let path = path.clone();
+            async move {
                 let first = g.expected_version == 0;
                 let n = g.events.len() as u64;
                 let sub = Submission {
@@ -86,7 +85,7 @@ pub async fn load(
                     command: g.command,
                     recorded_at: Some(g.recorded_at),
                 };
-                let r = match path.execute(sub).await {
+                match path.execute(sub).await {
                     Ok(e) if e.duplicate => Ok((false, 0, 0)),
                     Ok(e) if e.events != g.events => Err(LoadError(format!(
                         "case {} command {}: the engine decided differently from the generator",
@@ -97,58 +96,108 @@ pub async fn load(
                         "case {} command {}: {e}",
                         g.case_id, g.command_id
                     ))),
-                };
-                if done.send(r).await.is_err() {
-                    return;
                 }
             }
-        }));
-    }
-    drop(done_tx);
-    // The generator is CPU work: run it on a blocking thread feeding the lanes.
-    let feeder = tokio::task::spawn_blocking(move || {
-        for g in generator {
-            let lane = lane_of(g.case_id.as_str());
-            if lanes[lane].blocking_send(g).is_err() {
-                return;
+        },
+        |r: Result<(bool, u64, u64), LoadError>| match r {
+            Ok((new_case, commits, events)) => {
+                total.cases += u64::from(new_case);
+                total.commits += commits;
+                total.events += events;
+                if new_case {
+                    bar.inc(1);
+                    if total.cases % 512 == 0 {
+                        let s = started.elapsed().as_secs_f64().max(1e-9);
+                        bar.set_message(format!(
+                            "{} events, {:.0} events/s",
+                            total.events,
+                            total.events as f64 / s
+                        ));
+                    }
+                }
+                true
             }
-        }
-    });
-    let mut total = Loaded::default();
-    while let Some(r) = done_rx.recv().await {
-        let (new_case, commits, events) = r?;
-        total.cases += u64::from(new_case);
-        total.commits += commits;
-        total.events += events;
-        if new_case {
-            bar.inc(1);
-            if total.cases % 512 == 0 {
-                let s = started.elapsed().as_secs_f64().max(1e-9);
-                bar.set_message(format!(
-                    "{} events, {:.0} events/s",
-                    total.events,
-                    total.events as f64 / s
-                ));
+            Err(e) => {
+                first_error = Some(e);
+                false
             }
-        }
-    }
-    feeder.await.map_err(|e| LoadError(e.to_string()))?;
-    for w in workers {
-        w.await.map_err(|e| LoadError(e.to_string()))?;
+        },
+    )
+    .await
+    .map_err(LoadError)?;
+    if let Some(e) = first_error {
+        return Err(e);
     }
     bar.finish_and_clear();
     total.seconds = started.elapsed().as_secs_f64();
     Ok(total)
 }
 
-fn lane_of(case: &str) -> usize {
-    // FNV-1a: stable and cheap.
+/// FNV-1a of a case id: a stable lane, so one case's commits stay in order.
+pub(crate) fn lane_of(case: &str, lanes: usize) -> usize {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in case.bytes() {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
-    (h % LANES as u64) as usize
+    (h % lanes as u64) as usize
+}
+
+/// Runs `work` on every item of `items` across `lanes` concurrent tasks and hands each result
+/// to `each` as it completes, until `each` returns `false`. Items are produced on a blocking
+/// thread (generating fixtures is CPU work) and go to the lane `lane` picks, so the items of
+/// one case run in order. Errs only if a task panicked; the work's own failures are results.
+pub(crate) async fn fan_out<T, R, Fut>(
+    lanes: usize,
+    items: impl Iterator<Item = T> + Send + 'static,
+    lane: fn(&T) -> usize,
+    work: impl Fn(T) -> Fut + Send + Sync + 'static,
+    mut each: impl FnMut(R) -> bool,
+) -> Result<(), String>
+where
+    T: Send + 'static,
+    R: Send + 'static,
+    Fut: std::future::Future<Output = R> + Send + 'static,
+{
+    let work = Arc::new(work);
+    let (done_tx, mut done_rx) = mpsc::channel::<R>(4096);
+    let mut senders = Vec::with_capacity(lanes);
+    let mut workers = Vec::with_capacity(lanes);
+    for _ in 0..lanes {
+        let (tx, mut rx) = mpsc::channel::<T>(64);
+        senders.push(tx);
+        let (work, done) = (work.clone(), done_tx.clone());
+        workers.push(tokio::spawn(async move {
+            while let Some(item) = rx.recv().await {
+                if done.send(work(item).await).await.is_err() {
+                    return;
+                }
+            }
+        }));
+    }
+    drop(done_tx);
+    let feeder = tokio::task::spawn_blocking(move || {
+        for item in items {
+            if senders[lane(&item) % senders.len()]
+                .blocking_send(item)
+                .is_err()
+            {
+                return;
+            }
+        }
+    });
+    while let Some(r) = done_rx.recv().await {
+        if !each(r) {
+            break;
+        }
+    }
+    // Dropping the receiver stops the lanes, and with them the feeder.
+    drop(done_rx);
+    feeder.await.map_err(|e| e.to_string())?;
+    for w in workers {
+        w.await.map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
 
 /// Ready-to-use demo tokens for the quzhou-month fixture: a grid worker, a township's staff, a

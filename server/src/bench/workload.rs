@@ -6,13 +6,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::load::{fan_out, lane_of};
 use futures::FutureExt;
 use gridcase_bus::{
     partition_of, CommandPath, Commit, EventLog, ExpectedVersion, Position, SledLog, Submission,
 };
 use gridcase_domain::{CaseId, CommandId, Event, EventId, EventRecord, Hash, Policy, RegionTree};
 use gridcase_fixtures::{GeneratedCommit, Scale};
-use tokio::sync::mpsc;
 
 use super::{ctx, BenchError};
 
@@ -45,16 +45,6 @@ pub(crate) fn materialize(scale: Scale, seed: u64) -> Workload {
         events,
         cases,
     }
-}
-
-/// FNV-1a of a case id: stable lane assignment, so a case's commands stay in order.
-pub(crate) fn lane_of(case: &str, lanes: usize) -> usize {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in case.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    (h % lanes as u64) as usize
 }
 
 /// One command as applied by the engine.
@@ -212,70 +202,61 @@ pub(crate) async fn fill_sled(
     seed: u64,
     prefix: Option<String>,
 ) -> Result<Filled, BenchError> {
-    let (done_tx, mut done_rx) = mpsc::channel::<Result<(bool, u64), BenchError>>(8192);
-    let mut lanes = Vec::with_capacity(FILL_LANES);
-    let mut workers = Vec::with_capacity(FILL_LANES);
-    for _ in 0..FILL_LANES {
-        let (tx, mut rx) = mpsc::channel::<Commit>(64);
-        lanes.push(tx);
-        let log = log.clone();
-        let done = done_tx.clone();
-        workers.push(tokio::spawn(async move {
-            while let Some(c) = rx.recv().await {
-                let first = c.expected_version == 0;
-                let n = c.events.len() as u64;
-                let case = c.case_id.clone();
-                let r = match log.append(c).await {
-                    Ok(a) if !a.duplicate => Ok((first, n)),
-                    Ok(_) => Err(BenchError(format!("case {case}: unexpected duplicate"))),
-                    Err(e) => Err(BenchError(format!("appending case {case}: {e}"))),
-                };
-                if done.send(r).await.is_err() {
-                    return;
-                }
-            }
-        }));
-    }
-    drop(done_tx);
-    let feeder = tokio::task::spawn_blocking(move || -> Result<(), BenchError> {
-        let mut heads: HashMap<CaseId, Hash> = HashMap::new();
-        for g in scale.generator(seed) {
-            let g = match &prefix {
-                Some(p) => reprefix(g, p, &mut heads)?,
-                None => g,
-            };
-            let commit = Commit {
-                partition: partition_of(g.command.actor.unit()),
-                case_id: g.case_id,
-                command_id: g.command_id,
-                expected_version: g.expected_version,
-                events: g.events,
-            };
-            let lane = lane_of(commit.case_id.as_str(), FILL_LANES);
-            if lanes[lane].blocking_send(commit).is_err() {
-                break;
-            }
-        }
-        Ok(())
+    // The copies' ids are re-derived on the feeder thread; a failure there is a result like a
+    // failed append, and stops the fill.
+    let mut heads: HashMap<CaseId, Hash> = HashMap::new();
+    let commits = scale.generator(seed).map(move |g| {
+        let g = match &prefix {
+            Some(p) => reprefix(g, p, &mut heads)?,
+            None => g,
+        };
+        Ok(Commit {
+            partition: partition_of(g.command.actor.unit()),
+            case_id: g.case_id,
+            command_id: g.command_id,
+            expected_version: g.expected_version,
+            events: g.events,
+        })
     });
     let mut filled = Filled::default();
     let mut first_error = None;
-    while let Some(r) = done_rx.recv().await {
-        match r {
+    let log = log.clone();
+    fan_out(
+        FILL_LANES,
+        commits,
+        |c: &Result<Commit, BenchError>| match c {
+            Ok(c) => lane_of(c.case_id.as_str(), FILL_LANES),
+            Err(_) => 0,
+        },
+        move |c: Result<Commit, BenchError>| {
+            let log = log.clone();
+            async move {
+                let c = c?;
+                let first = c.expected_version == 0;
+                let n = c.events.len() as u64;
+                let case = c.case_id.clone();
+                match log.append(c).await {
+                    Ok(a) if !a.duplicate => Ok((first, n)),
+                    Ok(_) => Err(BenchError(format!("case {case}: unexpected duplicate"))),
+                    Err(e) => Err(BenchError(format!("appending case {case}: {e}"))),
+                }
+            }
+        },
+        |r: Result<(bool, u64), BenchError>| match r {
             Ok((first, n)) => {
                 filled.commits += 1;
                 filled.events += n;
                 filled.cases += u64::from(first);
+                true
             }
             Err(e) => {
-                first_error.get_or_insert(e);
+                first_error = Some(e);
+                false
             }
-        }
-    }
-    feeder.await.map_err(ctx("the fixture feeder failed"))??;
-    for w in workers {
-        w.await.map_err(ctx("a fill lane failed"))?;
-    }
+        },
+    )
+    .await
+    .map_err(BenchError)?;
     match first_error {
         Some(e) => Err(e),
         None => Ok(filled),
