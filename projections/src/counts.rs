@@ -585,22 +585,6 @@ impl Aggregate {
             self.add_counter(c.key, i64::from(c.value));
         }
     }
-
-    /// Adds another aggregate.
-    pub fn add(&mut self, o: &Aggregate) {
-        self.total.add(&o.total, 1);
-        for (d, c) in &o.by {
-            self.by.entry(*d).or_default().add(c, 1);
-        }
-        for (k, n) in &o.ttr {
-            *self.ttr.entry(*k).or_default() += n;
-        }
-    }
-
-    /// Whether nothing is counted.
-    pub fn is_empty(&self) -> bool {
-        self.total.is_zero() && self.by.values().all(Counts::is_zero) && self.ttr.is_empty()
-    }
 }
 
 #[cfg(test)]

@@ -29,7 +29,7 @@ pub use stats::{
     Activity, Breakdown, Change, ChildFigures, Cohort, Durations, Figures, Rates, StatsQuery,
     StatsReport,
 };
-pub use store::{Dump, Store};
+pub use store::{checkpoint_of, Dump, Store};
 
 use gridcase_bus::{LogError, Position};
 

@@ -12,7 +12,7 @@ use gridcase_domain::{
 use serde::{Deserialize, Serialize};
 
 use crate::calendar::{month_of, Calendar, Day, Month};
-use crate::counts::{Aggregate, Cells, Counts, Dim};
+use crate::counts::{Cells, Counts, Dim};
 use crate::ProjectionError;
 
 /// Where a case stands in its registration cohort.
@@ -449,15 +449,6 @@ impl Projector {
     /// The counters of one region and bucket.
     pub fn aggregate(&self, region: RegionCode, bucket: Bucket) -> Option<&Cells> {
         self.aggregates.get(&(region, bucket))
-    }
-
-    /// The counters of one region and bucket, summed into an [`Aggregate`].
-    pub fn aggregate_summary(&self, region: RegionCode, bucket: Bucket) -> Aggregate {
-        let mut a = Aggregate::default();
-        if let Some(c) = self.aggregate(region, bucket) {
-            a.merge(c);
-        }
-        a
     }
 
     /// Open cases held by exactly `unit`, soonest deadline first.

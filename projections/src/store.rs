@@ -320,23 +320,9 @@ impl Store {
             .map_err(io("syncing", &self.dir))
     }
 
-    /// The stored checkpoint (0 without a snapshot).
-    pub fn checkpoint(&self) -> Result<Position, ProjectionError> {
-        Ok(Self::dump_dir(&self.dir)?
-            .iter()
-            .find(|(k, _)| k.as_slice() == CHECKPOINT)
-            .and_then(|(_, v)| v.as_slice().try_into().ok())
-            .map(u64::from_be_bytes)
-            .unwrap_or(0))
-    }
-
-    /// Every key and value of the snapshot, in order: for byte-for-byte comparisons.
-    pub fn dump(&self) -> Result<Dump, ProjectionError> {
-        Self::dump_dir(&self.dir)
-    }
-
-    /// [`Store::dump`] of the snapshot in `dir` without taking the lock: snapshots are replaced
-    /// by rename, so this reads a whole one even while a server writes the next.
+    /// Every key and value of the snapshot in `dir`, in order (empty without one), for
+    /// byte-for-byte comparisons. Takes no lock: snapshots are replaced by rename, so this
+    /// reads a whole one even while a server writes the next.
     pub fn dump_dir(dir: &Path) -> Result<Dump, ProjectionError> {
         let Some(bytes) = Self::read_bytes(dir)? else {
             return Ok(Vec::new());
@@ -352,16 +338,15 @@ impl Store {
             .map(|(k, v)| (k.to_vec(), v.to_vec()))
             .collect())
     }
+}
 
-    /// Deletes the snapshot (before a rebuild from position 0).
-    pub fn clear(&self) -> Result<(), ProjectionError> {
-        let path = self.snapshot_path();
-        match std::fs::remove_file(&path) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(io("removing", &path)(e)),
-        }
-    }
+/// The checkpoint recorded in a dump (0 if it has none, as a store without a snapshot).
+pub fn checkpoint_of(dump: &Dump) -> Position {
+    dump.iter()
+        .find(|(k, _)| k.as_slice() == CHECKPOINT)
+        .and_then(|(_, v)| v.as_slice().try_into().ok())
+        .map(u64::from_be_bytes)
+        .unwrap_or(0)
 }
 
 impl Projector {

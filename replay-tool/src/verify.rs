@@ -1041,12 +1041,7 @@ pub async fn check_projections(
     // Read without the store's lock: snapshots are replaced by rename, so this works while a
     // server is running on the same data directory.
     let live = Store::dump_dir(dir)?;
-    let checkpoint = live
-        .iter()
-        .find(|(k, _)| k.as_slice() == b"mcheckpoint")
-        .and_then(|(_, v)| v.as_slice().try_into().ok())
-        .map(u64::from_be_bytes)
-        .unwrap_or(0);
+    let checkpoint = gridcase_projections::checkpoint_of(&live);
     let time_zone = live
         .iter()
         .find(|(k, _)| k.as_slice() == b"mtime_zone")

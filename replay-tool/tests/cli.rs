@@ -327,12 +327,7 @@ fn rebuild_is_byte_identical_to_a_live_projection() {
     );
     assert!(text.contains(&format!("{} cases", total_cases())), "{text}");
     assert!(text.contains("events/s"), "{text}");
-    let dump = |dir: &std::path::Path| {
-        gridcase_projections::Store::open(dir)
-            .unwrap()
-            .dump()
-            .unwrap()
-    };
+    let dump = |dir: &std::path::Path| gridcase_projections::Store::dump_dir(dir).unwrap();
     assert_eq!(dump(&out), dump(&data.path().join("projection")));
     // Never into a directory that holds something.
     let o = replay_on(data.path(), &["rebuild", "--out", out.to_str().unwrap()]);

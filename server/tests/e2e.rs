@@ -421,9 +421,5 @@ async fn a_graceful_stop_finishes_the_command_in_flight() {
     // The stop saved the projection at the log's head: the next start replays nothing.
     let head = app.path.log().head().await.unwrap();
     let snapshot = gridcase_projections::Store::dump_dir(&cfg.data_dir.join("projection")).unwrap();
-    let checkpoint = snapshot
-        .iter()
-        .find(|(k, _)| k.as_slice() == b"mcheckpoint")
-        .map(|(_, v)| u64::from_be_bytes(v.as_slice().try_into().unwrap()));
-    assert_eq!(checkpoint, Some(head));
+    assert_eq!(gridcase_projections::checkpoint_of(&snapshot), head);
 }
