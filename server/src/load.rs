@@ -20,6 +20,12 @@ use tokio::sync::mpsc;
 #[error("{0}")]
 pub struct LoadError(pub String);
 
+impl From<String> for LoadError {
+    fn from(s: String) -> LoadError {
+        LoadError(s)
+    }
+}
+
 /// What a load wrote.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Loaded {
@@ -66,7 +72,6 @@ pub async fn load(
     };
     let started = Instant::now();
     let mut total = Loaded::default();
-    let mut first_error = None;
     fan_out(
         LANES,
         generator,
@@ -99,35 +104,24 @@ pub async fn load(
                 }
             }
         },
-        |r: Result<(bool, u64, u64), LoadError>| match r {
-            Ok((new_case, commits, events)) => {
-                total.cases += u64::from(new_case);
-                total.commits += commits;
-                total.events += events;
-                if new_case {
-                    bar.inc(1);
-                    if total.cases % 512 == 0 {
-                        let s = started.elapsed().as_secs_f64().max(1e-9);
-                        bar.set_message(format!(
-                            "{} events, {:.0} events/s",
-                            total.events,
-                            total.events as f64 / s
-                        ));
-                    }
+        |(new_case, commits, events): (bool, u64, u64)| {
+            total.cases += u64::from(new_case);
+            total.commits += commits;
+            total.events += events;
+            if new_case {
+                bar.inc(1);
+                if total.cases % 512 == 0 {
+                    let s = started.elapsed().as_secs_f64().max(1e-9);
+                    bar.set_message(format!(
+                        "{} events, {:.0} events/s",
+                        total.events,
+                        total.events as f64 / s
+                    ));
                 }
-                true
-            }
-            Err(e) => {
-                first_error = Some(e);
-                false
             }
         },
     )
-    .await
-    .map_err(LoadError)?;
-    if let Some(e) = first_error {
-        return Err(e);
-    }
+    .await?;
     bar.finish_and_clear();
     total.seconds = started.elapsed().as_secs_f64();
     Ok(total)
@@ -144,23 +138,24 @@ pub(crate) fn lane_of(case: &str, lanes: usize) -> usize {
 }
 
 /// Runs `work` on every item of `items` across `lanes` concurrent tasks and hands each result
-/// to `each` as it completes, until `each` returns `false`. Items are produced on a blocking
-/// thread (generating fixtures is CPU work) and go to the lane `lane` picks, so the items of
-/// one case run in order. Errs only if a task panicked; the work's own failures are results.
-pub(crate) async fn fan_out<T, R, Fut>(
+/// to `each` as it completes; the first failure stops the run and is returned. Items are
+/// produced on a blocking thread (generating fixtures is CPU work) and go to the lane `lane`
+/// picks, so the items of one case run in order.
+pub(crate) async fn fan_out<T, R, E, Fut>(
     lanes: usize,
     items: impl Iterator<Item = T> + Send + 'static,
     lane: fn(&T) -> usize,
     work: impl Fn(T) -> Fut + Send + Sync + 'static,
-    mut each: impl FnMut(R) -> bool,
-) -> Result<(), String>
+    mut each: impl FnMut(R),
+) -> Result<(), E>
 where
     T: Send + 'static,
     R: Send + 'static,
-    Fut: std::future::Future<Output = R> + Send + 'static,
+    E: From<String> + Send + 'static,
+    Fut: std::future::Future<Output = Result<R, E>> + Send + 'static,
 {
     let work = Arc::new(work);
-    let (done_tx, mut done_rx) = mpsc::channel::<R>(4096);
+    let (done_tx, mut done_rx) = mpsc::channel::<Result<R, E>>(4096);
     let mut senders = Vec::with_capacity(lanes);
     let mut workers = Vec::with_capacity(lanes);
     for _ in 0..lanes {
@@ -186,18 +181,23 @@ where
             }
         }
     });
+    let mut failed = None;
     while let Some(r) = done_rx.recv().await {
-        if !each(r) {
-            break;
+        match r {
+            Ok(r) => each(r),
+            Err(e) => {
+                failed = Some(e);
+                break;
+            }
         }
     }
     // Dropping the receiver stops the lanes, and with them the feeder.
     drop(done_rx);
-    feeder.await.map_err(|e| e.to_string())?;
+    feeder.await.map_err(|e| E::from(e.to_string()))?;
     for w in workers {
-        w.await.map_err(|e| e.to_string())?;
+        w.await.map_err(|e| E::from(e.to_string()))?;
     }
-    Ok(())
+    failed.map_or(Ok(()), Err)
 }
 
 /// Ready-to-use demo tokens for the quzhou-month fixture: a grid worker, a township's staff, a

@@ -68,34 +68,7 @@ enum Cmd {
     },
     /// Measure the engine next to the raw limits of its storage and print a table (see
     /// BENCHMARKS.md). Exits 0 when the run completes, whether or not targets are met.
-    Bench {
-        /// Suites to run, comma-separated: append-embedded, append-nats, replay, query,
-        /// scale; `append` for both append suites (default: all).
-        #[arg(long, value_delimiter = ',')]
-        suite: Vec<String>,
-        /// Also write the results as JSON to this file.
-        #[arg(long)]
-        json: Option<PathBuf>,
-        /// Use the NATS server at this URL (default: start a throwaway nats-server ≥ 2.11 from
-        /// NATS_SERVER_BIN or PATH; without one the NATS rows are skipped).
-        #[arg(long)]
-        nats: Option<String>,
-        /// A seconds-long run of every suite on tiny fixtures; checks nothing about speed.
-        #[arg(long)]
-        smoke: bool,
-        /// The query suite's fixture (default zhejiang-year, ~1M cases; tiny with --smoke).
-        #[arg(long)]
-        fixture: Option<String>,
-        /// Directory for the temporary stores (default: the system's temporary directory).
-        #[arg(long)]
-        work_dir: Option<PathBuf>,
-        /// Keep the work directory (logs, projections) for profiling.
-        #[arg(long)]
-        keep: bool,
-        /// Run the persisted rebuild at every scale size, not only 1× (slow, memory-hungry).
-        #[arg(long)]
-        scale_persisted: bool,
-    },
+    Bench(gridcase_server::bench::Options),
     /// Internal: one measurement of `gridcase bench` in its own process.
     #[command(hide = true)]
     BenchChild {
@@ -128,27 +101,8 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             println!("{}", hex::encode(gridcase_server::app::token_hash(&token)));
             Ok(())
         }
-        Cmd::Bench {
-            suite,
-            json,
-            nats,
-            smoke,
-            fixture,
-            work_dir,
-            keep,
-            scale_persisted,
-        } => {
-            gridcase_server::bench::run(gridcase_server::bench::Options {
-                suites: suite,
-                json,
-                nats,
-                smoke,
-                fixture,
-                work_dir,
-                keep,
-                scale_persisted,
-            })
-            .await?;
+        Cmd::Bench(opts) => {
+            gridcase_server::bench::run(opts).await?;
             Ok(())
         }
         Cmd::BenchChild { mode, log, work } => {

@@ -36,24 +36,34 @@ pub use child::{run_child, ChildMode};
 /// The suites, in the order they run.
 pub const SUITES: [&str; 5] = ["append-embedded", "append-nats", "replay", "query", "scale"];
 
-/// What to run.
-#[derive(Debug, Clone, Default)]
+/// What to run: the `gridcase bench` options.
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct Options {
-    /// Suites to run (empty: all). Also accepts `append` (both append suites) and `all`.
+    /// Suites to run, comma-separated: append-embedded, append-nats, replay, query,
+    /// scale; `append` for both append suites (default: all).
+    #[arg(long = "suite", value_delimiter = ',')]
     pub suites: Vec<String>,
-    /// Write the results as JSON here.
+    /// Also write the results as JSON to this file.
+    #[arg(long)]
     pub json: Option<PathBuf>,
-    /// A NATS server to use instead of starting one.
+    /// Use the NATS server at this URL (default: start a throwaway nats-server ≥ 2.11 from
+    /// NATS_SERVER_BIN or PATH; without one the NATS rows are skipped).
+    #[arg(long)]
     pub nats: Option<String>,
-    /// Tiny sizes, seconds-long.
+    /// A seconds-long run of every suite on tiny fixtures; checks nothing about speed.
+    #[arg(long)]
     pub smoke: bool,
-    /// The query suite's fixture (default: zhejiang-year, or tiny with `--smoke`).
+    /// The query suite's fixture (default zhejiang-year, ~1M cases; tiny with --smoke).
+    #[arg(long)]
     pub fixture: Option<String>,
-    /// Where temporary stores go (default: the system's temporary directory).
+    /// Directory for the temporary stores (default: the system's temporary directory).
+    #[arg(long)]
     pub work_dir: Option<PathBuf>,
-    /// Keep the work directory (logs and projections) for profiling, instead of deleting it.
+    /// Keep the work directory (logs, projections) for profiling.
+    #[arg(long)]
     pub keep: bool,
-    /// Also run the persisted rebuild at every scale size (default: 1× only).
+    /// Run the persisted rebuild at every scale size, not only 1× (slow, memory-hungry).
+    #[arg(long)]
     pub scale_persisted: bool,
 }
 
@@ -61,6 +71,12 @@ pub struct Options {
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct BenchError(pub String);
+
+impl From<String> for BenchError {
+    fn from(s: String) -> BenchError {
+        BenchError(s)
+    }
+}
 
 impl BenchError {
     pub(crate) fn new(what: impl std::fmt::Display) -> BenchError {

@@ -202,8 +202,8 @@ pub(crate) async fn fill_sled(
     seed: u64,
     prefix: Option<String>,
 ) -> Result<Filled, BenchError> {
-    // The copies' ids are re-derived on the feeder thread; a failure there is a result like a
-    // failed append, and stops the fill.
+    // The copies' ids are re-derived on the feeder thread; a failure there stops the fill like
+    // a failed append.
     let mut heads: HashMap<CaseId, Hash> = HashMap::new();
     let commits = scale.generator(seed).map(move |g| {
         let g = match &prefix {
@@ -219,7 +219,6 @@ pub(crate) async fn fill_sled(
         })
     });
     let mut filled = Filled::default();
-    let mut first_error = None;
     let log = log.clone();
     fan_out(
         FILL_LANES,
@@ -242,25 +241,14 @@ pub(crate) async fn fill_sled(
                 }
             }
         },
-        |r: Result<(bool, u64), BenchError>| match r {
-            Ok((first, n)) => {
-                filled.commits += 1;
-                filled.events += n;
-                filled.cases += u64::from(first);
-                true
-            }
-            Err(e) => {
-                first_error = Some(e);
-                false
-            }
+        |(first, n): (bool, u64)| {
+            filled.commits += 1;
+            filled.events += n;
+            filled.cases += u64::from(first);
         },
     )
-    .await
-    .map_err(BenchError)?;
-    match first_error {
-        Some(e) => Err(e),
-        None => Ok(filled),
-    }
+    .await?;
+    Ok(filled)
 }
 
 /// The same commit for case `<prefix><case id>`: ids re-derived, merge targets renamed, every
