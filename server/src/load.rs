@@ -81,16 +81,7 @@ pub async fn load(
             async move {
                 let first = g.expected_version == 0;
                 let n = g.events.len() as u64;
-                let sub = Submission {
-                    case_id: g.case_id.clone(),
-                    command_id: g.command_id.clone(),
-                    expected: ExpectedVersion::Exactly(g.expected_version),
-                    correlation_id: None,
-                    causation_id: None,
-                    command: g.command,
-                    recorded_at: Some(g.recorded_at),
-                };
-                match path.execute(sub).await {
+                match path.execute(submission(&g)).await {
                     Ok(e) if e.duplicate => Ok((false, 0, 0)),
                     Ok(e) if e.events != g.events => Err(LoadError(format!(
                         "case {} command {}: the engine decided differently from the generator",
@@ -125,6 +116,20 @@ pub async fn load(
     bar.finish_and_clear();
     total.seconds = started.elapsed().as_secs_f64();
     Ok(total)
+}
+
+/// A generated commit as the command path takes it: the generator's command, pinned to the
+/// version it was generated at, stamped with the generator's recording time.
+pub(crate) fn submission(g: &GeneratedCommit) -> Submission {
+    Submission {
+        case_id: g.case_id.clone(),
+        command_id: g.command_id.clone(),
+        expected: ExpectedVersion::Exactly(g.expected_version),
+        correlation_id: None,
+        causation_id: None,
+        command: g.command.clone(),
+        recorded_at: Some(g.recorded_at),
+    }
 }
 
 /// FNV-1a of a case id: a stable lane, so one case's commits stay in order.

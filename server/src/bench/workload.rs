@@ -6,11 +6,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::load::{fan_out, lane_of};
+use crate::load::{fan_out, lane_of, submission};
 use futures::FutureExt;
-use gridcase_bus::{
-    partition_of, CommandPath, Commit, EventLog, ExpectedVersion, Position, SledLog, Submission,
-};
+use gridcase_bus::{partition_of, CommandPath, Commit, EventLog, Position, SledLog};
 use gridcase_domain::{CaseId, CommandId, Event, EventId, EventRecord, Hash, Policy, RegionTree};
 use gridcase_fixtures::{GeneratedCommit, Scale};
 
@@ -90,15 +88,7 @@ pub(crate) async fn run_command_path<L: EventLog + Clone>(
             let mut applied = Vec::with_capacity(work.len());
             let mut events = 0u64;
             for g in work {
-                let sub = Submission {
-                    case_id: g.case_id.clone(),
-                    command_id: g.command_id.clone(),
-                    expected: ExpectedVersion::Exactly(g.expected_version),
-                    correlation_id: None,
-                    causation_id: None,
-                    command: g.command,
-                    recorded_at: Some(g.recorded_at),
-                };
+                let sub = submission(&g);
                 let t = Instant::now();
                 let e = path.execute(sub).await.map_err(|e| {
                     BenchError(format!("case {} command {}: {e}", g.case_id, g.command_id))
