@@ -143,6 +143,15 @@ impl Projection {
         }
     }
 
+    /// [`Projection::save`] on a blocking thread: writing and syncing a snapshot takes long
+    /// enough to stall the other tasks of the runtime thread it would run on.
+    async fn save_off_runtime(&self) -> Result<(), ProjectionError> {
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || me.save())
+            .await
+            .map_err(|e| ProjectionError::Storage(format!("saving the snapshot: {e}")))?
+    }
+
     /// Follows the log until it ends or fails. Run it in a task.
     pub async fn run<L: EventLog>(&self, log: &L) -> Result<(), ProjectionError> {
         let mut sub = log.subscribe(self.checkpoint() + 1).await?;
@@ -153,7 +162,7 @@ impl Projection {
                 Some(at) => match tokio::time::timeout_at(at, sub.next()).await {
                     Ok(next) => next,
                     Err(_) => {
-                        self.save()?;
+                        self.save_off_runtime().await?;
                         (unsaved, save_by) = (0, None);
                         continue;
                     }
@@ -170,8 +179,9 @@ impl Projection {
             }
             unsaved += burst.len() as u64;
             save_by.get_or_insert_with(|| tokio::time::Instant::now() + LIVE_SAVE_INTERVAL);
-            self.apply_and_maybe_save(&burst, unsaved >= LIVE_SAVE_EVERY)?;
+            self.apply_and_maybe_save(&burst, false)?;
             if unsaved >= LIVE_SAVE_EVERY {
+                self.save_off_runtime().await?;
                 (unsaved, save_by) = (0, None);
             }
         }
