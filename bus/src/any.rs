@@ -1,9 +1,11 @@
-//! [`AnyLog`]: the backend chosen at run time (embedded sled or NATS JetStream).
+//! [`AnyLog`]: the backend chosen at run time (embedded sled or NATS JetStream), and its raw
+//! readers for auditors' tools.
 
 use gridcase_domain::CaseId;
 
 use crate::log::*;
-use crate::{NatsLog, SledLog};
+use crate::raw::RawCommit;
+use crate::{NatsLog, NatsRawCursor, SledLog, SledRawCursor};
 
 /// Either backend behind one type, so the server and tools pick one from configuration.
 #[derive(Clone)]
@@ -54,5 +56,76 @@ impl From<SledLog> for AnyLog {
 impl From<NatsLog> for AnyLog {
     fn from(l: NatsLog) -> Self {
         AnyLog::Nats(l)
+    }
+}
+
+impl AnyLog {
+    /// Every stored commit from `from` up to the head as of the call, undecoded and in
+    /// position order; see [`RawCursor`].
+    ///
+    /// # Errors
+    ///
+    /// [`LogError::Unavailable`] when NATS cannot be reached.
+    pub async fn raw_from(&self, from: Position) -> Result<RawCursor, LogError> {
+        Ok(match self {
+            AnyLog::Sled(l) => RawCursor::Sled(l.raw_from(from)),
+            AnyLog::Nats(l) => RawCursor::Nats(l.raw_from(from).await?),
+        })
+    }
+
+    /// Every stored commit of one case, undecoded: in version order (embedded store, through
+    /// its case index) or stream order (NATS, through its subject).
+    ///
+    /// # Errors
+    ///
+    /// [`LogError::Unavailable`], [`LogError::Damaged`], or [`LogError::Corrupt`] when the
+    /// case index names a missing commit.
+    pub async fn raw_case(&self, case: &CaseId) -> Result<Vec<RawCommit>, LogError> {
+        match self {
+            AnyLog::Sled(l) => l.raw_case(case),
+            AnyLog::Nats(l) => l.raw_case(case).await,
+        }
+    }
+
+    /// What is being read, for messages: the store's directory, or the stream and server.
+    pub fn describe(&self) -> String {
+        match self {
+            AnyLog::Sled(l) => l.path().display().to_string(),
+            AnyLog::Nats(l) => format!("stream {} at {}", l.settings().stream, l.settings().url),
+        }
+    }
+
+    /// The embedded store, if that is the backend (its indexes can be checked).
+    pub fn sled(&self) -> Option<&SledLog> {
+        match self {
+            AnyLog::Sled(l) => Some(l),
+            AnyLog::Nats(_) => None,
+        }
+    }
+}
+
+/// Stored commits in position order, undecoded; see [`AnyLog::raw_from`].
+///
+/// On the embedded store, damage does not end the read: an unreadable stretch is one
+/// [`LogError::Damaged`] naming its positions, and the next call goes on after it.
+pub enum RawCursor {
+    /// The embedded store.
+    Sled(SledRawCursor),
+    /// NATS JetStream.
+    Nats(NatsRawCursor),
+}
+
+impl RawCursor {
+    /// The next stored commit; `Ok(None)` at the end.
+    ///
+    /// # Errors
+    ///
+    /// [`LogError::Damaged`] for an unreadable stretch (the read goes on after it);
+    /// [`LogError::Unavailable`] when NATS keeps failing.
+    pub async fn next_raw(&mut self) -> Result<Option<RawCommit>, LogError> {
+        match self {
+            RawCursor::Sled(c) => c.next_raw(),
+            RawCursor::Nats(c) => c.next_raw().await,
+        }
     }
 }

@@ -9,28 +9,33 @@
 //!   acknowledgement.
 //! - [`NatsLog`]: NATS JetStream (server ≥ 2.11), the system of record beyond one machine; one
 //!   message per commit on `<prefix>.<partition>.<case id>`, optimistic concurrency through the
-//!   expected last subject sequence, deduplication through `Nats-Msg-Id`. [`nats::jetstream`]
-//!   holds its low-level primitives.
-//! - [`AnyLog`]: either backend, chosen at run time.
+//!   expected last subject sequence, deduplication through `Nats-Msg-Id`; a case is read with
+//!   batched direct gets, never a consumer per read.
+//! - [`AnyLog`]: either backend, chosen at run time; its raw readers ([`AnyLog::raw_from`],
+//!   [`AnyLog::raw_case`], [`SledLog::index_entries`]) serve the auditors' tool.
+//! - [`raw`]: the one home of the storage format (the stored commit and its CRC framing) and
+//!   [`RawCommit`], a stored value read without stopping at damage.
 //! - [`CommandPath`]: load a case (bounded cache), decide, append, re-decide on conflict.
 
 mod any;
 mod command_path;
 mod log;
+mod nats;
 mod nats_log;
-mod sled_log;
-
-pub mod nats;
+pub mod raw;
+mod sled;
 #[cfg(feature = "test-support")]
 pub mod testing;
 
-pub use any::AnyLog;
+pub use any::{AnyLog, RawCursor};
 pub use command_path::{
     partition_for, partition_of, Clock, CommandError, CommandPath, Executed, Submission,
 };
 pub use log::{
-    validate_commit, AppendError, Appended, Commit, CommitStream, Committed, Conflict, EventLog,
-    ExpectedVersion, LogError, Position,
+    validate_commit, AppendError, Appended, Cause, Commit, CommitStream, Committed, Conflict,
+    EventLog, ExpectedVersion, LogError, Position, Reason,
 };
-pub use nats_log::{NatsLog, NatsSettings};
-pub use sled_log::SledLog;
+pub use nats::jetstream::{ServerVersion, MIN_SERVER_VERSION};
+pub use nats_log::{NatsLog, NatsRawCursor, NatsSettings};
+pub use raw::{RawCommit, RawError};
+pub use sled::{IndexCursor, IndexEntry, SledLog, SledRawCursor};

@@ -7,9 +7,10 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use futures::Stream;
-use gridcase_domain::{CaseId, CodecError, CommandId, EventRecord, Hash, RegionCode};
+use gridcase_domain::{CaseId, CommandId, EventRecord, Hash, RegionCode};
 use serde::{Deserialize, Serialize};
 
 /// A global position: 1 for the first commit, contiguous, never reused. 0 means "before
@@ -94,91 +95,48 @@ pub struct Appended {
     pub duplicate: bool,
 }
 
-/// The body of a stored commit (the position is the key or the stream sequence).
-#[derive(Debug, Serialize, Deserialize)]
-pub(crate) struct StoredCommit {
-    pub case_id: CaseId,
-    pub command_id: CommandId,
-    pub events: Vec<EventRecord>,
-}
-
-impl StoredCommit {
-    pub(crate) fn encode(
-        case_id: &CaseId,
-        command_id: &CommandId,
-        events: &[EventRecord],
-    ) -> Result<Vec<u8>, LogError> {
-        #[derive(Serialize)]
-        struct Borrowed<'a> {
-            case_id: &'a CaseId,
-            command_id: &'a CommandId,
-            events: &'a [EventRecord],
-        }
-        rmp_serde::to_vec_named(&Borrowed {
-            case_id,
-            command_id,
-            events,
-        })
-        .map_err(|e| LogError::Storage(format!("encoding a commit: {e}")))
-    }
-
-    pub(crate) fn decode(position: Position, bytes: &[u8]) -> Result<Committed, LogError> {
-        let s: StoredCommit = rmp_serde::from_slice(bytes).map_err(|e| LogError::Corrupt {
-            position,
-            reason: CodecError::from(e).to_string(),
-        })?;
-        Ok(Committed {
-            position,
-            case_id: s.case_id,
-            command_id: s.command_id,
-            events: s.events,
-        })
-    }
-}
-
-/// Wraps commit bytes with a CRC-32 (u32 big-endian, then the bytes) so a damaged value is
-/// reported, never misread. Every backend stores commits in this framing.
-pub(crate) fn seal_value(body: &[u8]) -> Vec<u8> {
-    let mut v = Vec::with_capacity(body.len() + 4);
-    v.extend_from_slice(&crc32fast::hash(body).to_be_bytes());
-    v.extend_from_slice(body);
-    v
-}
-
-/// Checks and strips the CRC-32 of a stored value.
-pub(crate) fn open_value(position: Position, v: &[u8]) -> Result<&[u8], LogError> {
-    if v.len() < 4 {
-        return Err(LogError::Corrupt {
-            position,
-            reason: "truncated value".into(),
-        });
-    }
-    let (crc, body) = v.split_at(4);
-    if crc32fast::hash(body).to_be_bytes() != crc {
-        return Err(LogError::Corrupt {
-            position,
-            reason: "checksum mismatch".into(),
-        });
-    }
-    Ok(body)
-}
+/// The cause of a [`LogError`], shared so that the error stays `Clone` (a failed writer
+/// hands the same error to every waiting append).
+pub type Cause = Arc<dyn std::error::Error + Send + Sync + 'static>;
 
 /// A failure to read or write the log. Expected outcomes (conflicts) are in [`AppendError`].
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+///
+/// How to handle each: [`LogError::Unavailable`] — retry later (HTTP 503); [`LogError::Corrupt`]
+/// and [`LogError::Damaged`] — the stored log is damaged: stop using what it touches, run
+/// `gridcase-replay verify` and restore from a replica or backup; [`LogError::Locked`],
+/// [`LogError::Misconfigured`] — fix the deployment as the message says;
+/// [`LogError::Storage`] — an I/O failure of the embedded store (disk full, permissions);
+/// [`LogError::Closed`] — the log was shut down.
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum LogError {
-    /// A stored commit does not decode. The log is damaged at this position: run
-    /// `gridcase-replay verify` and restore from a replica or backup.
-    #[error("corrupt commit at position {position}: {reason}")]
+    /// A stored commit was read but does not decode (bad checksum, bad MessagePack, a commit
+    /// on another case's subject). The log is damaged at this position.
+    #[error("corrupt commit at position {position}{}: {reason}", case_suffix(case.as_ref()))]
     Corrupt {
         /// Where.
         position: Position,
+        /// The case, when the stored bytes or the NATS subject name it.
+        case: Option<CaseId>,
         /// What the decoder said.
         reason: String,
     },
-    /// The log cannot be reached right now; retry later (HTTP 503).
-    #[error("the event log is unavailable: {0}")]
-    Unavailable(String),
+    /// The storage itself could not be read: the embedded store's own page checksum failed or
+    /// its pages do not parse. `location` names what could not be read (a file offset, or a
+    /// range of positions).
+    #[error(
+        "the event log's storage is damaged ({location}): {reason}; run `gridcase-replay \
+         verify` for a full report, then restore the data directory from a backup"
+    )]
+    Damaged {
+        /// What could not be read: `file offset N of DIR/db` or `positions A..=B`.
+        location: String,
+        /// What the storage engine said.
+        reason: String,
+    },
+    /// The log cannot be reached right now; retry later (HTTP 503). The cause says why.
+    #[error("the event log is unavailable")]
+    Unavailable(#[source] Cause),
     /// Another process holds the embedded store.
     #[error("the store at {path} is in use by another process (is another `gridcase serve` running on it?)")]
     Locked {
@@ -186,19 +144,63 @@ pub enum LogError {
         path: String,
     },
     /// The log is not usable as configured (e.g. a NATS stream that allows deletes, a server
-    /// older than 2.11). The message says what to change.
-    #[error("{0}")]
-    Misconfigured(String),
-    /// An I/O or storage failure.
-    #[error("storage failure: {0}")]
-    Storage(String),
+    /// older than 2.11, a stream that does not exist). The cause says what to change.
+    #[error("the event log is not usable as configured")]
+    Misconfigured(#[source] Cause),
+    /// An I/O failure of the embedded store while doing `context`.
+    #[error("storage failure while {context}")]
+    Storage {
+        /// What was being done, e.g. `"opening the store"`.
+        context: &'static str,
+        /// The failure.
+        #[source]
+        source: Cause,
+    },
     /// The log was closed.
     #[error("the event log is closed")]
     Closed,
 }
 
+fn case_suffix(case: Option<&CaseId>) -> String {
+    case.map(|c| format!(" (case {c})")).unwrap_or_default()
+}
+
+/// A plain message as the cause of a [`LogError`].
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Reason(pub String);
+
+impl LogError {
+    /// [`LogError::Unavailable`] because of `cause`.
+    pub fn unavailable(cause: impl std::error::Error + Send + Sync + 'static) -> LogError {
+        LogError::Unavailable(Arc::new(cause))
+    }
+
+    /// [`LogError::Misconfigured`] because of `cause`.
+    pub fn misconfigured(cause: impl std::error::Error + Send + Sync + 'static) -> LogError {
+        LogError::Misconfigured(Arc::new(cause))
+    }
+
+    /// [`LogError::Storage`] while doing `context`.
+    pub fn storage(
+        context: &'static str,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> LogError {
+        LogError::Storage {
+            context,
+            source: Arc::new(source),
+        }
+    }
+
+    /// Whether the stored log is damaged ([`LogError::Corrupt`] or [`LogError::Damaged`]):
+    /// `gridcase-replay verify` reports the rest.
+    pub fn is_damage(&self) -> bool {
+        matches!(self, LogError::Corrupt { .. } | LogError::Damaged { .. })
+    }
+}
+
 /// Why an append did not happen. Nothing was appended in any case.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum AppendError {
     /// Another writer got there first: re-read the case and decide again.

@@ -47,10 +47,21 @@
 //! message (the file store writes before acknowledging; for surviving power loss, not just
 //! `kill -9`, run the server with `sync_interval: always` or use a 3-replica cluster).
 //!
-//! [`EventLog::read_case`] first asks for the case's last message in any partition (a direct
-//! get when the stream has one replica and allows them, so it does not queue behind other
-//! JetStream API requests; else a request to the stream leader): a new case takes that one
-//! request, a case with history an ordered consumer besides.
+//! ## Reading
+//!
+//! Reads never leave consumers behind (nats-server 2.15 refuses the 1,001st consumer of a
+//! stream, and an ephemeral consumer nobody deletes lingers for its inactivity threshold):
+//!
+//! - [`EventLog::read_case`] reads the whole case in one batched direct get by subject
+//!   (`<prefix>.*.<case id>`, ADR-31) when the stream has one replica and allows direct gets;
+//!   on a replicated stream, where any replica could answer a direct get, it asks the stream
+//!   leader for one message after another (`next_by_subj`). Neither creates a consumer; a new
+//!   case (the common miss: a report) takes one request.
+//! - [`EventLog::read_from`] reads a page of the stream with batched direct gets (one replica)
+//!   or one consumer that is deleted when the page is read.
+//! - [`EventLog::subscribe`] and [`NatsLog::raw_from`] (the projection runner, catch-ups, the
+//!   replay tool) keep one consumer per reader and delete it when the read ends or the stream
+//!   is dropped.
 //!
 //! ## Idempotency
 //!
@@ -94,6 +105,7 @@ use gridcase_domain::{CaseId, CommandId, Hash, RegionCode};
 
 use crate::log::*;
 use crate::nats::jetstream::{self as js, Connection, NatsError, PublishError, RawMsg};
+use crate::raw::{encode_value, RawCommit};
 
 /// How long a call waits for a lost connection to come back before it reports the log as
 /// unavailable. Bridges a server restart or a cluster fail-over; a dead server is reported
@@ -131,6 +143,9 @@ pub struct NatsSettings {
     /// How long the server remembers command ids (`Nats-Msg-Id`) for deduplication. An
     /// existing stream may have a longer window, not a shorter one.
     pub duplicate_window: Duration,
+    /// The JetStream API prefix: `$JS.API` (the default), or `$JS.<domain>.API` to reach the
+    /// stream in a JetStream domain (e.g. through a leaf node).
+    pub api_prefix: String,
 }
 
 impl Default for NatsSettings {
@@ -140,6 +155,7 @@ impl Default for NatsSettings {
             stream: "GRIDCASE".into(),
             subject_prefix: "gridcase.cases".into(),
             duplicate_window: Duration::from_secs(10 * 60),
+            api_prefix: js::DEFAULT_API_PREFIX.into(),
         }
     }
 }
@@ -156,6 +172,8 @@ struct Inner {
     /// Whether direct gets see every acknowledged append (see
     /// [`js::direct_reads_are_current`]).
     direct_reads: bool,
+    /// Opened by [`NatsLog::open_read_only`]: appends fail with [`LogError::Closed`].
+    read_only: bool,
     /// The heads of recently read or appended cases, so an append needs no read first.
     known: Mutex<lru::LruCache<CaseId, Known>>,
 }
@@ -191,29 +209,29 @@ impl std::fmt::Debug for NatsLog {
 }
 
 /// Maps a primitive's error to the log's: unreachable → unavailable, wrong deployment →
-/// misconfigured.
+/// misconfigured. The primitive's error stays the cause.
 fn log_error(err: NatsError) -> LogError {
     match err {
         NatsError::Connect { .. }
         | NatsError::Request { .. }
         | NatsError::ReadStalled { .. }
-        | NatsError::Api { .. } => LogError::Unavailable(err.to_string()),
+        | NatsError::Api { .. } => LogError::unavailable(err),
         NatsError::ServerTooOld { .. }
         | NatsError::UnknownServerVersion { .. }
         | NatsError::JetStreamDisabled { .. }
         | NatsError::StreamMisconfigured { .. }
         | NatsError::StreamNotFound { .. }
-        | NatsError::InvalidName { .. } => LogError::Misconfigured(err.to_string()),
+        | NatsError::InvalidName { .. } => LogError::misconfigured(err),
     }
 }
 
 fn publish_error(err: PublishError) -> LogError {
     match err {
         PublishError::Unavailable { .. } | PublishError::NoStream { .. } => {
-            LogError::Unavailable(err.to_string())
+            LogError::unavailable(err)
         }
-        PublishError::TooLarge { .. } => LogError::Misconfigured(err.to_string()),
-        other => LogError::Storage(other.to_string()),
+        PublishError::TooLarge { .. } => LogError::misconfigured(err),
+        other => LogError::storage("publishing a commit", other),
     }
 }
 
@@ -229,10 +247,10 @@ fn check_prefix(prefix: &str) -> Result<(), LogError> {
     if ok {
         Ok(())
     } else {
-        Err(LogError::Misconfigured(format!(
+        Err(LogError::misconfigured(Reason(format!(
             "invalid NATS subject prefix {prefix:?}: it must be one or more dot-separated \
              tokens without spaces, `*` or `>` (e.g. \"gridcase.cases\")"
-        )))
+        ))))
     }
 }
 
@@ -244,21 +262,19 @@ fn msg_id(msg: &RawMsg) -> Option<&str> {
     header(msg, async_nats::header::NATS_MESSAGE_ID.as_ref())
 }
 
-/// Decodes a stored message into a commit, checking its framing and that it is on its case's
-/// subject.
-fn decode(msg: &RawMsg) -> Result<Committed, LogError> {
-    let body = open_value(msg.seq, &msg.payload)?;
-    let c = StoredCommit::decode(msg.seq, body)?;
-    if msg.subject.rsplit('.').next() != Some(c.case_id.as_str()) {
-        return Err(LogError::Corrupt {
-            position: msg.seq,
-            reason: format!(
-                "a commit of case {} stored on subject {}",
-                c.case_id, msg.subject
-            ),
-        });
+/// The stored message as a raw commit (its subject kept, so damage names the case).
+fn raw(msg: &RawMsg) -> RawCommit {
+    RawCommit {
+        position: msg.seq,
+        subject: Some(msg.subject.clone()),
+        value: msg.payload.clone(),
     }
-    Ok(c)
+}
+
+/// Decodes a stored message into a commit, checking its framing and that it is on its case's
+/// subject; a damaged one is [`LogError::Corrupt`] naming the case from its subject.
+fn decode(msg: &RawMsg) -> Result<Committed, LogError> {
+    raw(msg).into_committed()
 }
 
 /// The case head (version, last hash) after the commit in `msg`: from its headers, else from
@@ -303,13 +319,7 @@ impl NatsLog {
     /// for a server older than 2.11, one without JetStream, an existing stream that could lose
     /// history, or invalid names. The messages say what to change.
     pub async fn connect(settings: NatsSettings) -> Result<NatsLog, LogError> {
-        check_prefix(&settings.subject_prefix)?;
-        let options = async_nats::ConnectOptions::new()
-            .name("gridcase")
-            .request_timeout(Some(REQUEST_TIMEOUT));
-        let conn = js::connect_with_options(&settings.url, options)
-            .await
-            .map_err(log_error)?;
+        let conn = Self::open_connection(&settings).await?;
         let config = js::ensure_stream(
             &conn.jetstream,
             &js::StreamSettings {
@@ -321,22 +331,73 @@ impl NatsLog {
         )
         .await
         .map_err(log_error)?;
+        Ok(Self::with(conn, settings, &config, false))
+    }
+
+    /// Connects for reading only, as auditors' tools do: creates and changes nothing, and
+    /// appends fail with [`LogError::Closed`]. The stream must exist; a stream whose settings
+    /// could lose history is still read (that is what an auditor wants to look at), with a
+    /// warning.
+    ///
+    /// # Errors
+    ///
+    /// As [`NatsLog::connect`]; a missing stream is [`LogError::Misconfigured`].
+    pub async fn open_read_only(settings: NatsSettings) -> Result<NatsLog, LogError> {
+        let conn = Self::open_connection(&settings).await?;
+        let config = js::stream_config(&conn.jetstream, &settings.stream)
+            .await
+            .map_err(log_error)?
+            .ok_or_else(|| {
+                log_error(NatsError::StreamNotFound {
+                    stream: settings.stream.clone(),
+                })
+            })?;
+        let expected = js::StreamSettings {
+            name: settings.stream.clone(),
+            subject_prefix: settings.subject_prefix.clone(),
+            duplicate_window: Duration::ZERO,
+            replicas: 1,
+        };
+        if let Err(e) = expected.verify(&config) {
+            tracing::warn!(error = %e, "reading a stream whose settings could lose history");
+        }
+        Ok(Self::with(conn, settings, &config, true))
+    }
+
+    async fn open_connection(settings: &NatsSettings) -> Result<Connection, LogError> {
+        check_prefix(&settings.subject_prefix)?;
+        let options = async_nats::ConnectOptions::new()
+            .name("gridcase")
+            .request_timeout(Some(REQUEST_TIMEOUT));
+        let conn = js::connect_with_options(&settings.url, options, &settings.api_prefix)
+            .await
+            .map_err(log_error)?;
         tracing::info!(
             url = %settings.url,
             stream = %settings.stream,
             server_version = %conn.server_version,
             "connected to the NATS event log"
         );
-        Ok(NatsLog {
+        Ok(conn)
+    }
+
+    fn with(
+        conn: Connection,
+        settings: NatsSettings,
+        config: &async_nats::jetstream::stream::Config,
+        read_only: bool,
+    ) -> NatsLog {
+        NatsLog {
             inner: Arc::new(Inner {
                 conn,
                 settings,
-                direct_reads: js::direct_reads_are_current(&config),
+                direct_reads: js::direct_reads_are_current(config),
+                read_only,
                 known: Mutex::new(lru::LruCache::new(
                     NonZeroUsize::new(KNOWN_HEADS).expect("not zero"),
                 )),
             }),
-        })
+        }
     }
 
     /// The settings it was connected with.
@@ -359,11 +420,11 @@ impl NatsLog {
                 return Ok(());
             }
             if tokio::time::Instant::now() >= deadline {
-                return Err(LogError::Unavailable(format!(
+                return Err(LogError::unavailable(Reason(format!(
                     "not connected to NATS at {}: the server is down or unreachable; the \
                      client keeps reconnecting, retry later",
                     self.inner.settings.url
-                )));
+                ))));
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -393,15 +454,71 @@ impl NatsLog {
             .map_err(log_error)
     }
 
-    /// As [`NatsLog::last_on`], through a direct get when that is as current (one replica);
-    /// it does not wait in the server's JetStream API queue behind other requests.
-    async fn last_on_fast(&self, subject: &str) -> Result<Option<RawMsg>, LogError> {
-        if !self.inner.direct_reads {
-            return self.last_on(subject).await;
+    /// Every message on `filter` (one case's subject, or its filter over every partition), in
+    /// order, without a consumer: see [`js::read_subject`].
+    async fn read_subject(&self, filter: &str) -> Result<Vec<RawMsg>, LogError> {
+        js::read_subject(
+            &self.inner.conn,
+            self.stream(),
+            filter,
+            self.inner.direct_reads,
+        )
+        .await
+        .map_err(log_error)
+    }
+
+    /// Up to `limit` stored commits from position `from`, undecoded: batched direct gets when
+    /// they are current (no consumer), else one consumer that is deleted when the page is read.
+    async fn raw_page(&self, from: Position, limit: usize) -> Result<Vec<RawCommit>, LogError> {
+        if limit == 0 {
+            return Ok(Vec::new());
         }
-        js::last_on_subject_direct(self.ctx(), self.stream(), subject)
+        self.ready().await?;
+        if self.inner.direct_reads {
+            let all = format!("{}.>", self.inner.settings.subject_prefix);
+            let messages = js::read_range(&self.inner.conn, self.stream(), &all, from, limit)
+                .await
+                .map_err(log_error)?;
+            return Ok(messages.iter().map(raw).collect());
+        }
+        let mut cursor = self.raw_from(from).await?;
+        let mut out = Vec::new();
+        while out.len() < limit {
+            match cursor.next_raw().await? {
+                Some(r) => out.push(r),
+                None => break,
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every stored commit from `from` up to the head as of the call, undecoded, through one
+    /// consumer that is deleted at the end of the read (or when the cursor is dropped).
+    ///
+    /// # Errors
+    ///
+    /// [`LogError::Unavailable`] when the server cannot be reached.
+    pub async fn raw_from(&self, from: Position) -> Result<NatsRawCursor, LogError> {
+        self.ready().await?;
+        let messages = js::read_from(self.ctx(), self.stream(), from.max(1))
             .await
-            .map_err(log_error)
+            .map_err(log_error)?;
+        Ok(NatsRawCursor { messages })
+    }
+
+    /// Every stored commit of one case, undecoded, in stream order, without a consumer.
+    ///
+    /// # Errors
+    ///
+    /// [`LogError::Unavailable`] when the server cannot be reached.
+    pub async fn raw_case(&self, case: &CaseId) -> Result<Vec<RawCommit>, LogError> {
+        self.ready().await?;
+        Ok(self
+            .read_subject(&self.case_filter(case))
+            .await?
+            .iter()
+            .map(raw)
+            .collect())
     }
 
     /// The message that applied `command` to the case on `subject`, if any.
@@ -410,9 +527,7 @@ impl NatsLog {
         subject: &str,
         command: &CommandId,
     ) -> Result<Option<Appended>, LogError> {
-        let messages = js::read_subject(self.ctx(), self.stream(), subject)
-            .await
-            .map_err(log_error)?;
+        let messages = self.read_subject(subject).await?;
         match messages
             .iter()
             .find(|m| msg_id(m) == Some(command.as_str()))
@@ -431,6 +546,7 @@ impl NatsLog {
             Some(m) => first_result(&m),
             None => Err(LogError::Corrupt {
                 position: seq,
+                case: None,
                 reason: "the server reported a duplicate of a message it does not have".into(),
             }),
         }
@@ -542,17 +658,16 @@ impl NatsLog {
             last_event.header.case_version.to_string().as_str(),
         );
         headers.insert(HEADER_LAST_HASH, last_event.hash.to_hex().as_str());
-        let payload =
-            match StoredCommit::encode(&commit.case_id, &commit.command_id, &commit.events) {
-                Ok(body) => seal_value(&body),
-                Err(e) => {
-                    return Err(PublishError::Rejected {
-                        subject: subject.to_owned(),
-                        code: 0,
-                        description: e.to_string(),
-                    })
-                }
-            };
+        let payload = match encode_value(&commit.case_id, &commit.command_id, &commit.events) {
+            Ok(value) => value,
+            Err(e) => {
+                return Err(PublishError::Rejected {
+                    subject: subject.to_owned(),
+                    code: 0,
+                    description: e.to_string(),
+                })
+            }
+        };
         js::publish_expected(
             self.ctx(),
             subject,
@@ -682,22 +797,22 @@ impl NatsLog {
 
 impl EventLog for NatsLog {
     async fn append(&self, commit: Commit) -> Result<Appended, AppendError> {
+        if self.inner.read_only {
+            return Err(LogError::Closed.into());
+        }
         self.append_inner(commit).await
     }
 
     async fn read_case(&self, case: &CaseId) -> Result<Vec<Committed>, LogError> {
         self.ready().await?;
-        let filter = self.case_filter(case);
-        // One request tells a new case (the common miss: a report) from one with history;
-        // only the latter needs a consumer to read every message.
+        // One batched direct get (or, on a replicated stream, a few requests to the stream
+        // leader) reads the whole case; it never creates a consumer.
         let seen = Instant::now();
-        if self.last_on_fast(&filter).await?.is_none() {
+        let messages = self.read_subject(&self.case_filter(case)).await?;
+        if messages.is_empty() {
             self.learn(case, Known::Absent { seen });
             return Ok(Vec::new());
         }
-        let messages = js::read_subject(self.ctx(), self.stream(), &filter)
-            .await
-            .map_err(log_error)?;
         let commits = messages.iter().map(decode).collect::<Result<Vec<_>, _>>()?;
         if let (Some(m), Some(c)) = (messages.last(), commits.last()) {
             self.learn(
@@ -715,22 +830,11 @@ impl EventLog for NatsLog {
     }
 
     async fn read_from(&self, from: Position, limit: usize) -> Result<Vec<Committed>, LogError> {
-        if limit == 0 {
-            return Ok(Vec::new());
-        }
-        self.ready().await?;
-        let mut messages = js::read_from(self.ctx(), self.stream(), from.max(1))
-            .await
-            .map_err(log_error)?;
-        let mut out = Vec::new();
-        while out.len() < limit {
-            match messages.next().await {
-                Some(Ok(m)) => out.push(decode(&m)?),
-                Some(Err(e)) => return Err(log_error(e)),
-                None => break,
-            }
-        }
-        Ok(out)
+        self.raw_page(from, limit)
+            .await?
+            .into_iter()
+            .map(RawCommit::into_committed)
+            .collect()
     }
 
     async fn subscribe(&self, from: Position) -> Result<CommitStream, LogError> {
@@ -773,6 +877,26 @@ impl EventLog for NatsLog {
     }
 }
 
+/// Stored commits in stream order, undecoded; see [`NatsLog::raw_from`].
+pub struct NatsRawCursor {
+    messages: js::RawMsgStream,
+}
+
+impl NatsRawCursor {
+    /// The next stored commit; `Ok(None)` at the end of the read.
+    ///
+    /// # Errors
+    ///
+    /// [`LogError::Unavailable`] when the server keeps failing.
+    pub async fn next_raw(&mut self) -> Result<Option<RawCommit>, LogError> {
+        match self.messages.next().await {
+            Some(Ok(m)) => Ok(Some(raw(&m))),
+            Some(Err(e)) => Err(log_error(e)),
+            None => Ok(None),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -804,7 +928,7 @@ mod tests {
         match err {
             LogError::Misconfigured(m) => {
                 assert!(
-                    m.contains("2.11") && m.contains("scripts/nats-server"),
+                    m.to_string().contains("2.11") && m.to_string().contains("scripts/nats-server"),
                     "{m}"
                 )
             }

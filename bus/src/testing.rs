@@ -21,6 +21,19 @@ use tempfile::TempDir;
 
 use crate::nats::jetstream::{ServerVersion, MIN_SERVER_VERSION};
 
+/// The key of the commit at position `p` in the embedded store's tree ([`crate::SledLog::raw_tree`]),
+/// for tamper tests.
+pub fn sled_commit_key(p: crate::Position) -> [u8; 9] {
+    crate::sled::commit_key(p)
+}
+
+/// The low-level JetStream primitives of the NATS backend, for tests that check them
+/// directly and for the bench's raw baselines. Production code goes through
+/// [`crate::NatsLog`].
+pub mod jetstream {
+    pub use crate::nats::jetstream::*;
+}
+
 /// Environment variable naming the nats-server binary to use.
 pub const NATS_SERVER_BIN_ENV: &str = "NATS_SERVER_BIN";
 

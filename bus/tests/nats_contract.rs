@@ -256,7 +256,7 @@ async fn connecting_to_nothing_is_unavailable_and_a_stream_that_allows_deletes_i
         ..NatsSettings::default()
     };
     match NatsLog::connect(nowhere).await {
-        Err(LogError::Unavailable(m)) => assert!(m.contains("nats-server"), "{m}"),
+        Err(LogError::Unavailable(m)) => assert!(m.to_string().contains("nats-server"), "{m}"),
         other => panic!("expected Unavailable, got {other:?}"),
     }
 
@@ -271,7 +271,7 @@ async fn connecting_to_nothing_is_unavailable_and_a_stream_that_allows_deletes_i
         .await
         .unwrap();
     match NatsLog::connect(s).await {
-        Err(LogError::Misconfigured(m)) => assert!(m.contains("deny_delete"), "{m}"),
+        Err(LogError::Misconfigured(m)) => assert!(m.to_string().contains("deny_delete"), "{m}"),
         other => panic!("expected Misconfigured, got {other:?}"),
     }
 

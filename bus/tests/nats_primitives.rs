@@ -8,7 +8,7 @@ use std::time::Duration;
 use async_nats::jetstream::stream::{Config as StreamConfig, StorageType};
 use async_nats::HeaderMap;
 use futures::StreamExt;
-use gridcase_bus::nats::jetstream::{
+use gridcase_bus::testing::jetstream::{
     self as js, Connection, NatsError, PublishError, RawMsg, StreamSettings,
 };
 use gridcase_bus::testing::NatsServer;
@@ -211,7 +211,7 @@ async fn expected_sequence_conflict_appends_nothing() {
     );
 
     assert_eq!(js::last_seq(&conn.jetstream, "CASES").await.unwrap(), 3);
-    let a = js::read_subject(&conn.jetstream, "CASES", "cases.a")
+    let a = js::read_subject(&conn, "CASES", "cases.a", true)
         .await
         .unwrap();
     assert_eq!(payloads(&a), ["a1", "a2"]);
@@ -235,7 +235,7 @@ async fn duplicate_message_id_returns_the_first_sequence_and_appends_nothing() {
     );
 
     assert_eq!(js::last_seq(&conn.jetstream, "CASES").await.unwrap(), 1);
-    let a = js::read_subject(&conn.jetstream, "CASES", "cases.a")
+    let a = js::read_subject(&conn, "CASES", "cases.a", true)
         .await
         .unwrap();
     assert_eq!(payloads(&a), ["once"]);
@@ -264,7 +264,7 @@ async fn reads_one_subject_in_order_with_headers() {
     let Some((_server, conn)) = setup().await else {
         return;
     };
-    assert!(js::read_subject(&conn.jetstream, "CASES", "cases.a")
+    assert!(js::read_subject(&conn, "CASES", "cases.a", true)
         .await
         .unwrap()
         .is_empty());
@@ -296,12 +296,56 @@ async fn reads_one_subject_in_order_with_headers() {
         *last = published.stream_seq;
     }
 
-    let a = js::read_subject(&conn.jetstream, "CASES", "cases.a")
+    let a = js::read_subject(&conn, "CASES", "cases.a", true)
         .await
         .unwrap();
     let expected: Vec<u64> = (1..=20).filter(|i| i % 3 != 0).collect();
     assert_eq!(a.iter().map(|m| m.seq).collect::<Vec<_>>(), expected);
     assert!(a.iter().all(|m| m.subject == "cases.a"));
+    // What replicated streams use, asking the stream leader message by message, reads the same.
+    let by_leader = js::read_subject(&conn, "CASES", "cases.a", false)
+        .await
+        .unwrap();
+    let essence = |ms: &[RawMsg]| -> Vec<(u64, String, Vec<u8>)> {
+        ms.iter()
+            .map(|m| (m.seq, m.subject.clone(), m.payload.clone()))
+            .collect()
+    };
+    assert_eq!(essence(&by_leader), essence(&a));
+    // A small batch says how many more match; the read goes on from there.
+    let first = js::direct_batch(&conn, "CASES", "cases.a", 1, 3)
+        .await
+        .unwrap();
+    assert_eq!(
+        first.messages.iter().map(|m| m.seq).collect::<Vec<_>>(),
+        expected[..3]
+    );
+    assert_eq!(first.pending, (expected.len() - 3) as u64);
+    let rest = js::direct_batch(&conn, "CASES", "cases.a", expected[2] + 1, 100)
+        .await
+        .unwrap();
+    assert_eq!(rest.pending, 0);
+    assert_eq!(rest.messages.len(), expected.len() - 3);
+    // A range of the whole stream, across subjects, in pages.
+    let range = js::read_range(&conn, "CASES", "cases.>", 5, 7)
+        .await
+        .unwrap();
+    assert_eq!(
+        range.iter().map(|m| m.seq).collect::<Vec<_>>(),
+        (5..=11).collect::<Vec<_>>()
+    );
+    let tail = js::read_range(&conn, "CASES", "cases.>", 18, 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        tail.iter().map(|m| m.seq).collect::<Vec<_>>(),
+        vec![18, 19, 20]
+    );
+    // None of these reads created a consumer.
+    assert_eq!(
+        js::consumer_count(&conn.jetstream, "CASES").await.unwrap(),
+        0
+    );
     assert_eq!(
         payloads(&a),
         expected
@@ -454,7 +498,7 @@ async fn acknowledged_messages_survive_kill_and_restart() {
     js::ensure_stream(&conn.jetstream, &settings())
         .await
         .unwrap();
-    let a = js::read_subject(&conn.jetstream, "CASES", "cases.a")
+    let a = js::read_subject(&conn, "CASES", "cases.a", true)
         .await
         .unwrap();
     assert_eq!(payloads(&a), ["before"]);
@@ -503,7 +547,7 @@ async fn racing_writers_with_the_same_expected_sequence_exactly_one_wins() {
     assert_eq!(won.len(), 1, "{won:?}");
     assert!(!won[0].duplicate);
     assert_eq!(lost, vec![Some(won[0].stream_seq); 7]);
-    let race = js::read_subject(&conn.jetstream, "CASES", "cases.race")
+    let race = js::read_subject(&conn, "CASES", "cases.race", true)
         .await
         .unwrap();
     assert_eq!(race.len(), 1);
@@ -544,16 +588,19 @@ async fn concurrent_copies_of_one_message_are_stored_once() {
 }
 
 #[tokio::test]
-async fn a_stored_message_resent_after_others_followed_is_a_conflict() {
-    // The documented limit of duplicate detection under an expected sequence: only the
-    // subject's last message is compared. The command path covers the rest with its own
-    // record of applied command ids.
+async fn a_stored_message_resent_after_others_followed_appends_nothing() {
+    // The limit of duplicate detection under an expected sequence differs between server
+    // versions: 2.11 checks the message id first and answers "duplicate" (the first copy's
+    // sequence); 2.14 and later check the expected sequence first and answer a conflict, as
+    // only the subject's last message is compared for our own copy. Either way nothing is
+    // appended, and the command path covers the conflict with its own record of applied
+    // command ids.
     let Some((_server, conn)) = setup().await else {
         return;
     };
     publish(&conn, "cases.a", "first", "cmd-1", 0).await;
     publish(&conn, "cases.a", "second", "cmd-2", 1).await;
-    let err = js::publish_expected(
+    let outcome = js::publish_expected(
         &conn.jetstream,
         "cases.a",
         HeaderMap::new(),
@@ -561,19 +608,28 @@ async fn a_stored_message_resent_after_others_followed_is_a_conflict() {
         "cmd-1",
         0,
     )
-    .await
-    .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            PublishError::WrongLastSequence {
-                expected: 0,
-                actual: Some(2),
-                ..
+    .await;
+    match outcome {
+        Ok(p) => assert_eq!(
+            p,
+            js::Published {
+                stream_seq: 1,
+                duplicate: true
             }
         ),
-        "{err:?}"
-    );
+        Err(err) => assert!(
+            matches!(
+                err,
+                PublishError::WrongLastSequence {
+                    expected: 0,
+                    actual: Some(2),
+                    ..
+                }
+            ),
+            "{err:?}"
+        ),
+    }
+    assert_eq!(js::last_seq(&conn.jetstream, "CASES").await.unwrap(), 2);
 }
 
 #[tokio::test]

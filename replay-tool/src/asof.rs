@@ -61,8 +61,9 @@ pub async fn state_at(source: &Source, case: &CaseId, as_of: Timestamp) -> Resul
             }
             let corrupt = |reason: String| gridcase_bus::LogError::Corrupt {
                 position: c.position,
+                case: Some(case.clone()),
                 reason: format!(
-                    "case {case} version {}: {reason} (run `gridcase-replay verify`)",
+                    "version {}: {reason} (run `gridcase-replay verify`)",
                     r.header.case_version
                 ),
             };

@@ -184,10 +184,8 @@ async fn region_cases(source: &Source, region: RegionCode) -> Result<HashSet<Cas
                 Err(e) => {
                     return Err(gridcase_bus::LogError::Corrupt {
                         position: c.position,
-                        reason: format!(
-                            "case {} version {}: {e}",
-                            c.case_id, r.header.case_version
-                        ),
+                        case: Some(c.case_id.clone()),
+                        reason: format!("version {}: {e}", r.header.case_version),
                     }
                     .into())
                 }
@@ -204,10 +202,8 @@ async fn region_cases(source: &Source, region: RegionCode) -> Result<HashSet<Cas
 pub fn row(position: Position, r: &EventRecord, redact: bool) -> Result<Map<String, Value>, Error> {
     let event = r.decode().map_err(|e| gridcase_bus::LogError::Corrupt {
         position,
-        reason: format!(
-            "case {} version {}: {e}",
-            r.header.case_id, r.header.case_version
-        ),
+        case: Some(r.header.case_id.clone()),
+        reason: format!("version {}: {e}", r.header.case_version),
     })?;
     let facts = if redact {
         crate::redact::facts(&event)

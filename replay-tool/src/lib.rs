@@ -39,7 +39,7 @@ pub mod source;
 pub mod stats;
 pub mod verify;
 
-pub use source::{Location, RawCommit, RawCursor, RawError, Source};
+pub use source::{Location, Source};
 
 /// How a run ended, when it ran to the end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -15,6 +15,7 @@
 //! | each body decodes, old schema versions through the upcasters | `body_undecodable` |
 //! | version 1 is `CaseReported`, and only version 1 | `first_not_reported`, `report_not_first` |
 //! | embedded store: the case index, the case heads and the command index agree with the commits | `index_mismatch`, `unindexed`, `head_mismatch` |
+//! | the storage itself can be read (sled's page checksums, pages that parse) | `unreadable`, naming the file offset or positions; the rest is verified |
 //!
 //! Events cannot be re-decided — commands are not stored — so the domain rules are checked only
 //! as far as the events themselves show them. A case whose recorded-at times go backwards is a
@@ -33,15 +34,13 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use gridcase_bus::{EventLog, Position, SledLog};
+use gridcase_bus::{EventLog, IndexEntry, LogError, Position, RawCommit, RawError, SledLog};
 use gridcase_domain::{CaseId, Event, EventId, Hash, RegionCode, Timestamp};
 use gridcase_projections::{civil_from_days, Calendar, Projection, Store};
 use serde::Serialize;
 
 use crate::progress::{self, Rate};
-use crate::source::{
-    be_u64, commit_key, RawCommit, RawError, Source, PREFIX_CASE, PREFIX_COMMAND, PREFIX_HEAD,
-};
+use crate::source::Source;
 use crate::{outln, Error};
 
 /// Problems kept in memory before filtering by region; more are only counted.
@@ -86,6 +85,7 @@ pub enum Kind {
     Unindexed,
     HeadMismatch,
     RecordedBackwards,
+    Unreadable,
     ProjectionAhead,
     ProjectionMismatch,
     RebuildFailed,
@@ -431,11 +431,16 @@ impl<'a> Verifier<'a> {
             return (None, None);
         }
         self.lookups += 1;
-        for kv in log.raw_tree().scan_prefix([PREFIX_CASE]).flatten() {
-            let (k, v) = kv;
-            if be_u64(&v) == Some(p) {
-                if let Some((case, version)) = parse_case_key(&k) {
-                    return (CaseId::new(case).ok(), Some(version));
+        let mut entries = log.index_entries();
+        while let Ok(Some(entry)) = entries.next_entry() {
+            if let IndexEntry::Case {
+                case,
+                first_version,
+                position,
+            } = entry
+            {
+                if position == p {
+                    return (CaseId::new(case).ok(), Some(first_version));
                 }
             }
         }
@@ -453,6 +458,27 @@ impl<'a> Verifier<'a> {
         }
         self.case_fps[i] = case;
         self.command_fps[i] = command;
+    }
+
+    /// A stretch of storage that could not be read: reported, and the positions it covers
+    /// count as read (so they are not reported again as missing).
+    fn unreadable(&mut self, e: &LogError) {
+        let positions = match e {
+            LogError::Damaged { location, .. } => parse_positions(location),
+            _ => None,
+        };
+        if let Some((first, last)) = positions {
+            self.first.get_or_insert(first);
+            self.last = self.last.max(last);
+            self.next = self.next.max(last + 1);
+        }
+        self.report(problem(
+            Kind::Unreadable,
+            positions.map(|(first, _)| first),
+            None,
+            None,
+            e.to_string(),
+        ));
     }
 
     fn raw(&mut self, raw: RawCommit) {
@@ -506,12 +532,16 @@ impl<'a> Verifier<'a> {
                         Some(c.case_id.clone()),
                         c.events.first().map(|e| e.header.case_version),
                     ),
-                    None => self.lookup_index(p),
+                    // On NATS the subject names the case even when the bytes say nothing.
+                    None => match raw.case_from_subject() {
+                        Some(c) => (Some(c), None),
+                        None => self.lookup_index(p),
+                    },
                 };
                 let kind = match e {
                     RawError::Truncated(_) | RawError::Checksum { .. } => Kind::Checksum,
-                    RawError::Undecodable(_) => Kind::Undecodable,
                     RawError::WrongSubject { .. } => Kind::WrongSubject,
+                    _ => Kind::Undecodable,
                 };
                 let note = if salvaged.is_some() {
                     "; its bytes still decode, so its events are checked below"
@@ -711,165 +741,155 @@ impl<'a> Verifier<'a> {
 
     /// Reads the commit at `p` to name its case (for index problems).
     fn case_at(&self, p: Position) -> Option<(CaseId, u64)> {
-        let log = self.sled?;
-        let v = log.raw_tree().get(commit_key(p)).ok()??;
-        let raw = RawCommit {
-            position: p,
-            subject: None,
-            value: v.to_vec(),
-        };
+        let raw = self.sled?.raw_from(p).next_raw().ok()??;
+        if raw.position != p {
+            return None;
+        }
         let c = raw.decode_ignoring_checksum()?;
         let first = c.events.first()?.header.case_version;
         Some((c.case_id, first))
     }
 
-    /// Checks the embedded store's indexes against the commits read.
+    /// Checks the embedded store's indexes against the commits read. The entries come in key
+    /// order — case index, command index, case heads — and each index's sweep for commits it
+    /// lacks runs when its entries end.
     fn check_indexes(&mut self) -> Result<(), Error> {
         let Some(log) = self.sled else {
             return Ok(());
         };
-        let tree = log.raw_tree();
         let len = self.case_fps.len();
         let mut in_case_index = vec![false; len];
-        for kv in tree.scan_prefix([PREFIX_CASE]) {
-            let (k, v) = kv.map_err(storage)?;
-            let (Some((case, version)), Some(p)) = (parse_case_key(&k), be_u64(&v)) else {
-                self.report(problem(
-                    Kind::IndexMismatch,
-                    None,
-                    None,
-                    None,
-                    format!(
-                        "malformed case index entry {:?}",
-                        String::from_utf8_lossy(&k)
-                    ),
-                ));
-                continue;
-            };
-            let case_id = CaseId::new(case).ok();
-            let have = self.case_fps.get(p as usize).copied().unwrap_or(0);
-            if let Some(seen) = in_case_index.get_mut(p as usize) {
-                *seen = true;
-            }
-            if have == case_fp(case, version) {
-                continue;
-            }
-            let msg = if have == 0 {
-                format!("the case index puts version {version} at position {p}, but there is no readable commit there (deleted?)")
-            } else {
-                let holds = match self.case_at(p) {
-                    Some((c, v)) => format!("case {c} version {v}"),
-                    None => "another commit".into(),
-                };
-                format!("the case index puts version {version} at position {p}, which holds {holds} (reordered or replaced)")
-            };
-            self.report(problem(
-                Kind::IndexMismatch,
-                Some(p),
-                case_id.as_ref(),
-                Some(version),
-                msg,
-            ));
-        }
-        for (p, indexed) in in_case_index.iter().enumerate() {
-            if self.case_fps[p] != 0 && !indexed {
-                let (case, version) = self.case_at(p as u64).unzip();
-                self.report(problem(
-                    Kind::Unindexed,
-                    Some(p as u64),
-                    case.as_ref(),
-                    version,
-                    "the commit is not in the case index: reading the case skips it",
-                ));
-            }
-        }
         let mut in_command_index = vec![false; len];
-        for kv in tree.scan_prefix([PREFIX_COMMAND]) {
-            let (k, v) = kv.map_err(storage)?;
-            let command = String::from_utf8_lossy(&k[1..]).into_owned();
-            let (Some(p), Some(version)) = (be_u64(&v), v.get(8..).and_then(be_u64)) else {
-                self.report(problem(
-                    Kind::IndexMismatch,
-                    None,
-                    None,
-                    None,
-                    format!("malformed command index entry for {command}"),
-                ));
-                continue;
+        let (mut case_swept, mut command_swept) = (false, false);
+        let mut entries = log.index_entries();
+        loop {
+            let entry = match entries.next_entry() {
+                Ok(e) => e,
+                Err(e @ LogError::Damaged { .. }) => {
+                    self.report(problem(Kind::Unreadable, None, None, None, e.to_string()));
+                    break;
+                }
+                Err(e) => return Err(Error::Log(e)),
             };
-            if let Some(seen) = in_command_index.get_mut(p as usize) {
-                *seen = true;
-            }
-            let have = self.command_fps.get(p as usize).copied().unwrap_or(0);
-            if have != command_fp(&command, version) {
-                let case = self.case_at(p).map(|(c, _)| c);
-                self.report(problem(
-                    Kind::IndexMismatch,
-                    Some(p),
-                    case.as_ref(),
-                    Some(version),
-                    format!("the command index puts command {command} (version {version}) at position {p}, which holds another commit or none"),
-                ));
-            }
-        }
-        for (p, indexed) in in_command_index.iter().enumerate() {
-            if self.command_fps[p] != 0 && !indexed {
-                let (case, version) = self.case_at(p as u64).unzip();
-                self.report(problem(
-                    Kind::Unindexed,
-                    Some(p as u64),
-                    case.as_ref(),
-                    version,
-                    "the commit is not in the command index: its command could be applied twice",
-                ));
-            }
-        }
-        for kv in tree.scan_prefix([PREFIX_HEAD]) {
-            let (k, v) = kv.map_err(storage)?;
-            let case = String::from_utf8_lossy(&k[1..]).into_owned();
-            let case_id = CaseId::new(case.as_str()).ok();
-            let head = (
-                be_u64(&v),
-                v.get(8..40)
-                    .and_then(|h| <[u8; 32]>::try_from(h).ok())
-                    .map(Hash),
-                v.get(40..).and_then(be_u64),
+            let in_case_entries = matches!(
+                entry,
+                Some(
+                    IndexEntry::Case { .. }
+                        | IndexEntry::Malformed {
+                            index: "case index",
+                            ..
+                        }
+                )
             );
-            let (Some(version), Some(hash), Some(p)) = head else {
-                self.report(problem(
-                    Kind::HeadMismatch,
-                    None,
-                    case_id.as_ref(),
-                    None,
-                    "malformed case head",
-                ));
-                continue;
-            };
-            let track = case_id.as_ref().and_then(|c| self.cases.get_mut(c));
-            let msg = match track {
-                None => Some(format!("the case head says version {version} at position {p}, but the log has no commit of the case")),
-                Some(t) => {
-                    t.has_head = true;
-                    if t.version != version || t.last_position != p {
-                        Some(format!(
-                            "the case head says version {version} at position {p}, but the log ends the case at version {} (position {}): commits missing or added",
-                            t.version, t.last_position
-                        ))
-                    } else if t.hash != hash {
-                        Some("the case head's hash is not the hash of the case's last event".into())
+            if !in_case_entries && !case_swept {
+                case_swept = true;
+                self.sweep_case_index(&in_case_index);
+            }
+            if matches!(entry, Some(IndexEntry::Head { .. }) | None) && !command_swept {
+                command_swept = true;
+                self.sweep_command_index(&in_command_index);
+            }
+            let Some(entry) = entry else { break };
+            match entry {
+                IndexEntry::Case {
+                    case,
+                    first_version: version,
+                    position: p,
+                } => {
+                    let case_id = CaseId::new(case.as_str()).ok();
+                    let have = self.case_fps.get(p as usize).copied().unwrap_or(0);
+                    if let Some(seen) = in_case_index.get_mut(p as usize) {
+                        *seen = true;
+                    }
+                    if have == case_fp(&case, version) {
+                        continue;
+                    }
+                    let msg = if have == 0 {
+                        format!("the case index puts version {version} at position {p}, but there is no readable commit there (deleted?)")
                     } else {
-                        None
+                        let holds = match self.case_at(p) {
+                            Some((c, v)) => format!("case {c} version {v}"),
+                            None => "another commit".into(),
+                        };
+                        format!("the case index puts version {version} at position {p}, which holds {holds} (reordered or replaced)")
+                    };
+                    self.report(problem(
+                        Kind::IndexMismatch,
+                        Some(p),
+                        case_id.as_ref(),
+                        Some(version),
+                        msg,
+                    ));
+                }
+                IndexEntry::Command {
+                    command,
+                    position: p,
+                    version,
+                } => {
+                    if let Some(seen) = in_command_index.get_mut(p as usize) {
+                        *seen = true;
+                    }
+                    let have = self.command_fps.get(p as usize).copied().unwrap_or(0);
+                    if have != command_fp(&command, version) {
+                        let case = self.case_at(p).map(|(c, _)| c);
+                        self.report(problem(
+                            Kind::IndexMismatch,
+                            Some(p),
+                            case.as_ref(),
+                            Some(version),
+                            format!("the command index puts command {command} (version {version}) at position {p}, which holds another commit or none"),
+                        ));
                     }
                 }
-            };
-            if let Some(m) = msg {
-                self.report(problem(
-                    Kind::HeadMismatch,
-                    Some(p),
-                    case_id.as_ref(),
-                    Some(version),
-                    m,
-                ));
+                IndexEntry::Head {
+                    case,
+                    version,
+                    hash,
+                    position: p,
+                } => {
+                    let case_id = CaseId::new(case.as_str()).ok();
+                    let track = case_id.as_ref().and_then(|c| self.cases.get_mut(c));
+                    let msg = match track {
+                        None => Some(format!("the case head says version {version} at position {p}, but the log has no commit of the case")),
+                        Some(t) => {
+                            t.has_head = true;
+                            if t.version != version || t.last_position != p {
+                                Some(format!(
+                                    "the case head says version {version} at position {p}, but the log ends the case at version {} (position {}): commits missing or added",
+                                    t.version, t.last_position
+                                ))
+                            } else if t.hash != hash {
+                                Some("the case head's hash is not the hash of the case's last event".into())
+                            } else {
+                                None
+                            }
+                        }
+                    };
+                    if let Some(m) = msg {
+                        self.report(problem(
+                            Kind::HeadMismatch,
+                            Some(p),
+                            case_id.as_ref(),
+                            Some(version),
+                            m,
+                        ));
+                    }
+                }
+                IndexEntry::Malformed { index, key } => {
+                    let kind = if index == "case head" {
+                        Kind::HeadMismatch
+                    } else {
+                        Kind::IndexMismatch
+                    };
+                    self.report(problem(
+                        kind,
+                        None,
+                        None,
+                        None,
+                        format!("malformed {index} entry {key:?}"),
+                    ));
+                }
+                _ => {}
             }
         }
         let headless: Vec<(CaseId, u64, Position)> = self
@@ -889,19 +909,53 @@ impl<'a> Verifier<'a> {
         }
         Ok(())
     }
-}
 
-fn storage(e: impl std::fmt::Display) -> Error {
-    Error::Log(gridcase_bus::LogError::Storage(e.to_string()))
-}
-
-/// `C` + case id + `0x00` + first version (u64 BE) → (case id, first version).
-fn parse_case_key(k: &[u8]) -> Option<(&str, u64)> {
-    if k.len() < 11 || k[0] != PREFIX_CASE || k[k.len() - 9] != 0 {
-        return None;
+    /// Commits read that the case index does not name.
+    fn sweep_case_index(&mut self, indexed: &[bool]) {
+        for (p, indexed) in indexed.iter().enumerate() {
+            if self.case_fps[p] != 0 && !indexed {
+                let (case, version) = self.case_at(p as u64).unzip();
+                self.report(problem(
+                    Kind::Unindexed,
+                    Some(p as u64),
+                    case.as_ref(),
+                    version,
+                    "the commit is not in the case index: reading the case skips it",
+                ));
+            }
+        }
     }
-    let case = std::str::from_utf8(&k[1..k.len() - 9]).ok()?;
-    Some((case, be_u64(&k[k.len() - 8..])?))
+
+    /// Commits read that the command index does not name.
+    fn sweep_command_index(&mut self, indexed: &[bool]) {
+        for (p, indexed) in indexed.iter().enumerate() {
+            if self.command_fps[p] != 0 && !indexed {
+                let (case, version) = self.case_at(p as u64).unzip();
+                self.report(problem(
+                    Kind::Unindexed,
+                    Some(p as u64),
+                    case.as_ref(),
+                    version,
+                    "the commit is not in the command index: its command could be applied twice",
+                ));
+            }
+        }
+    }
+}
+
+/// The positions a damage location names: `position N …` or `positions A..=B …`.
+fn parse_positions(location: &str) -> Option<(Position, Position)> {
+    let rest = location
+        .strip_prefix("positions ")
+        .or_else(|| location.strip_prefix("position "))?;
+    let span = rest.split_whitespace().next()?;
+    match span.split_once("..=") {
+        Some((a, b)) => Some((a.parse().ok()?, b.parse().ok()?)),
+        None => {
+            let p = span.parse().ok()?;
+            Some((p, p))
+        }
+    }
 }
 
 /// Verifies the whole log; see the module documentation.
@@ -926,7 +980,17 @@ pub async fn verify(source: &Source, opts: &Options) -> Result<Report, Error> {
         lookups: 0,
     };
     let mut cursor = source.raw_from(1).await?;
-    while let Some(raw) = cursor.next().await? {
+    loop {
+        let raw = match cursor.next_raw().await {
+            Ok(Some(raw)) => raw,
+            Ok(None) => break,
+            // Storage that cannot be read is a finding; the read goes on after it.
+            Err(e @ LogError::Damaged { .. }) => {
+                v.unreadable(&e);
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
         let p = raw.position;
         v.raw(raw);
         if v.commits_read.is_multiple_of(256) {

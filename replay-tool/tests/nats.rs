@@ -6,7 +6,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use gridcase_bus::nats::jetstream as js;
+use gridcase_bus::testing::jetstream as js;
 use gridcase_bus::testing::NatsServer;
 use gridcase_bus::{NatsLog, NatsSettings};
 use serde_json::Value;

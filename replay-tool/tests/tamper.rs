@@ -7,9 +7,10 @@ mod common;
 use std::path::Path;
 
 use common::*;
+use gridcase_bus::raw::frame as seal_value;
+use gridcase_bus::testing::sled_commit_key as commit_key;
 use gridcase_bus::SledLog;
 use gridcase_domain::{CaseId, Event};
-use gridcase_replay_tool::source::{commit_key, seal_value};
 
 /// Positions are the append order: the i-th generated commit is at position i + 1.
 fn positions_of(case: &CaseId) -> Vec<u64> {

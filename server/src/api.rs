@@ -38,8 +38,8 @@ use sha2::{Digest, Sha256};
 use crate::app::AppState;
 use crate::error::ApiError;
 
-/// How long a read waits for `after`.
-const READ_YOUR_WRITES: Duration = Duration::from_secs(5);
+/// How long a read waits for `after` (a position at or below the log's head) to be applied.
+const READ_YOUR_WRITES: Duration = Duration::from_secs(2);
 
 /// The router.
 pub fn router(state: AppState) -> Router {
@@ -335,10 +335,37 @@ struct ReadQuery {
     after: Option<u64>,
 }
 
+/// Read-your-writes: waits until the projection has applied position `after`.
+///
+/// A position beyond the log's head cannot be reached by waiting — it is a client error (400
+/// `after_beyond_head`), answered at once. One at or below the head that is not applied
+/// within [`READ_YOUR_WRITES`] answers 503 with `Retry-After`, as does a wait when
+/// [`crate::app::MAX_WAITERS`] reads are already waiting.
 async fn wait_after(app: &AppState, after: Option<u64>) -> Result<(), ApiError> {
-    if let Some(p) = after {
-        app.projection.wait_for(p, READ_YOUR_WRITES).await?;
+    let Some(p) = after else { return Ok(()) };
+    if app.projection.checkpoint() >= p {
+        return Ok(());
     }
+    let head = app.path.log().head().await?;
+    if p > head {
+        return Err(ApiError::BadRequest {
+            code: "after_beyond_head",
+            message: format!(
+                "after={p} is beyond the log's head ({head}): pass a position that one of your \
+                 commands returned"
+            ),
+            field: Some("after".into()),
+        });
+    }
+    let Ok(_permit) = app.waiters.try_acquire() else {
+        return Err(ApiError::Unavailable {
+            public: "too many reads are waiting for their writes; retry shortly",
+            internal: format!("{} reads already wait for ?after=", crate::app::MAX_WAITERS),
+            retry_after: 1,
+            damage: false,
+        });
+    };
+    app.projection.wait_for(p, READ_YOUR_WRITES).await?;
     Ok(())
 }
 
@@ -631,7 +658,7 @@ async fn readyz(State(app): State<AppState>) -> Response {
             let applied = app.projection.checkpoint();
             Json(json!({ "status": "ready", "log": "ok", "head": head, "applied": applied, "lag": head.saturating_sub(applied) })).into_response()
         }
-        Err(e) => ApiError::Unavailable(e.to_string()).into_response(),
+        Err(e) => ApiError::from(e).into_response(),
     }
 }
 

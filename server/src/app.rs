@@ -28,7 +28,13 @@ pub struct App {
     pub metrics: Metrics,
     /// Largest accepted body.
     pub max_body_bytes: usize,
+    /// Reads waiting for `?after=` to be applied (bounded, so waiting cannot be used to hold
+    /// many connections open).
+    pub waiters: tokio::sync::Semaphore,
 }
+
+/// Most reads that may wait for `?after=` at once; more answer 503 at once.
+pub const MAX_WAITERS: usize = 256;
 
 /// SHA-256 of a bearer token (what the config stores).
 pub fn token_hash(token: &str) -> [u8; 32] {

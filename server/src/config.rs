@@ -63,6 +63,8 @@ pub struct NatsConfig {
     pub subject_prefix: String,
     /// The duplicate window in seconds.
     pub duplicate_window_secs: u64,
+    /// The JetStream API prefix (`$JS.API`, or `$JS.<domain>.API` for a JetStream domain).
+    pub api_prefix: String,
 }
 
 impl Default for NatsConfig {
@@ -72,6 +74,7 @@ impl Default for NatsConfig {
             stream: "GRIDCASE".into(),
             subject_prefix: "gridcase.cases".into(),
             duplicate_window_secs: 600,
+            api_prefix: "$JS.API".into(),
         }
     }
 }

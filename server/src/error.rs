@@ -62,9 +62,21 @@ pub enum ApiError {
     /// 422.
     #[error("{0}")]
     Rejected(Rejection),
-    /// 503.
-    #[error("the event log is unavailable: {0}")]
-    Unavailable(String),
+    /// 503: the log cannot be reached, the projection has not caught up in time, or what was
+    /// asked touches damaged storage. `internal` is logged, never sent; `Retry-After` says
+    /// when to try again.
+    #[error("{public}")]
+    Unavailable {
+        /// What the client is told.
+        public: &'static str,
+        /// What is logged (the cause chain).
+        internal: String,
+        /// Seconds for `Retry-After`.
+        retry_after: u32,
+        /// Whether the cause is damage in the stored log (logged as an error, with a pointer
+        /// to `gridcase-replay verify`).
+        damage: bool,
+    },
     /// 500.
     #[error("internal error")]
     Internal(String),
@@ -97,7 +109,7 @@ impl ApiError {
             ApiError::Conflict { .. } | ApiError::KeyReused(_) => StatusCode::CONFLICT,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Rejected(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -113,7 +125,7 @@ impl ApiError {
             ApiError::KeyReused(_) => "idempotency_key_reused",
             ApiError::TooLarge { .. } => "payload_too_large",
             ApiError::Rejected(r) => r.code(),
-            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Unavailable { .. } => "unavailable",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -141,10 +153,47 @@ impl ApiError {
     }
 }
 
+/// The cause chain of an error, for logs.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        s.push_str(": ");
+        s.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    s
+}
+
+impl ApiError {
+    /// A 503 because the log cannot be reached (the cause is logged).
+    pub fn unavailable(internal: impl Into<String>) -> ApiError {
+        ApiError::Unavailable {
+            public: "the event log is unavailable; retry shortly",
+            internal: internal.into(),
+            retry_after: 5,
+            damage: false,
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let ApiError::Internal(detail) = &self {
-            tracing::error!(%detail, "internal error");
+        match &self {
+            ApiError::Internal(detail) => tracing::error!(%detail, "internal error"),
+            ApiError::Unavailable {
+                internal,
+                damage: true,
+                ..
+            } => tracing::error!(
+                cause = %internal,
+                "a request touched damaged storage; run `gridcase-replay verify` on the data \
+                 directory (or stream) for a full report"
+            ),
+            ApiError::Unavailable { internal, .. } => {
+                tracing::warn!(cause = %internal, "answering 503")
+            }
+            _ => {}
         }
         let status = self.status();
         let (expected, actual) = match &self {
@@ -171,9 +220,10 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            resp.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        if let ApiError::Unavailable { retry_after, .. } = &self {
+            if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
+                resp.headers_mut().insert(header::RETRY_AFTER, v);
+            }
         }
         resp
     }
@@ -182,9 +232,15 @@ impl IntoResponse for ApiError {
 impl From<LogError> for ApiError {
     fn from(e: LogError) -> Self {
         match e {
-            LogError::Unavailable(m) => ApiError::Unavailable(m),
-            LogError::Closed => ApiError::Unavailable("the log is shutting down".into()),
-            other => ApiError::Internal(other.to_string()),
+            LogError::Unavailable(_) => ApiError::unavailable(chain(&e)),
+            LogError::Closed => ApiError::unavailable("the log is shutting down"),
+            LogError::Corrupt { .. } | LogError::Damaged { .. } => ApiError::Unavailable {
+                public: "part of the event log cannot be read; the operators have been told",
+                internal: chain(&e),
+                retry_after: 60,
+                damage: true,
+            },
+            other => ApiError::Internal(chain(&other)),
         }
     }
 }
@@ -218,7 +274,12 @@ impl From<ProjectionError> for ApiError {
     fn from(e: ProjectionError) -> Self {
         match e {
             ProjectionError::Log(l) => l.into(),
-            ProjectionError::Lagging { .. } => ApiError::Unavailable(e.to_string()),
+            ProjectionError::Lagging { .. } => ApiError::Unavailable {
+                public: "the read model has not caught up with that position yet; retry shortly",
+                internal: e.to_string(),
+                retry_after: 1,
+                damage: false,
+            },
             other => ApiError::Internal(other.to_string()),
         }
     }

@@ -78,6 +78,7 @@ pub async fn open_log(cfg: &Config) -> Result<AnyLog, ServeError> {
             stream: n.stream.clone(),
             subject_prefix: n.subject_prefix.clone(),
             duplicate_window: std::time::Duration::from_secs(n.duplicate_window_secs),
+            api_prefix: n.api_prefix.clone(),
         };
         return Ok(NatsLog::connect(settings).await?.into());
     }
@@ -128,6 +129,7 @@ pub fn build_app(
         tokens,
         metrics: Metrics::default(),
         max_body_bytes: cfg.max_body_bytes,
+        waiters: tokio::sync::Semaphore::new(crate::app::MAX_WAITERS),
     }))
 }
 

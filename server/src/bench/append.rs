@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use async_nats::jetstream::message::PublishMessage;
 use futures::StreamExt;
-use gridcase_bus::nats::jetstream as js;
+use gridcase_bus::testing::jetstream as js;
 use gridcase_bus::{CommandPath, NatsLog, SledLog};
 
 use super::workload::{self, Applied, GroupProbe, LaneRun, WRITERS};
@@ -367,7 +367,7 @@ async fn round_trips(
         let case = subject.rsplit('.').next().unwrap_or_default();
         let filter = format!("{}.*.{case}", settings.subject_prefix);
         let t = Instant::now();
-        js::read_subject(&conn.jetstream, &settings.stream, &filter)
+        js::read_subject(conn, &settings.stream, &filter, true)
             .await
             .map_err(ctx("reading a case"))?;
         read.push(t.elapsed());

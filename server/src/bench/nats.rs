@@ -2,7 +2,7 @@
 //! started by [`NatsServer`], exactly as the tests start theirs), the engine's and the raw
 //! baselines' streams.
 
-use gridcase_bus::nats::jetstream as js;
+use gridcase_bus::testing::jetstream as js;
 use gridcase_bus::testing::NatsServer;
 use gridcase_bus::{NatsLog, NatsSettings};
 

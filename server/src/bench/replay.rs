@@ -5,7 +5,7 @@ use std::time::Instant;
 use async_nats::jetstream::consumer::pull::OrderedConfig;
 use async_nats::jetstream::consumer::DeliverPolicy;
 use futures::StreamExt;
-use gridcase_bus::nats::jetstream as js;
+use gridcase_bus::testing::jetstream as js;
 use gridcase_bus::{EventLog, SledLog};
 use gridcase_domain::{CaseId, CommandId, EventRecord};
 use gridcase_projections::{Calendar, Projection};

@@ -1,0 +1,213 @@
+//! The stored form of a commit — the one home of the log's storage format — and stored
+//! commits as bytes, for readers that must report damage instead of stopping at it.
+//!
+//! Every backend stores a commit as one value: a CRC-32 of the body (u32 big-endian), then
+//! the body, the MessagePack (named fields) of `{case_id, command_id, events}`. The position
+//! is not in the value: it is the embedded store's key, or the NATS stream sequence.
+//!
+//! [`RawCommit`] is such a value with its position (and, on NATS, its subject), undecoded.
+//! [`RawCommit::decode`] checks it step by step and names what is wrong as a [`RawError`];
+//! the replay tool reports those as findings. The backends' own readers use
+//! [`RawCommit::into_committed`], which turns any of them into [`LogError::Corrupt`] naming
+//! the case when the subject or the bytes tell it.
+
+use gridcase_domain::{CaseId, CodecError, CommandId, EventRecord};
+use serde::{Deserialize, Serialize};
+
+use crate::log::{Committed, LogError, Position};
+
+/// The body of a stored commit (the position is the key or the stream sequence).
+#[derive(Debug, Deserialize)]
+struct StoredCommit {
+    case_id: CaseId,
+    command_id: CommandId,
+    events: Vec<EventRecord>,
+}
+
+/// Encodes a commit into its stored value: CRC-32 framing around the MessagePack body.
+pub(crate) fn encode_value(
+    case_id: &CaseId,
+    command_id: &CommandId,
+    events: &[EventRecord],
+) -> Result<Vec<u8>, LogError> {
+    #[derive(Serialize)]
+    struct Borrowed<'a> {
+        case_id: &'a CaseId,
+        command_id: &'a CommandId,
+        events: &'a [EventRecord],
+    }
+    let body = rmp_serde::to_vec_named(&Borrowed {
+        case_id,
+        command_id,
+        events,
+    })
+    .map_err(|e| LogError::storage("encoding a commit", e))?;
+    Ok(frame(&body))
+}
+
+/// Wraps commit bytes with their CRC-32 (u32 big-endian, then the bytes), so a damaged value
+/// is reported, never misread.
+pub fn frame(body: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(body.len() + 4);
+    v.extend_from_slice(&crc32fast::hash(body).to_be_bytes());
+    v.extend_from_slice(body);
+    v
+}
+
+/// Why a stored value is not a commit.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RawError {
+    /// Shorter than the 4-byte checksum.
+    #[error("truncated value ({0} bytes)")]
+    Truncated(usize),
+    /// The CRC-32 does not match the bytes: damaged or edited without re-framing.
+    #[error("checksum mismatch (stored {stored:08x}, computed {computed:08x})")]
+    Checksum {
+        /// The stored CRC-32.
+        stored: u32,
+        /// The CRC-32 of the bytes.
+        computed: u32,
+    },
+    /// The bytes are not a commit.
+    #[error("undecodable commit: {0}")]
+    Undecodable(String),
+    /// A NATS message on a subject that is not its case's.
+    #[error("a commit of case {case} stored on subject {subject}")]
+    WrongSubject {
+        /// The case in the payload.
+        case: CaseId,
+        /// The subject.
+        subject: String,
+    },
+}
+
+/// A stored commit, undecoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawCommit {
+    /// Its global position (the stream sequence on NATS).
+    pub position: Position,
+    /// The NATS subject it was published to (`None` in the embedded store).
+    pub subject: Option<String>,
+    /// The stored value: CRC-32 (u32 BE) followed by the MessagePack of the commit.
+    pub value: Vec<u8>,
+}
+
+impl RawCommit {
+    /// Checks the CRC-32 and returns the commit bytes.
+    pub fn body(&self) -> Result<&[u8], RawError> {
+        if self.value.len() < 4 {
+            return Err(RawError::Truncated(self.value.len()));
+        }
+        let (crc, body) = self.value.split_at(4);
+        let stored = u32::from_be_bytes(crc.try_into().expect("4 bytes"));
+        let computed = crc32fast::hash(body);
+        if stored != computed {
+            return Err(RawError::Checksum { stored, computed });
+        }
+        Ok(body)
+    }
+
+    /// Checks the framing, decodes the commit and, on NATS, checks its subject. Does not look
+    /// at hashes or versions (the replay tool's `verify` does).
+    pub fn decode(&self) -> Result<Committed, RawError> {
+        let c = self.decode_body(self.body()?)?;
+        if let Some(subject) = &self.subject {
+            if subject.rsplit('.').next() != Some(c.case_id.as_str()) {
+                return Err(RawError::WrongSubject {
+                    case: c.case_id,
+                    subject: subject.clone(),
+                });
+            }
+        }
+        Ok(c)
+    }
+
+    /// Decodes the commit bytes even though the checksum failed, to name the damaged case.
+    pub fn decode_ignoring_checksum(&self) -> Option<Committed> {
+        self.value
+            .get(4..)
+            .and_then(|body| self.decode_body(body).ok())
+    }
+
+    /// The case a NATS subject names (`<prefix>.<partition>.<case id>`), if any.
+    pub fn case_from_subject(&self) -> Option<CaseId> {
+        let subject = self.subject.as_deref()?;
+        CaseId::new(subject.rsplit('.').next()?).ok()
+    }
+
+    /// The case this value belongs to as far as it can be told: from the subject (NATS), else
+    /// from the bytes even if their checksum failed.
+    pub fn case_hint(&self) -> Option<CaseId> {
+        self.case_from_subject()
+            .or_else(|| self.decode_ignoring_checksum().map(|c| c.case_id))
+    }
+
+    /// [`RawCommit::decode`] for readers that stop at damage: any problem is
+    /// [`LogError::Corrupt`], naming the case when the subject or the bytes tell it.
+    pub fn into_committed(self) -> Result<Committed, LogError> {
+        match self.decode() {
+            Ok(c) => Ok(c),
+            Err(e) => Err(LogError::Corrupt {
+                position: self.position,
+                case: match &e {
+                    RawError::WrongSubject { subject, .. } => {
+                        CaseId::new(subject.rsplit('.').next().unwrap_or_default()).ok()
+                    }
+                    _ => self.case_hint(),
+                },
+                reason: e.to_string(),
+            }),
+        }
+    }
+
+    fn decode_body(&self, body: &[u8]) -> Result<Committed, RawError> {
+        let s: StoredCommit = rmp_serde::from_slice(body)
+            .map_err(|e| RawError::Undecodable(CodecError::from(e).to_string()))?;
+        Ok(Committed {
+            position: self.position,
+            case_id: s.case_id,
+            command_id: s.command_id,
+            events: s.events,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(value: Vec<u8>, subject: Option<&str>) -> RawCommit {
+        RawCommit {
+            position: 7,
+            subject: subject.map(str::to_owned),
+            value,
+        }
+    }
+
+    #[test]
+    fn a_damaged_value_names_its_case_from_the_subject() {
+        let e = raw(vec![1, 2, 3, 4, 5], Some("gridcase.cases.330802.c-1"))
+            .into_committed()
+            .unwrap_err();
+        match e {
+            LogError::Corrupt { position, case, .. } => {
+                assert_eq!(position, 7);
+                assert_eq!(case.map(|c| c.to_string()).as_deref(), Some("c-1"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn framing_is_checked() {
+        assert_eq!(raw(vec![1, 2], None).body(), Err(RawError::Truncated(2)));
+        let mut v = frame(b"abc");
+        assert_eq!(raw(v.clone(), None).body(), Ok(&b"abc"[..]));
+        v[5] ^= 1;
+        assert!(matches!(
+            raw(v, None).body(),
+            Err(RawError::Checksum { .. })
+        ));
+    }
+}

@@ -1,0 +1,160 @@
+//! The single writer of the embedded log: group commit, one flush (fsync) per group, and
+//! acknowledgement only once the group is durable.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
+
+use gridcase_domain::{CaseId, CommandId, Hash};
+use tokio::sync::watch;
+
+use super::guard::{guard, Reading};
+use super::{be_u64, case_prefix, command_key, commit_key, head_key, Reply, MAX_GROUP};
+use crate::log::*;
+use crate::raw::encode_value;
+
+pub(super) struct Writer {
+    pub(super) dir: PathBuf,
+    pub(super) tree: sled::Tree,
+    pub(super) db: sled::Db,
+    pub(super) next: Position,
+    pub(super) durable: Arc<AtomicU64>,
+    pub(super) head_tx: watch::Sender<Position>,
+    pub(super) failed: Option<LogError>,
+}
+
+impl Writer {
+    pub(super) fn run(mut self, rx: mpsc::Receiver<(Commit, Reply)>) {
+        while let Ok(first) = rx.recv() {
+            let mut group = vec![first];
+            while group.len() < MAX_GROUP {
+                match rx.try_recv() {
+                    Ok(r) => group.push(r),
+                    Err(_) => break,
+                }
+            }
+            self.commit_group(group);
+        }
+    }
+
+    fn commit_group(&mut self, group: Vec<(Commit, Reply)>) {
+        if let Some(e) = &self.failed {
+            for (_, reply) in group {
+                let _ = reply.send(Err(e.clone().into()));
+            }
+            return;
+        }
+        let start = self.next;
+        let mut batch = sled::Batch::default();
+        let mut heads: HashMap<CaseId, (u64, Hash)> = HashMap::new();
+        let mut commands: HashMap<CommandId, Appended> = HashMap::new();
+        let mut results = Vec::with_capacity(group.len());
+        for (commit, reply) in group {
+            let r = self.stage(&commit, &mut batch, &mut heads, &mut commands);
+            results.push((reply, r));
+        }
+        if self.next > start {
+            let (tree, db) = (&self.tree, &self.db);
+            let done = guard(&self.dir, Reading::Write, "writing a batch", || {
+                tree.apply_batch(batch).and_then(|_| db.flush())
+            });
+            if let Err(e) = done {
+                // Whether the batch reached the disk is unknown: stop writing rather than risk
+                // reusing positions. Reopening the store recovers a consistent state.
+                let err = LogError::storage(
+                    "writing a batch (the log stops accepting appends until reopened)",
+                    e,
+                );
+                tracing::error!(%err);
+                self.failed = Some(err.clone());
+                for (reply, r) in results {
+                    let _ = reply.send(match r {
+                        Ok(a) if !a.duplicate => Err(err.clone().into()),
+                        other => other,
+                    });
+                }
+                return;
+            }
+            let head = self.next - 1;
+            self.durable.store(head, Ordering::Release);
+            self.head_tx.send_replace(head);
+        }
+        for (reply, r) in results {
+            let _ = reply.send(r);
+        }
+    }
+
+    fn stage(
+        &mut self,
+        c: &Commit,
+        batch: &mut sled::Batch,
+        heads: &mut HashMap<CaseId, (u64, Hash)>,
+        commands: &mut HashMap<CommandId, Appended>,
+    ) -> Result<Appended, AppendError> {
+        if let Some(a) = commands.get(&c.command_id) {
+            return Ok(Appended {
+                duplicate: true,
+                ..*a
+            });
+        }
+        let tree = &self.tree;
+        let known = guard(
+            &self.dir,
+            Reading::Indexes,
+            "reading the command index",
+            || tree.get(command_key(&c.command_id)),
+        )?;
+        if let Some(v) = known {
+            return Ok(Appended {
+                position: be_u64(&v),
+                version: be_u64(&v[8..]),
+                duplicate: true,
+            });
+        }
+        let (version, hash) = match heads.get(&c.case_id) {
+            Some(h) => *h,
+            None => match guard(
+                &self.dir,
+                Reading::Case(c.case_id.as_str()),
+                "reading a case head",
+                || tree.get(head_key(&c.case_id)),
+            )? {
+                Some(v) => (
+                    be_u64(&v),
+                    Hash(v[8..40].try_into().expect("32-byte hash in case head")),
+                ),
+                None => (0, Hash::ZERO),
+            },
+        };
+        validate_commit(c, version, hash)?;
+        let position = self.next;
+        let last = c.events.last().expect("validated: not empty");
+        let new_version = last.header.case_version;
+        batch.insert(
+            &commit_key(position),
+            encode_value(&c.case_id, &c.command_id, &c.events)?,
+        );
+        let mut ck = case_prefix(&c.case_id);
+        ck.extend_from_slice(&(c.expected_version + 1).to_be_bytes());
+        batch.insert(ck, &position.to_be_bytes());
+        let mut hv = Vec::with_capacity(48);
+        hv.extend_from_slice(&new_version.to_be_bytes());
+        hv.extend_from_slice(&last.hash.0);
+        hv.extend_from_slice(&position.to_be_bytes());
+        batch.insert(head_key(&c.case_id), hv);
+        let mut kv = Vec::with_capacity(16);
+        kv.extend_from_slice(&position.to_be_bytes());
+        kv.extend_from_slice(&new_version.to_be_bytes());
+        batch.insert(command_key(&c.command_id), kv);
+        self.next += 1;
+        heads.insert(c.case_id.clone(), (new_version, last.hash));
+        let a = Appended {
+            position,
+            version: new_version,
+            duplicate: false,
+        };
+        commands.insert(c.command_id.clone(), a);
+        Ok(a)
+    }
+}
