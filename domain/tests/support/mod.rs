@@ -19,7 +19,7 @@ use std::sync::OnceLock;
 use gridcase_domain::event::*;
 use gridcase_domain::*;
 
-/// The divisions of the test tree (same format as `shared/data/divisions-zhejiang.csv`).
+/// The divisions of the test tree (same format as `fixtures/data/divisions-zhejiang.csv`).
 pub const REGIONS_CSV: &str = "code,name,level,parent
 330800,衢州市,city,33
 330802,柯城区,county,330800
