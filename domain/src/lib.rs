@@ -64,7 +64,7 @@ pub use actor::{Actor, ActorError, Role, Scope};
 pub use chain::{ChainHead, CommitHeader, LinkError};
 pub use command::{Action, Command};
 pub use decide::{decide, Context, Rejection};
-pub use event::{Event, Party};
+pub use event::{Event, EventBody, Party};
 pub use ids::{ActorId, CaseId, CommandId, CorrelationId, EventId, Hash, IdError, PartyId};
 pub use policy::{DeadlinePolicy, KindDeadline, Policy};
 pub use record::{CodecError, Envelope, EventHeader, EventRecord, Upcaster};
