@@ -401,13 +401,3 @@ events!(
     CaseMerged => 1,
     CaseDetailsCorrected => 1,
 );
-
-impl Event {
-    /// Whether the event carries free text that analysts must never see.
-    pub fn has_free_text(&self) -> bool {
-        !matches!(
-            self,
-            Event::CaseRegistered(_) | Event::CaseClosed(_) | Event::CaseAssigned(_)
-        )
-    }
-}
