@@ -16,8 +16,8 @@ use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 
 use gridcase_domain::{
-    decide, CaseId, CaseState, Command, CommandId, Context, CorrelationId, Envelope, EventHeader,
-    EventId, EventRecord, Level, Policy, RegionCode, RegionTree, Rejection, Timestamp,
+    chain, decide, CaseId, CaseState, Command, CommandId, CommitHeader, Context, CorrelationId,
+    Envelope, EventRecord, Level, Policy, RegionCode, RegionTree, Rejection, Timestamp,
 };
 
 use crate::log::*;
@@ -336,26 +336,17 @@ impl<L: EventLog> CommandPath<L> {
         state: &CaseState,
         events: &[gridcase_domain::Event],
     ) -> Result<Commit, CommandError> {
-        let recorded_at = sub.recorded_at.unwrap_or_else(|| (self.clock)());
-        let mut prev = state.last_hash;
-        let mut records = Vec::with_capacity(events.len());
-        for (i, e) in events.iter().enumerate() {
-            let header = EventHeader {
-                event_id: EventId::derive(&sub.case_id, &sub.command_id, i as u32),
-                case_id: sub.case_id.clone(),
-                case_version: state.version + 1 + i as u64,
-                occurred_at: sub.command.occurred_at,
-                recorded_at,
-                actor: sub.command.actor.clone(),
-                command_id: sub.command_id.clone(),
-                correlation_id: sub.correlation_id.clone(),
-                causation_id: sub.causation_id.clone(),
-            };
-            let r = EventRecord::seal(header, e, prev)
-                .map_err(|e| CommandError::Internal(e.to_string()))?;
-            prev = r.hash;
-            records.push(r);
-        }
+        let header = CommitHeader {
+            case_id: sub.case_id.clone(),
+            command_id: sub.command_id.clone(),
+            occurred_at: sub.command.occurred_at,
+            recorded_at: sub.recorded_at.unwrap_or_else(|| (self.clock)()),
+            actor: sub.command.actor.clone(),
+            correlation_id: sub.correlation_id.clone(),
+            causation_id: sub.causation_id.clone(),
+        };
+        let records = chain::seal(&header, state.head(), events)
+            .map_err(|e| CommandError::Internal(e.to_string()))?;
         Ok(Commit {
             case_id: sub.case_id.clone(),
             partition: partition_for(state, &sub.command),

@@ -10,7 +10,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use futures::Stream;
-use gridcase_domain::{CaseId, CommandId, EventRecord, Hash, RegionCode};
+use gridcase_domain::{
+    chain, CaseId, ChainHead, CommandId, EventRecord, Hash, RegionCode,
+};
 use serde::{Deserialize, Serialize};
 
 /// A global position: 1 for the first commit, contiguous, never reused. 0 means "before
@@ -248,7 +250,9 @@ pub trait EventLog: Send + Sync + 'static {
     fn head(&self) -> impl Future<Output = Result<Position, LogError>> + Send;
 }
 
-/// Checks a commit's shape against the case's current head (version and last hash).
+/// Checks a commit's shape against the case's current head (version and last hash): the
+/// expected version, events of this case and command, each event a link of the case's chain
+/// ([`chain::check_link`], [`chain::check_hash`]).
 ///
 /// Shared by every backend so they refuse exactly the same things.
 pub fn validate_commit(
@@ -268,9 +272,11 @@ pub fn validate_commit(
             "a commit needs at least one event".into(),
         ));
     }
-    let mut prev = head_hash;
+    let mut head = ChainHead {
+        version: head_version,
+        hash: head_hash,
+    };
     for (i, e) in commit.events.iter().enumerate() {
-        let want = commit.expected_version + 1 + i as u64;
         if e.header.case_id != commit.case_id {
             return Err(AppendError::Invalid(format!(
                 "event {i} belongs to case {}",
@@ -283,23 +289,10 @@ pub fn validate_commit(
                 e.header.command_id
             )));
         }
-        if e.header.case_version != want {
-            return Err(AppendError::Invalid(format!(
-                "event {i} has version {}, expected {want}",
-                e.header.case_version
-            )));
-        }
-        if e.prev_hash != prev {
-            return Err(AppendError::Invalid(format!(
-                "event {i} (version {want}) does not continue the hash chain"
-            )));
-        }
-        if !e.verify_hash() {
-            return Err(AppendError::Invalid(format!(
-                "event {i} (version {want}) has a wrong hash"
-            )));
-        }
-        prev = e.hash;
+        chain::check_link(head, e)
+            .and_then(|()| chain::check_hash(e))
+            .map_err(|broken| AppendError::Invalid(format!("event {i}: {broken}")))?;
+        head = ChainHead::of(e);
     }
     Ok(())
 }

@@ -24,8 +24,14 @@ pub struct Command {
 }
 
 /// Everything that can be asked of a case, one variant per step of its life.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// An action's name ([`Action::name`], [`Action::NAMES`]) is its variant in snake case, derived
+/// by `strum` from the variants themselves; it is also the JSON tag.
+#[derive(
+    Debug, Clone, PartialEq, Eq, Serialize, Deserialize, strum::IntoStaticStr, strum::VariantNames,
+)]
 #[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
+#[strum(serialize_all = "snake_case")]
 #[non_exhaustive]
 pub enum Action {
     /// Open a case (信息收集). The actor's unit becomes the holder.
@@ -212,57 +218,21 @@ pub enum Action {
 impl Action {
     /// The action's stable name (its JSON tag), e.g. `"escalate"`.
     pub fn name(&self) -> &'static str {
-        match self {
-            Action::Report { .. } => "report",
-            Action::Register => "register",
-            Action::Reject { .. } => "reject",
-            Action::Assign { .. } => "assign",
-            Action::Escalate { .. } => "escalate",
-            Action::Delegate { .. } => "delegate",
-            Action::Refer { .. } => "refer",
-            Action::ReturnReferral { .. } => "return_referral",
-            Action::StartMediation { .. } => "start_mediation",
-            Action::HoldMediationSession { .. } => "hold_mediation_session",
-            Action::ConcludeMediation { .. } => "conclude_mediation",
-            Action::Resolve { .. } => "resolve",
-            Action::VerifyResolution { .. } => "verify_resolution",
-            Action::RejectResolution { .. } => "reject_resolution",
-            Action::Close => "close",
-            Action::RecordFeedback { .. } => "record_feedback",
-            Action::Reopen { .. } => "reopen",
-            Action::ExtendDeadline { .. } => "extend_deadline",
-            Action::IssueSupervision { .. } => "issue_supervision",
-            Action::AddNote { .. } => "add_note",
-            Action::AttachEvidence { .. } => "attach_evidence",
-            Action::Merge { .. } => "merge",
-            Action::CorrectDetails { .. } => "correct_details",
-        }
+        self.into()
     }
 
-    /// Every action name.
-    pub const NAMES: &'static [&'static str] = &[
-        "report",
-        "register",
-        "reject",
-        "assign",
-        "escalate",
-        "delegate",
-        "refer",
-        "return_referral",
-        "start_mediation",
-        "hold_mediation_session",
-        "conclude_mediation",
-        "resolve",
-        "verify_resolution",
-        "reject_resolution",
-        "close",
-        "record_feedback",
-        "reopen",
-        "extend_deadline",
-        "issue_supervision",
-        "add_note",
-        "attach_evidence",
-        "merge",
-        "correct_details",
-    ];
+    /// Every action name, in declaration order.
+    pub const NAMES: &'static [&'static str] = <Action as strum::VariantNames>::VARIANTS;
+
+    /// The name of [`Action::Report`], the one action that opens a case.
+    pub const REPORT: &'static str = "report";
+
+    /// The names of the actions on an existing case: every name but [`Action::REPORT`], in
+    /// declaration order.
+    pub fn case_commands() -> impl Iterator<Item = &'static str> + Clone {
+        Self::NAMES
+            .iter()
+            .copied()
+            .filter(|name| *name != Self::REPORT)
+    }
 }

@@ -41,8 +41,9 @@ pub struct Context<'a> {
 
 /// Why a command was refused: one variant per rule. Nothing was appended.
 ///
-/// Callers show the message to the user; the variant name is the stable machine code.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Callers show the message to the user; the variant name is the stable machine code
+/// ([`Rejection::code`], derived by `strum`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, strum::IntoStaticStr)]
 #[non_exhaustive]
 pub enum Rejection {
     /// Auditors and analysts only read.
@@ -200,38 +201,9 @@ pub enum Rejection {
 }
 
 impl Rejection {
-    /// The stable machine code: the variant name.
+    /// The stable machine code: the variant name, e.g. `"OutOfScope"`.
     pub fn code(&self) -> &'static str {
-        match self {
-            Rejection::ReadOnlyRole { .. } => "ReadOnlyRole",
-            Rejection::RoleNotPermitted { .. } => "RoleNotPermitted",
-            Rejection::OutOfScope { .. } => "OutOfScope",
-            Rejection::NotHoldingUnit { .. } => "NotHoldingUnit",
-            Rejection::NotAboveHolder { .. } => "NotAboveHolder",
-            Rejection::NotAssignedMediator { .. } => "NotAssignedMediator",
-            Rejection::AssignToOther { .. } => "AssignToOther",
-            Rejection::UnknownRegion { .. } => "UnknownRegion",
-            Rejection::CaseAlreadyExists => "CaseAlreadyExists",
-            Rejection::CaseNotFound => "CaseNotFound",
-            Rejection::InvalidStatus { .. } => "InvalidStatus",
-            Rejection::EscalationNotToAncestor { .. } => "EscalationNotToAncestor",
-            Rejection::DelegationNotToDescendant { .. } => "DelegationNotToDescendant",
-            Rejection::CriticalBelowTownship { .. } => "CriticalBelowTownship",
-            Rejection::NotADispute { .. } => "NotADispute",
-            Rejection::MediationAlreadyActive => "MediationAlreadyActive",
-            Rejection::MediationNotStarted => "MediationNotStarted",
-            Rejection::MediationInProgress { .. } => "MediationInProgress",
-            Rejection::NoMediatedAgreement => "NoMediatedAgreement",
-            Rejection::NotResolved => "NotResolved",
-            Rejection::NotVerified => "NotVerified",
-            Rejection::NotClosed => "NotClosed",
-            Rejection::FeedbackAlreadyRecorded => "FeedbackAlreadyRecorded",
-            Rejection::NoDeadline => "NoDeadline",
-            Rejection::DeadlineNotLater { .. } => "DeadlineNotLater",
-            Rejection::MergeIntoSelf => "MergeIntoSelf",
-            Rejection::EmptyCorrection => "EmptyCorrection",
-            Rejection::InvalidField { .. } => "InvalidField",
-        }
+        self.into()
     }
 }
 

@@ -2,7 +2,9 @@
 //!
 //! Each event type is a struct named after the fact (`CaseReported`, `CaseEscalated`, …) and a
 //! variant of [`Event`]. On the wire an event is identified by its type name and schema version
-//! (see [`crate::record`]), never by the variant's position.
+//! (see [`crate::record`]), never by the variant's position. Each type has its own current
+//! schema version ([`EventBody::VERSION`]), so one type's schema can change without touching
+//! the others.
 
 use serde::{Deserialize, Serialize};
 
@@ -285,8 +287,20 @@ pub struct CaseDetailsCorrected {
     pub reason: String,
 }
 
+/// An event type's body: the struct behind one variant of [`Event`].
+///
+/// Implemented by the `events!` list in this module, which names each type with its current
+/// schema version; see [`crate::record`] for how to bump one type's version.
+pub trait EventBody: Serialize + serde::de::DeserializeOwned + Into<Event> {
+    /// The stable type name stored beside the body, e.g. `"CaseReported"`.
+    const TYPE: &'static str;
+    /// The schema version this build writes for the type. Bodies stored at an older version
+    /// are upcast to it on decode ([`crate::record::Upcaster`]).
+    const VERSION: u16;
+}
+
 macro_rules! events {
-    ($($name:ident),+ $(,)?) => {
+    ($($name:ident => $version:literal),+ $(,)?) => {
         /// Every fact that can happen to a case.
         #[derive(Debug, Clone, PartialEq, Eq)]
         pub enum Event {
@@ -296,27 +310,48 @@ macro_rules! events {
             )+
         }
 
+        $(
+            impl EventBody for $name {
+                const TYPE: &'static str = stringify!($name);
+                const VERSION: u16 = $version;
+            }
+        )+
+
         impl Event {
             /// Every event type name, in declaration order.
-            pub const TYPE_NAMES: &'static [&'static str] = &[$(stringify!($name)),+];
+            pub const TYPE_NAMES: &'static [&'static str] = &[$(<$name as EventBody>::TYPE),+];
 
             /// The stable type name, e.g. `"CaseReported"`.
             pub fn type_name(&self) -> &'static str {
-                match self { $(Event::$name(_) => stringify!($name)),+ }
+                match self { $(Event::$name(_) => <$name as EventBody>::TYPE),+ }
             }
 
-            /// MessagePack (named fields) of the event's body at the current schema version.
+            /// The schema version this build writes for the event's type.
+            pub fn schema_version(&self) -> u16 {
+                match self { $(Event::$name(_) => <$name as EventBody>::VERSION),+ }
+            }
+
+            /// The current schema version of the type named `type_name`; `None` for a name no
+            /// event type has.
+            pub fn current_version(type_name: &str) -> Option<u16> {
+                match type_name {
+                    $(<$name as EventBody>::TYPE => Some(<$name as EventBody>::VERSION),)+
+                    _ => None,
+                }
+            }
+
+            /// MessagePack (named fields) of the event's body at its type's current version.
             pub(crate) fn encode_body(&self) -> Result<Vec<u8>, rmp_serde::encode::Error> {
                 match self { $(Event::$name(b) => rmp_serde::to_vec_named(b)),+ }
             }
 
-            /// Decodes a body at the current schema version. `None` for an unknown type name.
+            /// Decodes a body at its type's current version. `None` for an unknown type name.
             pub(crate) fn decode_body(
                 type_name: &str,
                 body: &[u8],
             ) -> Option<Result<Event, rmp_serde::decode::Error>> {
                 match type_name {
-                    $(stringify!($name) => Some(rmp_serde::from_slice(body).map(Event::$name)),)+
+                    $(<$name as EventBody>::TYPE => Some(rmp_serde::from_slice(body).map(Event::$name)),)+
                     _ => None,
                 }
             }
@@ -339,42 +374,30 @@ macro_rules! events {
     };
 }
 
+// Each event type with its current schema version. Bumping one type's version: see
+// `crate::record`.
 events!(
-    CaseReported,
-    CaseRegistered,
-    CaseRejected,
-    CaseAssigned,
-    CaseEscalated,
-    CaseDelegated,
-    CaseReferred,
-    ReferralReturned,
-    MediationStarted,
-    MediationSessionHeld,
-    MediationConcluded,
-    CaseResolved,
-    ResolutionVerified,
-    ResolutionRejected,
-    CaseClosed,
-    FeedbackRecorded,
-    CaseReopened,
-    DeadlineExtended,
-    SupervisionIssued,
-    NoteAdded,
-    EvidenceAttached,
-    CaseMerged,
-    CaseDetailsCorrected,
+    CaseReported => 1,
+    CaseRegistered => 1,
+    CaseRejected => 1,
+    CaseAssigned => 1,
+    CaseEscalated => 1,
+    CaseDelegated => 1,
+    CaseReferred => 1,
+    ReferralReturned => 1,
+    MediationStarted => 1,
+    MediationSessionHeld => 1,
+    MediationConcluded => 1,
+    CaseResolved => 1,
+    ResolutionVerified => 1,
+    ResolutionRejected => 1,
+    CaseClosed => 1,
+    FeedbackRecorded => 1,
+    CaseReopened => 1,
+    DeadlineExtended => 1,
+    SupervisionIssued => 1,
+    NoteAdded => 1,
+    EvidenceAttached => 1,
+    CaseMerged => 1,
+    CaseDetailsCorrected => 1,
 );
-
-impl Event {
-    /// The current schema version of every event type. Bump it per type when its body changes,
-    /// and register an upcaster for the old version (see [`crate::record::Upcaster`]).
-    pub const SCHEMA_VERSION: u16 = 1;
-
-    /// Whether the event carries free text that analysts must never see.
-    pub fn has_free_text(&self) -> bool {
-        !matches!(
-            self,
-            Event::CaseRegistered(_) | Event::CaseClosed(_) | Event::CaseAssigned(_)
-        )
-    }
-}

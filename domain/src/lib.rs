@@ -10,6 +10,8 @@
 //! - [`event`] and [`state`]: the past-tense [`Event`]s and [`evolve`], which only applies facts.
 //! - [`record`]: the stored [`EventRecord`] (header, versioned MessagePack body, hash chain)
 //!   and the decoded [`Envelope`].
+//! - [`chain`]: a case's hash chain — [`chain::seal`] turns a commit's events into records on
+//!   top of a [`ChainHead`], [`chain::check_link`] and [`chain::check_hash`] check them.
 //! - [`policy`]: deadlines per level, severity and kind.
 //!
 //! ```
@@ -46,6 +48,7 @@
 //! ```
 
 pub mod actor;
+pub mod chain;
 pub mod command;
 pub mod decide;
 pub mod event;
@@ -58,9 +61,10 @@ pub mod time;
 pub mod vocab;
 
 pub use actor::{Actor, ActorError, Role, Scope};
+pub use chain::{ChainHead, CommitHeader, LinkError};
 pub use command::{Action, Command};
 pub use decide::{decide, Context, Rejection};
-pub use event::{Event, Party};
+pub use event::{Event, EventBody, Party};
 pub use ids::{ActorId, CaseId, CommandId, CorrelationId, EventId, Hash, IdError, PartyId};
 pub use policy::{DeadlinePolicy, KindDeadline, Policy};
 pub use record::{CodecError, Envelope, EventHeader, EventRecord, Upcaster};

@@ -691,7 +691,7 @@ impl RegionTree {
     }
 
     /// Loads divisions from CSV with the header `code,name,level,parent` (see
-    /// `shared/data/divisions-zhejiang.csv`). Rows may come in any order (a parent may follow
+    /// `fixtures/data/divisions-zhejiang.csv`). Rows may come in any order (a parent may follow
     /// its children); any level may appear, including 15-digit grids. A UTF-8 BOM, `\r\n`
     /// line ends and trailing blank lines are tolerated; quoted fields are not supported.
     ///
@@ -967,7 +967,7 @@ mod tests {
 
     const ZHEJIANG_CSV: &str = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/data/divisions-zhejiang.csv"
+        "/../fixtures/data/divisions-zhejiang.csv"
     );
 
     fn code(s: &str) -> RegionCode {

@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::chain::ChainHead;
 use crate::event::*;
 use crate::ids::{ActorId, CaseId, Hash};
 use crate::record::{Envelope, EventHeader};
@@ -224,6 +225,14 @@ pub struct CaseState {
 }
 
 impl CaseState {
+    /// Where the case's hash chain ends: the version and hash of the last applied event.
+    pub fn head(&self) -> ChainHead {
+        ChainHead {
+            version: self.version,
+            hash: self.last_hash,
+        }
+    }
+
     /// Whether the case is open and past its deadline at `t`.
     pub fn is_overdue(&self, t: Timestamp) -> bool {
         self.status.is_open() && self.deadline.is_some_and(|d| t > d)

@@ -1,16 +1,19 @@
 //! Old data keeps decoding (DESIGN.md invariant 6): golden files of every released schema
-//! version, decoded by every build forever.
+//! version of every event type, decoded by every build forever.
 //!
-//! `tests/golden/v<N>/<EventType>.msgpack` holds the bytes of one sealed [`EventRecord`]
-//! ([`EventRecord::to_bytes`]) of the fixed example event of that type below, with the fixed
-//! header [`header`] and previous hash [`prev_hash`].
+//! `tests/golden/<EventType>/v<N>.msgpack` holds the bytes of one sealed [`EventRecord`]
+//! ([`EventRecord::to_bytes`]) of the fixed example event of that type at schema version `N`,
+//! with the fixed header [`header`] and previous hash [`prev_hash`]. Each type has its own
+//! current version ([`Event::current_version`]), so one type can gain `v2.msgpack` while the
+//! others stay at `v1.msgpack`.
 //!
-//! - A missing file for the current schema version fails the tests; write it with
+//! - A missing file for a type's current version fails the tests; write it with
 //!   `GRIDCASE_BLESS=1 cargo test -p gridcase-domain --test golden`.
 //! - An existing file is never overwritten: if today's encoding of the example differs from
-//!   the file, the test fails even when blessing. That is a schema change: bump
-//!   `Event::SCHEMA_VERSION`, register an upcaster for the old version, keep the old files
-//!   (and their expected events) and bless the new version's directory.
+//!   the file, the test fails even when blessing. That is a schema change: bump that type's
+//!   version, register an upcaster for the old one, keep the old file, say what it decodes to
+//!   in [`old_versions`] and bless the new version's file (the recipe is in
+//!   `gridcase_domain::record`).
 //!
 //! Also here: the upcasting hook and the typed errors for records this build cannot read.
 
@@ -28,8 +31,14 @@ fn golden_root() -> PathBuf {
         .join("golden")
 }
 
-fn golden_dir(version: u16) -> PathBuf {
-    golden_root().join(format!("v{version}"))
+fn golden_file(type_name: &str, version: u16) -> PathBuf {
+    golden_root()
+        .join(type_name)
+        .join(format!("v{version}.msgpack"))
+}
+
+fn current_version(type_name: &str) -> u16 {
+    Event::current_version(type_name).unwrap_or_else(|| panic!("unknown event type {type_name}"))
 }
 
 fn blessing() -> bool {
@@ -73,9 +82,10 @@ fn prev_hash() -> Hash {
     Hash::of(b"gridcase golden: the previous event")
 }
 
-/// One fully populated example of every event type at schema version 1: every `Option` is
-/// `Some`, every list non-empty, every text non-ASCII, so every field is on the wire.
-fn examples_v1() -> Vec<Event> {
+/// One fully populated example of every event type at its current schema version: every
+/// `Option` is `Some`, every list non-empty, every text non-ASCII, so every field is on the
+/// wire.
+fn examples() -> Vec<Event> {
     let grid = code("330802005001007");
     let village = code("330802005001");
     let town = code("330802005");
@@ -242,24 +252,47 @@ fn examples_v1() -> Vec<Event> {
     ]
 }
 
-fn example_v1(type_name: &str) -> Event {
-    examples_v1()
+fn example(type_name: &str) -> Event {
+    examples()
         .into_iter()
         .find(|e| e.type_name() == type_name)
-        .unwrap_or_else(|| panic!("no v1 example for {type_name}: add one to examples_v1()"))
+        .unwrap_or_else(|| panic!("no example for {type_name}: add one to examples()"))
+}
+
+/// What the golden files of old versions decode to today, upcast to their type's current
+/// version: (type, old version, event). Every old version of every type has an entry: when a
+/// type's schema changes, the example of its old file moves here in its upcast form.
+fn old_versions() -> Vec<(&'static str, u16, Event)> {
+    // Every event type is at its first schema version: no old versions yet. An entry looks
+    // like `("CaseResolved", 1, CaseResolved { .. }.into())`.
+    vec![]
+}
+
+/// What the golden file of `type_name` at `version` decodes to.
+fn expected_decoding(type_name: &str, version: u16) -> Event {
+    if version == current_version(type_name) {
+        return example(type_name);
+    }
+    old_versions()
+        .into_iter()
+        .find(|(t, v, _)| (*t, *v) == (type_name, version))
+        .map(|(_, _, event)| event)
+        .unwrap_or_else(|| {
+            panic!("{type_name} v{version}: say what it decodes to in old_versions()")
+        })
 }
 
 fn sealed_example(type_name: &str) -> EventRecord {
-    EventRecord::seal(header(), &example_v1(type_name), prev_hash()).unwrap()
+    EventRecord::seal(header(), &example(type_name), prev_hash()).unwrap()
 }
 
-/// The golden bytes of `type_name` at `version`. When blessing, a missing file of the
+/// The golden bytes of `type_name` at `version`. When blessing, a missing file of the type's
 /// current version is written first; an existing file is never touched.
-fn golden_bytes(version: u16, type_name: &str) -> Vec<u8> {
+fn golden_bytes(type_name: &str, version: u16) -> Vec<u8> {
     static WRITE: Mutex<()> = Mutex::new(());
-    let path = golden_dir(version).join(format!("{type_name}.msgpack"));
+    let path = golden_file(type_name, version);
     let _guard = WRITE.lock().unwrap_or_else(|e| e.into_inner());
-    if !path.exists() && blessing() && version == Event::SCHEMA_VERSION {
+    if !path.exists() && blessing() && version == current_version(type_name) {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, sealed_example(type_name).to_bytes().unwrap()).unwrap();
         eprintln!("blessed new golden file {}", path.display());
@@ -272,71 +305,110 @@ fn golden_bytes(version: u16, type_name: &str) -> Vec<u8> {
     })
 }
 
+/// The versions that have a golden file for `type_name`, in order.
+fn golden_versions(type_name: &str) -> Vec<u16> {
+    let dir = golden_root().join(type_name);
+    let mut versions: Vec<u16> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| {
+            let name = e.unwrap().file_name().into_string().unwrap();
+            name.strip_prefix('v')
+                .and_then(|n| n.strip_suffix(".msgpack"))
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("{type_name}/{name}: not a v<N>.msgpack golden file"))
+        })
+        .collect();
+    versions.sort_unstable();
+    versions
+}
+
 #[test]
 fn there_is_one_example_per_event_type() {
-    let names: Vec<&str> = examples_v1().iter().map(Event::type_name).collect();
+    let names: Vec<&str> = examples().iter().map(Event::type_name).collect();
     assert_eq!(names, Event::TYPE_NAMES);
-}
-
-#[test]
-fn every_event_type_has_a_golden_file_at_the_current_version() {
-    for name in Event::TYPE_NAMES {
-        golden_bytes(Event::SCHEMA_VERSION, name);
+    for e in examples() {
+        assert_eq!(e.schema_version(), current_version(e.type_name()));
     }
 }
 
-/// Version 1 files decode to the version 1 examples, forever. When version 2 arrives, this
-/// test stays; the expected events become the upcast forms.
 #[test]
-fn v1_golden_files_decode_forever() {
-    // Read (or, when blessing, write) every expected file before listing the directory.
-    let golden: Vec<(&str, Vec<u8>)> = Event::TYPE_NAMES
-        .iter()
-        .map(|n| (*n, golden_bytes(1, n)))
-        .collect();
-    let mut files: Vec<String> = std::fs::read_dir(golden_dir(1))
-        .expect("tests/golden/v1 exists")
+fn every_event_type_has_a_golden_file_at_its_current_version() {
+    for name in Event::TYPE_NAMES {
+        golden_bytes(name, current_version(name));
+    }
+}
+
+/// One directory per event type, holding `v1.msgpack` up to the type's current version
+/// without gaps: every released version keeps its file.
+#[test]
+fn the_golden_files_are_every_released_version_of_every_type() {
+    for name in Event::TYPE_NAMES {
+        golden_bytes(name, current_version(name));
+    }
+    let mut dirs: Vec<String> = std::fs::read_dir(golden_root())
+        .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
-    files.sort();
-    let mut expected: Vec<String> = Event::TYPE_NAMES
-        .iter()
-        .map(|n| format!("{n}.msgpack"))
-        .collect();
-    expected.sort();
-    assert_eq!(files, expected, "exactly one v1 golden file per event type");
-
-    for (name, bytes) in golden {
-        let record = EventRecord::from_bytes(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+    dirs.sort();
+    let mut types: Vec<String> = Event::TYPE_NAMES.iter().map(|n| n.to_string()).collect();
+    types.sort();
+    assert_eq!(dirs, types, "exactly one golden directory per event type");
+    for name in Event::TYPE_NAMES {
+        let released: Vec<u16> = (1..=current_version(name)).collect();
+        assert_eq!(golden_versions(name), released, "{name}");
+    }
+    for (name, version, _) in old_versions() {
         assert!(
-            record.verify_hash(),
-            "{name}: the stored hash no longer matches"
+            version < current_version(name),
+            "old_versions() lists {name} v{version}, its current version"
         );
-        assert_eq!(record.event_type, name);
-        assert_eq!(record.schema_version, 1);
-        assert_eq!(record.header, header(), "{name}: header");
-        assert_eq!(record.prev_hash, prev_hash(), "{name}: prev_hash");
-        assert_eq!(
-            record.decode().unwrap_or_else(|e| panic!("{name}: {e}")),
-            example_v1(name)
-        );
-        let envelope = Envelope::try_from(&record).unwrap();
-        assert_eq!(envelope.hash, record.hash);
     }
 }
 
-/// Today's encoding of each example is byte-for-byte its golden file at the current version:
-/// a body or header change without a schema bump fails here.
+/// Every golden file of every type and version decodes, old versions through this build's
+/// upcasters, to the expected event; the hash still verifies over the bytes as stored.
+#[test]
+fn every_golden_file_decodes_forever() {
+    let mut files = 0;
+    for name in Event::TYPE_NAMES {
+        for version in golden_versions(name) {
+            let at = format!("{name} v{version}");
+            let bytes = golden_bytes(name, version);
+            let record = EventRecord::from_bytes(&bytes).unwrap_or_else(|e| panic!("{at}: {e}"));
+            assert!(
+                record.verify_hash(),
+                "{at}: the stored hash no longer matches"
+            );
+            assert_eq!(record.event_type, *name);
+            assert_eq!(record.schema_version, version, "{at}: schema version");
+            assert_eq!(record.header, header(), "{at}: header");
+            assert_eq!(record.prev_hash, prev_hash(), "{at}: prev_hash");
+            assert_eq!(
+                record.decode().unwrap_or_else(|e| panic!("{at}: {e}")),
+                expected_decoding(name, version),
+                "{at}"
+            );
+            let envelope = Envelope::try_from(&record).unwrap();
+            assert_eq!(envelope.hash, record.hash);
+            files += 1;
+        }
+    }
+    assert!(files >= Event::TYPE_NAMES.len());
+}
+
+/// Today's encoding of each example is byte-for-byte its golden file at the type's current
+/// version: a body or header change without a schema bump fails here.
 #[test]
 fn the_current_encoding_matches_the_golden_files() {
     for name in Event::TYPE_NAMES {
-        let stored = golden_bytes(Event::SCHEMA_VERSION, name);
+        let version = current_version(name);
+        let stored = golden_bytes(name, version);
         let fresh = sealed_example(name).to_bytes().unwrap();
         assert!(
             stored == fresh,
-            "the encoding of {name} changed: the golden file is not overwritten.\n\
-             If the change is intended, bump Event::SCHEMA_VERSION, add an upcaster for the old \
-             version and bless the new version's directory."
+            "the encoding of {name} v{version} changed: the golden file is not overwritten.\n\
+             If the change is intended, bump {name}'s version in the events! list, add an \
+             upcaster for the old version and bless the new version's file."
         );
     }
 }
@@ -355,41 +427,31 @@ struct CaseResolvedV0 {
 
 /// Upcasts `CaseResolved` v0 to v1: unknown timeliness counts as on time, the resolver is
 /// the legacy system.
-struct ResolvedV0ToV1;
-
-impl Upcaster for ResolvedV0ToV1 {
-    fn upcast(
-        &self,
-        event_type: &str,
-        version: u16,
-        body: &[u8],
-    ) -> Option<Result<Vec<u8>, String>> {
-        if event_type != "CaseResolved" || version != 0 {
-            return None;
-        }
-        Some((|| {
-            let v0: CaseResolvedV0 = rmp_serde::from_slice(body).map_err(|e| e.to_string())?;
-            let v1 = CaseResolved {
-                method: v0.method,
-                level: v0.level,
-                unit: v0.unit,
-                by: ActorId::new("legacy").unwrap(),
-                on_time: true,
-                summary: v0.note,
-            };
-            rmp_serde::to_vec_named(&v1).map_err(|e| e.to_string())
-        })())
-    }
+fn resolved_v0_to_v1(body: &[u8]) -> Result<Vec<u8>, String> {
+    let v0: CaseResolvedV0 = rmp_serde::from_slice(body).map_err(|e| e.to_string())?;
+    let v1 = CaseResolved {
+        method: v0.method,
+        level: v0.level,
+        unit: v0.unit,
+        by: ActorId::new("legacy").unwrap(),
+        on_time: true,
+        summary: v0.note,
+    };
+    rmp_serde::to_vec_named(&v1).map_err(|e| e.to_string())
 }
 
-/// Refuses everything it is asked about.
-struct Failing;
+const RESOLVED_V0_TO_V1: Upcaster = Upcaster {
+    event_type: CaseResolved::TYPE,
+    from: 0,
+    upcast: resolved_v0_to_v1,
+};
 
-impl Upcaster for Failing {
-    fn upcast(&self, _: &str, _: u16, _: &[u8]) -> Option<Result<Vec<u8>, String>> {
-        Some(Err("corrupt legacy body".into()))
-    }
-}
+/// Refuses the body it is given.
+const FAILING: Upcaster = Upcaster {
+    event_type: CaseResolved::TYPE,
+    from: 0,
+    upcast: |_| Err("corrupt legacy body".into()),
+};
 
 /// A record as an old build would have written it: the hash covers the stored v0 bytes.
 fn v0_record() -> EventRecord {
@@ -419,7 +481,7 @@ fn an_old_body_is_upcast_on_decode_and_its_hash_still_verifies() {
         record.verify_hash(),
         "the hash covers the bytes as stored, not the upcast"
     );
-    let event = record.decode_with(&[&ResolvedV0ToV1]).unwrap();
+    let event = record.decode_with(&[RESOLVED_V0_TO_V1]).unwrap();
     assert_eq!(
         event,
         CaseResolved {
@@ -446,27 +508,32 @@ fn an_old_body_without_an_upcaster_is_a_typed_error() {
         }) => {
             assert_eq!(
                 (event_type.as_str(), schema_version, current),
-                ("CaseResolved", 0, Event::SCHEMA_VERSION)
+                ("CaseResolved", 0, CaseResolved::VERSION)
             );
         }
         other => panic!("expected UnsupportedVersion, got {other:?}"),
     }
-    // An upcaster for another type does not apply.
-    struct OtherType;
-    impl Upcaster for OtherType {
-        fn upcast(&self, t: &str, _: u16, b: &[u8]) -> Option<Result<Vec<u8>, String>> {
-            (t == "NoteAdded").then(|| Ok(b.to_vec()))
-        }
+    // An upcaster for another type, or for another version of this one, does not apply.
+    for other in [
+        Upcaster {
+            event_type: NoteAdded::TYPE,
+            ..RESOLVED_V0_TO_V1
+        },
+        Upcaster {
+            from: 1,
+            ..RESOLVED_V0_TO_V1
+        },
+    ] {
+        assert!(matches!(
+            v0_record().decode_with(&[other]),
+            Err(CodecError::UnsupportedVersion { .. })
+        ));
     }
-    assert!(matches!(
-        v0_record().decode_with(&[&OtherType]),
-        Err(CodecError::UnsupportedVersion { .. })
-    ));
 }
 
 #[test]
 fn a_failing_upcaster_is_a_typed_error() {
-    match v0_record().decode_with(&[&Failing]) {
+    match v0_record().decode_with(&[FAILING]) {
         Err(CodecError::Upcast {
             event_type,
             from,
@@ -484,8 +551,15 @@ fn a_failing_upcaster_is_a_typed_error() {
 #[test]
 fn a_too_new_schema_version_is_a_typed_error() {
     let mut record = sealed_example("NoteAdded");
-    record.schema_version = Event::SCHEMA_VERSION + 1;
-    match record.decode_with(&[&ResolvedV0ToV1, &Failing]) {
+    record.schema_version = NoteAdded::VERSION + 1;
+    let for_every_version: Vec<Upcaster> = (0..=record.schema_version)
+        .map(|from| Upcaster {
+            event_type: NoteAdded::TYPE,
+            from,
+            upcast: |_| Err("not asked".into()),
+        })
+        .collect();
+    match record.decode_with(&for_every_version) {
         Err(CodecError::UnsupportedVersion {
             event_type,
             schema_version,
@@ -494,7 +568,7 @@ fn a_too_new_schema_version_is_a_typed_error() {
             assert_eq!(event_type, "NoteAdded");
             assert_eq!(
                 (schema_version, current),
-                (Event::SCHEMA_VERSION + 1, Event::SCHEMA_VERSION)
+                (NoteAdded::VERSION + 1, NoteAdded::VERSION)
             );
         }
         other => panic!("expected UnsupportedVersion, got {other:?}"),
@@ -533,7 +607,7 @@ fn a_body_that_does_not_fit_its_type_is_a_typed_error() {
 
 #[test]
 fn a_truncated_or_garbled_record_is_a_record_error_not_a_panic() {
-    let bytes = golden_bytes(1, "CaseReported");
+    let bytes = golden_bytes("CaseReported", 1);
     for len in 0..bytes.len() {
         match EventRecord::from_bytes(&bytes[..len]) {
             Err(CodecError::Record(_)) => {}
@@ -555,8 +629,7 @@ fn a_truncated_or_garbled_record_is_a_record_error_not_a_panic() {
 
 #[test]
 fn trailing_bytes_after_a_record_are_refused() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/v1");
-    let mut bytes = std::fs::read(dir.join("NoteAdded.msgpack")).unwrap();
+    let mut bytes = golden_bytes("NoteAdded", 1);
     assert!(EventRecord::from_bytes(&bytes).is_ok());
     bytes.push(0xc0);
     assert!(matches!(

@@ -24,6 +24,52 @@ fn the_sample_actions_cover_every_action() {
     assert_eq!(names, Action::NAMES);
 }
 
+/// The names come from `strum`, the JSON tags from serde: they must agree, or the API would
+/// route one name and parse another.
+#[test]
+fn every_actions_json_tag_is_its_name() {
+    for action in sample_actions() {
+        let json = serde_json::to_value(&action).unwrap();
+        assert_eq!(json["action"], action.name(), "{action:?}");
+        let back: Action = serde_json::from_value(json).unwrap();
+        assert_eq!(back, action);
+    }
+}
+
+#[test]
+fn the_case_commands_are_every_action_but_report() {
+    let report = sample_actions()
+        .into_iter()
+        .find(|a| matches!(a, Action::Report { .. }))
+        .unwrap();
+    assert_eq!(report.name(), Action::REPORT);
+    let mut expected: Vec<&str> = Action::NAMES.to_vec();
+    expected.retain(|n| *n != "report");
+    assert_eq!(Action::case_commands().collect::<Vec<_>>(), expected);
+    assert_eq!(expected.len(), Action::NAMES.len() - 1);
+}
+
+#[test]
+fn a_rejection_code_is_its_variant_name() {
+    assert_eq!(Rejection::CaseNotFound.code(), "CaseNotFound");
+    assert_eq!(
+        Rejection::OutOfScope {
+            actor: ActorId::new("gw-1").unwrap(),
+            region: grid1(),
+        }
+        .code(),
+        "OutOfScope"
+    );
+    assert_eq!(
+        Rejection::InvalidField {
+            field: "summary",
+            reason: "required",
+        }
+        .code(),
+        "InvalidField"
+    );
+}
+
 #[test]
 fn every_action_but_report_needs_an_existing_case() {
     for action in sample_actions().into_iter().skip(1) {

@@ -396,7 +396,7 @@ fn check_record(record: &EventRecord, event: &Event, version: u64, prev_hash: Ha
     assert_eq!(record.header.case_version, version);
     assert_eq!(record.prev_hash, prev_hash);
     assert_eq!(record.event_type, event.type_name());
-    assert_eq!(record.schema_version, Event::SCHEMA_VERSION);
+    assert_eq!(record.schema_version, event.schema_version());
     assert!(record.verify_hash());
     let bytes = record.to_bytes().unwrap();
     let back = EventRecord::from_bytes(&bytes).unwrap();

@@ -10,7 +10,7 @@
 use std::io::Write;
 
 use gridcase_bus::Position;
-use gridcase_domain::{CaseId, EventRecord, Hash};
+use gridcase_domain::{chain, CaseId, ChainHead, EventRecord, Hash};
 use serde_json::{json, Value};
 
 use crate::source::Source;
@@ -78,15 +78,15 @@ impl History {
             for rec in commit.events {
                 let mut problems = Vec::new();
                 let v = rec.header.case_version;
-                if v != version + 1 {
-                    problems.push(format!("version {v} follows version {version}"));
-                } else if rec.prev_hash != last_hash {
-                    problems.push(format!(
-                        "prev_hash does not match the hash of version {version}: chain broken"
-                    ));
+                let head = ChainHead {
+                    version,
+                    hash: last_hash,
+                };
+                if let Err(broken) = chain::check_link(head, &rec) {
+                    problems.push(broken.to_string());
                 }
-                if !rec.verify_hash() {
-                    problems.push("stored hash does not match the contents: altered".into());
+                if let Err(altered) = chain::check_hash(&rec) {
+                    problems.push(altered.to_string());
                 }
                 let facts = match rec.decode() {
                     Ok(ev) => serde_json::to_value(&ev).ok(),

@@ -35,7 +35,9 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use gridcase_bus::{EventLog, IndexEntry, LogError, Position, RawCommit, RawError, SledLog};
-use gridcase_domain::{CaseId, Event, EventId, Hash, RegionCode, Timestamp};
+use gridcase_domain::{
+    chain, CaseId, ChainHead, Event, EventId, Hash, LinkError, RegionCode, Timestamp,
+};
 use gridcase_projections::{civil_from_days, Calendar, Projection, Store};
 use serde::Serialize;
 
@@ -645,45 +647,27 @@ impl<'a> Verifier<'a> {
             }
             if track.resync {
                 // The previous commit of this case was unreadable: start again from here.
-            } else if v != track.version + 1 {
-                if v > track.version + 1 {
-                    let missing = if v == track.version + 2 {
-                        format!("version {} is missing", track.version + 1)
-                    } else {
-                        format!("versions {}..={} are missing", track.version + 1, v - 1)
-                    };
-                    found.push(at(
-                        Kind::VersionGap,
-                        format!("version {v} follows version {}: {missing}", track.version),
-                    ));
-                } else {
-                    found.push(at(
+            } else if let Err(broken) = chain::check_link(
+                ChainHead {
+                    version: track.version,
+                    hash: track.hash,
+                },
+                r,
+            ) {
+                found.push(match broken {
+                    LinkError::VersionGap { .. } => at(Kind::VersionGap, broken.to_string()),
+                    LinkError::VersionNotAfter { .. } => at(
                         Kind::VersionOrder,
                         format!(
-                            "version {v} comes after version {} (at position {}): repeated or out of order",
+                            "{broken} (version {} at position {})",
                             track.version, track.last_position
                         ),
-                    ));
-                }
-            } else if r.prev_hash != track.hash {
-                found.push(at(
-                    Kind::BrokenChain,
-                    if v == 1 {
-                        "prev_hash of version 1 is not zero: hash chain broken".into()
-                    } else {
-                        format!(
-                            "prev_hash does not match the hash of version {}: hash chain broken",
-                            v - 1
-                        )
-                    },
-                ));
+                    ),
+                    _ => at(Kind::BrokenChain, broken.to_string()),
+                });
             }
-            if !r.verify_hash() {
-                found.push(at(
-                    Kind::HashMismatch,
-                    "the stored hash does not match the record's contents: the event was altered"
-                        .into(),
-                ));
+            if let Err(altered) = chain::check_hash(r) {
+                found.push(at(Kind::HashMismatch, altered.to_string()));
             }
             match r.decode() {
                 Err(e) => found.push(at(Kind::BodyUndecodable, e.to_string())),

@@ -215,7 +215,7 @@ async fn report(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    execute(app, headers, None, "report", body).await
+    execute(app, headers, None, Action::REPORT, body).await
 }
 
 async fn command(
@@ -224,10 +224,10 @@ async fn command(
     Path((id, action)): Path<(String, String)>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    if action == "report" || !Action::NAMES.contains(&action.as_str()) {
+    if !Action::case_commands().any(|name| name == action) {
         return Err(ApiError::NotFound(format!(
             "no command {action:?}; commands are {}",
-            Action::NAMES[1..].join(", ")
+            Action::case_commands().collect::<Vec<_>>().join(", ")
         )));
     }
     let case = parse_case_id(&id)?;
@@ -307,7 +307,7 @@ async fn execute(
         result.as_ref().ok().map(|_| started.elapsed()),
     );
     let done = result?;
-    let status = if action_name == "report" && !done.duplicate {
+    let status = if action_name == Action::REPORT && !done.duplicate {
         StatusCode::CREATED
     } else {
         StatusCode::OK

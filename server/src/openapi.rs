@@ -38,7 +38,7 @@ pub fn document() -> Value {
     case_params.push(
         json!({ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }),
     );
-    case_params.push(json!({ "name": "action", "in": "path", "required": true, "schema": { "type": "string", "enum": &Action::NAMES[1..] } }));
+    case_params.push(json!({ "name": "action", "in": "path", "required": true, "schema": { "type": "string", "enum": Action::case_commands().collect::<Vec<_>>() } }));
     paths.insert(
         "/api/v1/cases/{id}/{action}".into(),
         json!({ "post": { "summary": "Any other command on a case", "parameters": case_params, "requestBody": { "content": { "application/json": { "schema": { "type": "object" } } } }, "responses": cmd_responses } }),

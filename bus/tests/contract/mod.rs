@@ -22,38 +22,32 @@ pub fn actor() -> Actor {
 
 /// A commit of `n` note events on `case`, after `(version, hash)`.
 pub fn commit(case: &str, cmd: &str, version: u64, prev: Hash, n: usize) -> Commit {
-    let case_id = CaseId::new(case).unwrap();
-    let command_id = CommandId::new(cmd).unwrap();
-    let mut prev = prev;
-    let events = (0..n)
+    let header = CommitHeader {
+        case_id: CaseId::new(case).unwrap(),
+        command_id: CommandId::new(cmd).unwrap(),
+        occurred_at: Timestamp::from_millis(1_700_000_000_000),
+        recorded_at: Timestamp::from_millis(1_700_000_000_001),
+        actor: actor(),
+        correlation_id: None,
+        causation_id: None,
+    };
+    let notes: Vec<Event> = (0..n)
         .map(|i| {
-            let header = EventHeader {
-                event_id: EventId::derive(&case_id, &command_id, i as u32),
-                case_id: case_id.clone(),
-                case_version: version + 1 + i as u64,
-                occurred_at: Timestamp::from_millis(1_700_000_000_000),
-                recorded_at: Timestamp::from_millis(1_700_000_000_001),
-                actor: actor(),
-                command_id: command_id.clone(),
-                correlation_id: None,
-                causation_id: None,
-            };
-            let r = EventRecord::seal(
-                header,
-                &Event::NoteAdded(NoteAdded {
-                    text: format!("{cmd} #{i}"),
-                }),
-                prev,
-            )
-            .unwrap();
-            prev = r.hash;
-            r
+            NoteAdded {
+                text: format!("{cmd} #{i}"),
+            }
+            .into()
         })
         .collect();
+    let head = ChainHead {
+        version,
+        hash: prev,
+    };
+    let events = chain::seal(&header, head, &notes).unwrap();
     Commit {
-        case_id,
+        case_id: header.case_id,
         partition: "330802".parse().unwrap(),
-        command_id,
+        command_id: header.command_id,
         expected_version: version,
         events,
     }

@@ -19,7 +19,7 @@ use std::sync::OnceLock;
 use gridcase_domain::event::*;
 use gridcase_domain::*;
 
-/// The divisions of the test tree (same format as `shared/data/divisions-zhejiang.csv`).
+/// The divisions of the test tree (same format as `fixtures/data/divisions-zhejiang.csv`).
 pub const REGIONS_CSV: &str = "code,name,level,parent
 330800,衢州市,city,33
 330802,柯城区,county,330800
@@ -561,20 +561,16 @@ impl History {
         self.commands += 1;
         let command_id = CommandId::new(format!("cmd-{}", self.commands)).unwrap();
         let first = self.records.len();
-        for (i, event) in events.iter().enumerate() {
-            let index = u32::try_from(i).unwrap();
-            let header = EventHeader {
-                event_id: EventId::derive(&self.case_id, &command_id, index),
-                case_id: self.case_id.clone(),
-                case_version: self.state.version + 1,
-                occurred_at: at,
-                recorded_at: at.plus_millis(250),
-                actor: actor.clone(),
-                command_id: command_id.clone(),
-                correlation_id: None,
-                causation_id: None,
-            };
-            let record = EventRecord::seal(header, event, self.state.last_hash).expect("seal");
+        let header = CommitHeader {
+            case_id: self.case_id.clone(),
+            command_id,
+            occurred_at: at,
+            recorded_at: at.plus_millis(250),
+            actor: actor.clone(),
+            correlation_id: None,
+            causation_id: None,
+        };
+        for record in chain::seal(&header, self.state.head(), events).expect("seal") {
             let envelope = Envelope::try_from(&record).expect("a sealed record decodes");
             self.state = evolve(std::mem::take(&mut self.state), &envelope);
             self.records.push(record);

@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 use crate::load::{fan_out, lane_of, submission};
 use futures::FutureExt;
 use gridcase_bus::{partition_of, CommandPath, Commit, EventLog, Position, SledLog};
-use gridcase_domain::{CaseId, CommandId, Event, EventId, EventRecord, Hash, Policy, RegionTree};
+use gridcase_domain::{
+    chain, CaseId, ChainHead, CommandId, CommitHeader, Event, Hash, Policy, RegionTree,
+};
 use gridcase_fixtures::{GeneratedCommit, Scale};
 
 use super::{ctx, BenchError};
@@ -253,9 +255,8 @@ pub(crate) fn reprefix(
     let case_id = rename(&g.case_id)?;
     let command_id = CommandId::new(format!("{prefix}{}", g.command_id))
         .map_err(ctx("prefixing a command id"))?;
-    let mut prev = heads.get(&case_id).copied().unwrap_or(Hash::ZERO);
-    let mut events = Vec::with_capacity(g.events.len());
-    for (i, r) in g.events.iter().enumerate() {
+    let mut decoded = Vec::with_capacity(g.events.len());
+    for r in &g.events {
         let event = match r.decode().map_err(ctx("decoding a generated event"))? {
             Event::CaseMerged(mut m) => {
                 m.into = rename(&m.into)?;
@@ -263,15 +264,19 @@ pub(crate) fn reprefix(
             }
             other => other,
         };
-        let mut header = r.header.clone();
-        header.case_id = case_id.clone();
-        header.command_id = command_id.clone();
-        header.event_id = EventId::derive(&case_id, &command_id, i as u32);
-        let sealed = EventRecord::seal(header, &event, prev).map_err(ctx("re-sealing an event"))?;
-        prev = sealed.hash;
-        events.push(sealed);
+        decoded.push(event);
     }
-    heads.insert(case_id.clone(), prev);
+    let header = CommitHeader {
+        case_id: case_id.clone(),
+        command_id: command_id.clone(),
+        ..g.header()
+    };
+    let head = ChainHead {
+        version: g.expected_version,
+        hash: heads.get(&case_id).copied().unwrap_or(Hash::ZERO),
+    };
+    let events = chain::seal(&header, head, &decoded).map_err(ctx("re-sealing an event"))?;
+    heads.insert(case_id.clone(), events.last().map_or(head.hash, |r| r.hash));
     Ok(GeneratedCommit {
         case_id,
         command_id,
