@@ -383,3 +383,143 @@ mod tests {
         assert_eq!(client_port(r#"{"nats":["nats://127.0.0.1:4"#), None);
     }
 }
+
+/// Damage to the embedded store's file, as a failing disk or an attacker would cause it, for
+/// tests of how damage is reported. Knows sled 0.34's log format: each message is a header —
+/// CRC-32 (u32 LE), kind (u8), then length, segment number and page id as sled's variable-length
+/// u64s — followed by `length` bytes of body; the stored CRC is `!crc32(body ++ header[4..])`.
+pub mod sled_damage {
+    use std::io;
+    use std::path::Path;
+
+    /// Every offset of `needle` in `bytes`.
+    fn offsets(bytes: &[u8], needle: &[u8]) -> Vec<usize> {
+        bytes
+            .windows(needle.len())
+            .enumerate()
+            .filter(|(_, w)| *w == needle)
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    /// Flips one bit of every copy of `needle` in `DIR/db`, leaving sled's checksums as they
+    /// are: sled's page checksum catches it. Returns the offsets changed.
+    ///
+    /// # Errors
+    ///
+    /// I/O errors, or `NotFound` when the needle is not in the file.
+    pub fn flip_bit(dir: &Path, needle: &[u8]) -> io::Result<Vec<u64>> {
+        let file = dir.join("db");
+        let mut bytes = std::fs::read(&file)?;
+        let found = offsets(&bytes, needle);
+        if found.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                "needle not in the file",
+            ));
+        }
+        for &at in &found {
+            bytes[at + needle.len() / 2] ^= 0x01;
+        }
+        std::fs::write(&file, bytes)?;
+        Ok(found.into_iter().map(|o| o as u64).collect())
+    }
+
+    /// sled's variable-length u64 at the start of `buf`: the value and its length.
+    fn varint(buf: &[u8]) -> Option<(u64, usize)> {
+        let first = *buf.first()?;
+        Some(match first {
+            0..=240 => (u64::from(first), 1),
+            241..=248 => (
+                240 + 256 * (u64::from(first) - 241) + u64::from(*buf.get(1)?),
+                2,
+            ),
+            249 => (
+                2288 + 256 * u64::from(*buf.get(1)?) + u64::from(*buf.get(2)?),
+                3,
+            ),
+            other => {
+                let size = other as usize - 247;
+                let mut le = [0u8; 8];
+                le[..size].copy_from_slice(buf.get(1..=size)?);
+                (u64::from_le_bytes(le), size + 1)
+            }
+        })
+    }
+
+    /// The message whose body holds offset `at`: (header start, header length, body length).
+    fn message_around(bytes: &[u8], at: usize) -> Option<(usize, usize, usize)> {
+        let lowest = at.saturating_sub(1 << 20);
+        for start in (lowest..at).rev() {
+            let header = bytes.get(start..)?;
+            if header.len() < 8 {
+                continue;
+            }
+            let mut i = 5;
+            let Some((len, n)) = varint(&header[i..]) else {
+                continue;
+            };
+            i += n;
+            let Some((_, n)) = varint(&header[i..]) else {
+                continue;
+            };
+            i += n;
+            let Some((_, n)) = varint(&header[i..]) else {
+                continue;
+            };
+            i += n;
+            let body_start = start + i;
+            let Ok(len) = usize::try_from(len) else {
+                continue;
+            };
+            if body_start > at || body_start + len <= at || body_start + len > bytes.len() {
+                continue;
+            }
+            let mut h = crc32fast::Hasher::new();
+            h.update(&bytes[body_start..body_start + len]);
+            h.update(&bytes[start + 4..body_start]);
+            let crc = h.finalize() ^ 0xFFFF_FFFF;
+            if crc.to_le_bytes() == bytes[start..start + 4] {
+                return Some((start, i, len));
+            }
+        }
+        None
+    }
+
+    /// Overwrites, in every message of `DIR/db` that holds `needle`, the bytes from the start
+    /// of the body to the needle's end with `0xff`, then recomputes the message's checksum so
+    /// that sled reads the page as valid and meets garbage where its structure should be.
+    /// Returns the offsets of the messages changed.
+    ///
+    /// # Errors
+    ///
+    /// I/O errors, or `NotFound` when no message holds the needle.
+    pub fn garble_with_valid_checksum(dir: &Path, needle: &[u8]) -> io::Result<Vec<u64>> {
+        let file = dir.join("db");
+        let mut bytes = std::fs::read(&file)?;
+        let mut changed = Vec::new();
+        for at in offsets(&bytes, needle) {
+            let Some((start, header_len, len)) = message_around(&bytes, at) else {
+                continue;
+            };
+            let body = start + header_len;
+            for b in &mut bytes[body..at + needle.len()] {
+                *b = 0xff;
+            }
+            let mut h = crc32fast::Hasher::new();
+            h.update(&bytes[body..body + len]);
+            h.update(&bytes[start + 4..body]);
+            let crc = h.finalize() ^ 0xFFFF_FFFF;
+            bytes[start..start + 4].copy_from_slice(&crc.to_le_bytes());
+            changed.push(start as u64);
+        }
+        if changed.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                "no sled message holds the needle",
+            ));
+        }
+        std::fs::write(&file, bytes)?;
+        Ok(changed)
+    }
+}

@@ -343,7 +343,19 @@ pub async fn execute(cli: Cli, out: &mut dyn Write) -> Result<Status, Error> {
                 max_problems: *max_problems,
                 progress,
             };
-            let source = cli.location().open().await?;
+            let source = match cli.location().open().await {
+                Ok(source) => source,
+                // A store too damaged to open is a finding, not a failure of the tool.
+                Err(Error::OpenLog { what, source }) if source.is_damage() => {
+                    let report = verify::Report::unopenable(what, &source);
+                    match format {
+                        SummaryFormat::Text => report.write_text(out, *max_problems)?,
+                        SummaryFormat::Json => report.write_json(out, *max_problems)?,
+                    }
+                    return Ok(Status::ProblemsFound);
+                }
+                Err(e) => return Err(e),
+            };
             let mut report = verify::verify(&source, &opts).await?;
             if let Some(dir) = projections {
                 report.projections =

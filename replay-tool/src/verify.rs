@@ -202,6 +202,32 @@ pub struct Report {
 }
 
 impl Report {
+    /// The report on a store too damaged to open: one `unreadable` problem saying why.
+    pub fn unopenable(source: String, e: &LogError) -> Report {
+        let message = match e {
+            LogError::Damaged { location, reason } => {
+                format!("could not open the store ({location}): {reason}")
+            }
+            other => format!("could not open the store: {other}"),
+        };
+        Report {
+            source,
+            region: None,
+            positions: None,
+            commits: 0,
+            events: 0,
+            cases: 0,
+            commits_read: 0,
+            seconds: 0.0,
+            indexes_checked: false,
+            problem_count: 1,
+            problems: vec![problem(Kind::Unreadable, None, None, None, message)],
+            warning_count: 0,
+            warnings: Vec::new(),
+            projections: None,
+        }
+    }
+
     /// Whether everything checked out.
     pub fn passed(&self) -> bool {
         self.problem_count == 0
@@ -390,6 +416,10 @@ struct Verifier<'a> {
     case_fps: Vec<u64>,
     command_fps: Vec<u64>,
     lookups: usize,
+    /// Stretches of positions that could not be read, with the index of their problem.
+    unreadable: Vec<(Position, Position, usize)>,
+    /// Per unreadable stretch, what the case index says it held.
+    lost: HashMap<usize, Vec<String>>,
 }
 
 fn problem(
@@ -465,22 +495,34 @@ impl<'a> Verifier<'a> {
     /// A stretch of storage that could not be read: reported, and the positions it covers
     /// count as read (so they are not reported again as missing).
     fn unreadable(&mut self, e: &LogError) {
-        let positions = match e {
-            LogError::Damaged { location, .. } => parse_positions(location),
-            _ => None,
+        let (positions, message) = match e {
+            LogError::Damaged { location, reason } => (
+                parse_positions(location),
+                format!("could not read {location}: {reason}"),
+            ),
+            other => (None, other.to_string()),
         };
         if let Some((first, last)) = positions {
             self.first.get_or_insert(first);
             self.last = self.last.max(last);
             self.next = self.next.max(last + 1);
+            self.unreadable.push((first, last, self.problems.len()));
         }
         self.report(problem(
             Kind::Unreadable,
             positions.map(|(first, _)| first),
             None,
             None,
-            e.to_string(),
+            message,
         ));
+    }
+
+    /// The unreadable stretch holding position `p`, if any (its problem's index).
+    fn unreadable_at(&self, p: Position) -> Option<usize> {
+        self.unreadable
+            .iter()
+            .find(|(first, last, _)| (*first..=*last).contains(&p))
+            .map(|(_, _, i)| *i)
     }
 
     fn raw(&mut self, raw: RawCommit) {
@@ -578,6 +620,7 @@ impl<'a> Verifier<'a> {
         let case = &c.case_id;
         let track = self.cases.entry(case.clone()).or_insert_with(Track::new);
         track.commits += 1;
+        let previous_position = track.last_position;
         track.last_position = p;
         if let Some(s) = subject {
             let f = fingerprint(&[s.as_bytes()]);
@@ -645,8 +688,14 @@ impl<'a> Verifier<'a> {
                     "events of one commit carry different recorded-at times".into(),
                 ));
             }
-            if track.resync {
-                // The previous commit of this case was unreadable: start again from here.
+            let unverifiable = v > track.version + 1
+                && self
+                    .unreadable
+                    .iter()
+                    .any(|(first, last, _)| *last > previous_position && *first < p);
+            if track.resync || unverifiable {
+                // The previous commit of this case was unreadable (or may lie in a stretch of
+                // storage that could not be read, reported as such): start again from here.
             } else if let Err(broken) = chain::check_link(
                 ChainHead {
                     version: track.version,
@@ -780,6 +829,14 @@ impl<'a> Verifier<'a> {
                     first_version: version,
                     position: p,
                 } => {
+                    if let Some(i) = self.unreadable_at(p) {
+                        // Not a mismatch: the commit is in storage that could not be read.
+                        self.lost
+                            .entry(i)
+                            .or_default()
+                            .push(format!("case {case} version {version}"));
+                        continue;
+                    }
                     let case_id = CaseId::new(case.as_str()).ok();
                     let have = self.case_fps.get(p as usize).copied().unwrap_or(0);
                     if let Some(seen) = in_case_index.get_mut(p as usize) {
@@ -813,6 +870,9 @@ impl<'a> Verifier<'a> {
                     if let Some(seen) = in_command_index.get_mut(p as usize) {
                         *seen = true;
                     }
+                    if self.unreadable_at(p).is_some() {
+                        continue;
+                    }
                     let have = self.command_fps.get(p as usize).copied().unwrap_or(0);
                     if have != command_fp(&command, version) {
                         let case = self.case_at(p).map(|(c, _)| c);
@@ -832,7 +892,14 @@ impl<'a> Verifier<'a> {
                     position: p,
                 } => {
                     let case_id = CaseId::new(case.as_str()).ok();
+                    let head_unreadable = self.unreadable_at(p).is_some();
                     let track = case_id.as_ref().and_then(|c| self.cases.get_mut(c));
+                    if head_unreadable {
+                        if let Some(t) = track {
+                            t.has_head = true;
+                        }
+                        continue;
+                    }
                     let msg = match track {
                         None => Some(format!("the case head says version {version} at position {p}, but the log has no commit of the case")),
                         Some(t) => {
@@ -874,6 +941,21 @@ impl<'a> Verifier<'a> {
                     ));
                 }
                 _ => {}
+            }
+        }
+        for (i, cases) in std::mem::take(&mut self.lost) {
+            if let Some(p) = self.problems.get_mut(i) {
+                let shown: Vec<&str> = cases.iter().take(10).map(String::as_str).collect();
+                let more = cases.len().saturating_sub(shown.len());
+                p.message.push_str(&format!(
+                    "; by the case index it held {}{}",
+                    shown.join(", "),
+                    if more > 0 {
+                        format!(" and {more} more")
+                    } else {
+                        String::new()
+                    }
+                ));
             }
         }
         let headless: Vec<(CaseId, u64, Position)> = self
@@ -962,6 +1044,8 @@ pub async fn verify(source: &Source, opts: &Options) -> Result<Report, Error> {
         case_fps: Vec::new(),
         command_fps: Vec::new(),
         lookups: 0,
+        unreadable: Vec::new(),
+        lost: HashMap::new(),
     };
     let mut cursor = source.raw_from(1).await?;
     loop {

@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
 use common::*;
 use gridcase_bus::testing::jetstream as js;
 use gridcase_bus::testing::NatsServer;
@@ -128,17 +126,24 @@ fn the_tool_reads_and_verifies_a_nats_log_without_writing() {
             .unwrap()
             .unwrap();
         let subject = format!("{}.{other}", m.subject.rsplit_once('.').unwrap().0);
-        let head = js::last_seq(&conn.jetstream, "REPLAY").await.unwrap();
-        conn.client
-            .publish(subject, m.payload.into())
+        // A JetStream publish returns once the stream has stored the copy.
+        conn.jetstream
+            .publish(subject, m.payload.clone().into())
+            .await
+            .unwrap()
             .await
             .unwrap();
-        conn.client.flush().await.unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while js::last_seq(&conn.jetstream, "REPLAY").await.unwrap() == head {
-            assert!(Instant::now() < deadline, "the copy was not stored");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        // And a damaged copy on the case's own subject: its checksum fails and its bytes do
+        // not decode, so only the subject can name the case.
+        let mut damaged = m.payload.clone();
+        damaged.truncate(damaged.len() / 2);
+        damaged[6] ^= 0xff;
+        conn.jetstream
+            .publish(m.subject.clone(), damaged.into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
     });
     let o = run(&base, &["verify"]);
     assert_exit(&o, 1);
@@ -148,5 +153,13 @@ fn the_tool_reads_and_verifies_a_nats_log_without_writing() {
         .find(|l| l.contains("[wrong_subject]"))
         .unwrap_or_else(|| panic!("{out}"));
     assert!(line.contains(&format!("case {case}, version 2")), "{out}");
+    let line = out
+        .lines()
+        .find(|l| l.contains("[checksum]"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        line.contains(&format!("case {case}")),
+        "named from its subject: {out}"
+    );
     drop(server);
 }

@@ -14,24 +14,65 @@ use crate::app::{token_hash, App, AppState};
 use crate::config::Config;
 use crate::metrics::Metrics;
 
-/// Why the server could not start or stopped with an error.
+/// Why the server could not start or stopped with an error. Each keeps its cause, which
+/// `main` prints as a chain.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ServeError {
     /// Configuration problem.
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
     /// The log could not be opened.
-    #[error("opening the event log: {0}")]
-    Log(#[from] gridcase_bus::LogError),
-    /// The projection could not be opened.
-    #[error("opening the projection: {0}")]
-    Projection(#[from] gridcase_projections::ProjectionError),
+    #[error("opening the event log")]
+    Log(#[source] gridcase_bus::LogError),
+    /// The projection store could not be opened.
+    #[error("opening the projection")]
+    Projection(#[source] gridcase_projections::ProjectionError),
+    /// The projection could not catch up with the log before serving (e.g. the log is
+    /// damaged where start-up reads it: the cause says where, and points to
+    /// `gridcase-replay verify`).
+    #[error("catching the projection up with the event log before serving")]
+    CatchUp(#[source] gridcase_projections::ProjectionError),
     /// Regions could not be loaded.
     #[error("loading regions: {0}")]
     Regions(String),
-    /// Anything else.
-    #[error("{0}")]
-    Other(String),
+    /// The configured time zone is unknown.
+    #[error("the configured time zone")]
+    TimeZone(#[from] gridcase_projections::UnknownTimeZone),
+    /// A configured token is not a SHA-256 in hex.
+    #[error("the token for {actor} is not 64 hex digits of SHA-256 (use `gridcase hash-token`)")]
+    Token {
+        /// The token's actor.
+        actor: String,
+    },
+    /// A file-system or network operation failed.
+    #[error("{context}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// Why it failed.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The HTTP server task failed.
+    #[error("the HTTP server stopped abnormally: {0}")]
+    Task(String),
+}
+
+impl From<gridcase_bus::LogError> for ServeError {
+    fn from(e: gridcase_bus::LogError) -> Self {
+        ServeError::Log(e)
+    }
+}
+
+impl From<gridcase_projections::ProjectionError> for ServeError {
+    fn from(e: gridcase_projections::ProjectionError) -> Self {
+        ServeError::Projection(e)
+    }
+}
+
+fn io(context: String) -> impl FnOnce(std::io::Error) -> ServeError {
+    move |source| ServeError::Io { context, source }
 }
 
 /// Loads the region tree: a division CSV (default: bundled Zhejiang) plus grids (a file of
@@ -83,7 +124,7 @@ pub async fn open_log(cfg: &Config) -> Result<AnyLog, ServeError> {
         return Ok(NatsLog::connect(settings).await?.into());
     }
     std::fs::create_dir_all(&cfg.data_dir)
-        .map_err(|e| ServeError::Other(format!("creating {}: {e}", cfg.data_dir.display())))?;
+        .map_err(io(format!("creating {}", cfg.data_dir.display())))?;
     Ok(SledLog::open(cfg.data_dir.join("log"))?.into())
 }
 
@@ -106,15 +147,12 @@ pub fn build_app(
     projection: Projection,
     extra_tokens: &[(String, Actor)],
 ) -> Result<AppState, ServeError> {
-    let calendar = Calendar::new(&cfg.time_zone).map_err(|e| ServeError::Other(e.to_string()))?;
+    let calendar = Calendar::new(&cfg.time_zone)?;
     let mut tokens = HashMap::new();
     for t in &cfg.tokens {
         let mut h = [0u8; 32];
-        hex::decode_to_slice(&t.sha256, &mut h).map_err(|_| {
-            ServeError::Other(format!(
-                "token for {} is not 64 hex digits of SHA-256",
-                t.actor.id()
-            ))
+        hex::decode_to_slice(&t.sha256, &mut h).map_err(|_| ServeError::Token {
+            actor: t.actor.id().to_string(),
         })?;
         tokens.insert(h, t.actor.clone());
     }
@@ -135,10 +173,9 @@ pub fn build_app(
 
 /// Opens the projection under the data directory (or in memory for NATS without a data dir).
 pub fn open_projection(cfg: &Config) -> Result<Projection, ServeError> {
-    let calendar = Calendar::new(&cfg.time_zone).map_err(|e| ServeError::Other(e.to_string()))?;
+    let calendar = Calendar::new(&cfg.time_zone)?;
     let dir = cfg.data_dir.join("projection");
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| ServeError::Other(format!("creating {}: {e}", dir.display())))?;
+    std::fs::create_dir_all(&dir).map_err(io(format!("creating {}", dir.display())))?;
     Ok(Projection::open(&dir, calendar)?)
 }
 
@@ -154,7 +191,10 @@ impl Server {
         // Catch up before serving, so the first reads are current; the runner follows live
         // from there. (On restart this only replays what arrived since the checkpoint.)
         let started = std::time::Instant::now();
-        let applied = projection.catch_up(&log, |_, _| {}).await?;
+        let applied = projection
+            .catch_up(&log, |_, _| {})
+            .await
+            .map_err(ServeError::CatchUp)?;
         tracing::info!(
             applied,
             seconds = started.elapsed().as_secs_f64(),
@@ -181,10 +221,10 @@ impl Server {
         };
         let listener = tokio::net::TcpListener::bind(cfg.listen)
             .await
-            .map_err(|e| ServeError::Other(format!("binding {}: {e}", cfg.listen)))?;
+            .map_err(io(format!("binding {}", cfg.listen)))?;
         let addr = listener
             .local_addr()
-            .map_err(|e| ServeError::Other(e.to_string()))?;
+            .map_err(io("reading the bound address".into()))?;
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let router = crate::api::router(app.clone());
         let http = tokio::spawn(async move {
@@ -229,8 +269,11 @@ impl Server {
         }
         match served {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(ServeError::Other(e.to_string())),
-            Err(e) => Err(ServeError::Other(e.to_string())),
+            Ok(Err(e)) => Err(ServeError::Io {
+                context: "serving HTTP".into(),
+                source: e,
+            }),
+            Err(e) => Err(ServeError::Task(e.to_string())),
         }
     }
 }

@@ -99,7 +99,8 @@ pub(crate) fn guard<T>(
             Err(LogError::Damaged {
                 location: format!("{} in {}", reading.describe(), dir.display()),
                 reason: format!(
-                    "a page passed sled's checksum but does not parse (sled panicked: {message})"
+                    "a page passed sled's checksum but does not parse (sled failed while \
+                     {context}: {message})"
                 ),
             })
         }
@@ -123,20 +124,16 @@ pub(crate) fn sled_error(
                     .find(|s| !s.is_empty())
                     .map(str::to_owned)
             });
-            let location = match (&at, offset) {
+            let place = match (&at, offset) {
                 (Some(p), Some(o)) if p.starts_with("Inline") => {
-                    format!(
-                        "{}, file offset {o} of {}",
-                        reading.describe(),
-                        dir.join("db").display()
-                    )
+                    format!(" at file offset {o} of {}", dir.join("db").display())
                 }
-                (Some(p), _) => format!("{}, {p} under {}", reading.describe(), dir.display()),
-                (None, _) => format!("{} in {}", reading.describe(), dir.display()),
+                (Some(p), _) => format!(" at {p} under {}", dir.display()),
+                (None, _) => String::new(),
             };
             LogError::Damaged {
-                location,
-                reason: "sled's page checksum failed".into(),
+                location: format!("{} in {}", reading.describe(), dir.display()),
+                reason: format!("sled's page checksum failed{place} while {context}"),
             }
         }
         sled::Error::Io(io) => LogError::storage(context, io),

@@ -1,0 +1,93 @@
+//! Storage the tool cannot read is a finding, not a crash: `verify` exits 1, says what it
+//! could not read, and verifies the rest. Each test damages a fresh copy of the `tiny` log's
+//! file directly, as a failing disk would.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use gridcase_bus::testing::sled_damage;
+use gridcase_bus::SledLog;
+
+/// The stored value of the commit at `position`; its last 48 bytes hold the last event's
+/// hash, so they occur in no other commit.
+fn needle_of(data: &Path, position: u64) -> Vec<u8> {
+    let log = SledLog::open_read_only(data.join("log")).unwrap();
+    let raw = log.raw_from(position).next_raw().unwrap().unwrap();
+    assert_eq!(raw.position, position);
+    raw.value[raw.value.len() - 48..].to_vec()
+}
+
+fn middle() -> u64 {
+    tiny().len() as u64 / 2
+}
+
+#[test]
+fn a_flipped_byte_caught_by_the_page_checksum_is_reported_and_the_rest_verified() {
+    let data = tiny_data();
+    let needle = needle_of(data.path(), middle());
+    sled_damage::flip_bit(&data.path().join("log"), &needle).unwrap();
+    let o = replay_on(data.path(), &["verify"]);
+    assert_exit(&o, 1);
+    let out = stdout(&o);
+    assert!(out.contains("FAIL"), "{out}");
+    assert_eq!(unreadable_lines(&out), 1, "{out}");
+    assert!(
+        out.contains("sled's page checksum failed at file offset"),
+        "names the file offset: {out}"
+    );
+    assert!(
+        out.contains("by the case index it held case"),
+        "names what was lost: {out}"
+    );
+    assert!(
+        out.contains("FAIL: 1 problem(s) found"),
+        "no noise besides the damage: {out}"
+    );
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+    // Everything else was read and verified.
+    let read = tiny().len();
+    assert!(
+        out.contains(&format!("positions 1..={read}")),
+        "the whole log was gone through: {out}"
+    );
+}
+
+#[test]
+fn checksum_valid_garbage_is_reported_without_a_panic_and_the_rest_verified() {
+    let data = tiny_data();
+    let needle = needle_of(data.path(), middle());
+    sled_damage::garble_with_valid_checksum(&data.path().join("log"), &needle).unwrap();
+    let o = replay_on(data.path(), &["verify"]);
+    assert_exit(&o, 1);
+    let out = stdout(&o);
+    assert!(out.contains("FAIL: 1 problem(s) found"), "{out}");
+    assert_eq!(unreadable_lines(&out), 1, "{out}");
+    assert!(out.contains("does not parse"), "{out}");
+    assert!(out.contains("by the case index it held case"), "{out}");
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+    let read = tiny().len();
+    assert!(out.contains(&format!("positions 1..={read}")), "{out}");
+}
+
+fn unreadable_lines(out: &str) -> usize {
+    out.lines().filter(|l| l.contains("[unreadable]")).count()
+}
+
+#[test]
+fn a_store_too_damaged_to_open_is_a_finding() {
+    // Damage in the newest page stops sled's recovery itself: nothing can be read, and the
+    // report says so (exit 1), instead of the tool failing (exit 2).
+    let data = tiny_data();
+    let last = tiny().len() as u64;
+    let needle = needle_of(data.path(), last);
+    sled_damage::flip_bit(&data.path().join("log"), &needle).unwrap();
+    let o = replay_on(data.path(), &["verify"]);
+    assert_exit(&o, 1);
+    let out = stdout(&o);
+    assert_eq!(unreadable_lines(&out), 1, "{out}");
+    assert!(out.contains("could not open the store"), "{out}");
+    assert!(out.contains("sled's page checksum failed"), "{out}");
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+}

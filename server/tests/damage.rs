@@ -1,0 +1,140 @@
+//! A damaged embedded store: `serve` refuses to start when what it reads at start-up is
+//! damaged (a clear message pointing to `gridcase-replay verify`, no panic), and damage met
+//! later answers 503 for what it touches while everything else is served.
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+
+use gridcase_bus::testing::sled_damage;
+use gridcase_bus::{AnyLog, EventLog, SledLog};
+use gridcase_server::config::Config;
+use gridcase_server::load::{self, demo_tokens};
+use gridcase_server::serve::Server;
+
+/// Loads the tiny fixture into `data/log` through the command path; returns the case ids in
+/// position order (one per commit).
+async fn load_tiny(data: &Path) -> Vec<String> {
+    let log: AnyLog = SledLog::open(data.join("log")).unwrap().into();
+    load::load(&log, "tiny", 1, false).await.unwrap();
+    let head = log.head().await.unwrap();
+    let cases = log
+        .read_from(1, head as usize)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.case_id.to_string())
+        .collect();
+    drop(log);
+    wait_unlocked(&data.join("log"));
+    cases
+}
+
+/// sled releases its file lock from a background thread after the last handle is dropped.
+fn wait_unlocked(dir: &Path) {
+    for _ in 0..500 {
+        match SledLog::open_read_only(dir) {
+            Ok(_) => return,
+            Err(gridcase_bus::LogError::Locked { .. }) => {
+                std::thread::sleep(std::time::Duration::from_millis(10))
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    panic!("the store stayed locked");
+}
+
+/// The last 48 bytes of the stored commit at `position` (they hold its last event's hash).
+fn needle(data: &Path, position: u64) -> Vec<u8> {
+    let log = SledLog::open_read_only(data.join("log")).unwrap();
+    let raw = log.raw_from(position).next_raw().unwrap().unwrap();
+    raw.value[raw.value.len() - 48..].to_vec()
+}
+
+fn config(data: &Path) -> Config {
+    Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: data.to_owned(),
+        ..Config::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_refuses_to_start_on_a_store_damaged_where_it_reads_at_start_up() {
+    let data = tempfile::tempdir().unwrap();
+    let cases = load_tiny(data.path()).await;
+    let middle = cases.len() as u64 / 2;
+    let n = needle(data.path(), middle);
+    sled_damage::garble_with_valid_checksum(&data.path().join("log"), &n).unwrap();
+    // No projection snapshot yet: start-up replays the whole log and meets the damage.
+    let out = Command::new(env!("CARGO_BIN_EXE_gridcase"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(data.path())
+        .env_remove("GRIDCASE_DATA_DIR")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("damaged"), "{stderr}");
+    assert!(stderr.contains("gridcase-replay verify"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn damage_met_later_answers_503_for_what_it_touches_only() {
+    let data = tempfile::tempdir().unwrap();
+    let cases = load_tiny(data.path()).await;
+    let cfg = config(data.path());
+    let regions = Arc::new(
+        gridcase_fixtures::Scale::Tiny
+            .generator(1)
+            .regions()
+            .clone(),
+    );
+    // A first run catches the projection up and saves it on a graceful stop, so the next
+    // start reads nothing old from the log.
+    let log: AnyLog = SledLog::open(data.path().join("log")).unwrap().into();
+    let server = Server::start(&cfg, log, regions.clone(), &demo_tokens())
+        .await
+        .unwrap();
+    server.stop().await.unwrap();
+    wait_unlocked(&data.path().join("log"));
+
+    let middle = cases.len() as u64 / 2;
+    let damaged_case = &cases[middle as usize - 1];
+    let n = needle(data.path(), middle);
+    sled_damage::garble_with_valid_checksum(&data.path().join("log"), &n).unwrap();
+
+    let log: AnyLog = SledLog::open(data.path().join("log")).unwrap().into();
+    let server = Server::start(&cfg, log, regions, &demo_tokens())
+        .await
+        .expect("nothing damaged is read at start-up");
+    let client = reqwest::Client::new();
+    let get = |path: String| {
+        let client = client.clone();
+        let url = format!("http://{}{path}", server.addr);
+        async move {
+            let r = client
+                .get(url)
+                .bearer_auth("demo-auditor")
+                .send()
+                .await
+                .unwrap();
+            let status = r.status();
+            let retry = r.headers().get("retry-after").cloned();
+            (status, retry, r.text().await.unwrap())
+        }
+    };
+    let (status, retry, body) = get(format!("/api/v1/cases/{damaged_case}/timeline")).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(retry.is_some(), "Retry-After on a 503");
+    assert!(
+        !body.contains("sled"),
+        "internal text stays in the log: {body}"
+    );
+    // A case elsewhere in the log is served as usual.
+    let healthy = &cases[0];
+    let (status, _, body) = get(format!("/api/v1/cases/{healthy}/timeline")).await;
+    assert_eq!(status, 200, "{body}");
+    server.stop().await.unwrap();
+}
