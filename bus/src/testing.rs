@@ -159,11 +159,6 @@ impl NatsServer {
         fs::read_to_string(self.log_path()).unwrap_or_default()
     }
 
-    /// Whether the process is running (not killed by [`NatsServer::kill_hard`]).
-    pub fn is_running(&self) -> bool {
-        self.child.is_some()
-    }
-
     /// Kills the process with SIGKILL — no shutdown, no flush — and waits for it to exit. The
     /// store stays for [`NatsServer::restart`]. Does nothing if it is not running.
     pub fn kill_hard(&mut self) {

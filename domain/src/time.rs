@@ -2,7 +2,8 @@
 //!
 //! Every event has the time it happened (`occurred_at`, supplied by the client) and the time it
 //! was recorded (`recorded_at`, assigned by the engine). Both are [`Timestamp`]s. Bucketing by
-//! the deployment's time zone happens in the projections.
+//! the deployment's time zone happens in the projections, which (like the fixtures) number
+//! local dates as days since 1970-01-01: [`epoch_days`] and [`civil_date`] convert, with jiff.
 
 use std::fmt;
 
@@ -12,6 +13,25 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub const HOUR_MS: i64 = 3_600_000;
 /// Milliseconds in one day.
 pub const DAY_MS: i64 = 24 * HOUR_MS;
+
+/// 1970-01-01: day 0 of [`epoch_days`].
+const EPOCH_DATE: jiff::civil::Date = jiff::civil::Date::constant(1970, 1, 1);
+
+/// Days from 1970-01-01 to a civil date (negative before it).
+pub fn epoch_days(date: jiff::civil::Date) -> i64 {
+    date.duration_since(EPOCH_DATE).as_secs() / (DAY_MS / 1000)
+}
+
+/// The civil date `days` days after 1970-01-01 (the inverse of [`epoch_days`]). Saturates at
+/// the ends of jiff's dates (years -9999 and 9999), which hold the local date of every
+/// instant jiff can represent.
+pub fn civil_date(days: i64) -> jiff::civil::Date {
+    match jiff::Span::new().try_days(days) {
+        Ok(span) => EPOCH_DATE.saturating_add(span),
+        Err(_) if days < 0 => jiff::civil::Date::MIN,
+        Err(_) => jiff::civil::Date::MAX,
+    }
+}
 
 /// A UTC instant, milliseconds since the Unix epoch.
 ///
@@ -127,6 +147,29 @@ mod tests {
         assert_eq!(t.to_string(), "2026-01-31T17:30:00.000Z");
         assert_eq!(Timestamp::parse("2026-02-01T01:30:00+08:00").unwrap(), t);
         assert!(Timestamp::parse("2026-01-31").is_err());
+    }
+
+    #[test]
+    fn epoch_days_count_days_since_1970_and_saturate_at_the_ends() {
+        use jiff::civil::{date, Date};
+        assert_eq!(epoch_days(date(1970, 1, 1)), 0);
+        assert_eq!(epoch_days(date(1969, 12, 31)), -1);
+        assert_eq!(epoch_days(date(2024, 2, 29)), 19_782);
+        assert_eq!(civil_date(19_782), date(2024, 2, 29));
+        assert_eq!(epoch_days(Date::MIN), -4_371_587);
+        assert_eq!(epoch_days(Date::MAX), 2_932_896);
+        assert_eq!(civil_date(epoch_days(Date::MAX) + 1), Date::MAX);
+        assert_eq!(civil_date(i64::MAX), Date::MAX);
+        assert_eq!(civil_date(i64::MIN), Date::MIN);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn civil_dates_round_trip(days in -4_371_587i64..=2_932_896) {
+            let d = civil_date(days);
+            proptest::prop_assert_eq!(epoch_days(d), days);
+            proptest::prop_assert_eq!(d.tomorrow().map(epoch_days).ok(), (days < 2_932_896).then_some(days + 1));
+        }
     }
 
     #[test]

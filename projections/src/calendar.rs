@@ -2,11 +2,15 @@
 //!
 //! Statistics bucket events by the *local* day they happened on (default Asia/Shanghai), so
 //! an event at 2026-01-31T17:30Z counts on 1 February. A day is a number of days since
-//! 1970-01-01 in local time; a month is `year * 12 + month - 1`.
+//! 1970-01-01 in local time; a month is `year * 12 + month - 1`. Dates are jiff's
+//! ([`gridcase_domain::time::civil_date`]): years -9999 to 9999, which hold the local day of
+//! every instant; conversions saturate at those ends.
 
 use std::fmt;
 
+use gridcase_domain::time::{civil_date, epoch_days};
 use gridcase_domain::Timestamp;
+use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
 /// A local calendar day: days since 1970-01-01.
@@ -57,49 +61,46 @@ impl Calendar {
 
     /// The first instant of a local day.
     pub fn day_start(&self, day: Day) -> Timestamp {
-        let (y, m, d) = civil_from_days(day);
-        let date = jiff::civil::date(y as i16, m as i8, d as i8);
-        match date.to_zoned_datetime(self.tz.clone()) {
+        match civil_date(day.into()).to_zoned_datetime(self.tz.clone()) {
             Ok(z) => Timestamp::from_millis(z.timestamp().as_millisecond()),
             Err(_) => Timestamp::from_millis(i64::from(day) * 86_400_000),
         }
     }
 }
 
+/// The day number of a date.
+fn day_of(date: Date) -> Day {
+    epoch_days(date) as Day
+}
+
 /// The month a day falls in.
 pub fn month_of(day: Day) -> Month {
-    let (y, m, _) = civil_from_days(day);
-    y * 12 + (m as i32 - 1)
+    let date = civil_date(day.into());
+    i32::from(date.year()) * 12 + i32::from(date.month()) - 1
 }
 
 /// The first day of a month.
 pub fn month_start(month: Month) -> Day {
-    days_from_civil(month.div_euclid(12), month.rem_euclid(12) as u32 + 1, 1)
+    let (y, m) = (month.div_euclid(12), month.rem_euclid(12) as i8 + 1);
+    let first = i16::try_from(y).ok().and_then(|y| Date::new(y, m, 1).ok());
+    day_of(first.unwrap_or(if y < 0 { Date::MIN } else { Date::MAX }))
 }
 
-/// Days since 1970-01-01 of a civil date (proleptic Gregorian; H. Hinnant's algorithm).
-pub fn days_from_civil(y: i32, m: u32, d: u32) -> Day {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe as u32 * 365 + yoe as u32 / 4 - yoe as u32 / 100 + doy;
-    era * 146_097 + doe as i32 - 719_468
+/// Days since 1970-01-01 of a civil date (proleptic Gregorian), if the date exists (and is
+/// within years -9999 to 9999).
+fn days_from_civil(y: i32, m: u32, d: u32) -> Option<Day> {
+    let date = Date::new(
+        i16::try_from(y).ok()?,
+        i8::try_from(m).ok()?,
+        i8::try_from(d).ok()?,
+    );
+    date.ok().map(day_of)
 }
 
 /// The civil date (year, month 1–12, day 1–31) of a day number.
-pub fn civil_from_days(z: Day) -> (i32, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = (z - era * 146_097) as u32;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe as i32 + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { y + 1 } else { y }, m, d)
+pub fn civil_from_days(day: Day) -> (i32, u32, u32) {
+    let date = civil_date(day.into());
+    (date.year().into(), date.month() as u32, date.day() as u32)
 }
 
 /// A half-open range of local days `[from, to)`.
@@ -124,11 +125,10 @@ fn date(s: &str) -> Option<Day> {
     let y: i32 = it.next()?.parse().ok()?;
     let m: u32 = it.next()?.parse().ok()?;
     let d: u32 = it.next()?.parse().ok()?;
-    if it.next().is_some() || !(1..=12).contains(&m) || d == 0 || d > 31 {
+    if it.next().is_some() {
         return None;
     }
-    let day = days_from_civil(y, m, d);
-    (civil_from_days(day) == (y, m, d)).then_some(day)
+    days_from_civil(y, m, d)
 }
 
 impl Period {
@@ -194,7 +194,7 @@ impl Period {
                     .filter(|w| (1..=53).contains(w))
                     .ok_or_else(err)?;
                 // ISO week 1 contains 4 January; weeks start on Monday.
-                let jan4 = days_from_civil(y, 1, 4);
+                let jan4 = month_start(y * 12) + 3;
                 let weekday = (jan4 + 3).rem_euclid(7); // 0 = Monday
                 let from = jan4 - weekday + (w - 1) * 7;
                 Ok(Period { from, to: from + 7 })
@@ -278,11 +278,90 @@ mod tests {
         for d in -800_000..800_000 {
             if d % 997 == 0 {
                 let (y, m, dd) = civil_from_days(d);
-                assert_eq!(days_from_civil(y, m, dd), d);
+                assert_eq!(days_from_civil(y, m, dd), Some(d));
             }
         }
-        assert_eq!(days_from_civil(1970, 1, 1), 0);
-        assert_eq!(civil_from_days(days_from_civil(2024, 2, 29)), (2024, 2, 29));
+        assert_eq!(days_from_civil(1970, 1, 1), Some(0));
+        assert_eq!(civil_from_days(19_782), (2024, 2, 29));
+        assert_eq!(days_from_civil(2026, 2, 29), None);
+        assert_eq!(days_from_civil(2026, 13, 1), None);
+    }
+
+    /// The hand-written conversion these functions used before jiff (H. Hinnant's
+    /// `days_from_civil`), kept to check that the day and month numbers did not change.
+    fn hinnant_days_from_civil(y: i32, m: u32, d: u32) -> i32 {
+        let y = if m <= 2 { y - 1 } else { y };
+        let era = y.div_euclid(400);
+        let yoe = y - era * 400;
+        let mp = (m + 9) % 12;
+        let doy = (153 * mp + 2) / 5 + d - 1;
+        let doe = yoe as u32 * 365 + yoe as u32 / 4 - yoe as u32 / 100 + doy;
+        era * 146_097 + doe as i32 - 719_468
+    }
+
+    /// The inverse of [`hinnant_days_from_civil`], as it was.
+    fn hinnant_civil_from_days(z: i32) -> (i32, u32, u32) {
+        let z = z + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = (z - era * 146_097) as u32;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let y = yoe as i32 + era * 400;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let d = doy - (153 * mp + 2) / 5 + 1;
+        let m = if mp < 10 { mp + 3 } else { mp - 9 };
+        (if m <= 2 { y + 1 } else { y }, m, d)
+    }
+
+    /// [`jiff_gives_the_days_and_months_of_the_old_formula`] for one day.
+    fn same_as_the_old_formula(day: i32) -> Result<(), String> {
+        let (y, m, d) = hinnant_civil_from_days(day);
+        let got = (
+            civil_from_days(day),
+            days_from_civil(y, m, d),
+            month_of(day),
+            month_start(month_of(day)),
+        );
+        let want = (
+            (y, m, d),
+            Some(day),
+            y * 12 + m as i32 - 1,
+            hinnant_days_from_civil(y, m, 1),
+        );
+        (got == want)
+            .then_some(())
+            .ok_or_else(|| format!("day {day}: {got:?}, the old formula {want:?}"))
+    }
+
+    #[test]
+    fn every_day_of_1900_to_2100_and_every_101st_beyond_is_as_before() {
+        let (lo, hi) = (
+            days_from_civil(1900, 1, 1).unwrap(),
+            days_from_civil(2101, 1, 1).unwrap(),
+        );
+        for day in (-4_371_587..=2_932_896).filter(|d| (lo..hi).contains(d) || d % 101 == 0) {
+            same_as_the_old_formula(day).unwrap();
+        }
+    }
+
+    proptest::proptest! {
+        /// Over every day jiff has (years -9999 to 9999): the same dates, day numbers and
+        /// months as the old formula.
+        #[test]
+        fn jiff_gives_the_days_and_months_of_the_old_formula(day in -4_371_587i32..=2_932_896) {
+            same_as_the_old_formula(day).map_err(proptest::test_runner::TestCaseError::fail)?;
+        }
+    }
+
+    #[test]
+    fn the_ends_of_the_range_and_beyond_saturate() {
+        assert_eq!(civil_from_days(-4_371_587), (-9999, 1, 1));
+        assert_eq!(civil_from_days(2_932_896), (9999, 12, 31));
+        assert_eq!(civil_from_days(i32::MAX), (9999, 12, 31));
+        assert_eq!(civil_from_days(i32::MIN), (-9999, 1, 1));
+        assert_eq!(month_start(10_000 * 12), 2_932_896);
+        assert_eq!(month_start(-10_000 * 12), -4_371_587);
+        assert_eq!(month_of(i32::MAX), 9999 * 12 + 11);
     }
 
     #[test]
@@ -309,7 +388,8 @@ mod tests {
         assert_eq!(p("2026-Q1").days(), 90);
         assert_eq!(p("2026-02").days(), 28);
         assert_eq!(p("2026-03-02").days(), 1);
-        assert_eq!(p("2026-W01").from, days_from_civil(2025, 12, 29));
+        assert_eq!(p("2026-W01").from, days_from_civil(2025, 12, 29).unwrap());
+        assert_eq!(p("2021-W01").from, days_from_civil(2021, 1, 4).unwrap());
         assert_eq!(p("2026-03-01..2026-04-15").days(), 45);
         for bad in [
             "",

@@ -59,44 +59,133 @@ pub struct Counts {
     pub feedback_positive: i64,
 }
 
-/// The scalar counters of [`Counts`], in slot order; the two per-level arrays follow.
-macro_rules! scalar_fields {
+/// The counter slots of [`Counts`]: each counter's fixed id, written once, here.
+///
+/// A snapshot stores counters by id ([`Cell::key`]), so an id must keep naming the same
+/// counter forever: a new counter takes the next id at the end of the list, an id is never
+/// renumbered or reused (a counter no longer counted keeps its line). Ids stay below 32
+/// (`GROUP_SLOTS`). The ids and names are part of the [`layout_fingerprint`], so a snapshot
+/// written under another list is rebuilt rather than misread, and the `released_ids_are_pinned`
+/// test fails on any renumbering.
+macro_rules! counter_slots {
     ($m:ident) => {
-        $m!(
-            registered,
-            referred_out,
-            rejected,
-            merged,
-            reported,
-            registrations,
-            escalated,
-            delegated,
-            referred,
-            mediations_concluded,
-            mediation_agreements,
-            resolved,
-            resolved_on_time,
-            reworked,
-            extended,
-            reopened,
-            closed,
-            supervised,
-            feedback,
-            feedback_positive
-        )
+        $m! {
+            0 => registered,
+            1 => referred_out,
+            2 => rejected,
+            3 => merged,
+            4 => reported,
+            5 => registrations,
+            6 => escalated,
+            7 => delegated,
+            8 => referred,
+            9 => mediations_concluded,
+            10 => mediation_agreements,
+            11 => resolved,
+            12 => resolved_on_time,
+            13 => reworked,
+            14 => extended,
+            15 => reopened,
+            16 => closed,
+            17 => supervised,
+            18 => feedback,
+            19 => feedback_positive,
+            20 => resolved_at[0],
+            21 => resolved_at[1],
+            22 => resolved_at[2],
+            23 => resolved_at[3],
+            24 => resolved_at[4],
+            25 => resolved_by_level[0],
+            26 => resolved_by_level[1],
+            27 => resolved_by_level[2],
+            28 => resolved_by_level[3],
+            29 => resolved_by_level[4],
+        }
     };
 }
 
-/// Number of scalar slots.
-const SCALARS: usize = 20;
-/// Number of slots: scalars, then `resolved_at[5]`, then `resolved_by_level[5]`.
-const SLOTS: usize = SCALARS + 10;
+/// Everything [`counter_slots`] defines: the id table and the code that maps ids to fields.
+macro_rules! slot_code {
+    ($($id:literal => $f:ident $([$i:literal])?),+ $(,)?) => {
+        /// Every counter slot as (id, name), in id order.
+        pub const SLOT_IDS: &[(u8, &str)] = &[
+            $(($id, concat!(stringify!($f) $(, "[", stringify!($i), "]")?))),+
+        ];
+
+        impl Counts {
+            /// The counter with slot id `id`.
+            ///
+            /// # Panics
+            /// If no counter has that id (keys are checked when a snapshot is decoded).
+            fn slot_mut(&mut self, id: u8) -> &mut i64 {
+                match id {
+                    $($id => &mut self.$f $([$i])?,)+
+                    _ => panic!("no counter has slot id {id}"),
+                }
+            }
+
+            /// The non-zero counters as a [`Delta`].
+            pub fn delta(&self) -> Delta {
+                let mut d = Delta::default();
+                $(
+                    let v = self.$f $([$i])?;
+                    if v != 0 {
+                        d.slots[d.len] = ($id, v);
+                        d.len += 1;
+                    }
+                )+
+                d
+            }
+
+            /// Adds `other` times `sign`.
+            pub fn add(&mut self, o: &Counts, sign: i64) {
+                $( self.$f $([$i])? += sign * o.$f $([$i])?; )+
+            }
+        }
+    };
+}
+
+counter_slots!(slot_code);
+
+/// Number of counter slots.
+const SLOTS: usize = SLOT_IDS.len();
+
+/// Counter slot ids per group in a [`Cells`] key.
+const GROUP_SLOTS: u16 = 32;
+
+/// Bit `id` is set for every slot id in use.
+const SLOT_MASK: u32 = {
+    let mut mask = 0;
+    let mut i = 0;
+    while i < SLOTS {
+        mask |= 1 << SLOT_IDS[i].0;
+        i += 1;
+    }
+    mask
+};
+
+// The slot table is append-only: ids strictly increase down the list and fit a group.
+const _: () = {
+    let mut i = 0;
+    while i < SLOTS {
+        assert!(
+            (SLOT_IDS[i].0 as u16) < GROUP_SLOTS,
+            "a slot id is 32 or more"
+        );
+        assert!(
+            i == 0 || SLOT_IDS[i - 1].0 < SLOT_IDS[i].0,
+            "slot ids must strictly increase: append new counters at the end"
+        );
+        i += 1;
+    }
+};
 
 /// The non-zero slots of a [`Counts`]: what one commit changes (a few slots), so applying it
 /// to the ten aggregates it touches costs a few additions each.
 #[derive(Debug, Clone, Copy)]
 pub struct Delta {
     len: usize,
+    /// (slot id, value).
     slots: [(u8, i64); SLOTS],
 }
 
@@ -110,10 +199,9 @@ impl Default for Delta {
 }
 
 impl Delta {
-    fn iter(&self) -> impl Iterator<Item = (usize, i64)> + '_ {
-        self.slots[..self.len]
-            .iter()
-            .map(|(i, v)| (*i as usize, *v))
+    /// (slot id, value) of the changed counters, in id order.
+    fn iter(&self) -> impl Iterator<Item = (u8, i64)> + '_ {
+        self.slots[..self.len].iter().copied()
     }
 
     /// Whether nothing changes.
@@ -123,63 +211,10 @@ impl Delta {
 }
 
 impl Counts {
-    /// Slot `i`: the scalars in [`scalar_fields`] order, then `resolved_at`, then
-    /// `resolved_by_level`.
-    fn slot_mut(&mut self, i: usize) -> &mut i64 {
-        match i {
-            0 => &mut self.registered,
-            1 => &mut self.referred_out,
-            2 => &mut self.rejected,
-            3 => &mut self.merged,
-            4 => &mut self.reported,
-            5 => &mut self.registrations,
-            6 => &mut self.escalated,
-            7 => &mut self.delegated,
-            8 => &mut self.referred,
-            9 => &mut self.mediations_concluded,
-            10 => &mut self.mediation_agreements,
-            11 => &mut self.resolved,
-            12 => &mut self.resolved_on_time,
-            13 => &mut self.reworked,
-            14 => &mut self.extended,
-            15 => &mut self.reopened,
-            16 => &mut self.closed,
-            17 => &mut self.supervised,
-            18 => &mut self.feedback,
-            19 => &mut self.feedback_positive,
-            20..25 => &mut self.resolved_at[i - SCALARS],
-            _ => &mut self.resolved_by_level[i - SCALARS - 5],
-        }
-    }
-
-    /// The non-zero counters as a [`Delta`].
-    pub fn delta(&self) -> Delta {
-        let mut copy = self.clone();
-        let mut d = Delta::default();
-        for i in 0..SLOTS {
-            let v = *copy.slot_mut(i);
-            if v != 0 {
-                d.slots[d.len] = (i as u8, v);
-                d.len += 1;
-            }
-        }
-        d
-    }
-
     /// Adds a delta times `sign`.
     pub fn apply(&mut self, d: &Delta, sign: i64) {
-        for (i, v) in d.iter() {
-            *self.slot_mut(i) += sign * v;
-        }
-    }
-
-    /// Adds `other` times `sign`.
-    pub fn add(&mut self, o: &Counts, sign: i64) {
-        macro_rules! add { ($($f:ident),*) => { $( self.$f += sign * o.$f; )* } }
-        scalar_fields!(add);
-        for i in 0..5 {
-            self.resolved_at[i] += sign * o.resolved_at[i];
-            self.resolved_by_level[i] += sign * o.resolved_by_level[i];
+        for (id, v) in d.iter() {
+            *self.slot_mut(id) += sign * v;
         }
     }
 
@@ -218,48 +253,156 @@ pub fn ttr_bucket_hours(b: u8) -> f64 {
     ((lo + 1.0) * (hi + 1.0)).sqrt() - 1.0
 }
 
-/// A breakdown dimension by dense index: categories, then sources, then kinds.
-impl Dim {
-    /// How many dimension values there are.
-    pub const COUNT: usize = Category::ALL.len() + Source::ALL.len() + CaseKind::ALL.len();
-
-    /// The dense index of this value (`0..Dim::COUNT`).
-    pub fn index(self) -> usize {
-        fn pos<T: PartialEq>(all: &[T], v: &T) -> usize {
-            all.iter()
-                .position(|x| x == v)
-                .expect("every value is in ALL")
+/// The breakdown dimension values: each value's fixed id, written once, here.
+///
+/// One id space for every dimension, so that adding a category does not move the sources: a
+/// new value of any dimension (a category, source or kind added to the vocabulary) takes the
+/// next id at the end of the list; an id is never renumbered or reused. Forgetting to add a
+/// new vocabulary value here does not compile ([`Dim::id`] matches every value).
+/// The ids and names are part of the [`layout_fingerprint`].
+macro_rules! dim_ids {
+    ($m:ident) => {
+        $m! {
+            0 => Category(MarriageFamily),
+            1 => Category(Neighbours),
+            2 => Category(HousingHomestead),
+            3 => Category(Contract),
+            4 => Category(Business),
+            5 => Category(Damages),
+            6 => Category(ForestLand),
+            7 => Category(Requisition),
+            8 => Category(Pollution),
+            9 => Category(Labour),
+            10 => Category(Consumer),
+            11 => Category(Medical),
+            12 => Category(TrafficAccident),
+            13 => Category(PropertyManagement),
+            14 => Category(Other),
+            15 => Source(GridPatrol),
+            16 => Source(CitizenApp),
+            17 => Source(Hotline),
+            18 => Source(Police),
+            19 => Source(Petition),
+            20 => Source(Court),
+            21 => Source(Department),
+            22 => Source(HigherLevel),
+            23 => Source(Video),
+            24 => Kind(Dispute),
+            25 => Kind(Incident),
+            26 => Kind(Request),
         }
+    };
+}
+
+/// Everything [`dim_ids`] defines: the id table and the two directions of the mapping.
+macro_rules! dim_code {
+    ($($id:literal => $d:ident($v:ident)),+ $(,)?) => {
+        /// Every breakdown dimension value with its id, in id order.
+        pub const DIM_IDS: &[(u16, Dim)] = &[$(($id, dim_code!(@value $d $v))),+];
+
+        impl Dim {
+            /// This value's fixed id (see the table in the source).
+            pub const fn id(self) -> u16 {
+                match self {
+                    $(dim_code!(@value $d $v) => $id,)+
+                }
+            }
+
+            /// The value with id `id`, if any.
+            pub const fn from_id(id: u16) -> Option<Dim> {
+                match id {
+                    $($id => Some(dim_code!(@value $d $v)),)+
+                    _ => None,
+                }
+            }
+        }
+    };
+    (@value Category $v:ident) => { Dim::Category(Category::$v) };
+    (@value Source $v:ident) => { Dim::Source(Source::$v) };
+    (@value Kind $v:ident) => { Dim::Kind(CaseKind::$v) };
+}
+
+dim_ids!(dim_code);
+
+impl Dim {
+    /// One more than the highest id: the ids are `0..Dim::ID_END` (retired ones leave gaps).
+    pub const ID_END: u16 = DIM_IDS[DIM_IDS.len() - 1].0 + 1;
+
+    /// The dimension's name, as in the API (`category`, `source`, `kind`).
+    pub fn dimension(self) -> &'static str {
         match self {
-            Dim::Category(c) => pos(Category::ALL, &c),
-            Dim::Source(s) => Category::ALL.len() + pos(Source::ALL, &s),
-            Dim::Kind(k) => Category::ALL.len() + Source::ALL.len() + pos(CaseKind::ALL, &k),
+            Dim::Category(_) => "category",
+            Dim::Source(_) => "source",
+            Dim::Kind(_) => "kind",
         }
     }
 
-    /// The value at a dense index.
-    pub fn from_index(i: usize) -> Option<Dim> {
-        let (c, s) = (Category::ALL.len(), Source::ALL.len());
-        if i < c {
-            Some(Dim::Category(Category::ALL[i]))
-        } else if i < c + s {
-            Some(Dim::Source(Source::ALL[i - c]))
-        } else {
-            CaseKind::ALL.get(i - c - s).map(|k| Dim::Kind(*k))
+    /// The value's stable wire name.
+    pub fn value(self) -> &'static str {
+        match self {
+            Dim::Category(c) => c.as_str(),
+            Dim::Source(s) => s.as_str(),
+            Dim::Kind(k) => k.as_str(),
         }
     }
 }
 
-/// Slots per counter group in a [`Cells`] key.
-const GROUP_SLOTS: u16 = 32;
 /// Keys at and above this are time-to-resolution buckets: `TTR_BASE + rank * 128 + bucket`.
 const TTR_BASE: u16 = 0x8000;
+
+// The dimension table is append-only (ids strictly increase down the list) and every group of
+// counters has a key below the histogram's.
+const _: () = {
+    let mut i = 1;
+    while i < DIM_IDS.len() {
+        assert!(
+            DIM_IDS[i - 1].0 < DIM_IDS[i].0,
+            "dimension ids must strictly increase: append new values at the end"
+        );
+        i += 1;
+    }
+    assert!((1 + Dim::ID_END as u32) * (GROUP_SLOTS as u32) <= TTR_BASE as u32);
+};
+
+/// How counters are laid out in a snapshot, as text: the key scheme, every slot and dimension
+/// value with its id, and the time-to-resolution buckets. [`layout_fingerprint`] hashes it.
+pub fn layout_description() -> String {
+    use std::fmt::Write as _;
+    let mut out = String::from(
+        "gridcase counters\n\
+         key: (1 + dimension id) * 32 + slot id, group 0 = totals\n",
+    );
+    for (id, name) in SLOT_IDS {
+        let _ = writeln!(out, "slot {id} {name}");
+    }
+    for (id, d) in DIM_IDS {
+        let _ = writeln!(out, "dimension {id} {}/{}", d.dimension(), d.value());
+    }
+    let _ = writeln!(
+        out,
+        "ttr: key {TTR_BASE} + level rank * 128 + bucket, \
+         bucket = min(floor(ln(hours + 1) / ln(1.1)), {})",
+        TTR_BUCKETS - 1
+    );
+    out
+}
+
+/// SHA-256 (hex) of [`layout_description`]: snapshots record it and are rebuilt from the log
+/// when it differs from this build's, so a counter can never be read under another's id.
+pub fn layout_fingerprint() -> &'static str {
+    static FINGERPRINT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        use sha2::Digest as _;
+        let digest = sha2::Sha256::digest(layout_description().as_bytes());
+        digest.iter().map(|b| format!("{b:02x}")).collect()
+    });
+    &FINGERPRINT
+}
 
 /// One counter of a [`Cells`]: which (group, slot) or TTR bucket, and its value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cell {
-    /// `group * 32 + slot` (group 0 is the total, group `1 + d` the dimension of index `d`),
-    /// or `TTR_BASE + level rank * 128 + histogram bucket`.
+    /// `group * 32 + slot id` (group 0 is the total, group `1 + id` the dimension value of that
+    /// [`Dim::id`]), or `0x8000 + level rank * 128 + histogram bucket`.
     pub key: u16,
     /// The count (never zero while stored).
     pub value: i32,
@@ -307,7 +450,7 @@ impl Eq for Cells {}
 /// Sparse aggregates with this many counters become dense.
 pub const DENSE_FROM: usize = 192;
 /// Counter keys below this (all groups × slots).
-const COUNTER_KEYS: usize = (1 + Dim::COUNT) * GROUP_SLOTS as usize;
+const COUNTER_KEYS: usize = (1 + Dim::ID_END as usize) * GROUP_SLOTS as usize;
 /// Length of a dense aggregate: every counter key, then 5 levels × 128 TTR buckets.
 const DENSE_LEN: usize = COUNTER_KEYS + 5 * 128;
 
@@ -333,7 +476,8 @@ fn known_key(key: u16) -> bool {
         let (rank, b) = ((key - TTR_BASE) / 128, (key - TTR_BASE) % 128);
         (1..=5).contains(&rank) && usize::from(b) < TTR_BUCKETS
     } else {
-        usize::from(key / GROUP_SLOTS) <= Dim::COUNT && usize::from(key % GROUP_SLOTS) < SLOTS
+        let (group, slot) = (key / GROUP_SLOTS, (key % GROUP_SLOTS) as u8);
+        (group == 0 || Dim::from_id(group - 1).is_some()) && SLOT_MASK & (1 << slot) != 0
     }
 }
 
@@ -392,22 +536,22 @@ impl Cells {
         self.repr = Repr::Dense { values, nonzero };
     }
 
-    /// Adds a delta times `sign` to the totals and to each of `dims` (in increasing index
-    /// order, as a case's dimensions always are).
+    /// Adds a delta times `sign` to the totals and to each of `dims` (fastest in increasing id
+    /// order, as a case's dimensions usually are).
     pub fn add(&mut self, delta: &Delta, dims: &[Dim], sign: i64) {
         let mut at = 0;
         for (slot, v) in delta.iter() {
-            at = self.add_key(slot as u16, sign * v, at);
+            at = self.add_key(u16::from(slot), sign * v, at);
         }
         let mut last_base = 0;
         for d in dims {
-            let base = (1 + d.index() as u16) * GROUP_SLOTS;
+            let base = (1 + d.id()) * GROUP_SLOTS;
             if base < last_base {
                 at = 0;
             }
             last_base = base;
             for (slot, v) in delta.iter() {
-                at = self.add_key(base + slot as u16, sign * v, at);
+                at = self.add_key(base + u16::from(slot), sign * v, at);
             }
         }
     }
@@ -565,13 +709,10 @@ impl Aggregate {
                 .or_default() += v;
             return;
         }
-        let (group, slot) = (
-            usize::from(key / GROUP_SLOTS),
-            usize::from(key % GROUP_SLOTS),
-        );
+        let (group, slot) = (key / GROUP_SLOTS, (key % GROUP_SLOTS) as u8);
         let counts = match group.checked_sub(1) {
             None => &mut self.total,
-            Some(d) => match Dim::from_index(d) {
+            Some(d) => match Dim::from_id(d) {
                 Some(dim) => self.by.entry(dim).or_default(),
                 None => return,
             },
@@ -593,11 +734,11 @@ mod tests {
 
     #[test]
     fn every_slot_is_a_distinct_field_and_deltas_add_like_counts() {
-        for i in 0..SLOTS {
+        for &(i, _) in SLOT_IDS {
             let mut c = Counts::default();
             *c.slot_mut(i) = 7;
             // Exactly one field changed, and no other slot aliases it.
-            for j in 0..SLOTS {
+            for &(j, _) in SLOT_IDS {
                 assert_eq!(
                     *c.clone().slot_mut(j),
                     if i == j { 7 } else { 0 },
@@ -611,6 +752,157 @@ mod tests {
             assert_eq!(by_delta, by_add);
             assert!(!by_delta.is_zero());
         }
+        // And every field of `Counts` has a slot: numbered 1, 2, 3… through the slots, the
+        // serialized counters are exactly those numbers.
+        let mut all = Counts::default();
+        for (n, &(id, _)) in SLOT_IDS.iter().enumerate() {
+            *all.slot_mut(id) = n as i64 + 1;
+        }
+        fn numbers(v: &serde_json::Value, out: &mut Vec<i64>) {
+            match v {
+                serde_json::Value::Number(n) => out.push(n.as_i64().unwrap()),
+                serde_json::Value::Array(a) => a.iter().for_each(|v| numbers(v, out)),
+                serde_json::Value::Object(o) => o.values().for_each(|v| numbers(v, out)),
+                other => panic!("a counter that is not a number: {other}"),
+            }
+        }
+        let mut got = Vec::new();
+        numbers(&serde_json::to_value(&all).unwrap(), &mut got);
+        got.sort_unstable();
+        assert_eq!(got, (1..=SLOTS as i64).collect::<Vec<_>>());
+    }
+
+    /// The ids released so far. Snapshots on disk hold counters under these ids: each must
+    /// keep naming the same counter or value. Append new ones; never edit or delete a line (a
+    /// value taken out of the vocabulary moves to `RETIRED`, so its id is never reused).
+    const RELEASED_SLOTS: &[(u8, &str)] = &[
+        (0, "registered"),
+        (1, "referred_out"),
+        (2, "rejected"),
+        (3, "merged"),
+        (4, "reported"),
+        (5, "registrations"),
+        (6, "escalated"),
+        (7, "delegated"),
+        (8, "referred"),
+        (9, "mediations_concluded"),
+        (10, "mediation_agreements"),
+        (11, "resolved"),
+        (12, "resolved_on_time"),
+        (13, "reworked"),
+        (14, "extended"),
+        (15, "reopened"),
+        (16, "closed"),
+        (17, "supervised"),
+        (18, "feedback"),
+        (19, "feedback_positive"),
+        (20, "resolved_at[0]"),
+        (21, "resolved_at[1]"),
+        (22, "resolved_at[2]"),
+        (23, "resolved_at[3]"),
+        (24, "resolved_at[4]"),
+        (25, "resolved_by_level[0]"),
+        (26, "resolved_by_level[1]"),
+        (27, "resolved_by_level[2]"),
+        (28, "resolved_by_level[3]"),
+        (29, "resolved_by_level[4]"),
+    ];
+
+    /// See [`RELEASED_SLOTS`].
+    const RELEASED_DIMS: &[(u16, &str)] = &[
+        (0, "category/marriage_family"),
+        (1, "category/neighbours"),
+        (2, "category/housing_homestead"),
+        (3, "category/contract"),
+        (4, "category/business"),
+        (5, "category/damages"),
+        (6, "category/forest_land"),
+        (7, "category/requisition"),
+        (8, "category/pollution"),
+        (9, "category/labour"),
+        (10, "category/consumer"),
+        (11, "category/medical"),
+        (12, "category/traffic_accident"),
+        (13, "category/property_management"),
+        (14, "category/other"),
+        (15, "source/grid_patrol"),
+        (16, "source/citizen_app"),
+        (17, "source/hotline_12345"),
+        (18, "source/police_110"),
+        (19, "source/petition"),
+        (20, "source/court"),
+        (21, "source/department"),
+        (22, "source/higher_level"),
+        (23, "source/video"),
+        (24, "kind/dispute"),
+        (25, "kind/incident"),
+        (26, "kind/request"),
+    ];
+
+    /// Dimension ids taken out of use: reserved forever.
+    const RETIRED_DIMS: &[(u16, &str)] = &[];
+
+    #[test]
+    fn released_ids_are_pinned() {
+        for &(id, name) in RELEASED_SLOTS {
+            assert_eq!(
+                SLOT_IDS.iter().find(|(i, _)| *i == id).map(|(_, n)| *n),
+                Some(name),
+                "slot id {id} must keep naming {name}: append new counters at the end"
+            );
+        }
+        let dims: Vec<(u16, String)> = DIM_IDS
+            .iter()
+            .map(|(id, d)| (*id, format!("{}/{}", d.dimension(), d.value())))
+            .collect();
+        for &(id, name) in RELEASED_DIMS {
+            assert!(
+                dims.contains(&(id, name.to_owned())) || RETIRED_DIMS.contains(&(id, name)),
+                "dimension id {id} must keep naming {name}: append new values at the end"
+            );
+        }
+        for (id, name) in &dims {
+            assert!(
+                !RETIRED_DIMS.iter().any(|(r, _)| r == id),
+                "{name} reuses the retired dimension id {id}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_vocabulary_value_has_one_id() {
+        let values: Vec<Dim> = (Category::ALL.iter().map(|c| Dim::Category(*c)))
+            .chain(Source::ALL.iter().map(|s| Dim::Source(*s)))
+            .chain(CaseKind::ALL.iter().map(|k| Dim::Kind(*k)))
+            .collect();
+        assert_eq!(DIM_IDS.len(), values.len());
+        for d in values {
+            assert_eq!(Dim::from_id(d.id()), Some(d));
+            assert_eq!(DIM_IDS.iter().filter(|(_, x)| *x == d).count(), 1, "{d:?}");
+        }
+        for &(id, d) in DIM_IDS {
+            assert_eq!(d.id(), id);
+        }
+    }
+
+    /// The fingerprint snapshots are checked against. It changes when the layout does (a slot
+    /// or dimension value appended, the histogram changed): then update it here, and every
+    /// snapshot is rebuilt once from the log. It must not change otherwise (it is hashed from
+    /// fixed text, not from anything a compiler or platform could vary).
+    #[test]
+    fn the_layout_fingerprint_is_pinned() {
+        assert_eq!(
+            layout_fingerprint(),
+            "eb770d85826eb79cb6093f669150b9a41cce471f31574d6cb8c6c8c4585572a2",
+            "the counter layout changed:\n{}",
+            layout_description()
+        );
+        // The histogram's buckets are part of the layout: changing them changes the text above.
+        let h = 3_600_000;
+        assert_eq!(
+            [0, h, 24 * h, 720 * h, i64::MAX].map(ttr_bucket),
+            [0, 7, 33, 69, 119]
+        );
     }
 
     #[test]
@@ -629,28 +921,34 @@ mod tests {
 
     use proptest::prelude::*;
 
-    fn delta_of(slot: usize, v: i64) -> Delta {
+    fn delta_of(slot: u8, v: i64) -> Delta {
         let mut c = Counts::default();
         *c.slot_mut(slot) = v;
         c.delta()
     }
 
+    fn any_slot() -> impl Strategy<Value = u8> {
+        proptest::sample::select(SLOT_IDS.iter().map(|(id, _)| *id).collect::<Vec<_>>())
+    }
+
+    fn any_dim() -> impl Strategy<Value = Dim> {
+        proptest::sample::select(DIM_IDS.iter().map(|(_, d)| *d).collect::<Vec<_>>())
+    }
+
     proptest! {
         /// Cells hold exactly the non-zero sums of what was added, in key order, in either
-        /// form (sparse or dense), and survive encoding.
+        /// form (sparse or dense), and survive encoding; dimensions come in any order.
         #[test]
         fn cells_match_a_plain_map(ops in proptest::collection::vec(
-            (0..SLOTS, 0..Dim::COUNT, 0..Dim::COUNT, -3i64..4, any::<bool>(), 1u8..=5, 0i64..5_000_000_000),
+            (any_slot(), any_dim(), any_dim(), -3i64..4, any::<bool>(), 1u8..=5, 0i64..5_000_000_000),
             0..400,
         )) {
             let mut cells = Cells::default();
             let mut model: BTreeMap<u16, i64> = BTreeMap::new();
             for (slot, d1, d2, v, ttr, rank, ms) in ops {
-                let mut dims = [Dim::from_index(d1).unwrap(), Dim::from_index(d2).unwrap()];
-                dims.sort_by_key(|d| d.index());
-                cells.add(&delta_of(slot, v), &dims, 1);
-                for g in [0, 1 + dims[0].index(), 1 + dims[1].index()] {
-                    *model.entry(g as u16 * GROUP_SLOTS + slot as u16).or_default() += v;
+                cells.add(&delta_of(slot, v), &[d1, d2], 1);
+                for g in [0, 1 + d1.id(), 1 + d2.id()] {
+                    *model.entry(g * GROUP_SLOTS + u16::from(slot)).or_default() += v;
                 }
                 if ttr {
                     let level = Level::from_rank(rank).unwrap();
@@ -683,7 +981,7 @@ mod tests {
     fn malformed_cells_are_refused() {
         let mut ok = Vec::new();
         let mut c = Cells::default();
-        c.add(&delta_of(0, 1), &[Dim::from_index(0).unwrap()], 1);
+        c.add(&delta_of(0, 1), &[Dim::from_id(0).unwrap()], 1);
         c.encode_into(&mut ok);
         assert!(Cells::decode(&ok).is_ok());
         assert!(Cells::decode(&ok[..ok.len() - 1]).is_err(), "truncated");
@@ -693,8 +991,10 @@ mod tests {
         let mut zero = ok.clone();
         zero[2..6].copy_from_slice(&0i32.to_le_bytes());
         assert!(Cells::decode(&zero).is_err(), "zero value");
-        let mut unknown = ok.clone();
-        unknown[..2].copy_from_slice(&0x7fffu16.to_le_bytes());
-        assert!(Cells::decode(&unknown).is_err(), "unknown key");
+        for key in [0x7fff, 30, GROUP_SLOTS * (1 + Dim::ID_END)] {
+            let mut unknown = ok.clone();
+            unknown[..2].copy_from_slice(&u16::to_le_bytes(key));
+            assert!(Cells::decode(&unknown).is_err(), "unknown key {key}");
+        }
     }
 }

@@ -19,8 +19,8 @@ mod stats;
 mod store;
 
 pub use calendar::{
-    civil_from_days, days_from_civil, month_of, month_start, Calendar, Day, Month, Period,
-    PeriodParseError, UnknownTimeZone,
+    civil_from_days, month_of, month_start, Calendar, Day, Month, Period, PeriodParseError,
+    UnknownTimeZone,
 };
 pub use counts::{Accumulator, Aggregate, Cell, Cells, Counts, Delta, Dim};
 pub use projector::{has_month_buckets, AggKey, Bucket, CaseEntry, CohortMark, Outcome, Projector};

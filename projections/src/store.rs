@@ -18,12 +18,18 @@
 //! | `a` + region (9 sortable bytes) + bucket kind + bucket (i32, sign-flipped BE) | the non-zero counters ([`Cells::encode_into`]: key u16, value i32, little-endian) |
 //! | `c` + case id | MessagePack (compact) of the [`CaseEntry`] |
 //! | `m` + `checkpoint` | position (u64 BE) |
+//! | `m` + `layout` | the [`layout_fingerprint`] of the counters (hex) |
 //! | `m` + `time_zone` | the calendar's zone name |
 //!
 //! File layout (`projection.snapshot`): the magic `GRIDCASE-PROJECTION-1\n`, then per entry
 //! its key length (u32 LE), key, value length (u32 LE) and value; then the trailer: the entry
 //! count (u64 LE) and the CRC-32 of everything before it (u32 LE). A file that fails any check
 //! is set aside (renamed `*.damaged`) and the projection is rebuilt from the log.
+//!
+//! Counters are stored by id (see [`crate::counts`]), so a snapshot means what it says only
+//! under the layout it was written with. One whose layout fingerprint differs from this build's
+//! (or that has none: written before it was recorded) is set aside the same way (renamed
+//! `*.other-layout`) and rebuilt, never read into the wrong counters.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -33,7 +39,7 @@ use gridcase_bus::Position;
 use gridcase_domain::{CaseId, RegionCode};
 
 use crate::calendar::Calendar;
-use crate::counts::Cells;
+use crate::counts::{layout_fingerprint, Cells};
 use crate::projector::{AggKey, Bucket, CaseEntry, Projector};
 use crate::ProjectionError;
 
@@ -41,6 +47,7 @@ use crate::ProjectionError;
 pub type Dump = Vec<(Vec<u8>, Vec<u8>)>;
 
 const CHECKPOINT: &[u8] = b"mcheckpoint";
+const LAYOUT: &[u8] = b"mlayout";
 const TIME_ZONE: &[u8] = b"mtime_zone";
 const MAGIC: &[u8] = b"GRIDCASE-PROJECTION-1\n";
 const SNAPSHOT: &str = "projection.snapshot";
@@ -235,8 +242,23 @@ impl Store {
         }
     }
 
+    /// Renames the snapshot to `projection.snapshot.<suffix>` with a warning saying why, so the
+    /// projection starts empty and the log rebuilds it.
+    fn set_aside(&self, suffix: &str, problem: &str, reason: &str) -> Result<(), ProjectionError> {
+        let path = self.snapshot_path();
+        let aside = self.dir.join(format!("{SNAPSHOT}.{suffix}"));
+        tracing::warn!(
+            snapshot = %path.display(),
+            set_aside = %aside.display(),
+            %reason,
+            "the projection snapshot {problem}: set aside, rebuilding from the log"
+        );
+        std::fs::rename(&path, &aside).map_err(io("setting aside", &path))
+    }
+
     /// Loads the projection saved in the snapshot (an empty one if there is none). A damaged
-    /// snapshot is set aside as `projection.snapshot.damaged` with a warning, and the
+    /// snapshot is set aside as `projection.snapshot.damaged`, and one written under another
+    /// counter layout as `projection.snapshot.other-layout`, each with a warning, and the
     /// projection starts empty: the log rebuilds it. A snapshot written in another time zone
     /// is refused: rebuild it.
     pub fn load(&self, calendar: Calendar) -> Result<Projector, ProjectionError> {
@@ -246,18 +268,23 @@ impl Store {
         let entries = match parse_snapshot(&bytes) {
             Ok(e) => e,
             Err(reason) => {
-                let path = self.snapshot_path();
-                let aside = self.dir.join(format!("{SNAPSHOT}.damaged"));
-                tracing::warn!(
-                    snapshot = %path.display(),
-                    set_aside = %aside.display(),
-                    %reason,
-                    "the projection snapshot is damaged: set aside, rebuilding from the log"
-                );
-                std::fs::rename(&path, &aside).map_err(io("setting aside", &path))?;
+                self.set_aside("damaged", "is damaged", &reason)?;
                 return Ok(Projector::new(calendar));
             }
         };
+        let layout = entries
+            .binary_search_by(|(k, _)| (*k).cmp(LAYOUT))
+            .ok()
+            .map(|i| entries[i].1);
+        if layout != Some(layout_fingerprint().as_bytes()) {
+            let reason = format!(
+                "written with counter layout {}, this build's is {}",
+                layout.map_or("(not recorded)".into(), String::from_utf8_lossy),
+                layout_fingerprint()
+            );
+            self.set_aside("other-layout", "has another counter layout", &reason)?;
+            return Ok(Projector::new(calendar));
+        }
         let mut p = Projector::new(calendar);
         for (k, v) in entries {
             match k.first() {
@@ -273,6 +300,7 @@ impl Store {
                     let e: CaseEntry = rmp_serde::from_slice(v).map_err(storage)?;
                     p.cases.insert(id, e);
                 }
+                _ if k == LAYOUT => {} // checked above
                 _ if k == CHECKPOINT => {
                     p.checkpoint =
                         u64::from_be_bytes(v.try_into().map_err(|_| storage("bad checkpoint"))?);
@@ -388,6 +416,7 @@ impl Projector {
             f(&case_key(id), &value)?;
         }
         f(CHECKPOINT, &self.checkpoint.to_be_bytes())?;
+        f(LAYOUT, layout_fingerprint().as_bytes())?;
         f(TIME_ZONE, self.calendar.name().as_bytes())
     }
 

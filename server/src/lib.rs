@@ -8,10 +8,12 @@
 //! - [`config::Config`]: TOML plus environment overrides.
 //! - [`error::ApiError`]: the one `application/problem+json` error shape.
 //! - [`load`]: pushes a fixture through the real command path (`gridcase load`, `serve --demo`).
-//! - [`mod@bench`]: `gridcase bench`, each engine measurement next to its raw limit.
+//! - `bench` (only with the cargo feature `bench`, off by default): `gridcase bench`, each
+//!   engine measurement next to its raw limit. A tool beside the product, not in its build.
 
 pub mod api;
 pub mod app;
+#[cfg(feature = "bench")]
 pub mod bench;
 pub mod config;
 pub mod error;

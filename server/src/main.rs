@@ -1,4 +1,5 @@
-//! `gridcase`: serve the API, load fixtures, hash tokens, benchmark. Glue only; the work is in the library.
+//! `gridcase`: serve the API, load fixtures, hash tokens, benchmark (with the cargo feature
+//! `bench`). Glue only; the work is in the library.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -68,8 +69,10 @@ enum Cmd {
     },
     /// Measure the engine next to the raw limits of its storage and print a table (see
     /// BENCHMARKS.md). Exits 0 when the run completes, whether or not targets are met.
+    #[cfg(feature = "bench")]
     Bench(gridcase_server::bench::Options),
     /// Internal: one measurement of `gridcase bench` in its own process.
+    #[cfg(feature = "bench")]
     #[command(hide = true)]
     BenchChild {
         /// rebuild or raw-scan.
@@ -101,10 +104,12 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             println!("{}", hex::encode(gridcase_server::app::token_hash(&token)));
             Ok(())
         }
+        #[cfg(feature = "bench")]
         Cmd::Bench(opts) => {
             gridcase_server::bench::run(opts).await?;
             Ok(())
         }
+        #[cfg(feature = "bench")]
         Cmd::BenchChild { mode, log, work } => {
             let line =
                 gridcase_server::bench::run_child(mode.parse()?, &log, work.as_deref()).await?;
