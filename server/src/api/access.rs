@@ -1,0 +1,43 @@
+//! Who may read what: a case (its identity and history), a unit's queue; and the audit log of
+//! auditors' reads.
+
+use gridcase_domain::{Actor, CaseState, RegionCode, Role};
+
+use crate::error::ApiError;
+
+/// Whether `actor` may read this case (its identity and history).
+pub fn may_read_case(actor: &Actor, s: &CaseState) -> bool {
+    match actor.role() {
+        Role::Analyst => false,
+        Role::Mediator => {
+            s.mediation
+                .as_ref()
+                .is_some_and(|m| &m.mediator == actor.id())
+                || s.mediations.iter().any(|m| &m.mediator == actor.id())
+        }
+        _ => {
+            let scope = actor.scope();
+            s.details.as_ref().is_some_and(|d| scope.covers(d.location))
+                || s.path.iter().any(|u| scope.covers(*u))
+        }
+    }
+}
+
+/// Whether `actor` may read the queue or open cases of `unit`: 403 with the reason if not.
+pub fn may_read_unit(actor: &Actor, unit: RegionCode) -> Result<(), ApiError> {
+    match actor.role() {
+        Role::Analyst => Err(ApiError::Forbidden("analysts read statistics only".into())),
+        Role::Mediator => Err(ApiError::Forbidden(
+            "mediators read the cases assigned to them".into(),
+        )),
+        _ if actor.scope().covers(unit) => Ok(()),
+        _ => Err(ApiError::Forbidden(format!("{unit} is outside your scope"))),
+    }
+}
+
+/// Records an auditor's read in the audit log (`gridcase::audit`).
+pub fn audit(actor: &Actor, what: &str) {
+    if actor.role() == Role::Auditor {
+        tracing::info!(target: "gridcase::audit", auditor = %actor.id(), read = what, "auditor read");
+    }
+}

@@ -1,0 +1,267 @@
+//! Commands over HTTP: the body becomes an [`Action`], the headers its idempotency key and
+//! expected version, and the command path does the rest.
+
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use gridcase_bus::{partition_of, Executed, ExpectedVersion, Submission};
+use gridcase_domain::{Action, Actor, CaseId, Command, CommandId, CorrelationId, Timestamp};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+
+use super::params::{header_str, parse_case_id};
+use crate::app::AppState;
+use crate::error::ApiError;
+
+/// A fresh command id when the client sent no `Idempotency-Key`.
+fn generated_key() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    let mut h = Sha256::new();
+    h.update(nanos.to_be_bytes());
+    h.update(std::process::id().to_be_bytes());
+    h.update(SEQ.fetch_add(1, Ordering::Relaxed).to_be_bytes());
+    format!("gen-{}", hex::encode(&h.finalize()[..12]))
+}
+
+/// Parses the body into an [`Action`], naming the offending field on error.
+fn parse_action(
+    name: &str,
+    body: Result<Bytes, BytesRejection>,
+    limit: usize,
+) -> Result<(Action, Map<String, Value>), ApiError> {
+    let bytes = body.map_err(|r| {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::TooLarge { limit }
+        } else {
+            ApiError::BadRequest {
+                code: "malformed_json",
+                message: r.body_text(),
+                field: None,
+            }
+        }
+    })?;
+    let mut obj: Map<String, Value> = if bytes.iter().all(u8::is_ascii_whitespace) {
+        Map::new()
+    } else {
+        match serde_json::from_slice::<Value>(&bytes) {
+            Ok(Value::Object(m)) => m,
+            Ok(_) => {
+                return Err(ApiError::BadRequest {
+                    code: "malformed_json",
+                    message: "the body must be a JSON object".into(),
+                    field: None,
+                })
+            }
+            Err(e) => {
+                return Err(ApiError::BadRequest {
+                    code: "malformed_json",
+                    message: format!("malformed JSON: {e}"),
+                    field: None,
+                })
+            }
+        }
+    };
+    // Envelope fields, not part of the action.
+    let mut extra = Map::new();
+    for k in ["occurred_at", "case_id", "correlation_id", "causation_id"] {
+        if let Some(v) = obj.remove(k) {
+            extra.insert(k.into(), v);
+        }
+    }
+    obj.insert("action".into(), Value::String(name.into()));
+    let body = Value::Object(obj);
+    let action: Action = serde_path_to_error::deserialize(&body).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        let field = if path == "." {
+            named_field(&inner)
+                .or_else(|| offending_field(name, &body))
+                .unwrap_or_else(|| "body".to_owned())
+        } else {
+            path
+        };
+        ApiError::field(
+            "invalid_field",
+            field.clone(),
+            format!("invalid {field}: {inner}"),
+        )
+    })?;
+    Ok((action, extra))
+}
+
+/// The field a serde message names itself: ``missing field `x` `` or ``unknown field `x`, …``.
+fn named_field(message: &str) -> Option<String> {
+    ["missing field `", "unknown field `"]
+        .iter()
+        .find_map(|p| message.strip_prefix(p))
+        .and_then(|rest| rest.split('`').next())
+        .map(str::to_owned)
+}
+
+/// Serde loses the path inside an internally tagged enum, so a bad value (a malformed region
+/// code, a word outside a vocabulary) comes back without its field. Find it: the field whose
+/// value fails on its own (alone, it can only complain about the fields that are missing).
+fn offending_field(name: &str, body: &Value) -> Option<String> {
+    body.as_object()?
+        .iter()
+        .filter(|(k, _)| k.as_str() != "action")
+        .find_map(|(k, v)| {
+            let mut probe = Map::new();
+            probe.insert("action".into(), Value::String(name.into()));
+            probe.insert(k.clone(), v.clone());
+            match Action::deserialize(&Value::Object(probe)) {
+                Err(e) if named_field(&e.to_string()).is_none() => Some(k.clone()),
+                _ => None,
+            }
+        })
+}
+
+fn extra_str(extra: &Map<String, Value>, key: &'static str) -> Result<Option<String>, ApiError> {
+    match extra.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(ApiError::field(
+            "invalid_field",
+            key,
+            format!("{key} must be a string"),
+        )),
+    }
+}
+
+pub(crate) async fn report(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    execute(app, headers, None, Action::REPORT, body).await
+}
+
+pub(crate) async fn command(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path((id, action)): Path<(String, String)>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    if !Action::case_commands().any(|name| name == action) {
+        return Err(ApiError::NotFound(format!(
+            "no command {action:?}; commands are {}",
+            Action::case_commands().collect::<Vec<_>>().join(", ")
+        )));
+    }
+    let case = parse_case_id(&id)?;
+    execute(app, headers, Some(case), &action, body).await
+}
+
+async fn execute(
+    app: AppState,
+    headers: HeaderMap,
+    case: Option<CaseId>,
+    name: &str,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let actor = app.authenticate(&headers)?.clone();
+    let (action, extra) = parse_action(name, body, app.max_body_bytes)?;
+    let command_id = match header_str(&headers, "idempotency-key")? {
+        Some(k) => CommandId::new(k)
+            .map_err(|e| ApiError::field("invalid_field", "Idempotency-Key", e.to_string()))?,
+        None => CommandId::new(generated_key()).expect("generated keys are valid"),
+    };
+    let expected = match header_str(&headers, "if-match")? {
+        None => ExpectedVersion::Any,
+        Some(v) => ExpectedVersion::Exactly(v.trim_matches('"').parse().map_err(|_| {
+            ApiError::field(
+                "invalid_field",
+                "If-Match",
+                "If-Match must be a case version, e.g. \"3\"",
+            )
+        })?),
+    };
+    let occurred_at = match extra_str(&extra, "occurred_at")? {
+        Some(s) => Timestamp::parse(&s)
+            .map_err(|e| ApiError::field("invalid_field", "occurred_at", e.to_string()))?,
+        None => Timestamp::now(),
+    };
+    let case_id = match (case, extra_str(&extra, "case_id")?) {
+        (Some(c), _) => c,
+        (None, Some(c)) => CaseId::new(c)
+            .map_err(|e| ApiError::field("invalid_field", "case_id", e.to_string()))?,
+        // Derived from the key, so a retried report finds its case.
+        (None, None) => derived_case_id(&actor, command_id.as_str()),
+    };
+    let correlation = |k| -> Result<Option<CorrelationId>, ApiError> {
+        extra_str(&extra, k)?
+            .map(|s| {
+                CorrelationId::new(s)
+                    .map_err(|e| ApiError::field("invalid_field", k, e.to_string()))
+            })
+            .transpose()
+    };
+    let sub = Submission {
+        case_id,
+        command_id,
+        expected,
+        correlation_id: correlation("correlation_id")?,
+        causation_id: correlation("causation_id")?,
+        command: Command {
+            actor,
+            occurred_at,
+            action,
+        },
+        recorded_at: None,
+    };
+    let action_name = sub.command.action.name();
+    let started = Instant::now();
+    let result = app.path.execute(sub).await;
+    let outcome = match &result {
+        Ok(e) if e.duplicate => "duplicate",
+        Ok(_) => "ok",
+        Err(gridcase_bus::CommandError::Rejected(_)) => "rejected",
+        Err(gridcase_bus::CommandError::Conflict(_)) => "conflict",
+        Err(_) => "error",
+    };
+    app.metrics.command(
+        action_name,
+        outcome,
+        result.as_ref().ok().map(|_| started.elapsed()),
+    );
+    let done = result?;
+    let status = if action_name == Action::REPORT && !done.duplicate {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok(command_response(status, &done))
+}
+
+fn command_response(status: StatusCode, e: &Executed) -> Response {
+    let body = json!({
+        "case_id": e.case_id,
+        "version": e.version,
+        "position": e.position,
+        "duplicate": e.duplicate,
+        "events": e.events.iter().map(|r| json!({"type": r.event_type, "version": r.header.case_version, "hash": r.hash})).collect::<Vec<_>>(),
+    });
+    let mut resp = (status, Json(body)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", e.version)) {
+        resp.headers_mut().insert(header::ETAG, v);
+    }
+    resp
+}
+
+/// Shared for tests: a case id derived the way reports derive it.
+pub fn derived_case_id(actor: &Actor, key: &str) -> CaseId {
+    let county = partition_of(actor.unit());
+    let h = Sha256::digest(key.as_bytes());
+    CaseId::new(format!("{county}-{}", hex::encode(&h[..8]))).expect("valid id")
+}

@@ -1,0 +1,83 @@
+//! The HTTP API (`/api/v1`, JSON) and the operational endpoints.
+//!
+//! | method | path | who |
+//! |---|---|---|
+//! | POST | `/api/v1/cases` | report a case (grid workers, unit staff) |
+//! | POST | `/api/v1/cases/{id}/{action}` | any other command, e.g. `escalate`, `resolve` |
+//! | GET | `/api/v1/cases/{id}` | the case view (not analysts; mediators only their cases) |
+//! | GET | `/api/v1/cases/{id}/timeline` | every event of the case |
+//! | GET | `/api/v1/units/{code}/queue` | open cases a unit holds, soonest deadline first |
+//! | GET | `/api/v1/regions/{code}/open` | open cases held in a subtree, by level |
+//! | GET | `/api/v1/stats` | statistics (everyone, within scope) |
+//! | GET | `/api/v1/openapi.json` | the OpenAPI document |
+//! | GET | `/healthz`, `/readyz`, `/metrics` | operations |
+//!
+//! Commands take an `Idempotency-Key` header (the command id) and an optional `If-Match`
+//! expected version; responses carry the case version (also as `ETag`) and global position.
+//! Reads take `?after=<position>` to wait until the projection has caught up (read-your-writes).
+//!
+//! One file per job: this one routes; [`commands`] turns requests into commands for the
+//! command path; [`reads`] answers reads from the projection and the log; [`access`] says
+//! who may read what; [`shape`] turns read models into response bodies; [`params`] parses
+//! what requests carry.
+
+pub mod access;
+pub mod commands;
+pub mod params;
+pub mod reads;
+pub mod shape;
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use gridcase_bus::EventLog;
+use serde_json::{json, Value};
+
+use crate::app::AppState;
+use crate::error::ApiError;
+
+pub use commands::derived_case_id;
+
+/// The router.
+pub fn router(state: AppState) -> Router {
+    let limit = state.max_body_bytes;
+    Router::new()
+        .route("/api/v1/cases", post(commands::report))
+        .route("/api/v1/cases/{id}", get(reads::case_view))
+        .route("/api/v1/cases/{id}/timeline", get(reads::timeline))
+        .route("/api/v1/cases/{id}/{action}", post(commands::command))
+        .route("/api/v1/units/{code}/queue", get(reads::queue))
+        .route("/api/v1/regions/{code}/open", get(reads::open_cases))
+        .route("/api/v1/stats", get(reads::stats))
+        .route("/api/v1/openapi.json", get(openapi))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .fallback(|| async {
+            ApiError::NotFound("no such endpoint; see /api/v1/openapi.json".into())
+        })
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+async fn openapi() -> Json<Value> {
+    Json(crate::openapi::document())
+}
+
+async fn readyz(State(app): State<AppState>) -> Response {
+    match app.path.log().head().await {
+        Ok(head) => {
+            let applied = app.projection.checkpoint();
+            Json(json!({ "status": "ready", "log": "ok", "head": head, "applied": applied, "lag": head.saturating_sub(applied) })).into_response()
+        }
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+async fn metrics(State(app): State<AppState>) -> Response {
+    let head = app.path.log().head().await.unwrap_or(0);
+    let text = app.metrics.render(head, app.projection.checkpoint());
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}

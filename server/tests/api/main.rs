@@ -1,0 +1,20 @@
+//! The HTTP API in process: `Router::oneshot` over the real command path, a temporary sled log
+//! and a live in-memory projection.
+//!
+//! - a full life cycle through every endpoint and every command;
+//! - every error status of the problem+json table, each leaving the log unchanged;
+//! - per role, what it must not do;
+//! - many clients racing on one case: no 500, no lost update.
+//!
+//! One test binary, a module per concern: [`life_cycle`], [`errors`], [`roles`],
+//! [`concurrency`], [`read_your_writes`]; the harness they share is [`harness`].
+
+#[path = "../common/mod.rs"]
+mod common;
+mod harness;
+
+mod concurrency;
+mod errors;
+mod life_cycle;
+mod read_your_writes;
+mod roles;

@@ -1,0 +1,426 @@
+//! Per role: what it must not do.
+
+use super::common::*;
+use super::harness::*;
+
+#[tokio::test]
+async fn a_grid_worker_acts_and_reads_only_in_its_grid() {
+    let h = Harness::new();
+    let a = h.report(GW1, G1).await;
+    // Acting on a case its grid does not hold.
+    let v = h
+        .refused(
+            h.command(GW2, &a, "register", json!({})).await,
+            422,
+            "OutOfScope",
+        )
+        .await;
+    assert!(v["detail"].as_str().unwrap().contains(G1), "{v}");
+    h.refused(
+        h.command(GW2, &a, "add_note", note("隔壁网格的备注")).await,
+        422,
+        "OutOfScope",
+    )
+    .await;
+    // Reporting outside its grid.
+    h.refused(
+        h.command(GW1, "", "report", report_body(G2)).await,
+        422,
+        "OutOfScope",
+    )
+    .await;
+    // Reading another grid's queue or case.
+    h.refused(
+        h.get(&format!("/api/v1/units/{G1}/queue"), GW2).await,
+        403,
+        "forbidden",
+    )
+    .await;
+    h.refused(
+        h.get(&format!("/api/v1/cases/{a}?{}", h.after()), GW2)
+            .await,
+        403,
+        "forbidden",
+    )
+    .await;
+    h.refused(
+        h.get(&format!("/api/v1/cases/{a}/timeline"), GW2).await,
+        403,
+        "forbidden",
+    )
+    .await;
+    h.refused(
+        h.get(&format!("/api/v1/regions/{VILLAGE}/open"), GW1).await,
+        403,
+        "forbidden",
+    )
+    .await;
+    // Its own grid: fine.
+    let q = h
+        .read(&format!("/api/v1/units/{G1}/queue?{}", h.after()), GW1)
+        .await;
+    assert_eq!(q["open"], 1);
+    h.read(&format!("/api/v1/cases/{a}/timeline"), GW1).await;
+}
+
+#[tokio::test]
+async fn unit_staff_act_only_on_cases_their_unit_holds() {
+    let h = Harness::new();
+    let a = h.report(GW1, G1).await;
+    h.ok(GW1, &a, "register", json!({})).await;
+    // Held by a grid of the village: the village may not act in its place.
+    h.refused(
+        h.command(VIL, &a, "assign", json!({ "handler": "staff-v1" }))
+            .await,
+        422,
+        "NotHoldingUnit",
+    )
+    .await;
+    // Held by the township: the village is below it, the case is out of its scope.
+    h.ok(
+        GW1,
+        &a,
+        "escalate",
+        json!({ "to": TOWNSHIP, "reason": "重大隐患，直接上报街道" }),
+    )
+    .await;
+    let v = h
+        .refused(
+            h.command(VIL, &a, "assign", json!({ "handler": "staff-v1" }))
+                .await,
+            422,
+            "OutOfScope",
+        )
+        .await;
+    assert!(v["detail"].as_str().unwrap().contains(TOWNSHIP), "{v}");
+    h.refused(
+        h.command(
+            VIL,
+            &a,
+            "delegate",
+            json!({ "to": VILLAGE, "reason": "自行下派" }),
+        )
+        .await,
+        422,
+        "OutOfScope",
+    )
+    .await;
+    // The county covers the township but does not hold the case either.
+    h.refused(
+        h.command(CTY, &a, "assign", json!({ "handler": "staff-c1" }))
+            .await,
+        422,
+        "NotHoldingUnit",
+    )
+    .await;
+    // Extensions come from above the holder only.
+    h.refused(
+        h.command(
+            TWN,
+            &a,
+            "extend_deadline",
+            json!({ "deadline": "2026-12-31T00:00:00Z", "reason": "自行延期" }),
+        )
+        .await,
+        422,
+        "NotAboveHolder",
+    )
+    .await;
+    // The village no longer sees it in its queue; the township does.
+    let q = h
+        .read(&format!("/api/v1/units/{VILLAGE}/queue?{}", h.after()), VIL)
+        .await;
+    assert_eq!(q["open"], 0);
+    let q = h
+        .read(
+            &format!("/api/v1/units/{TOWNSHIP}/queue?{}", h.after()),
+            TWN,
+        )
+        .await;
+    assert_eq!(q["open"], 1);
+    h.refused(
+        h.get(&format!("/api/v1/units/{TOWNSHIP}/queue"), VIL).await,
+        403,
+        "forbidden",
+    )
+    .await;
+    h.ok(TWN, &a, "assign", json!({ "handler": "staff-t1" }))
+        .await;
+}
+
+#[tokio::test]
+async fn a_mediator_runs_and_reads_only_the_mediations_assigned_to_them() {
+    let h = Harness::new();
+    let a = h.report(GW1, G1).await;
+    h.ok(GW1, &a, "register", json!({})).await;
+    h.ok(GW1, &a, "assign", json!({ "handler": "gw-1" })).await;
+    h.ok(
+        GW1,
+        &a,
+        "start_mediation",
+        json!({ "mediation_type": "people", "mediator": "med-1", "organization": VILLAGE }),
+    )
+    .await;
+    let after = h.after();
+    // med-2 is not the assigned mediator.
+    h.refused(
+        h.command(
+            MED2,
+            &a,
+            "hold_mediation_session",
+            json!({ "summary": "未受指派的调解" }),
+        )
+        .await,
+        422,
+        "NotAssignedMediator",
+    )
+    .await;
+    h.refused(
+        h.command(
+            MED2,
+            &a,
+            "conclude_mediation",
+            json!({ "outcome": "agreement" }),
+        )
+        .await,
+        422,
+        "NotAssignedMediator",
+    )
+    .await;
+    h.refused(
+        h.get(&format!("/api/v1/cases/{a}?{after}"), MED2).await,
+        403,
+        "forbidden",
+    )
+    .await;
+    h.refused(
+        h.get(&format!("/api/v1/cases/{a}/timeline"), MED2).await,
+        403,
+        "forbidden",
+    )
+    .await;
+    h.refused(
+        h.get(&format!("/api/v1/units/{VILLAGE}/queue"), MED1).await,
+        403,
+        "forbidden",
+    )
+    .await;
+    // A mediator does not handle cases.
+    h.refused(
+        h.command(
+            MED1,
+            &a,
+            "resolve",
+            json!({ "method": "explanation", "summary": "调解员自行办结" }),
+        )
+        .await,
+        422,
+        "RoleNotPermitted",
+    )
+    .await;
+    // med-1 is.
+    let view = h.read(&format!("/api/v1/cases/{a}?{after}"), MED1).await;
+    assert_eq!(view["case"]["mediation"]["mediator"], "med-1");
+    h.ok(
+        MED1,
+        &a,
+        "hold_mediation_session",
+        json!({ "summary": "首次调解" }),
+    )
+    .await;
+    h.ok(MED1, &a, "add_note", note("调解员备注")).await;
+}
+
+#[tokio::test]
+async fn a_supervisor_presses_and_approves_but_does_not_handle() {
+    let h = Harness::new();
+    let a = h.report(GW1, G1).await;
+    h.refused(
+        h.command(SUP, &a, "register", json!({})).await,
+        422,
+        "RoleNotPermitted",
+    )
+    .await;
+    h.refused(
+        h.command(SUP, "", "report", report_body(G1)).await,
+        422,
+        "RoleNotPermitted",
+    )
+    .await;
+    h.refused(
+        h.command(
+            SUP,
+            &a,
+            "correct_details",
+            json!({ "severity": "urgent", "reason": "督办人更正" }),
+        )
+        .await,
+        422,
+        "RoleNotPermitted",
+    )
+    .await;
+    h.ok(SUP, &a, "issue_supervision", note_field("请尽快立案"))
+        .await;
+}
+
+#[tokio::test]
+async fn an_auditor_reads_history_in_scope_and_changes_nothing() {
+    let h = Harness::new();
+    let a = h.report(GW1, G1).await;
+    let outside = h.report(GW4, G4).await;
+    for (action, body) in [
+        ("add_note", note("审计备注")),
+        ("register", json!({})),
+        ("close", json!({})),
+    ] {
+        h.refused(h.command(AUD, &a, action, body).await, 422, "ReadOnlyRole")
+            .await;
+    }
+    h.refused(
+        h.command(AUD, "", "report", report_body(G1)).await,
+        422,
+        "ReadOnlyRole",
+    )
+    .await;
+    let tl = h.read(&format!("/api/v1/cases/{a}/timeline"), AUD).await;
+    assert_eq!(tl["events"][0]["event"]["summary"], SUMMARY);
+    h.read(&format!("/api/v1/cases/{a}?{}", h.after()), AUD)
+        .await;
+    h.read(&format!("/api/v1/units/{G1}/queue"), AUD).await;
+    // The auditor's scope is the township; the other township's case is outside it.
+    h.refused(
+        h.get(&format!("/api/v1/cases/{outside}/timeline"), AUD)
+            .await,
+        403,
+        "forbidden",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_analyst_reads_statistics_without_personal_data_or_free_text() {
+    let h = Harness::new();
+    let a = h.report(GW1, G1).await;
+    h.ok(GW1, &a, "register", json!({})).await;
+    h.ok(GW1, &a, "assign", json!({ "handler": "gw-1" })).await;
+    h.ok(GW1, &a, "add_note", note("当事人电话13800000000"))
+        .await;
+    h.ok(
+        GW1,
+        &a,
+        "resolve",
+        json!({ "method": "on_the_spot", "summary": "现场劝解，双方和好" }),
+    )
+    .await;
+    h.ok(GW1, &a, "close", json!({})).await;
+    h.ok(
+        GW1,
+        &a,
+        "record_feedback",
+        json!({ "satisfaction": "basically_satisfied", "comment": "基本满意，希望加强巡查" }),
+    )
+    .await;
+    let b = h.report(GW1, G1).await;
+    h.ok(
+        GW1,
+        &b,
+        "reject",
+        json!({ "reason": "invalid", "note": "经核实不属实" }),
+    )
+    .await;
+
+    for uri in [
+        format!("/api/v1/cases/{a}"),
+        format!("/api/v1/cases/{a}/timeline"),
+        format!("/api/v1/units/{G1}/queue"),
+        format!("/api/v1/regions/{VILLAGE}/open"),
+    ] {
+        h.refused(h.get(&uri, ANA).await, 403, "forbidden").await;
+    }
+    h.refused(
+        h.command(ANA, &a, "add_note", note("分析员备注")).await,
+        422,
+        "ReadOnlyRole",
+    )
+    .await;
+
+    let texts = h.texts.lock().unwrap().clone();
+    assert!(texts.contains(SUMMARY));
+    let after = h.after();
+    for query in [
+        format!("period=2025-06&{after}"),
+        format!("region={VILLAGE}&period=2025-06&breakdown=category&drill_down=true&{after}"),
+        format!("region={COUNTY}&period=2025&breakdown=source&drill_down=true&{after}"),
+        format!("region={G1}&period=2025-06-02&breakdown=kind&{after}"),
+        "period=2025-06&as_of=2100-01-01T00:00:00Z".to_owned(),
+    ] {
+        let s = h.read(&format!("/api/v1/stats?{query}"), ANA).await;
+        assert_no_free_text(&s, &texts);
+        assert_eq!(s["figures"]["cohort"]["registered"], 1, "{query}: {s}");
+        assert_eq!(s["figures"]["cohort"]["rejected"], 1, "{query}: {s}");
+        assert_eq!(s["figures"]["rates"]["satisfaction"], 1.0, "{query}: {s}");
+    }
+    let s = h
+        .read(
+            &format!("/api/v1/stats?region={G1}&period=2025-06&{after}"),
+            ANA,
+        )
+        .await;
+    assert_eq!(s["figures"]["cohort"]["grid_rate"], 1.0);
+}
+
+#[tokio::test]
+async fn an_admin_corrects_details_but_does_not_handle_cases() {
+    let h = Harness::new();
+    let a = h.report(GW1, G1).await;
+    let v = h
+        .ok(
+            ADM,
+            &a,
+            "correct_details",
+            json!({ "severity": "urgent", "summary": "更正后的摘要", "reason": "上报时误填严重程度" }),
+        )
+        .await;
+    assert_eq!(v["events"][0]["type"], "CaseDetailsCorrected");
+    h.refused(
+        h.command(
+            ADM,
+            &a,
+            "correct_details",
+            json!({ "severity": "urgent", "reason": "重复更正" }),
+        )
+        .await,
+        422,
+        "EmptyCorrection",
+    )
+    .await;
+    h.refused(
+        h.command(ADM, &a, "register", json!({})).await,
+        422,
+        "RoleNotPermitted",
+    )
+    .await;
+    h.refused(
+        h.command(ADM, "", "report", report_body(G1)).await,
+        422,
+        "RoleNotPermitted",
+    )
+    .await;
+    // Unit staff may not correct.
+    h.refused(
+        h.command(
+            VIL,
+            &a,
+            "correct_details",
+            json!({ "severity": "normal", "reason": "村里更正" }),
+        )
+        .await,
+        422,
+        "RoleNotPermitted",
+    )
+    .await;
+    let view = h
+        .read(&format!("/api/v1/cases/{a}?{}", h.after()), ADM)
+        .await;
+    assert_eq!(view["case"]["details"]["severity"], "urgent");
+}
