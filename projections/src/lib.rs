@@ -7,6 +7,8 @@
 //!   region and local day/month.
 //! - [`Projection`]: the runner — follows the log, saves state and checkpoint in one atomic
 //!   batch ([`Store`]), offers read-your-writes ([`Projection::wait_for`]).
+//! - [`SearchQuery`] → [`SearchPage`]: case search over indexes kept beside the case views
+//!   (region, holder, handler, mediator, character n-grams of the summary), never persisted.
 //! - [`StatsQuery`] → [`StatsReport`]: the "小事不出格" statistics exactly as DOMAIN.md defines
 //!   them; [`as_of`] replays the log up to a time for historical views.
 //! - [`Calendar`] and [`Period`]: local days in the deployment's time zone.
@@ -15,6 +17,7 @@ mod calendar;
 mod counts;
 mod projector;
 mod runner;
+mod search;
 mod stats;
 mod store;
 
@@ -25,6 +28,7 @@ pub use calendar::{
 pub use counts::{Accumulator, Aggregate, Cell, Cells, Counts, Delta, Dim};
 pub use projector::{has_month_buckets, AggKey, Bucket, CaseEntry, CohortMark, Outcome, Projector};
 pub use runner::{as_of, Projection};
+pub use search::{is_visible, SearchError, SearchPage, SearchQuery, SearchSort, Visibility};
 pub use stats::{
     Activity, Breakdown, Change, ChildFigures, Cohort, Durations, Figures, Rates, StatsQuery,
     StatsReport,

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::calendar::{month_of, Calendar, Day, Month};
 use crate::counts::{Cells, Counts, Dim};
+use crate::search::{IndexKeys, Indexes};
 use crate::ProjectionError;
 
 /// Where a case stands in its registration cohort.
@@ -144,6 +145,8 @@ pub struct Projector {
     pub(crate) cases: FastMap<CaseId, CaseEntry>,
     pub(crate) aggregates: FastMap<AggKey, Cells>,
     pub(crate) queue: BTreeSet<QueueKey>,
+    /// Search indexes, derived from the case views (never persisted).
+    pub(crate) index: Indexes,
     pub(crate) checkpoint: Position,
     /// Reused per commit (no allocation per commit).
     changes: Vec<Change>,
@@ -267,6 +270,7 @@ impl Projector {
             cases: FastMap::default(),
             aggregates: FastMap::default(),
             queue: BTreeSet::new(),
+            index: Indexes::default(),
             checkpoint: 0,
             changes: Vec::new(),
         }
@@ -341,6 +345,7 @@ impl Projector {
             }),
         };
         let old_queue = queue_key(&entry.state);
+        let old_keys = IndexKeys::of(&entry.state);
         if bodies.is_some_and(|b| b.len() != c.events.len()) {
             return Err(ProjectionError::Corrupt {
                 position: c.position,
@@ -400,6 +405,10 @@ impl Projector {
                 }
             }
             entry.cohort = new_mark;
+        }
+        let new_keys = IndexKeys::of(&entry.state);
+        if new_keys != old_keys {
+            self.index.update(&c.case_id, &old_keys, &new_keys);
         }
         let new_queue = queue_key(&entry.state);
         if old_queue != new_queue {

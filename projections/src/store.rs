@@ -323,6 +323,7 @@ impl Store {
             }
         }
         p.rebuild_queue();
+        p.rebuild_indexes();
         Ok(p)
     }
 

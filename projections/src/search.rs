@@ -1,0 +1,538 @@
+//! Finding cases: the indexes the projection keeps beside its case views, and search over
+//! them.
+//!
+//! [`Indexes`] holds, for every case, where it is located, which units ever held it, when it
+//! was reported, who handles it, which mediators run or ran its mediations, and the
+//! character unigrams and bigrams of its summary (Chinese has no spaces between words, so
+//! text is matched by characters, then confirmed by a substring test). The indexes are
+//! derived from the case views: they are built when a snapshot is loaded and kept current by
+//! every applied commit, and never written to disk — the text index holds free text, which
+//! must not lie in clear in the data directory (see DOMAIN.md, "Personal information").
+//!
+//! [`Projector::search`] narrows the candidates with the most selective index the query
+//! allows (text, mediator, handler, region), filters them with every condition and the
+//! reader's visibility, sorts and pages them with an opaque cursor. Nothing is capped
+//! silently: `total` counts every match.
+
+use std::collections::{BTreeSet, HashSet};
+
+use gridcase_domain::{
+    ActorId, CaseId, CaseKind, CaseState, Category, Level, RegionCode, Source, Status, Timestamp,
+};
+
+use crate::projector::{CaseEntry, FastMap, Projector};
+
+/// How search results are ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SearchSort {
+    /// Most recently reported first (the default).
+    #[default]
+    Newest,
+    /// Earliest reported first.
+    Oldest,
+    /// Soonest deadline first (overdue cases first, cases without a deadline last).
+    Deadline,
+    /// Most recently changed first.
+    Updated,
+}
+
+impl SearchSort {
+    /// Every order, by wire name.
+    pub const ALL: [SearchSort; 4] = [
+        SearchSort::Newest,
+        SearchSort::Oldest,
+        SearchSort::Deadline,
+        SearchSort::Updated,
+    ];
+
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SearchSort::Newest => "newest",
+            SearchSort::Oldest => "oldest",
+            SearchSort::Deadline => "deadline",
+            SearchSort::Updated => "updated",
+        }
+    }
+}
+
+/// What to look for. Every condition that is set must hold.
+#[derive(Debug, Clone, Default)]
+pub struct SearchQuery {
+    /// Cases located in this subtree.
+    pub region: Option<RegionCode>,
+    /// Cases in one of these statuses (any when empty).
+    pub status: Vec<Status>,
+    /// Of this kind.
+    pub kind: Option<CaseKind>,
+    /// Of this category.
+    pub category: Option<Category>,
+    /// From this source.
+    pub source: Option<Source>,
+    /// Held by exactly this unit.
+    pub holder: Option<RegionCode>,
+    /// Held at this level.
+    pub level: Option<Level>,
+    /// Open and past their deadline at `now` (or, when false, not).
+    pub overdue: Option<bool>,
+    /// Assigned to this handler.
+    pub assignee: Option<ActorId>,
+    /// With a mediation (running or concluded) run by this mediator.
+    pub mediator: Option<ActorId>,
+    /// Only a running mediation counts for `mediator`.
+    pub mediation_active: bool,
+    /// Reported at or after this time.
+    pub reported_from: Option<Timestamp>,
+    /// Reported before this time.
+    pub reported_to: Option<Timestamp>,
+    /// Text in the summary (case-insensitive for Latin letters).
+    pub text: Option<String>,
+    /// The order.
+    pub sort: SearchSort,
+    /// Most results on a page (at least 1).
+    pub limit: usize,
+    /// Where the previous page ended ([`SearchPage::next`]).
+    pub cursor: Option<String>,
+}
+
+/// Who is reading: search only ever returns cases the reader may see.
+#[derive(Debug, Clone)]
+pub enum Visibility {
+    /// Cases located in, or ever held in, this subtree.
+    Subtree(RegionCode),
+    /// Cases with a mediation run by this mediator.
+    Mediator(ActorId),
+}
+
+/// One page of results.
+#[derive(Debug)]
+pub struct SearchPage<'a> {
+    /// The cases of this page, in order.
+    pub items: Vec<&'a CaseEntry>,
+    /// How many cases match in all.
+    pub total: usize,
+    /// The cursor of the next page, if there is one.
+    pub next: Option<String>,
+}
+
+/// Why a query cannot be answered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SearchError {
+    /// The cursor was not made by this order of results.
+    #[error("the cursor does not belong to this search (sort {sort}): start again without it")]
+    BadCursor {
+        /// The order asked for.
+        sort: &'static str,
+    },
+}
+
+/// The index keys of one case: what changes in a commit decides which indexes move.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct IndexKeys {
+    location: Option<RegionCode>,
+    units: Vec<RegionCode>,
+    reported: Option<i64>,
+    handler: Option<ActorId>,
+    mediators: Vec<ActorId>,
+    summary: Option<String>,
+}
+
+impl IndexKeys {
+    pub(crate) fn of(s: &CaseState) -> IndexKeys {
+        let mut units = s.path.clone();
+        units.sort();
+        units.dedup();
+        let mut mediators: Vec<ActorId> = s
+            .mediations
+            .iter()
+            .map(|m| m.mediator.clone())
+            .chain(s.mediation.iter().map(|m| m.mediator.clone()))
+            .collect();
+        mediators.sort();
+        mediators.dedup();
+        IndexKeys {
+            location: s.details.as_ref().map(|d| d.location),
+            units,
+            reported: s.reported_at.map(Timestamp::as_millis),
+            handler: s.handler.clone(),
+            mediators,
+            summary: s.details.as_ref().map(|d| d.summary.clone()),
+        }
+    }
+}
+
+/// The search indexes of a projection (never persisted).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Indexes {
+    by_location: BTreeSet<(RegionCode, CaseId)>,
+    by_unit: BTreeSet<(RegionCode, CaseId)>,
+    by_reported: BTreeSet<(i64, CaseId)>,
+    by_handler: BTreeSet<(ActorId, CaseId)>,
+    by_mediator: BTreeSet<(ActorId, CaseId)>,
+    text: TextIndex,
+}
+
+impl Indexes {
+    /// Moves `case` from the `old` keys to the `new` ones.
+    pub(crate) fn update(&mut self, case: &CaseId, old: &IndexKeys, new: &IndexKeys) {
+        if old.location != new.location {
+            if let Some(l) = old.location {
+                self.by_location.remove(&(l, case.clone()));
+            }
+            if let Some(l) = new.location {
+                self.by_location.insert((l, case.clone()));
+            }
+        }
+        if old.units != new.units {
+            for u in old.units.iter().filter(|u| !new.units.contains(u)) {
+                self.by_unit.remove(&(*u, case.clone()));
+            }
+            for u in new.units.iter().filter(|u| !old.units.contains(u)) {
+                self.by_unit.insert((*u, case.clone()));
+            }
+        }
+        if old.reported != new.reported {
+            if let Some(r) = old.reported {
+                self.by_reported.remove(&(r, case.clone()));
+            }
+            if let Some(r) = new.reported {
+                self.by_reported.insert((r, case.clone()));
+            }
+        }
+        if old.handler != new.handler {
+            if let Some(h) = &old.handler {
+                self.by_handler.remove(&(h.clone(), case.clone()));
+            }
+            if let Some(h) = &new.handler {
+                self.by_handler.insert((h.clone(), case.clone()));
+            }
+        }
+        if old.mediators != new.mediators {
+            for m in old.mediators.iter().filter(|m| !new.mediators.contains(m)) {
+                self.by_mediator.remove(&(m.clone(), case.clone()));
+            }
+            for m in new.mediators.iter().filter(|m| !old.mediators.contains(m)) {
+                self.by_mediator.insert((m.clone(), case.clone()));
+            }
+        }
+        if old.summary != new.summary {
+            if let Some(s) = &new.summary {
+                self.text.add(case, s);
+            }
+        }
+    }
+
+    fn subtree<'a>(
+        set: &'a BTreeSet<(RegionCode, CaseId)>,
+        root: RegionCode,
+    ) -> impl Iterator<Item = &'a CaseId> + 'a {
+        let lo = (root, CaseId::new("0").expect("valid"));
+        set.range(lo..)
+            .take_while(move |(r, _)| root.contains(*r))
+            .map(|(_, c)| c)
+    }
+
+    fn of_actor<'a>(
+        set: &'a BTreeSet<(ActorId, CaseId)>,
+        actor: &'a ActorId,
+    ) -> impl Iterator<Item = &'a CaseId> + 'a {
+        let lo = (actor.clone(), CaseId::new("0").expect("valid"));
+        set.range(lo..)
+            .take_while(move |(a, _)| a == actor)
+            .map(|(_, c)| c)
+    }
+}
+
+/// Unigram and bigram postings of the summaries. Postings only grow: a corrected summary adds
+/// its new grams, and the substring test on the current summary drops what no longer fits.
+#[derive(Debug, Clone, Default)]
+struct TextIndex {
+    postings: FastMap<u64, Vec<u32>>,
+    docs: Vec<CaseId>,
+    doc_of: FastMap<CaseId, u32>,
+}
+
+/// The searchable form of a text: lower case, without white space.
+fn normalize(s: &str) -> Vec<char> {
+    s.chars()
+        .filter(|c| !c.is_whitespace())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+fn gram(a: char, b: Option<char>) -> u64 {
+    (u64::from(a as u32) << 32) | u64::from(b.map_or(0x11_0000, |b| b as u32))
+}
+
+/// The grams of a text: every character, and every pair of neighbours.
+fn grams(chars: &[char]) -> impl Iterator<Item = u64> + '_ {
+    chars
+        .iter()
+        .map(|c| gram(*c, None))
+        .chain(chars.windows(2).map(|w| gram(w[0], Some(w[1]))))
+}
+
+impl TextIndex {
+    fn add(&mut self, case: &CaseId, text: &str) {
+        let doc = match self.doc_of.get(case) {
+            Some(d) => *d,
+            None => {
+                let d = self.docs.len() as u32;
+                self.docs.push(case.clone());
+                self.doc_of.insert(case.clone(), d);
+                d
+            }
+        };
+        let chars = normalize(text);
+        let mut seen = HashSet::new();
+        for g in grams(&chars) {
+            if seen.insert(g) {
+                let list = self.postings.entry(g).or_default();
+                if let Err(at) = list.binary_search(&doc) {
+                    list.insert(at, doc);
+                }
+            }
+        }
+    }
+
+    /// The cases whose summary may contain `query` (a superset: confirm with the text).
+    fn candidates(&self, query: &[char]) -> Vec<&CaseId> {
+        let keys: Vec<u64> = if query.len() == 1 {
+            vec![gram(query[0], None)]
+        } else {
+            query
+                .windows(2)
+                .map(|w| gram(w[0], Some(w[1])))
+                .collect()
+        };
+        let mut lists: Vec<&Vec<u32>> = Vec::with_capacity(keys.len());
+        for k in &keys {
+            match self.postings.get(k) {
+                Some(l) => lists.push(l),
+                None => return Vec::new(),
+            }
+        }
+        lists.sort_by_key(|l| l.len());
+        let Some((first, rest)) = lists.split_first() else {
+            return Vec::new();
+        };
+        first
+            .iter()
+            .filter(|d| rest.iter().all(|l| l.binary_search(d).is_ok()))
+            .map(|d| &self.docs[*d as usize])
+            .collect()
+    }
+}
+
+/// The sort key of a case in an order: smaller comes first.
+fn sort_key(sort: SearchSort, e: &CaseEntry) -> i64 {
+    let reported = e.state.reported_at.map_or(0, Timestamp::as_millis);
+    match sort {
+        SearchSort::Newest => -reported,
+        SearchSort::Oldest => reported,
+        SearchSort::Deadline => match e.state.deadline {
+            Some(d) if e.state.status.is_open() => d.as_millis(),
+            _ => i64::MAX,
+        },
+        SearchSort::Updated => -e.updated_at.as_millis(),
+    }
+}
+
+fn encode_cursor(sort: SearchSort, key: i64, case: &CaseId) -> String {
+    format!("{}.{key}.{case}", sort.as_str())
+}
+
+fn decode_cursor(sort: SearchSort, cursor: &str) -> Result<(i64, CaseId), SearchError> {
+    let bad = || SearchError::BadCursor {
+        sort: sort.as_str(),
+    };
+    let rest = cursor
+        .strip_prefix(sort.as_str())
+        .and_then(|r| r.strip_prefix('.'))
+        .ok_or_else(bad)?;
+    let (key, case) = rest.split_once('.').ok_or_else(bad)?;
+    Ok((
+        key.parse().map_err(|_| bad())?,
+        CaseId::new(case).map_err(|_| bad())?,
+    ))
+}
+
+impl Projector {
+    /// Rebuilds every search index from the case views (after loading a snapshot).
+    pub(crate) fn rebuild_indexes(&mut self) {
+        let mut index = Indexes::default();
+        let empty = IndexKeys::default();
+        let mut ids: Vec<&CaseId> = self.cases.keys().collect();
+        // Text documents are numbered in a stable order.
+        ids.sort();
+        for id in ids {
+            index.update(id, &empty, &IndexKeys::of(&self.cases[id].state));
+        }
+        self.index = index;
+    }
+
+    /// One page of the cases that match `q` and that `visible` lets the reader see; see the
+    /// module documentation.
+    ///
+    /// # Errors
+    ///
+    /// [`SearchError::BadCursor`] for a cursor of another order or a malformed one.
+    pub fn search(
+        &self,
+        q: &SearchQuery,
+        visible: &Visibility,
+        now: Timestamp,
+    ) -> Result<SearchPage<'_>, SearchError> {
+        let after = q
+            .cursor
+            .as_deref()
+            .map(|c| decode_cursor(q.sort, c))
+            .transpose()?;
+        let text = q.text.as_deref().map(normalize).filter(|t| !t.is_empty());
+        let idx = &self.index;
+        // The most selective index the query and the reader allow.
+        let candidates: Vec<&CaseId> = if let Some(t) = &text {
+            idx.text.candidates(t)
+        } else if let Some(m) = q.mediator.as_ref().or(match visible {
+            Visibility::Mediator(m) => Some(m),
+            Visibility::Subtree(_) => None,
+        }) {
+            Indexes::of_actor(&idx.by_mediator, m).collect()
+        } else if let Some(h) = &q.assignee {
+            Indexes::of_actor(&idx.by_handler, h).collect()
+        } else {
+            let scope = match visible {
+                Visibility::Subtree(r) => Some(*r),
+                Visibility::Mediator(_) => None,
+            };
+            let root = match (q.region, scope) {
+                (Some(r), Some(s)) if s.contains(r) => Some(r),
+                (Some(r), Some(s)) if r.contains(s) => Some(s),
+                (Some(_), Some(_)) => return Ok(empty_page()),
+                (r, s) => r.or(s),
+            };
+            match root {
+                Some(root) => {
+                    let mut seen: HashSet<&CaseId> = HashSet::new();
+                    Indexes::subtree(&idx.by_location, root)
+                        .chain(Indexes::subtree(&idx.by_unit, root))
+                        .filter(|c| seen.insert(*c))
+                        .collect()
+                }
+                None => idx.by_reported.iter().map(|(_, c)| c).collect(),
+            }
+        };
+        let mut matches: Vec<(i64, &CaseEntry)> = candidates
+            .into_iter()
+            .filter_map(|c| self.cases.get(c))
+            .filter(|e| is_visible(visible, &e.state))
+            .filter(|e| matches(q, text.as_deref(), e, now))
+            .map(|e| (sort_key(q.sort, e), e))
+            .collect();
+        let total = matches.len();
+        matches.sort_by(|a, b| (a.0, &a.1.state.id).cmp(&(b.0, &b.1.state.id)));
+        let start = match &after {
+            Some((key, case)) => matches.partition_point(|(k, e)| {
+                (*k, e.state.id.as_ref()) <= (*key, Some(case))
+            }),
+            None => 0,
+        };
+        let limit = q.limit.max(1);
+        let page: Vec<&CaseEntry> = matches[start..]
+            .iter()
+            .take(limit)
+            .map(|(_, e)| *e)
+            .collect();
+        let next = if start + limit < matches.len() {
+            page.last().and_then(|e| {
+                let id = e.state.id.as_ref()?;
+                Some(encode_cursor(q.sort, sort_key(q.sort, e), id))
+            })
+        } else {
+            None
+        };
+        Ok(SearchPage {
+            items: page,
+            total,
+            next,
+        })
+    }
+}
+
+fn empty_page<'a>() -> SearchPage<'a> {
+    SearchPage {
+        items: Vec::new(),
+        total: 0,
+        next: None,
+    }
+}
+
+/// Whether the reader may see the case: located in or ever held in the subtree, or a
+/// mediation run by the mediator.
+pub fn is_visible(v: &Visibility, s: &CaseState) -> bool {
+    match v {
+        Visibility::Subtree(root) => {
+            s.details.as_ref().is_some_and(|d| root.contains(d.location))
+                || s.path.iter().any(|u| root.contains(*u))
+        }
+        Visibility::Mediator(m) => {
+            s.mediation.as_ref().is_some_and(|a| &a.mediator == m)
+                || s.mediations.iter().any(|r| &r.mediator == m)
+        }
+    }
+}
+
+fn matches(q: &SearchQuery, text: Option<&[char]>, e: &CaseEntry, now: Timestamp) -> bool {
+    let s = &e.state;
+    let Some(d) = s.details.as_ref() else {
+        return false;
+    };
+    q.region.is_none_or(|r| r.contains(d.location))
+        && (q.status.is_empty() || q.status.contains(&s.status))
+        && q.kind.is_none_or(|k| k == d.kind)
+        && q.category.is_none_or(|c| c == d.category)
+        && q.source.is_none_or(|x| x == d.source)
+        && q.holder.is_none_or(|h| s.holder == Some(h))
+        && q.level.is_none_or(|l| s.holder_level() == Some(l))
+        && q.overdue.is_none_or(|o| s.is_overdue(now) == o)
+        && q.assignee.as_ref().is_none_or(|h| s.handler.as_ref() == Some(h))
+        && q.mediator.as_ref().is_none_or(|m| {
+            s.mediation.as_ref().is_some_and(|a| &a.mediator == m)
+                || (!q.mediation_active && s.mediations.iter().any(|r| &r.mediator == m))
+        })
+        && q.reported_from.is_none_or(|t| s.reported_at.is_some_and(|r| r >= t))
+        && q.reported_to.is_none_or(|t| s.reported_at.is_some_and(|r| r < t))
+        && text.is_none_or(|t| {
+            let summary = normalize(&d.summary);
+            summary.windows(t.len()).any(|w| w == t)
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grams_find_chinese_text_without_spaces() {
+        let mut t = TextIndex::default();
+        let a = CaseId::new("a").unwrap();
+        let b = CaseId::new("b").unwrap();
+        t.add(&a, "楼上漏水引发邻里纠纷");
+        t.add(&b, "路灯电缆裸露 Street light");
+        assert_eq!(t.candidates(&normalize("漏水")), vec![&a]);
+        assert_eq!(t.candidates(&normalize("纠")), vec![&a]);
+        assert_eq!(t.candidates(&normalize("light")), vec![&b]);
+        assert_eq!(t.candidates(&normalize("STREET")), vec![&b]);
+        assert!(t.candidates(&normalize("火灾")).is_empty());
+    }
+
+    #[test]
+    fn cursors_belong_to_their_order() {
+        let c = CaseId::new("330802-abc").unwrap();
+        let s = encode_cursor(SearchSort::Deadline, -17, &c);
+        assert_eq!(decode_cursor(SearchSort::Deadline, &s), Ok((-17, c)));
+        assert!(decode_cursor(SearchSort::Newest, &s).is_err());
+        assert!(decode_cursor(SearchSort::Newest, "garbage").is_err());
+    }
+}
