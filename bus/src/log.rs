@@ -10,9 +10,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use futures::Stream;
-use gridcase_domain::{
-    chain, CaseId, ChainHead, CommandId, EventRecord, Hash, RegionCode,
-};
+use gridcase_domain::{chain, CaseId, ChainHead, CommandId, EventRecord, Hash, RegionCode};
 use serde::{Deserialize, Serialize};
 
 /// A global position: 1 for the first commit, contiguous, never reused. 0 means "before

@@ -1,8 +1,9 @@
 //! The decider: every business rule of a case's life, in one pure function.
 //!
-//! [`decide`] takes the current [`CaseState`], a [`Command`] and a [`Context`] (the region tree
-//! and the policy) and returns the events to append, or a typed [`Rejection`] naming the rule
-//! that refused. It does no I/O and reads no clock: time comes from the command.
+//! [`decide`] takes the current [`CaseState`], a [`Command`] and a [`Context`] (the region tree,
+//! the policy and the engine's clock) and returns the events to append, or a typed
+//! [`Rejection`] naming the rule that refused. It does no I/O and reads no clock: the act's
+//! time comes from the command, the engine's clock from the context.
 //!
 //! Who may do what:
 //!
@@ -14,6 +15,18 @@
 //! | supervisor | supervise, extend deadlines, verify and reopen in their subtree |
 //! | admin | audited corrections in their subtree |
 //! | auditor, analyst | nothing: read-only |
+//!
+//! Times: a command's `occurred_at`, and a report's `happened_at`, may lie at most
+//! [`TimePolicy::future_skew_minutes`](crate::policy::TimePolicy::future_skew_minutes) (default
+//! 5) after the engine's clock [`Context::now`] ([`Rejection::InTheFuture`]). Back-dating of
+//! `occurred_at` is bounded twice: never before the case's report ([`Rejection::InvalidField`]),
+//! and never more than [`TimePolicy::max_backdate_days`](crate::policy::TimePolicy::max_backdate_days)
+//! (default 30; 0 lifts the bound) before the clock ([`Rejection::TooFarInThePast`]), because
+//! `occurred_at` decides whether a resolution was on time and in which period an event counts:
+//! without a bound a unit could date a late resolution before its deadline, or into a month
+//! whose report is already out. A month covers late entry (补录) after a network outage or a
+//! week in the mountains; imports of older records set the policy or pass their own clock.
+//! `happened_at` is not bounded in the past: old grievances are reported too.
 
 use crate::actor::{Actor, Role};
 use crate::command::{Action, Command};
@@ -35,8 +48,12 @@ pub const MAX_PARTIES: usize = 50;
 pub struct Context<'a> {
     /// The known regions; unknown codes are rejected.
     pub regions: &'a RegionTree,
-    /// Deadlines and closing policy.
+    /// Deadlines, closing, verification and time policy.
     pub policy: &'a Policy,
+    /// The engine's clock when deciding: the `recorded_at` the events will carry. The command
+    /// path passes its clock; an import of historical data (the fixture generator) passes the
+    /// simulated clock it records with.
+    pub now: Timestamp,
 }
 
 /// Why a command was refused: one variant per rule. Nothing was appended.
@@ -190,6 +207,24 @@ pub enum Rejection {
     /// A correction that changes nothing.
     #[error("the correction changes nothing")]
     EmptyCorrection,
+    /// A time later than the engine's clock plus the allowed skew
+    /// ([`crate::policy::TimePolicy::future_skew_minutes`]).
+    #[error("{field} is in the future: it may be at most {latest} (check the device's clock)")]
+    InTheFuture {
+        /// `occurred_at` or `happened_at`.
+        field: &'static str,
+        /// The latest time accepted now.
+        latest: Timestamp,
+    },
+    /// An `occurred_at` further back than the back-dating window
+    /// ([`crate::policy::TimePolicy::max_backdate_days`]).
+    #[error("{field} is too far in the past: it may be no earlier than {earliest}")]
+    TooFarInThePast {
+        /// `occurred_at`.
+        field: &'static str,
+        /// The earliest time accepted now.
+        earliest: Timestamp,
+    },
     /// A field is missing, empty, too long or inconsistent.
     #[error("invalid {field}: {reason}")]
     InvalidField {
@@ -215,6 +250,7 @@ pub fn decide(state: &CaseState, cmd: &Command, ctx: &Context<'_>) -> Decision {
     if !actor.role().can_command() {
         return Err(Rejection::ReadOnlyRole { role: actor.role() });
     }
+    check_time(cmd.occurred_at, "occurred_at", ctx, true)?;
     let d = Decider {
         s: state,
         cmd,
@@ -264,6 +300,27 @@ fn text(field: &'static str, s: &str, required: bool) -> Result<(), Rejection> {
         });
     }
     Ok(())
+}
+
+/// Checks `t` against the engine's clock: not after it plus the allowed skew, and, when
+/// `backdating_bounded`, not before the back-dating window.
+fn check_time(
+    t: Timestamp,
+    field: &'static str,
+    ctx: &Context<'_>,
+    backdating_bounded: bool,
+) -> Result<(), Rejection> {
+    let times = &ctx.policy.times;
+    let latest = times.latest(ctx.now);
+    if t > latest {
+        return Err(Rejection::InTheFuture { field, latest });
+    }
+    match times.earliest(ctx.now) {
+        Some(earliest) if backdating_bounded && t < earliest => {
+            Err(Rejection::TooFarInThePast { field, earliest })
+        }
+        _ => Ok(()),
+    }
 }
 
 impl Decider<'_> {
@@ -423,6 +480,7 @@ impl Decider<'_> {
                 reason: "more than 50 parties",
             });
         }
+        check_time(*happened_at, "happened_at", self.ctx, false)?;
         if *happened_at > self.at() {
             return Err(Rejection::InvalidField {
                 field: "happened_at",

@@ -245,6 +245,7 @@ impl Model {
         let ctx = Context {
             regions: regions(),
             policy: &self.policy,
+            now: cmd.occurred_at,
         };
         let before = self.log.state.clone();
         let decision = decide(&before, cmd, &ctx);

@@ -3,7 +3,8 @@
 //! - A tiny region tree: city 330800 → county 330802 → two townships → three villages → four
 //!   grids, plus well-formed codes that name no known region.
 //! - Actor constructors per role, with deterministic ids (`gw-<grid>`, `staff-<unit>`, …).
-//! - Fixed times: history happens at [`t0`], commands at [`now`] (one day later).
+//! - Fixed times: history happens at [`t0`], commands at [`now`] (one day later); the engine's
+//!   clock reads the command's time unless a test sets it ([`Given::at_clock`]).
 //! - A sealed case log ([`History`]) that appends events the way the bus does: versions
 //!   1, 2, 3…, `prev_hash` = the state's `last_hash`, each record sealed with
 //!   [`EventRecord::seal`], decoded to an [`Envelope`] and folded with [`evolve`].
@@ -589,6 +590,7 @@ impl History {
 pub struct Given {
     history: History,
     policy: Policy,
+    clock: Option<Timestamp>,
 }
 
 /// The history `events`, sealed into case "c1" at [`t0`] and folded with `evolve`.
@@ -601,6 +603,7 @@ pub fn given(events: &[Event]) -> Given {
     Given {
         history,
         policy: Policy::default(),
+        clock: None,
     }
 }
 
@@ -616,16 +619,24 @@ impl Given {
         self
     }
 
+    /// Decides with the engine's clock at `now` instead of at the command's `occurred_at`.
+    pub fn at_clock(mut self, now: Timestamp) -> Given {
+        self.clock = Some(now);
+        self
+    }
+
     /// The state the history folds to.
     pub fn state(&self) -> &CaseState {
         &self.history.state
     }
 
-    /// Decides `command` against the history.
+    /// Decides `command` against the history, with the engine's clock at the command's
+    /// `occurred_at` unless [`Given::at_clock`] set it.
     pub fn when(self, command: Command) -> When {
         let ctx = Context {
             regions: regions(),
             policy: &self.policy,
+            now: self.clock.unwrap_or(command.occurred_at),
         };
         let result = decide(&self.history.state, &command, &ctx);
         When {
