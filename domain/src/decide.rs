@@ -16,6 +16,11 @@
 //! | admin | audited corrections in their subtree |
 //! | auditor, analyst | nothing: read-only |
 //!
+//! What a case is about: a report's category must fit its kind ([`Category::fits`]:
+//! [`Rejection::CategoryNotForKind`]), and so must the pair a correction of the kind or the
+//! category leaves. Events recorded before this rule keep whatever pair they carry, and a
+//! correction touching neither kind nor category does not judge it.
+//!
 //! Times: a command's `occurred_at`, and a report's `happened_at`, may lie at most
 //! [`TimePolicy::future_skew_minutes`](crate::policy::TimePolicy::future_skew_minutes) (default
 //! 5) after the engine's clock [`Context::now`] ([`Rejection::InTheFuture`]). Back-dating of
@@ -207,6 +212,15 @@ pub enum Rejection {
     /// A correction that changes nothing.
     #[error("the correction changes nothing")]
     EmptyCorrection,
+    /// The category does not fit the case's kind ([`Category::fits`]): dispute categories for
+    /// disputes, incident and request categories for those; `other` fits every kind.
+    #[error("category {category} does not fit a {kind}: choose one of Category::for_kind({kind})")]
+    CategoryNotForKind {
+        /// The category.
+        category: Category,
+        /// The kind.
+        kind: CaseKind,
+    },
     /// A time later than the engine's clock plus the allowed skew
     /// ([`crate::policy::TimePolicy::future_skew_minutes`]).
     #[error("{field} is in the future: it may be at most {latest} (check the device's clock)")]
@@ -473,6 +487,7 @@ impl Decider<'_> {
         }
         self.known(*location)?;
         self.covered(*location)?;
+        fits(*category, *kind)?;
         text("summary", summary, true)?;
         if parties.len() > MAX_PARTIES {
             return Err(Rejection::InvalidField {
@@ -887,6 +902,11 @@ impl Decider<'_> {
                 if let Some(sm) = summary {
                     text("summary", sm, true)?;
                 }
+                // Only a correction of the kind or the category must leave a fitting pair:
+                // a case reported before the rule keeps its category through other fixes.
+                if kind.is_some() || category.is_some() {
+                    fits(category.unwrap_or(d.category), kind.unwrap_or(d.kind))?;
+                }
                 let e = CaseDetailsCorrected {
                     kind: changed(*kind, d.kind),
                     category: changed(*category, d.category),
@@ -952,6 +972,15 @@ impl Decider<'_> {
                 supervisor: true,
             }),
         }
+    }
+}
+
+/// Checks that `category` fits a case of `kind`.
+fn fits(category: Category, kind: CaseKind) -> Result<(), Rejection> {
+    if category.fits(kind) {
+        Ok(())
+    } else {
+        Err(Rejection::CategoryNotForKind { category, kind })
     }
 }
 

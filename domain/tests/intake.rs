@@ -270,6 +270,68 @@ fn a_report_has_at_most_fifty_parties() {
 }
 
 #[test]
+fn a_reports_category_fits_its_kind() {
+    for kind in CaseKind::ALL {
+        for category in Category::ALL {
+            let r = report(grid1()).kind(*kind).category(*category);
+            let when = given_no_case().when(cmd(grid_worker(grid1()), r.action()));
+            if category.fits(*kind) {
+                when.then(&[r.event(grid1())]);
+            } else {
+                when.then_rejected(Rejection::CategoryNotForKind {
+                    category: *category,
+                    kind: *kind,
+                });
+            }
+        }
+    }
+}
+
+#[test]
+fn incidents_and_requests_have_their_own_categories() {
+    let hazard = report(grid1())
+        .kind(CaseKind::Incident)
+        .category(Category::FireSafety)
+        .source(Source::SmartSensing);
+    given_no_case()
+        .when(cmd(grid_worker(grid1()), hazard.action()))
+        .then(&[hazard.event(grid1())]);
+    let request = report(grid3())
+        .kind(CaseKind::Request)
+        .category(Category::SocialServices)
+        .source(Source::Hotline);
+    given_no_case()
+        .when(cmd(staff(town1()), request.action()))
+        .then(&[request.event(town1())]);
+    // A dispute category does not describe a hazard.
+    let r = report(grid1())
+        .kind(CaseKind::Incident)
+        .category(Category::PropertyManagement);
+    given_no_case()
+        .when(cmd(grid_worker(grid1()), r.action()))
+        .then_rejected(Rejection::CategoryNotForKind {
+            category: Category::PropertyManagement,
+            kind: CaseKind::Incident,
+        });
+}
+
+#[test]
+fn an_old_report_with_any_category_still_applies() {
+    // Recorded before the rule: an incident filed under a dispute category.
+    let old = report(grid1())
+        .kind(CaseKind::Incident)
+        .category(Category::Pollution)
+        .event(grid1());
+    let s = given(&[old, registered(grid1())]).state().clone();
+    let d = s.details.expect("details");
+    assert_eq!(
+        (d.kind, d.category),
+        (CaseKind::Incident, Category::Pollution)
+    );
+    assert_eq!(s.status, Status::Registered);
+}
+
+#[test]
 fn what_is_reported_cannot_have_happened_after_the_report() {
     let mut action = report(grid1()).action();
     if let Action::Report { happened_at, .. } = &mut action {

@@ -502,6 +502,98 @@ fn corrections_stay_within_the_admins_scope() {
 }
 
 #[test]
+fn a_corrected_category_fits_the_kind() {
+    // h_assigned is a neighbours' dispute.
+    given(&h_assigned(grid1()))
+        .when(cmd(
+            admin(county()),
+            correct().category(Category::SafetyHazard).action(),
+        ))
+        .then_rejected(Rejection::CategoryNotForKind {
+            category: Category::SafetyHazard,
+            kind: CaseKind::Dispute,
+        });
+    // A new kind must fit the category in force...
+    given(&h_assigned(grid1()))
+        .when(cmd(
+            admin(county()),
+            correct().kind(CaseKind::Incident).action(),
+        ))
+        .then_rejected(Rejection::CategoryNotForKind {
+            category: Category::Neighbours,
+            kind: CaseKind::Incident,
+        });
+    // ... so kind and category are corrected together.
+    given(&h_assigned(grid1()))
+        .when(cmd(
+            admin(county()),
+            correct()
+                .kind(CaseKind::Incident)
+                .category(Category::FireSafety)
+                .action(),
+        ))
+        .then(&[CaseDetailsCorrected {
+            kind: Some(CaseKind::Incident),
+            category: Some(Category::FireSafety),
+            source: None,
+            severity: None,
+            location: None,
+            summary: None,
+            reason: "录入错误".into(),
+        }
+        .into()]);
+}
+
+#[test]
+fn a_case_reported_before_the_category_rule_keeps_its_category_through_other_fixes() {
+    let mut h = h_assigned(grid1());
+    h[0] = report(grid1())
+        .kind(CaseKind::Incident)
+        .category(Category::Pollution)
+        .event(grid1());
+    given(&h)
+        .when(cmd(
+            admin(county()),
+            correct().summary("河道漂浮垃圾").action(),
+        ))
+        .then(&[CaseDetailsCorrected {
+            kind: None,
+            category: None,
+            source: None,
+            severity: None,
+            location: None,
+            summary: Some("河道漂浮垃圾".into()),
+            reason: "录入错误".into(),
+        }
+        .into()]);
+    // Correcting the category brings it under the rule.
+    given(&h)
+        .when(cmd(
+            admin(county()),
+            correct().category(Category::Labour).action(),
+        ))
+        .then_rejected(Rejection::CategoryNotForKind {
+            category: Category::Labour,
+            kind: CaseKind::Incident,
+        });
+    given(&h)
+        .when(cmd(
+            admin(county()),
+            correct().category(Category::EnvironmentSanitation).action(),
+        ))
+        .then(&[CaseDetailsCorrected {
+            kind: None,
+            category: Some(Category::EnvironmentSanitation),
+            source: None,
+            severity: None,
+            location: None,
+            summary: None,
+            reason: "录入错误".into(),
+        }
+        .into()]);
+}
+
+#[test]
 fn a_corrected_location_is_known() {
     given(&h_assigned(grid1()))
         .when(cmd(

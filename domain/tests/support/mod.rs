@@ -267,6 +267,8 @@ pub fn parties() -> Vec<Party> {
 pub struct Report {
     /// Kind.
     pub kind: CaseKind,
+    /// Category (fits the kind).
+    pub category: Category,
     /// Severity.
     pub severity: Severity,
     /// Source.
@@ -279,6 +281,7 @@ pub struct Report {
 pub fn report(location: RegionCode) -> Report {
     Report {
         kind: CaseKind::Dispute,
+        category: Category::Neighbours,
         severity: Severity::Normal,
         source: Source::GridPatrol,
         location,
@@ -286,9 +289,19 @@ pub fn report(location: RegionCode) -> Report {
 }
 
 impl Report {
-    /// With another kind.
+    /// With another kind, and that kind's usual test category unless the category fits it:
+    /// neighbours for disputes, a safety hazard for incidents, social services for requests.
     pub fn kind(mut self, kind: CaseKind) -> Self {
         self.kind = kind;
+        if !self.category.fits(kind) {
+            self.category = default_category(kind);
+        }
+        self
+    }
+
+    /// With another category (not necessarily fitting the kind).
+    pub fn category(mut self, category: Category) -> Self {
+        self.category = category;
         self
     }
 
@@ -308,7 +321,7 @@ impl Report {
     pub fn action(&self) -> Action {
         Action::Report {
             kind: self.kind,
-            category: Category::Neighbours,
+            category: self.category,
             source: self.source,
             severity: self.severity,
             location: self.location,
@@ -322,7 +335,7 @@ impl Report {
     pub fn event(&self, received_by: RegionCode) -> Event {
         CaseReported {
             kind: self.kind,
-            category: Category::Neighbours,
+            category: self.category,
             source: self.source,
             severity: self.severity,
             location: self.location,
@@ -332,6 +345,15 @@ impl Report {
             happened_at: t0().plus_millis(-3_600_000),
         }
         .into()
+    }
+}
+
+/// The category [`Report::kind`] picks for `kind`.
+pub fn default_category(kind: CaseKind) -> Category {
+    match kind {
+        CaseKind::Dispute => Category::Neighbours,
+        CaseKind::Incident => Category::SafetyHazard,
+        CaseKind::Request => Category::SocialServices,
     }
 }
 
