@@ -10,11 +10,18 @@
 //! | actor | may |
 //! |---|---|
 //! | grid worker | report in their grid; register, assign (to themselves), escalate, start mediation, resolve, close on the spot and record feedback on cases their grid holds |
-//! | unit staff | report in their subtree; everything on cases their unit holds; verify, reject a resolution, close, feedback and reopen on cases held in their subtree; approve extensions and supervise below them |
+//! | unit staff | report in their subtree; everything on cases their unit holds; verify, reject a resolution, close, feedback and reopen on cases held in their subtree (never verifying or rejecting their own resolution; with `verification.allow_same_unit = false` only from above the resolving unit); approve extensions and supervise below them |
 //! | mediator | hold sessions and conclude the mediations that name them; notes on those cases |
-//! | supervisor | supervise, extend deadlines, verify and reopen in their subtree |
+//! | supervisor | supervise, extend deadlines, verify (or reject) a resolution and reopen in their subtree |
 //! | admin | audited corrections in their subtree |
 //! | auditor, analyst | nothing: read-only |
+//!
+//! Separation of duties in 核查: whoever resolved a case neither verifies the resolution nor
+//! sends it back for rework ([`Rejection::ResolverCannotVerify`]) — sending one's own work back
+//! would also restart its clock. By default another staff member of the resolving unit may
+//! verify ("another staff member of the unit");
+//! [`VerifierRule::allow_same_unit`](crate::policy::VerifierRule::allow_same_unit) = false
+//! asks for a unit above or a supervisor ([`Rejection::NotAboveHolder`]).
 //!
 //! What a case is about: a report's category must fit its kind ([`Category::fits`]:
 //! [`Rejection::CategoryNotForKind`]), and so must the pair a correction of the kind or the
@@ -212,6 +219,13 @@ pub enum Rejection {
     /// A correction that changes nothing.
     #[error("the correction changes nothing")]
     EmptyCorrection,
+    /// Whoever resolved a case does not verify it, nor send it back for rework (核查 is done
+    /// by someone else).
+    #[error("{resolver} resolved the case and cannot verify it: another staff member or a unit above verifies")]
+    ResolverCannotVerify {
+        /// The resolver.
+        resolver: ActorId,
+    },
     /// The category does not fit the case's kind ([`Category::fits`]): dispute categories for
     /// disputes, incident and request categories for those; `other` fits every kind.
     #[error("category {category} does not fit a {kind}: choose one of Category::for_kind({kind})")]
@@ -727,6 +741,7 @@ impl Decider<'_> {
                     supervisor: true,
                 })?;
                 self.resolved()?;
+                self.independent_verifier()?;
                 text("note", note, false)?;
                 Ok(vec![ResolutionVerified { note: note.clone() }.into()])
             }
@@ -736,6 +751,7 @@ impl Decider<'_> {
                     supervisor: true,
                 })?;
                 self.resolved()?;
+                self.independent_verifier()?;
                 text("reason", reason, true)?;
                 Ok(vec![ResolutionRejected {
                     reason: reason.clone(),
@@ -941,6 +957,27 @@ impl Decider<'_> {
         } else {
             Err(Rejection::NotResolved)
         }
+    }
+
+    /// 核查 (verify or send back) is separate from resolving: never by the resolver, and, unless
+    /// the policy allows another staff member of the resolving unit, from above that unit.
+    fn independent_verifier(&self) -> Result<(), Rejection> {
+        let Some(r) = &self.s.resolution else {
+            return Err(Rejection::NotResolved);
+        };
+        if &r.by == self.actor.id() {
+            return Err(Rejection::ResolverCannotVerify {
+                resolver: r.by.clone(),
+            });
+        }
+        let same_unit = self.actor.role() == Role::UnitStaff && self.actor.unit() == r.unit;
+        if same_unit && !self.ctx.policy.verification.allow_same_unit {
+            return Err(Rejection::NotAboveHolder {
+                action: self.action,
+                holder: r.unit,
+            });
+        }
+        Ok(())
     }
 
     fn assigned_mediation(&self) -> Result<&crate::state::ActiveMediation, Rejection> {

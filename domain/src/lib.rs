@@ -67,7 +67,7 @@ pub use command::{Action, Command};
 pub use decide::{decide, Context, Rejection};
 pub use event::{Event, EventBody, Party};
 pub use ids::{ActorId, CaseId, CommandId, CorrelationId, EventId, Hash, IdError, PartyId};
-pub use policy::{DeadlinePolicy, KindDeadline, Policy, TimePolicy};
+pub use policy::{DeadlinePolicy, KindDeadline, Policy, TimePolicy, VerifierRule};
 pub use record::{CodecError, Envelope, EventHeader, EventRecord, Upcaster};
 pub use region::{Level, RegionCode, RegionError, RegionTree};
 pub use state::{evolve, CaseState, Status};

@@ -5,6 +5,9 @@
 //! village 7, township 15, county 30 (city 30); people's mediation 30 days (人民调解工作若干规定
 //! art. 33); petitions 60. Urgent and critical cases above the grid get half the level's days.
 //!
+//! Verification ([`VerifierRule`]): never by the resolver; by default another staff member of
+//! the resolving unit may verify.
+//!
 //! Time defaults ([`TimePolicy`]): a command may be dated up to 5 minutes after the engine's
 //! clock (devices' clocks drift) and up to 30 days before it (late entry, 补录).
 
@@ -135,6 +138,8 @@ pub struct Policy {
     pub deadlines: DeadlinePolicy,
     /// Whether a case resolved on the spot at grid level may be closed without verification.
     pub on_the_spot_close_at_grid: bool,
+    /// Who may verify (核查) a resolution besides the rule that the resolver never does.
+    pub verification: VerifierRule,
     /// How far a command's times may stray from the engine's clock.
     pub times: TimePolicy,
 }
@@ -144,7 +149,29 @@ impl Default for Policy {
         Policy {
             deadlines: DeadlinePolicy::default(),
             on_the_spot_close_at_grid: true,
+            verification: VerifierRule::default(),
             times: TimePolicy::default(),
+        }
+    }
+}
+
+/// Who may verify (核查: verify, or send back for rework) a resolution.
+///
+/// Whoever resolved a case never verifies it. Beyond that, verification is by unit staff of
+/// the resolving unit or of a unit above it, or by a supervisor covering it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VerifierRule {
+    /// Whether another staff member of the resolving unit may verify (default). When false,
+    /// verification comes from above the resolving unit: staff of an ancestor unit or a
+    /// supervisor.
+    pub allow_same_unit: bool,
+}
+
+impl Default for VerifierRule {
+    fn default() -> Self {
+        VerifierRule {
+            allow_same_unit: true,
         }
     }
 }
