@@ -16,6 +16,16 @@
 //! | admin | audited corrections in their subtree |
 //! | auditor, analyst | nothing: read-only |
 //!
+//! Deadlines: the clock starts at registration (立案) with the registering unit's deadline
+//! (level, severity, kind and source: [`crate::policy::DeadlinePolicy::due`]), so a case
+//! registered and never assigned becomes overdue; a move before registration (the escalation
+//! of a critical report, a take-over) already started it and registration keeps it.
+//! Assignment keeps the deadline running. A new clock starts, from the event's time, at each
+//! move (escalation, delegation, take-over: the new holder's deadline), at the return of a
+//! referral, at a rework (返工) and at a reopening; a referral, rejection or merge stops it;
+//! an approved extension (延期) moves it. Cases registered by a version 1 `CaseRegistered`,
+//! which carried no deadline, start their clock at assignment, as they did.
+//!
 //! Separation of duties in 核查: whoever resolved a case neither verifies the resolution nor
 //! sends it back for rework ([`Rejection::ResolverCannotVerify`]) — sending one's own work back
 //! would also restart its clock. By default another staff member of the resolving unit may
@@ -566,9 +576,13 @@ impl Decider<'_> {
             Action::Register => {
                 self.allow(Who::Holder { grid_worker: true })?;
                 self.status_in(&[Reported])?;
+                // The clock starts at 立案, unless a move before registration already started
+                // it (like the escalation of a critical report).
+                let deadline = s.deadline.unwrap_or_else(|| self.due_at(holder.level()));
                 Ok(vec![CaseRegistered {
                     unit: holder,
                     level: holder.level(),
+                    deadline: Some(deadline),
                 }
                 .into()])
             }

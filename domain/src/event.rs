@@ -45,13 +45,20 @@ pub struct CaseReported {
     pub happened_at: Timestamp,
 }
 
-/// 立案: the holding unit registered the case.
+/// 立案: the holding unit registered the case; the clock runs from here.
+///
+/// Schema version 2 added `deadline`: version 1 bodies are upcast with `deadline: None`, their
+/// old meaning (the clock started at assignment, which [`CaseAssigned`] carries).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CaseRegistered {
     /// The registering unit.
     pub unit: RegionCode,
     /// The unit's level (for statistics).
     pub level: Level,
+    /// When handling is due: the deadline grid of the registering unit from the registration,
+    /// or the deadline already running when the case was moved before registration (e.g. a
+    /// critical report's escalation). `None` only in version 1 events.
+    pub deadline: Option<Timestamp>,
 }
 
 /// 不予立案/注销: the report was not registered.
@@ -63,14 +70,16 @@ pub struct CaseRejected {
     pub note: String,
 }
 
-/// 任务派遣: dispatched to a handler in the holding unit; starts the clock.
+/// 任务派遣: dispatched to a handler in the holding unit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CaseAssigned {
     /// The holding unit.
     pub unit: RegionCode,
     /// The handler.
     pub handler: ActorId,
-    /// When handling is due.
+    /// When handling is due: the deadline already running (from registration, or from the
+    /// last move, return, rework or reopening); for a case registered by a version 1
+    /// [`CaseRegistered`], which carried none, the clock starts here.
     pub deadline: Timestamp,
 }
 
@@ -378,7 +387,7 @@ macro_rules! events {
 // `crate::record`.
 events!(
     CaseReported => 1,
-    CaseRegistered => 1,
+    CaseRegistered => 2,
     CaseRejected => 1,
     CaseAssigned => 1,
     CaseEscalated => 1,

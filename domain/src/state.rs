@@ -287,9 +287,12 @@ impl CaseState {
                 self.path.push(e.received_by);
                 self.reported_at = Some(at);
             }
-            Event::CaseRegistered(_) => {
+            Event::CaseRegistered(e) => {
                 self.status = Status::Registered;
                 self.registered_at = Some(at);
+                if let Some(d) = e.deadline {
+                    self.deadline = Some(d);
+                }
             }
             Event::CaseRejected(e) => {
                 self.status = Status::Rejected;

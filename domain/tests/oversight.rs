@@ -135,9 +135,27 @@ fn grid_workers_mediators_and_admins_do_not_extend() {
 
 #[test]
 fn an_extension_needs_a_running_deadline() {
-    given(&h_registered(grid1()))
+    // A reported case's clock has not started.
+    given(&h_reported(grid1()))
         .when(cmd(staff(village1()), extend(now().plus_days(9))))
         .then_rejected(Rejection::NoDeadline);
+    // Nor has that of a case registered under schema version 1 before its assignment.
+    let h = vec![
+        report(grid1()).event(grid1()),
+        registered_due(grid1(), None),
+    ];
+    given(&h)
+        .when(cmd(staff(village1()), extend(now().plus_days(9))))
+        .then_rejected(Rejection::NoDeadline);
+    // A registered case's has.
+    given(&h_registered(grid1()))
+        .when(cmd(staff(village1()), extend(now().plus_days(9))))
+        .then(&[DeadlineExtended {
+            previous: due(),
+            deadline: now().plus_days(9),
+            reason: "需补充材料".into(),
+        }
+        .into()]);
 }
 
 #[test]
@@ -241,9 +259,12 @@ fn a_case_is_overdue_when_open_and_past_its_deadline() {
         "due at the deadline itself is still on time"
     );
     assert!(s.is_overdue(due().plus_millis(1)));
-    // No deadline, no overdue.
-    let s = given(&h_registered(grid1())).state().clone();
+    // No deadline, no overdue: a reported case's clock has not started.
+    let s = given(&h_reported(grid1())).state().clone();
     assert!(!s.is_overdue(now().plus_days(1000)));
+    // A registered case's clock runs from registration, assigned or not.
+    let s = given(&h_registered(grid1())).state().clone();
+    assert!(s.is_overdue(due().plus_millis(1)));
     // Resolved, closed, rejected or merged cases are never overdue, whatever the old deadline.
     for h in [
         h_resolved(grid1(), ResolutionMethod::OnTheSpot),

@@ -370,6 +370,9 @@ impl Model {
                 "an assigned case has a handler and a clock"
             );
         }
+        if s.status == Status::Registered {
+            assert!(s.deadline.is_some(), "the clock runs from registration");
+        }
         if matches!(
             s.status,
             Status::Referred | Status::Rejected | Status::Merged

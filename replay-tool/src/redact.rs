@@ -78,7 +78,9 @@ pub fn facts(event: &Event) -> Value {
             "party_count": e.parties.len(),
             "party_roles": e.parties.iter().map(|p| p.role).collect::<Vec<_>>(),
         }),
-        Event::CaseRegistered(e) => json!({ "unit": e.unit, "level": e.level }),
+        Event::CaseRegistered(e) => json!({
+            "unit": e.unit, "level": e.level, "deadline": e.deadline,
+        }),
         Event::CaseRejected(e) => json!({ "reason": e.reason }),
         Event::CaseAssigned(e) => json!({ "unit": e.unit, "deadline": e.deadline }),
         Event::CaseEscalated(e) => json!({

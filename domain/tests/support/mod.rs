@@ -357,11 +357,21 @@ pub fn default_category(kind: CaseKind) -> Category {
     }
 }
 
-/// `CaseRegistered` at `unit`.
+/// `CaseRegistered` at `unit` with the clock started at [`t0`]: due after the unit's days for
+/// a normal dispute (grid 3, village 7, township 15, county and city 30).
 pub fn registered(unit: RegionCode) -> Event {
+    let days = Policy::default()
+        .deadlines
+        .level_days(unit.level(), CaseKind::Dispute);
+    registered_due(unit, Some(t0().plus_days(days.into())))
+}
+
+/// `CaseRegistered` at `unit` due at `deadline` (`None`: as a version 1 event decodes).
+pub fn registered_due(unit: RegionCode, deadline: Option<Timestamp>) -> Event {
     CaseRegistered {
         unit,
         level: unit.level(),
+        deadline,
     }
     .into()
 }
@@ -483,9 +493,12 @@ pub fn h_assigned(grid: RegionCode) -> Vec<Event> {
 pub fn h_assigned_at(grid: RegionCode, unit: RegionCode) -> Vec<Event> {
     let mut h = h_reported(grid);
     if unit != grid {
+        // The escalation started the clock; registration keeps it.
         h.push(escalated(grid, unit, t0().plus_days(7)));
+        h.push(registered_due(unit, Some(t0().plus_days(7))));
+    } else {
+        h.push(registered(unit));
     }
-    h.push(registered(unit));
     h.push(assigned(unit, &staff(unit), t0().plus_days(7)));
     h
 }
