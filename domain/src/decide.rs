@@ -10,11 +10,20 @@
 //! | actor | may |
 //! |---|---|
 //! | grid worker | report in their grid; register, assign (to themselves), escalate, start mediation, resolve, close on the spot and record feedback on cases their grid holds |
-//! | unit staff | report in their subtree; everything on cases their unit holds; verify, reject a resolution, close, feedback and reopen on cases held in their subtree (never verifying or rejecting their own resolution; with `verification.allow_same_unit = false` only from above the resolving unit); approve extensions and supervise below them |
+//! | unit staff | report in their subtree; everything on cases their unit holds; take over (提级领办) an open case held below their unit, with a reason, unless a mediation runs; verify, reject a resolution, close, feedback and reopen on cases held in their subtree (never verifying or rejecting their own resolution; with `verification.allow_same_unit = false` only from above the resolving unit); approve extensions and supervise below them |
 //! | mediator | hold sessions and conclude the mediations that name them; notes on those cases |
 //! | supervisor | supervise, extend deadlines, verify (or reject) a resolution and reopen in their subtree |
 //! | admin | audited corrections in their subtree |
 //! | auditor, analyst | nothing: read-only |
+//!
+//! Take-over (提级领办): staff of an ancestor unit take an open (reported, registered or
+//! assigned) case held below them, with a reason ([`Action::TakeOver`] →
+//! `CaseTakenOver`); the case moves up to their unit, is dispatched there again, and the
+//! taking unit's deadline applies from the take-over. Not while a mediation runs
+//! ([`Rejection::MediationInProgress`]); not by the unit holding it
+//! ([`Rejection::NotAboveHolder`]); not by supervisors, who press (督办) and approve but hold
+//! no cases ([`Rejection::RoleNotPermitted`]). A take-over is its own fact, not an escalation:
+//! the holder did not send the case up.
 //!
 //! Deadlines: the clock starts at registration (立案) with the registering unit's deadline
 //! (level, severity, kind and source: [`crate::policy::DeadlinePolicy::due`]), so a case
@@ -906,6 +915,27 @@ impl Decider<'_> {
                 Ok(vec![CaseMerged {
                     into: into.clone(),
                     reason: reason.clone(),
+                }
+                .into()])
+            }
+            Action::TakeOver { reason } => {
+                // Only a handling unit takes a case: supervisors press and approve.
+                if self.actor.role() != Role::UnitStaff {
+                    return Err(self.not_permitted());
+                }
+                // Strictly above the holder: a unit does not take what it already holds.
+                self.allow(Who::Above)?;
+                self.status_in(&open)?;
+                self.mediation_idle()?;
+                text("reason", reason, true)?;
+                let to = self.actor.unit();
+                self.known(to)?;
+                Ok(vec![CaseTakenOver {
+                    from: holder,
+                    to,
+                    to_level: to.level(),
+                    reason: reason.clone(),
+                    deadline: self.due_at(to.level()),
                 }
                 .into()])
             }

@@ -296,6 +296,23 @@ pub struct CaseDetailsCorrected {
     pub reason: String,
 }
 
+/// 提级领办: an ancestor unit took the case over from the unit holding it.
+///
+/// Its own fact, not an escalation: the holder did not ask to be relieved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseTakenOver {
+    /// The unit that held the case.
+    pub from: RegionCode,
+    /// The ancestor unit that took it and holds it now.
+    pub to: RegionCode,
+    /// The taking unit's level.
+    pub to_level: Level,
+    /// Why.
+    pub reason: String,
+    /// The taking unit's deadline, from the take-over.
+    pub deadline: Timestamp,
+}
+
 /// An event type's body: the struct behind one variant of [`Event`].
 ///
 /// Implemented by the `events!` list in this module, which names each type with its current
@@ -409,4 +426,5 @@ events!(
     EvidenceAttached => 1,
     CaseMerged => 1,
     CaseDetailsCorrected => 1,
+    CaseTakenOver => 1,
 );

@@ -250,6 +250,14 @@ fn examples() -> Vec<Event> {
             reason: "录入错误".into(),
         }
         .into(),
+        CaseTakenOver {
+            from: village,
+            to: town,
+            to_level: Level::Township,
+            reason: "群众多次反映未果，乡镇提级领办".into(),
+            deadline: due,
+        }
+        .into(),
     ]
 }
 

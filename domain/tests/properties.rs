@@ -6,7 +6,7 @@
 //! sealed exactly as the bus seals them, and after every step:
 //!
 //! - a reported case has exactly one holder, a known region, the end of its path; it moves only
-//!   up by escalation or down by delegation;
+//!   up by escalation or take-over, or down by delegation;
 //! - versions run 1, 2, 3… without gaps, every `prev_hash` is the previous record's hash and
 //!   every record verifies;
 //! - every status change follows the life cycle written out below, independently of the code;
@@ -61,8 +61,8 @@ fn expected_status(from: Status, event: &Event) -> Option<Status> {
         ("CaseRegistered", Reported) => Registered,
         ("CaseRejected", Reported) => Rejected,
         ("CaseAssigned", Registered | Assigned) => Assigned,
-        ("CaseEscalated", Reported) => Reported,
-        ("CaseEscalated" | "CaseDelegated", Registered | Assigned) => Registered,
+        ("CaseEscalated" | "CaseTakenOver", Reported) => Reported,
+        ("CaseEscalated" | "CaseDelegated" | "CaseTakenOver", Registered | Assigned) => Registered,
         ("CaseReferred", Registered | Assigned) => Referred,
         ("ReferralReturned", Referred) => Registered,
         ("MediationStarted" | "MediationSessionHeld" | "MediationConcluded", Assigned) => Assigned,
@@ -202,6 +202,7 @@ fn sample_events() -> Vec<Event> {
             reason: "r".into(),
         }
         .into(),
+        taken_over(grid1(), town1(), t),
     ]
 }
 
@@ -410,7 +411,7 @@ fn check_record(record: &EventRecord, event: &Event, version: u64, prev_hash: Ha
 }
 
 /// Checks one applied event: the status moves along the life cycle and the holder only moves
-/// up by escalation or down by delegation.
+/// up by escalation or take-over, or down by delegation.
 fn check_step(before: &CaseState, event: &Event, after: &CaseState) {
     let from = before.status;
     let to = after.status;
@@ -441,6 +442,16 @@ fn check_step(before: &CaseState, event: &Event, after: &CaseState) {
             );
             assert_eq!(e.to_level, e.to.level());
             assert_eq!(after.holder, Some(e.to));
+        }
+        Event::CaseTakenOver(e) => {
+            assert_eq!(before.holder, Some(e.from));
+            assert!(
+                e.to != e.from && e.to.contains(e.from),
+                "taken over sideways or from above: {e:?}"
+            );
+            assert_eq!(e.to_level, e.to.level());
+            assert_eq!(after.holder, Some(e.to));
+            assert_eq!(after.takeovers, before.takeovers + 1);
         }
         _ => assert_eq!(
             after.holder,
@@ -645,6 +656,7 @@ fn sensible(s: &CaseState, step: &Step, now: Timestamp) -> (Actor, Action) {
                         reason: reason(),
                     },
                 ),
+                4 if holder != city() => (overseer(holder), Action::TakeOver { reason: reason() }),
                 _ => {
                     let handler = worker.id().clone();
                     (worker, Action::Assign { handler })
@@ -814,11 +826,11 @@ fn random(s: &CaseState, step: &Step, now: Timestamp) -> (Actor, Action) {
     let Step { a, b, c, .. } = *step;
     let actor = pick(&actor_pool(), a);
     let regions = region_pool();
-    let action = match b % 23 {
+    let action = match b % 24 {
         0 => report_action(
             pick(CaseKind::ALL, a),
             pick(Severity::ALL, c),
-            pick(Source::ALL, b / 23),
+            pick(Source::ALL, b / 24),
             pick(&regions, c / 3),
         ),
         1 => Action::Register,
@@ -889,6 +901,7 @@ fn random(s: &CaseState, step: &Step, now: Timestamp) -> (Actor, Action) {
             into: CaseId::new(pick(&["c1", "c2"], c)).unwrap(),
             reason: text(a),
         },
+        23 => Action::TakeOver { reason: text(c) },
         _ => Action::CorrectDetails {
             kind: (c & 1 != 0).then(|| pick(CaseKind::ALL, a)),
             category: (c & 2 != 0).then(|| pick(Category::ALL, a)),

@@ -410,6 +410,18 @@ pub fn delegated(from: RegionCode, to: RegionCode, deadline: Timestamp) -> Event
     .into()
 }
 
+/// `CaseTakenOver` from `from` by `to`, due at `deadline`.
+pub fn taken_over(from: RegionCode, to: RegionCode, deadline: Timestamp) -> Event {
+    CaseTakenOver {
+        from,
+        to,
+        to_level: to.level(),
+        reason: "案情复杂，提级领办".into(),
+        deadline,
+    }
+    .into()
+}
+
 /// `MediationStarted` by `mediator` of `org`, due 30 days after [`t0`].
 pub fn mediation_started(mediator: &Actor, org: RegionCode) -> Event {
     MediationStarted {
@@ -843,6 +855,9 @@ pub fn sample_actions() -> Vec<Action> {
             location: None,
             summary: None,
             reason: "录入错误".into(),
+        },
+        Action::TakeOver {
+            reason: "案情复杂，提级领办".into(),
         },
     ]
 }
