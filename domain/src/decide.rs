@@ -13,8 +13,24 @@
 //! | unit staff | report in their subtree; everything on cases their unit holds; take over (提级领办) an open case held below their unit, with a reason, unless a mediation runs; verify, reject a resolution, close, feedback and reopen on cases held in their subtree (never verifying or rejecting their own resolution; with `verification.allow_same_unit = false` only from above the resolving unit); approve extensions and supervise below them |
 //! | mediator | hold sessions and conclude the mediations that name them; notes on those cases |
 //! | supervisor | supervise, extend deadlines, verify (or reject) a resolution and reopen in their subtree |
-//! | admin | audited corrections in their subtree |
+//! | admin | audited corrections in their subtree (where it happened and who holds it; the corrected location inside the holder's subtree) |
 //! | auditor, analyst | nothing: read-only |
+//!
+//! Critical cases (重大) reach the township at once: a critical report received below the
+//! township, a correction of an open case to critical severity, and a returned referral, a
+//! rework or a reopening of a critical case held below the township each add a
+//! `CaseEscalated` to its township, in the same commit, with [`CRITICAL_REASON`] as its
+//! reason and the township's deadline. A correction to critical waits for a running mediation
+//! to conclude ([`Rejection::MediationInProgress`]): a case never moves during one. A case that
+//! is not open when corrected (referred, resolved, verified, closed) is not moved until it is
+//! open again. Critical cases are not delegated below the township.
+//!
+//! Corrections (admins, 更正) fix the record and never move a case: a corrected location
+//! must lie in the holding unit's subtree ([`Rejection::LocationOutsideHolder`]). To put a
+//! case somewhere else, move it first — the holder escalates to a unit covering both places
+//! or that unit takes it over — so that who answers for it is decided by a unit, with a
+//! reason and a deadline, not by a data fix. (A case no longer open keeps the location where
+//! it was handled.)
 //!
 //! Take-over (提级领办): staff of an ancestor unit take an open (reported, registered or
 //! assigned) case held below them, with a reason ([`Action::TakeOver`] →
@@ -73,6 +89,9 @@ use crate::vocab::*;
 pub const MAX_TEXT_CHARS: usize = 4000;
 /// Most parties on one case.
 pub const MAX_PARTIES: usize = 50;
+/// The reason of the escalation that brings a critical case to its township at once.
+pub const CRITICAL_REASON: &str =
+    "重大事项即时上报乡镇 (critical: escalated to the township at once)";
 
 /// What the decider needs besides the state and the command.
 #[derive(Debug, Clone, Copy)]
@@ -235,6 +254,18 @@ pub enum Rejection {
     /// A case cannot be merged into itself.
     #[error("a case cannot be merged into itself")]
     MergeIntoSelf,
+    /// A corrected location outside the holding unit's subtree: a correction does not move a
+    /// case. Move it first (escalate to a unit covering both places, or that unit takes it
+    /// over), then correct.
+    #[error(
+        "{location} is outside the holding unit {holder}: move the case there first, then correct"
+    )]
+    LocationOutsideHolder {
+        /// The requested location.
+        location: RegionCode,
+        /// The holding unit.
+        holder: RegionCode,
+    },
     /// A correction that changes nothing.
     #[error("the correction changes nothing")]
     EmptyCorrection,
@@ -547,26 +578,50 @@ impl Decider<'_> {
             summary: summary.clone(),
             happened_at: *happened_at,
         })];
-        if *severity == Severity::Critical && received_by.level() < Level::Township {
-            let to = received_by
-                .ancestor_at(Level::Township)
-                .expect("a grid or village has a township");
-            let deadline = self.ctx.policy.deadlines.due(
-                Level::Township,
-                *severity,
-                *kind,
-                *source,
-                self.at(),
-            );
-            events.push(Event::CaseEscalated(CaseEscalated {
-                from: received_by,
+        events.extend(self.critical_to_township(received_by, *severity, *kind, *source));
+        Ok(events)
+    }
+
+    /// The escalation that brings a critical case held below the township to its township at
+    /// once (DOMAIN.md), with the rule as its reason and the township's deadline; `None` for
+    /// other cases.
+    fn critical_to_township(
+        &self,
+        holder: RegionCode,
+        severity: Severity,
+        kind: CaseKind,
+        source: Source,
+    ) -> Option<Event> {
+        if severity != Severity::Critical || holder.level() >= Level::Township {
+            return None;
+        }
+        let to = holder
+            .ancestor_at(Level::Township)
+            .expect("a grid or village has a township");
+        let deadline =
+            self.ctx
+                .policy
+                .deadlines
+                .due(Level::Township, severity, kind, source, self.at());
+        Some(
+            CaseEscalated {
+                from: holder,
                 to,
                 to_level: Level::Township,
-                reason: "重大事项即时上报乡镇 (critical: escalated to the township at once)".into(),
+                reason: CRITICAL_REASON.into(),
                 deadline,
-            }));
-        }
-        Ok(events)
+            }
+            .into(),
+        )
+    }
+
+    /// [`Decider::critical_to_township`] for the case as it stands: for the commands that make
+    /// a case open again where it was held (a returned referral, a rework, a reopening).
+    fn critical_back_in(&self, event: Event) -> Vec<Event> {
+        let d = self.details();
+        let mut events = vec![event];
+        events.extend(self.critical_to_township(self.holder(), d.severity, d.kind, d.source));
+        events
     }
 
     fn decide_existing(&self) -> Decision {
@@ -691,12 +746,14 @@ impl Decider<'_> {
                 self.allow(Who::Holder { grid_worker: false })?;
                 self.status_in(&[Referred])?;
                 text("reason", reason, true)?;
-                Ok(vec![ReferralReturned {
-                    unit: holder,
-                    reason: reason.clone(),
-                    deadline: self.due_at(holder.level()),
-                }
-                .into()])
+                Ok(self.critical_back_in(
+                    ReferralReturned {
+                        unit: holder,
+                        reason: reason.clone(),
+                        deadline: self.due_at(holder.level()),
+                    }
+                    .into(),
+                ))
             }
             Action::StartMediation {
                 mediation_type,
@@ -776,11 +833,13 @@ impl Decider<'_> {
                 self.resolved()?;
                 self.independent_verifier()?;
                 text("reason", reason, true)?;
-                Ok(vec![ResolutionRejected {
-                    reason: reason.clone(),
-                    deadline: self.due_at(holder.level()),
-                }
-                .into()])
+                Ok(self.critical_back_in(
+                    ResolutionRejected {
+                        reason: reason.clone(),
+                        deadline: self.due_at(holder.level()),
+                    }
+                    .into(),
+                ))
             }
             Action::Close => {
                 self.allow(Who::Overseer {
@@ -841,13 +900,15 @@ impl Decider<'_> {
                     return Err(Rejection::NotClosed);
                 }
                 text("note", note, false)?;
-                Ok(vec![CaseReopened {
-                    reason: *reason,
-                    note: note.clone(),
-                    unit: holder,
-                    deadline: self.due_at(holder.level()),
-                }
-                .into()])
+                Ok(self.critical_back_in(
+                    CaseReopened {
+                        reason: *reason,
+                        note: note.clone(),
+                        unit: holder,
+                        deadline: self.due_at(holder.level()),
+                    }
+                    .into(),
+                ))
             }
             Action::ExtendDeadline { deadline, reason } => {
                 self.allow(Who::Above)?;
@@ -958,6 +1019,13 @@ impl Decider<'_> {
                 if let Some(loc) = location {
                     self.known(*loc)?;
                     self.covered(*loc)?;
+                    // A correction fixes the record; moving a case is a routing decision.
+                    if !holder.contains(*loc) {
+                        return Err(Rejection::LocationOutsideHolder {
+                            location: *loc,
+                            holder,
+                        });
+                    }
                 }
                 if let Some(sm) = summary {
                     text("summary", sm, true)?;
@@ -985,7 +1053,21 @@ impl Decider<'_> {
                 {
                     return Err(Rejection::EmptyCorrection);
                 }
-                Ok(vec![e.into()])
+                // A correction to critical brings an open case held below the township up
+                // to it, in the same commit; not in the middle of a mediation.
+                let escalation = match e.severity {
+                    Some(severity) if s.status.is_open() => self.critical_to_township(
+                        holder,
+                        severity,
+                        e.kind.unwrap_or(d.kind),
+                        e.source.unwrap_or(d.source),
+                    ),
+                    _ => None,
+                };
+                if escalation.is_some() {
+                    self.mediation_idle()?;
+                }
+                Ok([Some(e.into()), escalation].into_iter().flatten().collect())
             }
         }
     }

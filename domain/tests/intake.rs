@@ -3,11 +3,10 @@
 
 mod support;
 
+use gridcase_domain::decide::CRITICAL_REASON;
 use gridcase_domain::event::*;
 use gridcase_domain::*;
 use support::*;
-
-const CRITICAL_REASON: &str = "重大事项即时上报乡镇 (critical: escalated to the township at once)";
 
 fn with_summary(mut action: Action, text: &str) -> Action {
     if let Action::Report { summary, .. } = &mut action {
