@@ -5,75 +5,76 @@
 //! [`Rejection`] naming the rule that refused. It does no I/O and reads no clock: the act's
 //! time comes from the command, the engine's clock from the context.
 //!
-//! Who may do what:
+//! # Who may do what
 //!
 //! | actor | may |
 //! |---|---|
 //! | grid worker | report in their grid; register, assign (to themselves), escalate, start mediation, resolve, close on the spot and record feedback on cases their grid holds |
-//! | unit staff | report in their subtree; everything on cases their unit holds; take over (提级领办) an open case held below their unit, with a reason, unless a mediation runs; verify, reject a resolution, close, feedback and reopen on cases held in their subtree (never verifying or rejecting their own resolution; with `verification.allow_same_unit = false` only from above the resolving unit); approve extensions and supervise below them |
+//! | unit staff | report in their subtree; everything on cases their unit holds; take over (提级领办) an open case held below their unit; verify, reject a resolution, close, feedback and reopen on cases held in their subtree — never verifying or rejecting their own resolution; approve extensions and supervise below them |
 //! | mediator | hold sessions and conclude the mediations that name them; notes on those cases |
-//! | supervisor | supervise, extend deadlines, verify (or reject) a resolution and reopen in their subtree |
-//! | admin | audited corrections in their subtree (where it happened and who holds it; the corrected location inside the holder's subtree) |
+//! | supervisor | supervise, extend deadlines, verify (or reject) a resolution and reopen in their subtree; no take-over: they hold no cases |
+//! | admin | audited corrections of cases whose location and holder lie in their subtree; a corrected location stays inside the holder's subtree |
 //! | auditor, analyst | nothing: read-only |
 //!
-//! Critical cases (重大) reach the township at once: a critical report received below the
-//! township, a correction of an open case to critical severity, and a returned referral, a
-//! rework or a reopening of a critical case held below the township each add a
-//! `CaseEscalated` to its township, in the same commit, with [`CRITICAL_REASON`] as its
-//! reason and the township's deadline. A correction to critical waits for a running mediation
-//! to conclude ([`Rejection::MediationInProgress`]): a case never moves during one. A case that
-//! is not open when corrected (referred, resolved, verified, closed) is not moved until it is
-//! open again. Critical cases are not delegated below the township.
+//! # Rules beyond who
 //!
-//! Corrections (admins, 更正) fix the record and never move a case: a corrected location
-//! must lie in the holding unit's subtree ([`Rejection::LocationOutsideHolder`]). To put a
-//! case somewhere else, move it first — the holder escalates to a unit covering both places
-//! or that unit takes it over — so that who answers for it is decided by a unit, with a
-//! reason and a deadline, not by a data fix. (A case no longer open keeps the location where
-//! it was handled.)
-//!
-//! Take-over (提级领办): staff of an ancestor unit take an open (reported, registered or
-//! assigned) case held below them, with a reason ([`Action::TakeOver`] →
-//! `CaseTakenOver`); the case moves up to their unit, is dispatched there again, and the
-//! taking unit's deadline applies from the take-over. Not while a mediation runs
-//! ([`Rejection::MediationInProgress`]); not by the unit holding it
-//! ([`Rejection::NotAboveHolder`]); not by supervisors, who press (督办) and approve but hold
-//! no cases ([`Rejection::RoleNotPermitted`]). A take-over is its own fact, not an escalation:
-//! the holder did not send the case up.
-//!
-//! Deadlines: the clock starts at registration (立案) with the registering unit's deadline
-//! (level, severity, kind and source: [`crate::policy::DeadlinePolicy::due`]), so a case
-//! registered and never assigned becomes overdue; a move before registration (the escalation
-//! of a critical report, a take-over) already started it and registration keeps it.
-//! Assignment keeps the deadline running. A new clock starts, from the event's time, at each
-//! move (escalation, delegation, take-over: the new holder's deadline), at the return of a
-//! referral, at a rework (返工) and at a reopening; a referral, rejection or merge stops it;
-//! an approved extension (延期) moves it. Cases registered by a version 1 `CaseRegistered`,
-//! which carried no deadline, start their clock at assignment, as they did.
-//!
-//! Separation of duties in 核查: whoever resolved a case neither verifies the resolution nor
-//! sends it back for rework ([`Rejection::ResolverCannotVerify`]) — sending one's own work back
-//! would also restart its clock. By default another staff member of the resolving unit may
-//! verify ("another staff member of the unit");
-//! [`VerifierRule::allow_same_unit`](crate::policy::VerifierRule::allow_same_unit) = false
-//! asks for a unit above or a supervisor ([`Rejection::NotAboveHolder`]).
-//!
-//! What a case is about: a report's category must fit its kind ([`Category::fits`]:
+//! **What a case is about.** A report's category must fit its kind ([`Category::fits`];
 //! [`Rejection::CategoryNotForKind`]), and so must the pair a correction of the kind or the
 //! category leaves. Events recorded before this rule keep whatever pair they carry, and a
 //! correction touching neither kind nor category does not judge it.
 //!
-//! Times: a command's `occurred_at`, and a report's `happened_at`, may lie at most
+//! **Times.** A command's `occurred_at`, and a report's `happened_at`, may lie at most
 //! [`TimePolicy::future_skew_minutes`](crate::policy::TimePolicy::future_skew_minutes) (default
 //! 5) after the engine's clock [`Context::now`] ([`Rejection::InTheFuture`]). Back-dating of
 //! `occurred_at` is bounded twice: never before the case's report ([`Rejection::InvalidField`]),
-//! and never more than [`TimePolicy::max_backdate_days`](crate::policy::TimePolicy::max_backdate_days)
-//! (default 30; 0 lifts the bound) before the clock ([`Rejection::TooFarInThePast`]), because
-//! `occurred_at` decides whether a resolution was on time and in which period an event counts:
-//! without a bound a unit could date a late resolution before its deadline, or into a month
-//! whose report is already out. A month covers late entry (补录) after a network outage or a
-//! week in the mountains; imports of older records set the policy or pass their own clock.
-//! `happened_at` is not bounded in the past: old grievances are reported too.
+//! and never more than
+//! [`TimePolicy::max_backdate_days`](crate::policy::TimePolicy::max_backdate_days) (default 30;
+//! 0 lifts the bound) before the clock ([`Rejection::TooFarInThePast`]), because `occurred_at`
+//! decides whether a resolution was on time and in which period an event counts: without a
+//! bound a unit could date a late resolution before its deadline, or into a month whose report
+//! is already out. A month covers late entry (补录) after a network outage or a week in the
+//! mountains; imports of older records lift the bound or pass their own clock. `happened_at`
+//! is not bounded in the past: old grievances are reported too.
+//!
+//! **Deadlines.** The clock starts at registration (立案) with the registering unit's deadline
+//! (level, severity, kind and source: [`crate::policy::DeadlinePolicy::due`]), so a case
+//! registered and never assigned becomes overdue; a move before registration (the escalation
+//! of a critical report, a take-over) already started it, and registration keeps it.
+//! Assignment keeps the deadline running. A new clock starts, from the event's time, at each
+//! move (escalation, delegation, take-over: the new holder's deadline), at the return of a
+//! referral, at a rework (返工) and at a reopening; a referral, rejection or merge stops it; an
+//! approved extension (延期) moves it. Cases registered by a version 1 `CaseRegistered`, which
+//! carried no deadline, start their clock at assignment, as they did.
+//!
+//! **Critical cases (重大) reach the township at once.** A critical report received below the
+//! township, a correction of an open case to critical severity, and a returned referral, a
+//! rework or a reopening of a critical case held below the township each add a `CaseEscalated`
+//! to its township in the same commit, with [`CRITICAL_REASON`] as its reason and the
+//! township's deadline. A correction to critical waits for a running mediation to conclude
+//! ([`Rejection::MediationInProgress`]): a case never moves during one. A case that is not open
+//! when corrected (referred, resolved, verified, closed) moves when it is open again. Critical
+//! cases are not delegated below the township ([`Rejection::CriticalBelowTownship`]).
+//!
+//! **Corrections fix the record and never move a case.** A corrected location must lie in the
+//! holding unit's subtree ([`Rejection::LocationOutsideHolder`]). To put a case somewhere else,
+//! move it first — the holder escalates to a unit covering both places, or that unit takes it
+//! over — so that who answers for it is decided by a unit, with a reason and a deadline, not by
+//! a data fix. A case no longer open keeps the location where it was handled.
+//!
+//! **Take-over (提级领办).** Staff of an ancestor unit take an open (reported, registered or
+//! assigned) case held below them, with a reason ([`Action::TakeOver`] → `CaseTakenOver`); the
+//! case moves up to their unit, is dispatched there again, and the taking unit's deadline runs
+//! from the take-over. Not while a mediation runs ([`Rejection::MediationInProgress`]); not by
+//! the unit holding it ([`Rejection::NotAboveHolder`]); not by supervisors, who press (督办)
+//! and approve but hold no cases ([`Rejection::RoleNotPermitted`]). A take-over is its own
+//! fact, not an escalation: the holder did not send the case up.
+//!
+//! **Separation of duties in 核查.** Whoever resolved a case neither verifies the resolution
+//! nor sends it back for rework ([`Rejection::ResolverCannotVerify`]) — sending one's own work
+//! back would also restart its clock. By default another staff member of the resolving unit
+//! may verify; with
+//! [`VerifierRule::allow_same_unit`](crate::policy::VerifierRule::allow_same_unit) = false
+//! verification comes from a unit above or a supervisor ([`Rejection::NotAboveHolder`]).
 
 use crate::actor::{Actor, Role};
 use crate::command::{Action, Command};

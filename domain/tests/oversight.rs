@@ -450,13 +450,10 @@ fn an_admin_corrects_only_what_changes() {
                 .action(),
         ))
         .then(&[CaseDetailsCorrected {
-            kind: None,
             category: Some(Category::HousingHomestead),
-            source: None,
-            severity: None,
             location: Some(grid2()),
             summary: Some("宅基地边界纠纷".into()),
-            reason: "录入错误".into(),
+            ..corrected()
         }
         .into()]);
     let d = s.details.expect("details");
@@ -466,6 +463,19 @@ fn an_admin_corrects_only_what_changes() {
     );
     assert_eq!(d.kind, CaseKind::Dispute);
     assert_eq!(s.holder, Some(village1()), "a correction moves no case");
+}
+
+/// A correction event that changes nothing yet, for `..corrected()`.
+fn corrected() -> CaseDetailsCorrected {
+    CaseDetailsCorrected {
+        kind: None,
+        category: None,
+        source: None,
+        severity: None,
+        location: None,
+        summary: None,
+        reason: "录入错误".into(),
+    }
 }
 
 fn severity(sev: Severity) -> CorrectionBuilder {
@@ -478,13 +488,8 @@ fn severity(sev: Severity) -> CorrectionBuilder {
 
 fn corrected_severity(sev: Severity) -> Event {
     CaseDetailsCorrected {
-        kind: None,
-        category: None,
-        source: None,
         severity: Some(sev),
-        location: None,
-        summary: None,
-        reason: "录入错误".into(),
+        ..corrected()
     }
     .into()
 }
@@ -629,15 +634,7 @@ fn a_case_corrected_to_critical_when_not_open_reaches_the_township_when_it_is_op
         ]);
     assert_eq!((s.holder, s.status), (Some(town1()), Status::Registered));
     // And a referral coming back.
-    let mut h = h_assigned_at(grid1(), village1());
-    h.push(
-        CaseReferred {
-            target: ReferralTarget::Court,
-            body: "法院".into(),
-            reason: "诉讼".into(),
-        }
-        .into(),
-    );
+    let mut h = h_referred();
     h.push(corrected_severity(Severity::Critical));
     given(&h)
         .when(cmd(
@@ -679,13 +676,8 @@ fn a_correction_does_not_move_the_location_outside_the_holding_unit() {
     given(&h)
         .when(cmd(admin(county()), correct().location(grid3()).action()))
         .then(&[CaseDetailsCorrected {
-            kind: None,
-            category: None,
-            source: None,
-            severity: None,
             location: Some(grid3()),
-            summary: None,
-            reason: "录入错误".into(),
+            ..corrected()
         }
         .into()]);
 }
@@ -748,26 +740,24 @@ fn corrections_stay_within_the_admins_scope() {
 
 #[test]
 fn a_corrected_category_fits_the_kind() {
-    // h_assigned is a neighbours' dispute.
-    given(&h_assigned(grid1()))
-        .when(cmd(
-            admin(county()),
-            correct().category(Category::SafetyHazard).action(),
-        ))
-        .then_rejected(Rejection::CategoryNotForKind {
-            category: Category::SafetyHazard,
-            kind: CaseKind::Dispute,
-        });
-    // A new kind must fit the category in force...
-    given(&h_assigned(grid1()))
-        .when(cmd(
-            admin(county()),
-            correct().kind(CaseKind::Incident).action(),
-        ))
-        .then_rejected(Rejection::CategoryNotForKind {
-            category: Category::Neighbours,
-            kind: CaseKind::Incident,
-        });
+    // h_assigned is a neighbours' dispute. A new category must fit the kind in force, a new
+    // kind the category in force...
+    for (action, category, kind) in [
+        (
+            correct().category(Category::SafetyHazard),
+            Category::SafetyHazard,
+            CaseKind::Dispute,
+        ),
+        (
+            correct().kind(CaseKind::Incident),
+            Category::Neighbours,
+            CaseKind::Incident,
+        ),
+    ] {
+        given(&h_assigned(grid1()))
+            .when(cmd(admin(county()), action.action()))
+            .then_rejected(Rejection::CategoryNotForKind { category, kind });
+    }
     // ... so kind and category are corrected together.
     given(&h_assigned(grid1()))
         .when(cmd(
@@ -780,11 +770,7 @@ fn a_corrected_category_fits_the_kind() {
         .then(&[CaseDetailsCorrected {
             kind: Some(CaseKind::Incident),
             category: Some(Category::FireSafety),
-            source: None,
-            severity: None,
-            location: None,
-            summary: None,
-            reason: "录入错误".into(),
+            ..corrected()
         }
         .into()]);
 }
@@ -802,13 +788,8 @@ fn a_case_reported_before_the_category_rule_keeps_its_category_through_other_fix
             correct().summary("河道漂浮垃圾").action(),
         ))
         .then(&[CaseDetailsCorrected {
-            kind: None,
-            category: None,
-            source: None,
-            severity: None,
-            location: None,
             summary: Some("河道漂浮垃圾".into()),
-            reason: "录入错误".into(),
+            ..corrected()
         }
         .into()]);
     // Correcting the category brings it under the rule.
@@ -827,13 +808,8 @@ fn a_case_reported_before_the_category_rule_keeps_its_category_through_other_fix
             correct().category(Category::EnvironmentSanitation).action(),
         ))
         .then(&[CaseDetailsCorrected {
-            kind: None,
             category: Some(Category::EnvironmentSanitation),
-            source: None,
-            severity: None,
-            location: None,
-            summary: None,
-            reason: "录入错误".into(),
+            ..corrected()
         }
         .into()]);
 }

@@ -356,19 +356,6 @@ fn a_referral_names_the_body_and_the_reason() {
         .then_rejected(invalid_field("reason", "must not be empty"));
 }
 
-fn h_referred() -> Vec<Event> {
-    let mut h = h_assigned_at(grid1(), village1());
-    h.push(
-        CaseReferred {
-            target: ReferralTarget::Court,
-            body: "法院".into(),
-            reason: "诉讼".into(),
-        }
-        .into(),
-    );
-    h
-}
-
 #[test]
 fn a_returned_referral_is_registered_again_at_the_holding_unit_with_a_new_clock() {
     let s = given(&h_referred())

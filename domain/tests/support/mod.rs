@@ -515,6 +515,20 @@ pub fn h_assigned_at(grid: RegionCode, unit: RegionCode) -> Vec<Event> {
     h
 }
 
+/// A dispute assigned at village1 (reported at grid1) and referred to a court.
+pub fn h_referred() -> Vec<Event> {
+    let mut h = h_assigned_at(grid1(), village1());
+    h.push(
+        CaseReferred {
+            target: ReferralTarget::Court,
+            body: "法院".into(),
+            reason: "诉讼".into(),
+        }
+        .into(),
+    );
+    h
+}
+
 /// … with a people's mediation by `mediator(town1)` in progress.
 pub fn h_mediating(grid: RegionCode) -> Vec<Event> {
     let mut h = h_assigned(grid);
