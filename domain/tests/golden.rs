@@ -671,5 +671,5 @@ fn case_registered_v1_decodes_without_a_deadline() {
         }
         other => panic!("expected CaseRegistered, got {other:?}"),
     }
-    assert!(CaseRegistered::VERSION >= 2);
+    const { assert!(CaseRegistered::VERSION >= 2) };
 }
