@@ -3,7 +3,8 @@
 //! [`CommandPath::execute`] is the only way commands reach the log. It
 //! 1. loads the case (from a bounded cache of recent case states, else from the log),
 //! 2. returns the first result if the command id was already applied to the case,
-//! 3. decides (every business and scope rule lives in the domain's `decide`),
+//! 3. decides (every business and scope rule lives in the domain's `decide`, which reads the
+//!    engine's clock — the `recorded_at` the events will carry — from its context),
 //! 4. seals the events (versions, hash chain, recorded-at) and appends them expecting the
 //!    loaded version,
 //! 5. on a conflict re-reads and re-decides, up to [`CommandPath::max_attempts`] times — unless
@@ -37,8 +38,8 @@ pub struct Submission {
     pub causation_id: Option<CorrelationId>,
     /// The command.
     pub command: Command,
-    /// Overrides the engine's clock for `recorded_at`. Only for imports of historical data
-    /// (fixtures, migrations); the HTTP API never sets it.
+    /// Overrides the engine's clock for `recorded_at` and for the decider's `now`. Only for
+    /// imports of historical data (fixtures, migrations); the HTTP API never sets it.
     pub recorded_at: Option<Timestamp>,
 }
 
@@ -127,7 +128,7 @@ impl Loaded {
     }
 }
 
-/// The clock that stamps `recorded_at`.
+/// The clock that stamps `recorded_at` and that the decider checks commands' times against.
 pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
 
 /// Loads, decides and appends. Cheap to share behind an `Arc`.
@@ -262,12 +263,15 @@ impl<L: EventLog> CommandPath<L> {
                     .into());
                 }
             }
+            // One reading of the clock: the decider's `now` is the events' `recorded_at`.
+            let now = sub.recorded_at.unwrap_or_else(|| (self.clock)());
             let ctx = Context {
                 regions: &self.regions,
                 policy: &self.policy,
+                now,
             };
             let events = decide(state, &sub.command, &ctx)?;
-            let commit = self.seal(&sub, state, &events)?;
+            let commit = self.seal(&sub, state, &events, now)?;
             let records = commit.events.clone();
             let appended = self.log.append(commit).await;
             match appended {
@@ -335,12 +339,13 @@ impl<L: EventLog> CommandPath<L> {
         sub: &Submission,
         state: &CaseState,
         events: &[gridcase_domain::Event],
+        recorded_at: Timestamp,
     ) -> Result<Commit, CommandError> {
         let header = CommitHeader {
             case_id: sub.case_id.clone(),
             command_id: sub.command_id.clone(),
             occurred_at: sub.command.occurred_at,
-            recorded_at: sub.recorded_at.unwrap_or_else(|| (self.clock)()),
+            recorded_at,
             actor: sub.command.actor.clone(),
             correlation_id: sub.correlation_id.clone(),
             causation_id: sub.causation_id.clone(),

@@ -64,8 +64,11 @@ fn note(text: &str) -> Action {
     Action::AddNote { text: text.into() }
 }
 
+/// A path whose clock reads one second after [`at`], whatever the wall clock says: the
+/// decider refuses commands dated far from the engine's clock.
 fn path(log: SledLog) -> CommandPath<SledLog> {
     CommandPath::new(log, regions(), Policy::default(), 1000)
+        .with_clock(Arc::new(|| at().plus_millis(1000)))
 }
 
 async fn fresh() -> (CommandPath<SledLog>, tempfile::TempDir) {

@@ -213,6 +213,11 @@ pub enum Action {
         /// Why (required).
         reason: String,
     },
+    /// 提级领办: the actor's unit, an ancestor of the holding unit, takes the case over.
+    TakeOver {
+        /// Why (required).
+        reason: String,
+    },
 }
 
 impl Action {

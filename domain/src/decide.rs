@@ -1,19 +1,80 @@
 //! The decider: every business rule of a case's life, in one pure function.
 //!
-//! [`decide`] takes the current [`CaseState`], a [`Command`] and a [`Context`] (the region tree
-//! and the policy) and returns the events to append, or a typed [`Rejection`] naming the rule
-//! that refused. It does no I/O and reads no clock: time comes from the command.
+//! [`decide`] takes the current [`CaseState`], a [`Command`] and a [`Context`] (the region tree,
+//! the policy and the engine's clock) and returns the events to append, or a typed
+//! [`Rejection`] naming the rule that refused. It does no I/O and reads no clock: the act's
+//! time comes from the command, the engine's clock from the context.
 //!
-//! Who may do what:
+//! # Who may do what
 //!
 //! | actor | may |
 //! |---|---|
 //! | grid worker | report in their grid; register, assign (to themselves), escalate, start mediation, resolve, close on the spot and record feedback on cases their grid holds |
-//! | unit staff | report in their subtree; everything on cases their unit holds; verify, reject a resolution, close, feedback and reopen on cases held in their subtree; approve extensions and supervise below them |
+//! | unit staff | report in their subtree; everything on cases their unit holds; take over (提级领办) an open case held below their unit; verify, reject a resolution, close, feedback and reopen on cases held in their subtree — never verifying or rejecting their own resolution; approve extensions and supervise below them |
 //! | mediator | hold sessions and conclude the mediations that name them; notes on those cases |
-//! | supervisor | supervise, extend deadlines, verify and reopen in their subtree |
-//! | admin | audited corrections in their subtree |
+//! | supervisor | supervise, extend deadlines, verify (or reject) a resolution and reopen in their subtree; no take-over: they hold no cases |
+//! | admin | audited corrections of cases whose location and holder lie in their subtree; a corrected location stays inside the holder's subtree |
 //! | auditor, analyst | nothing: read-only |
+//!
+//! # Rules beyond who
+//!
+//! **What a case is about.** A report's category must fit its kind ([`Category::fits`];
+//! [`Rejection::CategoryNotForKind`]), and so must the pair a correction of the kind or the
+//! category leaves. Events recorded before this rule keep whatever pair they carry, and a
+//! correction touching neither kind nor category does not judge it.
+//!
+//! **Times.** A command's `occurred_at`, and a report's `happened_at`, may lie at most
+//! [`TimePolicy::future_skew_minutes`](crate::policy::TimePolicy::future_skew_minutes) (default
+//! 5) after the engine's clock [`Context::now`] ([`Rejection::InTheFuture`]). Back-dating of
+//! `occurred_at` is bounded twice: never before the case's report ([`Rejection::InvalidField`]),
+//! and never more than
+//! [`TimePolicy::max_backdate_days`](crate::policy::TimePolicy::max_backdate_days) (default 30;
+//! 0 lifts the bound) before the clock ([`Rejection::TooFarInThePast`]), because `occurred_at`
+//! decides whether a resolution was on time and in which period an event counts: without a
+//! bound a unit could date a late resolution before its deadline, or into a month whose report
+//! is already out. A month covers late entry (补录) after a network outage or a week in the
+//! mountains; imports of older records lift the bound or pass their own clock. `happened_at`
+//! is not bounded in the past: old grievances are reported too.
+//!
+//! **Deadlines.** The clock starts at registration (立案) with the registering unit's deadline
+//! (level, severity, kind and source: [`crate::policy::DeadlinePolicy::due`]), so a case
+//! registered and never assigned becomes overdue; a move before registration (the escalation
+//! of a critical report, a take-over) already started it, and registration keeps it.
+//! Assignment keeps the deadline running. A new clock starts, from the event's time, at each
+//! move (escalation, delegation, take-over: the new holder's deadline), at the return of a
+//! referral, at a rework (返工) and at a reopening; a referral, rejection or merge stops it; an
+//! approved extension (延期) moves it. Cases registered by a version 1 `CaseRegistered`, which
+//! carried no deadline, start their clock at assignment, as they did.
+//!
+//! **Critical cases (重大) reach the township at once.** A critical report received below the
+//! township, a correction of an open case to critical severity, and a returned referral, a
+//! rework or a reopening of a critical case held below the township each add a `CaseEscalated`
+//! to its township in the same commit, with [`CRITICAL_REASON`] as its reason and the
+//! township's deadline. A correction to critical waits for a running mediation to conclude
+//! ([`Rejection::MediationInProgress`]): a case never moves during one. A case that is not open
+//! when corrected (referred, resolved, verified, closed) moves when it is open again. Critical
+//! cases are not delegated below the township ([`Rejection::CriticalBelowTownship`]).
+//!
+//! **Corrections fix the record and never move a case.** A corrected location must lie in the
+//! holding unit's subtree ([`Rejection::LocationOutsideHolder`]). To put a case somewhere else,
+//! move it first — the holder escalates to a unit covering both places, or that unit takes it
+//! over — so that who answers for it is decided by a unit, with a reason and a deadline, not by
+//! a data fix. A case no longer open keeps the location where it was handled.
+//!
+//! **Take-over (提级领办).** Staff of an ancestor unit take an open (reported, registered or
+//! assigned) case held below them, with a reason ([`Action::TakeOver`] → `CaseTakenOver`); the
+//! case moves up to their unit, is dispatched there again, and the taking unit's deadline runs
+//! from the take-over. Not while a mediation runs ([`Rejection::MediationInProgress`]); not by
+//! the unit holding it ([`Rejection::NotAboveHolder`]); not by supervisors, who press (督办)
+//! and approve but hold no cases ([`Rejection::RoleNotPermitted`]). A take-over is its own
+//! fact, not an escalation: the holder did not send the case up.
+//!
+//! **Separation of duties in 核查.** Whoever resolved a case neither verifies the resolution
+//! nor sends it back for rework ([`Rejection::ResolverCannotVerify`]) — sending one's own work
+//! back would also restart its clock. By default another staff member of the resolving unit
+//! may verify; with
+//! [`VerifierRule::allow_same_unit`](crate::policy::VerifierRule::allow_same_unit) = false
+//! verification comes from a unit above or a supervisor ([`Rejection::NotAboveHolder`]).
 
 use crate::actor::{Actor, Role};
 use crate::command::{Action, Command};
@@ -29,14 +90,21 @@ use crate::vocab::*;
 pub const MAX_TEXT_CHARS: usize = 4000;
 /// Most parties on one case.
 pub const MAX_PARTIES: usize = 50;
+/// The reason of the escalation that brings a critical case to its township at once.
+pub const CRITICAL_REASON: &str =
+    "重大事项即时上报乡镇 (critical: escalated to the township at once)";
 
 /// What the decider needs besides the state and the command.
 #[derive(Debug, Clone, Copy)]
 pub struct Context<'a> {
     /// The known regions; unknown codes are rejected.
     pub regions: &'a RegionTree,
-    /// Deadlines and closing policy.
+    /// Deadlines, closing, verification and time policy.
     pub policy: &'a Policy,
+    /// The engine's clock when deciding: the `recorded_at` the events will carry. The command
+    /// path passes its clock; an import of historical data (the fixture generator) passes the
+    /// simulated clock it records with.
+    pub now: Timestamp,
 }
 
 /// Why a command was refused: one variant per rule. Nothing was appended.
@@ -187,9 +255,55 @@ pub enum Rejection {
     /// A case cannot be merged into itself.
     #[error("a case cannot be merged into itself")]
     MergeIntoSelf,
+    /// A corrected location outside the holding unit's subtree: a correction does not move a
+    /// case. Move it first (escalate to a unit covering both places, or that unit takes it
+    /// over), then correct.
+    #[error(
+        "{location} is outside the holding unit {holder}: move the case there first, then correct"
+    )]
+    LocationOutsideHolder {
+        /// The requested location.
+        location: RegionCode,
+        /// The holding unit.
+        holder: RegionCode,
+    },
     /// A correction that changes nothing.
     #[error("the correction changes nothing")]
     EmptyCorrection,
+    /// Whoever resolved a case does not verify it, nor send it back for rework (核查 is done
+    /// by someone else).
+    #[error("{resolver} resolved the case and cannot verify it: another staff member or a unit above verifies")]
+    ResolverCannotVerify {
+        /// The resolver.
+        resolver: ActorId,
+    },
+    /// The category does not fit the case's kind ([`Category::fits`]): dispute categories for
+    /// disputes, incident and request categories for those; `other` fits every kind.
+    #[error("category {category} does not fit a {kind}: choose one of Category::for_kind({kind})")]
+    CategoryNotForKind {
+        /// The category.
+        category: Category,
+        /// The kind.
+        kind: CaseKind,
+    },
+    /// A time later than the engine's clock plus the allowed skew
+    /// ([`crate::policy::TimePolicy::future_skew_minutes`]).
+    #[error("{field} is in the future: it may be at most {latest} (check the device's clock)")]
+    InTheFuture {
+        /// `occurred_at` or `happened_at`.
+        field: &'static str,
+        /// The latest time accepted now.
+        latest: Timestamp,
+    },
+    /// An `occurred_at` further back than the back-dating window
+    /// ([`crate::policy::TimePolicy::max_backdate_days`]).
+    #[error("{field} is too far in the past: it may be no earlier than {earliest}")]
+    TooFarInThePast {
+        /// `occurred_at`.
+        field: &'static str,
+        /// The earliest time accepted now.
+        earliest: Timestamp,
+    },
     /// A field is missing, empty, too long or inconsistent.
     #[error("invalid {field}: {reason}")]
     InvalidField {
@@ -215,6 +329,7 @@ pub fn decide(state: &CaseState, cmd: &Command, ctx: &Context<'_>) -> Decision {
     if !actor.role().can_command() {
         return Err(Rejection::ReadOnlyRole { role: actor.role() });
     }
+    check_time(cmd.occurred_at, "occurred_at", ctx, true)?;
     let d = Decider {
         s: state,
         cmd,
@@ -264,6 +379,27 @@ fn text(field: &'static str, s: &str, required: bool) -> Result<(), Rejection> {
         });
     }
     Ok(())
+}
+
+/// Checks `t` against the engine's clock: not after it plus the allowed skew, and, when
+/// `backdating_bounded`, not before the back-dating window.
+fn check_time(
+    t: Timestamp,
+    field: &'static str,
+    ctx: &Context<'_>,
+    backdating_bounded: bool,
+) -> Result<(), Rejection> {
+    let times = &ctx.policy.times;
+    let latest = times.latest(ctx.now);
+    if t > latest {
+        return Err(Rejection::InTheFuture { field, latest });
+    }
+    match times.earliest(ctx.now) {
+        Some(earliest) if backdating_bounded && t < earliest => {
+            Err(Rejection::TooFarInThePast { field, earliest })
+        }
+        _ => Ok(()),
+    }
 }
 
 impl Decider<'_> {
@@ -416,6 +552,7 @@ impl Decider<'_> {
         }
         self.known(*location)?;
         self.covered(*location)?;
+        fits(*category, *kind)?;
         text("summary", summary, true)?;
         if parties.len() > MAX_PARTIES {
             return Err(Rejection::InvalidField {
@@ -423,6 +560,7 @@ impl Decider<'_> {
                 reason: "more than 50 parties",
             });
         }
+        check_time(*happened_at, "happened_at", self.ctx, false)?;
         if *happened_at > self.at() {
             return Err(Rejection::InvalidField {
                 field: "happened_at",
@@ -441,26 +579,50 @@ impl Decider<'_> {
             summary: summary.clone(),
             happened_at: *happened_at,
         })];
-        if *severity == Severity::Critical && received_by.level() < Level::Township {
-            let to = received_by
-                .ancestor_at(Level::Township)
-                .expect("a grid or village has a township");
-            let deadline = self.ctx.policy.deadlines.due(
-                Level::Township,
-                *severity,
-                *kind,
-                *source,
-                self.at(),
-            );
-            events.push(Event::CaseEscalated(CaseEscalated {
-                from: received_by,
+        events.extend(self.critical_to_township(received_by, *severity, *kind, *source));
+        Ok(events)
+    }
+
+    /// The escalation that brings a critical case held below the township to its township at
+    /// once (DOMAIN.md), with the rule as its reason and the township's deadline; `None` for
+    /// other cases.
+    fn critical_to_township(
+        &self,
+        holder: RegionCode,
+        severity: Severity,
+        kind: CaseKind,
+        source: Source,
+    ) -> Option<Event> {
+        if severity != Severity::Critical || holder.level() >= Level::Township {
+            return None;
+        }
+        let to = holder
+            .ancestor_at(Level::Township)
+            .expect("a grid or village has a township");
+        let deadline =
+            self.ctx
+                .policy
+                .deadlines
+                .due(Level::Township, severity, kind, source, self.at());
+        Some(
+            CaseEscalated {
+                from: holder,
                 to,
                 to_level: Level::Township,
-                reason: "重大事项即时上报乡镇 (critical: escalated to the township at once)".into(),
+                reason: CRITICAL_REASON.into(),
                 deadline,
-            }));
-        }
-        Ok(events)
+            }
+            .into(),
+        )
+    }
+
+    /// [`Decider::critical_to_township`] for the case as it stands: for the commands that make
+    /// a case open again where it was held (a returned referral, a rework, a reopening).
+    fn critical_back_in(&self, event: Event) -> Vec<Event> {
+        let d = self.details();
+        let mut events = vec![event];
+        events.extend(self.critical_to_township(self.holder(), d.severity, d.kind, d.source));
+        events
     }
 
     fn decide_existing(&self) -> Decision {
@@ -479,9 +641,13 @@ impl Decider<'_> {
             Action::Register => {
                 self.allow(Who::Holder { grid_worker: true })?;
                 self.status_in(&[Reported])?;
+                // The clock starts at 立案, unless a move before registration already started
+                // it (like the escalation of a critical report).
+                let deadline = s.deadline.unwrap_or_else(|| self.due_at(holder.level()));
                 Ok(vec![CaseRegistered {
                     unit: holder,
                     level: holder.level(),
+                    deadline: Some(deadline),
                 }
                 .into()])
             }
@@ -581,12 +747,14 @@ impl Decider<'_> {
                 self.allow(Who::Holder { grid_worker: false })?;
                 self.status_in(&[Referred])?;
                 text("reason", reason, true)?;
-                Ok(vec![ReferralReturned {
-                    unit: holder,
-                    reason: reason.clone(),
-                    deadline: self.due_at(holder.level()),
-                }
-                .into()])
+                Ok(self.critical_back_in(
+                    ReferralReturned {
+                        unit: holder,
+                        reason: reason.clone(),
+                        deadline: self.due_at(holder.level()),
+                    }
+                    .into(),
+                ))
             }
             Action::StartMediation {
                 mediation_type,
@@ -654,6 +822,7 @@ impl Decider<'_> {
                     supervisor: true,
                 })?;
                 self.resolved()?;
+                self.independent_verifier()?;
                 text("note", note, false)?;
                 Ok(vec![ResolutionVerified { note: note.clone() }.into()])
             }
@@ -663,12 +832,15 @@ impl Decider<'_> {
                     supervisor: true,
                 })?;
                 self.resolved()?;
+                self.independent_verifier()?;
                 text("reason", reason, true)?;
-                Ok(vec![ResolutionRejected {
-                    reason: reason.clone(),
-                    deadline: self.due_at(holder.level()),
-                }
-                .into()])
+                Ok(self.critical_back_in(
+                    ResolutionRejected {
+                        reason: reason.clone(),
+                        deadline: self.due_at(holder.level()),
+                    }
+                    .into(),
+                ))
             }
             Action::Close => {
                 self.allow(Who::Overseer {
@@ -729,13 +901,15 @@ impl Decider<'_> {
                     return Err(Rejection::NotClosed);
                 }
                 text("note", note, false)?;
-                Ok(vec![CaseReopened {
-                    reason: *reason,
-                    note: note.clone(),
-                    unit: holder,
-                    deadline: self.due_at(holder.level()),
-                }
-                .into()])
+                Ok(self.critical_back_in(
+                    CaseReopened {
+                        reason: *reason,
+                        note: note.clone(),
+                        unit: holder,
+                        deadline: self.due_at(holder.level()),
+                    }
+                    .into(),
+                ))
             }
             Action::ExtendDeadline { deadline, reason } => {
                 self.allow(Who::Above)?;
@@ -806,6 +980,27 @@ impl Decider<'_> {
                 }
                 .into()])
             }
+            Action::TakeOver { reason } => {
+                // Only a handling unit takes a case: supervisors press and approve.
+                if self.actor.role() != Role::UnitStaff {
+                    return Err(self.not_permitted());
+                }
+                // Strictly above the holder: a unit does not take what it already holds.
+                self.allow(Who::Above)?;
+                self.status_in(&open)?;
+                self.mediation_idle()?;
+                text("reason", reason, true)?;
+                let to = self.actor.unit();
+                self.known(to)?;
+                Ok(vec![CaseTakenOver {
+                    from: holder,
+                    to,
+                    to_level: to.level(),
+                    reason: reason.clone(),
+                    deadline: self.due_at(to.level()),
+                }
+                .into()])
+            }
             Action::CorrectDetails {
                 kind,
                 category,
@@ -825,9 +1020,21 @@ impl Decider<'_> {
                 if let Some(loc) = location {
                     self.known(*loc)?;
                     self.covered(*loc)?;
+                    // A correction fixes the record; moving a case is a routing decision.
+                    if !holder.contains(*loc) {
+                        return Err(Rejection::LocationOutsideHolder {
+                            location: *loc,
+                            holder,
+                        });
+                    }
                 }
                 if let Some(sm) = summary {
                     text("summary", sm, true)?;
+                }
+                // Only a correction of the kind or the category must leave a fitting pair:
+                // a case reported before the rule keeps its category through other fixes.
+                if kind.is_some() || category.is_some() {
+                    fits(category.unwrap_or(d.category), kind.unwrap_or(d.kind))?;
                 }
                 let e = CaseDetailsCorrected {
                     kind: changed(*kind, d.kind),
@@ -847,7 +1054,21 @@ impl Decider<'_> {
                 {
                     return Err(Rejection::EmptyCorrection);
                 }
-                Ok(vec![e.into()])
+                // A correction to critical brings an open case held below the township up
+                // to it, in the same commit; not in the middle of a mediation.
+                let escalation = match e.severity {
+                    Some(severity) if s.status.is_open() => self.critical_to_township(
+                        holder,
+                        severity,
+                        e.kind.unwrap_or(d.kind),
+                        e.source.unwrap_or(d.source),
+                    ),
+                    _ => None,
+                };
+                if escalation.is_some() {
+                    self.mediation_idle()?;
+                }
+                Ok([Some(e.into()), escalation].into_iter().flatten().collect())
             }
         }
     }
@@ -863,6 +1084,27 @@ impl Decider<'_> {
         } else {
             Err(Rejection::NotResolved)
         }
+    }
+
+    /// 核查 (verify or send back) is separate from resolving: never by the resolver, and, unless
+    /// the policy allows another staff member of the resolving unit, from above that unit.
+    fn independent_verifier(&self) -> Result<(), Rejection> {
+        let Some(r) = &self.s.resolution else {
+            return Err(Rejection::NotResolved);
+        };
+        if &r.by == self.actor.id() {
+            return Err(Rejection::ResolverCannotVerify {
+                resolver: r.by.clone(),
+            });
+        }
+        let same_unit = self.actor.role() == Role::UnitStaff && self.actor.unit() == r.unit;
+        if same_unit && !self.ctx.policy.verification.allow_same_unit {
+            return Err(Rejection::NotAboveHolder {
+                action: self.action,
+                holder: r.unit,
+            });
+        }
+        Ok(())
     }
 
     fn assigned_mediation(&self) -> Result<&crate::state::ActiveMediation, Rejection> {
@@ -894,6 +1136,15 @@ impl Decider<'_> {
                 supervisor: true,
             }),
         }
+    }
+}
+
+/// Checks that `category` fits a case of `kind`.
+fn fits(category: Category, kind: CaseKind) -> Result<(), Rejection> {
+    if category.fits(kind) {
+        Ok(())
+    } else {
+        Err(Rejection::CategoryNotForKind { category, kind })
     }
 }
 

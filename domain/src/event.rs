@@ -45,13 +45,20 @@ pub struct CaseReported {
     pub happened_at: Timestamp,
 }
 
-/// 立案: the holding unit registered the case.
+/// 立案: the holding unit registered the case; the clock runs from here.
+///
+/// Schema version 2 added `deadline`: version 1 bodies are upcast with `deadline: None`, their
+/// old meaning (the clock started at assignment, which [`CaseAssigned`] carries).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CaseRegistered {
     /// The registering unit.
     pub unit: RegionCode,
     /// The unit's level (for statistics).
     pub level: Level,
+    /// When handling is due: the deadline grid of the registering unit from the registration,
+    /// or the deadline already running when the case was moved before registration (e.g. a
+    /// critical report's escalation). `None` only in version 1 events.
+    pub deadline: Option<Timestamp>,
 }
 
 /// 不予立案/注销: the report was not registered.
@@ -63,14 +70,16 @@ pub struct CaseRejected {
     pub note: String,
 }
 
-/// 任务派遣: dispatched to a handler in the holding unit; starts the clock.
+/// 任务派遣: dispatched to a handler in the holding unit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CaseAssigned {
     /// The holding unit.
     pub unit: RegionCode,
     /// The handler.
     pub handler: ActorId,
-    /// When handling is due.
+    /// When handling is due: the deadline already running (from registration, or from the
+    /// last move, return, rework or reopening); for a case registered by a version 1
+    /// [`CaseRegistered`], which carried none, the clock starts here.
     pub deadline: Timestamp,
 }
 
@@ -287,6 +296,23 @@ pub struct CaseDetailsCorrected {
     pub reason: String,
 }
 
+/// 提级领办: an ancestor unit took the case over from the unit holding it.
+///
+/// Its own fact, not an escalation: the holder did not ask to be relieved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseTakenOver {
+    /// The unit that held the case.
+    pub from: RegionCode,
+    /// The ancestor unit that took it and holds it now.
+    pub to: RegionCode,
+    /// The taking unit's level.
+    pub to_level: Level,
+    /// Why.
+    pub reason: String,
+    /// The taking unit's deadline, from the take-over.
+    pub deadline: Timestamp,
+}
+
 /// An event type's body: the struct behind one variant of [`Event`].
 ///
 /// Implemented by the `events!` list in this module, which names each type with its current
@@ -378,7 +404,7 @@ macro_rules! events {
 // `crate::record`.
 events!(
     CaseReported => 1,
-    CaseRegistered => 1,
+    CaseRegistered => 2,
     CaseRejected => 1,
     CaseAssigned => 1,
     CaseEscalated => 1,
@@ -400,4 +426,5 @@ events!(
     EvidenceAttached => 1,
     CaseMerged => 1,
     CaseDetailsCorrected => 1,
+    CaseTakenOver => 1,
 );

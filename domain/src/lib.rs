@@ -12,7 +12,8 @@
 //!   and the decoded [`Envelope`].
 //! - [`chain`]: a case's hash chain — [`chain::seal`] turns a commit's events into records on
 //!   top of a [`ChainHead`], [`chain::check_link`] and [`chain::check_hash`] check them.
-//! - [`policy`]: deadlines per level, severity and kind.
+//! - [`policy`]: deadlines per level, severity and kind; how far a command's times may stray
+//!   from the engine's clock.
 //!
 //! ```
 //! use gridcase_domain::*;
@@ -25,10 +26,10 @@
 //! let grid: RegionCode = "330802005001007".parse().unwrap();
 //! regions.add_grid(grid, None).unwrap();
 //! let policy = Policy::default();
-//! let ctx = Context { regions: &regions, policy: &policy };
-//!
 //! let worker = Actor::new(ActorId::new("gw-1").unwrap(), Role::GridWorker, Scope::Subtree(grid)).unwrap();
 //! let at = Timestamp::parse("2026-03-02T02:00:00Z").unwrap();
+//! // The engine's clock when deciding: the decider reads no clock of its own.
+//! let ctx = Context { regions: &regions, policy: &policy, now: at };
 //! let report = Command {
 //!     actor: worker,
 //!     occurred_at: at,
@@ -66,7 +67,7 @@ pub use command::{Action, Command};
 pub use decide::{decide, Context, Rejection};
 pub use event::{Event, EventBody, Party};
 pub use ids::{ActorId, CaseId, CommandId, CorrelationId, EventId, Hash, IdError, PartyId};
-pub use policy::{DeadlinePolicy, KindDeadline, Policy};
+pub use policy::{DeadlinePolicy, KindDeadline, Policy, TimePolicy, VerifierRule};
 pub use record::{CodecError, Envelope, EventHeader, EventRecord, Upcaster};
 pub use region::{Level, RegionCode, RegionError, RegionTree};
 pub use state::{evolve, CaseState, Status};

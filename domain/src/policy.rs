@@ -1,13 +1,20 @@
-//! Deadline policy (办理时限): per level, severity, kind and source, configurable.
+//! The decider's policy: deadlines (办理时限) per level, severity, kind and source, and how far
+//! a command's times may stray from the engine's clock; configurable.
 //!
-//! Defaults follow DOMAIN.md: urgent at grid the same (local) day; grid 3 days, village 7,
-//! township 15, county 30 (city 30); people's mediation 30 days (人民调解工作若干规定 art. 33);
-//! petitions 60. Urgent and critical cases above the grid get half the level's days.
+//! Deadline defaults follow DOMAIN.md: urgent at grid the same (local) day; grid 3 days,
+//! village 7, township 15, county 30 (city 30); people's mediation 30 days (人民调解工作若干规定
+//! art. 33); petitions 60. Urgent and critical cases above the grid get half the level's days.
+//!
+//! Verification ([`VerifierRule`]): never by the resolver; by default another staff member of
+//! the resolving unit may verify.
+//!
+//! Time defaults ([`TimePolicy`]): a command may be dated up to 5 minutes after the engine's
+//! clock (devices' clocks drift) and up to 30 days before it (late entry, 补录).
 
 use serde::{Deserialize, Serialize};
 
 use crate::region::Level;
-use crate::time::{Timestamp, DAY_MS, HOUR_MS};
+use crate::time::{Timestamp, DAY_MS, HOUR_MS, MINUTE_MS};
 use crate::vocab::{CaseKind, Severity, Source};
 
 /// Days allowed at each level for a normal case.
@@ -131,6 +138,10 @@ pub struct Policy {
     pub deadlines: DeadlinePolicy,
     /// Whether a case resolved on the spot at grid level may be closed without verification.
     pub on_the_spot_close_at_grid: bool,
+    /// Who may verify (核查) a resolution besides the rule that the resolver never does.
+    pub verification: VerifierRule,
+    /// How far a command's times may stray from the engine's clock.
+    pub times: TimePolicy,
 }
 
 impl Default for Policy {
@@ -138,7 +149,71 @@ impl Default for Policy {
         Policy {
             deadlines: DeadlinePolicy::default(),
             on_the_spot_close_at_grid: true,
+            verification: VerifierRule::default(),
+            times: TimePolicy::default(),
         }
+    }
+}
+
+/// Who may verify (核查: verify, or send back for rework) a resolution.
+///
+/// Whoever resolved a case never verifies it. Beyond that, verification is by unit staff of
+/// the resolving unit or of a unit above it, or by a supervisor covering it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VerifierRule {
+    /// Whether another staff member of the resolving unit may verify (default). When false,
+    /// verification comes from above the resolving unit: staff of an ancestor unit or a
+    /// supervisor.
+    pub allow_same_unit: bool,
+}
+
+impl Default for VerifierRule {
+    fn default() -> Self {
+        VerifierRule {
+            allow_same_unit: true,
+        }
+    }
+}
+
+/// How far the times a command carries (`occurred_at`, a report's `happened_at`) may stray
+/// from the engine's clock ([`crate::decide::Context::now`]).
+///
+/// Ahead of the clock: nothing has happened in the future, but devices' clocks drift, so a
+/// little skew is allowed. Behind it: an act may be entered late (补录), but `occurred_at`
+/// decides whether a resolution was on time and in which period an event counts, so unbounded
+/// back-dating would let a unit move a late resolution before its deadline or into a report
+/// already published. `happened_at` (when the matter itself happened) is not bounded in the
+/// past: old grievances are reported too.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TimePolicy {
+    /// Minutes a time may lie after the engine's clock.
+    pub future_skew_minutes: u32,
+    /// Days `occurred_at` may lie before the engine's clock; 0 for no bound (e.g. while
+    /// migrating old paper records through the API).
+    pub max_backdate_days: u32,
+}
+
+impl Default for TimePolicy {
+    fn default() -> Self {
+        TimePolicy {
+            future_skew_minutes: 5,
+            max_backdate_days: 30,
+        }
+    }
+}
+
+impl TimePolicy {
+    /// The latest time a command may carry when the engine's clock reads `now`.
+    pub fn latest(&self, now: Timestamp) -> Timestamp {
+        now.plus_millis(i64::from(self.future_skew_minutes) * MINUTE_MS)
+    }
+
+    /// The earliest `occurred_at` a command may carry when the engine's clock reads `now`;
+    /// `None` when back-dating is not bounded.
+    pub fn earliest(&self, now: Timestamp) -> Option<Timestamp> {
+        (self.max_backdate_days > 0).then(|| now.plus_days(-i64::from(self.max_backdate_days)))
     }
 }
 
@@ -200,6 +275,19 @@ mod tests {
             p.end_of_local_day(t("2026-03-02T16:30:00Z")),
             t("2026-03-03T15:59:59.999Z")
         );
+    }
+
+    #[test]
+    fn times_default_to_five_minutes_ahead_and_thirty_days_back() {
+        let now = t("2026-03-02T02:00:00Z");
+        let p = TimePolicy::default();
+        assert_eq!(p.latest(now), t("2026-03-02T02:05:00Z"));
+        assert_eq!(p.earliest(now), Some(t("2026-01-31T02:00:00Z")));
+        let unbounded = TimePolicy {
+            max_backdate_days: 0,
+            ..p
+        };
+        assert_eq!(unbounded.earliest(now), None);
     }
 
     #[test]

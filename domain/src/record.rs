@@ -152,10 +152,43 @@ pub struct Upcaster {
     pub upcast: fn(&[u8]) -> Result<Vec<u8>, String>,
 }
 
-/// The upcasters of this build, one per (event type, old version). Every type is at its first
-/// schema version, so there are none yet.
+/// The upcasters of this build, one per (event type, old version).
+///
+/// | type | from | change |
+/// |---|---|---|
+/// | `CaseRegistered` | 1 | gained `deadline` (the clock starts at registration); v1 bodies get `None`: their clock started at assignment |
 pub fn upcasters() -> &'static [Upcaster] {
-    &[]
+    &[Upcaster {
+        event_type: <crate::event::CaseRegistered as crate::event::EventBody>::TYPE,
+        from: 1,
+        upcast: old::registered_v1_to_v2,
+    }]
+}
+
+/// Old schema versions, as private copies of the structs that wrote them, and their steps up.
+mod old {
+    use serde::Deserialize;
+
+    use crate::event::CaseRegistered;
+    use crate::region::{Level, RegionCode};
+
+    /// `CaseRegistered` v1: no deadline.
+    #[derive(Deserialize)]
+    struct CaseRegisteredV1 {
+        unit: RegionCode,
+        level: Level,
+    }
+
+    /// `CaseRegistered` v1 → v2: no deadline (the clock of a v1 case starts at assignment).
+    pub(super) fn registered_v1_to_v2(body: &[u8]) -> Result<Vec<u8>, String> {
+        let v1: CaseRegisteredV1 = rmp_serde::from_slice(body).map_err(|e| e.to_string())?;
+        rmp_serde::to_vec_named(&CaseRegistered {
+            unit: v1.unit,
+            level: v1.level,
+            deadline: None,
+        })
+        .map_err(|e| e.to_string())
+    }
 }
 
 /// What a build reads: each type's current version and the upcasters that lead to it.

@@ -187,12 +187,16 @@ pub struct CaseState {
     pub reported_at: Option<Timestamp>,
     /// When it was registered.
     pub registered_at: Option<Timestamp>,
-    /// Every unit that held it, in order, starting with the receiving unit.
+    /// Every unit that held it, in order, starting with the receiving unit (escalations,
+    /// delegations and take-overs each add one).
     pub path: Vec<RegionCode>,
     /// Times escalated.
     pub escalations: u32,
     /// Times delegated.
     pub delegations: u32,
+    /// Times taken over by an ancestor unit (提级领办).
+    #[serde(default)]
+    pub takeovers: u32,
     /// The mediation in progress.
     pub mediation: Option<ActiveMediation>,
     /// Concluded mediations, oldest first.
@@ -287,9 +291,12 @@ impl CaseState {
                 self.path.push(e.received_by);
                 self.reported_at = Some(at);
             }
-            Event::CaseRegistered(_) => {
+            Event::CaseRegistered(e) => {
                 self.status = Status::Registered;
                 self.registered_at = Some(at);
+                if let Some(d) = e.deadline {
+                    self.deadline = Some(d);
+                }
             }
             Event::CaseRejected(e) => {
                 self.status = Status::Rejected;
@@ -308,6 +315,10 @@ impl CaseState {
             Event::CaseDelegated(e) => {
                 self.move_to(e.to, e.deadline);
                 self.delegations += 1;
+            }
+            Event::CaseTakenOver(e) => {
+                self.move_to(e.to, e.deadline);
+                self.takeovers += 1;
             }
             Event::CaseReferred(e) => {
                 self.status = Status::Referred;

@@ -9,6 +9,8 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+/// Milliseconds in one minute.
+pub const MINUTE_MS: i64 = 60_000;
 /// Milliseconds in one hour.
 pub const HOUR_MS: i64 = 3_600_000;
 /// Milliseconds in one day.

@@ -68,7 +68,12 @@ vocab!(
 );
 
 vocab!(
-    /// Dispute categories (Ministry of Justice, 15).
+    /// What a case is about: the 14 dispute categories of the Ministry of Justice, then the
+    /// categories of incidents and requests, and [`Category::Other`] for every kind.
+    ///
+    /// Which kinds a category fits: [`Category::kinds`], [`Category::fits`],
+    /// [`Category::for_kind`]. New reports and corrections must fit; events recorded before the
+    /// rule keep whatever category they carry.
     Category {
         /// 婚姻家庭
         MarriageFamily = "marriage_family" / "婚姻家庭",
@@ -98,8 +103,24 @@ vocab!(
         TrafficAccident = "traffic_accident" / "道路交通事故",
         /// 物业
         PropertyManagement = "property_management" / "物业",
-        /// 其他
+        /// 其他: any kind.
         Other = "other" / "其他",
+        /// 安全隐患 (incidents): structural, electrical, gas, geological hazards.
+        SafetyHazard = "safety_hazard" / "安全隐患",
+        /// 消防 (incidents): blocked fire lanes, unsafe e-bike charging, fire risks.
+        FireSafety = "fire_safety" / "消防",
+        /// 市政设施: street lights, manholes, water and power supply, public equipment.
+        PublicFacilities = "public_facilities" / "市政设施",
+        /// 环境卫生: rubbish, sanitation, littering, burning, dumping.
+        EnvironmentSanitation = "environment_sanitation" / "环境卫生",
+        /// 食品药品: food and drug safety.
+        FoodDrug = "food_drug" / "食品药品",
+        /// 交通道路: road damage, illegal parking, traffic order, buses.
+        TrafficRoads = "traffic_roads" / "交通道路",
+        /// 特殊人群关爱: elderly living alone, people with disabilities, left-behind children.
+        VulnerableCare = "vulnerable_care" / "特殊人群关爱",
+        /// 民生服务 (requests): social insurance, subsidies, certificates, public services.
+        SocialServices = "social_services" / "民生服务",
     }
 );
 
@@ -124,6 +145,11 @@ vocab!(
         HigherLevel = "higher_level" / "上级交办",
         /// 雪亮工程 video discovery
         Video = "video" / "雪亮工程",
+        /// 智能感知: an alert of a sensor — electricity or water meters, smoke detectors,
+        /// cameras with recognition, other IoT devices.
+        SmartSensing = "smart_sensing" / "智能感知",
+        /// 平台预警: an alert of a data platform's model (e.g. a city brain 城市大脑).
+        PlatformAlert = "platform_alert" / "平台预警",
     }
 );
 
@@ -243,9 +269,124 @@ vocab!(
     }
 );
 
+impl Category {
+    /// The kinds of case this category fits: disputes for the Ministry of Justice's dispute
+    /// categories, incidents and/or requests for the others, every kind for
+    /// [`Category::Other`].
+    pub fn kinds(self) -> &'static [CaseKind] {
+        use CaseKind::*;
+        use Category::*;
+        match self {
+            MarriageFamily | Neighbours | HousingHomestead | Contract | Business | Damages
+            | ForestLand | Requisition | Pollution | Labour | Consumer | Medical
+            | TrafficAccident | PropertyManagement => &[Dispute],
+            Other => &[Dispute, Incident, Request],
+            SafetyHazard | FireSafety => &[Incident],
+            PublicFacilities | EnvironmentSanitation | FoodDrug | TrafficRoads | VulnerableCare => {
+                &[Incident, Request]
+            }
+            SocialServices => &[Request],
+        }
+    }
+
+    /// Whether the category fits a case of `kind`.
+    pub fn fits(self, kind: CaseKind) -> bool {
+        self.kinds().contains(&kind)
+    }
+
+    /// The categories that fit `kind`, in declaration order (e.g. to offer in a form).
+    pub fn for_kind(kind: CaseKind) -> impl Iterator<Item = Category> {
+        Category::ALL.iter().copied().filter(move |c| c.fits(kind))
+    }
+}
+
 impl Satisfaction {
     /// Satisfied or basically satisfied (counts toward 满意率).
     pub fn is_positive(self) -> bool {
         !matches!(self, Satisfaction::Dissatisfied)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Wire names are forever: the old values keep their names and positions, new ones are
+    /// appended.
+    #[test]
+    fn wire_names_are_stable_and_new_values_are_appended() {
+        let categories: Vec<&str> = Category::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(
+            categories,
+            [
+                "marriage_family",
+                "neighbours",
+                "housing_homestead",
+                "contract",
+                "business",
+                "damages",
+                "forest_land",
+                "requisition",
+                "pollution",
+                "labour",
+                "consumer",
+                "medical",
+                "traffic_accident",
+                "property_management",
+                "other",
+                "safety_hazard",
+                "fire_safety",
+                "public_facilities",
+                "environment_sanitation",
+                "food_drug",
+                "traffic_roads",
+                "vulnerable_care",
+                "social_services",
+            ]
+        );
+        let sources: Vec<&str> = Source::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(
+            sources,
+            [
+                "grid_patrol",
+                "citizen_app",
+                "hotline_12345",
+                "police_110",
+                "petition",
+                "court",
+                "department",
+                "higher_level",
+                "video",
+                "smart_sensing",
+                "platform_alert",
+            ]
+        );
+    }
+
+    #[test]
+    fn every_kind_has_categories_and_other_fits_them_all() {
+        for kind in CaseKind::ALL {
+            assert!(Category::Other.fits(*kind));
+            assert!(Category::for_kind(*kind).count() >= 6, "{kind}");
+        }
+        let disputes: Vec<Category> = Category::for_kind(CaseKind::Dispute).collect();
+        assert_eq!(disputes, Category::ALL[..15]);
+        assert!(!Category::Neighbours.fits(CaseKind::Incident));
+        assert!(Category::SafetyHazard.fits(CaseKind::Incident));
+        assert!(!Category::SafetyHazard.fits(CaseKind::Request));
+        assert!(Category::SocialServices.fits(CaseKind::Request));
+        assert!(Category::PublicFacilities.fits(CaseKind::Incident));
+        assert!(Category::PublicFacilities.fits(CaseKind::Request));
+        // Every category fits some kind, and `kinds` agrees with `for_kind`.
+        for c in Category::ALL {
+            assert!(!c.kinds().is_empty(), "{c}");
+            for kind in CaseKind::ALL {
+                assert_eq!(
+                    c.fits(*kind),
+                    Category::for_kind(*kind).any(|x| x == *c),
+                    "{c} {kind}"
+                );
+            }
+        }
     }
 }

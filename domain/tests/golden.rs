@@ -123,6 +123,7 @@ fn examples() -> Vec<Event> {
         CaseRegistered {
             unit: village,
             level: Level::Village,
+            deadline: Some(due),
         }
         .into(),
         CaseRejected {
@@ -249,6 +250,14 @@ fn examples() -> Vec<Event> {
             reason: "录入错误".into(),
         }
         .into(),
+        CaseTakenOver {
+            from: village,
+            to: town,
+            to_level: Level::Township,
+            reason: "群众多次反映未果，乡镇提级领办".into(),
+            deadline: due,
+        }
+        .into(),
     ]
 }
 
@@ -263,9 +272,19 @@ fn example(type_name: &str) -> Event {
 /// version: (type, old version, event). Every old version of every type has an entry: when a
 /// type's schema changes, the example of its old file moves here in its upcast form.
 fn old_versions() -> Vec<(&'static str, u16, Event)> {
-    // Every event type is at its first schema version: no old versions yet. An entry looks
-    // like `("CaseResolved", 1, CaseResolved { .. }.into())`.
-    vec![]
+    vec![
+        // v1 had no deadline: its clock started at assignment.
+        (
+            "CaseRegistered",
+            1,
+            CaseRegistered {
+                unit: code("330802005001"),
+                level: Level::Village,
+                deadline: None,
+            }
+            .into(),
+        ),
+    ]
 }
 
 /// What the golden file of `type_name` at `version` decodes to.
@@ -636,4 +655,21 @@ fn trailing_bytes_after_a_record_are_refused() {
         EventRecord::from_bytes(&bytes),
         Err(CodecError::Record(_))
     ));
+}
+
+/// `CaseRegistered` v1 (before the clock started at registration) still decodes, upcast to the
+/// current version with no deadline: the old meaning, a clock that starts at assignment.
+#[test]
+fn case_registered_v1_decodes_without_a_deadline() {
+    let record = EventRecord::from_bytes(&golden_bytes("CaseRegistered", 1)).unwrap();
+    assert_eq!(record.schema_version, 1);
+    assert!(record.verify_hash());
+    match record.decode().unwrap() {
+        Event::CaseRegistered(e) => {
+            assert_eq!(e.deadline, None);
+            assert_eq!((e.unit, e.level), (code("330802005001"), Level::Village));
+        }
+        other => panic!("expected CaseRegistered, got {other:?}"),
+    }
+    const { assert!(CaseRegistered::VERSION >= 2) };
 }

@@ -3,11 +3,10 @@
 
 mod support;
 
+use gridcase_domain::decide::CRITICAL_REASON;
 use gridcase_domain::event::*;
 use gridcase_domain::*;
 use support::*;
-
-const CRITICAL_REASON: &str = "重大事项即时上报乡镇 (critical: escalated to the township at once)";
 
 fn with_summary(mut action: Action, text: &str) -> Action {
     if let Action::Report { summary, .. } = &mut action {
@@ -270,6 +269,68 @@ fn a_report_has_at_most_fifty_parties() {
 }
 
 #[test]
+fn a_reports_category_fits_its_kind() {
+    for kind in CaseKind::ALL {
+        for category in Category::ALL {
+            let r = report(grid1()).kind(*kind).category(*category);
+            let when = given_no_case().when(cmd(grid_worker(grid1()), r.action()));
+            if category.fits(*kind) {
+                when.then(&[r.event(grid1())]);
+            } else {
+                when.then_rejected(Rejection::CategoryNotForKind {
+                    category: *category,
+                    kind: *kind,
+                });
+            }
+        }
+    }
+}
+
+#[test]
+fn incidents_and_requests_have_their_own_categories() {
+    let hazard = report(grid1())
+        .kind(CaseKind::Incident)
+        .category(Category::FireSafety)
+        .source(Source::SmartSensing);
+    given_no_case()
+        .when(cmd(grid_worker(grid1()), hazard.action()))
+        .then(&[hazard.event(grid1())]);
+    let request = report(grid3())
+        .kind(CaseKind::Request)
+        .category(Category::SocialServices)
+        .source(Source::Hotline);
+    given_no_case()
+        .when(cmd(staff(town1()), request.action()))
+        .then(&[request.event(town1())]);
+    // A dispute category does not describe a hazard.
+    let r = report(grid1())
+        .kind(CaseKind::Incident)
+        .category(Category::PropertyManagement);
+    given_no_case()
+        .when(cmd(grid_worker(grid1()), r.action()))
+        .then_rejected(Rejection::CategoryNotForKind {
+            category: Category::PropertyManagement,
+            kind: CaseKind::Incident,
+        });
+}
+
+#[test]
+fn an_old_report_with_any_category_still_applies() {
+    // Recorded before the rule: an incident filed under a dispute category.
+    let old = report(grid1())
+        .kind(CaseKind::Incident)
+        .category(Category::Pollution)
+        .event(grid1());
+    let s = given(&[old, registered(grid1())]).state().clone();
+    let d = s.details.expect("details");
+    assert_eq!(
+        (d.kind, d.category),
+        (CaseKind::Incident, Category::Pollution)
+    );
+    assert_eq!(s.status, Status::Registered);
+}
+
+#[test]
 fn what_is_reported_cannot_have_happened_after_the_report() {
     let mut action = report(grid1()).action();
     if let Action::Report { happened_at, .. } = &mut action {
@@ -290,26 +351,91 @@ fn what_is_reported_cannot_have_happened_after_the_report() {
 // --- register ----------------------------------------------------------------------------------
 
 #[test]
-fn the_grid_worker_registers_a_case_their_grid_holds() {
+fn the_grid_worker_registers_a_case_their_grid_holds_and_the_clock_starts() {
     let s = given(&h_reported(grid1()))
         .when(cmd(grid_worker(grid1()), Action::Register))
-        .then(&[registered(grid1())]);
+        .then(&[registered_due(grid1(), Some(now().plus_days(3)))]);
     assert_eq!(s.status, Status::Registered);
     assert_eq!(s.registered_at, Some(now()));
+    assert_eq!(s.deadline, Some(now().plus_days(3)));
 }
 
 #[test]
 fn registration_records_the_holding_unit_and_its_level() {
+    for unit in [village1(), town1(), county(), city()] {
+        let r = report(grid1());
+        let days = Policy::default()
+            .deadlines
+            .level_days(unit.level(), CaseKind::Dispute);
+        given(&[r.event(unit)])
+            .when(cmd(staff(unit), Action::Register))
+            .then(&[CaseRegistered {
+                unit,
+                level: unit.level(),
+                deadline: Some(now().plus_days(days.into())),
+            }
+            .into()]);
+    }
+}
+
+#[test]
+fn registration_keeps_a_clock_started_by_a_move_before_it() {
+    // A critical report went to the township at once, due at t0 + 8 days.
     let r = report(grid1()).severity(Severity::Critical);
-    let mut h = vec![r.event(grid1())];
-    h.push(escalated(grid1(), town1(), t0().plus_days(8)));
+    let h = vec![
+        r.event(grid1()),
+        escalated(grid1(), town1(), t0().plus_days(8)),
+    ];
     given(&h)
         .when(cmd(staff(town1()), Action::Register))
-        .then(&[CaseRegistered {
-            unit: town1(),
-            level: Level::Township,
+        .then(&[registered_due(town1(), Some(t0().plus_days(8)))]);
+}
+
+#[test]
+fn a_registered_case_never_assigned_becomes_overdue() {
+    let s = given(&h_reported(grid1()))
+        .when(cmd(grid_worker(grid1()), Action::Register))
+        .then(&[registered_due(grid1(), Some(now().plus_days(3)))]);
+    assert!(!s.is_overdue(now().plus_days(3)));
+    assert!(s.is_overdue(now().plus_days(3).plus_millis(1)));
+    // The village presses it as overdue.
+    let mut h = h_reported(grid1());
+    h.push(registered(grid1()));
+    let late = t0().plus_days(4);
+    given(&h)
+        .when(cmd_at(
+            staff(village1()),
+            late,
+            Action::IssueSupervision {
+                note: "已超期，请立即派遣".into(),
+            },
+        ))
+        .then(&[SupervisionIssued {
+            by_unit: village1(),
+            overdue: true,
+            note: "已超期，请立即派遣".into(),
         }
         .into()]);
+}
+
+#[test]
+fn a_case_registered_under_schema_version_1_starts_its_clock_at_assignment() {
+    // Version 1 of CaseRegistered carried no deadline: it decodes with `None`.
+    let h = vec![
+        report(grid1()).event(grid1()),
+        registered_due(grid1(), None),
+    ];
+    let g = given(&h);
+    assert_eq!(g.state().deadline, None);
+    assert!(!g.state().is_overdue(now().plus_days(100)));
+    let gw = grid_worker(grid1());
+    g.when(cmd(
+        gw.clone(),
+        Action::Assign {
+            handler: gw.id().clone(),
+        },
+    ))
+    .then(&[assigned(grid1(), &gw, now().plus_days(3))]);
 }
 
 #[test]
@@ -435,7 +561,8 @@ fn only_the_holding_unit_rejects() {
 // --- assign ------------------------------------------------------------------------------------
 
 #[test]
-fn a_grid_worker_assigns_a_case_to_themselves_and_starts_the_grid_clock() {
+fn a_grid_worker_assigns_a_case_to_themselves_and_the_registration_clock_keeps_running() {
+    // Registered at t0: due at t0 + 3 days, whenever it is assigned.
     let gw = grid_worker(grid1());
     let s = given(&h_registered(grid1()))
         .when(cmd(
@@ -444,10 +571,10 @@ fn a_grid_worker_assigns_a_case_to_themselves_and_starts_the_grid_clock() {
                 handler: gw.id().clone(),
             },
         ))
-        .then(&[assigned(grid1(), &gw, now().plus_days(3))]);
+        .then(&[assigned(grid1(), &gw, t0().plus_days(3))]);
     assert_eq!(s.status, Status::Assigned);
     assert_eq!(s.handler.as_ref(), Some(gw.id()));
-    assert_eq!(s.deadline, Some(now().plus_days(3)));
+    assert_eq!(s.deadline, Some(t0().plus_days(3)));
 }
 
 #[test]
@@ -498,23 +625,21 @@ fn unit_staff_assign_to_any_handler_of_their_unit() {
 }
 
 #[test]
-fn assignment_deadlines_follow_the_policy() {
+fn registration_deadlines_follow_the_policy() {
     let assign_at = |r: Report, unit: RegionCode, policy: Policy| {
         let actor = if unit.level() == Level::Grid {
             grid_worker(unit)
         } else {
             staff(unit)
         };
-        let h = vec![r.event(unit), registered(unit)];
-        let when = given(&h).with_policy(policy).when(cmd(
-            actor.clone(),
-            Action::Assign {
-                handler: actor.id().clone(),
-            },
-        ));
+        let when = given(&[r.event(unit)])
+            .with_policy(policy)
+            .when(cmd(actor, Action::Register));
         match when.result() {
             Ok(events) => match events.as_slice() {
-                [Event::CaseAssigned(a)] => a.deadline,
+                [Event::CaseRegistered(CaseRegistered {
+                    deadline: Some(d), ..
+                })] => *d,
                 other => panic!("unexpected {other:?}"),
             },
             Err(r) => panic!("rejected: {r:?}"),
@@ -572,7 +697,7 @@ fn an_escalation_deadline_keeps_running_through_assignment() {
     let h = vec![
         r.event(grid1()),
         escalated(grid1(), town1(), t0().plus_days(8)),
-        registered(town1()),
+        registered_due(town1(), Some(t0().plus_days(8))),
     ];
     given(&h)
         .when(cmd(

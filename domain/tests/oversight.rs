@@ -3,6 +3,7 @@
 
 mod support;
 
+use gridcase_domain::decide::CRITICAL_REASON;
 use gridcase_domain::event::*;
 use gridcase_domain::*;
 use support::*;
@@ -135,9 +136,27 @@ fn grid_workers_mediators_and_admins_do_not_extend() {
 
 #[test]
 fn an_extension_needs_a_running_deadline() {
-    given(&h_registered(grid1()))
+    // A reported case's clock has not started.
+    given(&h_reported(grid1()))
         .when(cmd(staff(village1()), extend(now().plus_days(9))))
         .then_rejected(Rejection::NoDeadline);
+    // Nor has that of a case registered under schema version 1 before its assignment.
+    let h = vec![
+        report(grid1()).event(grid1()),
+        registered_due(grid1(), None),
+    ];
+    given(&h)
+        .when(cmd(staff(village1()), extend(now().plus_days(9))))
+        .then_rejected(Rejection::NoDeadline);
+    // A registered case's has.
+    given(&h_registered(grid1()))
+        .when(cmd(staff(village1()), extend(now().plus_days(9))))
+        .then(&[DeadlineExtended {
+            previous: due(),
+            deadline: now().plus_days(9),
+            reason: "需补充材料".into(),
+        }
+        .into()]);
 }
 
 #[test]
@@ -241,9 +260,12 @@ fn a_case_is_overdue_when_open_and_past_its_deadline() {
         "due at the deadline itself is still on time"
     );
     assert!(s.is_overdue(due().plus_millis(1)));
-    // No deadline, no overdue.
-    let s = given(&h_registered(grid1())).state().clone();
+    // No deadline, no overdue: a reported case's clock has not started.
+    let s = given(&h_reported(grid1())).state().clone();
     assert!(!s.is_overdue(now().plus_days(1000)));
+    // A registered case's clock runs from registration, assigned or not.
+    let s = given(&h_registered(grid1())).state().clone();
+    assert!(s.is_overdue(due().plus_millis(1)));
     // Resolved, closed, rejected or merged cases are never overdue, whatever the old deadline.
     for h in [
         h_resolved(grid1(), ResolutionMethod::OnTheSpot),
@@ -416,7 +438,8 @@ fn evidence_has_a_media_type() {
 
 #[test]
 fn an_admin_corrects_only_what_changes() {
-    let s = given(&h_assigned(grid1()))
+    // Held by the village: grid2 lies in its subtree.
+    let s = given(&h_assigned_at(grid1(), village1()))
         .when(cmd(
             admin(county()),
             correct()
@@ -427,13 +450,10 @@ fn an_admin_corrects_only_what_changes() {
                 .action(),
         ))
         .then(&[CaseDetailsCorrected {
-            kind: None,
             category: Some(Category::HousingHomestead),
-            source: None,
-            severity: None,
             location: Some(grid2()),
             summary: Some("宅基地边界纠纷".into()),
-            reason: "录入错误".into(),
+            ..corrected()
         }
         .into()]);
     let d = s.details.expect("details");
@@ -442,7 +462,224 @@ fn an_admin_corrects_only_what_changes() {
         (Category::HousingHomestead, grid2(), "宅基地边界纠纷")
     );
     assert_eq!(d.kind, CaseKind::Dispute);
-    assert_eq!(s.holder, Some(grid1()), "a correction moves no case");
+    assert_eq!(s.holder, Some(village1()), "a correction moves no case");
+}
+
+/// A correction event that changes nothing yet, for `..corrected()`.
+fn corrected() -> CaseDetailsCorrected {
+    CaseDetailsCorrected {
+        kind: None,
+        category: None,
+        source: None,
+        severity: None,
+        location: None,
+        summary: None,
+        reason: "录入错误".into(),
+    }
+}
+
+fn severity(sev: Severity) -> CorrectionBuilder {
+    correct().edit(|a| {
+        if let Action::CorrectDetails { severity, .. } = a {
+            *severity = Some(sev);
+        }
+    })
+}
+
+fn corrected_severity(sev: Severity) -> Event {
+    CaseDetailsCorrected {
+        severity: Some(sev),
+        ..corrected()
+    }
+    .into()
+}
+
+/// The end of the local day of [`now`].
+fn end_of_today() -> Timestamp {
+    DeadlinePolicy::default().end_of_local_day(now())
+}
+
+/// The escalation that brings a critical case from `from` to town1 at [`now`].
+fn critical_escalation(from: RegionCode, deadline: Timestamp) -> Event {
+    CaseEscalated {
+        from,
+        to: town1(),
+        to_level: Level::Township,
+        reason: CRITICAL_REASON.into(),
+        deadline,
+    }
+    .into()
+}
+
+#[test]
+fn a_correction_to_critical_brings_the_case_to_its_township_at_once() {
+    // Township: 15 days, halved for a critical case.
+    let s = given(&h_assigned(grid1()))
+        .when(cmd(admin(county()), severity(Severity::Critical).action()))
+        .then(&[
+            corrected_severity(Severity::Critical),
+            critical_escalation(grid1(), now().plus_days(8)),
+        ]);
+    assert_eq!(s.holder, Some(town1()));
+    assert_eq!(s.status, Status::Registered);
+    assert_eq!((s.escalations, s.deadline), (1, Some(now().plus_days(8))));
+    // From a village too, and before registration.
+    given(&h_assigned_at(grid1(), village1()))
+        .when(cmd(admin(county()), severity(Severity::Critical).action()))
+        .then(&[
+            corrected_severity(Severity::Critical),
+            critical_escalation(village1(), now().plus_days(8)),
+        ]);
+    given(&h_reported(grid1()))
+        .when(cmd(admin(county()), severity(Severity::Critical).action()))
+        .then(&[
+            corrected_severity(Severity::Critical),
+            critical_escalation(grid1(), now().plus_days(8)),
+        ]);
+}
+
+#[test]
+fn the_escalation_follows_the_corrected_details() {
+    // Corrected to a petition at the same time: 60 days wherever it is handled.
+    let action = severity(Severity::Critical)
+        .edit(|a| {
+            if let Action::CorrectDetails { source, .. } = a {
+                *source = Some(Source::Petition);
+            }
+        })
+        .action();
+    let when = given(&h_assigned(grid1())).when(cmd(admin(county()), action));
+    match when.result() {
+        Ok(events) => match events.as_slice() {
+            [Event::CaseDetailsCorrected(c), Event::CaseEscalated(e)] => {
+                assert_eq!(c.source, Some(Source::Petition));
+                assert_eq!(e.deadline, now().plus_days(60));
+            }
+            other => panic!("unexpected {other:?}"),
+        },
+        Err(r) => panic!("rejected: {r:?}"),
+    }
+}
+
+#[test]
+fn a_critical_case_at_or_above_the_township_stays_where_it_is() {
+    given(&h_assigned_at(grid1(), town1()))
+        .when(cmd(admin(county()), severity(Severity::Critical).action()))
+        .then(&[corrected_severity(Severity::Critical)]);
+    // Other severities never move a case.
+    given(&h_assigned(grid1()))
+        .when(cmd(admin(county()), severity(Severity::Urgent).action()))
+        .then(&[corrected_severity(Severity::Urgent)]);
+}
+
+#[test]
+fn a_correction_to_critical_waits_for_a_running_mediation() {
+    given(&h_mediating(grid1()))
+        .when(cmd(admin(county()), severity(Severity::Critical).action()))
+        .then_rejected(Rejection::MediationInProgress {
+            action: "correct_details",
+        });
+    // Other corrections do not move the case and go ahead.
+    given(&h_mediating(grid1()))
+        .when(cmd(admin(county()), severity(Severity::Urgent).action()))
+        .then(&[corrected_severity(Severity::Urgent)]);
+}
+
+#[test]
+fn a_case_corrected_to_critical_when_not_open_reaches_the_township_when_it_is_open_again() {
+    // Resolved at the grid, then corrected: it stays with the unit that handled it...
+    let mut h = h_resolved(grid1(), ResolutionMethod::Explanation);
+    let s = given(&h)
+        .when(cmd(admin(county()), severity(Severity::Critical).action()))
+        .then(&[corrected_severity(Severity::Critical)]);
+    assert_eq!(s.holder, Some(grid1()));
+    h.push(corrected_severity(Severity::Critical));
+    // ... until a rework opens it again.
+    given(&h)
+        .when(cmd(
+            staff(village1()),
+            Action::RejectResolution {
+                reason: "重大事项，需乡镇处置".into(),
+            },
+        ))
+        .then(&[
+            ResolutionRejected {
+                reason: "重大事项，需乡镇处置".into(),
+                // Critical at the grid: the same local day.
+                deadline: end_of_today(),
+            }
+            .into(),
+            critical_escalation(grid1(), now().plus_days(8)),
+        ]);
+    // A reopening too.
+    let mut h = h_closed(grid1());
+    h.push(corrected_severity(Severity::Critical));
+    let s = given(&h)
+        .when(cmd(
+            staff(village1()),
+            Action::Reopen {
+                reason: ReopenReason::NewFacts,
+                note: String::new(),
+            },
+        ))
+        .then(&[
+            CaseReopened {
+                reason: ReopenReason::NewFacts,
+                note: String::new(),
+                unit: grid1(),
+                deadline: end_of_today(),
+            }
+            .into(),
+            critical_escalation(grid1(), now().plus_days(8)),
+        ]);
+    assert_eq!((s.holder, s.status), (Some(town1()), Status::Registered));
+    // And a referral coming back.
+    let mut h = h_referred();
+    h.push(corrected_severity(Severity::Critical));
+    given(&h)
+        .when(cmd(
+            staff(village1()),
+            Action::ReturnReferral {
+                reason: "诉前调解".into(),
+            },
+        ))
+        .then(&[
+            ReferralReturned {
+                unit: village1(),
+                reason: "诉前调解".into(),
+                deadline: now().plus_days(4),
+            }
+            .into(),
+            critical_escalation(village1(), now().plus_days(8)),
+        ]);
+}
+
+#[test]
+fn a_correction_does_not_move_the_location_outside_the_holding_unit() {
+    // Held by grid1: grid2 is another grid.
+    given(&h_assigned(grid1()))
+        .when(cmd(admin(county()), correct().location(grid2()).action()))
+        .then_rejected(Rejection::LocationOutsideHolder {
+            location: grid2(),
+            holder: grid1(),
+        });
+    // Held by village1: grid3 is in another village.
+    given(&h_assigned_at(grid1(), village1()))
+        .when(cmd(admin(county()), correct().location(grid3()).action()))
+        .then_rejected(Rejection::LocationOutsideHolder {
+            location: grid3(),
+            holder: village1(),
+        });
+    // Move it first: once the township holds it, the location is corrected.
+    let mut h = h_assigned(grid1());
+    h.push(taken_over(grid1(), town1(), now().plus_days(15)));
+    given(&h)
+        .when(cmd(admin(county()), correct().location(grid3()).action()))
+        .then(&[CaseDetailsCorrected {
+            location: Some(grid3()),
+            ..corrected()
+        }
+        .into()]);
 }
 
 #[test]
@@ -499,6 +736,82 @@ fn corrections_stay_within_the_admins_scope() {
     given(&h_assigned(grid1()))
         .when(cmd(adm.clone(), correct().location(grid3()).action()))
         .then_rejected(out_of_scope(&adm, grid3()));
+}
+
+#[test]
+fn a_corrected_category_fits_the_kind() {
+    // h_assigned is a neighbours' dispute. A new category must fit the kind in force, a new
+    // kind the category in force...
+    for (action, category, kind) in [
+        (
+            correct().category(Category::SafetyHazard),
+            Category::SafetyHazard,
+            CaseKind::Dispute,
+        ),
+        (
+            correct().kind(CaseKind::Incident),
+            Category::Neighbours,
+            CaseKind::Incident,
+        ),
+    ] {
+        given(&h_assigned(grid1()))
+            .when(cmd(admin(county()), action.action()))
+            .then_rejected(Rejection::CategoryNotForKind { category, kind });
+    }
+    // ... so kind and category are corrected together.
+    given(&h_assigned(grid1()))
+        .when(cmd(
+            admin(county()),
+            correct()
+                .kind(CaseKind::Incident)
+                .category(Category::FireSafety)
+                .action(),
+        ))
+        .then(&[CaseDetailsCorrected {
+            kind: Some(CaseKind::Incident),
+            category: Some(Category::FireSafety),
+            ..corrected()
+        }
+        .into()]);
+}
+
+#[test]
+fn a_case_reported_before_the_category_rule_keeps_its_category_through_other_fixes() {
+    let mut h = h_assigned(grid1());
+    h[0] = report(grid1())
+        .kind(CaseKind::Incident)
+        .category(Category::Pollution)
+        .event(grid1());
+    given(&h)
+        .when(cmd(
+            admin(county()),
+            correct().summary("河道漂浮垃圾").action(),
+        ))
+        .then(&[CaseDetailsCorrected {
+            summary: Some("河道漂浮垃圾".into()),
+            ..corrected()
+        }
+        .into()]);
+    // Correcting the category brings it under the rule.
+    given(&h)
+        .when(cmd(
+            admin(county()),
+            correct().category(Category::Labour).action(),
+        ))
+        .then_rejected(Rejection::CategoryNotForKind {
+            category: Category::Labour,
+            kind: CaseKind::Incident,
+        });
+    given(&h)
+        .when(cmd(
+            admin(county()),
+            correct().category(Category::EnvironmentSanitation).action(),
+        ))
+        .then(&[CaseDetailsCorrected {
+            category: Some(Category::EnvironmentSanitation),
+            ..corrected()
+        }
+        .into()]);
 }
 
 #[test]

@@ -6,7 +6,7 @@
 //! sealed exactly as the bus seals them, and after every step:
 //!
 //! - a reported case has exactly one holder, a known region, the end of its path; it moves only
-//!   up by escalation or down by delegation;
+//!   up by escalation or take-over, or down by delegation;
 //! - versions run 1, 2, 3… without gaps, every `prev_hash` is the previous record's hash and
 //!   every record verifies;
 //! - every status change follows the life cycle written out below, independently of the code;
@@ -61,8 +61,8 @@ fn expected_status(from: Status, event: &Event) -> Option<Status> {
         ("CaseRegistered", Reported) => Registered,
         ("CaseRejected", Reported) => Rejected,
         ("CaseAssigned", Registered | Assigned) => Assigned,
-        ("CaseEscalated", Reported) => Reported,
-        ("CaseEscalated" | "CaseDelegated", Registered | Assigned) => Registered,
+        ("CaseEscalated" | "CaseTakenOver", Reported) => Reported,
+        ("CaseEscalated" | "CaseDelegated" | "CaseTakenOver", Registered | Assigned) => Registered,
         ("CaseReferred", Registered | Assigned) => Referred,
         ("ReferralReturned", Referred) => Registered,
         ("MediationStarted" | "MediationSessionHeld" | "MediationConcluded", Assigned) => Assigned,
@@ -202,6 +202,7 @@ fn sample_events() -> Vec<Event> {
             reason: "r".into(),
         }
         .into(),
+        taken_over(grid1(), town1(), t),
     ]
 }
 
@@ -212,9 +213,6 @@ struct Model {
     policy: Policy,
     log: History,
     now: Timestamp,
-    /// A correction raised the severity to critical: the "critical at township or above" rule
-    /// is not enforced by corrections (reported as a gap), so the model stops checking it.
-    severity_corrected: bool,
     statuses: BTreeSet<Status>,
     event_types: BTreeSet<&'static str>,
     rejections: BTreeMap<&'static str, usize>,
@@ -229,7 +227,6 @@ impl Model {
             },
             log: History::default(),
             now: t0(),
-            severity_corrected: false,
             statuses: [Status::New].into(),
             event_types: BTreeSet::new(),
             rejections: BTreeMap::new(),
@@ -245,6 +242,7 @@ impl Model {
         let ctx = Context {
             regions: regions(),
             policy: &self.policy,
+            now: cmd.occurred_at,
         };
         let before = self.log.state.clone();
         let decision = decide(&before, cmd, &ctx);
@@ -266,8 +264,14 @@ impl Model {
         );
         assert!(
             events.len() <= 2,
-            "one fact per command, two for a critical report: {events:?}"
+            "one fact per command, and the escalation of a critical case to its township: {events:?}"
         );
+        if let [_, second] = events.as_slice() {
+            assert!(
+                matches!(second, Event::CaseEscalated(e) if e.to_level == Level::Township),
+                "only a critical case's escalation to the township follows another fact: {events:?}"
+            );
+        }
 
         let first = self.log.records.len();
         self.log.append(&cmd.actor, cmd.occurred_at, &events);
@@ -280,9 +284,6 @@ impl Model {
             assert_eq!(envelope.header.occurred_at, cmd.occurred_at);
             let next = evolve(s.clone(), &envelope);
             check_step(&s, event, &next);
-            if let Event::CaseDetailsCorrected(c) = event {
-                self.severity_corrected |= c.severity == Some(Severity::Critical);
-            }
             self.event_types.insert(event.type_name());
             self.statuses.insert(next.status);
             s = next;
@@ -329,11 +330,14 @@ impl Model {
                 s.path
             );
         }
+        // Critical cases reach the township at once: at report, at a correction to critical,
+        // and whenever a critical case held below it is open again. A case corrected while not
+        // open stays where it was handled until then.
         let details = s.details.as_ref().expect("a reported case has details");
-        if details.severity == Severity::Critical && !self.severity_corrected {
+        if details.severity == Severity::Critical && s.status.is_open() {
             assert!(
                 holder.level() >= Level::Township,
-                "critical case held at {holder}"
+                "open critical case held at {holder}"
             );
         }
 
@@ -368,6 +372,9 @@ impl Model {
                 s.deadline.is_some() && s.handler.is_some(),
                 "an assigned case has a handler and a clock"
             );
+        }
+        if s.status == Status::Registered {
+            assert!(s.deadline.is_some(), "the clock runs from registration");
         }
         if matches!(
             s.status,
@@ -406,7 +413,7 @@ fn check_record(record: &EventRecord, event: &Event, version: u64, prev_hash: Ha
 }
 
 /// Checks one applied event: the status moves along the life cycle and the holder only moves
-/// up by escalation or down by delegation.
+/// up by escalation or take-over, or down by delegation.
 fn check_step(before: &CaseState, event: &Event, after: &CaseState) {
     let from = before.status;
     let to = after.status;
@@ -437,6 +444,16 @@ fn check_step(before: &CaseState, event: &Event, after: &CaseState) {
             );
             assert_eq!(e.to_level, e.to.level());
             assert_eq!(after.holder, Some(e.to));
+        }
+        Event::CaseTakenOver(e) => {
+            assert_eq!(before.holder, Some(e.from));
+            assert!(
+                e.to != e.from && e.to.contains(e.from),
+                "taken over sideways or from above: {e:?}"
+            );
+            assert_eq!(e.to_level, e.to.level());
+            assert_eq!(after.holder, Some(e.to));
+            assert_eq!(after.takeovers, before.takeovers + 1);
         }
         _ => assert_eq!(
             after.holder,
@@ -641,6 +658,7 @@ fn sensible(s: &CaseState, step: &Step, now: Timestamp) -> (Actor, Action) {
                         reason: reason(),
                     },
                 ),
+                4 if holder != city() => (overseer(holder), Action::TakeOver { reason: reason() }),
                 _ => {
                     let handler = worker.id().clone();
                     (worker, Action::Assign { handler })
@@ -810,11 +828,11 @@ fn random(s: &CaseState, step: &Step, now: Timestamp) -> (Actor, Action) {
     let Step { a, b, c, .. } = *step;
     let actor = pick(&actor_pool(), a);
     let regions = region_pool();
-    let action = match b % 23 {
+    let action = match b % 24 {
         0 => report_action(
             pick(CaseKind::ALL, a),
             pick(Severity::ALL, c),
-            pick(Source::ALL, b / 23),
+            pick(Source::ALL, b / 24),
             pick(&regions, c / 3),
         ),
         1 => Action::Register,
@@ -885,6 +903,7 @@ fn random(s: &CaseState, step: &Step, now: Timestamp) -> (Actor, Action) {
             into: CaseId::new(pick(&["c1", "c2"], c)).unwrap(),
             reason: text(a),
         },
+        23 => Action::TakeOver { reason: text(c) },
         _ => Action::CorrectDetails {
             kind: (c & 1 != 0).then(|| pick(CaseKind::ALL, a)),
             category: (c & 2 != 0).then(|| pick(Category::ALL, a)),

@@ -236,6 +236,80 @@ fn verification_comes_from_within_the_holders_subtree() {
         .then_rejected(out_of_scope(&elsewhere, town1()));
 }
 
+/// A unit's second staff member (the harness's `staff(unit)` is the first).
+fn colleague(unit: RegionCode) -> Actor {
+    Actor::new(
+        aid(&format!("staff-{unit}-2")),
+        Role::UnitStaff,
+        Scope::Subtree(unit),
+    )
+    .unwrap()
+}
+
+fn same_unit_verification(allow_same_unit: bool) -> Policy {
+    Policy {
+        verification: VerifierRule { allow_same_unit },
+        ..Policy::default()
+    }
+}
+
+#[test]
+fn the_resolver_neither_verifies_nor_sends_back_their_own_resolution() {
+    // Sending it back would also give the resolver a fresh deadline.
+    for unit in [village1(), town1()] {
+        let h = h_resolved_at(grid1(), unit, ResolutionMethod::DepartmentHandling);
+        let resolver = staff(unit);
+        for action in [verify(), rework()] {
+            given(&h).when(cmd(resolver.clone(), action)).then_rejected(
+                Rejection::ResolverCannotVerify {
+                    resolver: resolver.id().clone(),
+                },
+            );
+        }
+    }
+}
+
+#[test]
+fn another_staff_member_of_the_resolving_unit_verifies_by_default() {
+    let h = h_resolved_at(grid1(), village1(), ResolutionMethod::Explanation);
+    given(&h)
+        .when(cmd(colleague(village1()), verify()))
+        .then(&[ResolutionVerified {
+            note: "核查属实".into(),
+        }
+        .into()]);
+    // ... and so do the units above and supervisors.
+    for actor in [staff(town1()), staff(city()), supervisor(county())] {
+        given(&h).when(cmd(actor, verify())).then(&[verified()]);
+    }
+}
+
+#[test]
+fn the_policy_can_ask_for_verification_from_above_the_resolving_unit() {
+    let h = h_resolved_at(grid1(), village1(), ResolutionMethod::Explanation);
+    for action in [verify(), rework()] {
+        let name = action.name();
+        given(&h)
+            .with_policy(same_unit_verification(false))
+            .when(cmd(colleague(village1()), action))
+            .then_rejected(Rejection::NotAboveHolder {
+                action: name,
+                holder: village1(),
+            });
+    }
+    for actor in [staff(town1()), supervisor(county())] {
+        given(&h)
+            .with_policy(same_unit_verification(false))
+            .when(cmd(actor, verify()))
+            .then(&[verified()]);
+    }
+    // A grid resolution is verified from the village either way.
+    given(&h_resolved(grid1(), ResolutionMethod::Explanation))
+        .with_policy(same_unit_verification(false))
+        .when(cmd(staff(village1()), verify()))
+        .then(&[verified()]);
+}
+
 #[test]
 fn a_verification_note_has_bounded_length() {
     given(&h_resolved(grid1(), ResolutionMethod::Explanation))

@@ -1,5 +1,5 @@
-//! Moving a case: up (escalate 上报), down (delegate 下派), out (refer 移送) and back.
-//! A case is held by exactly one unit at a time.
+//! Moving a case: up (escalate 上报), down (delegate 下派), out (refer 移送) and back, and
+//! taken over from above (提级领办). A case is held by exactly one unit at a time.
 
 mod support;
 
@@ -40,6 +40,12 @@ fn h_registered_at(unit: RegionCode) -> Vec<Event> {
     let mut h = h_assigned_at(grid1(), unit);
     h.pop();
     h
+}
+
+fn take_over() -> Action {
+    Action::TakeOver {
+        reason: "案情复杂，提级领办".into(),
+    }
 }
 
 // --- escalate ----------------------------------------------------------------------------------
@@ -350,19 +356,6 @@ fn a_referral_names_the_body_and_the_reason() {
         .then_rejected(invalid_field("reason", "must not be empty"));
 }
 
-fn h_referred() -> Vec<Event> {
-    let mut h = h_assigned_at(grid1(), village1());
-    h.push(
-        CaseReferred {
-            target: ReferralTarget::Court,
-            body: "法院".into(),
-            reason: "诉讼".into(),
-        }
-        .into(),
-    );
-    h
-}
-
 #[test]
 fn a_returned_referral_is_registered_again_at_the_holding_unit_with_a_new_clock() {
     let s = given(&h_referred())
@@ -439,4 +432,124 @@ fn escalation_and_delegation_deadlines_follow_a_configured_policy() {
         .with_policy(policy)
         .when(cmd(grid_worker(grid1()), escalate(Some(town1()))))
         .then(&[escalated(grid1(), town1(), now().plus_days(4))]);
+}
+
+// --- take over (提级领办) ------------------------------------------------------------------------
+
+#[test]
+fn an_ancestor_units_staff_take_over_a_case_and_their_deadline_applies() {
+    // Assigned at the grid; the township takes it over.
+    let s = given(&h_assigned(grid1()))
+        .when(cmd(staff(town1()), take_over()))
+        .then(&[taken_over(grid1(), town1(), now().plus_days(15))]);
+    assert_eq!(s.holder, Some(town1()));
+    assert_eq!(s.path, vec![grid1(), town1()]);
+    assert_eq!((s.takeovers, s.escalations), (1, 0));
+    // The taking unit dispatches it again, on its own clock.
+    assert_eq!(s.status, Status::Registered);
+    assert_eq!(s.handler, None);
+    assert_eq!(s.deadline, Some(now().plus_days(15)));
+    given(&h_assigned(grid1()))
+        .when(cmd(staff(county()), take_over()))
+        .then(&[taken_over(grid1(), county(), now().plus_days(30))]);
+}
+
+#[test]
+fn a_take_over_follows_the_deadline_grid_of_the_case() {
+    let mut h = h_assigned(grid1());
+    h[0] = report(grid1()).severity(Severity::Urgent).event(grid1());
+    given(&h)
+        .when(cmd(staff(town1()), take_over()))
+        .then(&[taken_over(grid1(), town1(), now().plus_days(8))]);
+}
+
+#[test]
+fn a_reported_or_registered_case_can_be_taken_over() {
+    let s = given(&h_reported(grid1()))
+        .when(cmd(staff(village1()), take_over()))
+        .then(&[taken_over(grid1(), village1(), now().plus_days(7))]);
+    assert_eq!(s.status, Status::Reported);
+    given(&h_registered(grid1()))
+        .when(cmd(staff(village1()), take_over()))
+        .then(&[taken_over(grid1(), village1(), now().plus_days(7))]);
+}
+
+#[test]
+fn the_holding_unit_does_not_take_over_its_own_case() {
+    given(&h_registered_at(village1()))
+        .when(cmd(staff(village1()), take_over()))
+        .then_rejected(Rejection::NotAboveHolder {
+            action: "take_over",
+            holder: village1(),
+        });
+}
+
+#[test]
+fn only_an_ancestor_takes_over() {
+    // Below the holder, or beside it: the holder is out of scope.
+    let below = staff(village1());
+    given(&h_registered_at(town1()))
+        .when(cmd(below.clone(), take_over()))
+        .then_rejected(out_of_scope(&below, town1()));
+    let beside = staff(town2());
+    given(&h_assigned(grid1()))
+        .when(cmd(beside.clone(), take_over()))
+        .then_rejected(out_of_scope(&beside, grid1()));
+}
+
+#[test]
+fn only_unit_staff_take_over() {
+    for actor in [
+        grid_worker(grid1()),
+        supervisor(county()),
+        mediator(town1()),
+        admin(city()),
+    ] {
+        given(&h_assigned(grid1()))
+            .when(cmd(actor.clone(), take_over()))
+            .then_rejected(not_permitted(&actor, "take_over"));
+    }
+}
+
+#[test]
+fn only_open_cases_are_taken_over() {
+    for (h, status) in [
+        (
+            h_resolved(grid1(), ResolutionMethod::Explanation),
+            Status::Resolved,
+        ),
+        (h_closed(grid1()), Status::Closed),
+        (h_referred(), Status::Referred),
+    ] {
+        given(&h)
+            .when(cmd(staff(county()), take_over()))
+            .then_rejected(invalid_status("take_over", status));
+    }
+}
+
+#[test]
+fn a_case_in_mediation_is_not_taken_over() {
+    given(&h_mediating(grid1()))
+        .when(cmd(staff(town1()), take_over()))
+        .then_rejected(Rejection::MediationInProgress {
+            action: "take_over",
+        });
+}
+
+#[test]
+fn a_take_over_needs_a_reason() {
+    given(&h_assigned(grid1()))
+        .when(cmd(staff(town1()), Action::TakeOver { reason: " ".into() }))
+        .then_rejected(invalid_field("reason", "must not be empty"));
+}
+
+#[test]
+fn a_taken_over_case_is_registered_and_assigned_at_the_taking_unit() {
+    let mut h = h_reported(grid1());
+    h.push(taken_over(grid1(), town1(), t0().plus_days(15)));
+    // Registration keeps the clock the take-over started.
+    let s = given(&h)
+        .when(cmd(staff(town1()), Action::Register))
+        .then(&[registered_due(town1(), Some(t0().plus_days(15)))]);
+    assert_eq!(s.holder, Some(town1()));
 }

@@ -290,6 +290,16 @@ macro_rules! dim_ids {
             24 => Kind(Dispute),
             25 => Kind(Incident),
             26 => Kind(Request),
+            27 => Category(SafetyHazard),
+            28 => Category(FireSafety),
+            29 => Category(PublicFacilities),
+            30 => Category(EnvironmentSanitation),
+            31 => Category(FoodDrug),
+            32 => Category(TrafficRoads),
+            33 => Category(VulnerableCare),
+            34 => Category(SocialServices),
+            35 => Source(SmartSensing),
+            36 => Source(PlatformAlert),
         }
     };
 }
@@ -364,8 +374,9 @@ const _: () = {
     assert!((1 + Dim::ID_END as u32) * (GROUP_SLOTS as u32) <= TTR_BASE as u32);
 };
 
-/// How counters are laid out in a snapshot, as text: the key scheme, every slot and dimension
-/// value with its id, and the time-to-resolution buckets. [`layout_fingerprint`] hashes it.
+/// How a snapshot is laid out, as text: the counters' key scheme, every slot and dimension
+/// value with its id, the time-to-resolution buckets, and the fields of a stored case view.
+/// [`layout_fingerprint`] hashes it.
 pub fn layout_description() -> String {
     use std::fmt::Write as _;
     let mut out = String::from(
@@ -383,6 +394,11 @@ pub fn layout_description() -> String {
         "ttr: key {TTR_BASE} + level rank * 128 + bucket, \
          bucket = min(floor(ln(hours + 1) / ln(1.1)), {})",
         TTR_BUCKETS - 1
+    );
+    let _ = writeln!(
+        out,
+        "case views (compact, by position): {}",
+        crate::projector::case_view_shape()
     );
     out
 }
@@ -886,14 +902,15 @@ mod tests {
     }
 
     /// The fingerprint snapshots are checked against. It changes when the layout does (a slot
-    /// or dimension value appended, the histogram changed): then update it here, and every
+    /// or dimension value appended, the histogram changed, a case view field added): then
+    /// update it here, and every
     /// snapshot is rebuilt once from the log. It must not change otherwise (it is hashed from
     /// fixed text, not from anything a compiler or platform could vary).
     #[test]
     fn the_layout_fingerprint_is_pinned() {
         assert_eq!(
             layout_fingerprint(),
-            "eb770d85826eb79cb6093f669150b9a41cce471f31574d6cb8c6c8c4585572a2",
+            "30c1d1a976bc25f9b853080b3383624b681bb3b473eadf67236c6870970ab3ec",
             "the counter layout changed:\n{}",
             layout_description()
         );

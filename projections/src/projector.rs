@@ -483,3 +483,129 @@ impl Projector {
         self.cases.values()
     }
 }
+
+/// The field names of a case view as it is stored, every nested field included, e.g.
+/// `state.details.location`: part of the snapshot's layout fingerprint. Case views are stored
+/// compactly (fields by position), so a field added, removed or moved anywhere in
+/// [`CaseEntry`] or [`CaseState`] must force a rebuild instead of a misread. The sample below
+/// names every field explicitly, so a new field fails to compile here until it is added.
+pub fn case_view_shape() -> String {
+    use gridcase_domain::state::{
+        ActiveMediation, CaseDetails, MediationRecord, Referral, Resolution,
+    };
+    use gridcase_domain::*;
+    let t = Timestamp::EPOCH;
+    let code: RegionCode = "330802005001001".parse().expect("valid");
+    let actor = ActorId::new("a").expect("valid");
+    let state = CaseState {
+        id: Some(CaseId::new("c").expect("valid")),
+        version: 1,
+        last_hash: Hash::ZERO,
+        status: Status::New,
+        details: Some(CaseDetails {
+            kind: CaseKind::Dispute,
+            category: Category::Other,
+            source: Source::GridPatrol,
+            severity: Severity::Normal,
+            location: code,
+            summary: String::new(),
+            happened_at: t,
+            parties: vec![Party {
+                id: PartyId::new("p").expect("valid"),
+                role: PartyRole::Applicant,
+            }],
+        }),
+        holder: Some(code),
+        handler: Some(actor.clone()),
+        deadline: Some(t),
+        reported_at: Some(t),
+        registered_at: Some(t),
+        path: vec![code],
+        escalations: 0,
+        delegations: 0,
+        takeovers: 0,
+        mediation: Some(ActiveMediation {
+            mediation_type: MediationType::People,
+            mediator: actor.clone(),
+            organization: code,
+            started_at: t,
+            deadline: t,
+            sessions: 0,
+        }),
+        mediations: vec![MediationRecord {
+            mediation_type: MediationType::People,
+            mediator: actor.clone(),
+            organization: code,
+            started_at: t,
+            concluded_at: t,
+            sessions: 0,
+            outcome: MediationOutcome::Agreement,
+        }],
+        resolution: Some(Resolution {
+            method: ResolutionMethod::OnTheSpot,
+            level: Level::Grid,
+            unit: code,
+            by: actor,
+            at: t,
+            on_time: true,
+        }),
+        resolutions: 0,
+        feedback: Some(Satisfaction::Satisfied),
+        reworks: 0,
+        reopens: 0,
+        extensions: 0,
+        supervisions: 0,
+        referral: Some(Referral {
+            target: ReferralTarget::Court,
+            body: String::new(),
+            at: t,
+        }),
+        rejected: Some(RejectReason::Duplicate),
+        merged_into: Some(CaseId::new("d").expect("valid")),
+        closed_at: Some(t),
+        agreement_pending: false,
+    };
+    let entry = CaseEntry {
+        state,
+        position: 0,
+        updated_at: t,
+        cohort: Some(CohortMark {
+            day: 0,
+            location: code,
+            dims: [
+                Dim::Category(Category::Other),
+                Dim::Source(Source::GridPatrol),
+                Dim::Kind(CaseKind::Dispute),
+            ],
+            outcome: Outcome::Open,
+        }),
+    };
+    fn walk(v: &serde_json::Value, at: &str, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, v) in m {
+                    let here = if at.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{at}.{k}")
+                    };
+                    out.push(here.clone());
+                    walk(v, &here, out);
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for item in items {
+                    walk(item, &format!("{at}[]"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut fields = Vec::new();
+    walk(
+        &serde_json::to_value(&entry).expect("a case view serializes"),
+        "",
+        &mut fields,
+    );
+    fields.join(" ")
+}

@@ -301,10 +301,7 @@ impl TextIndex {
         let keys: Vec<u64> = if query.len() == 1 {
             vec![gram(query[0], None)]
         } else {
-            query
-                .windows(2)
-                .map(|w| gram(w[0], Some(w[1])))
-                .collect()
+            query.windows(2).map(|w| gram(w[0], Some(w[1]))).collect()
         };
         let mut lists: Vec<&Vec<u32>> = Vec::with_capacity(keys.len());
         for k in &keys {
@@ -433,9 +430,9 @@ impl Projector {
         let total = matches.len();
         matches.sort_by(|a, b| (a.0, &a.1.state.id).cmp(&(b.0, &b.1.state.id)));
         let start = match &after {
-            Some((key, case)) => matches.partition_point(|(k, e)| {
-                (*k, e.state.id.as_ref()) <= (*key, Some(case))
-            }),
+            Some((key, case)) => {
+                matches.partition_point(|(k, e)| (*k, e.state.id.as_ref()) <= (*key, Some(case)))
+            }
             None => 0,
         };
         let limit = q.limit.max(1);
@@ -473,7 +470,9 @@ fn empty_page<'a>() -> SearchPage<'a> {
 pub fn is_visible(v: &Visibility, s: &CaseState) -> bool {
     match v {
         Visibility::Subtree(root) => {
-            s.details.as_ref().is_some_and(|d| root.contains(d.location))
+            s.details
+                .as_ref()
+                .is_some_and(|d| root.contains(d.location))
                 || s.path.iter().any(|u| root.contains(*u))
         }
         Visibility::Mediator(m) => {
@@ -496,13 +495,17 @@ fn matches(q: &SearchQuery, text: Option<&[char]>, e: &CaseEntry, now: Timestamp
         && q.holder.is_none_or(|h| s.holder == Some(h))
         && q.level.is_none_or(|l| s.holder_level() == Some(l))
         && q.overdue.is_none_or(|o| s.is_overdue(now) == o)
-        && q.assignee.as_ref().is_none_or(|h| s.handler.as_ref() == Some(h))
+        && q.assignee
+            .as_ref()
+            .is_none_or(|h| s.handler.as_ref() == Some(h))
         && q.mediator.as_ref().is_none_or(|m| {
             s.mediation.as_ref().is_some_and(|a| &a.mediator == m)
                 || (!q.mediation_active && s.mediations.iter().any(|r| &r.mediator == m))
         })
-        && q.reported_from.is_none_or(|t| s.reported_at.is_some_and(|r| r >= t))
-        && q.reported_to.is_none_or(|t| s.reported_at.is_some_and(|r| r < t))
+        && q.reported_from
+            .is_none_or(|t| s.reported_at.is_some_and(|r| r >= t))
+        && q.reported_to
+            .is_none_or(|t| s.reported_at.is_some_and(|r| r < t))
         && text.is_none_or(|t| {
             let summary = normalize(&d.summary);
             summary.windows(t.len()).any(|w| w == t)

@@ -107,7 +107,12 @@ impl World {
     async fn report(&self, case: &str, grid: &str, at: &str, kind: CaseKind) {
         let action = Action::Report {
             kind,
-            category: Category::Neighbours,
+            // A category that fits the kind (the decider checks).
+            category: if kind == CaseKind::Dispute {
+                Category::Neighbours
+            } else {
+                Category::Other
+            },
             source: Source::GridPatrol,
             severity: Severity::Normal,
             location: code(grid),

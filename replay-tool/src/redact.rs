@@ -9,7 +9,7 @@
 //! | CaseReported | `parties` (ids; their roles and count are kept), `summary` | party ids link to personal data; free text |
 //! | CaseRejected | `note` | free text |
 //! | CaseAssigned | `handler` | a staff member's identity |
-//! | CaseEscalated, CaseDelegated | `reason` | free text |
+//! | CaseEscalated, CaseDelegated, CaseTakenOver | `reason` | free text |
 //! | CaseReferred | `body`, `reason` | the outside body's name is free text; free text |
 //! | ReferralReturned | `reason` | free text |
 //! | MediationStarted | `mediator` | a person's identity |
@@ -59,6 +59,7 @@ pub const WITHHELD: &[(&str, &[&str])] = &[
     ("EvidenceAttached", &["content_hash", "description"]),
     ("CaseMerged", &["reason"]),
     ("CaseDetailsCorrected", &["summary", "reason"]),
+    ("CaseTakenOver", &["reason"]),
 ];
 
 /// Fields a redacted body adds in place of withheld ones.
@@ -78,7 +79,9 @@ pub fn facts(event: &Event) -> Value {
             "party_count": e.parties.len(),
             "party_roles": e.parties.iter().map(|p| p.role).collect::<Vec<_>>(),
         }),
-        Event::CaseRegistered(e) => json!({ "unit": e.unit, "level": e.level }),
+        Event::CaseRegistered(e) => json!({
+            "unit": e.unit, "level": e.level, "deadline": e.deadline,
+        }),
         Event::CaseRejected(e) => json!({ "reason": e.reason }),
         Event::CaseAssigned(e) => json!({ "unit": e.unit, "deadline": e.deadline }),
         Event::CaseEscalated(e) => json!({
@@ -118,6 +121,9 @@ pub fn facts(event: &Event) -> Value {
             "severity": e.severity,
             "location": e.location,
             "summary_corrected": e.summary.is_some(),
+        }),
+        Event::CaseTakenOver(e) => json!({
+            "from": e.from, "to": e.to, "to_level": e.to_level, "deadline": e.deadline,
         }),
     }
 }

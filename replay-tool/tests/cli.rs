@@ -485,6 +485,7 @@ fn secrets() -> BTreeSet<String> {
                 Event::CaseAssigned(e) => text(e.handler.as_str()),
                 Event::CaseEscalated(e) => text(&e.reason),
                 Event::CaseDelegated(e) => text(&e.reason),
+                Event::CaseTakenOver(e) => text(&e.reason),
                 Event::CaseReferred(e) => {
                     text(&e.body);
                     text(&e.reason);

@@ -3,7 +3,8 @@
 //! - A tiny region tree: city 330800 → county 330802 → two townships → three villages → four
 //!   grids, plus well-formed codes that name no known region.
 //! - Actor constructors per role, with deterministic ids (`gw-<grid>`, `staff-<unit>`, …).
-//! - Fixed times: history happens at [`t0`], commands at [`now`] (one day later).
+//! - Fixed times: history happens at [`t0`], commands at [`now`] (one day later); the engine's
+//!   clock reads the command's time unless a test sets it ([`Given::at_clock`]).
 //! - A sealed case log ([`History`]) that appends events the way the bus does: versions
 //!   1, 2, 3…, `prev_hash` = the state's `last_hash`, each record sealed with
 //!   [`EventRecord::seal`], decoded to an [`Envelope`] and folded with [`evolve`].
@@ -266,6 +267,8 @@ pub fn parties() -> Vec<Party> {
 pub struct Report {
     /// Kind.
     pub kind: CaseKind,
+    /// Category (fits the kind).
+    pub category: Category,
     /// Severity.
     pub severity: Severity,
     /// Source.
@@ -278,6 +281,7 @@ pub struct Report {
 pub fn report(location: RegionCode) -> Report {
     Report {
         kind: CaseKind::Dispute,
+        category: Category::Neighbours,
         severity: Severity::Normal,
         source: Source::GridPatrol,
         location,
@@ -285,9 +289,19 @@ pub fn report(location: RegionCode) -> Report {
 }
 
 impl Report {
-    /// With another kind.
+    /// With another kind, and that kind's usual test category unless the category fits it:
+    /// neighbours for disputes, a safety hazard for incidents, social services for requests.
     pub fn kind(mut self, kind: CaseKind) -> Self {
         self.kind = kind;
+        if !self.category.fits(kind) {
+            self.category = default_category(kind);
+        }
+        self
+    }
+
+    /// With another category (not necessarily fitting the kind).
+    pub fn category(mut self, category: Category) -> Self {
+        self.category = category;
         self
     }
 
@@ -307,7 +321,7 @@ impl Report {
     pub fn action(&self) -> Action {
         Action::Report {
             kind: self.kind,
-            category: Category::Neighbours,
+            category: self.category,
             source: self.source,
             severity: self.severity,
             location: self.location,
@@ -321,7 +335,7 @@ impl Report {
     pub fn event(&self, received_by: RegionCode) -> Event {
         CaseReported {
             kind: self.kind,
-            category: Category::Neighbours,
+            category: self.category,
             source: self.source,
             severity: self.severity,
             location: self.location,
@@ -334,11 +348,30 @@ impl Report {
     }
 }
 
-/// `CaseRegistered` at `unit`.
+/// The category [`Report::kind`] picks for `kind`.
+pub fn default_category(kind: CaseKind) -> Category {
+    match kind {
+        CaseKind::Dispute => Category::Neighbours,
+        CaseKind::Incident => Category::SafetyHazard,
+        CaseKind::Request => Category::SocialServices,
+    }
+}
+
+/// `CaseRegistered` at `unit` with the clock started at [`t0`]: due after the unit's days for
+/// a normal dispute (grid 3, village 7, township 15, county and city 30).
 pub fn registered(unit: RegionCode) -> Event {
+    let days = Policy::default()
+        .deadlines
+        .level_days(unit.level(), CaseKind::Dispute);
+    registered_due(unit, Some(t0().plus_days(days.into())))
+}
+
+/// `CaseRegistered` at `unit` due at `deadline` (`None`: as a version 1 event decodes).
+pub fn registered_due(unit: RegionCode, deadline: Option<Timestamp>) -> Event {
     CaseRegistered {
         unit,
         level: unit.level(),
+        deadline,
     }
     .into()
 }
@@ -372,6 +405,18 @@ pub fn delegated(from: RegionCode, to: RegionCode, deadline: Timestamp) -> Event
         to,
         to_level: to.level(),
         reason: "属地处置".into(),
+        deadline,
+    }
+    .into()
+}
+
+/// `CaseTakenOver` from `from` by `to`, due at `deadline`.
+pub fn taken_over(from: RegionCode, to: RegionCode, deadline: Timestamp) -> Event {
+    CaseTakenOver {
+        from,
+        to,
+        to_level: to.level(),
+        reason: "案情复杂，提级领办".into(),
         deadline,
     }
     .into()
@@ -460,10 +505,27 @@ pub fn h_assigned(grid: RegionCode) -> Vec<Event> {
 pub fn h_assigned_at(grid: RegionCode, unit: RegionCode) -> Vec<Event> {
     let mut h = h_reported(grid);
     if unit != grid {
+        // The escalation started the clock; registration keeps it.
         h.push(escalated(grid, unit, t0().plus_days(7)));
+        h.push(registered_due(unit, Some(t0().plus_days(7))));
+    } else {
+        h.push(registered(unit));
     }
-    h.push(registered(unit));
     h.push(assigned(unit, &staff(unit), t0().plus_days(7)));
+    h
+}
+
+/// A dispute assigned at village1 (reported at grid1) and referred to a court.
+pub fn h_referred() -> Vec<Event> {
+    let mut h = h_assigned_at(grid1(), village1());
+    h.push(
+        CaseReferred {
+            target: ReferralTarget::Court,
+            body: "法院".into(),
+            reason: "诉讼".into(),
+        }
+        .into(),
+    );
     h
 }
 
@@ -589,6 +651,7 @@ impl History {
 pub struct Given {
     history: History,
     policy: Policy,
+    clock: Option<Timestamp>,
 }
 
 /// The history `events`, sealed into case "c1" at [`t0`] and folded with `evolve`.
@@ -601,6 +664,7 @@ pub fn given(events: &[Event]) -> Given {
     Given {
         history,
         policy: Policy::default(),
+        clock: None,
     }
 }
 
@@ -616,16 +680,24 @@ impl Given {
         self
     }
 
+    /// Decides with the engine's clock at `now` instead of at the command's `occurred_at`.
+    pub fn at_clock(mut self, now: Timestamp) -> Given {
+        self.clock = Some(now);
+        self
+    }
+
     /// The state the history folds to.
     pub fn state(&self) -> &CaseState {
         &self.history.state
     }
 
-    /// Decides `command` against the history.
+    /// Decides `command` against the history, with the engine's clock at the command's
+    /// `occurred_at` unless [`Given::at_clock`] set it.
     pub fn when(self, command: Command) -> When {
         let ctx = Context {
             regions: regions(),
             policy: &self.policy,
+            now: self.clock.unwrap_or(command.occurred_at),
         };
         let result = decide(&self.history.state, &command, &ctx);
         When {
@@ -797,6 +869,9 @@ pub fn sample_actions() -> Vec<Action> {
             location: None,
             summary: None,
             reason: "录入错误".into(),
+        },
+        Action::TakeOver {
+            reason: "案情复杂，提级领办".into(),
         },
     ]
 }

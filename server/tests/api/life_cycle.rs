@@ -189,7 +189,8 @@ async fn a_full_life_cycle_through_every_endpoint() {
     )
     .await;
 
-    // Case B: up to the township, down to the village, out to a court and back, merged.
+    // Case B: up to the township, down to the village, out to a court and back, taken over
+    // by the township (提级领办), merged there.
     let b = h.report(GW1, G1).await;
     h.ok(GW1, &b, "register", json!({})).await;
     h.ok(
@@ -223,7 +224,14 @@ async fn a_full_life_cycle_through_every_endpoint() {
     )
     .await;
     h.ok(
-        VIL,
+        TWN,
+        &b,
+        "take_over",
+        json!({ "reason": "与前案系同一纠纷，街道提级领办" }),
+    )
+    .await;
+    h.ok(
+        TWN,
         &b,
         "merge",
         json!({ "into": a, "reason": "与前案系同一纠纷，合并办理" }),
