@@ -9,7 +9,7 @@ const CSV: &str = "code,name,level,parent\n330800,衢州市,city,33\n330802,柯�
 330802005,新新街道,township,330802\n330802005001,金桂社区,village,330802005\n";
 
 fn regions() -> Arc<RegionTree> {
-    let mut t = RegionTree::from_csv(CSV.as_bytes()).unwrap();
+    let mut t = gridcase_regions::read_divisions(CSV.as_bytes()).unwrap();
     t.add_grid(grid(), None).unwrap();
     Arc::new(t)
 }

@@ -18,11 +18,12 @@
 //! ```
 //! use gridcase_domain::*;
 //!
-//! let regions = RegionTree::from_csv("code,name,level,parent\n\
-//!     330800,衢州市,city,33\n330802,柯城区,county,330800\n\
-//!     330802005,新新街道,township,330802\n330802005001,金桂社区,village,330802005\n".as_bytes())
-//!     .unwrap();
-//! let mut regions = regions;
+//! // A deployment reads its divisions from a file (`gridcase-regions`); here, four by hand.
+//! let mut regions = RegionTree::new();
+//! for (code, name) in [("330800", "衢州市"), ("330802", "柯城区"), ("330802005", "新新街道"),
+//!                      ("330802005001", "金桂社区")] {
+//!     regions.insert(code.parse().unwrap(), name).unwrap();
+//! }
 //! let grid: RegionCode = "330802005001007".parse().unwrap();
 //! regions.add_grid(grid, None).unwrap();
 //! let policy = Policy::default();

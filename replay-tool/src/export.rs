@@ -28,6 +28,7 @@ use clap::ValueEnum;
 use gridcase_bus::{EventLog, Position};
 use gridcase_domain::{CaseId, Event, EventRecord, RegionCode, Timestamp};
 use gridcase_projections::{Calendar, Period};
+use gridcase_regions::RegionsConfig;
 use serde_json::{json, Map, Value};
 
 use crate::progress;
@@ -108,12 +109,8 @@ fn bounds(flag: &str, s: &str, calendar: &Calendar) -> Result<(Timestamp, Timest
 
 impl ExportArgs {
     /// Checks the arguments.
-    pub fn options(&self, calendar: &Calendar) -> Result<Options, Error> {
-        let region = self
-            .region
-            .as_deref()
-            .map(|r| crate::stats::parse_region("--region", r))
-            .transpose()?;
+    pub fn options(&self, calendar: &Calendar, regions: &RegionsConfig) -> Result<Options, Error> {
+        let region = crate::stats::region_arg(regions, "--region", self.region.as_deref())?;
         let from = self
             .from
             .as_deref()

@@ -14,6 +14,12 @@
 //! | `export --format jsonl\|csv` | every event, streamed, for external audit tools; `--redact` for analysts | [`export`] |
 //! | `stats --region R --period P --as-of T` | the statistics as they stood at T | [`stats`] |
 //!
+//! The deployment's settings come as for `gridcase serve`: `--config FILE` (the server's TOML,
+//! of which `time_zone` and `[regions]` are read: [`config`]), `--divisions FILE` and
+//! `--grids FILE` (region codes given to `verify`, `export` and `stats` are checked against
+//! them, and `stats --drill-down` names children from them; see `gridcase-regions`),
+//! `--time-zone TZ`; the command line wins over the file.
+//!
 //! Exit status: 0 all is well, 1 a problem was found (a broken chain, a damaged record, a
 //! projection that differs from its rebuild), 2 usage or runtime error. Errors are printed
 //! with their cause chain; a closed output pipe (`… | head`) ends the run quietly.
@@ -30,6 +36,7 @@ use gridcase_domain::{CaseId, Timestamp};
 use gridcase_projections::{Calendar, ProjectionError};
 
 pub mod asof;
+pub mod config;
 pub mod export;
 pub mod history;
 pub mod progress;
@@ -76,6 +83,12 @@ pub enum Error {
     /// Bad arguments.
     #[error("{0}")]
     Usage(String),
+    /// The configuration file (`--config`) could not be read.
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    /// The deployment's region data could not be loaded; the cause names the file and line.
+    #[error("loading the region data")]
+    Regions(#[from] gridcase_regions::RegionsError),
     /// `--data` does not hold a log.
     #[error("no event log at {}: pass the server's data directory with --data DIR (the log is DIR/log), or --nats URL", path.display())]
     NoLog {
@@ -192,15 +205,22 @@ pub struct Cli {
         default_value = "gridcase.cases"
     )]
     pub subject_prefix: String,
-    /// The deployment's time zone: statistics, rebuilt projections and export dates.
-    #[arg(
-        long,
-        global = true,
-        value_name = "TZ",
-        env = "GRIDCASE_TIME_ZONE",
-        default_value = "Asia/Shanghai"
-    )]
-    pub time_zone: String,
+    /// The server's TOML configuration: its `time_zone` and `[regions]` are used.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The deployment's time zone: statistics, rebuilt projections and export dates (default:
+    /// the configuration's, or Asia/Shanghai).
+    #[arg(long, global = true, value_name = "TZ", env = "GRIDCASE_TIME_ZONE")]
+    pub time_zone: Option<String>,
+    /// The division table (`code,name,level,parent` CSV) that region codes are checked
+    /// against and named from (default: the configuration's, or the bundled Zhejiang
+    /// divisions).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub divisions: Option<PathBuf>,
+    /// The grid file, one 15-digit grid code per line (default: the configuration's, or none:
+    /// a grid code of a known village is then accepted).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub grids: Option<PathBuf>,
     /// No progress bars (they are drawn on standard error, only when it is a terminal).
     #[arg(long, global = true)]
     pub no_progress: bool,
@@ -288,15 +308,38 @@ impl Cli {
         }
     }
 
-    /// The deployment's calendar.
-    pub fn calendar(&self) -> Result<Calendar, Error> {
-        Calendar::new(&self.time_zone).map_err(|e| Error::Usage(format!("--time-zone: {e}")))
+    /// The deployment's settings: the configuration file (if any) under the command line.
+    pub fn deployment(&self) -> Result<config::Deployment, Error> {
+        let mut d = match &self.config {
+            Some(path) => config::Deployment::read(path)?,
+            None => config::Deployment::default(),
+        };
+        if let Some(tz) = &self.time_zone {
+            d.time_zone = Some(tz.clone());
+        }
+        if let Some(p) = &self.divisions {
+            d.regions.divisions = Some(p.clone());
+        }
+        if let Some(p) = &self.grids {
+            d.regions.grids = Some(p.clone());
+        }
+        Ok(d)
     }
 }
 
+/// The calendar of the deployment's time zone (default Asia/Shanghai).
+pub fn calendar(deployment: &config::Deployment) -> Result<Calendar, Error> {
+    let tz = deployment.time_zone.as_deref().unwrap_or(DEFAULT_TIME_ZONE);
+    Calendar::new(tz).map_err(|e| Error::Usage(format!("--time-zone: {e}")))
+}
+
+/// The time zone when neither the command line nor the configuration names one.
+pub const DEFAULT_TIME_ZONE: &str = "Asia/Shanghai";
+
 /// Runs one command, writing its result to `out` (progress and notes go to standard error).
 pub async fn execute(cli: Cli, out: &mut dyn Write) -> Result<Status, Error> {
-    let calendar = cli.calendar()?;
+    let deployment = cli.deployment()?;
+    let calendar = calendar(&deployment)?;
     let progress = !cli.no_progress;
     // Arguments are checked before the log is opened, so a typo never waits on a store.
     match &cli.command {
@@ -334,10 +377,7 @@ pub async fn execute(cli: Cli, out: &mut dyn Write) -> Result<Status, Error> {
             max_problems,
             format,
         } => {
-            let region = region
-                .as_deref()
-                .map(|r| stats::parse_region("--region", r))
-                .transpose()?;
+            let region = stats::region_arg(&deployment.regions, "--region", region.as_deref())?;
             let opts = verify::Options {
                 region,
                 max_problems: *max_problems,
@@ -375,15 +415,16 @@ pub async fn execute(cli: Cli, out: &mut dyn Write) -> Result<Status, Error> {
             Ok(Status::Ok)
         }
         Cmd::Export(args) => {
-            let opts = args.options(&calendar)?;
+            let opts = args.options(&calendar, &deployment.regions)?;
             let source = cli.location().open().await?;
             export::export(&source, &opts, out, progress).await?;
             Ok(Status::Ok)
         }
         Cmd::Stats(args) => {
-            let q = args.query()?;
+            let regions = deployment.regions.load()?;
+            let q = args.query(&regions)?;
             let source = cli.location().open().await?;
-            let v = stats::stats(&source, &q, calendar).await?;
+            let v = stats::stats(&source, &q, calendar, &regions).await?;
             serde_json::to_writer_pretty(&mut *out, &v).map_err(crate::json_error)?;
             outln!(out)?;
             Ok(Status::Ok)
