@@ -22,6 +22,7 @@ mod command_path;
 mod log;
 mod nats;
 mod nats_log;
+mod position;
 pub mod raw;
 mod sled;
 #[cfg(feature = "test-support")]
@@ -33,9 +34,10 @@ pub use command_path::{
 };
 pub use log::{
     validate_commit, AppendError, Appended, Cause, Commit, CommitStream, Committed, Conflict,
-    EventLog, ExpectedVersion, LogError, Position, Reason,
+    EventLog, ExpectedVersion, LogError, Reason,
 };
 pub use nats::jetstream::{ServerVersion, MIN_SERVER_VERSION};
 pub use nats_log::{NatsLog, NatsRawCursor, NatsSettings};
+pub use position::Position;
 pub use raw::{RawCommit, RawError};
 pub use sled::{IndexCursor, IndexEntry, SledLog, SledRawCursor};

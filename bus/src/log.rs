@@ -13,9 +13,7 @@ use futures::Stream;
 use gridcase_domain::{chain, CaseId, ChainHead, CommandId, EventRecord, Hash, RegionCode};
 use serde::{Deserialize, Serialize};
 
-/// A global position: 1 for the first commit, contiguous, never reused. 0 means "before
-/// everything" (an empty log's head).
-pub type Position = u64;
+pub use crate::position::Position;
 
 /// What the appender believes the case's version to be.
 ///
@@ -253,15 +251,11 @@ pub trait EventLog: Send + Sync + 'static {
 /// ([`chain::check_link`], [`chain::check_hash`]).
 ///
 /// Shared by every backend so they refuse exactly the same things.
-pub fn validate_commit(
-    commit: &Commit,
-    head_version: u64,
-    head_hash: Hash,
-) -> Result<(), AppendError> {
-    if commit.expected_version != head_version {
+pub fn validate_commit(commit: &Commit, head: ChainHead) -> Result<(), AppendError> {
+    if commit.expected_version != head.version {
         return Err(Conflict {
             expected: commit.expected_version,
-            actual: head_version,
+            actual: head.version,
         }
         .into());
     }
@@ -270,10 +264,7 @@ pub fn validate_commit(
             "a commit needs at least one event".into(),
         ));
     }
-    let mut head = ChainHead {
-        version: head_version,
-        hash: head_hash,
-    };
+    let mut head = head;
     for (i, e) in commit.events.iter().enumerate() {
         if e.header.case_id != commit.case_id {
             return Err(AppendError::Invalid(format!(

@@ -271,7 +271,7 @@ impl Projector {
             aggregates: FastMap::default(),
             queue: BTreeSet::new(),
             index: Indexes::default(),
-            checkpoint: 0,
+            checkpoint: Position::ZERO,
             changes: Vec::new(),
         }
     }
@@ -326,9 +326,9 @@ impl Projector {
         if c.position <= self.checkpoint {
             return Ok(());
         }
-        if c.position != self.checkpoint + 1 {
+        if c.position != self.checkpoint.next() {
             return Err(ProjectionError::Gap {
-                expected: self.checkpoint + 1,
+                expected: self.checkpoint.next(),
                 got: c.position,
             });
         }
@@ -339,7 +339,7 @@ impl Projector {
             Some(e) => e,
             None => self.cases.entry(c.case_id.clone()).or_insert(CaseEntry {
                 state: CaseState::default(),
-                position: 0,
+                position: Position::ZERO,
                 updated_at: Timestamp::EPOCH,
                 cohort: None,
             }),
@@ -567,7 +567,7 @@ pub fn case_view_shape() -> String {
     };
     let entry = CaseEntry {
         state,
-        position: 0,
+        position: Position::ZERO,
         updated_at: t,
         cohort: Some(CohortMark {
             day: 0,

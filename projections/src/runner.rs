@@ -154,7 +154,7 @@ impl Projection {
 
     /// Follows the log until it ends or fails. Run it in a task.
     pub async fn run<L: EventLog>(&self, log: &L) -> Result<(), ProjectionError> {
-        let mut sub = log.subscribe(self.checkpoint() + 1).await?;
+        let mut sub = log.subscribe(self.checkpoint().next()).await?;
         let mut unsaved = 0u64;
         let mut save_by: Option<tokio::time::Instant> = None;
         loop {
@@ -217,7 +217,7 @@ impl Projection {
                 .map_err(|e| ProjectionError::Storage(format!("starting the applier: {e}")))?
         };
         let read = async {
-            let mut sub = log.subscribe(self.checkpoint() + 1).await?;
+            let mut sub = log.subscribe(self.checkpoint().next()).await?;
             let mut since_save = 0;
             let mut done = false;
             while !done {
@@ -311,11 +311,11 @@ pub async fn as_of<L: EventLog>(
 ) -> Result<Projector, ProjectionError> {
     let mut p = Projector::new(calendar);
     let head = log.head().await?;
-    let mut next = 1;
+    let mut next = Position::FIRST;
     while next <= head {
         let page = log.read_from(next, CATCH_UP_PAGE).await?;
         let Some(last) = page.last() else { break };
-        next = last.position + 1;
+        next = last.position.next();
         for c in &page {
             if c.events
                 .first()

@@ -302,8 +302,9 @@ impl Store {
                 }
                 _ if k == LAYOUT => {} // checked above
                 _ if k == CHECKPOINT => {
-                    p.checkpoint =
-                        u64::from_be_bytes(v.try_into().map_err(|_| storage("bad checkpoint"))?);
+                    p.checkpoint = Position::from_be_bytes(
+                        v.try_into().map_err(|_| storage("bad checkpoint"))?,
+                    );
                 }
                 _ if k == TIME_ZONE => {
                     if v != p.calendar.name().as_bytes() {
@@ -374,8 +375,8 @@ pub fn checkpoint_of(dump: &Dump) -> Position {
     dump.iter()
         .find(|(k, _)| k.as_slice() == CHECKPOINT)
         .and_then(|(_, v)| v.as_slice().try_into().ok())
-        .map(u64::from_be_bytes)
-        .unwrap_or(0)
+        .map(Position::from_be_bytes)
+        .unwrap_or(Position::ZERO)
 }
 
 impl Projector {

@@ -58,7 +58,7 @@ async fn rebuilt_beside(
     how: &str,
 ) {
     let p = Projection::open(proj_dir, Calendar::default()).unwrap();
-    assert_eq!(p.checkpoint(), 0, "{how}: not loaded, starts over");
+    assert_eq!(p.checkpoint().get(), 0, "{how}: not loaded, starts over");
     assert!(
         proj_dir
             .join(format!("projection.snapshot.{suffix}"))

@@ -168,7 +168,7 @@ pub const REDACTED_COLUMNS: &[&str] = &["actor_id", "command_id", "correlation_i
 /// Cases located in `region` at any time (as reported or corrected).
 async fn region_cases(source: &Source, region: RegionCode) -> Result<HashSet<CaseId>, Error> {
     let mut cases = HashSet::new();
-    let mut cursor = source.commits_from(1).await?;
+    let mut cursor = source.commits_from(Position::FIRST).await?;
     while let Some(c) = cursor.next().await? {
         for r in &c.events {
             if r.event_type != "CaseReported" && r.event_type != "CaseDetailsCorrected" {
@@ -263,7 +263,7 @@ pub async fn export(
         None => None,
     };
     let head = source.head().await?;
-    let bar = progress::bar(head, progress, "export");
+    let bar = progress::bar(head.get(), progress, "export");
     let mut sink = match opts.format {
         ExportFormat::Csv => {
             let mut w = csv::Writer::from_writer(&mut *out);
@@ -278,10 +278,10 @@ pub async fn export(
         ExportFormat::Jsonl => Sink::Jsonl(&mut *out),
     };
     let mut written = 0u64;
-    let mut cursor = source.commits_from(1).await?;
+    let mut cursor = source.commits_from(Position::FIRST).await?;
     while let Some(c) = cursor.next().await? {
-        if c.position.is_multiple_of(256) {
-            bar.set_position(c.position.min(head));
+        if c.position.get().is_multiple_of(256) {
+            bar.set_position(c.position.min(head).get());
         }
         if cases.as_ref().is_some_and(|s| !s.contains(&c.case_id)) {
             continue;

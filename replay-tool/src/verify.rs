@@ -389,7 +389,7 @@ impl Track {
             version: 0,
             hash: Hash::ZERO,
             recorded: Timestamp::EPOCH,
-            last_position: 0,
+            last_position: Position::ZERO,
             commits: 0,
             events: 0,
             in_region: false,
@@ -483,7 +483,7 @@ impl<'a> Verifier<'a> {
         if self.sled.is_none() {
             return;
         }
-        let i = p as usize;
+        let i = p.get() as usize;
         if self.case_fps.len() <= i {
             self.case_fps.resize(i + 1, 0);
             self.command_fps.resize(i + 1, 0);
@@ -505,7 +505,7 @@ impl<'a> Verifier<'a> {
         if let Some((first, last)) = positions {
             self.first.get_or_insert(first);
             self.last = self.last.max(last);
-            self.next = self.next.max(last + 1);
+            self.next = self.next.max(last.next());
             self.unreadable.push((first, last, self.problems.len()));
         }
         self.report(problem(
@@ -536,13 +536,20 @@ impl<'a> Verifier<'a> {
                 Some(p),
                 None,
                 None,
-                format!("position {p} read after position {}", self.next - 1),
+                format!(
+                    "position {p} read after position {}",
+                    self.next.since(Position::FIRST)
+                ),
             ));
         } else if p > self.next && self.first != Some(p) {
-            let msg = if p == self.next + 1 {
+            let msg = if p == self.next.next() {
                 format!("position {} is missing (deleted?)", self.next)
             } else {
-                format!("positions {}..={} are missing (deleted?)", self.next, p - 1)
+                format!(
+                    "positions {}..={} are missing (deleted?)",
+                    self.next,
+                    p.since(Position::FIRST)
+                )
             };
             self.report(problem(
                 Kind::MissingPositions,
@@ -551,19 +558,19 @@ impl<'a> Verifier<'a> {
                 None,
                 msg,
             ));
-        } else if p > self.next && p != 1 {
+        } else if p > self.next && p != Position::FIRST {
             self.report(problem(
                 Kind::MissingPositions,
-                Some(1),
+                Some(Position::FIRST),
                 None,
                 None,
                 format!(
                     "the log starts at position {p}, not 1: positions 1..={} are missing",
-                    p - 1
+                    p.since(Position::FIRST)
                 ),
             ));
         }
-        self.next = self.next.max(p + 1);
+        self.next = self.next.max(p.next());
         let commit = match raw.decode() {
             Ok(c) => c,
             Err(e) => {
@@ -838,8 +845,8 @@ impl<'a> Verifier<'a> {
                         continue;
                     }
                     let case_id = CaseId::new(case.as_str()).ok();
-                    let have = self.case_fps.get(p as usize).copied().unwrap_or(0);
-                    if let Some(seen) = in_case_index.get_mut(p as usize) {
+                    let have = self.case_fps.get(p.get() as usize).copied().unwrap_or(0);
+                    if let Some(seen) = in_case_index.get_mut(p.get() as usize) {
                         *seen = true;
                     }
                     if have == case_fp(&case, version) {
@@ -867,13 +874,13 @@ impl<'a> Verifier<'a> {
                     position: p,
                     version,
                 } => {
-                    if let Some(seen) = in_command_index.get_mut(p as usize) {
+                    if let Some(seen) = in_command_index.get_mut(p.get() as usize) {
                         *seen = true;
                     }
                     if self.unreadable_at(p).is_some() {
                         continue;
                     }
-                    let have = self.command_fps.get(p as usize).copied().unwrap_or(0);
+                    let have = self.command_fps.get(p.get() as usize).copied().unwrap_or(0);
                     if have != command_fp(&command, version) {
                         let case = self.case_at(p).map(|(c, _)| c);
                         self.report(problem(
@@ -980,10 +987,10 @@ impl<'a> Verifier<'a> {
     fn sweep_case_index(&mut self, indexed: &[bool]) {
         for (p, indexed) in indexed.iter().enumerate() {
             if self.case_fps[p] != 0 && !indexed {
-                let (case, version) = self.case_at(p as u64).unzip();
+                let (case, version) = self.case_at(Position::new(p as u64)).unzip();
                 self.report(problem(
                     Kind::Unindexed,
-                    Some(p as u64),
+                    Some(Position::new(p as u64)),
                     case.as_ref(),
                     version,
                     "the commit is not in the case index: reading the case skips it",
@@ -996,10 +1003,10 @@ impl<'a> Verifier<'a> {
     fn sweep_command_index(&mut self, indexed: &[bool]) {
         for (p, indexed) in indexed.iter().enumerate() {
             if self.command_fps[p] != 0 && !indexed {
-                let (case, version) = self.case_at(p as u64).unzip();
+                let (case, version) = self.case_at(Position::new(p as u64)).unzip();
                 self.report(problem(
                     Kind::Unindexed,
-                    Some(p as u64),
+                    Some(Position::new(p as u64)),
                     case.as_ref(),
                     version,
                     "the commit is not in the command index: its command could be applied twice",
@@ -1028,7 +1035,7 @@ fn parse_positions(location: &str) -> Option<(Position, Position)> {
 pub async fn verify(source: &Source, opts: &Options) -> Result<Report, Error> {
     let started = Instant::now();
     let head = source.head().await?;
-    let bar = progress::bar(head, opts.progress, "verify");
+    let bar = progress::bar(head.get(), opts.progress, "verify");
     let mut v = Verifier {
         opts,
         sled: source.sled(),
@@ -1037,9 +1044,9 @@ pub async fn verify(source: &Source, opts: &Options) -> Result<Report, Error> {
         overflow: 0,
         warnings: Vec::new(),
         warning_count: 0,
-        next: 1,
+        next: Position::FIRST,
         first: None,
-        last: 0,
+        last: Position::ZERO,
         commits_read: 0,
         case_fps: Vec::new(),
         command_fps: Vec::new(),
@@ -1047,7 +1054,7 @@ pub async fn verify(source: &Source, opts: &Options) -> Result<Report, Error> {
         unreadable: Vec::new(),
         lost: HashMap::new(),
     };
-    let mut cursor = source.raw_from(1).await?;
+    let mut cursor = source.raw_from(Position::FIRST).await?;
     loop {
         let raw = match cursor.next_raw().await {
             Ok(Some(raw)) => raw,
@@ -1062,12 +1069,12 @@ pub async fn verify(source: &Source, opts: &Options) -> Result<Report, Error> {
         let p = raw.position;
         v.raw(raw);
         if v.commits_read.is_multiple_of(256) {
-            bar.set_position(p.min(head));
+            bar.set_position(p.min(head).get());
             bar.set_message(format!("{} cases", v.cases.len()));
         }
     }
     if head > v.last {
-        let from = v.next.max(1);
+        let from = v.next.max(Position::FIRST);
         v.report(problem(
             Kind::MissingPositions,
             Some(from),
@@ -1076,7 +1083,7 @@ pub async fn verify(source: &Source, opts: &Options) -> Result<Report, Error> {
             format!("the log's head is {head}, but positions {from}..={head} could not be read"),
         ));
     }
-    bar.set_position(head);
+    bar.set_position(head.get());
     v.check_indexes()?;
     bar.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
@@ -1191,7 +1198,7 @@ pub async fn check_projections(
         dir: dir.to_owned(),
         checkpoint,
         head,
-        lag: head.saturating_sub(checkpoint),
+        lag: head.since(checkpoint),
         time_zone: calendar.name().to_owned(),
         keys: live.len(),
         differences: 0,
@@ -1211,10 +1218,10 @@ pub async fn check_projections(
         return Ok(check);
     }
     let rebuilt = Projection::in_memory(calendar);
-    let bar = progress::bar(checkpoint, progress, "rebuild");
-    let mut next = 1;
+    let bar = progress::bar(checkpoint.get(), progress, "rebuild");
+    let mut next = Position::FIRST;
     while next <= checkpoint {
-        let limit = (checkpoint - next + 1).min(crate::rebuild::BATCH as u64) as usize;
+        let limit = (checkpoint.since(next) + 1).min(crate::rebuild::BATCH as u64) as usize;
         let page = match source.read_from(next, limit).await {
             Ok(p) => p,
             Err(e) => {
@@ -1241,8 +1248,8 @@ pub async fn check_projections(
             ));
             break;
         }
-        next = last + 1;
-        bar.set_position(last);
+        next = last.next();
+        bar.set_position(last.get());
     }
     bar.finish_and_clear();
     if check.problems.is_empty() {

@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
 
 use common::*;
-use gridcase_bus::{EventLog, SledLog};
+use gridcase_bus::{EventLog, Position, SledLog};
 use gridcase_domain::{Event, RegionCode, Timestamp};
 use gridcase_projections::{as_of, Calendar, Period, Projection, StatsQuery};
 use serde_json::Value;
@@ -302,7 +302,7 @@ fn build_live_projection(data: &std::path::Path, upto: Option<u64>) {
                 let mut next = 1;
                 while next <= n {
                     let page = log
-                        .read_from(next, 37.min((n - next + 1) as usize))
+                        .read_from(Position::new(next), 37.min((n - next + 1) as usize))
                         .await
                         .unwrap();
                     p.apply_batch(&page).unwrap();

@@ -173,7 +173,7 @@ impl Server {
             .await
             .map_err(ServeError::CatchUp)?;
         tracing::info!(
-            applied,
+            applied = applied.get(),
             seconds = started.elapsed().as_secs_f64(),
             "projection caught up"
         );
@@ -281,7 +281,7 @@ pub async fn shutdown_signal() {
 
 /// Whether the embedded log under `dir` holds no commits.
 pub async fn is_empty(log: &AnyLog) -> Result<bool, ServeError> {
-    Ok(log.head().await? == 0)
+    Ok(log.head().await? == gridcase_bus::Position::ZERO)
 }
 
 /// The data directory's log path.

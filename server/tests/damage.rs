@@ -7,7 +7,7 @@ use std::process::Command;
 use std::sync::Arc;
 
 use gridcase_bus::testing::sled_damage;
-use gridcase_bus::{AnyLog, EventLog, SledLog};
+use gridcase_bus::{AnyLog, EventLog, Position, SledLog};
 use gridcase_server::config::Config;
 use gridcase_server::load::{self, demo_tokens};
 use gridcase_server::serve::Server;
@@ -19,7 +19,7 @@ async fn load_tiny(data: &Path) -> Vec<String> {
     load::load(&log, "tiny", 1, false).await.unwrap();
     let head = log.head().await.unwrap();
     let cases = log
-        .read_from(1, head as usize)
+        .read_from(Position::FIRST, head.get() as usize)
         .await
         .unwrap()
         .into_iter()
@@ -47,7 +47,11 @@ fn wait_unlocked(dir: &Path) {
 /// The last 48 bytes of the stored commit at `position` (they hold its last event's hash).
 fn needle(data: &Path, position: u64) -> Vec<u8> {
     let log = SledLog::open_read_only(data.join("log")).unwrap();
-    let raw = log.raw_from(position).next_raw().unwrap().unwrap();
+    let raw = log
+        .raw_from(Position::new(position))
+        .next_raw()
+        .unwrap()
+        .unwrap();
     raw.value[raw.value.len() - 48..].to_vec()
 }
 

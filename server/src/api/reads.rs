@@ -7,7 +7,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::Json;
-use gridcase_bus::EventLog;
+use gridcase_bus::{EventLog, Position};
 use gridcase_domain::{CaseState, Envelope, RegionCode, Role, Timestamp};
 use gridcase_projections::{as_of, Breakdown, Period, StatsQuery};
 use serde::Deserialize;
@@ -25,7 +25,7 @@ const READ_YOUR_WRITES: Duration = Duration::from_secs(2);
 /// `?after=<position>`: wait until the projection has applied it.
 #[derive(Deserialize, Default)]
 pub(crate) struct ReadQuery {
-    after: Option<u64>,
+    after: Option<Position>,
 }
 
 /// Read-your-writes: waits until the projection has applied position `after`.
@@ -34,7 +34,7 @@ pub(crate) struct ReadQuery {
 /// `after_beyond_head`), answered at once. One at or below the head that is not applied
 /// within [`READ_YOUR_WRITES`] answers 503 with `Retry-After`, as does a wait when
 /// [`crate::app::MAX_WAITERS`] reads are already waiting.
-pub(crate) async fn wait_after(app: &AppState, after: Option<u64>) -> Result<(), ApiError> {
+pub(crate) async fn wait_after(app: &AppState, after: Option<Position>) -> Result<(), ApiError> {
     let Some(p) = after else { return Ok(()) };
     if app.projection.checkpoint() >= p {
         return Ok(());
@@ -213,7 +213,7 @@ pub(crate) struct StatsParams {
     as_of: Option<String>,
     breakdown: Option<String>,
     drill_down: Option<bool>,
-    after: Option<u64>,
+    after: Option<Position>,
 }
 
 pub(crate) async fn stats(

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use gridcase_bus::Committed;
+use gridcase_bus::{Committed, Position};
 use gridcase_domain::{Level, RegionCode, RegionTree, Timestamp};
 use gridcase_fixtures::{Area, Scale};
 use gridcase_projections::{Calendar, Period, Projection, StatsQuery};
@@ -203,7 +203,7 @@ fn build(scale: Scale) -> Result<(Projection, RegionTree, Vec<RegionCode>, f64),
     let mut batch = Vec::with_capacity(2048);
     for (i, g) in generator.enumerate() {
         batch.push(Committed {
-            position: i as u64 + 1,
+            position: Position::new(i as u64 + 1),
             case_id: g.case_id,
             command_id: g.command_id,
             events: g.events,

@@ -149,14 +149,19 @@ impl GroupProbe {
         let handle = std::thread::Builder::new()
             .name("bench-group-probe".into())
             .spawn(move || {
-                let head = || log.head().now_or_never().and_then(Result::ok).unwrap_or(0);
+                let head = || {
+                    log.head()
+                        .now_or_never()
+                        .and_then(Result::ok)
+                        .unwrap_or_default()
+                };
                 let mut last = head();
                 let mut jumps = Vec::new();
                 loop {
                     let done = flag.load(Ordering::Acquire);
                     let h = head();
                     if h != last {
-                        jumps.push(h - last);
+                        jumps.push(h.since(last));
                         last = h;
                     }
                     if done {

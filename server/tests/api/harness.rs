@@ -136,7 +136,7 @@ impl Harness {
     }
 
     pub(crate) async fn head(&self) -> u64 {
-        self.app.path.log().head().await.unwrap()
+        self.app.path.log().head().await.unwrap().get()
     }
 
     pub(crate) fn last(&self) -> u64 {
