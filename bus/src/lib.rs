@@ -34,7 +34,7 @@ pub use command_path::{
 };
 pub use log::{
     validate_commit, AppendError, Appended, Cause, Commit, CommitStream, Committed, Conflict,
-    EventLog, ExpectedVersion, LogError, Reason,
+    EventLog, ExpectedVersion, InvalidCommit, LogError, Reason,
 };
 pub use nats::jetstream::{ServerVersion, MIN_SERVER_VERSION};
 pub use nats_log::{NatsLog, NatsRawCursor, NatsSettings};

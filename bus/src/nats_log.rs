@@ -634,9 +634,10 @@ impl NatsLog {
     async fn append_inner(&self, commit: Commit) -> Result<Appended, AppendError> {
         self.ready().await?;
         let subject = self.case_subject(&commit.partition, &commit.case_id);
+        let payload = encode_value(&commit.case_id, &commit.command_id, &commit.events)?;
         match self.trusted(&commit, &subject) {
             Some(Err(first)) => return Ok(first),
-            Some(Ok(head_seq)) => match self.publish(&commit, &subject, head_seq).await {
+            Some(Ok(head_seq)) => match self.publish(&commit, &payload, &subject, head_seq).await {
                 // Another writer appended since: forget the hint and do what an append
                 // without it does, from the stream leader's view.
                 Err(PublishError::WrongLastSequence { .. }) => self.forget(&commit.case_id),
@@ -644,13 +645,15 @@ impl NatsLog {
             },
             None => {}
         }
-        self.append_read_first(commit, subject).await
+        self.append_read_first(commit, &payload, subject).await
     }
 
-    /// Publishes `commit` on `subject` expecting `head_seq` as the subject's last sequence.
+    /// Publishes `commit` (encoded as `payload`) on `subject` expecting `head_seq` as the
+    /// subject's last sequence.
     async fn publish(
         &self,
         commit: &Commit,
+        payload: &[u8],
         subject: &str,
         head_seq: u64,
     ) -> Result<js::Published, PublishError> {
@@ -661,21 +664,11 @@ impl NatsLog {
             last_event.header.case_version.to_string().as_str(),
         );
         headers.insert(HEADER_LAST_HASH, last_event.hash.to_hex().as_str());
-        let payload = match encode_value(&commit.case_id, &commit.command_id, &commit.events) {
-            Ok(value) => value,
-            Err(e) => {
-                return Err(PublishError::Rejected {
-                    subject: subject.to_owned(),
-                    code: 0,
-                    description: e.to_string(),
-                })
-            }
-        };
         js::publish_expected(
             self.ctx(),
             subject,
             headers,
-            payload,
+            payload.to_vec(),
             commit.command_id.as_str(),
             head_seq,
         )
@@ -723,6 +716,7 @@ impl NatsLog {
     async fn append_read_first(
         &self,
         commit: Commit,
+        payload: &[u8],
         subject: String,
     ) -> Result<Appended, AppendError> {
         // The case's last message on any subject: when it is on the commit's subject it is
@@ -753,11 +747,12 @@ impl NatsLog {
                         }
                         .into());
                     }
-                    return Err(AppendError::Invalid(format!(
-                        "case {} is stored on subject {}, but the commit names partition {} \
-                         (a case's partition never changes)",
-                        commit.case_id, elsewhere.subject, commit.partition
-                    )));
+                    return Err(InvalidCommit::Partition {
+                        case: commit.case_id.clone(),
+                        subject: elsewhere.subject.clone(),
+                        partition: commit.partition,
+                    }
+                    .into());
                 }
             },
         };
@@ -778,7 +773,7 @@ impl NatsLog {
             }
             return Err(refused);
         }
-        match self.publish(&commit, &subject, head_seq).await {
+        match self.publish(&commit, payload, &subject, head_seq).await {
             Err(PublishError::WrongLastSequence { .. }) => {
                 // Another writer got there first (our own earlier copy as the last message was
                 // already recognised by publish_expected).

@@ -149,7 +149,10 @@ impl Projection {
         let me = self.clone();
         tokio::task::spawn_blocking(move || me.save())
             .await
-            .map_err(|e| ProjectionError::Storage(format!("saving the snapshot: {e}")))?
+            .map_err(|e| ProjectionError::Worker {
+                what: "snapshot writer stopped abnormally",
+                source: Some(e.into()),
+            })?
     }
 
     /// Follows the log until it ends or fails. Run it in a task.
@@ -214,7 +217,10 @@ impl Projection {
                     }
                     Ok(())
                 })
-                .map_err(|e| ProjectionError::Storage(format!("starting the applier: {e}")))?
+                .map_err(|e| ProjectionError::Worker {
+                    what: "applier thread could not start",
+                    source: Some(e.into()),
+                })?
         };
         let read = async {
             let mut sub = log.subscribe(self.checkpoint().next()).await?;
@@ -267,8 +273,14 @@ impl Projection {
         drop(tx);
         let applied = tokio::task::spawn_blocking(move || applier.join())
             .await
-            .map_err(|e| ProjectionError::Storage(format!("waiting for the applier: {e}")))?
-            .map_err(|_| ProjectionError::Storage("the applier panicked".into()))?;
+            .map_err(|e| ProjectionError::Worker {
+                what: "applier thread could not be waited for",
+                source: Some(e.into()),
+            })?
+            .map_err(|_| ProjectionError::Worker {
+                what: "applier thread panicked",
+                source: None,
+            })?;
         applied?;
         read_result?;
         progress(self.checkpoint(), head);

@@ -99,11 +99,10 @@ fn bounds(flag: &str, s: &str, calendar: &Calendar) -> Result<(Timestamp, Timest
         let t = crate::parse_time(flag, s)?;
         return Ok((t, t.plus_millis(1)));
     }
-    let p = Period::parse(s).map_err(|e| {
-        Error::Usage(format!(
-            "{flag}: {e}; or give an RFC 3339 instant such as 2025-03-01T00:00:00+08:00"
-        ))
-    })?;
+    let p = Period::parse(s).map_err(crate::bad_value(format!(
+        "{flag} {s:?} (a local date or period, or an RFC 3339 instant such as \
+         2025-03-01T00:00:00+08:00)"
+    )))?;
     Ok((calendar.day_start(p.from), calendar.day_start(p.to)))
 }
 

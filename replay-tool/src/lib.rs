@@ -83,6 +83,16 @@ pub enum Error {
     /// Bad arguments.
     #[error("{0}")]
     Usage(String),
+    /// A value that does not parse (an argument, or the time zone a projection store names):
+    /// `what` names it, the cause says what is wrong.
+    #[error("{what}")]
+    BadValue {
+        /// The value and where it came from, e.g. `--period "2025-13"`.
+        what: String,
+        /// Why it does not parse.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    },
     /// The configuration file (`--config`) could not be read.
     #[error(transparent)]
     Config(#[from] config::ConfigError),
@@ -159,14 +169,37 @@ macro_rules! outln {
     ($out:expr, $($arg:tt)*) => { writeln!($out, $($arg)*).map_err($crate::Error::Output) };
 }
 
+/// An error and its causes on one line (`what: why: why`), for reports that give each problem
+/// one line.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cause = c.source();
+    }
+    s
+}
+
+/// `map_err(bad_value("--flag value"))`: [`Error::BadValue`] with the parser's error as cause.
+pub fn bad_value<E: std::error::Error + Send + Sync + 'static>(
+    what: String,
+) -> impl FnOnce(E) -> Error {
+    move |e| Error::BadValue {
+        what,
+        source: Box::new(e),
+    }
+}
+
 /// Parses an RFC 3339 instant given on the command line.
 pub fn parse_time(flag: &str, s: &str) -> Result<Timestamp, Error> {
-    Timestamp::parse(s).map_err(|e| Error::Usage(format!("{flag}: {e}")))
+    Timestamp::parse(s).map_err(bad_value(format!("{flag} {s:?}")))
 }
 
 /// Parses a case id given on the command line.
 pub fn parse_case(s: &str) -> Result<CaseId, Error> {
-    CaseId::new(s).map_err(|e| Error::Usage(format!("case id {s:?}: {e}")))
+    CaseId::new(s).map_err(bad_value(format!("case id {s:?}")))
 }
 
 /// `gridcase-replay`: history, as-of state, verification, rebuild, export and statistics of
@@ -330,7 +363,7 @@ impl Cli {
 /// The calendar of the deployment's time zone (default Asia/Shanghai).
 pub fn calendar(deployment: &config::Deployment) -> Result<Calendar, Error> {
     let tz = deployment.time_zone.as_deref().unwrap_or(DEFAULT_TIME_ZONE);
-    Calendar::new(tz).map_err(|e| Error::Usage(format!("--time-zone: {e}")))
+    Calendar::new(tz).map_err(bad_value(format!("--time-zone {tz:?}")))
 }
 
 /// The time zone when neither the command line nor the configuration names one.

@@ -62,7 +62,7 @@ pub struct Request {
 pub fn parse_region(divisions: &RegionTree, flag: &str, s: &str) -> Result<RegionCode, Error> {
     let code: RegionCode = s
         .parse()
-        .map_err(|e| Error::Usage(format!("{flag} {s:?}: {e}")))?;
+        .map_err(crate::bad_value(format!("{flag} {s:?}")))?;
     let known = divisions.contains_code(code)
         || (code.level() == Level::Grid
             && code.parent().is_some_and(|v| divisions.contains_code(v)));
@@ -90,8 +90,8 @@ impl StatsArgs {
     /// Checks the arguments against the deployment's regions.
     pub fn query(&self, regions: &RegionTree) -> Result<Request, Error> {
         let region = parse_region(regions, "--region", &self.region)?;
-        let period =
-            Period::parse(&self.period).map_err(|e| Error::Usage(format!("--period: {e}")))?;
+        let period = Period::parse(&self.period)
+            .map_err(crate::bad_value(format!("--period {:?}", self.period)))?;
         let as_of = match &self.as_of {
             Some(s) => crate::parse_time("--as-of", s)?,
             None => Timestamp::now(),

@@ -208,7 +208,7 @@ impl Report {
             LogError::Damaged { location, reason } => {
                 format!("could not open the store ({location}): {reason}")
             }
-            other => format!("could not open the store: {other}"),
+            other => format!("could not open the store: {}", crate::chain(other)),
         };
         Report {
             source,
@@ -500,7 +500,7 @@ impl<'a> Verifier<'a> {
                 parse_positions(location),
                 format!("could not read {location}: {reason}"),
             ),
-            other => (None, other.to_string()),
+            other => (None, crate::chain(other)),
         };
         if let Some((first, last)) = positions {
             self.first.get_or_insert(first);
@@ -1186,11 +1186,9 @@ pub async fn check_projections(
         .find(|(k, _)| k.as_slice() == b"mtime_zone")
         .map(|(_, v)| String::from_utf8_lossy(v).into_owned());
     let calendar = match &time_zone {
-        Some(tz) => Calendar::new(tz).map_err(|e| {
-            Error::Usage(format!(
-                "the live projection store names time zone {tz}: {e}"
-            ))
-        })?,
+        Some(tz) => Calendar::new(tz).map_err(crate::bad_value(format!(
+            "the time zone the live projection store names ({tz})"
+        )))?,
         None => default_calendar.clone(),
     };
     let head = source.head().await?;
@@ -1230,7 +1228,7 @@ pub async fn check_projections(
                     Some(next),
                     None,
                     None,
-                    format!("the rebuild could not read the log: {e}"),
+                    format!("the rebuild could not read the log: {}", crate::chain(&e)),
                 ));
                 break;
             }
@@ -1244,7 +1242,7 @@ pub async fn check_projections(
                 Some(next),
                 None,
                 None,
-                format!("the rebuild failed: {e}"),
+                format!("the rebuild failed: {}", crate::chain(&e)),
             ));
             break;
         }

@@ -265,7 +265,7 @@ impl From<CommandError> for ApiError {
                 "Idempotency-Key {command_id} was already used for case {case_id}; use a fresh key"
             )),
             CommandError::Log(l) => l.into(),
-            other => ApiError::Internal(other.to_string()),
+            other => ApiError::Internal(chain(&other)),
         }
     }
 }
@@ -280,7 +280,7 @@ impl From<ProjectionError> for ApiError {
                 retry_after: 1,
                 damage: false,
             },
-            other => ApiError::Internal(other.to_string()),
+            other => ApiError::Internal(chain(&other)),
         }
     }
 }

@@ -188,7 +188,7 @@ impl Server {
                     match app.projection.run(app.path.log()).await {
                         Ok(()) => return,
                         Err(e) => {
-                            tracing::error!(error = %e, retry_in = ?backoff, "the projection runner failed")
+                            tracing::error!(error = %crate::error::chain(&e), retry_in = ?backoff, "the projection runner failed")
                         }
                     }
                     tokio::time::sleep(backoff).await;
@@ -235,14 +235,14 @@ impl Server {
                 .wait_for(head, std::time::Duration::from_secs(10))
                 .await;
             if let Err(e) = drained {
-                tracing::warn!(error = %e, "stopping before the projection caught up");
+                tracing::warn!(error = %crate::error::chain(&e), "stopping before the projection caught up");
             }
         }
         self.runner.abort();
         let _ = self.runner.await;
         // A snapshot now makes the next start instant (nothing to replay).
         if let Err(e) = self.app.projection.save() {
-            tracing::warn!(error = %e, "could not save the projection on stop");
+            tracing::warn!(error = %crate::error::chain(&e), "could not save the projection on stop");
         }
         match served {
             Ok(Ok(())) => Ok(()),

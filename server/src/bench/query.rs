@@ -65,7 +65,7 @@ pub(crate) async fn run(run: &mut Run) -> Result<(), BenchError> {
     ];
     for (name, queries) in stats_cases {
         if queries.is_empty() {
-            return Err(BenchError(format!("{name}: no region to query")));
+            return Err(BenchError::Failed(format!("{name}: no region to query")));
         }
         let mut engine = Vec::with_capacity(n);
         let mut raw = Vec::with_capacity(n);

@@ -95,7 +95,7 @@ async fn embedded(run: &mut Run) -> Result<(), BenchError> {
     let (_, raw_events) = raw_scan(&tree)?;
     let raw_first = t.elapsed().as_secs_f64();
     if raw_events != filled.events {
-        return Err(BenchError(format!(
+        return Err(BenchError::Failed(format!(
             "the raw scan found {raw_events} events, {} were written",
             filled.events
         )));
