@@ -33,7 +33,7 @@ pub use stats::{
     Activity, Breakdown, Change, ChildFigures, Cohort, Durations, Figures, Rates, StatsQuery,
     StatsReport,
 };
-pub use store::{checkpoint_of, Dump, Store};
+pub use store::{checkpoint_of, describe_key, Dump, Store};
 
 use std::path::PathBuf;
 

@@ -38,7 +38,7 @@ use std::path::{Path, PathBuf};
 use gridcase_bus::Position;
 use gridcase_domain::{CaseId, RegionCode};
 
-use crate::calendar::Calendar;
+use crate::calendar::{civil_from_days, Calendar};
 use crate::counts::{layout_fingerprint, Cells};
 use crate::projector::{AggKey, Bucket, CaseEntry, Projector};
 use crate::ProjectionError;
@@ -172,6 +172,29 @@ impl<W: Write> SnapshotWriter<W> {
         let crc = self.crc.clone().finalize().to_le_bytes();
         self.out.write_all(&crc)?;
         Ok(self.out)
+    }
+}
+
+/// A key of the store for people (difference reports): `case view <id>`, `aggregate <region>
+/// month 2025-03`, `aggregate <region> day 2025-03-02`, `metadata <name>`, else the key.
+pub fn describe_key(k: &[u8]) -> String {
+    let lossy = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    match k.first() {
+        Some(b'c') => format!("case view {}", lossy(&k[1..])),
+        Some(b'a') => match parse_agg_key(k) {
+            Ok((region, Bucket::Month(n))) => format!(
+                "aggregate {region} month {:04}-{:02}",
+                n.div_euclid(12),
+                n.rem_euclid(12) + 1
+            ),
+            Ok((region, Bucket::Day(n))) => {
+                let (y, m, d) = civil_from_days(n);
+                format!("aggregate {region} day {y:04}-{m:02}-{d:02}")
+            }
+            Err(_) => format!("key {:?}", lossy(k)),
+        },
+        Some(b'm') => format!("metadata {}", lossy(&k[1..])),
+        _ => format!("key {:?}", lossy(k)),
     }
 }
 
