@@ -36,7 +36,7 @@ pub use log::{
     validate_commit, AppendError, Appended, Cause, Commit, CommitStream, Committed, Conflict,
     EventLog, ExpectedVersion, InvalidCommit, LogError, Reason,
 };
-pub use nats::jetstream::{ServerVersion, MIN_SERVER_VERSION};
+pub use nats::jetstream::{ServerVersion, DEFAULT_API_PREFIX, MIN_SERVER_VERSION};
 pub use nats_log::{NatsLog, NatsRawCursor, NatsSettings};
 pub use position::Position;
 pub use raw::{RawCommit, RawError};

@@ -75,7 +75,7 @@ impl Default for NatsConfig {
             stream: "GRIDCASE".into(),
             subject_prefix: "gridcase.cases".into(),
             duplicate_window_secs: 600,
-            api_prefix: "$JS.API".into(),
+            api_prefix: gridcase_bus::DEFAULT_API_PREFIX.into(),
         }
     }
 }
