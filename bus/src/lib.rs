@@ -33,7 +33,7 @@ pub use command_path::{
 };
 pub use log::{
     validate_commit, AppendError, Appended, Cause, Commit, CommitStream, Committed, Conflict,
-    EventLog, ExpectedVersion, LogError, Position, Reason,
+    EventLog, ExpectedVersion, Fingerprint, LogError, Position, Reason,
 };
 pub use nats::jetstream::{ServerVersion, MIN_SERVER_VERSION};
 pub use nats_log::{NatsLog, NatsRawCursor, NatsSettings};

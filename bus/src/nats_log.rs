@@ -658,7 +658,12 @@ impl NatsLog {
             last_event.header.case_version.to_string().as_str(),
         );
         headers.insert(HEADER_LAST_HASH, last_event.hash.to_hex().as_str());
-        let payload = match encode_value(&commit.case_id, &commit.command_id, &commit.events) {
+        let payload = match encode_value(
+            &commit.case_id,
+            &commit.command_id,
+            &commit.events,
+            commit.fingerprint.as_ref(),
+        ) {
             Ok(value) => value,
             Err(e) => {
                 return Err(PublishError::Rejected {

@@ -6,6 +6,7 @@
 //!   projection (`data_dir/projection`), starts the projection runner and the HTTP API
 //!   ([`api::router`]) in one process, and shuts down gracefully.
 //! - [`config::Config`]: TOML plus environment overrides.
+//! - [`directory::Directory`]: who works where, by name (rosters for assigning and mediating).
 //! - [`error::ApiError`]: the one `application/problem+json` error shape.
 //! - [`load`]: pushes a fixture through the real command path (`gridcase load`, `serve --demo`).
 //! - `bench` (only with the cargo feature `bench`, off by default): `gridcase bench`, each
@@ -16,8 +17,10 @@ pub mod app;
 #[cfg(feature = "bench")]
 pub mod bench;
 pub mod config;
+pub mod directory;
 pub mod error;
 pub mod load;
 pub mod metrics;
 pub mod openapi;
+pub mod secrets;
 pub mod serve;

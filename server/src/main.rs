@@ -143,6 +143,8 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             if let Some(l) = listen {
                 cfg.listen = l;
             }
+            // The demo's people have names, and every unit a generated roster to pick from.
+            cfg.demo_roster |= demo;
             let regions = Arc::new(serve::load_regions(&cfg)?);
             let log = serve::open_log(&cfg).await?;
             let mut tokens = Vec::new();

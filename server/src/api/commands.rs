@@ -35,11 +35,15 @@ fn generated_key() -> String {
 }
 
 /// Parses the body into an [`Action`], naming the offending field on error.
+/// A command request's body: the action, the envelope fields beside it (`occurred_at`,
+/// `case_id`, correlation ids), and the body's canonical JSON (for its fingerprint).
+type ParsedCommand = (Action, Map<String, Value>, Vec<u8>);
+
 fn parse_action(
     name: &str,
     body: Result<Bytes, BytesRejection>,
     limit: usize,
-) -> Result<(Action, Map<String, Value>), ApiError> {
+) -> Result<ParsedCommand, ApiError> {
     let bytes = body.map_err(|r| {
         if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::TooLarge { limit }
@@ -72,6 +76,8 @@ fn parse_action(
             }
         }
     };
+    // What the request asks, canonically (keys sorted), for its fingerprint.
+    let canonical = serde_json::to_vec(&obj).unwrap_or_default();
     // Envelope fields, not part of the action.
     let mut extra = Map::new();
     for k in ["occurred_at", "case_id", "correlation_id", "causation_id"] {
@@ -97,7 +103,7 @@ fn parse_action(
             format!("invalid {field}: {inner}"),
         )
     })?;
-    Ok((action, extra))
+    Ok((action, extra, canonical))
 }
 
 /// The field a serde message names itself: ``missing field `x` `` or ``unknown field `x`, …``.
@@ -171,10 +177,22 @@ async fn execute(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let actor = app.authenticate(&headers)?.clone();
-    let (action, extra) = parse_action(name, body, app.max_body_bytes)?;
-    let command_id = match header_str(&headers, "idempotency-key")? {
-        Some(k) => CommandId::new(k)
-            .map_err(|e| ApiError::field("invalid_field", "Idempotency-Key", e.to_string()))?,
+    if !actor.role().can_command() {
+        return Err(ApiError::Forbidden(format!(
+            "a {} reads only and issues no commands",
+            actor.role()
+        )));
+    }
+    let (action, extra, canonical) = parse_action(name, body, app.max_body_bytes)?;
+    // A client's key is scoped to the client: two workers who happen to send the same key
+    // make two commands.
+    let key = header_str(&headers, "idempotency-key")?;
+    let command_id = match key {
+        Some(k) => {
+            CommandId::new(k)
+                .map_err(|e| ApiError::field("invalid_field", "Idempotency-Key", e.to_string()))?;
+            scoped_command_id(&actor, k)
+        }
         None => CommandId::new(generated_key()).expect("generated keys are valid"),
     };
     let expected = match header_str(&headers, "if-match")? {
@@ -197,8 +215,9 @@ async fn execute(
         (None, Some(c)) => CaseId::new(c)
             .map_err(|e| ApiError::field("invalid_field", "case_id", e.to_string()))?,
         // Derived from the key, so a retried report finds its case.
-        (None, None) => derived_case_id(&actor, command_id.as_str()),
+        (None, None) => derived_case_id(&actor, key.unwrap_or(command_id.as_str())),
     };
+    let fingerprint = key.map(|_| app.fingerprint(name, &case_id, &canonical));
     let correlation = |k| -> Result<Option<CorrelationId>, ApiError> {
         extra_str(&extra, k)?
             .map(|s| {
@@ -218,9 +237,11 @@ async fn execute(
             occurred_at,
             action,
         },
+        fingerprint,
         recorded_at: None,
     };
     let action_name = sub.command.action.name();
+    let (sub_actor, sub_case) = (sub.command.actor.clone(), sub.case_id.clone());
     let started = Instant::now();
     let result = app.path.execute(sub).await;
     let outcome = match &result {
@@ -235,7 +256,13 @@ async fn execute(
         outcome,
         result.as_ref().ok().map(|_| started.elapsed()),
     );
-    let done = result?;
+    let done = match result {
+        Ok(done) => done,
+        Err(gridcase_bus::CommandError::Rejected(r)) if r.is_authorization() => {
+            return Err(refused_access(&app, &sub_actor, &sub_case, r).await)
+        }
+        Err(e) => return Err(e.into()),
+    };
     let status = if action_name == Action::REPORT && !done.duplicate {
         StatusCode::CREATED
     } else {
@@ -262,6 +289,52 @@ fn command_response(status: StatusCode, e: &Executed) -> Response {
 /// Shared for tests: a case id derived the way reports derive it.
 pub fn derived_case_id(actor: &Actor, key: &str) -> CaseId {
     let county = partition_of(actor.unit());
-    let h = Sha256::digest(key.as_bytes());
+    let h = scoped_key_hash(actor, key);
     CaseId::new(format!("{county}-{}", hex::encode(&h[..8]))).expect("valid id")
+}
+
+/// SHA-256 of the actor and their key: what makes a key the actor's own.
+fn scoped_key_hash(actor: &Actor, key: &str) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(actor.id().as_str().as_bytes());
+    h.update([0]);
+    h.update(key.as_bytes());
+    h.finalize().into()
+}
+
+/// The command id of a client's `Idempotency-Key`: scoped to the actor who sends it.
+///
+/// Readable where it fits — `<length of the actor id>.<actor id>:<key>`, e.g. `4.gw-1:walk-1`
+/// (the length keeps two actors' ids and keys from running into each other) — else
+/// `k-<40 hex digits>` of a hash of the two.
+pub fn scoped_command_id(actor: &Actor, key: &str) -> CommandId {
+    let id = actor.id().as_str();
+    CommandId::new(format!("{}.{id}:{key}", id.len())).unwrap_or_else(|_| {
+        CommandId::new(format!(
+            "k-{}",
+            hex::encode(&scoped_key_hash(actor, key)[..20])
+        ))
+        .expect("valid id")
+    })
+}
+
+/// The answer to a command the domain refused because of who asked: 404 when the actor may not
+/// even know the case exists (as for an unknown case), else 403 with the rule's code.
+async fn refused_access(
+    app: &AppState,
+    actor: &Actor,
+    case: &CaseId,
+    r: gridcase_domain::Rejection,
+) -> ApiError {
+    let known = match app.path.load(case).await {
+        // A report names a place, not a case: refusing it reveals nothing.
+        Ok(state) if state.status == gridcase_domain::Status::New => true,
+        Ok(state) => super::access::may_read_case(actor, &state),
+        Err(e) => return e.into(),
+    };
+    if known {
+        ApiError::Denied(r)
+    } else {
+        ApiError::NotFound("no such case".into())
+    }
 }
