@@ -42,6 +42,12 @@ pub fn token_hash(token: &str) -> [u8; 32] {
 }
 
 impl App {
+    /// The actor a token stands for (the API's bearer tokens; the workbench exchanges one for
+    /// a session at sign-in).
+    pub fn actor_for_token(&self, token: &str) -> Option<&Actor> {
+        self.tokens.get(&token_hash(token.trim()))
+    }
+
     /// The actor behind the request's bearer token.
     pub fn authenticate(&self, headers: &HeaderMap) -> Result<&Actor, ApiError> {
         let token = headers
@@ -50,8 +56,7 @@ impl App {
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or(ApiError::Unauthenticated)?;
         let actor = self
-            .tokens
-            .get(&token_hash(token.trim()))
+            .actor_for_token(token)
             .ok_or(ApiError::Unauthenticated)?;
         if actor.role() == Role::Auditor {
             // Every auditor request is itself logged.

@@ -5,6 +5,8 @@
 //! - [`serve::Server`]: opens the log (embedded sled under `data_dir/log`, or NATS), the
 //!   projection (`data_dir/projection`), starts the projection runner and the HTTP API
 //!   ([`api::router`]) in one process, and shuts down gracefully.
+//! - [`web`]: the workbench (工作台), server-rendered pages on the same port, calling the same
+//!   command path and read models as the API.
 //! - [`config::Config`]: TOML plus environment overrides.
 //! - [`error::ApiError`]: the one `application/problem+json` error shape.
 //! - [`load`]: pushes a fixture through the real command path (`gridcase load`, `serve --demo`).
@@ -21,3 +23,4 @@ pub mod load;
 pub mod metrics;
 pub mod openapi;
 pub mod serve;
+pub mod web;

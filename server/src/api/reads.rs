@@ -13,7 +13,7 @@ use gridcase_projections::{as_of, Breakdown, Period, StatsQuery};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::access::{audit, may_read_case, may_read_unit};
+use super::access::{audit, may_read_case, may_read_stats, may_read_unit};
 use super::params::{parse_case_id, parse_region};
 use super::shape::{case_json, queue_item};
 use crate::app::AppState;
@@ -227,11 +227,7 @@ pub(crate) async fn stats(
         Some(r) => parse_region("region", r, &app)?,
         None => actor.unit(),
     };
-    if !actor.scope().covers(region) && actor.scope().region() != region {
-        return Err(ApiError::Forbidden(format!(
-            "{region} is outside your scope"
-        )));
-    }
+    may_read_stats(actor, region)?;
     let period = match &q.period {
         Some(p) => Period::parse(p)
             .map_err(|e| ApiError::field("invalid_query", "period", e.to_string()))?,
