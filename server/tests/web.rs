@@ -145,9 +145,13 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// chromedriver and the Chromium it starts: killed (the whole process group) on drop.
+/// chromedriver and the Chromium it starts: the session is ended and chromedriver killed on
+/// drop.
 struct Browser {
     client: Option<Client>,
+    /// The WebDriver session, until closed.
+    session: Option<String>,
+    port: u16,
     driver: Child,
     _profile: tempfile::TempDir,
 }
@@ -174,8 +178,6 @@ impl Browser {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        #[cfg(unix)]
-        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         let driver = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", driver_bin.display()));
@@ -210,6 +212,8 @@ impl Browser {
         );
         let mut browser = Browser {
             client: None,
+            session: None,
+            port,
             driver,
             _profile: profile,
         };
@@ -218,6 +222,7 @@ impl Browser {
             .connect(&format!("http://127.0.0.1:{port}"))
             .await
             .unwrap_or_else(|e| panic!("cannot start a Chromium session: {e}"));
+        browser.session = client.session_id().await.ok().flatten();
         browser.client = Some(client);
         Some(browser)
     }
@@ -228,7 +233,9 @@ impl Browser {
 
     async fn close(mut self) {
         if let Some(c) = self.client.take() {
-            let _ = c.close().await;
+            if c.close().await.is_ok() {
+                self.session = None;
+            }
         }
     }
 
@@ -260,6 +267,14 @@ impl Browser {
             .execute(script, vec![])
             .await
             .unwrap_or_else(|e| panic!("{script}: {e}"))
+    }
+
+    /// The non-empty option values of a select.
+    async fn option_values(&self, css: &str) -> Vec<String> {
+        let v = self
+            .js(&format!("return Array.from(document.querySelectorAll('{css} option')).map(o => o.value).filter(v => v)"))
+            .await;
+        serde_json::from_value(v).unwrap()
     }
 
     async fn wait_for(&self, css: &str) {
@@ -314,12 +329,18 @@ impl Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        // chromedriver leads its own process group, Chromium included: end them all.
-        #[cfg(unix)]
-        {
-            let _ = Command::new("kill")
-                .args(["-KILL", &format!("-{}", self.driver.id())])
-                .status();
+        // A test that failed did not close its session: end it (which quits Chromium) with a
+        // plain WebDriver DELETE, then stop chromedriver.
+        if let Some(id) = &self.session {
+            if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.port)) {
+                use std::io::{Read, Write};
+                let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+                let _ = write!(
+                    s,
+                    "DELETE /session/{id} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+                );
+                let _ = s.read_to_end(&mut Vec::new());
+            }
         }
         let _ = self.driver.kill();
         let _ = self.driver.wait();
@@ -517,13 +538,7 @@ async fn the_location_picker_offers_only_the_reporters_scope() {
     let (token, _) = demo(Role::UnitStaff);
     b.sign_in(&app, &token).await;
     b.goto(&app.url("/report")).await;
-    let values = |css: &'static str| async move {
-        let v = b
-            .js(&format!("return Array.from(document.querySelectorAll('{css} option')).map(o => o.value).filter(v => v)"))
-            .await;
-        serde_json::from_value::<Vec<String>>(v).unwrap()
-    };
-    let villages = values("#l2").await;
+    let villages = b.option_values("#l2").await;
     assert!(!villages.is_empty());
     assert!(
         villages
@@ -545,7 +560,7 @@ async fn the_location_picker_offers_only_the_reporters_scope() {
         .await
         .unwrap();
     b.wait_for("#l1").await;
-    let grids = values("#l1").await;
+    let grids = b.option_values("#l1").await;
     assert!(!grids.is_empty());
     assert!(
         grids
@@ -763,10 +778,31 @@ async fn the_first_dashboard_load_stays_under_one_and_a_half_megabytes() {
     };
     let app = App::start("tiny").await;
     let (token, _) = demo(Role::Analyst);
-    b.sign_in(&app, &token).await;
-    b.goto(&app.url(&format!("/stats?region={COUNTY}&period={MONTH}")))
-        .await;
+    // Signing in lands on the dashboard: its first load, with an empty cache.
+    b.goto(&app.url(&format!(
+        "/signin?next=/stats%3Fregion%3D{COUNTY}%26period%3D{MONTH}"
+    )))
+    .await;
+    b.c()
+        .find(Locator::Id("token"))
+        .await
+        .unwrap()
+        .send_keys(&token)
+        .await
+        .unwrap();
+    b.c()
+        .find(Locator::Css("form[action='/signin'] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     b.wait_for("#chart-trend[data-drawn]").await;
+    assert!(
+        b.path().await.starts_with("/stats?region="),
+        "{}",
+        b.path().await
+    );
     let bytes = b
         .js("const nav = performance.getEntriesByType('navigation')[0];
              return performance.getEntriesByType('resource').reduce((s, r) => s + r.transferSize, nav.transferSize);")
@@ -838,7 +874,7 @@ async fn the_auditor_sees_the_chain_intact_and_then_broken() {
     let before = gridcase_domain::Timestamp::from_millis(second.as_millis() - 1000);
     let local = before
         .to_jiff()
-        .to_zoned(jiff::tz::db().get("Asia/Shanghai").unwrap());
+        .to_zoned_datetime(jiff::tz::db().get("Asia/Shanghai").unwrap());
     let at = local.strftime("%Y-%m-%dT%H:%M:%S").to_string();
     b.goto(&app.url(&format!("/audit/cases/{case}?at={at}")))
         .await;
