@@ -174,7 +174,10 @@ impl Browser {
         };
         let port = free_port();
         let mut cmd = Command::new(&driver_bin);
-        cmd.arg(format!("--port={port}"))
+        // Chromium's own words (date pickers) in Chinese, as on the users' machines.
+        cmd.env("LANG", "zh_CN.UTF-8")
+            .env("LANGUAGE", "zh_CN:zh")
+            .arg(format!("--port={port}"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
@@ -609,14 +612,13 @@ fn pct(v: &Value) -> String {
 
 fn thousands(n: i64) -> String {
     let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    let groups: Vec<&str> = s
+        .as_bytes()
+        .rchunks(3)
+        .rev()
+        .map(|g| std::str::from_utf8(g).unwrap())
+        .collect();
+    groups.join(",")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -714,8 +716,27 @@ async fn the_dashboard_shows_the_apis_figures_draws_its_charts_and_drills_down()
         "{}",
         b.path().await
     );
+    let name = app
+        .server()
+        .app
+        .regions
+        .name("330802100".parse().unwrap())
+        .unwrap()
+        .to_owned();
     let h1 = b.text("h1").await;
-    assert!(h1.contains("乡镇"), "{h1}");
+    assert!(h1.contains(&name), "{h1}");
+    // ... whose table lists its villages.
+    let rows = b
+        .js("return Array.from(document.querySelectorAll('#children tbody tr')).map(r => r.dataset.region)")
+        .await;
+    let rows: Vec<String> = serde_json::from_value(rows).unwrap();
+    assert!(
+        !rows.is_empty()
+            && rows
+                .iter()
+                .all(|r| r.len() == 12 && r.starts_with("330802100")),
+        "{rows:?}"
+    );
     // Sorting the table by a column reorders it, in the browser.
     let first = b
         .js("return document.querySelector('#children tbody tr').dataset.region")
@@ -1348,6 +1369,8 @@ async fn screenshots() {
         .await;
     b.wait_for("#chart-trend[data-drawn]").await;
     b.screenshot(&dir, "stats").await;
+    b.js("window.scrollTo(0, document.querySelector('.charts').getBoundingClientRect().top + window.scrollY - 16)").await;
+    b.screenshot(&dir, "stats-charts").await;
     b.js("window.scrollTo(0, document.querySelector('#children').getBoundingClientRect().top + window.scrollY - 80)").await;
     b.screenshot(&dir, "stats-table").await;
     b.goto(&app.url("/stats?region=330802&period=2025-01"))

@@ -335,8 +335,17 @@ pub async fn case(
     let shown_at = at.unwrap_or_else(Timestamp::now);
     let (s, applied) = state_at(&commits, shown_at);
     let regions = &web.app.regions;
-    let place =
-        |c: gridcase_domain::RegionCode| format!("{}（{c}）", regions.name(c).unwrap_or_default());
+    // A grid's name (第1网格) means little alone: with its village.
+    let place = |c: gridcase_domain::RegionCode| {
+        let name = regions.name(c).unwrap_or_default();
+        match c
+            .parent()
+            .filter(|_| c.level() == gridcase_domain::Level::Grid)
+        {
+            Some(v) => format!("{} {name}（{c}）", regions.name(v).unwrap_or_default()),
+            None => format!("{name}（{c}）"),
+        }
+    };
     let mut rows = Vec::new();
     if let Some(d) = &s.details {
         rows.push((

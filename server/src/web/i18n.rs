@@ -70,7 +70,7 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ("signin.token", "访问令牌", "Access token"),
     (
         "signin.token_help",
-        "请输入管理员发给您的令牌（与接口使用的令牌相同）。",
+        "请输入管理员发放给您的访问令牌。",
         "Enter the token your administrator gave you (the same as for the API).",
     ),
     ("signin.submit", "登录", "Sign in"),
@@ -84,11 +84,6 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
         "signin.expired",
         "登录已过期或表单已失效，请重新登录。",
         "Your session or the form expired: sign in again.",
-    ),
-    (
-        "signin.demo",
-        "演示账号（serve --demo）",
-        "Demo sign-ins (serve --demo)",
     ),
     ("report.title", "上报事件", "Report a case"),
     ("report.kind", "类型", "Kind"),
@@ -106,7 +101,8 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
         "（不细分，整个辖区）",
         "(the whole unit)",
     ),
-    ("report.choose", "请选择", "Choose"),
+    ("report.unit", "所在辖区", "Your unit"),
+    ("report.not_finer", "（不细分）", "(no finer)"),
     ("report.summary", "事件简述", "Summary"),
     (
         "report.summary_help",
@@ -276,6 +272,26 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
         "error.503",
         "系统暂时不可用，请稍后再试。",
         "Temporarily unavailable: retry shortly.",
+    ),
+    (
+        "error.forbidden_case",
+        "分析岗位只查看统计数据，不能打开案件。",
+        "Analysts read statistics only, not cases.",
+    ),
+    (
+        "error.forbidden_page",
+        "您的岗位不能使用此页面。",
+        "Your role may not use this page.",
+    ),
+    (
+        "error.forbidden_scope",
+        "该区域不在您的管辖范围内。",
+        "That region is outside your scope.",
+    ),
+    (
+        "error.not_found",
+        "未找到：编号不存在，或不在您的管辖范围内。",
+        "Not found: no such id, or outside your scope.",
     ),
     (
         "error.csrf",
@@ -545,17 +561,14 @@ pub fn pct(r: Option<f64>) -> String {
 /// `12,356`.
 pub fn int(n: i64) -> String {
     let digits = n.unsigned_abs().to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
-    if n < 0 {
-        out.push('−');
-    }
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    let mut groups: Vec<&str> = digits
+        .as_bytes()
+        .rchunks(3)
+        .map(|g| std::str::from_utf8(g).unwrap_or_default())
+        .collect();
+    groups.reverse();
+    let sign = if n < 0 { "−" } else { "" };
+    format!("{sign}{}", groups.join(","))
 }
 
 /// Times in the deployment's time zone.

@@ -280,7 +280,8 @@ struct ErrorView {
 /// An error answered as a page: the API's status with words a person reads.
 #[derive(Debug)]
 pub struct WebError {
-    chrome: Chrome,
+    // Boxed: handlers return it in every `Result`, which should stay small.
+    chrome: Box<Chrome>,
     status: StatusCode,
     detail: String,
 }
@@ -296,10 +297,20 @@ impl WebError {
             ApiError::Forbidden(m) | ApiError::NotFound(m) if !t.zh() => m.clone(),
             ApiError::BadRequest { message, .. } if !t.zh() => message.clone(),
             ApiError::BadRequest { field: Some(f), .. } => format!("字段：{f}"),
+            ApiError::Forbidden(m) => t
+                .s(if m.starts_with("analysts") {
+                    "error.forbidden_case"
+                } else if m.contains("outside your scope") {
+                    "error.forbidden_scope"
+                } else {
+                    "error.forbidden_page"
+                })
+                .to_owned(),
+            ApiError::NotFound(_) => t.s("error.not_found").to_owned(),
             _ => String::new(),
         };
         WebError {
-            chrome: Chrome::new(web, v, None, t.s("error.title")),
+            chrome: Box::new(Chrome::new(web, v, None, t.s("error.title"))),
             status: e.status(),
             detail,
         }
@@ -309,7 +320,7 @@ impl WebError {
     pub fn csrf(chrome: Chrome) -> WebError {
         let detail = chrome.t.s("error.csrf").to_owned();
         WebError {
-            chrome,
+            chrome: Box::new(chrome),
             status: StatusCode::FORBIDDEN,
             detail,
         }
@@ -326,7 +337,7 @@ impl IntoResponse for WebError {
         };
         let view = ErrorView {
             back: "/".into(),
-            c: self.chrome,
+            c: *self.chrome,
             t,
             status: code,
             heading,

@@ -111,7 +111,7 @@ pub fn set_cookie(name: &str, value: &str, max_age: Option<u64>) -> HeaderValue 
     HeaderValue::from_str(&s).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
-/// The page language: `?lang=` (which [`super::remember_lang`] also stores in a cookie),
+/// The page language: `?lang=` (which the router also stores in a cookie),
 /// else the cookie, else Chinese.
 pub fn lang(parts: &Parts) -> Lang {
     let from_query = parts.uri.query().and_then(|q| {

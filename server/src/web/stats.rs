@@ -293,7 +293,12 @@ fn kpi(id: &'static str, label: &'static str, now: Option<f64>, before: Option<f
         id,
         label,
         value: pct(now),
-        change: t.pp(&now, &before),
+        // Nothing to compare with (no cases the period before): say nothing.
+        change: if before.is_some() {
+            t.pp(&now, &before)
+        } else {
+            String::new()
+        },
         direction,
     }
 }
@@ -310,7 +315,7 @@ fn count(id: &'static str, label: &'static str, n: i64, t: Tr) -> Kpi {
 
 fn dim_rows(report: &StatsReport, t: Tr) -> Vec<DimRow> {
     let mut rows: Vec<(&Dim, &Figures)> = report.breakdown.iter().map(|(d, f)| (d, f)).collect();
-    rows.sort_by(|a, b| b.1.cohort.registered.cmp(&a.1.cohort.registered));
+    rows.sort_by_key(|(_, f)| std::cmp::Reverse(f.cohort.registered));
     rows.into_iter()
         .filter(|(_, f)| f.cohort.registered > 0 || f.activity.reported > 0)
         .map(|(d, f)| DimRow {
@@ -394,7 +399,9 @@ impl Dashboard {
             ),
         ];
         let mut registered = count("kpi-registered", t.s("stats.registered"), c.registered, t);
-        registered.change = t.rel(&main.change.registered_change);
+        if main.change.registered_change.is_some() {
+            registered.change = t.rel(&main.change.registered_change);
+        }
         let counts = vec![
             registered,
             count("kpi-resolved", t.s("stats.resolved"), c.resolved, t),
@@ -494,12 +501,13 @@ impl Dashboard {
                 continue;
             }
             series.push(json!({
+                "key": l.as_str(),
                 "name": t.level(&l),
                 "data": bars.iter().map(|(_, f)| f.cohort.resolved_at.get(&l).copied().unwrap_or(0)).collect::<Vec<_>>(),
             }));
         }
-        series.push(json!({ "name": t.s("stats.referred"), "data": bars.iter().map(|(_, f)| f.cohort.referred_out).collect::<Vec<_>>() }));
-        series.push(json!({ "name": t.s("stats.open"), "data": bars.iter().map(|(_, f)| f.cohort.open).collect::<Vec<_>>() }));
+        series.push(json!({ "key": "referred", "name": t.s("stats.referred"), "data": bars.iter().map(|(_, f)| f.cohort.referred_out).collect::<Vec<_>>() }));
+        series.push(json!({ "key": "open", "name": t.s("stats.open"), "data": bars.iter().map(|(_, f)| f.cohort.open).collect::<Vec<_>>() }));
         let level_chart = json!({
             "categories": bars.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>(),
             "series": series,
@@ -868,8 +876,10 @@ mod tests {
             Some("2025-01-05..2025-02-01".into())
         );
         assert_eq!(q("custom", &|p| p.from = "2025-01-05".into()), None);
-        let mut p = StatsParams::default();
-        p.period = "2025-13".into();
+        let p = StatsParams {
+            period: "2025-13".into(),
+            ..StatsParams::default()
+        };
         assert!(period_of(&p).is_err());
     }
 }
