@@ -912,33 +912,7 @@ async fn the_auditor_sees_the_chain_intact_and_then_broken() {
         .await;
     assert_eq!(got["intact"], json!(true));
     assert_eq!(got["events"].as_array().unwrap().len() as u64, first);
-    // Tamper with the stored report: one byte of its summary, re-framed so that only the hash
-    // chain can tell.
-    let position = commits[0].position;
-    let report = commits[0].events[0].decode().unwrap();
-    let gridcase_domain::Event::CaseReported(report) = report else {
-        panic!("version 1 is the report")
-    };
-    {
-        let sled = app.server().app.path.log().sled().unwrap();
-        let tree = sled.raw_tree();
-        let key = gridcase_bus::testing::sled_commit_key(position);
-        let mut v = tree.get(key).unwrap().unwrap().to_vec();
-        let needle = report.summary.as_bytes();
-        let at = v
-            .windows(needle.len())
-            .position(|w| w == needle)
-            .expect("the summary is stored as is");
-        let (i, _) = report
-            .summary
-            .char_indices()
-            .find(|(_, c)| c.len_utf8() == 3)
-            .unwrap();
-        v[at + i + 2] ^= 1;
-        let v = gridcase_bus::raw::frame(&v[4..]);
-        tree.insert(key, v).unwrap();
-        sled.flush().unwrap();
-    }
+    tamper_with_the_report(&app, &case).await;
     b.goto(&app.url(&format!("/audit/cases/{case}"))).await;
     assert_eq!(
         b.js("return document.getElementById('chain-status').dataset.intact")
@@ -949,6 +923,34 @@ async fn the_auditor_sees_the_chain_intact_and_then_broken() {
     assert!(broken.contains("篡改"), "{broken}");
     b.close().await;
     app.stop().await;
+}
+
+/// Alters one byte of the summary in the stored report of `case` (version 1), re-framed so
+/// that only the hash chain can tell, as an attacker with file access would.
+async fn tamper_with_the_report(app: &App, case: &CaseId) {
+    let commits = app.server().app.path.log().read_case(case).await.unwrap();
+    let position = commits[0].position;
+    let report = commits[0].events[0].decode().unwrap();
+    let gridcase_domain::Event::CaseReported(report) = report else {
+        panic!("version 1 is the report")
+    };
+    let sled = app.server().app.path.log().sled().unwrap();
+    let tree = sled.raw_tree();
+    let key = gridcase_bus::testing::sled_commit_key(position);
+    let mut v = tree.get(key).unwrap().unwrap().to_vec();
+    let needle = report.summary.as_bytes();
+    let at = v
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .expect("the summary is stored as is");
+    let (i, _) = report
+        .summary
+        .char_indices()
+        .find(|(_, c)| c.len_utf8() == 3)
+        .expect("a CJK character in the summary");
+    v[at + i + 2] ^= 1;
+    tree.insert(key, gridcase_bus::raw::frame(&v[4..])).unwrap();
+    sled.flush().unwrap();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1316,6 +1318,76 @@ async fn the_csv_and_the_printed_report_hold_the_same_table() {
     app.stop().await;
 }
 
+/// The text of the headline figure `id` in a rendered dashboard.
+fn kpi(html: &str, id: &str) -> String {
+    let at = html
+        .find(&format!("id=\"kpi-{id}\""))
+        .unwrap_or_else(|| panic!("no {id}"));
+    let rest = &html[at..];
+    let v = &rest[rest.find("kpi-value\">").unwrap() + "kpi-value\">".len()..];
+    v[..v.find('<').unwrap()].to_owned()
+}
+
+#[tokio::test]
+async fn as_known_on_a_date_is_the_apis_as_of_at_the_end_of_that_day() {
+    let app = App::start("tiny").await;
+    let c = plain();
+    let (token, _) = demo(Role::Analyst);
+    let session = http_sign_in(&app, &token).await;
+    // The end of 15 March 2025 in Shanghai: the middle of the fixture's first month.
+    let api: Value = c
+        .get(app.url(&format!(
+            "/api/v1/stats?region={COUNTY}&period={MONTH}&as_of=2025-03-15T15:59:59.999Z"
+        )))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let now: Value = c
+        .get(app.url(&format!("/api/v1/stats?region={COUNTY}&period={MONTH}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let cohort = &api["figures"]["cohort"];
+    assert_ne!(
+        cohort, &now["figures"]["cohort"],
+        "the date makes a difference"
+    );
+    let html = c
+        .get(app.url(&format!(
+            "/stats?region={COUNTY}&period={MONTH}&as_of=2025-03-15"
+        )))
+        .header(header::COOKIE, format!("gc_session={session}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        kpi(&html, "registered"),
+        thousands(cohort["registered"].as_i64().unwrap())
+    );
+    assert_eq!(
+        kpi(&html, "resolved"),
+        thousands(cohort["resolved"].as_i64().unwrap())
+    );
+    assert_eq!(
+        kpi(&html, "resolution_rate"),
+        pct(&cohort["resolution_rate"])
+    );
+    assert_eq!(kpi(&html, "township_rate"), pct(&cohort["township_rate"]));
+    assert!(html.contains("数据截至 2025-03-15"));
+    app.stop().await;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Screenshots (on demand)
 // ---------------------------------------------------------------------------------------------
@@ -1394,6 +1466,13 @@ async fn screenshots() {
     b.screenshot(&dir, "audit").await;
     b.goto(&app.url(&format!("/audit/cases/{case}"))).await;
     b.screenshot(&dir, "audit-case").await;
+    let chain_top = "window.scrollTo(0, document.querySelector('#chain').getBoundingClientRect().top + window.scrollY - 70)";
+    b.js(chain_top).await;
+    b.screenshot(&dir, "audit-chain").await;
+    tamper_with_the_report(&app, &case).await;
+    b.goto(&app.url(&format!("/audit/cases/{case}"))).await;
+    b.js(chain_top).await;
+    b.screenshot(&dir, "audit-chain-broken").await;
     b.close().await;
     app.stop().await;
 }
