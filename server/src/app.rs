@@ -59,6 +59,12 @@ impl App {
         Fingerprint(mac.finalize().into_bytes().into())
     }
 
+    /// The actor a token stands for (the API's bearer tokens; the workbench exchanges one for
+    /// a session at sign-in).
+    pub fn actor_for_token(&self, token: &str) -> Option<&Actor> {
+        self.tokens.get(&token_hash(token.trim()))
+    }
+
     /// The actor behind the request's bearer token.
     pub fn authenticate(&self, headers: &HeaderMap) -> Result<&Actor, ApiError> {
         // RFC 7235: the scheme is case-insensitive (`Bearer`, `bearer`, `BEARER`).
@@ -70,8 +76,7 @@ impl App {
             .map(|(_, token)| token)
             .ok_or(ApiError::Unauthenticated)?;
         let actor = self
-            .tokens
-            .get(&token_hash(token.trim()))
+            .actor_for_token(token)
             .ok_or(ApiError::Unauthenticated)?;
         if actor.role() == Role::Auditor {
             // Every auditor request is itself logged.

@@ -5,6 +5,8 @@
 //! - [`serve::Server`]: opens the log (embedded sled under `data_dir/log`, or NATS), the
 //!   projection (`data_dir/projection`), starts the projection runner and the HTTP API
 //!   ([`api::router`]) in one process, and shuts down gracefully.
+//! - [`web`]: the workbench (工作台), server-rendered pages on the same port, calling the same
+//!   command path and read models as the API.
 //! - [`config::Config`]: TOML plus environment overrides.
 //! - [`directory::Directory`]: who works where, by name (rosters for assigning and mediating).
 //! - [`error::ApiError`]: the one `application/problem+json` error shape.
@@ -24,3 +26,4 @@ pub mod metrics;
 pub mod openapi;
 pub mod secrets;
 pub mod serve;
+pub mod web;

@@ -161,8 +161,9 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             }
             let server = Server::start(&cfg, log, regions, &tokens).await?;
             println!("gridcase listening on http://{}", server.addr);
+            println!("workbench (工作台): http://{}/", server.addr);
             if demo {
-                println!("demo tokens (Authorization: Bearer <token>):");
+                println!("demo sign-ins (paste the token on the sign-in page, or use it as Authorization: Bearer <token>):");
                 for (token, actor) in &tokens {
                     println!(
                         "  {token:<24} {} {} {}",

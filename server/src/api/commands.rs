@@ -187,14 +187,10 @@ async fn execute(
     // A client's key is scoped to the client: two workers who happen to send the same key
     // make two commands.
     let key = header_str(&headers, "idempotency-key")?;
-    let command_id = match key {
-        Some(k) => {
-            CommandId::new(k)
-                .map_err(|e| ApiError::field("invalid_field", "Idempotency-Key", e.to_string()))?;
-            scoped_command_id(&actor, k)
-        }
-        None => CommandId::new(generated_key()).expect("generated keys are valid"),
-    };
+    if let Some(k) = key {
+        CommandId::new(k)
+            .map_err(|e| ApiError::field("invalid_field", "Idempotency-Key", e.to_string()))?;
+    }
     let expected = match header_str(&headers, "if-match")? {
         None => ExpectedVersion::Any,
         Some(v) => ExpectedVersion::Exactly(v.trim_matches('"').parse().map_err(|_| {
@@ -210,14 +206,15 @@ async fn execute(
             .map_err(|e| ApiError::field("invalid_field", "occurred_at", e.to_string()))?,
         None => Timestamp::now(),
     };
-    let case_id = match (case, extra_str(&extra, "case_id")?) {
-        (Some(c), _) => c,
-        (None, Some(c)) => CaseId::new(c)
-            .map_err(|e| ApiError::field("invalid_field", "case_id", e.to_string()))?,
+    let case = match (case, extra_str(&extra, "case_id")?) {
+        (Some(c), _) => Some(c),
+        (None, Some(c)) => Some(
+            CaseId::new(c)
+                .map_err(|e| ApiError::field("invalid_field", "case_id", e.to_string()))?,
+        ),
         // Derived from the key, so a retried report finds its case.
-        (None, None) => derived_case_id(&actor, key.unwrap_or(command_id.as_str())),
+        (None, None) => None,
     };
-    let fingerprint = key.map(|_| app.fingerprint(name, &case_id, &canonical));
     let correlation = |k| -> Result<Option<CorrelationId>, ApiError> {
         extra_str(&extra, k)?
             .map(|s| {
@@ -226,22 +223,25 @@ async fn execute(
             })
             .transpose()
     };
-    let sub = Submission {
-        case_id,
-        command_id,
-        expected,
-        correlation_id: correlation("correlation_id")?,
-        causation_id: correlation("causation_id")?,
-        command: Command {
-            actor,
-            occurred_at,
-            action,
-        },
-        fingerprint,
-        recorded_at: None,
-    };
+    let mut sub = submission(&app, &actor, case, key, action, occurred_at, &canonical);
+    sub.expected = expected;
+    sub.correlation_id = correlation("correlation_id")?;
+    sub.causation_id = correlation("causation_id")?;
     let action_name = sub.command.action.name();
-    let (sub_actor, sub_case) = (sub.command.actor.clone(), sub.case_id.clone());
+    let done = run(&app, sub).await?;
+    let status = if action_name == Action::REPORT && !done.duplicate {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok(command_response(status, &done))
+}
+
+/// Runs a submission through the command path, counts it in the metrics, and turns a refusal
+/// into its answer — the one way the API and the workbench's forms execute commands.
+pub(crate) async fn run(app: &AppState, sub: Submission) -> Result<Executed, ApiError> {
+    let action_name = sub.command.action.name();
+    let (actor, case) = (sub.command.actor.clone(), sub.case_id.clone());
     let started = Instant::now();
     let result = app.path.execute(sub).await;
     let outcome = match &result {
@@ -256,19 +256,48 @@ async fn execute(
         outcome,
         result.as_ref().ok().map(|_| started.elapsed()),
     );
-    let done = match result {
-        Ok(done) => done,
+    match result {
+        Ok(done) => Ok(done),
         Err(gridcase_bus::CommandError::Rejected(r)) if r.is_authorization() => {
-            return Err(refused_access(&app, &sub_actor, &sub_case, r).await)
+            Err(refused_access(app, &actor, &case, r).await)
         }
-        Err(e) => return Err(e.into()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A submission for `actor` of `action` on `case` (a report's case id is derived from the
+/// key), keyed by the client's `key` (scoped to the actor, fingerprinted with `body`, the
+/// request's canonical bytes) or, without one, a fresh command id.
+pub(crate) fn submission(
+    app: &AppState,
+    actor: &Actor,
+    case: Option<CaseId>,
+    key: Option<&str>,
+    action: Action,
+    occurred_at: Timestamp,
+    body: &[u8],
+) -> Submission {
+    let command_id = match key {
+        Some(k) => scoped_command_id(actor, k),
+        None => CommandId::new(generated_key()).expect("generated keys are valid"),
     };
-    let status = if action_name == Action::REPORT && !done.duplicate {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    Ok(command_response(status, &done))
+    let case_id =
+        case.unwrap_or_else(|| derived_case_id(actor, key.unwrap_or(command_id.as_str())));
+    let fingerprint = key.map(|_| app.fingerprint(action.name(), &case_id, body));
+    Submission {
+        case_id,
+        command_id,
+        expected: ExpectedVersion::Any,
+        correlation_id: None,
+        causation_id: None,
+        command: Command {
+            actor: actor.clone(),
+            occurred_at,
+            action,
+        },
+        fingerprint,
+        recorded_at: None,
+    }
 }
 
 fn command_response(status: StatusCode, e: &Executed) -> Response {

@@ -15,6 +15,7 @@
 //! | GET | `/api/v1/stats` | statistics (everyone, within scope) |
 //! | GET | `/api/v1/openapi.json` | the OpenAPI document |
 //! | GET | `/healthz`, `/readyz`, `/metrics` | operations |
+//! | GET, POST | `/`, `/signin`, `/report`, `/stats`, `/audit`, … | the workbench ([`crate::web`]) |
 //!
 //! Commands take an `Idempotency-Key` header (the command id) and an optional `If-Match`
 //! expected version; responses carry the case version (also as `ETag`) and global position.
@@ -45,7 +46,7 @@ use crate::error::ApiError;
 
 pub use commands::{derived_case_id, scoped_command_id};
 
-/// The router.
+/// The router: the API, and the workbench merged in ([`crate::web::router`]).
 pub fn router(state: AppState) -> Router {
     let limit = state.max_body_bytes;
     Router::new()
@@ -69,7 +70,8 @@ pub fn router(state: AppState) -> Router {
             ApiError::NotFound("no such endpoint; see /api/v1/openapi.json".into())
         })
         .layer(DefaultBodyLimit::max(limit))
-        .with_state(state)
+        .with_state(state.clone())
+        .merge(crate::web::router(state))
 }
 
 async fn openapi() -> Json<Value> {

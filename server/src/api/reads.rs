@@ -20,7 +20,7 @@ use gridcase_projections::{
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::access::{audit, may_read_case, may_read_unit};
+use super::access::{audit, may_read_case, may_read_stats, may_read_unit};
 use super::params::{parse_case_id, parse_region};
 use super::shape::{place_name, region_ref, CaseRow, RegionRef};
 use super::work::run_search;
@@ -372,11 +372,7 @@ pub(crate) async fn stats(
         Some(r) => parse_region("region", r, &app)?,
         None => actor.unit(),
     };
-    if !actor.scope().covers(region) && actor.scope().region() != region {
-        return Err(ApiError::Forbidden(format!(
-            "{region} is outside your scope"
-        )));
-    }
+    may_read_stats(actor, region)?;
     let period = match &q.period {
         Some(p) => Period::parse(p)
             .map_err(|e| ApiError::field("invalid_query", "period", e.to_string()))?,
