@@ -39,6 +39,10 @@ pub struct Submission {
     pub causation_id: Option<CorrelationId>,
     /// The command.
     pub command: Command,
+    /// A keyed fingerprint of the request (see [`Fingerprint`]): stored with the commit, and
+    /// compared when the same command id comes again — another request under the same key is
+    /// refused ([`CommandError::KeyMismatch`]) instead of answered with the first result.
+    pub fingerprint: Option<Fingerprint>,
     /// Overrides the engine's clock for `recorded_at` and for the decider's `now`. Only for
     /// imports of historical data (fixtures, migrations); the HTTP API never sets it.
     pub recorded_at: Option<Timestamp>,
@@ -70,6 +74,13 @@ pub enum CommandError {
     /// re-read the case and try again.
     #[error(transparent)]
     Conflict(#[from] Conflict),
+    /// The command id was already used with another request (HTTP 422
+    /// `idempotency_key_mismatch`): nothing was appended; use a fresh key for a new request.
+    #[error("command id {command_id} was already used for a different request")]
+    KeyMismatch {
+        /// The key.
+        command_id: CommandId,
+    },
     /// The command id was already used for another case (HTTP 409/422): use a fresh key.
     #[error("command id {command_id} was already used for case {case_id}")]
     CommandIdReused {
@@ -122,19 +133,31 @@ struct AppliedCommit {
     /// The case version after the commit.
     version: u64,
     events: Vec<EventRecord>,
+    fingerprint: Option<Fingerprint>,
 }
 
 impl Loaded {
-    /// The first result of `command`, if it was applied to the case.
-    fn applied(&self, case: &CaseId, command: &CommandId) -> Option<Executed> {
-        let c = self.commits.iter().find(|c| c.command_id == *command)?;
-        Some(Executed {
-            case_id: case.clone(),
+    /// The first result of the submission's command, if it was applied to the case; an
+    /// error when it was applied for another request (both fingerprints known and different).
+    fn applied(&self, sub: &Submission) -> Option<Result<Executed, CommandError>> {
+        let c = self
+            .commits
+            .iter()
+            .find(|c| c.command_id == sub.command_id)?;
+        if let (Some(first), Some(now)) = (&c.fingerprint, &sub.fingerprint) {
+            if first != now {
+                return Some(Err(CommandError::KeyMismatch {
+                    command_id: sub.command_id.clone(),
+                }));
+            }
+        }
+        Some(Ok(Executed {
+            case_id: sub.case_id.clone(),
             position: c.position,
             version: c.version,
             events: c.events.clone(),
             duplicate: true,
-        })
+        }))
     }
 }
 
@@ -237,6 +260,7 @@ impl<L: EventLog> CommandPath<L> {
                 position: c.position,
                 version: v,
                 events: c.events,
+                fingerprint: c.fingerprint,
             }));
         }
         let l = Arc::new(l);
@@ -255,8 +279,8 @@ impl<L: EventLog> CommandPath<L> {
         loop {
             attempt += 1;
             let loaded = self.loaded(&sub.case_id, fresh).await?;
-            if let Some(first) = loaded.applied(&sub.case_id, &sub.command_id) {
-                return Ok(first);
+            if let Some(first) = loaded.applied(&sub) {
+                return first;
             }
             let state = &loaded.state;
             if let ExpectedVersion::Exactly(v) = sub.expected {
@@ -288,8 +312,8 @@ impl<L: EventLog> CommandPath<L> {
                 Ok(a) if a.duplicate => {
                     // Applied before, possibly by another process: read the first result back.
                     let l = self.loaded(&sub.case_id, true).await?;
-                    return match l.applied(&sub.case_id, &sub.command_id) {
-                        Some(first) => Ok(first),
+                    return match l.applied(&sub) {
+                        Some(first) => first,
                         None => Err(CommandError::CommandIdReused {
                             command_id: sub.command_id.clone(),
                             case_id: self.case_of_position(a.position).await?,
@@ -307,6 +331,7 @@ impl<L: EventLog> CommandPath<L> {
                         position: a.position,
                         version: a.version,
                         events: records.clone(),
+                        fingerprint: sub.fingerprint,
                     }));
                     self.cache
                         .lock()
@@ -368,6 +393,7 @@ impl<L: EventLog> CommandPath<L> {
             command_id: sub.command_id.clone(),
             expected_version: state.version,
             events: records,
+            fingerprint: sub.fingerprint,
         })
     }
 }

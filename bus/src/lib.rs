@@ -34,7 +34,7 @@ pub use command_path::{
 };
 pub use log::{
     validate_commit, AppendError, Appended, Cause, Commit, CommitStream, Committed, Conflict,
-    EventLog, ExpectedVersion, InvalidCommit, LogError, Reason,
+    EventLog, ExpectedVersion, Fingerprint, InvalidCommit, LogError, Reason,
 };
 pub use nats::jetstream::{ServerVersion, DEFAULT_API_PREFIX, MIN_SERVER_VERSION};
 pub use nats_log::{NatsLog, NatsRawCursor, NatsSettings};

@@ -53,6 +53,25 @@ pub struct Commit {
     pub expected_version: u64,
     /// The events, versions `expected_version + 1 ..`, each chained to the previous hash.
     pub events: Vec<EventRecord>,
+    /// A keyed fingerprint of the request that carried the command (see [`Fingerprint`]), so
+    /// that a retry with the same idempotency key but another request is told apart.
+    pub fingerprint: Option<Fingerprint>,
+}
+
+/// A keyed hash (HMAC) of the request behind a command: stored beside the commit (not in the
+/// hashed events), compared when the same command id comes again. Keyed, because a request
+/// can carry personal data that a plain hash would let anyone confirm by guessing.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Fingerprint(#[serde(with = "serde_bytes")] pub [u8; 32]);
+
+impl std::fmt::Debug for Fingerprint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Fingerprint(")?;
+        for b in &self.0[..4] {
+            write!(f, "{b:02x}")?;
+        }
+        write!(f, "…)")
+    }
 }
 
 /// A commit as read back from the log.
@@ -66,6 +85,8 @@ pub struct Committed {
     pub command_id: CommandId,
     /// The events.
     pub events: Vec<EventRecord>,
+    /// The fingerprint of the request, when one was stored.
+    pub fingerprint: Option<Fingerprint>,
 }
 
 impl Committed {

@@ -634,7 +634,12 @@ impl NatsLog {
     async fn append_inner(&self, commit: Commit) -> Result<Appended, AppendError> {
         self.ready().await?;
         let subject = self.case_subject(&commit.partition, &commit.case_id);
-        let payload = encode_value(&commit.case_id, &commit.command_id, &commit.events)?;
+        let payload = encode_value(
+            &commit.case_id,
+            &commit.command_id,
+            &commit.events,
+            commit.fingerprint.as_ref(),
+        )?;
         match self.trusted(&commit, &subject) {
             Some(Err(first)) => return Ok(first),
             Some(Ok(head_seq)) => match self.publish(&commit, &payload, &subject, head_seq).await {

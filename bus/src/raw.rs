@@ -2,7 +2,8 @@
 //! commits as bytes, for readers that must report damage instead of stopping at it.
 //!
 //! Every backend stores a commit as one value: a CRC-32 of the body (u32 big-endian), then
-//! the body, the MessagePack (named fields) of `{case_id, command_id, events}`. The position
+//! the body, the MessagePack (named fields) of `{case_id, command_id, events, fingerprint?}`
+//! (the request's keyed fingerprint, absent in commits stored before it was kept). The position
 //! is not in the value: it is the embedded store's key, or the NATS stream sequence.
 //!
 //! [`RawCommit`] is such a value with its position (and, on NATS, its subject), undecoded.
@@ -14,14 +15,17 @@
 use gridcase_domain::{CaseId, CodecError, CommandId, EventRecord};
 use serde::{Deserialize, Serialize};
 
-use crate::log::{Committed, LogError, Position};
+use crate::log::{Committed, Fingerprint, LogError, Position};
 
-/// The body of a stored commit (the position is the key or the stream sequence).
+/// The body of a stored commit (the position is the key or the stream sequence). Commits
+/// stored before fingerprints were kept have none.
 #[derive(Debug, Deserialize)]
 struct StoredCommit {
     case_id: CaseId,
     command_id: CommandId,
     events: Vec<EventRecord>,
+    #[serde(default)]
+    fingerprint: Option<Fingerprint>,
 }
 
 /// Encodes a commit into its stored value: CRC-32 framing around the MessagePack body.
@@ -29,17 +33,21 @@ pub(crate) fn encode_value(
     case_id: &CaseId,
     command_id: &CommandId,
     events: &[EventRecord],
+    fingerprint: Option<&Fingerprint>,
 ) -> Result<Vec<u8>, LogError> {
     #[derive(Serialize)]
     struct Borrowed<'a> {
         case_id: &'a CaseId,
         command_id: &'a CommandId,
         events: &'a [EventRecord],
+        #[serde(skip_serializing_if = "Option::is_none")]
+        fingerprint: Option<&'a Fingerprint>,
     }
     let body = rmp_serde::to_vec_named(&Borrowed {
         case_id,
         command_id,
         events,
+        fingerprint,
     })
     .map_err(|e| LogError::storage("encoding a commit", e))?;
     Ok(frame(&body))
@@ -169,6 +177,7 @@ impl RawCommit {
             case_id: s.case_id,
             command_id: s.command_id,
             events: s.events,
+            fingerprint: s.fingerprint,
         })
     }
 }

@@ -43,6 +43,7 @@ fn sub(case: &str, key: &str, expected: ExpectedVersion, action: Action) -> Subm
             occurred_at: at(),
             action,
         },
+        fingerprint: None,
         recorded_at: None,
     }
 }

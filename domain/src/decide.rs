@@ -319,6 +319,24 @@ impl Rejection {
     pub fn code(&self) -> &'static str {
         self.into()
     }
+
+    /// Whether the refusal is about *who* asks (role, scope, holding unit, assignment,
+    /// separation of duties) rather than about the case or the request: front ends answer these
+    /// as forbidden (HTTP 403, or 404 when the actor may not even know the case exists), never
+    /// as a domain refusal.
+    pub fn is_authorization(&self) -> bool {
+        matches!(
+            self,
+            Rejection::ReadOnlyRole { .. }
+                | Rejection::RoleNotPermitted { .. }
+                | Rejection::OutOfScope { .. }
+                | Rejection::NotHoldingUnit { .. }
+                | Rejection::NotAboveHolder { .. }
+                | Rejection::NotAssignedMediator { .. }
+                | Rejection::AssignToOther { .. }
+                | Rejection::ResolverCannotVerify { .. }
+        )
+    }
 }
 
 type Decision = Result<Vec<Event>, Rejection>;

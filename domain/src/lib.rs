@@ -8,6 +8,9 @@
 //! - [`command`] and [`mod@decide`]: a [`Command`] is decided against a [`CaseState`] into events or
 //!   a typed [`Rejection`]; every business rule lives in [`decide()`].
 //! - [`event`] and [`state`]: the past-tense [`Event`]s and [`evolve`], which only applies facts.
+//! - [`casefile`]: the [`CaseFile`], a case's whole story (moves, deadlines, referrals,
+//!   mediations, resolutions, supervision, notes) folded from its events when it is read.
+//! - [`allowed`]: [`allowed_actions`], which actions an actor may take now, asked of `decide`.
 //! - [`record`]: the stored [`EventRecord`] (header, versioned MessagePack body, hash chain)
 //!   and the decoded [`Envelope`].
 //! - [`chain`]: a case's hash chain — [`chain::seal`] turns a commit's events into records on
@@ -50,6 +53,8 @@
 //! ```
 
 pub mod actor;
+pub mod allowed;
+pub mod casefile;
 pub mod chain;
 pub mod command;
 pub mod decide;
@@ -63,6 +68,8 @@ pub mod time;
 pub mod vocab;
 
 pub use actor::{Actor, ActorError, Role, Scope};
+pub use allowed::allowed_actions;
+pub use casefile::CaseFile;
 pub use chain::{ChainHead, CommitHeader, LinkError};
 pub use command::{Action, Command};
 pub use decide::{decide, Context, Rejection};

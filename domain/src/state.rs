@@ -43,6 +43,20 @@ pub enum Status {
 }
 
 impl Status {
+    /// Every status, in life-cycle order.
+    pub const ALL: [Status; 10] = [
+        Status::New,
+        Status::Reported,
+        Status::Registered,
+        Status::Assigned,
+        Status::Referred,
+        Status::Resolved,
+        Status::Verified,
+        Status::Closed,
+        Status::Rejected,
+        Status::Merged,
+    ];
+
     /// The wire name.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -72,6 +72,8 @@ pub struct SearchQuery {
     pub source: Option<Source>,
     /// Held by exactly this unit.
     pub holder: Option<RegionCode>,
+    /// Held by a unit in this subtree.
+    pub held_in: Option<RegionCode>,
     /// Held at this level.
     pub level: Option<Level>,
     /// Open and past their deadline at `now` (or, when false, not).
@@ -398,6 +400,13 @@ impl Projector {
             Indexes::of_actor(&idx.by_mediator, m).collect()
         } else if let Some(h) = &q.assignee {
             Indexes::of_actor(&idx.by_handler, h).collect()
+        } else if let Some(root) = q.holder.or(q.held_in) {
+            // Every unit that ever held a case is indexed, the current holder among them; a
+            // case held by several units of the subtree comes once.
+            let mut seen: HashSet<&CaseId> = HashSet::new();
+            Indexes::subtree(&idx.by_unit, root)
+                .filter(|c| seen.insert(*c))
+                .collect()
         } else {
             let scope = match visible {
                 Visibility::Subtree(r) => Some(*r),
@@ -493,6 +502,8 @@ fn matches(q: &SearchQuery, text: Option<&[char]>, e: &CaseEntry, now: Timestamp
         && q.category.is_none_or(|c| c == d.category)
         && q.source.is_none_or(|x| x == d.source)
         && q.holder.is_none_or(|h| s.holder == Some(h))
+        && q.held_in
+            .is_none_or(|r| s.holder.is_some_and(|h| r.contains(h)))
         && q.level.is_none_or(|l| s.holder_level() == Some(l))
         && q.overdue.is_none_or(|o| s.is_overdue(now) == o)
         && q.assignee

@@ -30,6 +30,7 @@ fn commits(records: Vec<EventRecord>) -> Vec<Commit> {
                 command_id: r.header.command_id.clone(),
                 expected_version: r.header.case_version - 1,
                 events: vec![r],
+                fingerprint: None,
             }),
         }
     }

@@ -15,6 +15,7 @@ fn commit_of(g: &GeneratedCommit) -> Commit {
         command_id: g.command_id.clone(),
         expected_version: g.expected_version,
         events: g.events.clone(),
+        fingerprint: None,
     }
 }
 

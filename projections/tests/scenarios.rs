@@ -96,6 +96,7 @@ impl World {
                 occurred_at: t(at),
                 action,
             },
+            fingerprint: None,
             recorded_at: None,
         };
         self.path

@@ -23,6 +23,7 @@ async fn saved(dir: &std::path::Path) -> (SledLog, gridcase_projections::Dump) {
             command_id: g.command_id.clone(),
             expected_version: g.expected_version,
             events: g.events.clone(),
+            fingerprint: None,
         })
         .await
         .unwrap();

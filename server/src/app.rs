@@ -4,8 +4,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::http::HeaderMap;
-use gridcase_bus::{AnyLog, CommandPath};
-use gridcase_domain::{Actor, RegionTree, Role};
+use gridcase_bus::{AnyLog, CommandPath, Fingerprint};
+use gridcase_domain::{Actor, CaseId, RegionTree, Role};
 use gridcase_projections::{Calendar, Projection};
 use sha2::{Digest, Sha256};
 
@@ -24,10 +24,14 @@ pub struct App {
     pub calendar: Calendar,
     /// SHA-256 of each token → its actor.
     pub tokens: HashMap<[u8; 32], Actor>,
+    /// Who works where, by name.
+    pub directory: crate::directory::Directory,
     /// Metrics.
     pub metrics: Metrics,
     /// Largest accepted body.
     pub max_body_bytes: usize,
+    /// The key of request fingerprints ([`App::fingerprint`]).
+    pub request_key: [u8; 32],
     /// Reads waiting for `?after=` to be applied (bounded, so waiting cannot be used to hold
     /// many connections open).
     pub waiters: tokio::sync::Semaphore,
@@ -42,16 +46,37 @@ pub fn token_hash(token: &str) -> [u8; 32] {
 }
 
 impl App {
+    /// The keyed fingerprint of a command request: HMAC-SHA256 over the action, the case and
+    /// the body's canonical JSON (keys sorted).
+    pub fn fingerprint(&self, action: &str, case: &CaseId, body: &[u8]) -> Fingerprint {
+        use hmac::Mac as _;
+        let mut mac = hmac::Hmac::<Sha256>::new_from_slice(&self.request_key)
+            .expect("HMAC takes keys of any length");
+        for part in [action.as_bytes(), case.as_str().as_bytes(), body] {
+            mac.update(&(part.len() as u64).to_be_bytes());
+            mac.update(part);
+        }
+        Fingerprint(mac.finalize().into_bytes().into())
+    }
+
+    /// The actor a token stands for (the API's bearer tokens; the workbench exchanges one for
+    /// a session at sign-in).
+    pub fn actor_for_token(&self, token: &str) -> Option<&Actor> {
+        self.tokens.get(&token_hash(token.trim()))
+    }
+
     /// The actor behind the request's bearer token.
     pub fn authenticate(&self, headers: &HeaderMap) -> Result<&Actor, ApiError> {
+        // RFC 7235: the scheme is case-insensitive (`Bearer`, `bearer`, `BEARER`).
         let token = headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
+            .and_then(|v| v.trim().split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token)
             .ok_or(ApiError::Unauthenticated)?;
         let actor = self
-            .tokens
-            .get(&token_hash(token.trim()))
+            .actor_for_token(token)
             .ok_or(ApiError::Unauthenticated)?;
         if actor.role() == Role::Auditor {
             // Every auditor request is itself logged.

@@ -18,7 +18,12 @@
 //!
 //! [[tokens]]                  # bearer tokens, stored as SHA-256 hex: `gridcase hash-token`
 //! sha256 = "…"
+//! name = "徐建国"
 //! actor = { id = "gw-1", role = "grid_worker", scope = { subtree = "330802005001007" } }
+//!
+//! [[staff]]                   # people to pick as handlers or mediators (with or without token)
+//! name = "余丽华"
+//! actor = { id = "med-1", role = "mediator", scope = { assignment = { organization = "330802005001" } } }
 //! ```
 
 use std::net::SocketAddr;
@@ -46,10 +51,18 @@ pub struct Config {
     pub policy: Policy,
     /// Bearer tokens.
     pub tokens: Vec<TokenConfig>,
+    /// The people of the units, by name (handlers and mediators to pick from); everyone with
+    /// a token is a person too.
+    pub staff: Vec<StaffConfig>,
+    /// Also name the fixtures' generated roster of every unit (the demo; not for production).
+    pub demo_roster: bool,
     /// Largest accepted request body in bytes.
     pub max_body_bytes: usize,
     /// Cases kept in the command path's cache.
     pub cache_cases: usize,
+    /// The key of request fingerprints (idempotency); default `DATA/request.key`, made on
+    /// first start. Servers sharing one NATS log must name the same file.
+    pub request_key_file: Option<PathBuf>,
 }
 
 /// The NATS JetStream log.
@@ -88,6 +101,19 @@ pub struct TokenConfig {
     pub sha256: String,
     /// The actor the token acts as.
     pub actor: Actor,
+    /// Their name, as colleagues know them.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// One person of a unit (a handler or mediator to pick), with or without a token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaffConfig {
+    /// Their name.
+    pub name: String,
+    /// The actor they are.
+    pub actor: Actor,
 }
 
 impl Default for Config {
@@ -100,8 +126,11 @@ impl Default for Config {
             regions: RegionsConfig::default(),
             policy: Policy::default(),
             tokens: Vec::new(),
+            staff: Vec::new(),
+            demo_roster: false,
             max_body_bytes: 64 * 1024,
             cache_cases: 100_000,
+            request_key_file: None,
         }
     }
 }

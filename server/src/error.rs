@@ -4,11 +4,12 @@
 //! |---|---|---|
 //! | 400 | `malformed_json`, `invalid_field`, `invalid_query` | the body or query does not parse; the message names the field |
 //! | 401 | `unauthenticated` | no or unknown bearer token |
-//! | 403 | `forbidden` | the role may not read this, or it is outside the actor's scope |
-//! | 404 | `not_found` | unknown case (read or command), region, command name or route |
-//! | 409 | `conflict`, `idempotency_key_reused` | stale `If-Match` version (with `expected` and `actual`) |
+//! | 403 | `forbidden`, or the rule's name (e.g. `NotHoldingUnit`, `ResolverCannotVerify`) | the role may not do or read this; a unit's queue or a report outside the actor's scope; the domain refused because of who asked |
+//! | 404 | `not_found` | unknown case (read or command) — or one outside the actor's scope, answered exactly alike so existence is not revealed —, region, command name or route |
+//! | 405 | `method_not_allowed` | a known route with another method |
+//! | 409 | `conflict` | stale `If-Match` version (with `expected` and `actual`) |
 //! | 413 | `payload_too_large` | body over the limit |
-//! | 422 | the rejection's name, e.g. `EscalationNotToAncestor` | the domain refused the command |
+//! | 422 | the rejection's name, e.g. `EscalationNotToAncestor`; `idempotency_key_mismatch` | the domain refused the command; an `Idempotency-Key` used again with another request |
 //! | 503 | `unavailable` | the log cannot be reached; `Retry-After` says when to retry |
 //!
 //! Nothing is appended for any of them. Internal details are logged, never sent.
@@ -39,9 +40,16 @@ pub enum ApiError {
     /// 403.
     #[error("{0}")]
     Forbidden(String),
+    /// 403: the domain refused because of who asked (role, scope, holding unit, assignment,
+    /// separation of duties); the code is the rule's name.
+    #[error("{0}")]
+    Denied(Rejection),
     /// 404.
     #[error("{0}")]
     NotFound(String),
+    /// 405: the route exists, not with this method.
+    #[error("this route does not take that method; see /api/v1/openapi.json")]
+    MethodNotAllowed,
     /// 409.
     #[error("version conflict: expected version {expected}, the case is at version {actual}; re-read the case and retry")]
     Conflict {
@@ -50,9 +58,10 @@ pub enum ApiError {
         /// Actual version.
         actual: u64,
     },
-    /// 409: an idempotency key reused for another case.
+    /// 422: an idempotency key used again for another request (another body, or another
+    /// case); nothing was appended.
     #[error("{0}")]
-    KeyReused(String),
+    KeyMismatch(String),
     /// 413.
     #[error("the request body is larger than {limit} bytes")]
     TooLarge {
@@ -106,7 +115,10 @@ impl ApiError {
             ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::Conflict { .. } | ApiError::KeyReused(_) => StatusCode::CONFLICT,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::KeyMismatch(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Denied(_) => StatusCode::FORBIDDEN,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Rejected(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -121,8 +133,10 @@ impl ApiError {
             ApiError::Unauthenticated => "unauthenticated",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not_found",
+            ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::Conflict { .. } => "conflict",
-            ApiError::KeyReused(_) => "idempotency_key_reused",
+            ApiError::KeyMismatch(_) => "idempotency_key_mismatch",
+            ApiError::Denied(r) => r.code(),
             ApiError::TooLarge { .. } => "payload_too_large",
             ApiError::Rejected(r) => r.code(),
             ApiError::Unavailable { .. } => "unavailable",
@@ -251,19 +265,22 @@ impl From<CommandError> for ApiError {
             // A command addressed to a case that was never reported names an unknown
             // resource: 404, like reading it.
             CommandError::Rejected(Rejection::CaseNotFound) => {
-                ApiError::NotFound("no such case: report it first".into())
+                ApiError::NotFound("no such case".into())
             }
             CommandError::Rejected(r) => ApiError::Rejected(r),
             CommandError::Conflict(c) => ApiError::Conflict {
                 expected: c.expected,
                 actual: c.actual,
             },
-            CommandError::CommandIdReused {
-                command_id,
-                case_id,
-            } => ApiError::KeyReused(format!(
-                "Idempotency-Key {command_id} was already used for case {case_id}; use a fresh key"
+            CommandError::CommandIdReused { case_id, .. } => ApiError::KeyMismatch(format!(
+                "this Idempotency-Key was already used for case {case_id}; use a fresh key for \
+                 a new request"
             )),
+            CommandError::KeyMismatch { .. } => ApiError::KeyMismatch(
+                "this Idempotency-Key was already used for a different request; use a fresh \
+                 key for a new request (nothing was appended)"
+                    .into(),
+            ),
             CommandError::Log(l) => l.into(),
             other => ApiError::Internal(chain(&other)),
         }

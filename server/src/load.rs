@@ -153,6 +153,7 @@ pub(crate) fn submission(g: &GeneratedCommit) -> Submission {
         correlation_id: None,
         causation_id: None,
         command: g.command.clone(),
+        fingerprint: None,
         recorded_at: Some(g.recorded_at),
     }
 }
@@ -230,20 +231,27 @@ where
     failed.map_or(Ok(()), Err)
 }
 
-/// Ready-to-use demo tokens for the quzhou-month fixture: a grid worker, a township's staff, a
-/// county dispute-resolution center, an auditor and an analyst.
+/// Ready-to-use demo tokens for the quzhou-month fixture, all around grid 1 of 金桂社区: its grid
+/// worker, two staff of the village (a resolution is verified by someone else), the village's
+/// mediator, the township's staff, the county dispute-resolution center, a county supervisor,
+/// an auditor and an analyst of the city.
 pub fn demo_tokens() -> Vec<(String, Actor)> {
     let roster = Roster::default();
     let code = |s: &str| s.parse::<RegionCode>().expect("valid demo code");
     let grid = code("330802005001001");
+    let village = code("330802005001");
     let township = code("330802005");
     let county = code("330802");
     let city = code("330800");
     debug_assert_eq!(grid.level(), Level::Grid);
     vec![
         ("demo-grid-worker".into(), roster.grid_worker(grid, 1)),
+        ("demo-village".into(), roster.staff(village, 1)),
+        ("demo-village-2".into(), roster.staff(village, 2)),
+        ("demo-mediator".into(), roster.mediator(village, 1)),
         ("demo-township".into(), roster.staff(township, 1)),
         ("demo-county-center".into(), roster.staff(county, 1)),
+        ("demo-supervisor".into(), roster.supervisor(county, 1)),
         ("demo-auditor".into(), roster.auditor(city, 1)),
         ("demo-analyst".into(), roster.analyst(city, 1)),
     ]

@@ -166,6 +166,8 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             if let Some(g) = regions.grids {
                 cfg.regions.grids = Some(g);
             }
+            // The demo's people have names, and every unit a generated roster to pick from.
+            cfg.demo_roster |= demo;
             let regions = Arc::new(serve::load_regions(&cfg)?);
             let log = serve::open_log(&cfg).await?;
             let mut tokens = Vec::new();
@@ -182,8 +184,9 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             }
             let server = Server::start(&cfg, log, regions, &tokens).await?;
             println!("gridcase listening on http://{}", server.addr);
+            println!("workbench (工作台): http://{}/", server.addr);
             if demo {
-                println!("demo tokens (Authorization: Bearer <token>):");
+                println!("demo sign-ins (paste the token on the sign-in page, or use it as Authorization: Bearer <token>):");
                 for (token, actor) in &tokens {
                     println!(
                         "  {token:<24} {} {} {}",

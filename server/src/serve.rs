@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 
 use crate::app::{token_hash, App, AppState};
 use crate::config::Config;
+use crate::directory::{Directory, Person};
 use crate::metrics::Metrics;
 
 /// Why the server could not start or stopped with an error. Each keeps its cause, which
@@ -45,6 +46,9 @@ pub enum ServeError {
         /// The token's actor.
         actor: String,
     },
+    /// A secret could not be read or made.
+    #[error("the request fingerprint key")]
+    Secret(#[from] crate::secrets::SecretError),
     /// A file-system or network operation failed.
     #[error("{context}")]
     Io {
@@ -136,7 +140,16 @@ pub fn build_app(
     for (token, actor) in extra_tokens {
         tokens.insert(token_hash(token), actor.clone());
     }
+    let key_file = cfg
+        .request_key_file
+        .clone()
+        .unwrap_or_else(|| cfg.data_dir.join("request.key"));
+    std::fs::create_dir_all(&cfg.data_dir)
+        .map_err(io(format!("creating {}", cfg.data_dir.display())))?;
+    let request_key = crate::secrets::load_or_create(&key_file)?;
     Ok(Arc::new(App {
+        directory: directory(cfg, extra_tokens),
+        request_key,
         path: CommandPath::new(log, regions.clone(), cfg.policy.clone(), cfg.cache_cases),
         projection,
         regions,
@@ -146,6 +159,34 @@ pub fn build_app(
         max_body_bytes: cfg.max_body_bytes,
         waiters: tokio::sync::Semaphore::new(crate::app::MAX_WAITERS),
     }))
+}
+
+/// The people the server knows by name: every token's actor, the configured staff, and with
+/// `demo_roster` the fixtures' generated roster.
+fn directory(cfg: &Config, extra_tokens: &[(String, Actor)]) -> Directory {
+    let named = |actor: &Actor, name: Option<&str>| {
+        let name = name.map_or_else(
+            || gridcase_fixtures::Roster::name_of(actor.id()),
+            str::to_owned,
+        );
+        Person::new(actor, name)
+    };
+    let people = cfg
+        .tokens
+        .iter()
+        .map(|t| named(&t.actor, t.name.as_deref()))
+        .chain(extra_tokens.iter().map(|(_, a)| named(a, None)))
+        .chain(
+            cfg.staff
+                .iter()
+                .map(|s| Person::new(&s.actor, s.name.clone())),
+        );
+    let directory = Directory::new(people);
+    if cfg.demo_roster {
+        directory.with_generated_roster()
+    } else {
+        directory
+    }
 }
 
 /// Opens the projection under the data directory (or in memory for NATS without a data dir).

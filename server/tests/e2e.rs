@@ -419,7 +419,8 @@ async fn a_graceful_stop_finishes_the_command_in_flight() {
         .await
         .unwrap();
     assert_eq!(commits.len(), 2);
-    assert_eq!(commits[1].command_id.as_str(), "in-flight");
+    // The client's key, scoped to the client.
+    assert_eq!(commits[1].command_id.as_str(), "4.gw-1:in-flight");
 
     // The stop saved the projection at the log's head: the next start replays nothing.
     let head = app.path.log().head().await.unwrap();

@@ -135,7 +135,7 @@ impl Writer {
         let new_version = last.header.case_version;
         batch.insert(
             &commit_key(position),
-            encode_value(&c.case_id, &c.command_id, &c.events)?,
+            encode_value(&c.case_id, &c.command_id, &c.events, c.fingerprint.as_ref())?,
         );
         let mut ck = case_prefix(&c.case_id);
         ck.extend_from_slice(&(c.expected_version + 1).to_be_bytes());

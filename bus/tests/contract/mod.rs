@@ -50,6 +50,7 @@ pub fn commit(case: &str, cmd: &str, version: u64, prev: Hash, n: usize) -> Comm
         command_id: header.command_id,
         expected_version: version,
         events,
+        fingerprint: None,
     }
 }
 

@@ -33,6 +33,7 @@ pub fn commits(gs: &[GeneratedCommit]) -> Vec<Commit> {
                 command_id: g.command_id.clone(),
                 expected_version: g.expected_version,
                 events: g.events.clone(),
+                fingerprint: None,
             }
         })
         .collect()

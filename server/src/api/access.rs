@@ -1,5 +1,5 @@
-//! Who may read what: a case (its identity and history), a unit's queue; and the audit log of
-//! auditors' reads.
+//! Who may read what: a case (its identity and history), a unit's queue, statistics; and the
+//! audit log of auditors' reads. The API and the workbench both ask here.
 
 use gridcase_domain::{Actor, CaseState, RegionCode, Role};
 
@@ -32,6 +32,18 @@ pub fn may_read_unit(actor: &Actor, unit: RegionCode) -> Result<(), ApiError> {
         )),
         _ if actor.scope().covers(unit) => Ok(()),
         _ => Err(ApiError::Forbidden(format!("{unit} is outside your scope"))),
+    }
+}
+
+/// Whether `actor` may read the statistics of `region`: 403 with the reason if not. Everyone
+/// reads the statistics of their own subtree (mediators: of their organization's region).
+pub fn may_read_stats(actor: &Actor, region: RegionCode) -> Result<(), ApiError> {
+    if actor.scope().covers(region) || actor.scope().region() == region {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(format!(
+            "{region} is outside your scope"
+        )))
     }
 }
 

@@ -35,11 +35,15 @@ fn generated_key() -> String {
 }
 
 /// Parses the body into an [`Action`], naming the offending field on error.
+/// A command request's body: the action, the envelope fields beside it (`occurred_at`,
+/// `case_id`, correlation ids), and the body's canonical JSON (for its fingerprint).
+type ParsedCommand = (Action, Map<String, Value>, Vec<u8>);
+
 fn parse_action(
     name: &str,
     body: Result<Bytes, BytesRejection>,
     limit: usize,
-) -> Result<(Action, Map<String, Value>), ApiError> {
+) -> Result<ParsedCommand, ApiError> {
     let bytes = body.map_err(|r| {
         if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::TooLarge { limit }
@@ -72,6 +76,8 @@ fn parse_action(
             }
         }
     };
+    // What the request asks, canonically (keys sorted), for its fingerprint.
+    let canonical = serde_json::to_vec(&obj).unwrap_or_default();
     // Envelope fields, not part of the action.
     let mut extra = Map::new();
     for k in ["occurred_at", "case_id", "correlation_id", "causation_id"] {
@@ -97,7 +103,7 @@ fn parse_action(
             format!("invalid {field}: {inner}"),
         )
     })?;
-    Ok((action, extra))
+    Ok((action, extra, canonical))
 }
 
 /// The field a serde message names itself: ``missing field `x` `` or ``unknown field `x`, …``.
@@ -171,12 +177,20 @@ async fn execute(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let actor = app.authenticate(&headers)?.clone();
-    let (action, extra) = parse_action(name, body, app.max_body_bytes)?;
-    let command_id = match header_str(&headers, "idempotency-key")? {
-        Some(k) => CommandId::new(k)
-            .map_err(|e| ApiError::field("invalid_field", "Idempotency-Key", e.to_string()))?,
-        None => CommandId::new(generated_key()).expect("generated keys are valid"),
-    };
+    if !actor.role().can_command() {
+        return Err(ApiError::Forbidden(format!(
+            "a {} reads only and issues no commands",
+            actor.role()
+        )));
+    }
+    let (action, extra, canonical) = parse_action(name, body, app.max_body_bytes)?;
+    // A client's key is scoped to the client: two workers who happen to send the same key
+    // make two commands.
+    let key = header_str(&headers, "idempotency-key")?;
+    if let Some(k) = key {
+        CommandId::new(k)
+            .map_err(|e| ApiError::field("invalid_field", "Idempotency-Key", e.to_string()))?;
+    }
     let expected = match header_str(&headers, "if-match")? {
         None => ExpectedVersion::Any,
         Some(v) => ExpectedVersion::Exactly(v.trim_matches('"').parse().map_err(|_| {
@@ -192,12 +206,14 @@ async fn execute(
             .map_err(|e| ApiError::field("invalid_field", "occurred_at", e.to_string()))?,
         None => Timestamp::now(),
     };
-    let case_id = match (case, extra_str(&extra, "case_id")?) {
-        (Some(c), _) => c,
-        (None, Some(c)) => CaseId::new(c)
-            .map_err(|e| ApiError::field("invalid_field", "case_id", e.to_string()))?,
+    let case = match (case, extra_str(&extra, "case_id")?) {
+        (Some(c), _) => Some(c),
+        (None, Some(c)) => Some(
+            CaseId::new(c)
+                .map_err(|e| ApiError::field("invalid_field", "case_id", e.to_string()))?,
+        ),
         // Derived from the key, so a retried report finds its case.
-        (None, None) => derived_case_id(&actor, command_id.as_str()),
+        (None, None) => None,
     };
     let correlation = |k| -> Result<Option<CorrelationId>, ApiError> {
         extra_str(&extra, k)?
@@ -207,20 +223,25 @@ async fn execute(
             })
             .transpose()
     };
-    let sub = Submission {
-        case_id,
-        command_id,
-        expected,
-        correlation_id: correlation("correlation_id")?,
-        causation_id: correlation("causation_id")?,
-        command: Command {
-            actor,
-            occurred_at,
-            action,
-        },
-        recorded_at: None,
-    };
+    let mut sub = submission(&app, &actor, case, key, action, occurred_at, &canonical);
+    sub.expected = expected;
+    sub.correlation_id = correlation("correlation_id")?;
+    sub.causation_id = correlation("causation_id")?;
     let action_name = sub.command.action.name();
+    let done = run(&app, sub).await?;
+    let status = if action_name == Action::REPORT && !done.duplicate {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok(command_response(status, &done))
+}
+
+/// Runs a submission through the command path, counts it in the metrics, and turns a refusal
+/// into its answer — the one way the API and the workbench's forms execute commands.
+pub(crate) async fn run(app: &AppState, sub: Submission) -> Result<Executed, ApiError> {
+    let action_name = sub.command.action.name();
+    let (actor, case) = (sub.command.actor.clone(), sub.case_id.clone());
     let started = Instant::now();
     let result = app.path.execute(sub).await;
     let outcome = match &result {
@@ -235,13 +256,48 @@ async fn execute(
         outcome,
         result.as_ref().ok().map(|_| started.elapsed()),
     );
-    let done = result?;
-    let status = if action_name == Action::REPORT && !done.duplicate {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
+    match result {
+        Ok(done) => Ok(done),
+        Err(gridcase_bus::CommandError::Rejected(r)) if r.is_authorization() => {
+            Err(refused_access(app, &actor, &case, r).await)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A submission for `actor` of `action` on `case` (a report's case id is derived from the
+/// key), keyed by the client's `key` (scoped to the actor, fingerprinted with `body`, the
+/// request's canonical bytes) or, without one, a fresh command id.
+pub(crate) fn submission(
+    app: &AppState,
+    actor: &Actor,
+    case: Option<CaseId>,
+    key: Option<&str>,
+    action: Action,
+    occurred_at: Timestamp,
+    body: &[u8],
+) -> Submission {
+    let command_id = match key {
+        Some(k) => scoped_command_id(actor, k),
+        None => CommandId::new(generated_key()).expect("generated keys are valid"),
     };
-    Ok(command_response(status, &done))
+    let case_id =
+        case.unwrap_or_else(|| derived_case_id(actor, key.unwrap_or(command_id.as_str())));
+    let fingerprint = key.map(|_| app.fingerprint(action.name(), &case_id, body));
+    Submission {
+        case_id,
+        command_id,
+        expected: ExpectedVersion::Any,
+        correlation_id: None,
+        causation_id: None,
+        command: Command {
+            actor: actor.clone(),
+            occurred_at,
+            action,
+        },
+        fingerprint,
+        recorded_at: None,
+    }
 }
 
 fn command_response(status: StatusCode, e: &Executed) -> Response {
@@ -262,6 +318,52 @@ fn command_response(status: StatusCode, e: &Executed) -> Response {
 /// Shared for tests: a case id derived the way reports derive it.
 pub fn derived_case_id(actor: &Actor, key: &str) -> CaseId {
     let county = partition_of(actor.unit());
-    let h = Sha256::digest(key.as_bytes());
+    let h = scoped_key_hash(actor, key);
     CaseId::new(format!("{county}-{}", hex::encode(&h[..8]))).expect("valid id")
+}
+
+/// SHA-256 of the actor and their key: what makes a key the actor's own.
+fn scoped_key_hash(actor: &Actor, key: &str) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(actor.id().as_str().as_bytes());
+    h.update([0]);
+    h.update(key.as_bytes());
+    h.finalize().into()
+}
+
+/// The command id of a client's `Idempotency-Key`: scoped to the actor who sends it.
+///
+/// Readable where it fits — `<length of the actor id>.<actor id>:<key>`, e.g. `4.gw-1:walk-1`
+/// (the length keeps two actors' ids and keys from running into each other) — else
+/// `k-<40 hex digits>` of a hash of the two.
+pub fn scoped_command_id(actor: &Actor, key: &str) -> CommandId {
+    let id = actor.id().as_str();
+    CommandId::new(format!("{}.{id}:{key}", id.len())).unwrap_or_else(|_| {
+        CommandId::new(format!(
+            "k-{}",
+            hex::encode(&scoped_key_hash(actor, key)[..20])
+        ))
+        .expect("valid id")
+    })
+}
+
+/// The answer to a command the domain refused because of who asked: 404 when the actor may not
+/// even know the case exists (as for an unknown case), else 403 with the rule's code.
+async fn refused_access(
+    app: &AppState,
+    actor: &Actor,
+    case: &CaseId,
+    r: gridcase_domain::Rejection,
+) -> ApiError {
+    let known = match app.path.load(case).await {
+        // A report names a place, not a case: refusing it reveals nothing.
+        Ok(state) if state.status == gridcase_domain::Status::New => true,
+        Ok(state) => super::access::may_read_case(actor, &state),
+        Err(e) => return e.into(),
+    };
+    if known {
+        ApiError::Denied(r)
+    } else {
+        ApiError::NotFound("no such case".into())
+    }
 }

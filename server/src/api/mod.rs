@@ -6,26 +6,32 @@
 //! | POST | `/api/v1/cases/{id}/{action}` | any other command, e.g. `escalate`, `resolve` |
 //! | GET | `/api/v1/cases/{id}` | the case view (not analysts; mediators only their cases) |
 //! | GET | `/api/v1/cases/{id}/timeline` | every event of the case |
+//! | GET | `/api/v1/cases` | case search within the reader's scope (not analysts) |
+//! | GET | `/api/v1/me`, `/api/v1/me/cases` | who I am; my work |
 //! | GET | `/api/v1/units/{code}/queue` | open cases a unit holds, soonest deadline first |
+//! | GET | `/api/v1/units/{code}/staff` | a unit's handlers and mediators |
+//! | GET | `/api/v1/regions/{code}` | a region: name, level, parent, children, path |
 //! | GET | `/api/v1/regions/{code}/open` | open cases held in a subtree, by level |
 //! | GET | `/api/v1/stats` | statistics (everyone, within scope) |
 //! | GET | `/api/v1/openapi.json` | the OpenAPI document |
 //! | GET | `/healthz`, `/readyz`, `/metrics` | operations |
+//! | GET, POST | `/`, `/signin`, `/report`, `/stats`, `/audit`, … | the workbench ([`crate::web`]) |
 //!
 //! Commands take an `Idempotency-Key` header (the command id) and an optional `If-Match`
 //! expected version; responses carry the case version (also as `ETag`) and global position.
 //! Reads take `?after=<position>` to wait until the projection has caught up (read-your-writes).
 //!
 //! One file per job: this one routes; [`commands`] turns requests into commands for the
-//! command path; [`reads`] answers reads from the projection and the log; [`access`] says
-//! who may read what; [`shape`] turns read models into response bodies; [`params`] parses
-//! what requests carry.
+//! command path; [`reads`] answers reads from the projection and the log; [`work`] finds and
+//! lists work (search, my work, rosters, regions); [`access`] says who may read what;
+//! [`shape`] turns read models into response bodies; [`params`] parses what requests carry.
 
 pub mod access;
 pub mod commands;
 pub mod params;
 pub mod reads;
 pub mod shape;
+pub mod work;
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::header;
@@ -38,13 +44,17 @@ use serde_json::{json, Value};
 use crate::app::AppState;
 use crate::error::ApiError;
 
-pub use commands::derived_case_id;
+pub use commands::{derived_case_id, scoped_command_id};
 
-/// The router.
+/// The router: the API, and the workbench merged in ([`crate::web::router`]).
 pub fn router(state: AppState) -> Router {
     let limit = state.max_body_bytes;
     Router::new()
-        .route("/api/v1/cases", post(commands::report))
+        .route("/api/v1/cases", post(commands::report).get(work::search))
+        .route("/api/v1/me", get(work::me))
+        .route("/api/v1/me/cases", get(work::my_cases))
+        .route("/api/v1/units/{code}/staff", get(work::unit_staff))
+        .route("/api/v1/regions/{code}", get(work::region))
         .route("/api/v1/cases/{id}", get(reads::case_view))
         .route("/api/v1/cases/{id}/timeline", get(reads::timeline))
         .route("/api/v1/cases/{id}/{action}", post(commands::command))
@@ -55,11 +65,13 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .fallback(|| async {
             ApiError::NotFound("no such endpoint; see /api/v1/openapi.json".into())
         })
         .layer(DefaultBodyLimit::max(limit))
-        .with_state(state)
+        .with_state(state.clone())
+        .merge(crate::web::router(state))
 }
 
 async fn openapi() -> Json<Value> {

@@ -8,14 +8,22 @@ use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::Json;
 use gridcase_bus::{EventLog, Position};
-use gridcase_domain::{CaseState, Envelope, RegionCode, Role, Timestamp};
-use gridcase_projections::{as_of, Breakdown, Period, StatsQuery};
-use serde::Deserialize;
+use std::collections::BTreeMap;
+
+use gridcase_domain::{
+    allowed_actions, Actor, CaseFile, CaseId, CaseState, Context, Envelope, Level, RegionCode,
+    Role, Status, Timestamp,
+};
+use gridcase_projections::{
+    as_of, Breakdown, CaseEntry, Period, SearchQuery, SearchSort, StatsQuery, Visibility,
+};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::access::{audit, may_read_case, may_read_unit};
+use super::access::{audit, may_read_case, may_read_stats, may_read_unit};
 use super::params::{parse_case_id, parse_region};
-use super::shape::{case_json, queue_item};
+use super::shape::{place_name, region_ref, CaseRow, RegionRef};
+use super::work::run_search;
 use crate::app::AppState;
 use crate::error::ApiError;
 
@@ -62,12 +70,71 @@ pub(crate) async fn wait_after(app: &AppState, after: Option<Position>) -> Resul
     Ok(())
 }
 
+/// A case read from the log: its events decoded, folded into its [`CaseFile`], and the
+/// position and time of its last commit. `None` when the log has no such case.
+pub(crate) async fn read_case_file(
+    app: &AppState,
+    id: &CaseId,
+) -> Result<Option<(CaseFile, Vec<(Position, Envelope)>)>, ApiError> {
+    let commits = app.path.log().read_case(id).await?;
+    if commits.is_empty() {
+        return Ok(None);
+    }
+    let mut envelopes = Vec::new();
+    for c in &commits {
+        for r in &c.events {
+            let env = Envelope::try_from(r).map_err(|e| {
+                ApiError::from(gridcase_bus::LogError::Corrupt {
+                    position: c.position,
+                    case: Some(id.clone()),
+                    reason: e.to_string(),
+                })
+            })?;
+            envelopes.push((c.position, env));
+        }
+    }
+    let file = CaseFile::fold(envelopes.iter().map(|(_, e)| e));
+    Ok(Some((file, envelopes)))
+}
+
+/// The case view: where the case stands, its whole story, and what the reader may do now.
+#[derive(Debug, Serialize)]
+pub struct CaseView {
+    /// The case.
+    pub case_id: CaseId,
+    /// Its version (for `If-Match`).
+    pub version: u64,
+    /// The position of its last commit.
+    pub position: Position,
+    /// When its last event was recorded.
+    pub updated_at: Timestamp,
+    /// Where it is in its life.
+    pub status: Status,
+    /// Open and past its deadline now.
+    pub overdue: bool,
+    /// The level of the holding unit.
+    pub holder_level: Option<Level>,
+    /// Where it happened, with the names along the path.
+    pub location: Option<RegionRef>,
+    /// The names along the location's path below the city.
+    pub place: Option<String>,
+    /// The unit holding it.
+    pub holder: Option<RegionRef>,
+    /// The actions the reader may take now (from the decider's own rules).
+    pub allowed_actions: Vec<&'static str>,
+    /// The folded state.
+    pub case: CaseState,
+    /// The story: moves, deadlines, referrals, mediations, resolutions, supervision, notes.
+    pub file: CaseFile,
+}
+
+/// `GET /api/v1/cases/{id}`: read from the log, so it is current without `?after`.
 pub(crate) async fn case_view(
     State(app): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
     q: Result<Query<ReadQuery>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<CaseView>, ApiError> {
     let actor = app.authenticate(&headers)?;
     let Query(q) = q.map_err(|e| ApiError::query(e.body_text()))?;
     if actor.role() == Role::Analyst {
@@ -75,17 +142,49 @@ pub(crate) async fn case_view(
     }
     let id = parse_case_id(&id)?;
     wait_after(&app, q.after).await?;
-    let view = app.projection.read();
-    let e = view
-        .case(&id)
-        .ok_or_else(|| ApiError::NotFound(format!("no case {id}")))?;
-    if !may_read_case(actor, &e.state) {
-        return Err(ApiError::Forbidden(format!(
-            "case {id} is outside your scope"
-        )));
+    let Some((file, envelopes)) = read_case_file(&app, &id).await? else {
+        return Err(ApiError::NotFound(format!("no case {id}")));
+    };
+    // A case outside the reader's scope is answered exactly as an unknown one.
+    if !may_read_case(actor, &file.state) {
+        return Err(ApiError::NotFound(format!("no case {id}")));
     }
     audit(actor, &format!("case {id}"));
-    Ok(Json(case_json(e, Timestamp::now())))
+    Ok(Json(case_view_of(&app, actor, file, &envelopes)))
+}
+
+/// Shapes a case file for `reader`.
+pub(crate) fn case_view_of(
+    app: &AppState,
+    reader: &Actor,
+    file: CaseFile,
+    envelopes: &[(Position, Envelope)],
+) -> CaseView {
+    let now = Timestamp::now();
+    let s = &file.state;
+    let ctx = Context {
+        regions: app.path.regions(),
+        policy: app.path.policy(),
+        now,
+    };
+    let location = s.details.as_ref().map(|d| d.location);
+    CaseView {
+        case_id: s.id.clone().expect("a reported case has an id"),
+        version: s.version,
+        position: envelopes.last().map_or(Position::ZERO, |(p, _)| *p),
+        updated_at: envelopes
+            .last()
+            .map_or(Timestamp::EPOCH, |(_, e)| e.header.recorded_at),
+        status: s.status,
+        overdue: s.is_overdue(now),
+        holder_level: s.holder_level(),
+        location: location.map(|l| region_ref(app, l)),
+        place: location.map(|l| place_name(app, l)),
+        holder: s.holder.map(|h| region_ref(app, h)),
+        allowed_actions: allowed_actions(s, reader, &ctx),
+        case: s.clone(),
+        file,
+    }
 }
 
 pub(crate) async fn timeline(
@@ -125,9 +224,7 @@ pub(crate) async fn timeline(
         }
     }
     if !may_read_case(actor, &state) {
-        return Err(ApiError::Forbidden(format!(
-            "case {id} is outside your scope"
-        )));
+        return Err(ApiError::NotFound(format!("no case {id}")));
     }
     audit(actor, &format!("timeline {id}"));
     Ok(Json(
@@ -135,74 +232,122 @@ pub(crate) async fn timeline(
     ))
 }
 
-/// The shared checks of a read about a region: token, query, known region in scope, wait for
-/// `after`, audit log.
-async fn read_region(
-    app: &AppState,
-    headers: &HeaderMap,
-    field: &'static str,
-    code: &str,
-    q: Result<Query<ReadQuery>, QueryRejection>,
-    what: &str,
-) -> Result<RegionCode, ApiError> {
-    let actor = app.authenticate(headers)?;
-    let Query(q) = q.map_err(|e| ApiError::query(e.body_text()))?;
-    let region = parse_region(field, code, app)?;
-    may_read_unit(actor, region)?;
-    wait_after(app, q.after).await?;
-    audit(actor, &format!("{what} {region}"));
-    Ok(region)
+/// The query of a unit's queue or a region's open cases: paging, and read-your-writes.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ListParams {
+    after: Option<Position>,
+    limit: Option<usize>,
+    cursor: Option<String>,
 }
 
+/// A queue or an open-cases list: counts over every open case, and one page of rows.
+#[derive(Debug, Serialize)]
+pub struct OpenList {
+    /// The unit or region.
+    pub region: RegionRef,
+    /// Open cases in all.
+    pub open: usize,
+    /// Of those, past their deadline now.
+    pub overdue: usize,
+    /// Of those, pressed from above.
+    pub supervised: usize,
+    /// Open cases by status.
+    pub by_status: BTreeMap<Status, usize>,
+    /// Open cases by the level of their holder.
+    pub by_level: BTreeMap<Level, usize>,
+    /// One page of the cases, soonest deadline first.
+    pub cases: Vec<CaseRow>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// The list of open cases held by `unit` (exactly) or in its subtree.
+fn open_list(
+    app: &AppState,
+    actor: &Actor,
+    region: RegionCode,
+    exactly: bool,
+    p: &ListParams,
+) -> Result<OpenList, ApiError> {
+    let now = Timestamp::now();
+    let mut list = OpenList {
+        region: region_ref(app, region),
+        open: 0,
+        overdue: 0,
+        supervised: 0,
+        by_status: BTreeMap::new(),
+        by_level: BTreeMap::new(),
+        cases: Vec::new(),
+        next_cursor: None,
+    };
+    {
+        let view = app.projection.read();
+        let entries: Box<dyn Iterator<Item = &CaseEntry>> = if exactly {
+            Box::new(view.queue(region))
+        } else {
+            Box::new(view.open_in_subtree(region))
+        };
+        for e in entries {
+            list.open += 1;
+            list.overdue += usize::from(e.state.is_overdue(now));
+            list.supervised += usize::from(e.state.supervisions > 0);
+            *list.by_status.entry(e.state.status).or_default() += 1;
+            if let Some(l) = e.state.holder_level() {
+                *list.by_level.entry(l).or_default() += 1;
+            }
+        }
+    }
+    let query = SearchQuery {
+        holder: exactly.then_some(region),
+        held_in: (!exactly).then_some(region),
+        status: vec![Status::Reported, Status::Registered, Status::Assigned],
+        sort: SearchSort::Deadline,
+        limit: p
+            .limit
+            .unwrap_or(super::work::DEFAULT_LIMIT)
+            .clamp(1, super::work::MAX_LIMIT),
+        cursor: p.cursor.clone().filter(|c| !c.is_empty()),
+        ..SearchQuery::default()
+    };
+    // Whoever may read the unit sees every case held in it (may_read_unit checked that).
+    let page = run_search(app, actor, &Visibility::Subtree(region), &query)?;
+    list.cases = page.items;
+    list.next_cursor = page.next_cursor;
+    Ok(list)
+}
+
+/// `GET /api/v1/units/{code}/queue`: open cases a unit holds, soonest deadline first.
 pub(crate) async fn queue(
     State(app): State<AppState>,
     headers: HeaderMap,
     Path(code): Path<String>,
-    q: Result<Query<ReadQuery>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
-    let unit = read_region(&app, &headers, "unit", &code, q, "queue").await?;
-    let now = Timestamp::now();
-    let view = app.projection.read();
-    let mut counts = std::collections::BTreeMap::<&str, usize>::new();
-    let (mut overdue, mut supervised) = (0, 0);
-    let items: Vec<Value> = view
-        .queue(unit)
-        .map(|e| {
-            *counts.entry(e.state.status.as_str()).or_default() += 1;
-            overdue += usize::from(e.state.is_overdue(now));
-            supervised += usize::from(e.state.supervisions > 0);
-            queue_item(e, now)
-        })
-        .collect();
-    Ok(Json(
-        json!({ "unit": unit, "open": items.len(), "overdue": overdue, "supervised": supervised, "by_status": counts, "cases": items }),
-    ))
+    q: Result<Query<ListParams>, QueryRejection>,
+) -> Result<Json<OpenList>, ApiError> {
+    let actor = app.authenticate(&headers)?;
+    let Query(p) = q.map_err(|e| ApiError::query(e.body_text()))?;
+    let unit = parse_region("unit", &code, &app)?;
+    may_read_unit(actor, unit)?;
+    wait_after(&app, p.after).await?;
+    audit(actor, &format!("queue {unit}"));
+    Ok(Json(open_list(&app, actor, unit, true, &p)?))
 }
 
+/// `GET /api/v1/regions/{code}/open`: open cases held in a subtree, soonest deadline first.
 pub(crate) async fn open_cases(
     State(app): State<AppState>,
     headers: HeaderMap,
     Path(code): Path<String>,
-    q: Result<Query<ReadQuery>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
-    let region = read_region(&app, &headers, "region", &code, q, "open cases in").await?;
-    let now = Timestamp::now();
-    let view = app.projection.read();
-    let mut by_level = std::collections::BTreeMap::new();
-    let mut cases = Vec::new();
-    let mut overdue = 0;
-    for e in view.open_in_subtree(region) {
-        if let Some(l) = e.state.holder_level() {
-            *by_level.entry(l).or_insert(0usize) += 1;
-        }
-        overdue += usize::from(e.state.is_overdue(now));
-        if cases.len() < 1000 {
-            cases.push(queue_item(e, now));
-        }
-    }
-    Ok(Json(
-        json!({ "region": region, "open": by_level.values().sum::<usize>(), "overdue": overdue, "by_level": by_level, "cases": cases }),
-    ))
+    q: Result<Query<ListParams>, QueryRejection>,
+) -> Result<Json<OpenList>, ApiError> {
+    let actor = app.authenticate(&headers)?;
+    let Query(p) = q.map_err(|e| ApiError::query(e.body_text()))?;
+    let region = parse_region("region", &code, &app)?;
+    may_read_unit(actor, region)?;
+    wait_after(&app, p.after).await?;
+    audit(actor, &format!("open cases in {region}"));
+    Ok(Json(open_list(&app, actor, region, false, &p)?))
 }
 
 /// The query of `/api/v1/stats`.
@@ -227,11 +372,7 @@ pub(crate) async fn stats(
         Some(r) => parse_region("region", r, &app)?,
         None => actor.unit(),
     };
-    if !actor.scope().covers(region) && actor.scope().region() != region {
-        return Err(ApiError::Forbidden(format!(
-            "{region} is outside your scope"
-        )));
-    }
+    may_read_stats(actor, region)?;
     let period = match &q.period {
         Some(p) => Period::parse(p)
             .map_err(|e| ApiError::field("invalid_query", "period", e.to_string()))?,

@@ -207,6 +207,7 @@ fn build(scale: Scale) -> Result<(Projection, RegionTree, Vec<RegionCode>, f64),
             case_id: g.case_id,
             command_id: g.command_id,
             events: g.events,
+            fingerprint: None,
         });
         if batch.len() == 2048 {
             projection

@@ -213,6 +213,7 @@ pub(crate) async fn fill_sled(
             command_id: g.command_id,
             expected_version: g.expected_version,
             events: g.events,
+            fingerprint: None,
         })
     });
     let mut filled = Filled::default();

@@ -331,16 +331,18 @@ async fn a_stale_if_match_is_409_with_expected_and_actual() {
     );
     // An idempotency key already used on another case.
     let b = h.report(GW1, G1).await;
+    let mut body = note("x");
+    body["occurred_at"] = json!(h.tick());
     let r = h
         .send(
             GW1,
             &b,
             "add_note",
-            note("x"),
+            body,
             &[("idempotency-key", "pinned-ok")],
         )
         .await;
-    h.refused(r, 409, "idempotency_key_reused").await;
+    h.refused(r, 422, "idempotency_key_mismatch").await;
 }
 
 #[tokio::test]
@@ -370,7 +372,7 @@ async fn a_body_over_the_limit_is_413() {
 }
 
 #[tokio::test]
-async fn a_domain_rejection_is_422_named_after_the_rule() {
+async fn a_domain_rejection_is_422_named_after_the_rule_and_a_refusal_of_who_asks_403() {
     let h = Harness::new();
     let a = h.report(GW1, G1).await;
     h.ok(GW1, &a, "register", json!({})).await;
@@ -393,7 +395,7 @@ async fn a_domain_rejection_is_422_named_after_the_rule() {
     h.refused(
         h.command(TWN, &a, "assign", json!({ "handler": "staff-t1" }))
             .await,
-        422,
+        403,
         "NotHoldingUnit",
     )
     .await;
@@ -409,7 +411,7 @@ async fn a_domain_rejection_is_422_named_after_the_rule() {
     // A role that may not, a status that does not allow it, an empty required text.
     h.refused(
         h.command(GW1, &a, "verify_resolution", json!({})).await,
-        422,
+        403,
         "RoleNotPermitted",
     )
     .await;
@@ -429,7 +431,7 @@ async fn a_domain_rejection_is_422_named_after_the_rule() {
     h.refused(
         h.command(GW1, &a, "assign", json!({ "handler": "gw-2" }))
             .await,
-        422,
+        403,
         "AssignToOther",
     )
     .await;

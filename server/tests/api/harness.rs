@@ -72,6 +72,9 @@ pub(crate) struct Harness {
     pub(crate) used: Mutex<BTreeSet<String>>,
     /// Every free text sent (non-ASCII string fields), for the analyst's no-free-text check.
     pub(crate) texts: Mutex<BTreeSet<String>>,
+    /// The `occurred_at` given to a request without one, per (token, idempotency key): a
+    /// retry resends the very same body, as a client must.
+    pub(crate) retry_times: Mutex<BTreeMap<(String, String), String>>,
     pub(crate) _dir: Option<tempfile::TempDir>,
 }
 
@@ -115,6 +118,7 @@ impl Harness {
             last: AtomicU64::new(0),
             used: Mutex::default(),
             texts: Mutex::default(),
+            retry_times: Mutex::default(),
             _dir: dir,
         }
     }
@@ -220,9 +224,24 @@ impl Harness {
         mut body: Value,
         headers: &[(&str, &str)],
     ) -> Resp {
+        let key = headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("idempotency-key"))
+            .map(|(_, v)| ((*token).to_owned(), (*v).to_owned()));
         if let Value::Object(m) = &mut body {
-            m.entry("occurred_at")
-                .or_insert_with(|| Value::String(self.tick()));
+            m.entry("occurred_at").or_insert_with(|| {
+                let tick = match &key {
+                    Some(k) => self
+                        .retry_times
+                        .lock()
+                        .unwrap()
+                        .entry(k.clone())
+                        .or_insert_with(|| self.tick())
+                        .clone(),
+                    None => self.tick(),
+                };
+                Value::String(tick)
+            });
             let mut texts = self.texts.lock().unwrap();
             for v in m.values() {
                 if let Value::String(s) = v {

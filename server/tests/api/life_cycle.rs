@@ -306,17 +306,30 @@ async fn a_full_life_cycle_through_every_endpoint() {
             "CaseDetailsCorrected",
         ]
     );
-    assert_eq!(events[0]["command_id"], "life-a");
+    assert_eq!(
+        events[0]["command_id"],
+        api::scoped_command_id(&actor_of(GW1), "life-a").to_string()
+    );
     assert_eq!(events[0]["actor"]["id"], "gw-1");
 
     // The village's queue: case A only (B merged, C rejected).
     let q = h
         .read(&format!("/api/v1/units/{VILLAGE}/queue?{after}"), VIL)
         .await;
-    assert_eq!(q["unit"], VILLAGE);
+    assert_eq!(q["region"]["code"], VILLAGE);
+    assert_eq!(q["region"]["name"], "金桂社区");
     assert_eq!(q["open"], 1, "{q}");
     assert_eq!(q["cases"][0]["case_id"], a);
     assert_eq!(q["cases"][0]["status"], "registered");
+    assert_eq!(q["cases"][0]["location"]["code"], G1);
+    assert_eq!(q["cases"][0]["holder"]["name"], "金桂社区");
+    assert!(
+        q["cases"][0]["place"]
+            .as_str()
+            .unwrap()
+            .contains("新新街道"),
+        "{q}"
+    );
     assert_eq!(q["supervised"], 1);
     let q = h
         .read(&format!("/api/v1/units/{G1}/queue?{after}"), GW1)

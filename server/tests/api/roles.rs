@@ -7,25 +7,26 @@ use super::harness::*;
 async fn a_grid_worker_acts_and_reads_only_in_its_grid() {
     let h = Harness::new();
     let a = h.report(GW1, G1).await;
-    // Acting on a case its grid does not hold.
+    // Acting on a case of another grid: it may not know the case exists, so the answer is the
+    // unknown case's.
     let v = h
         .refused(
             h.command(GW2, &a, "register", json!({})).await,
-            422,
-            "OutOfScope",
+            404,
+            "not_found",
         )
         .await;
-    assert!(v["detail"].as_str().unwrap().contains(G1), "{v}");
+    assert!(!v["detail"].as_str().unwrap().contains(G1), "{v}");
     h.refused(
         h.command(GW2, &a, "add_note", note("隔壁网格的备注")).await,
-        422,
-        "OutOfScope",
+        404,
+        "not_found",
     )
     .await;
-    // Reporting outside its grid.
+    // Reporting outside its grid: forbidden, naming the rule.
     h.refused(
         h.command(GW1, "", "report", report_body(G2)).await,
-        422,
+        403,
         "OutOfScope",
     )
     .await;
@@ -39,14 +40,14 @@ async fn a_grid_worker_acts_and_reads_only_in_its_grid() {
     h.refused(
         h.get(&format!("/api/v1/cases/{a}?{}", h.after()), GW2)
             .await,
-        403,
-        "forbidden",
+        404,
+        "not_found",
     )
     .await;
     h.refused(
         h.get(&format!("/api/v1/cases/{a}/timeline"), GW2).await,
-        403,
-        "forbidden",
+        404,
+        "not_found",
     )
     .await;
     h.refused(
@@ -72,7 +73,7 @@ async fn unit_staff_act_only_on_cases_their_unit_holds() {
     h.refused(
         h.command(VIL, &a, "assign", json!({ "handler": "staff-v1" }))
             .await,
-        422,
+        403,
         "NotHoldingUnit",
     )
     .await;
@@ -88,7 +89,7 @@ async fn unit_staff_act_only_on_cases_their_unit_holds() {
         .refused(
             h.command(VIL, &a, "assign", json!({ "handler": "staff-v1" }))
                 .await,
-            422,
+            403,
             "OutOfScope",
         )
         .await;
@@ -101,7 +102,7 @@ async fn unit_staff_act_only_on_cases_their_unit_holds() {
             json!({ "to": VILLAGE, "reason": "自行下派" }),
         )
         .await,
-        422,
+        403,
         "OutOfScope",
     )
     .await;
@@ -109,7 +110,7 @@ async fn unit_staff_act_only_on_cases_their_unit_holds() {
     h.refused(
         h.command(CTY, &a, "assign", json!({ "handler": "staff-c1" }))
             .await,
-        422,
+        403,
         "NotHoldingUnit",
     )
     .await;
@@ -122,7 +123,7 @@ async fn unit_staff_act_only_on_cases_their_unit_holds() {
             json!({ "deadline": "2026-12-31T00:00:00Z", "reason": "自行延期" }),
         )
         .await,
-        422,
+        403,
         "NotAboveHolder",
     )
     .await;
@@ -171,8 +172,8 @@ async fn a_mediator_runs_and_reads_only_the_mediations_assigned_to_them() {
             json!({ "summary": "未受指派的调解" }),
         )
         .await,
-        422,
-        "NotAssignedMediator",
+        404,
+        "not_found",
     )
     .await;
     h.refused(
@@ -183,20 +184,20 @@ async fn a_mediator_runs_and_reads_only_the_mediations_assigned_to_them() {
             json!({ "outcome": "agreement" }),
         )
         .await,
-        422,
-        "NotAssignedMediator",
+        404,
+        "not_found",
     )
     .await;
     h.refused(
         h.get(&format!("/api/v1/cases/{a}?{after}"), MED2).await,
-        403,
-        "forbidden",
+        404,
+        "not_found",
     )
     .await;
     h.refused(
         h.get(&format!("/api/v1/cases/{a}/timeline"), MED2).await,
-        403,
-        "forbidden",
+        404,
+        "not_found",
     )
     .await;
     h.refused(
@@ -214,7 +215,7 @@ async fn a_mediator_runs_and_reads_only_the_mediations_assigned_to_them() {
             json!({ "method": "explanation", "summary": "调解员自行办结" }),
         )
         .await,
-        422,
+        403,
         "RoleNotPermitted",
     )
     .await;
@@ -237,13 +238,13 @@ async fn a_supervisor_presses_and_approves_but_does_not_handle() {
     let a = h.report(GW1, G1).await;
     h.refused(
         h.command(SUP, &a, "register", json!({})).await,
-        422,
+        403,
         "RoleNotPermitted",
     )
     .await;
     h.refused(
         h.command(SUP, "", "report", report_body(G1)).await,
-        422,
+        403,
         "RoleNotPermitted",
     )
     .await;
@@ -255,7 +256,7 @@ async fn a_supervisor_presses_and_approves_but_does_not_handle() {
             json!({ "severity": "urgent", "reason": "督办人更正" }),
         )
         .await,
-        422,
+        403,
         "RoleNotPermitted",
     )
     .await;
@@ -273,13 +274,13 @@ async fn an_auditor_reads_history_in_scope_and_changes_nothing() {
         ("register", json!({})),
         ("close", json!({})),
     ] {
-        h.refused(h.command(AUD, &a, action, body).await, 422, "ReadOnlyRole")
+        h.refused(h.command(AUD, &a, action, body).await, 403, "forbidden")
             .await;
     }
     h.refused(
         h.command(AUD, "", "report", report_body(G1)).await,
-        422,
-        "ReadOnlyRole",
+        403,
+        "forbidden",
     )
     .await;
     let tl = h.read(&format!("/api/v1/cases/{a}/timeline"), AUD).await;
@@ -291,8 +292,8 @@ async fn an_auditor_reads_history_in_scope_and_changes_nothing() {
     h.refused(
         h.get(&format!("/api/v1/cases/{outside}/timeline"), AUD)
             .await,
-        403,
-        "forbidden",
+        404,
+        "not_found",
     )
     .await;
 }
@@ -339,8 +340,8 @@ async fn an_analyst_reads_statistics_without_personal_data_or_free_text() {
     }
     h.refused(
         h.command(ANA, &a, "add_note", note("分析员备注")).await,
-        422,
-        "ReadOnlyRole",
+        403,
+        "forbidden",
     )
     .await;
 
@@ -396,13 +397,13 @@ async fn an_admin_corrects_details_but_does_not_handle_cases() {
     .await;
     h.refused(
         h.command(ADM, &a, "register", json!({})).await,
-        422,
+        403,
         "RoleNotPermitted",
     )
     .await;
     h.refused(
         h.command(ADM, "", "report", report_body(G1)).await,
-        422,
+        403,
         "RoleNotPermitted",
     )
     .await;
@@ -415,7 +416,7 @@ async fn an_admin_corrects_details_but_does_not_handle_cases() {
             json!({ "severity": "normal", "reason": "村里更正" }),
         )
         .await,
-        422,
+        403,
         "RoleNotPermitted",
     )
     .await;

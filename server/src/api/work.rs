@@ -1,0 +1,440 @@
+//! Finding and listing work: case search, my work, a unit's people, and the region tree for
+//! pickers.
+//!
+//! | method | path | what |
+//! |---|---|---|
+//! | GET | `/api/v1/cases` | search within the reader's scope (not analysts): filters, text, sort, cursor |
+//! | GET | `/api/v1/me` | who the token is: actor, role, scope, unit, name |
+//! | GET | `/api/v1/me/cases` | my work: a mediator's mediations, a handler's cases, a unit's queue |
+//! | GET | `/api/v1/units/{code}/staff` | a unit's handlers and mediators, to assign or mediate |
+//! | GET | `/api/v1/regions/{code}` | a region: name, level, parent, children, path |
+//!
+//! Every list is a [`Page`] of [`CaseRow`]s with `total` and an opaque `next_cursor`; nothing
+//! is capped silently.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::Json;
+use gridcase_bus::Position;
+use gridcase_domain::{
+    Actor, ActorId, CaseKind, Category, Level, RegionCode, Role, Scope, Source, Status, Timestamp,
+};
+use gridcase_projections::{SearchQuery, SearchSort, Visibility};
+use serde::{Deserialize, Serialize};
+
+use super::access::audit;
+use super::params::parse_region;
+use super::reads::wait_after;
+use super::shape::{region_ref, CaseRow, Page, RegionRef};
+use crate::app::AppState;
+use crate::directory::UnitStaff;
+use crate::error::ApiError;
+
+/// Most rows on one page.
+pub const MAX_LIMIT: usize = 200;
+/// Rows on a page when `limit` is not given.
+pub const DEFAULT_LIMIT: usize = 50;
+
+/// What a reader may see in lists: analysts see no cases at all.
+pub(crate) fn visibility(actor: &Actor) -> Result<Visibility, ApiError> {
+    match (actor.role(), actor.scope()) {
+        (Role::Analyst, _) => Err(ApiError::Forbidden(
+            "analysts read statistics only, not cases".into(),
+        )),
+        (Role::Mediator, _) => Ok(Visibility::Mediator(actor.id().clone())),
+        (_, Scope::Subtree(root)) => Ok(Visibility::Subtree(*root)),
+        (_, Scope::Assignment { .. }) => Ok(Visibility::Mediator(actor.id().clone())),
+    }
+}
+
+/// The query of `/api/v1/cases` (every field optional; all that are given must hold).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SearchParams {
+    region: Option<String>,
+    status: Option<String>,
+    kind: Option<String>,
+    category: Option<String>,
+    source: Option<String>,
+    holder: Option<String>,
+    level: Option<String>,
+    overdue: Option<bool>,
+    assignee: Option<String>,
+    mediator: Option<String>,
+    reported_from: Option<String>,
+    reported_to: Option<String>,
+    q: Option<String>,
+    sort: Option<String>,
+    limit: Option<usize>,
+    cursor: Option<String>,
+    after: Option<Position>,
+}
+
+fn bad(field: &'static str, message: impl Into<String>) -> ApiError {
+    ApiError::field("invalid_query", field, message)
+}
+
+fn vocab<T: std::str::FromStr>(
+    field: &'static str,
+    v: &Option<String>,
+) -> Result<Option<T>, ApiError>
+where
+    T::Err: std::fmt::Display,
+{
+    v.as_deref()
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<T>()
+                .map_err(|e| bad(field, format!("{field}: {e}")))
+        })
+        .transpose()
+}
+
+fn time(field: &'static str, v: &Option<String>) -> Result<Option<Timestamp>, ApiError> {
+    v.as_deref()
+        .filter(|s| !s.is_empty())
+        .map(|s| Timestamp::parse(s).map_err(|e| bad(field, e.to_string())))
+        .transpose()
+}
+
+fn actor_id(field: &'static str, v: &Option<String>) -> Result<Option<ActorId>, ApiError> {
+    v.as_deref()
+        .filter(|s| !s.is_empty())
+        .map(|s| ActorId::new(s).map_err(|e| bad(field, e.to_string())))
+        .transpose()
+}
+
+fn statuses(v: &Option<String>) -> Result<Vec<Status>, ApiError> {
+    let Some(v) = v.as_deref().filter(|s| !s.is_empty()) else {
+        return Ok(Vec::new());
+    };
+    v.split(',')
+        .map(|s| {
+            Status::ALL
+                .iter()
+                .find(|st| st.as_str() == s.trim())
+                .copied()
+                .ok_or_else(|| {
+                    bad(
+                        "status",
+                        format!(
+                            "status {s:?}: use {}",
+                            Status::ALL.map(Status::as_str).join(", ")
+                        ),
+                    )
+                })
+        })
+        .collect()
+}
+
+fn sort(v: &Option<String>) -> Result<SearchSort, ApiError> {
+    match v.as_deref().filter(|s| !s.is_empty()) {
+        None => Ok(SearchSort::default()),
+        Some(s) => SearchSort::ALL
+            .iter()
+            .find(|x| x.as_str() == s)
+            .copied()
+            .ok_or_else(|| {
+                bad(
+                    "sort",
+                    format!(
+                        "sort {s:?}: use {}",
+                        SearchSort::ALL.map(SearchSort::as_str).join(", ")
+                    ),
+                )
+            }),
+    }
+}
+
+fn limit(v: Option<usize>) -> Result<usize, ApiError> {
+    match v {
+        None => Ok(DEFAULT_LIMIT),
+        Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+        Some(n) => Err(bad("limit", format!("limit {n}: use 1 to {MAX_LIMIT}"))),
+    }
+}
+
+impl SearchParams {
+    fn query(&self, app: &AppState) -> Result<SearchQuery, ApiError> {
+        let region = |field, v: &Option<String>| {
+            v.as_deref()
+                .filter(|s| !s.is_empty())
+                .map(|s| parse_region(field, s, app))
+                .transpose()
+        };
+        let text = self.q.as_deref().map(str::trim).filter(|s| !s.is_empty());
+        if text.is_some_and(|t| t.chars().count() > 100) {
+            return Err(bad("q", "q: at most 100 characters"));
+        }
+        Ok(SearchQuery {
+            region: region("region", &self.region)?,
+            status: statuses(&self.status)?,
+            kind: vocab::<CaseKind>("kind", &self.kind)?,
+            category: vocab::<Category>("category", &self.category)?,
+            source: vocab::<Source>("source", &self.source)?,
+            holder: region("holder", &self.holder)?,
+            held_in: None,
+            level: vocab::<Level>("level", &self.level)?,
+            overdue: self.overdue,
+            assignee: actor_id("assignee", &self.assignee)?,
+            mediator: actor_id("mediator", &self.mediator)?,
+            mediation_active: false,
+            reported_from: time("reported_from", &self.reported_from)?,
+            reported_to: time("reported_to", &self.reported_to)?,
+            text: text.map(str::to_owned),
+            sort: sort(&self.sort)?,
+            limit: limit(self.limit)?,
+            cursor: self.cursor.clone().filter(|c| !c.is_empty()),
+        })
+    }
+}
+
+/// Runs a search for `actor` over what `visible` lets them see, and shapes the page.
+pub(crate) fn run_search(
+    app: &AppState,
+    actor: &Actor,
+    visible: &Visibility,
+    q: &SearchQuery,
+) -> Result<Page<CaseRow>, ApiError> {
+    let now = Timestamp::now();
+    let view = app.projection.read();
+    let page = view
+        .search(q, visible, now)
+        .map_err(|e| bad("cursor", e.to_string()))?;
+    Ok(Page {
+        items: page
+            .items
+            .iter()
+            .map(|e| CaseRow::of(e, app, actor, now))
+            .collect(),
+        total: page.total,
+        next_cursor: page.next,
+    })
+}
+
+/// `GET /api/v1/cases`: search within the reader's scope.
+pub(crate) async fn search(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    q: Result<Query<SearchParams>, QueryRejection>,
+) -> Result<Json<Page<CaseRow>>, ApiError> {
+    let actor = app.authenticate(&headers)?;
+    let visible = visibility(actor)?;
+    let Query(params) = q.map_err(|e| ApiError::query(e.body_text()))?;
+    let query = params.query(&app)?;
+    wait_after(&app, params.after).await?;
+    audit(actor, "case search");
+    Ok(Json(run_search(&app, actor, &visible, &query)?))
+}
+
+/// Who a token is.
+#[derive(Debug, Serialize)]
+pub struct Me {
+    /// The actor id.
+    pub id: ActorId,
+    /// The name people know them by (the id when none is configured).
+    pub name: String,
+    /// The role.
+    pub role: Role,
+    /// The scope: a region subtree, or a mediator's organization.
+    pub scope: Scope,
+    /// The unit they work for.
+    pub unit: RegionRef,
+    /// The lists `/api/v1/me/cases` offers this role (`view=`), the default first.
+    pub views: Vec<&'static str>,
+}
+
+/// The views of "my work" a role has, the default first.
+pub(crate) fn views_of(role: Role) -> Vec<&'static str> {
+    match role {
+        Role::Mediator => vec!["mediations"],
+        Role::GridWorker | Role::UnitStaff => vec!["queue", "assigned"],
+        Role::Supervisor | Role::Admin | Role::Auditor => vec!["open"],
+        Role::Analyst => Vec::new(),
+    }
+}
+
+/// `GET /api/v1/me`.
+pub(crate) async fn me(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Me>, ApiError> {
+    let actor = app.authenticate(&headers)?;
+    Ok(Json(Me {
+        id: actor.id().clone(),
+        name: app.directory.name_of(actor.id()),
+        role: actor.role(),
+        scope: *actor.scope(),
+        unit: region_ref(&app, actor.unit()),
+        views: views_of(actor.role()),
+    }))
+}
+
+/// The query of `/api/v1/me/cases`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MyCasesParams {
+    view: Option<String>,
+    status: Option<String>,
+    kind: Option<String>,
+    category: Option<String>,
+    overdue: Option<bool>,
+    q: Option<String>,
+    sort: Option<String>,
+    limit: Option<usize>,
+    cursor: Option<String>,
+    after: Option<Position>,
+}
+
+/// The search behind a view of "my work".
+pub(crate) fn my_work_query(actor: &Actor, view: &str) -> Result<SearchQuery, ApiError> {
+    let open = vec![Status::Reported, Status::Registered, Status::Assigned];
+    let base = SearchQuery {
+        sort: SearchSort::Deadline,
+        limit: DEFAULT_LIMIT,
+        ..SearchQuery::default()
+    };
+    Ok(match (actor.role(), view) {
+        (Role::Mediator, "mediations") => SearchQuery {
+            mediator: Some(actor.id().clone()),
+            mediation_active: true,
+            ..base
+        },
+        (Role::GridWorker | Role::UnitStaff, "queue") => SearchQuery {
+            holder: Some(actor.unit()),
+            status: open,
+            ..base
+        },
+        (Role::GridWorker | Role::UnitStaff, "assigned") => SearchQuery {
+            assignee: Some(actor.id().clone()),
+            status: vec![Status::Assigned],
+            ..base
+        },
+        (Role::Supervisor | Role::Admin | Role::Auditor, "open") => SearchQuery {
+            held_in: Some(actor.unit()),
+            status: open,
+            ..base
+        },
+        (Role::Analyst, _) => {
+            return Err(ApiError::Forbidden(
+                "analysts read statistics only, not cases".into(),
+            ))
+        }
+        (role, view) => {
+            return Err(bad(
+                "view",
+                format!("view {view:?}: a {role} has {}", views_of(role).join(", ")),
+            ))
+        }
+    })
+}
+
+/// `GET /api/v1/me/cases`: my work, soonest deadline first.
+pub(crate) async fn my_cases(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    q: Result<Query<MyCasesParams>, QueryRejection>,
+) -> Result<Json<Page<CaseRow>>, ApiError> {
+    let actor = app.authenticate(&headers)?;
+    let Query(p) = q.map_err(|e| ApiError::query(e.body_text()))?;
+    let views = views_of(actor.role());
+    let view = p.view.as_deref().or(views.first().copied()).unwrap_or("");
+    let mut query = my_work_query(actor, view)?;
+    if p.status.is_some() {
+        query.status = statuses(&p.status)?;
+    }
+    query.kind = vocab::<CaseKind>("kind", &p.kind)?;
+    query.category = vocab::<Category>("category", &p.category)?;
+    query.overdue = p.overdue;
+    query.text = p.q.clone().filter(|t| !t.trim().is_empty());
+    if p.sort.is_some() {
+        query.sort = sort(&p.sort)?;
+    }
+    query.limit = limit(p.limit)?;
+    query.cursor = p.cursor.clone().filter(|c| !c.is_empty());
+    wait_after(&app, p.after).await?;
+    Ok(Json(run_search(&app, actor, &visibility(actor)?, &query)?))
+}
+
+/// A unit's people.
+#[derive(Debug, Serialize)]
+pub struct StaffList {
+    /// The unit.
+    pub unit: RegionRef,
+    /// Its handlers and mediators.
+    #[serde(flatten)]
+    pub staff: UnitStaff,
+}
+
+/// Whether `actor` works along `unit`'s path (its scope covers the unit, or the unit is above
+/// the actor's own): who may pick people of that unit.
+fn related(actor: &Actor, unit: RegionCode) -> bool {
+    actor.scope().covers(unit) || unit.contains(actor.unit())
+}
+
+/// `GET /api/v1/units/{code}/staff`.
+pub(crate) async fn unit_staff(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(code): Path<String>,
+) -> Result<Json<StaffList>, ApiError> {
+    let actor = app.authenticate(&headers)?;
+    let unit = parse_region("unit", &code, &app)?;
+    if actor.role() == Role::Analyst {
+        return Err(ApiError::Forbidden("analysts read statistics only".into()));
+    }
+    if !related(actor, unit) {
+        return Err(ApiError::Forbidden(format!(
+            "{unit} is neither in your scope nor above your unit"
+        )));
+    }
+    Ok(Json(StaffList {
+        unit: region_ref(&app, unit),
+        staff: app.directory.staff_of(unit),
+    }))
+}
+
+/// A region for pickers.
+#[derive(Debug, Serialize)]
+pub struct RegionInfo {
+    /// The region.
+    #[serde(flatten)]
+    pub region: RegionRef,
+    /// Its parent (none for a city).
+    pub parent: Option<RegionRef>,
+    /// Its children, in code order.
+    pub children: Vec<RegionRef>,
+    /// From the city down to it.
+    pub path: Vec<RegionRef>,
+}
+
+/// `GET /api/v1/regions/{code}`: anyone signed in (region names are public).
+pub(crate) async fn region(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(code): Path<String>,
+) -> Result<Json<RegionInfo>, ApiError> {
+    app.authenticate(&headers)?;
+    let code = parse_region("region", &code, &app)?;
+    let mut path: Vec<RegionRef> = code
+        .self_and_ancestors()
+        .filter(|c| app.regions.contains_code(*c))
+        .map(|c| region_ref(&app, c))
+        .collect();
+    path.reverse();
+    Ok(Json(RegionInfo {
+        region: region_ref(&app, code),
+        parent: code
+            .parent()
+            .filter(|p| app.regions.contains_code(*p))
+            .map(|p| region_ref(&app, p)),
+        children: app
+            .regions
+            .children(code)
+            .iter()
+            .map(|c| region_ref(&app, *c))
+            .collect(),
+        path,
+    }))
+}

@@ -1,0 +1,812 @@
+//! Words and numbers as people read them: the interface in Chinese (zh-CN, the default) or
+//! English, rates as `96.5%`, counts as `12,356`, times in the deployment's time zone, and the
+//! domain's refusals in plain words.
+//!
+//! Every string a page shows comes from [`MESSAGES`] through [`Tr::s`]; a test checks that
+//! each key the templates use exists.
+
+use gridcase_domain::{
+    CaseKind, Category, Level, RegionTree, Rejection, Role, Severity, Source, Status, Timestamp,
+};
+use gridcase_projections::{civil_from_days, Period};
+
+/// The interface language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lang {
+    /// 简体中文, the default.
+    #[default]
+    Zh,
+    /// English.
+    En,
+}
+
+impl Lang {
+    /// `zh` or `en` (the cookie and `?lang=` value).
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh",
+            Lang::En => "en",
+        }
+    }
+
+    /// The `lang` attribute of the page.
+    pub fn html(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh-CN",
+            Lang::En => "en",
+        }
+    }
+
+    /// Parses `zh` / `en` (and `zh-CN`).
+    pub fn parse(s: &str) -> Option<Lang> {
+        match s {
+            "zh" | "zh-CN" | "zh-cn" => Some(Lang::Zh),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+
+    /// The other language, for the switch.
+    pub fn other(self) -> Lang {
+        match self {
+            Lang::Zh => Lang::En,
+            Lang::En => Lang::Zh,
+        }
+    }
+}
+
+/// Translations: key, Chinese, English.
+pub const MESSAGES: &[(&str, &str, &str)] = &[
+    ("app.name", "网格案件工作台", "gridcase workbench"),
+    ("app.lang_switch", "English", "中文"),
+    ("nav.work", "我的工作台", "My work"),
+    ("nav.report", "上报", "Report"),
+    ("nav.search", "检索", "Search"),
+    ("nav.stats", "统计分析", "Statistics"),
+    ("nav.audit", "审计", "Audit"),
+    ("nav.signout", "退出", "Sign out"),
+    ("nav.skip", "跳到正文", "Skip to content"),
+    ("signin.title", "登录", "Sign in"),
+    ("signin.token", "访问令牌", "Access token"),
+    (
+        "signin.token_help",
+        "请输入管理员发放给您的访问令牌。",
+        "Enter the token your administrator gave you (the same as for the API).",
+    ),
+    ("signin.submit", "登录", "Sign in"),
+    (
+        "signin.bad_token",
+        "令牌无效，请核对后重试。",
+        "Unknown token: check it and try again.",
+    ),
+    ("signin.signed_out", "您已退出。", "You have signed out."),
+    (
+        "signin.expired",
+        "登录已过期或表单已失效，请重新登录。",
+        "Your session or the form expired: sign in again.",
+    ),
+    ("report.title", "上报事件", "Report a case"),
+    ("report.kind", "类型", "Kind"),
+    ("report.category", "类别", "Category"),
+    ("report.source", "来源", "Source"),
+    ("report.severity", "紧急程度", "Severity"),
+    ("report.location", "发生地点", "Location"),
+    (
+        "report.location_help",
+        "逐级选择，最细到网格。",
+        "Choose level by level, down to the grid.",
+    ),
+    (
+        "report.whole_unit",
+        "（不细分，整个辖区）",
+        "(the whole unit)",
+    ),
+    ("report.unit", "所在辖区", "Your unit"),
+    ("report.not_finer", "（不细分）", "(no finer)"),
+    ("report.summary", "事件简述", "Summary"),
+    (
+        "report.summary_help",
+        "写清发生了什么、涉及几方、现场情况。不要填写身份证号、电话等个人信息。",
+        "What happened, who is involved, the situation on site. No ID or phone numbers.",
+    ),
+    ("report.happened_at", "发生时间", "When it happened"),
+    ("report.submit", "提交上报", "Submit report"),
+    ("report.done", "已上报，案件编号", "Reported: case"),
+    (
+        "report.duplicate",
+        "（重复提交，未新建案件）",
+        "(submitted again: no second case)",
+    ),
+    ("report.another", "继续上报", "Report another"),
+    ("report.open_case", "查看案件", "Open the case"),
+    ("report.fixed", "您的网格", "Your grid"),
+    (
+        "report.critical_note",
+        "重大事项将即时上报乡镇。",
+        "Critical matters go to the township at once.",
+    ),
+    ("stats.title", "统计分析", "Statistics"),
+    ("stats.region", "区域", "Region"),
+    ("stats.period", "统计周期", "Period"),
+    ("stats.ptype.month", "月度", "Month"),
+    ("stats.ptype.quarter", "季度", "Quarter"),
+    ("stats.ptype.year", "年度", "Year"),
+    ("stats.ptype.custom", "自定义", "Custom"),
+    ("stats.from", "起", "From"),
+    ("stats.to", "止（含）", "To (incl.)"),
+    ("stats.as_of", "数据截至", "As known on"),
+    ("stats.as_of_help", "留空为当前", "empty: now"),
+    ("stats.apply", "查询", "Show"),
+    ("stats.grid_rate", "小事不出格", "Settled in the grid"),
+    ("stats.village_rate", "大事不出村", "Settled in the village"),
+    (
+        "stats.township_rate",
+        "矛盾不上交",
+        "Settled at or below township",
+    ),
+    ("stats.resolution_rate", "化解率", "Resolution rate"),
+    ("stats.vs_prev", "较上期", "vs previous"),
+    ("stats.registered", "立案数", "Registered"),
+    ("stats.resolved", "已化解", "Resolved"),
+    ("stats.open", "在办", "Open"),
+    ("stats.referred", "移送", "Referred out"),
+    (
+        "stats.by_level",
+        "化解层级分布",
+        "Where cases were resolved",
+    ),
+    ("stats.trend", "近十二个月趋势", "Twelve months"),
+    ("stats.children", "下级区域排名", "Child regions, ranked"),
+    ("stats.rank", "排名", "Rank"),
+    ("stats.name", "名称", "Name"),
+    ("stats.by_category", "按类别", "By category"),
+    ("stats.by_source", "按来源", "By source"),
+    ("stats.quality", "办理质量", "Quality of handling"),
+    ("stats.mediation_success", "调解成功率", "Mediation success"),
+    ("stats.on_time", "按期结案率", "On time"),
+    ("stats.satisfaction", "满意率", "Satisfaction"),
+    ("stats.overdue", "超期办结", "Resolved late"),
+    ("stats.csv", "下载表格（CSV）", "Download table (CSV)"),
+    ("stats.print", "打印月报", "Printable report"),
+    ("stats.print_now", "打印", "Print"),
+    (
+        "stats.report_title",
+        "矛盾纠纷化解情况月报",
+        "Monthly report on case resolution",
+    ),
+    (
+        "stats.no_children",
+        "已是最细一级（网格）。",
+        "This is the finest level (a grid).",
+    ),
+    ("stats.none", "本期无数据。", "No cases in this period."),
+    ("stats.up", "返回上级", "Up one level"),
+    ("stats.time_zone", "时区", "Time zone"),
+    ("stats.generated", "生成时间", "Generated"),
+    (
+        "stats.denominator",
+        "比率分母为本期立案数。",
+        "Rates are over cases registered in the period.",
+    ),
+    ("level.grid", "网格", "Grid"),
+    ("level.village", "村社", "Village"),
+    ("level.township", "乡镇", "Township"),
+    ("level.county", "县", "County"),
+    ("level.city", "市", "City"),
+    ("audit.title", "审计", "Audit"),
+    ("audit.case_id", "案件编号", "Case id"),
+    ("audit.open", "查看", "Open"),
+    (
+        "audit.history",
+        "完整历史与哈希链校验",
+        "Full history and hash-chain check",
+    ),
+    (
+        "audit.intact",
+        "哈希链完整：所有记录未被篡改。",
+        "Hash chain intact: nothing was altered.",
+    ),
+    (
+        "audit.broken",
+        "哈希链断裂：记录被篡改或缺失。",
+        "Hash chain broken: records were altered or are missing.",
+    ),
+    ("audit.link_ok", "完整", "intact"),
+    ("audit.version", "版本", "Version"),
+    ("audit.position", "位置", "Position"),
+    ("audit.recorded", "记录时间", "Recorded"),
+    ("audit.occurred", "发生时间", "Occurred"),
+    ("audit.actor", "操作人", "Actor"),
+    ("audit.event", "事件", "Event"),
+    ("audit.hash", "哈希", "Hash"),
+    ("audit.check", "校验", "Check"),
+    ("audit.state_at", "某一时刻的状态", "State at a moment"),
+    ("audit.at", "时刻", "At"),
+    ("audit.show", "显示", "Show"),
+    (
+        "audit.download",
+        "下载历史（JSON）",
+        "Download history (JSON)",
+    ),
+    (
+        "audit.not_yet",
+        "该时刻案件尚未上报。",
+        "The case had not been reported by then.",
+    ),
+    ("audit.events_applied", "已计入事件", "Events applied"),
+    ("audit.status", "状态", "Status"),
+    ("audit.holder", "承办单位", "Holding unit"),
+    ("audit.handler", "承办人", "Handler"),
+    ("audit.deadline", "办理期限", "Deadline"),
+    ("audit.path", "流转路径", "Units that held it"),
+    ("audit.kind", "类型/类别", "Kind / category"),
+    ("audit.location", "地点", "Location"),
+    (
+        "audit.help",
+        "输入案件编号查看其完整历史。",
+        "Enter a case id to see its full history.",
+    ),
+    ("later.title", "建设中", "Coming soon"),
+    (
+        "later.body",
+        "此页面将在待办、检索和可办操作接口上线后提供。",
+        "This page comes once the queue, search and allowed-actions API land.",
+    ),
+    ("case.title", "案件", "Case"),
+    ("error.title", "出错了", "Something went wrong"),
+    ("error.back", "返回", "Back"),
+    ("error.reload", "重新加载", "Reload"),
+    ("error.400", "提交的内容有误", "The request is malformed"),
+    ("error.401", "请先登录", "Sign in first"),
+    ("error.403", "无权访问", "Not allowed"),
+    ("error.404", "未找到", "Not found"),
+    (
+        "error.409",
+        "内容已被他人更新，请重新加载后再操作。",
+        "Someone else changed this: reload and try again.",
+    ),
+    ("error.413", "提交的内容过大", "The request is too large"),
+    ("error.422", "未能办理", "Refused"),
+    ("error.500", "系统内部错误", "Internal error"),
+    (
+        "error.503",
+        "系统暂时不可用，请稍后再试。",
+        "Temporarily unavailable: retry shortly.",
+    ),
+    (
+        "error.forbidden_case",
+        "分析岗位只查看统计数据，不能打开案件。",
+        "Analysts read statistics only, not cases.",
+    ),
+    (
+        "error.forbidden_page",
+        "您的岗位不能使用此页面。",
+        "Your role may not use this page.",
+    ),
+    (
+        "error.forbidden_scope",
+        "该区域不在您的管辖范围内。",
+        "That region is outside your scope.",
+    ),
+    (
+        "error.not_found",
+        "未找到：编号不存在，或不在您的管辖范围内。",
+        "Not found: no such id, or outside your scope.",
+    ),
+    (
+        "error.csrf",
+        "表单已失效（缺少或错误的校验码），请刷新页面后重新提交。",
+        "The form expired (missing or wrong check token): reload the page and submit again.",
+    ),
+];
+
+/// Looks up translations in one language.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Tr {
+    /// The language.
+    pub lang: Lang,
+}
+
+impl Tr {
+    /// The text of `key`; the key itself when unknown (a test keeps that from happening).
+    pub fn s(&self, key: &str) -> &'static str {
+        match MESSAGES.iter().find(|(k, _, _)| *k == key) {
+            Some((_, zh, en)) => match self.lang {
+                Lang::Zh => zh,
+                Lang::En => en,
+            },
+            None => {
+                tracing::warn!(key, "missing translation");
+                "?"
+            }
+        }
+    }
+
+    /// Whether the language is Chinese.
+    pub fn zh(&self) -> bool {
+        self.lang == Lang::Zh
+    }
+
+    /// A rate as people read it: `96.5%` (one decimal), `—` without a denominator.
+    pub fn pct(&self, r: &Option<f64>) -> String {
+        pct(*r)
+    }
+
+    /// A count with thousands separators: `12,356`.
+    pub fn int(&self, n: &i64) -> String {
+        int(*n)
+    }
+
+    /// A change of a rate in percentage points: `+1.2 个百分点` / `+1.2 pp`.
+    pub fn pp(&self, now: &Option<f64>, before: &Option<f64>) -> String {
+        match (now, before) {
+            (Some(a), Some(b)) => {
+                let d = (a - b) * 100.0;
+                let unit = if self.zh() { " 个百分点" } else { " pp" };
+                format!("{}{unit}", signed(d))
+            }
+            _ => "—".into(),
+        }
+    }
+
+    /// A relative change: `+5.0%` / `−10.5%`.
+    pub fn rel(&self, r: &Option<f64>) -> String {
+        match r {
+            Some(r) => format!("{}%", signed(r * 100.0)),
+            None => "—".into(),
+        }
+    }
+
+    /// A kind's name.
+    pub fn kind(&self, k: &CaseKind) -> String {
+        self.vocab(k.zh(), k.as_str())
+    }
+
+    /// A category's name.
+    pub fn category(&self, c: &Category) -> String {
+        self.vocab(c.zh(), c.as_str())
+    }
+
+    /// A source's name.
+    pub fn source(&self, s: &Source) -> String {
+        self.vocab(s.zh(), s.as_str())
+    }
+
+    /// A severity's name.
+    pub fn severity(&self, s: &Severity) -> String {
+        self.vocab(s.zh(), s.as_str())
+    }
+
+    /// A level's name.
+    pub fn level(&self, l: &Level) -> &'static str {
+        self.s(&format!("level.{}", l.as_str()))
+    }
+
+    /// A role's name.
+    pub fn role(&self, r: &Role) -> &'static str {
+        match (self.lang, r) {
+            (Lang::Zh, Role::GridWorker) => "网格员",
+            (Lang::Zh, Role::UnitStaff) => "工作人员",
+            (Lang::Zh, Role::Mediator) => "调解员",
+            (Lang::Zh, Role::Supervisor) => "督办",
+            (Lang::Zh, Role::Auditor) => "审计",
+            (Lang::Zh, Role::Analyst) => "分析",
+            (Lang::Zh, Role::Admin) => "管理员",
+            (Lang::En, Role::GridWorker) => "grid worker",
+            (Lang::En, Role::UnitStaff) => "unit staff",
+            (Lang::En, Role::Mediator) => "mediator",
+            (Lang::En, Role::Supervisor) => "supervisor",
+            (Lang::En, Role::Auditor) => "auditor",
+            (Lang::En, Role::Analyst) => "analyst",
+            (Lang::En, Role::Admin) => "admin",
+        }
+    }
+
+    /// A status's name.
+    pub fn status(&self, s: &Status) -> String {
+        let zh = match s {
+            Status::New => "未上报",
+            Status::Reported => "已上报待立案",
+            Status::Registered => "已立案待派遣",
+            Status::Assigned => "处理中",
+            Status::Referred => "已移送",
+            Status::Resolved => "已化解待核查",
+            Status::Verified => "核查通过",
+            Status::Closed => "已结案",
+            Status::Rejected => "不予立案",
+            Status::Merged => "已合并",
+        };
+        self.vocab(zh, s.as_str())
+    }
+
+    fn vocab(&self, zh: &str, wire: &str) -> String {
+        match self.lang {
+            Lang::Zh => zh.to_owned(),
+            Lang::En => {
+                let s = wire.replace('_', " ");
+                let mut c = s.chars();
+                c.next()
+                    .map(|f| f.to_uppercase().chain(c).collect())
+                    .unwrap_or_default()
+            }
+        }
+    }
+
+    /// A period as people name it: `2025年1月`, `2025年第1季度`, `2025年`, or a range of
+    /// days with the last day included.
+    pub fn period(&self, p: &Period) -> String {
+        let (y, m, d) = civil_from_days(p.from);
+        let (ly, lm, ld) = civil_from_days(p.to - 1);
+        let (ny, nm, nd) = civil_from_days(p.to);
+        let whole_months = d == 1 && nd == 1;
+        let months = (ny - y) * 12 + nm as i32 - m as i32;
+        match (self.lang, whole_months, months) {
+            (Lang::Zh, true, 1) => format!("{y}年{m}月"),
+            (Lang::En, true, 1) => format!("{y}-{m:02}"),
+            (Lang::Zh, true, 3) if m % 3 == 1 => format!("{y}年第{}季度", m / 3 + 1),
+            (Lang::En, true, 3) if m % 3 == 1 => format!("{y} Q{}", m / 3 + 1),
+            (Lang::Zh, true, 12) if m == 1 => format!("{y}年"),
+            (Lang::En, true, 12) if m == 1 => format!("{y}"),
+            (Lang::Zh, _, _) => format!("{y}-{m:02}-{d:02} 至 {ly}-{lm:02}-{ld:02}"),
+            (Lang::En, _, _) => format!("{y}-{m:02}-{d:02} to {ly}-{lm:02}-{ld:02}"),
+        }
+    }
+
+    /// A short month label for chart axes: `1月` / `Jan`.
+    pub fn month_label(&self, p: &Period) -> String {
+        let (y, m, _) = civil_from_days(p.from);
+        match self.lang {
+            Lang::Zh if m == 1 => format!("{y}年1月"),
+            Lang::Zh => format!("{m}月"),
+            Lang::En => {
+                const N: [&str; 12] = [
+                    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
+                    "Dec",
+                ];
+                let name = N[(m as usize).saturating_sub(1) % 12];
+                if m == 1 {
+                    format!("{name} {y}")
+                } else {
+                    name.to_owned()
+                }
+            }
+        }
+    }
+
+    /// The domain's refusal in plain words, with region names instead of codes.
+    pub fn rejection(&self, r: &Rejection, regions: &RegionTree, clock: &Clock) -> String {
+        let name = |c: &gridcase_domain::RegionCode| {
+            regions
+                .name(*c)
+                .map(|n| format!("{n}（{c}）"))
+                .unwrap_or_else(|| c.to_string())
+        };
+        if self.lang == Lang::En {
+            return r.to_string();
+        }
+        match r {
+            Rejection::ReadOnlyRole { role } => {
+                format!("{}角色只能查看，不能办理。", self.role(role))
+            }
+            Rejection::RoleNotPermitted { role, .. } => {
+                format!("{}角色不能进行此项操作。", self.role(role))
+            }
+            Rejection::OutOfScope { region, .. } => {
+                format!("{} 不在您的管辖范围内。", name(region))
+            }
+            Rejection::NotHoldingUnit { holder, .. } => {
+                format!("该案件由 {} 承办，您的单位不能办理。", name(holder))
+            }
+            Rejection::UnknownRegion { code } => format!("区域 {code} 不存在。"),
+            Rejection::CaseAlreadyExists => "该案件已存在。".into(),
+            Rejection::CaseNotFound => "案件不存在，请先上报。".into(),
+            Rejection::InvalidStatus { status, .. } => {
+                format!(
+                    "案件当前状态为“{}”，不能进行此项操作。",
+                    self.status(status)
+                )
+            }
+            Rejection::EscalationNotToAncestor { to, .. } => {
+                format!("只能向上级上报，{} 不是上级单位。", name(to))
+            }
+            Rejection::DelegationNotToDescendant { to, .. } => {
+                format!("只能向下级交办，{} 不是下级单位。", name(to))
+            }
+            Rejection::CriticalBelowTownship { .. } => "重大事项不能交办到乡镇以下。".into(),
+            Rejection::NotADispute { .. } => "只有矛盾纠纷才能调解。".into(),
+            Rejection::InvalidField { field, reason } => {
+                let field = field_zh(field);
+                let reason = match *reason {
+                    "must not be empty" => "不能为空",
+                    "longer than 4000 characters" => "不能超过4000字",
+                    "is after the report" => "不能晚于上报时间",
+                    "is before the case was reported" => "不能早于上报时间",
+                    "more than 50 parties" => "不能超过50人",
+                    other => other,
+                };
+                format!("{field}{reason}。")
+            }
+            Rejection::NotAboveHolder { holder, .. } => {
+                format!("此项须由 {} 的上级单位办理。", name(holder))
+            }
+            Rejection::NotAssignedMediator { .. } => "只有受指派的调解员才能办理此项调解。".into(),
+            Rejection::AssignToOther { .. } => "网格员只能将案件派给自己办理。".into(),
+            Rejection::MediationAlreadyActive => "已有调解正在进行。".into(),
+            Rejection::MediationNotStarted => "尚未开始调解。".into(),
+            Rejection::MediationInProgress { .. } => "调解进行中，请先结束调解。".into(),
+            Rejection::NoMediatedAgreement => "没有可据以化解的调解协议，请先调解达成协议。".into(),
+            Rejection::NotResolved => "案件尚未化解。".into(),
+            Rejection::NotVerified => "化解结果尚未核查，不能结案。".into(),
+            Rejection::NotClosed => "只有已结案的案件才能重新开启。".into(),
+            Rejection::FeedbackAlreadyRecorded => "本次化解已经回访过。".into(),
+            Rejection::NoDeadline => "案件没有在办期限。".into(),
+            Rejection::DeadlineNotLater { current, .. } => {
+                format!("延期后的期限须晚于现有期限（{}）。", clock.minute(*current))
+            }
+            Rejection::MergeIntoSelf => "案件不能与自身合并。".into(),
+            Rejection::LocationOutsideHolder { holder, .. } => format!(
+                "更正后的地点不在承办单位 {} 的辖区内；请通过上报或提级领办移交案件。",
+                name(holder)
+            ),
+            Rejection::EmptyCorrection => "更正内容与原记录相同。".into(),
+            Rejection::ResolverCannotVerify { .. } => {
+                "化解人不能核查自己的化解结果，请由本单位其他人员或上级核查。".into()
+            }
+            Rejection::CategoryNotForKind { category, kind } => {
+                format!("类别“{}”不适用于{}。", category.zh(), kind.zh())
+            }
+            Rejection::InTheFuture { field, latest } => format!(
+                "{}不能晚于当前时间（最晚 {}）。",
+                field_zh(field),
+                clock.minute(*latest)
+            ),
+            Rejection::TooFarInThePast { field, earliest } => format!(
+                "{}过早（最早 {}），请核实时间。",
+                field_zh(field),
+                clock.minute(*earliest)
+            ),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// A field's name as the forms show it.
+fn field_zh(field: &str) -> &str {
+    match field {
+        "summary" => "事件简述",
+        "happened_at" => "发生时间",
+        "occurred_at" => "办理时间",
+        "parties" => "当事人",
+        "note" | "reason" => "说明",
+        other => other,
+    }
+}
+
+fn signed(x: f64) -> String {
+    // One decimal; "−" (U+2212) reads better than "-" next to digits, and no "−0.0".
+    let r = (x * 10.0).round() / 10.0;
+    if r > 0.0 {
+        format!("+{r:.1}")
+    } else if r < 0.0 {
+        format!("−{:.1}", -r)
+    } else {
+        "±0.0".into()
+    }
+}
+
+/// `96.5%`; `—` when there is no denominator.
+pub fn pct(r: Option<f64>) -> String {
+    match r {
+        Some(r) => format!("{:.1}%", r * 100.0),
+        None => "—".into(),
+    }
+}
+
+/// `12,356`.
+pub fn int(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut groups: Vec<&str> = digits
+        .as_bytes()
+        .rchunks(3)
+        .map(|g| std::str::from_utf8(g).unwrap_or_default())
+        .collect();
+    groups.reverse();
+    let sign = if n < 0 { "−" } else { "" };
+    format!("{sign}{}", groups.join(","))
+}
+
+/// Times in the deployment's time zone.
+#[derive(Debug, Clone)]
+pub struct Clock {
+    tz: jiff::tz::TimeZone,
+}
+
+impl Clock {
+    /// The clock of an IANA zone name (UTC when unknown: the calendar already checked it).
+    pub fn new(name: &str) -> Clock {
+        Clock {
+            tz: jiff::tz::db().get(name).unwrap_or(jiff::tz::TimeZone::UTC),
+        }
+    }
+
+    /// `2025-01-31 09:30` in the zone.
+    pub fn minute(&self, t: Timestamp) -> String {
+        self.zoned(t).strftime("%Y-%m-%d %H:%M").to_string()
+    }
+
+    /// `2025-01-31 09:30:05` in the zone.
+    pub fn second(&self, t: Timestamp) -> String {
+        self.zoned(t).strftime("%Y-%m-%d %H:%M:%S").to_string()
+    }
+
+    /// The value of an `<input type="datetime-local">`: `2025-01-31T09:30`.
+    pub fn input(&self, t: Timestamp) -> String {
+        self.zoned(t).strftime("%Y-%m-%dT%H:%M").to_string()
+    }
+
+    /// The value of an `<input type="date">`: `2025-01-31`.
+    pub fn date_input(&self, t: Timestamp) -> String {
+        self.zoned(t).strftime("%Y-%m-%d").to_string()
+    }
+
+    /// Parses a `datetime-local` value (`2025-01-31T09:30`, seconds optional) in the zone.
+    pub fn parse_input(&self, s: &str) -> Option<Timestamp> {
+        let dt: jiff::civil::DateTime = s.trim().parse().ok()?;
+        let z = dt.to_zoned_datetime(self.tz.clone()).ok()?;
+        Some(Timestamp::from_millis(z.timestamp().as_millisecond()))
+    }
+
+    /// The last instant of a local date (`2025-01-31` → 23:59:59.999 that day): "as known
+    /// on" a day.
+    pub fn end_of_date(&self, s: &str) -> Option<Timestamp> {
+        let d: jiff::civil::Date = s.trim().parse().ok()?;
+        let next = d.tomorrow().ok()?.to_zoned_datetime(self.tz.clone()).ok()?;
+        Some(Timestamp::from_millis(
+            next.timestamp().as_millisecond() - 1,
+        ))
+    }
+
+    fn zoned(&self, t: Timestamp) -> jiff::ZonedDateTime {
+        t.to_jiff().to_zoned_datetime(self.tz.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_counts_and_changes_read_as_people_write_them() {
+        assert_eq!(pct(Some(0.965)), "96.5%");
+        assert_eq!(pct(Some(0.99284)), "99.3%");
+        assert_eq!(pct(Some(1.0)), "100.0%");
+        assert_eq!(pct(None), "—");
+        assert_eq!(int(12_356), "12,356");
+        assert_eq!(int(999), "999");
+        assert_eq!(int(1_000_000), "1,000,000");
+        assert_eq!(int(-1_234), "−1,234");
+        let zh = Tr { lang: Lang::Zh };
+        let en = Tr { lang: Lang::En };
+        assert_eq!(zh.pp(&Some(0.965), &Some(0.953)), "+1.2 个百分点");
+        assert_eq!(en.pp(&Some(0.95), &Some(0.96)), "−1.0 pp");
+        assert_eq!(en.pp(&Some(0.95), &None), "—");
+        assert_eq!(zh.rel(&Some(-0.1049)), "−10.5%");
+        assert_eq!(zh.rel(&Some(0.0)), "±0.0%");
+    }
+
+    #[test]
+    fn periods_are_named_by_their_shape() {
+        let zh = Tr { lang: Lang::Zh };
+        let en = Tr { lang: Lang::En };
+        let p = |s| Period::parse(s).unwrap();
+        assert_eq!(zh.period(&p("2025-01")), "2025年1月");
+        assert_eq!(en.period(&p("2025-01")), "2025-01");
+        assert_eq!(zh.period(&p("2025-Q2")), "2025年第2季度");
+        assert_eq!(en.period(&p("2025-Q4")), "2025 Q4");
+        assert_eq!(zh.period(&p("2025")), "2025年");
+        assert_eq!(
+            zh.period(&p("2025-01-05..2025-02-01")),
+            "2025-01-05 至 2025-01-31"
+        );
+        assert_eq!(zh.month_label(&p("2025-03")), "3月");
+        assert_eq!(zh.month_label(&p("2026-01")), "2026年1月");
+        assert_eq!(en.month_label(&p("2025-03")), "Mar");
+    }
+
+    #[test]
+    fn times_are_shown_and_read_in_the_deployment_zone() {
+        let c = Clock::new("Asia/Shanghai");
+        let t = Timestamp::parse("2025-01-31T17:30:00Z").unwrap();
+        assert_eq!(c.minute(t), "2025-02-01 01:30");
+        assert_eq!(c.input(t), "2025-02-01T01:30");
+        assert_eq!(c.parse_input("2025-02-01T01:30"), Some(t));
+        assert_eq!(
+            c.end_of_date("2025-01-31"),
+            Some(Timestamp::parse("2025-01-31T15:59:59.999Z").unwrap())
+        );
+        assert_eq!(c.parse_input("yesterday"), None);
+        let utc = Clock::new("UTC");
+        assert_eq!(utc.minute(t), "2025-01-31 17:30");
+    }
+
+    #[test]
+    fn vocabulary_has_both_languages() {
+        let zh = Tr { lang: Lang::Zh };
+        let en = Tr { lang: Lang::En };
+        assert_eq!(zh.category(&Category::Neighbours), "邻里");
+        assert_eq!(en.category(&Category::MarriageFamily), "Marriage family");
+        assert_eq!(zh.source(&Source::Hotline), "12345热线");
+        assert_eq!(en.level(&Level::Township), "Township");
+        assert_eq!(zh.level(&Level::Grid), "网格");
+    }
+
+    #[test]
+    fn refusals_are_plain_chinese() {
+        let regions = gridcase_regions::bundled_divisions();
+        let zh = Tr { lang: Lang::Zh };
+        let r = Rejection::InvalidField {
+            field: "happened_at",
+            reason: "is after the report",
+        };
+        let clock = Clock::new("Asia/Shanghai");
+        assert_eq!(
+            zh.rejection(&r, regions, &clock),
+            "发生时间不能晚于上报时间。"
+        );
+        let r = Rejection::OutOfScope {
+            actor: gridcase_domain::ActorId::new("gw-1").unwrap(),
+            region: "330802".parse().unwrap(),
+        };
+        assert_eq!(
+            zh.rejection(&r, regions, &clock),
+            "柯城区（330802） 不在您的管辖范围内。"
+        );
+        // Every refusal reads in Chinese, the new rules included.
+        let r = Rejection::InTheFuture {
+            field: "happened_at",
+            latest: gridcase_domain::Timestamp::parse("2025-01-31T01:30:00Z").unwrap(),
+        };
+        assert_eq!(
+            zh.rejection(&r, regions, &clock),
+            "发生时间不能晚于当前时间（最晚 2025-01-31 09:30）。"
+        );
+        let r = Rejection::ResolverCannotVerify {
+            resolver: gridcase_domain::ActorId::new("staff-v1").unwrap(),
+        };
+        assert!(zh.rejection(&r, regions, &clock).contains("不能核查自己"));
+    }
+
+    #[test]
+    fn every_key_has_both_languages_once() {
+        let mut seen = std::collections::BTreeSet::new();
+        for (k, zh, en) in MESSAGES {
+            assert!(seen.insert(*k), "{k} twice");
+            assert!(!zh.is_empty() && !en.is_empty(), "{k}");
+        }
+    }
+
+    /// Every `t.s("…")` in the templates names a key of [`MESSAGES`].
+    #[test]
+    fn every_key_the_templates_use_exists() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        let mut files = vec![dir.clone()];
+        let mut used = 0;
+        while let Some(p) = files.pop() {
+            if p.is_dir() {
+                files.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+                continue;
+            }
+            let text = std::fs::read_to_string(&p).unwrap();
+            for part in text.split("t.s(\"").skip(1) {
+                let key = part.split('"').next().unwrap();
+                assert!(
+                    MESSAGES.iter().any(|(k, _, _)| *k == key),
+                    "{}: no translation for {key:?}",
+                    p.display()
+                );
+                used += 1;
+            }
+        }
+        assert!(used > 50, "found only {used} keys: is the scan right?");
+    }
+}

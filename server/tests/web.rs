@@ -1,0 +1,1478 @@
+//! The workbench in a real browser: Debian's headless Chromium, driven through chromedriver
+//! (WebDriver) with fantoccini, against `Server::start` on `127.0.0.1:0` over the `tiny`
+//! fixture (one township of 柯城区, March–May 2025) and the demo sign-ins.
+//!
+//! Without chromium or chromedriver the browser tests print a hint and pass, unless
+//! `GRIDCASE_REQUIRE_BROWSER` is set (as `scripts/test` does), when they fail. The HTTP-level
+//! checks (headers, CSRF, sessions) run with `reqwest` everywhere.
+//!
+//! `GRIDCASE_SCREENSHOTS=<dir> cargo test -p gridcase-server --test web screenshots` saves a
+//! PNG of every page (the README's pictures: `docs/screenshots`).
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use gridcase_bus::EventLog;
+use gridcase_domain::{Actor, CaseId, Role};
+use gridcase_server::config::Config;
+use gridcase_server::serve::{self, Server};
+use reqwest::header;
+use serde_json::{json, Value};
+
+const REQUIRE_ENV: &str = "GRIDCASE_REQUIRE_BROWSER";
+const HINT: &str = "install Debian's chromium and chromium-driver (apt-get install -y chromium \
+    chromium-driver fonts-noto-cjk), or point CHROMIUM and CHROMEDRIVER at them";
+
+/// The month of the `tiny` fixture the figures are compared on.
+const MONTH: &str = "2025-03";
+const CITY: &str = "330800";
+const COUNTY: &str = "330802";
+const TOWNSHIP: &str = "330802005";
+const GRID: &str = "330802005001001";
+
+// ---------------------------------------------------------------------------------------------
+// The server
+// ---------------------------------------------------------------------------------------------
+
+struct App {
+    server: Option<Server>,
+    base: String,
+    _dir: tempfile::TempDir,
+}
+
+impl App {
+    /// A server over a fresh store holding `fixture`, with the demo tokens.
+    async fn start(fixture: &str) -> App {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            data_dir: dir.path().to_owned(),
+            ..Config::default()
+        };
+        let regions = Arc::new(serve::load_regions(&cfg).unwrap());
+        let log = serve::open_log(&cfg).await.unwrap();
+        gridcase_server::load::load(&log, fixture, 1, false)
+            .await
+            .unwrap();
+        let server = Server::start(&cfg, log, regions, &gridcase_server::load::demo_tokens())
+            .await
+            .unwrap();
+        let base = format!("http://{}", server.addr);
+        App {
+            server: Some(server),
+            base,
+            _dir: dir,
+        }
+    }
+
+    fn server(&self) -> &Server {
+        self.server.as_ref().unwrap()
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Waits until the projection has applied everything in the log.
+    async fn settle(&self) {
+        let app = &self.server().app;
+        let head = app.path.log().head().await.unwrap();
+        app.projection
+            .wait_for(head, Duration::from_secs(10))
+            .await
+            .unwrap();
+    }
+
+    /// The cases whose summary is `summary`.
+    fn cases_with_summary(&self, summary: &str) -> Vec<CaseId> {
+        let view = self.server().app.projection.read();
+        view.cases()
+            .filter(|e| {
+                e.state
+                    .details
+                    .as_ref()
+                    .is_some_and(|d| d.summary == summary)
+            })
+            .filter_map(|e| e.state.id.clone())
+            .collect()
+    }
+
+    async fn stop(mut self) {
+        if let Some(s) = self.server.take() {
+            s.stop().await.unwrap();
+        }
+    }
+}
+
+fn demo(role: Role) -> (String, Actor) {
+    gridcase_server::load::demo_tokens()
+        .into_iter()
+        .find(|(_, a)| {
+            a.role() == role && (role != Role::UnitStaff || a.unit().to_string() == TOWNSHIP)
+        })
+        .unwrap()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The browser
+// ---------------------------------------------------------------------------------------------
+
+fn required() -> bool {
+    std::env::var(REQUIRE_ENV).is_ok_and(|v| !v.is_empty() && v != "0")
+}
+
+fn find_binary(env: &str, names: &[&str]) -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os(env).filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(p));
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    names.iter().find_map(|n| {
+        std::env::split_paths(&path)
+            .map(|d| d.join(n))
+            .find(|p| p.is_file())
+    })
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// chromedriver and the Chromium it starts: the session is ended and chromedriver killed on
+/// drop.
+struct Browser {
+    client: Option<Client>,
+    /// The WebDriver session, until closed.
+    session: Option<String>,
+    port: u16,
+    driver: Child,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    /// Starts chromedriver and a headless Chromium at 1366×768, or `None` (after a hint) when
+    /// they are not installed and the browser is not required.
+    async fn start() -> Option<Browser> {
+        let chromium = find_binary(
+            "CHROMIUM",
+            &["chromium", "chromium-browser", "google-chrome"],
+        );
+        let driver_bin = find_binary("CHROMEDRIVER", &["chromedriver"]);
+        let (Some(chromium), Some(driver_bin)) = (chromium, driver_bin) else {
+            if required() {
+                panic!("{REQUIRE_ENV} is set but chromium or chromedriver is missing: {HINT}");
+            }
+            eprintln!("skipping the browser test: no chromium or chromedriver ({HINT}; set {REQUIRE_ENV}=1 to make this a failure)");
+            return None;
+        };
+        let port = free_port();
+        let mut cmd = Command::new(&driver_bin);
+        // Chromium's own words (date pickers) in Chinese, as on the users' machines.
+        cmd.env("LANG", "zh_CN.UTF-8")
+            .env("LANGUAGE", "zh_CN:zh")
+            .arg(format!("--port={port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let driver = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", driver_bin.display()));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "chromedriver did not listen on {port}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let profile = tempfile::tempdir().unwrap();
+        let args = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-default-apps",
+            "--disable-extensions",
+            "--window-size=1366,768",
+            "--lang=zh-CN",
+            &format!("--user-data-dir={}", profile.path().display()),
+        ];
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({ "binary": chromium, "args": args }),
+        );
+        let mut browser = Browser {
+            client: None,
+            session: None,
+            port,
+            driver,
+            _profile: profile,
+        };
+        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .unwrap_or_else(|e| panic!("cannot start a Chromium session: {e}"));
+        browser.session = client.session_id().await.ok().flatten();
+        browser.client = Some(client);
+        Some(browser)
+    }
+
+    fn c(&self) -> &Client {
+        self.client.as_ref().unwrap()
+    }
+
+    async fn close(mut self) {
+        if let Some(c) = self.client.take() {
+            if c.close().await.is_ok() {
+                self.session = None;
+            }
+        }
+    }
+
+    async fn goto(&self, url: &str) {
+        self.c().goto(url).await.unwrap();
+    }
+
+    async fn text(&self, css: &str) -> String {
+        self.c()
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .text()
+            .await
+            .unwrap()
+    }
+
+    async fn exists(&self, css: &str) -> bool {
+        !self
+            .c()
+            .find_all(Locator::Css(css))
+            .await
+            .unwrap()
+            .is_empty()
+    }
+
+    async fn js(&self, script: &str) -> Value {
+        self.c()
+            .execute(script, vec![])
+            .await
+            .unwrap_or_else(|e| panic!("{script}: {e}"))
+    }
+
+    /// The non-empty option values of a select.
+    async fn option_values(&self, css: &str) -> Vec<String> {
+        let v = self
+            .js(&format!("return Array.from(document.querySelectorAll('{css} option')).map(o => o.value).filter(v => v)"))
+            .await;
+        serde_json::from_value(v).unwrap()
+    }
+
+    async fn wait_for(&self, css: &str) {
+        self.c()
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("waiting for {css}: {e}"));
+    }
+
+    async fn path(&self) -> String {
+        let u = self.c().current_url().await.unwrap();
+        match u.query() {
+            Some(q) => format!("{}?{q}", u.path()),
+            None => u.path().to_owned(),
+        }
+    }
+
+    async fn sign_in(&self, app: &App, token: &str) {
+        self.goto(&app.url("/signin")).await;
+        let input = self.c().find(Locator::Id("token")).await.unwrap();
+        input.send_keys(token).await.unwrap();
+        self.c()
+            .find(Locator::Css("form[action='/signin'] button[type=submit]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        self.wait_for("form.signout").await;
+    }
+
+    async fn sign_out(&self) {
+        self.c()
+            .find(Locator::Css("form.signout button"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        self.wait_for("#token").await;
+    }
+
+    async fn screenshot(&self, dir: &Path, name: &str) {
+        // Let fonts and charts settle.
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        let png = self.c().screenshot().await.unwrap();
+        std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        // A test that failed did not close its session: end it (which quits Chromium) with a
+        // plain WebDriver DELETE, then stop chromedriver.
+        if let Some(id) = &self.session {
+            if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.port)) {
+                use std::io::{Read, Write};
+                let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+                let _ = write!(
+                    s,
+                    "DELETE /session/{id} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+                );
+                let _ = s.read_to_end(&mut Vec::new());
+            }
+        }
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Browser tests
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_in_and_out() {
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+    let app = App::start("tiny").await;
+    // A signed-out visitor is sent to sign in, and comes back after.
+    b.goto(&app.url("/stats?region=330800")).await;
+    b.wait_for("#token").await;
+    assert!(
+        b.path().await.starts_with("/signin?next="),
+        "{}",
+        b.path().await
+    );
+    // A wrong token is refused in words.
+    b.c()
+        .find(Locator::Id("token"))
+        .await
+        .unwrap()
+        .send_keys("not-a-token")
+        .await
+        .unwrap();
+    b.c()
+        .find(Locator::Css("form[action='/signin'] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.wait_for(".flash.error").await;
+    assert!(b.text(".flash.error").await.contains("令牌无效"));
+    let (token, _) = demo(Role::Analyst);
+    b.c()
+        .find(Locator::Id("token"))
+        .await
+        .unwrap()
+        .send_keys(&token)
+        .await
+        .unwrap();
+    b.c()
+        .find(Locator::Css("form[action='/signin'] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.wait_for("form.signout").await;
+    assert!(
+        b.path().await.starts_with("/stats?region=330800"),
+        "{}",
+        b.path().await
+    );
+    // The analyst's navigation holds statistics only.
+    let nav = b.text("nav.nav").await;
+    assert!(
+        nav.contains("统计分析") && !nav.contains("上报") && !nav.contains("审计"),
+        "{nav}"
+    );
+    // The session cookie is HttpOnly: scripts do not see it.
+    assert_eq!(
+        b.js("return document.cookie.includes('gc_session')").await,
+        json!(false)
+    );
+    // English, and the choice sticks.
+    b.goto(&app.url("/stats?lang=en")).await;
+    assert!(b.text("nav.nav").await.contains("Statistics"));
+    b.goto(&app.url("/stats")).await;
+    assert_eq!(
+        b.js("return document.documentElement.lang").await,
+        json!("en")
+    );
+    b.goto(&app.url("/stats?lang=zh")).await;
+    b.sign_out().await;
+    assert!(b.text(".flash.ok").await.contains("已退出"));
+    b.goto(&app.url("/stats")).await;
+    b.wait_for("#token").await;
+    b.close().await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grid_worker_reports_once_however_often_the_form_is_sent() {
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+    let app = App::start("tiny").await;
+    let (token, _) = demo(Role::GridWorker);
+    b.sign_in(&app, &token).await;
+    b.goto(&app.url("/report")).await;
+    // The grid worker's location is their grid: nothing else to choose.
+    assert!(!b.exists("#location select").await);
+    assert_eq!(
+        b.js("return document.querySelector('[data-location]').value")
+            .await,
+        json!(GRID)
+    );
+    // Kind changes the categories (htmx): an incident offers its own, not the disputes'.
+    b.c()
+        .find(Locator::Id("kind"))
+        .await
+        .unwrap()
+        .select_by_value("incident")
+        .await
+        .unwrap();
+    b.c()
+        .wait()
+        .for_element(Locator::Css("#category option[value=safety_hazard]"))
+        .await
+        .unwrap();
+    b.c()
+        .find(Locator::Id("kind"))
+        .await
+        .unwrap()
+        .select_by_value("dispute")
+        .await
+        .unwrap();
+    b.c()
+        .wait()
+        .for_element(Locator::Css("#category option[value=neighbours]"))
+        .await
+        .unwrap();
+    b.c()
+        .find(Locator::Id("category"))
+        .await
+        .unwrap()
+        .select_by_value("neighbours")
+        .await
+        .unwrap();
+    let summary = "楼上漏水引发邻里纠纷（浏览器测试）";
+    b.c()
+        .find(Locator::Id("summary"))
+        .await
+        .unwrap()
+        .send_keys(summary)
+        .await
+        .unwrap();
+    // The same form sent three times: twice in the background, then by its button.
+    let sent = b
+        .js("const f = document.querySelector('form.report-form');
+             const body = () => new URLSearchParams(new FormData(f));
+             return Promise.all([fetch('/report', {method: 'POST', body: body()}),
+                                 fetch('/report', {method: 'POST', body: body()})])
+               .then(rs => rs.map(r => r.status + ' ' + r.url));")
+        .await;
+    let sent: Vec<String> = serde_json::from_value(sent).unwrap();
+    assert!(
+        sent.iter()
+            .all(|s| s.starts_with("200 ") && s.contains("/report?done=")),
+        "{sent:?}"
+    );
+    b.c()
+        .find(Locator::Css("form.report-form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.wait_for("#reported").await;
+    let shown = b.text("#reported .case-id").await;
+    assert!(b.text("#reported").await.contains("已上报"));
+    app.settle().await;
+    let cases = app.cases_with_summary(summary);
+    assert_eq!(cases.len(), 1, "exactly one case: {cases:?}");
+    assert_eq!(cases[0].as_str(), shown);
+    // ... and the log holds one report for it.
+    let commits = app
+        .server()
+        .app
+        .path
+        .log()
+        .read_case(&cases[0])
+        .await
+        .unwrap();
+    assert_eq!(commits.len(), 1);
+    b.close().await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_location_picker_offers_only_the_reporters_scope() {
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+    let app = App::start("tiny").await;
+    let (token, _) = demo(Role::UnitStaff);
+    b.sign_in(&app, &token).await;
+    b.goto(&app.url("/report")).await;
+    let villages = b.option_values("#l2").await;
+    assert!(!villages.is_empty());
+    assert!(
+        villages
+            .iter()
+            .all(|v| v.starts_with(TOWNSHIP) && v.len() == 12),
+        "{villages:?}"
+    );
+    assert!(
+        !b.exists("#l3").await,
+        "no township choice: the unit is the township"
+    );
+    // Choosing a village brings its grids (htmx), inside it.
+    let village = villages[0].clone();
+    b.c()
+        .find(Locator::Id("l2"))
+        .await
+        .unwrap()
+        .select_by_value(&village)
+        .await
+        .unwrap();
+    b.wait_for("#l1").await;
+    let grids = b.option_values("#l1").await;
+    assert!(!grids.is_empty());
+    assert!(
+        grids
+            .iter()
+            .all(|g| g.starts_with(&village) && g.len() == 15),
+        "{grids:?}"
+    );
+    b.c()
+        .find(Locator::Id("l1"))
+        .await
+        .unwrap()
+        .select_by_value(&grids[0])
+        .await
+        .unwrap();
+    b.c()
+        .wait()
+        .for_element(Locator::Css(&format!(
+            "[data-location][value='{}']",
+            grids[0]
+        )))
+        .await
+        .unwrap();
+    // A location outside the unit, posted by hand, is refused and nothing is written.
+    let head = app.server().app.path.log().head().await.unwrap();
+    let status = b
+        .js(&format!(
+            "const f = document.querySelector('form.report-form');
+             const d = new URLSearchParams(new FormData(f));
+             d.set('summary', 'x'); d.set('l2', '{COUNTY}006001'); d.delete('l1');
+             return fetch('/report', {{method: 'POST', body: d}}).then(r => r.status);"
+        ))
+        .await;
+    assert_eq!(status, json!(400));
+    assert_eq!(app.server().app.path.log().head().await.unwrap(), head);
+    b.close().await;
+    app.stop().await;
+}
+
+/// The API's figure formatted as the page shows it.
+fn pct(v: &Value) -> String {
+    match v.as_f64() {
+        Some(r) => format!("{:.1}%", r * 100.0),
+        None => "—".into(),
+    }
+}
+
+fn thousands(n: i64) -> String {
+    let s = n.to_string();
+    let groups: Vec<&str> = s
+        .as_bytes()
+        .rchunks(3)
+        .rev()
+        .map(|g| std::str::from_utf8(g).unwrap())
+        .collect();
+    groups.join(",")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_shows_the_apis_figures_draws_its_charts_and_drills_down() {
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+    let app = App::start("tiny").await;
+    let (token, _) = demo(Role::Analyst);
+    b.sign_in(&app, &token).await;
+    for region in [CITY, COUNTY, "330802100"] {
+        let api: Value = reqwest::Client::new()
+            .get(app.url(&format!("/api/v1/stats?region={region}&period={MONTH}")))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let cohort = &api["figures"]["cohort"];
+        assert!(cohort["registered"].as_i64().unwrap() > 0, "{api}");
+        b.goto(&app.url(&format!("/stats?region={region}&period={MONTH}")))
+            .await;
+        for (id, value) in [
+            ("grid_rate", pct(&cohort["grid_rate"])),
+            ("village_rate", pct(&cohort["village_rate"])),
+            ("township_rate", pct(&cohort["township_rate"])),
+            ("resolution_rate", pct(&cohort["resolution_rate"])),
+            (
+                "registered",
+                thousands(cohort["registered"].as_i64().unwrap()),
+            ),
+            ("resolved", thousands(cohort["resolved"].as_i64().unwrap())),
+            ("open", thousands(cohort["open"].as_i64().unwrap())),
+            ("on_time", pct(&api["figures"]["rates"]["on_time"])),
+            (
+                "satisfaction",
+                pct(&api["figures"]["rates"]["satisfaction"]),
+            ),
+            (
+                "mediation_success",
+                pct(&api["figures"]["rates"]["mediation_success"]),
+            ),
+        ] {
+            assert_eq!(
+                b.text(&format!("#kpi-{id} .kpi-value")).await,
+                value,
+                "{id} of {region}"
+            );
+        }
+    }
+    // The charts drew: ECharts holds their series and the canvases are not blank.
+    b.goto(&app.url(&format!("/stats?region={COUNTY}&period={MONTH}")))
+        .await;
+    b.wait_for("#chart-trend[data-drawn]").await;
+    for (id, series) in [("chart-levels", 7), ("chart-trend", 4)] {
+        let n = b
+            .js(&format!("return echarts.getInstanceByDom(document.getElementById('{id}')).getOption().series.length"))
+            .await;
+        assert!(n.as_u64().unwrap() >= series - 2, "{id}: {n}");
+        let png = b
+            .js(&format!(
+                "return document.querySelector('#{id} canvas').toDataURL().length"
+            ))
+            .await;
+        assert!(png.as_u64().unwrap() > 5_000, "{id} looks blank: {png}");
+    }
+    // Drill down from the city to a county, then to the fixture's township.
+    b.goto(&app.url(&format!("/stats?region={CITY}&period={MONTH}")))
+        .await;
+    b.c()
+        .find(Locator::Css(&format!(
+            "#children tr[data-region='{COUNTY}'] a.drill"
+        )))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.wait_for("#children tr[data-region='330802100']").await;
+    assert!(b.path().await.contains(&format!("region={COUNTY}")));
+    b.c()
+        .find(Locator::Css(
+            "#children tr[data-region='330802100'] a.drill",
+        ))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.wait_for("#chart-levels[data-drawn]").await;
+    assert!(
+        b.path().await.contains("region=330802100"),
+        "{}",
+        b.path().await
+    );
+    let name = app
+        .server()
+        .app
+        .regions
+        .name("330802100".parse().unwrap())
+        .unwrap()
+        .to_owned();
+    let h1 = b.text("h1").await;
+    assert!(h1.contains(&name), "{h1}");
+    // ... whose table lists its villages.
+    let rows = b
+        .js("return Array.from(document.querySelectorAll('#children tbody tr')).map(r => r.dataset.region)")
+        .await;
+    let rows: Vec<String> = serde_json::from_value(rows).unwrap();
+    assert!(
+        !rows.is_empty()
+            && rows
+                .iter()
+                .all(|r| r.len() == 12 && r.starts_with("330802100")),
+        "{rows:?}"
+    );
+    // Sorting the table by a column reorders it, in the browser.
+    let first = b
+        .js("return document.querySelector('#children tbody tr').dataset.region")
+        .await;
+    b.c()
+        .find(Locator::Css("#children button[data-col='2']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.c()
+        .find(Locator::Css("#children button[data-col='2']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let sorted = b
+        .js("return Array.from(document.querySelectorAll('#children tbody tr td:nth-child(3)')).map(td => parseFloat(td.dataset.sort))")
+        .await;
+    let sorted: Vec<f64> = serde_json::from_value(sorted).unwrap();
+    assert!(
+        sorted.windows(2).all(|w| w[0] <= w[1]),
+        "{sorted:?} (first was {first})"
+    );
+    // The analyst cannot open a case.
+    let case = app
+        .server()
+        .app
+        .projection
+        .read()
+        .cases()
+        .next()
+        .unwrap()
+        .state
+        .id
+        .clone()
+        .unwrap();
+    b.goto(&app.url(&format!("/cases/{case}"))).await;
+    assert_eq!(
+        b.js("return document.querySelector('.error-page').dataset.status")
+            .await,
+        json!("403")
+    );
+    b.goto(&app.url(&format!("/audit/cases/{case}"))).await;
+    assert_eq!(
+        b.js("return document.querySelector('.error-page').dataset.status")
+            .await,
+        json!("403")
+    );
+    b.close().await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_dashboard_load_stays_under_one_and_a_half_megabytes() {
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+    let app = App::start("tiny").await;
+    let (token, _) = demo(Role::Analyst);
+    // Signing in lands on the dashboard: its first load, with an empty cache.
+    b.goto(&app.url(&format!(
+        "/signin?next=/stats%3Fregion%3D{COUNTY}%26period%3D{MONTH}"
+    )))
+    .await;
+    b.c()
+        .find(Locator::Id("token"))
+        .await
+        .unwrap()
+        .send_keys(&token)
+        .await
+        .unwrap();
+    b.c()
+        .find(Locator::Css("form[action='/signin'] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.wait_for("#chart-trend[data-drawn]").await;
+    assert!(
+        b.path().await.starts_with("/stats?region="),
+        "{}",
+        b.path().await
+    );
+    let bytes = b
+        .js("const nav = performance.getEntriesByType('navigation')[0];
+             return performance.getEntriesByType('resource').reduce((s, r) => s + r.transferSize, nav.transferSize);")
+        .await
+        .as_f64()
+        .unwrap();
+    let echarts = b
+        .js("return performance.getEntriesByType('resource').filter(r => r.name.includes('echarts')).map(r => [r.transferSize, r.decodedBodySize])[0]")
+        .await;
+    assert!(
+        bytes > 100_000.0,
+        "ECharts was loaded: {bytes} bytes ({echarts})"
+    );
+    assert!(bytes < 1_500_000.0, "{bytes} bytes transferred ({echarts})");
+    let ratio = echarts[0].as_f64().unwrap() / echarts[1].as_f64().unwrap();
+    assert!(ratio < 0.5, "ECharts came compressed: {echarts}");
+    b.close().await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_auditor_sees_the_chain_intact_and_then_broken() {
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+    let app = App::start("tiny").await;
+    let (token, _) = demo(Role::Auditor);
+    b.sign_in(&app, &token).await;
+    // A case of the fixture with a few events.
+    let (case, first) = {
+        let view = app.server().app.projection.read();
+        let e = view.cases().find(|e| e.state.version >= 4).unwrap();
+        (e.state.id.clone().unwrap(), e.state.version)
+    };
+    b.goto(&app.url("/audit")).await;
+    b.c()
+        .find(Locator::Id("case"))
+        .await
+        .unwrap()
+        .send_keys(case.as_str())
+        .await
+        .unwrap();
+    b.c()
+        .find(Locator::Css("form.inline button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.wait_for("#chain-status").await;
+    assert_eq!(
+        b.js("return document.getElementById('chain-status').dataset.intact")
+            .await,
+        json!("true")
+    );
+    let rows = b.js("return Array.from(document.querySelectorAll('#chain tbody tr')).map(r => r.dataset.ok)").await;
+    let rows: Vec<String> = serde_json::from_value(rows).unwrap();
+    assert_eq!(rows.len() as u64, first);
+    assert!(rows.iter().all(|r| r == "true"), "{rows:?}");
+    // As of a moment before the second event was recorded: version 1 only.
+    let commits = app.server().app.path.log().read_case(&case).await.unwrap();
+    let second = commits
+        .iter()
+        .flat_map(|c| &c.events)
+        .nth(1)
+        .unwrap()
+        .header
+        .recorded_at;
+    let before = gridcase_domain::Timestamp::from_millis(second.as_millis() - 1000);
+    let local = before
+        .to_jiff()
+        .to_zoned_datetime(jiff::tz::db().get("Asia/Shanghai").unwrap());
+    let at = local.strftime("%Y-%m-%dT%H:%M:%S").to_string();
+    b.goto(&app.url(&format!("/audit/cases/{case}?at={at}")))
+        .await;
+    let version: u64 = b.text("#state-version").await.parse().unwrap();
+    assert!(
+        version >= 1 && version < first,
+        "state as of {at}: version {version}"
+    );
+    // The download is the history with its checks.
+    let got = b
+        .js(&format!(
+            "return fetch('/audit/cases/{case}/history.json').then(r => r.json())"
+        ))
+        .await;
+    assert_eq!(got["intact"], json!(true));
+    assert_eq!(got["events"].as_array().unwrap().len() as u64, first);
+    tamper_with_the_report(&app, &case).await;
+    b.goto(&app.url(&format!("/audit/cases/{case}"))).await;
+    assert_eq!(
+        b.js("return document.getElementById('chain-status').dataset.intact")
+            .await,
+        json!("false")
+    );
+    let broken = b.text("#chain tr[data-version='1']").await;
+    assert!(broken.contains("篡改"), "{broken}");
+    b.close().await;
+    app.stop().await;
+}
+
+/// Alters one byte of the summary in the stored report of `case` (version 1), re-framed so
+/// that only the hash chain can tell, as an attacker with file access would.
+async fn tamper_with_the_report(app: &App, case: &CaseId) {
+    let commits = app.server().app.path.log().read_case(case).await.unwrap();
+    let position = commits[0].position;
+    let report = commits[0].events[0].decode().unwrap();
+    let gridcase_domain::Event::CaseReported(report) = report else {
+        panic!("version 1 is the report")
+    };
+    let sled = app.server().app.path.log().sled().unwrap();
+    let tree = sled.raw_tree();
+    let key = gridcase_bus::testing::sled_commit_key(position);
+    let mut v = tree.get(key).unwrap().unwrap().to_vec();
+    let needle = report.summary.as_bytes();
+    let at = v
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .expect("the summary is stored as is");
+    let (i, _) = report
+        .summary
+        .char_indices()
+        .find(|(_, c)| c.len_utf8() == 3)
+        .expect("a CJK character in the summary");
+    v[at + i + 2] ^= 1;
+    tree.insert(key, gridcase_bus::raw::frame(&v[4..])).unwrap();
+    sled.flush().unwrap();
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP-level checks (no browser needed)
+// ---------------------------------------------------------------------------------------------
+
+fn plain() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+fn set_cookie(r: &reqwest::Response, name: &str) -> Option<String> {
+    r.headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(str::to_owned)
+}
+
+fn cookie_value(set: &str) -> String {
+    set.split(';')
+        .next()
+        .unwrap()
+        .split_once('=')
+        .unwrap()
+        .1
+        .to_owned()
+}
+
+fn hidden(html: &str, name: &str) -> String {
+    let at = html
+        .find(&format!("name=\"{name}\" value=\""))
+        .unwrap_or_else(|| panic!("no {name} in {html}"));
+    let rest = &html[at + name.len() + 15..];
+    rest[..rest.find('"').unwrap()].to_owned()
+}
+
+/// Signs in over HTTP: the session cookie.
+async fn http_sign_in(app: &App, token: &str) -> String {
+    let c = plain();
+    let page = c.get(app.url("/signin")).send().await.unwrap();
+    let pre = cookie_value(&set_cookie(&page, "gc_presession").unwrap());
+    let html = page.text().await.unwrap();
+    let r = c
+        .post(app.url("/signin"))
+        .header(header::COOKIE, format!("gc_presession={pre}"))
+        .form(&[
+            ("token", token),
+            ("csrf", &hidden(&html, "csrf")),
+            ("next", "/"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let session = set_cookie(&r, "gc_session").unwrap();
+    assert!(
+        session.contains("HttpOnly") && session.contains("SameSite=Strict"),
+        "{session}"
+    );
+    cookie_value(&session)
+}
+
+#[tokio::test]
+async fn every_post_needs_its_csrf_token() {
+    let app = App::start("tiny").await;
+    let c = plain();
+    // Sign-in without the token: 403.
+    let page = c.get(app.url("/signin")).send().await.unwrap();
+    let pre = cookie_value(&set_cookie(&page, "gc_presession").unwrap());
+    let (token, _) = demo(Role::GridWorker);
+    let r = c
+        .post(app.url("/signin"))
+        .header(header::COOKIE, format!("gc_presession={pre}"))
+        .form(&[("token", token.as_str()), ("next", "/")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(set_cookie(&r, "gc_session").is_none());
+    // A report without (or with a wrong) token: 403, nothing written.
+    let session = http_sign_in(&app, &token).await;
+    let html = c
+        .get(app.url("/report"))
+        .header(header::COOKIE, format!("gc_session={session}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let key = hidden(&html, "key");
+    let head = app.server().app.path.log().head().await.unwrap();
+    for csrf in [
+        "",
+        "0000000000000000000000000000000000000000000000000000000000000000",
+    ] {
+        let r = c
+            .post(app.url("/report"))
+            .header(header::COOKIE, format!("gc_session={session}"))
+            .form(&[
+                ("csrf", csrf),
+                ("key", key.as_str()),
+                ("kind", "dispute"),
+                ("category", "neighbours"),
+                ("source", "grid_patrol"),
+                ("severity", "normal"),
+                ("summary", "无校验码的表单"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403, "csrf {csrf:?}");
+        assert!(r.text().await.unwrap().contains("表单已失效"));
+    }
+    assert_eq!(app.server().app.path.log().head().await.unwrap(), head);
+    // With it: reported, and redirected to the confirmation.
+    let r = c
+        .post(app.url("/report"))
+        .header(header::COOKIE, format!("gc_session={session}"))
+        .form(&[
+            ("csrf", hidden(&html, "csrf").as_str()),
+            ("key", key.as_str()),
+            ("kind", "dispute"),
+            ("category", "neighbours"),
+            ("source", "grid_patrol"),
+            ("severity", "normal"),
+            ("summary", "有校验码的表单"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert!(r.headers()[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .starts_with("/report?done="));
+    // Sign-out needs it too.
+    let r = c
+        .post(app.url("/signout"))
+        .header(header::COOKIE, format!("gc_session={session}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn pages_answer_errors_as_the_api_does() {
+    let app = App::start("tiny").await;
+    let c = plain();
+    let get = |session: String, path: &str| {
+        let c = c.clone();
+        let url = app.url(path);
+        async move {
+            let r = c
+                .get(url)
+                .header(header::COOKIE, format!("gc_session={session}"))
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            (status, r.text().await.unwrap())
+        }
+    };
+    // Signed out: sent to sign in.
+    let r = c.get(app.url("/report")).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()[header::LOCATION], "/signin?next=/report");
+    let gw = http_sign_in(&app, &demo(Role::GridWorker).0).await;
+    let analyst = http_sign_in(&app, &demo(Role::Analyst).0).await;
+    // A case of the fixture (another township): outside the grid worker's scope, 404 like an
+    // unknown one.
+    let case = app
+        .server()
+        .app
+        .projection
+        .read()
+        .cases()
+        .next()
+        .unwrap()
+        .state
+        .id
+        .clone()
+        .unwrap();
+    assert_eq!(get(gw.clone(), &format!("/cases/{case}")).await.0, 404);
+    assert_eq!(
+        get(gw.clone(), "/cases/330802-0000000000000000").await.0,
+        404
+    );
+    // A page the role may not use: 403.
+    assert_eq!(get(gw.clone(), "/stats").await.0, 403);
+    assert_eq!(get(analyst.clone(), "/report").await.0, 403);
+    assert_eq!(get(analyst.clone(), &format!("/cases/{case}")).await.0, 403);
+    // Statistics of a region outside the scope: 403; malformed: 400; unknown: 404.
+    let township = http_sign_in(&app, &demo(Role::UnitStaff).0).await;
+    assert_eq!(
+        get(township.clone(), "/stats?region=330802006").await.0,
+        403
+    );
+    assert_eq!(get(analyst.clone(), "/stats?period=2025-13").await.0, 400);
+    assert_eq!(get(analyst.clone(), "/stats?region=339999").await.0, 404);
+    // A domain refusal is 422 in plain words: a report from the future.
+    let html = get(gw.clone(), "/report").await.1;
+    let r = c
+        .post(app.url("/report"))
+        .header(header::COOKIE, format!("gc_session={gw}"))
+        .form(&[
+            ("csrf", hidden(&html, "csrf").as_str()),
+            ("key", hidden(&html, "key").as_str()),
+            ("kind", "dispute"),
+            ("category", "neighbours"),
+            ("source", "grid_patrol"),
+            ("severity", "normal"),
+            ("summary", "明天的事"),
+            ("happened_at", "2999-01-01T08:00"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let text = r.text().await.unwrap();
+    assert!(text.contains("发生时间不能晚于当前时间"), "{text}");
+    assert!(text.contains("明天的事"), "the form keeps what was typed");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn headers_policy_compression_and_caching() {
+    let app = App::start("tiny").await;
+    let c = plain();
+    let r = c.get(app.url("/signin")).send().await.unwrap();
+    let csp = r.headers()[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let script = csp
+        .split(';')
+        .find(|d| d.trim().starts_with("script-src"))
+        .unwrap();
+    assert!(
+        !script.contains("unsafe-inline") && !script.contains("unsafe-eval"),
+        "{csp}"
+    );
+    assert!(!csp.contains("unsafe"), "{csp}");
+    assert_eq!(r.headers()[header::X_FRAME_OPTIONS], "DENY");
+    let html = r.text().await.unwrap();
+    // No inline script: every <script> has a src.
+    for tag in html.split("<script").skip(1) {
+        let open = &tag[..tag.find('>').unwrap()];
+        assert!(
+            open.contains("src=\"/assets/"),
+            "inline script: <script{open}>"
+        );
+    }
+    assert!(
+        !html.contains(" onclick=") && !html.contains(" style=\""),
+        "{html}"
+    );
+    // Assets: fingerprinted, compressed, cached for a year, revalidated by ETag.
+    let session = http_sign_in(&app, &demo(Role::Analyst).0).await;
+    let page = c
+        .get(app.url(&format!("/stats?region={COUNTY}&period={MONTH}")))
+        .header(header::COOKIE, format!("gc_session={session}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let src = page
+        .split("src=\"")
+        .skip(1)
+        .map(|s| &s[..s.find('"').unwrap()])
+        .find(|s| s.contains("echarts"))
+        .unwrap()
+        .to_owned();
+    let r = c
+        .get(app.url(&src))
+        .header(header::ACCEPT_ENCODING, "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()[header::CONTENT_ENCODING], "gzip");
+    assert_eq!(
+        r.headers()[header::CACHE_CONTROL],
+        "public, max-age=31536000, immutable"
+    );
+    let etag = r.headers()[header::ETAG].clone();
+    let gz = r.bytes().await.unwrap().len();
+    assert!(gz < 400_000, "{gz} bytes gzipped");
+    let r = c
+        .get(app.url(&src))
+        .header(header::IF_NONE_MATCH, etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 304);
+    // Pages are compressed too, and never cached by shared caches.
+    let r = c
+        .get(app.url(&format!("/stats?region={COUNTY}&period={MONTH}")))
+        .header(header::COOKIE, format!("gc_session={session}"))
+        .header(header::ACCEPT_ENCODING, "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()[header::CONTENT_ENCODING], "gzip");
+    assert_eq!(r.headers()[header::CACHE_CONTROL], "no-store");
+    // The API is untouched: JSON problems, bearer tokens.
+    let r = c.get(app.url("/api/v1/stats")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(
+        r.headers()[header::CONTENT_TYPE],
+        "application/problem+json"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_csv_and_the_printed_report_hold_the_same_table() {
+    let app = App::start("tiny").await;
+    let c = plain();
+    let session = http_sign_in(&app, &demo(Role::Analyst).0).await;
+    let r = c
+        .get(app.url(&format!(
+            "/stats/children.csv?region={COUNTY}&period={MONTH}"
+        )))
+        .header(header::COOKIE, format!("gc_session={session}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()[header::CONTENT_DISPOSITION]
+        .to_str()
+        .unwrap()
+        .contains("attachment"));
+    let body = r.text().await.unwrap();
+    let body = body.trim_start_matches('\u{feff}');
+    let mut lines = body.lines();
+    assert!(lines
+        .next()
+        .unwrap()
+        .starts_with("排名,区划代码,名称,立案数"));
+    let first = lines.next().unwrap();
+    assert!(first.starts_with("1,330802"), "{first}");
+    let r = c
+        .get(app.url(&format!("/stats/print?region={COUNTY}&period={MONTH}")))
+        .header(header::COOKIE, format!("gc_session={session}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        r.contains("矛盾纠纷化解情况月报") && r.contains("2025年3月"),
+        "{r}"
+    );
+    assert!(!r.contains("chart-levels"), "no charts on paper");
+    app.stop().await;
+}
+
+/// The text of the headline figure `id` in a rendered dashboard.
+fn kpi(html: &str, id: &str) -> String {
+    let at = html
+        .find(&format!("id=\"kpi-{id}\""))
+        .unwrap_or_else(|| panic!("no {id}"));
+    let rest = &html[at..];
+    let v = &rest[rest.find("kpi-value\">").unwrap() + "kpi-value\">".len()..];
+    v[..v.find('<').unwrap()].to_owned()
+}
+
+#[tokio::test]
+async fn as_known_on_a_date_is_the_apis_as_of_at_the_end_of_that_day() {
+    let app = App::start("tiny").await;
+    let c = plain();
+    let (token, _) = demo(Role::Analyst);
+    let session = http_sign_in(&app, &token).await;
+    // The end of 15 March 2025 in Shanghai: the middle of the fixture's first month.
+    let api: Value = c
+        .get(app.url(&format!(
+            "/api/v1/stats?region={COUNTY}&period={MONTH}&as_of=2025-03-15T15:59:59.999Z"
+        )))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let now: Value = c
+        .get(app.url(&format!("/api/v1/stats?region={COUNTY}&period={MONTH}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let cohort = &api["figures"]["cohort"];
+    assert_ne!(
+        cohort, &now["figures"]["cohort"],
+        "the date makes a difference"
+    );
+    let html = c
+        .get(app.url(&format!(
+            "/stats?region={COUNTY}&period={MONTH}&as_of=2025-03-15"
+        )))
+        .header(header::COOKIE, format!("gc_session={session}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        kpi(&html, "registered"),
+        thousands(cohort["registered"].as_i64().unwrap())
+    );
+    assert_eq!(
+        kpi(&html, "resolved"),
+        thousands(cohort["resolved"].as_i64().unwrap())
+    );
+    assert_eq!(
+        kpi(&html, "resolution_rate"),
+        pct(&cohort["resolution_rate"])
+    );
+    assert_eq!(kpi(&html, "township_rate"), pct(&cohort["township_rate"]));
+    assert!(html.contains("数据截至 2025-03-15"));
+    app.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Screenshots (on demand)
+// ---------------------------------------------------------------------------------------------
+
+/// `GRIDCASE_SCREENSHOTS=docs/screenshots cargo test -p gridcase-server --test web screenshots`
+/// (relative to the repository): one PNG per page, in Chinese, at 1366×768, the report form
+/// also at phone width, over the quzhou-month demo data.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn screenshots() {
+    let Some(dir) = std::env::var_os("GRIDCASE_SCREENSHOTS") else {
+        return;
+    };
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+    let app = App::start("quzhou-month").await;
+    b.goto(&app.url("/signin")).await;
+    b.screenshot(&dir, "signin").await;
+    let (token, _) = demo(Role::UnitStaff);
+    b.sign_in(&app, &token).await;
+    b.goto(&app.url("/report")).await;
+    let village = b
+        .js("return document.querySelector('#l2 option:nth-child(2)').value")
+        .await;
+    b.c()
+        .find(Locator::Id("l2"))
+        .await
+        .unwrap()
+        .select_by_value(village.as_str().unwrap())
+        .await
+        .unwrap();
+    b.wait_for("#l1").await;
+    b.c()
+        .find(Locator::Id("summary"))
+        .await
+        .unwrap()
+        .send_keys("两户村民因宅基地边界发生争执，已到场劝解，需村调委会调解。")
+        .await
+        .unwrap();
+    b.screenshot(&dir, "report").await;
+    b.c().set_window_size(390, 844).await.unwrap();
+    b.goto(&app.url("/report")).await;
+    b.screenshot(&dir, "report-phone").await;
+    b.c().set_window_size(1366, 768).await.unwrap();
+    b.sign_out().await;
+    let (token, _) = demo(Role::Analyst);
+    b.sign_in(&app, &token).await;
+    b.goto(&app.url("/stats?region=330800&period=2025-01"))
+        .await;
+    b.wait_for("#chart-trend[data-drawn]").await;
+    b.screenshot(&dir, "stats").await;
+    b.js("window.scrollTo(0, document.querySelector('.charts').getBoundingClientRect().top + window.scrollY - 16)").await;
+    b.screenshot(&dir, "stats-charts").await;
+    b.js("window.scrollTo(0, document.querySelector('#children').getBoundingClientRect().top + window.scrollY - 80)").await;
+    b.screenshot(&dir, "stats-table").await;
+    b.goto(&app.url("/stats?region=330802&period=2025-01"))
+        .await;
+    b.wait_for("#chart-trend[data-drawn]").await;
+    b.screenshot(&dir, "stats-county").await;
+    b.goto(&app.url("/stats/print?region=330802&period=2025-01"))
+        .await;
+    b.screenshot(&dir, "stats-print").await;
+    b.goto(&app.url("/cases/330802-0000000000000000")).await;
+    b.screenshot(&dir, "error-403").await;
+    b.sign_out().await;
+    let (token, _) = demo(Role::Auditor);
+    b.sign_in(&app, &token).await;
+    let case = {
+        let view = app.server().app.projection.read();
+        let e = view.cases().find(|e| e.state.version >= 7).unwrap();
+        e.state.id.clone().unwrap()
+    };
+    b.goto(&app.url("/audit")).await;
+    b.screenshot(&dir, "audit").await;
+    b.goto(&app.url(&format!("/audit/cases/{case}"))).await;
+    b.screenshot(&dir, "audit-case").await;
+    let chain_top = "window.scrollTo(0, document.querySelector('#chain').getBoundingClientRect().top + window.scrollY - 70)";
+    b.js(chain_top).await;
+    b.screenshot(&dir, "audit-chain").await;
+    tamper_with_the_report(&app, &case).await;
+    b.goto(&app.url(&format!("/audit/cases/{case}"))).await;
+    b.js(chain_top).await;
+    b.screenshot(&dir, "audit-chain-broken").await;
+    b.close().await;
+    app.stop().await;
+}
