@@ -17,6 +17,8 @@
 //!   top of a [`ChainHead`], [`chain::check_link`] and [`chain::check_hash`] check them.
 //! - [`policy`]: deadlines per level, severity and kind; how far a command's times may stray
 //!   from the engine's clock.
+//! - [`causes`]: an error with its causes, as every crate shows them ([`error_chain`],
+//!   [`error_messages`]).
 //!
 //! ```
 //! use gridcase_domain::*;
@@ -55,6 +57,7 @@
 pub mod actor;
 pub mod allowed;
 pub mod casefile;
+pub mod causes;
 pub mod chain;
 pub mod command;
 pub mod decide;
@@ -70,6 +73,7 @@ pub mod vocab;
 pub use actor::{Actor, ActorError, Role, Scope};
 pub use allowed::allowed_actions;
 pub use casefile::CaseFile;
+pub use causes::{error_chain, error_messages};
 pub use chain::{ChainHead, CommitHeader, LinkError};
 pub use command::{Action, Command};
 pub use decide::{decide, Context, Rejection};

@@ -241,18 +241,6 @@ mod tests {
         read_divisions(text.as_bytes())
     }
 
-    /// The error and its causes, as `main` prints them, on one line.
-    fn chain(e: &dyn std::error::Error) -> String {
-        let mut s = e.to_string();
-        let mut cause = e.source();
-        while let Some(c) = cause {
-            s.push_str(": ");
-            s.push_str(&c.to_string());
-            cause = c.source();
-        }
-        s
-    }
-
     #[test]
     fn accepts_variants() {
         assert_eq!(load(SMALL).unwrap().len(), 4);
@@ -308,7 +296,7 @@ mod tests {
         ];
         for (text, want) in cases {
             let err = load(text).expect_err(want);
-            let shown = chain(&err);
+            let shown = gridcase_domain::error_chain(&err);
             assert!(shown.contains(want), "{shown:?} lacks {want:?}");
         }
     }

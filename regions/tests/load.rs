@@ -14,15 +14,7 @@ fn zhejiang() -> &'static RegionTree {
 }
 
 /// The error and its causes, as `main` prints them.
-fn chain(e: &dyn std::error::Error) -> Vec<String> {
-    let mut v = vec![e.to_string()];
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        v.push(c.to_string());
-        cause = c.source();
-    }
-    v
-}
+use gridcase_domain::error_messages as chain;
 
 fn file(text: &str) -> tempfile::NamedTempFile {
     let mut f = tempfile::NamedTempFile::new().unwrap();

@@ -103,16 +103,7 @@ macro_rules! outln {
 
 /// An error and its causes on one line (`what: why: why`), for reports that give each problem
 /// one line.
-pub fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cause = c.source();
-    }
-    s
-}
+pub use gridcase_domain::error_chain as chain;
 
 /// `map_err(bad_value("--flag value"))`: [`Error::BadValue`] with the parser's error as cause.
 pub fn bad_value<E: std::error::Error + Send + Sync + 'static>(

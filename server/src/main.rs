@@ -223,11 +223,10 @@ fn main() -> ExitCode {
     match rt.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
-            let mut source = e.source();
-            while let Some(s) = source {
-                eprintln!("  caused by: {s}");
-                source = s.source();
+            let mut messages = gridcase_domain::error_messages(&*e).into_iter();
+            eprintln!("error: {}", messages.next().unwrap_or_default());
+            for cause in messages {
+                eprintln!("  caused by: {cause}");
             }
             ExitCode::from(2)
         }

@@ -7,15 +7,8 @@ use gridcase_domain::Level;
 use gridcase_server::config::Config;
 use gridcase_server::serve::{load_regions, ServeError};
 
-fn chain(e: &dyn std::error::Error) -> Vec<String> {
-    let mut v = vec![e.to_string()];
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        v.push(c.to_string());
-        cause = c.source();
-    }
-    v
-}
+/// The error and its causes, as `main` prints them.
+use gridcase_domain::error_messages as chain;
 
 #[test]
 fn a_grid_file_names_the_grids_and_without_one_the_demo_grids_stand_in() {
