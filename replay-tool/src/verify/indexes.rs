@@ -32,6 +32,15 @@ pub(super) fn command_fp(command: &str, last_version: u64) -> u64 {
     fingerprint(&[command.as_bytes(), &last_version.to_be_bytes()])
 }
 
+/// The two indexes that name commits.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Index {
+    /// Case → the positions of its commits.
+    Case,
+    /// Command id → the commit that applied it.
+    Command,
+}
+
 impl Verifier<'_> {
     /// The case and first version the case index names for position `p` (embedded store).
     pub(super) fn lookup_index(&mut self, p: Position) -> (Option<CaseId>, Option<u64>) {
@@ -115,11 +124,11 @@ impl Verifier<'_> {
             );
             if !in_case_entries && !case_swept {
                 case_swept = true;
-                self.sweep_case_index(&in_case_index);
+                self.sweep(Index::Case, &in_case_index);
             }
             if matches!(entry, Some(IndexEntry::Head { .. }) | None) && !command_swept {
                 command_swept = true;
-                self.sweep_command_index(&in_command_index);
+                self.sweep(Index::Command, &in_command_index);
             }
             let Some(entry) = entry else { break };
             match entry {
@@ -275,35 +284,33 @@ impl Verifier<'_> {
         Ok(())
     }
 
-    /// Commits read that the case index does not name.
-    pub(super) fn sweep_case_index(&mut self, indexed: &[bool]) {
-        for (p, indexed) in indexed.iter().enumerate() {
-            if self.case_fps[p] != 0 && !indexed {
-                let (case, version) = self.case_at(Position::new(p as u64)).unzip();
-                self.report(problem(
-                    Kind::Unindexed,
-                    Some(Position::new(p as u64)),
-                    case.as_ref(),
-                    version,
-                    "the commit is not in the case index: reading the case skips it",
-                ));
-            }
-        }
-    }
-
-    /// Commits read that the command index does not name.
-    pub(super) fn sweep_command_index(&mut self, indexed: &[bool]) {
-        for (p, indexed) in indexed.iter().enumerate() {
-            if self.command_fps[p] != 0 && !indexed {
-                let (case, version) = self.case_at(Position::new(p as u64)).unzip();
-                self.report(problem(
-                    Kind::Unindexed,
-                    Some(Position::new(p as u64)),
-                    case.as_ref(),
-                    version,
-                    "the commit is not in the command index: its command could be applied twice",
-                ));
-            }
+    /// Commits read that `index` does not name (`indexed[p]`: whether it names position `p`).
+    pub(super) fn sweep(&mut self, index: Index, indexed: &[bool]) {
+        let (read, consequence) = match index {
+            Index::Case => (
+                &self.case_fps,
+                "the commit is not in the case index: reading the case skips it",
+            ),
+            Index::Command => (
+                &self.command_fps,
+                "the commit is not in the command index: its command could be applied twice",
+            ),
+        };
+        let missing: Vec<Position> = indexed
+            .iter()
+            .enumerate()
+            .filter(|&(p, indexed)| read[p] != 0 && !indexed)
+            .map(|(p, _)| Position::new(p as u64))
+            .collect();
+        for p in missing {
+            let (case, version) = self.case_at(p).unzip();
+            self.report(problem(
+                Kind::Unindexed,
+                Some(p),
+                case.as_ref(),
+                version,
+                consequence,
+            ));
         }
     }
 }
