@@ -6,7 +6,9 @@
 //!   index (open cases by holding unit and deadline) and pre-aggregated [`Aggregate`]s per
 //!   region and local day/month.
 //! - [`Projection`]: the runner — follows the log, saves state and checkpoint in one atomic
-//!   batch ([`Store`]), offers read-your-writes ([`Projection::wait_for`]).
+//!   batch ([`Store`]), offers read-your-writes ([`Projection::wait_for`]). The store owns its
+//!   key layout: [`describe_key`] names a key for people (the replay tool's difference
+//!   reports).
 //! - [`SearchQuery`] → [`SearchPage`]: case search over indexes kept beside the case views
 //!   (region, holder, handler, mediator, character n-grams of the summary), never persisted.
 //! - [`StatsQuery`] → [`StatsReport`]: the "小事不出格" statistics exactly as DOMAIN.md defines
