@@ -242,7 +242,12 @@ pub fn endpoints() -> (Vec<Endpoint>, BTreeMap<String, Value>) {
                 method: "post",
                 path,
                 summary: doc.lines().next().unwrap_or(name).to_owned(),
-                description: format!("Action `{name}`. {doc}"),
+                description: format!(
+                    "Action `{name}`.{}",
+                    doc.split_once('\n')
+                        .map(|(_, rest)| format!(" {rest}"))
+                        .unwrap_or_default()
+                ),
                 parameters,
                 body: Some(reference(&schema_name)),
                 example: Some(action_example(name)),
@@ -550,6 +555,26 @@ pub mod page {
 
     use super::document;
 
+    /// A piece of prose: plain text, or `code` between backticks.
+    pub struct Seg {
+        /// Whether it was between backticks.
+        pub code: bool,
+        /// The text.
+        pub text: String,
+    }
+
+    /// Splits prose at backticks.
+    pub fn segments(s: &str) -> Vec<Seg> {
+        s.split('`')
+            .enumerate()
+            .filter(|(_, t)| !t.is_empty())
+            .map(|(i, t)| Seg {
+                code: i % 2 == 1,
+                text: t.to_owned(),
+            })
+            .collect()
+    }
+
     /// One field of a body or one parameter, as a row.
     pub struct Field {
         /// Its name.
@@ -557,13 +582,13 @@ pub mod page {
         /// Where it goes (`query`, `path`, `header`, `body`).
         pub place: String,
         /// Its type in words: `string`, `integer`, `one of: a, b`, a schema name.
-        pub ty: String,
+        pub ty: Vec<Seg>,
         /// Limits: maximum length, item counts, patterns.
         pub limits: String,
         /// Required?
         pub required: bool,
         /// What it is.
-        pub description: String,
+        pub description: Vec<Seg>,
     }
 
     /// One route.
@@ -577,13 +602,13 @@ pub mod page {
         /// One line.
         pub summary: String,
         /// More.
-        pub description: String,
+        pub description: Vec<Seg>,
         /// Parameters and body fields.
         pub fields: Vec<Field>,
         /// The example body, pretty-printed.
         pub example: String,
         /// Status, meaning and codes.
-        pub responses: Vec<(String, String)>,
+        pub responses: Vec<(String, Vec<Seg>)>,
     }
 
     /// The page.
@@ -613,9 +638,10 @@ pub mod page {
         if let Some(r) = schema["$ref"].as_str() {
             let name = r.rsplit('/').next().unwrap_or(r);
             let target = resolve(doc, schema);
-            return match target["enum"].as_array() {
-                Some(values) => format!("{name}: {}", join(values)),
-                None => name.to_owned(),
+            return match (target["enum"].as_array(), target["description"].as_str()) {
+                (Some(_), Some(words)) => format!("{name}: {words}"),
+                (Some(values), None) => format!("{name}: {}", join(values)),
+                _ => name.to_owned(),
             };
         }
         if let Some(values) = schema["enum"].as_array() {
@@ -692,10 +718,10 @@ pub mod page {
                     fields.push(Field {
                         name: p["name"].as_str().unwrap_or_default().to_owned(),
                         place: p["in"].as_str().unwrap_or_default().to_owned(),
-                        ty: type_words(&doc, &p["schema"]),
+                        ty: segments(&type_words(&doc, &p["schema"])),
                         limits: limits(&doc, &p["schema"]),
                         required: p["required"].as_bool().unwrap_or(false),
-                        description: p["description"].as_str().unwrap_or_default().to_owned(),
+                        description: segments(p["description"].as_str().unwrap_or_default()),
                     });
                 }
                 let body = &op["requestBody"]["content"]["application/json"];
@@ -710,10 +736,10 @@ pub mod page {
                     fields.push(Field {
                         name: name.clone(),
                         place: "body".into(),
-                        ty: type_words(&doc, prop),
+                        ty: segments(&type_words(&doc, prop)),
                         limits: limits(&doc, prop),
                         required: required.contains(&name.as_str()),
-                        description: prop["description"].as_str().unwrap_or_default().to_owned(),
+                        description: segments(prop["description"].as_str().unwrap_or_default()),
                     });
                 }
                 let example = match &body["example"] {
@@ -725,10 +751,12 @@ pub mod page {
                     .into_iter()
                     .flatten()
                     .map(|(status, r)| {
-                        (
-                            status.clone(),
-                            r["description"].as_str().unwrap_or_default().to_owned(),
-                        )
+                        let mut text = r["description"].as_str().unwrap_or_default().to_owned();
+                        let schema = &r["content"]["application/json"]["schema"]["$ref"];
+                        if let Some(name) = schema.as_str().and_then(|r| r.rsplit('/').next()) {
+                            text.push_str(&format!(": `{name}`"));
+                        }
+                        (status.clone(), segments(&text))
                     })
                     .collect();
                 ops.push(Op {
@@ -738,7 +766,7 @@ pub mod page {
                     method: method.to_uppercase(),
                     path: path.clone(),
                     summary: op["summary"].as_str().unwrap_or_default().to_owned(),
-                    description: op["description"].as_str().unwrap_or_default().to_owned(),
+                    description: segments(op["description"].as_str().unwrap_or_default()),
                     fields,
                     example,
                     responses,
