@@ -13,7 +13,7 @@ use crate::crypto::{self, SecretKey};
 use crate::error::{Result, VaultError};
 use crate::master::MasterKey;
 use crate::personal::{Address, Field, IdNumber, PersonName, PersonalData, Phone};
-use crate::store::{Op, Store};
+use crate::store::{Expect, Op, Store};
 
 /// Version tag in every associated-data string and in sealed case text.
 const FORMAT: &str = "gridcase-vault/1";
@@ -207,7 +207,22 @@ impl Vault {
     /// [`VaultError::Tampered`] when the wrapped index key fails authentication; storage
     /// errors.
     pub async fn open(store: Store, master: MasterKey) -> Result<Self> {
-        let index_key = match store.get(META).await? {
+        // A second attempt only if another process initialised the store meanwhile.
+        let index_key = match Self::index_key(&store, &master).await {
+            Err(VaultError::Conflict(_)) => Self::index_key(&store, &master).await?,
+            other => other?,
+        };
+        Ok(Self {
+            store,
+            master,
+            index_key,
+            writes: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// Unwraps the blind-index key from the header, creating both in an empty store.
+    async fn index_key(store: &Store, master: &MasterKey) -> Result<SecretKey> {
+        Ok(match store.get(META).await? {
             Some(bytes) => {
                 let meta: Meta = decode("vault header", &bytes)?;
                 if meta.kek_id != master.id() {
@@ -230,16 +245,10 @@ impl Vault {
                     index_key: ByteBuf::from(crypto::wrap(master.secret(), INDEX_AAD, &index_key)?),
                 };
                 store
-                    .apply(vec![Op::Put(META.into(), encode(&meta)?)])
+                    .apply(vec![Op::Put(META.into(), encode(&meta)?, Expect::Absent)])
                     .await?;
                 index_key
             }
-        };
-        Ok(Self {
-            store,
-            master,
-            index_key,
-            writes: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -327,16 +336,16 @@ impl Vault {
         out
     }
 
-    async fn posting_parties(&self, posting: &str) -> Result<Vec<PartyId>> {
-        match self.store.get(posting).await? {
-            Some(bytes) => decode("blind-index posting", &bytes),
-            None => Ok(Vec::new()),
+    async fn posting_parties(&self, posting: &str) -> Result<(Vec<PartyId>, Option<u64>)> {
+        match self.store.get_versioned(posting).await? {
+            Some((bytes, revision)) => Ok((decode("blind-index posting", &bytes)?, Some(revision))),
+            None => Ok((Vec::new(), None)),
         }
     }
 
     /// Ops that add (`add`) or remove (`!add`) `party` in `posting`.
     async fn posting_op(&self, posting: &str, party: &PartyId, add: bool) -> Result<Option<Op>> {
-        let mut parties = self.posting_parties(posting).await?;
+        let (mut parties, revision) = self.posting_parties(posting).await?;
         let had = parties.contains(party);
         if add == had {
             return Ok(None);
@@ -350,13 +359,24 @@ impl Vault {
         Ok(Some(if parties.is_empty() {
             Op::Erase(posting.to_owned())
         } else {
-            Op::Put(posting.to_owned(), encode(&parties)?)
+            Op::Put(
+                posting.to_owned(),
+                encode(&parties)?,
+                Expect::from_read(revision),
+            )
         }))
     }
 
     async fn record(&self, party: &PartyId) -> Result<Option<Record>> {
-        match self.store.get(&record_entry(party)).await? {
-            Some(bytes) => Ok(Some(decode("party record", &bytes)?)),
+        Ok(self
+            .record_versioned(party)
+            .await?
+            .map(|(record, _)| record))
+    }
+
+    async fn record_versioned(&self, party: &PartyId) -> Result<Option<(Record, u64)>> {
+        match self.store.get_versioned(&record_entry(party)).await? {
+            Some((bytes, revision)) => Ok(Some((decode("party record", &bytes)?, revision))),
             None => Ok(None),
         }
     }
@@ -385,11 +405,18 @@ impl Vault {
             Some(key) => key,
             None => {
                 let key = SecretKey::generate()?;
-                ops.push(Op::Put(owner.key_entry(), self.wrap_entry(owner, &key)?));
+                ops.push(Op::Put(
+                    owner.key_entry(),
+                    self.wrap_entry(owner, &key)?,
+                    Expect::Absent,
+                ));
                 key
             }
         };
-        let old = self.record(party).await?.unwrap_or_default();
+        let (old, old_revision) = match self.record_versioned(party).await? {
+            Some((record, revision)) => (record, Some(revision)),
+            None => (Record::default(), None),
+        };
         let mut record = Record {
             postings: self.postings_of(data),
             ..Record::default()
@@ -398,16 +425,20 @@ impl Vault {
             let sealed = crypto::seal(&key, &field_aad(party, field), clear.as_bytes())?;
             record.fields.insert(field, ByteBuf::from(sealed));
         }
-        ops.push(Op::Put(record_entry(party), encode(&record)?));
+        ops.push(Op::Put(
+            record_entry(party),
+            encode(&record)?,
+            Expect::from_read(old_revision),
+        ));
         for posting in &old.postings {
             if !record.postings.contains(posting) {
                 ops.extend(self.posting_op(posting, party, false).await?);
             }
         }
+        // Every posting of the new record, not only the new ones: after an interrupted write
+        // on NATS the record may already list a posting that does not yet list the party.
         for posting in &record.postings {
-            if !old.postings.contains(posting) {
-                ops.extend(self.posting_op(posting, party, true).await?);
-            }
+            ops.extend(self.posting_op(posting, party, true).await?);
         }
         let mut entry = AccessEntry::new(who, Action::Write);
         entry.party = Some(party.clone());
@@ -504,7 +535,20 @@ impl Vault {
             Lookup::Phone(phone) => self.posting(Field::Phone, phone.expose()),
             Lookup::Name(name) => self.posting(Field::Name, &name.normalized()),
         };
-        let parties = self.posting_parties(&posting).await?;
+        let mut parties = Vec::new();
+        for party in self.posting_parties(&posting).await?.0 {
+            // A posting is a hint; the party's own record decides. After an interrupted
+            // change on NATS a posting can still name a party whose data moved on or was
+            // erased.
+            if self.erasure(Owner::Party(&party)).await?.is_none()
+                && self
+                    .record(&party)
+                    .await?
+                    .is_some_and(|record| record.postings.contains(&posting))
+            {
+                parties.push(party);
+            }
+        }
         let mut entry = AccessEntry::new(who, Action::Lookup);
         entry.fields = vec![query.field()];
         entry.matched.clone_from(&parties);
@@ -555,6 +599,7 @@ impl Vault {
                     actor: who.actor.clone(),
                     basis: who.purpose.clone(),
                 })?,
+                Expect::Absent,
             ));
         }
         // The key first: from then on the ciphertexts are noise, whatever happens next.
@@ -591,13 +636,20 @@ impl Vault {
                     Some(key) => key,
                     None => {
                         let key = SecretKey::generate()?;
-                        self.store
-                            .apply(vec![Op::Put(
-                                owner.key_entry(),
-                                self.wrap_entry(owner, &key)?,
-                            )])
-                            .await?;
-                        key
+                        let put = Op::Put(
+                            owner.key_entry(),
+                            self.wrap_entry(owner, &key)?,
+                            Expect::Absent,
+                        );
+                        match self.store.apply(vec![put]).await {
+                            Ok(()) => key,
+                            // Another process created it first: use theirs.
+                            Err(VaultError::Conflict(_)) => self
+                                .data_key(owner)
+                                .await?
+                                .ok_or_else(|| VaultError::CaseErased(case.clone()))?,
+                            Err(err) => return Err(err),
+                        }
                     }
                 }
             }
@@ -673,6 +725,7 @@ impl Vault {
                     actor: who.actor.clone(),
                     basis: who.purpose.clone(),
                 })?,
+                Expect::Absent,
             ));
         }
         ops.push(Op::Erase(owner.key_entry()));
@@ -695,7 +748,7 @@ impl Vault {
         // `&mut self`: no other call on this vault runs meanwhile.
         let mut ops = Vec::new();
         for name in self.store.keys_with_prefix("key.").await? {
-            let Some(bytes) = self.store.get(&name).await? else {
+            let Some((bytes, revision)) = self.store.get_versioned(&name).await? else {
                 continue;
             };
             let wrapped: Wrapped = decode("wrapped key", &bytes)?;
@@ -718,7 +771,11 @@ impl Vault {
                 kek_id: new.id().to_owned(),
                 wrapped: ByteBuf::from(crypto::wrap(new.secret(), &owner_aad, &key)?),
             };
-            ops.push(Op::Put(name, encode(&rewrapped)?));
+            ops.push(Op::Put(
+                name,
+                encode(&rewrapped)?,
+                Expect::Revision(revision),
+            ));
         }
         let count = ops.len();
         let meta = Meta {
@@ -726,7 +783,16 @@ impl Vault {
             kek_id: new.id().to_owned(),
             index_key: ByteBuf::from(crypto::wrap(new.secret(), INDEX_AAD, &self.index_key)?),
         };
-        ops.push(Op::Put(META.into(), encode(&meta)?));
+        let meta_revision = self
+            .store
+            .get_versioned(META)
+            .await?
+            .map(|(_, revision)| revision);
+        ops.push(Op::Put(
+            META.into(),
+            encode(&meta)?,
+            Expect::from_read(meta_revision),
+        ));
         self.store.apply(ops).await?;
         self.master = new;
         Ok(count)

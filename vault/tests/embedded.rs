@@ -233,3 +233,64 @@ async fn files_are_private() {
         assert_eq!(mode & 0o077, 0, "{mode:o}");
     }
 }
+
+/// A posting is a hint, the record decides: postings left stale by an interrupted change (as
+/// can happen on NATS, where a change is several writes) neither find the wrong party nor
+/// survive the party's next write.
+#[tokio::test]
+async fn stale_postings_are_ignored_and_repaired() {
+    let dir = Dir::new();
+    let master = written(&dir).await;
+    edit_entries(dir.0.path(), |map| {
+        for (name, value) in map.iter_mut() {
+            let mut parties: Vec<String> = if name.starts_with("idx.") {
+                rmp_serde::from_slice(value).unwrap()
+            } else {
+                continue;
+            };
+            if name.starts_with("idx.id_number.") && parties == ["p-alice"] {
+                // Bob listed under Alice's ID number.
+                parties.push("p-bob".into());
+            } else if name.starts_with("idx.phone.") && parties == ["p-alice"] {
+                // Alice missing from her phone's posting.
+                parties.clear();
+            }
+            *value = ByteBuf::from(rmp_serde::to_vec(&parties).unwrap());
+        }
+    });
+    let vault = Vault::open(dir.store().await, master).await.unwrap();
+    let who = mediator();
+    let alice = party("p-alice");
+    let by_id = gridcase_vault::Lookup::IdNumber(gridcase_vault::IdNumber::new(ID).unwrap());
+    assert_eq!(
+        vault.find_parties(&by_id, &who).await.unwrap(),
+        vec![alice.clone()]
+    );
+    let by_phone = gridcase_vault::Lookup::Phone(gridcase_vault::Phone::new(PHONE).unwrap());
+    assert!(vault
+        .find_parties(&by_phone, &who)
+        .await
+        .unwrap()
+        .is_empty());
+    vault.put_party(&alice, &alice_data(), &who).await.unwrap();
+    assert_eq!(
+        vault.find_parties(&by_phone, &who).await.unwrap(),
+        vec![alice]
+    );
+}
+
+/// A crash between writing `vault.db.tmp` and renaming it leaves the old `vault.db` as the
+/// state; opening removes the stale copy so that its bytes do not linger.
+#[tokio::test]
+async fn leftover_temp_file_is_removed_on_open() {
+    let dir = Dir::new();
+    let master = written(&dir).await;
+    let tmp = dir.0.path().join(format!("{DB_FILE}.tmp"));
+    std::fs::write(&tmp, "stale copy").unwrap();
+    let vault = Vault::open(dir.store().await, master).await.unwrap();
+    assert!(!tmp.exists());
+    vault
+        .read_party(&party("p-alice"), &mediator())
+        .await
+        .unwrap();
+}

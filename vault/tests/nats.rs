@@ -102,6 +102,30 @@ async fn rotation() {
     common::rotation(&nats).await;
 }
 
+/// Two processes opening an empty bucket at once: one creates the header, the other finds it
+/// (its create conflicts and it reads again), and both use the same blind-index key.
+#[tokio::test]
+async fn concurrent_first_opens_agree() {
+    let Some(nats) = Nats::start().await else {
+        return;
+    };
+    let master = gridcase_vault::MasterKey::generate().unwrap();
+    let (a, b) = tokio::join!(
+        async { gridcase_vault::Vault::open(nats.store().await, master.clone()).await },
+        async { gridcase_vault::Vault::open(nats.store().await, master.clone()).await },
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let who = mediator();
+    a.put_party(&party("p-alice"), &alice_data(), &who)
+        .await
+        .unwrap();
+    let by_id = gridcase_vault::Lookup::IdNumber(gridcase_vault::IdNumber::new(ID).unwrap());
+    assert_eq!(
+        b.find_parties(&by_id, &who).await.unwrap(),
+        vec![party("p-alice")]
+    );
+}
+
 #[tokio::test]
 async fn bucket_made_by_create_key_value_is_refused() {
     let Some(nats) = Nats::start().await else {

@@ -18,7 +18,7 @@ use std::sync::Mutex;
 
 use serde_bytes::ByteBuf;
 
-use super::Op;
+use super::{Expect, Op};
 use crate::access::AccessEntry;
 use crate::error::{io, Result, VaultError};
 
@@ -29,13 +29,21 @@ pub const ACCESS_FILE: &str = "vault-access.jsonl";
 const TMP_SUFFIX: &str = ".tmp";
 const MAGIC: &[u8] = b"gridcase-vault 1\n";
 
+/// The entries, and revisions for compare-and-set. Revisions live only in memory: one process
+/// owns the data directory (sled locks it), so they need not survive a restart.
+#[derive(Debug, Default)]
+struct State {
+    entries: BTreeMap<String, (Vec<u8>, u64)>,
+    last_revision: u64,
+}
+
 /// The embedded backend.
 #[derive(Debug)]
 pub struct FileStore {
     db: PathBuf,
     access: PathBuf,
     dir: PathBuf,
-    entries: Mutex<BTreeMap<String, Vec<u8>>>,
+    state: Mutex<State>,
     access_lock: Mutex<()>,
 }
 
@@ -55,58 +63,73 @@ impl FileStore {
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
             Err(err) => return Err(io(format!("read {}", db.display()))(err)),
         };
+        let mut state = State::default();
+        for (key, value) in entries {
+            state.last_revision += 1;
+            state.entries.insert(key, (value, state.last_revision));
+        }
         Ok(Self {
             access: dir.join(ACCESS_FILE),
             dir: dir.to_owned(),
             db,
-            entries: Mutex::new(entries),
+            state: Mutex::new(state),
             access_lock: Mutex::new(()),
         })
     }
 
-    pub(crate) fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
-        Ok(self.lock().get(key).cloned())
+    pub(crate) fn get(&self, key: &str) -> Result<Option<(Vec<u8>, u64)>> {
+        Ok(self.lock().entries.get(key).cloned())
     }
 
     pub(crate) fn keys_with_prefix(&self, prefix: &str) -> Vec<String> {
         self.lock()
+            .entries
             .range(prefix.to_owned()..)
             .take_while(|(k, _)| k.starts_with(prefix))
             .map(|(k, _)| k.clone())
             .collect()
     }
 
+    /// Applies all changes or none: the expectations are checked first, then the new map is
+    /// written.
     pub(crate) fn apply(&self, ops: Vec<Op>) -> Result<()> {
-        let mut entries = self.lock();
-        let mut next = entries.clone();
+        let mut state = self.lock();
+        let mut entries = state.entries.clone();
+        let mut revision = state.last_revision;
         for op in ops {
             match op {
-                Op::Put(key, value) => {
-                    next.insert(key, value);
+                Op::Put(key, value, expect) => {
+                    let found = entries.get(&key).map(|(_, rev)| *rev);
+                    if Expect::from_read(found) != expect {
+                        return Err(VaultError::Conflict(key));
+                    }
+                    revision += 1;
+                    entries.insert(key, (value, revision));
                 }
                 Op::Erase(key) => {
-                    next.remove(&key);
+                    entries.remove(&key);
                 }
             }
         }
-        self.write(&next)?;
-        *entries = next;
+        self.write(&entries)?;
+        state.entries = entries;
+        state.last_revision = revision;
         Ok(())
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Vec<u8>>> {
-        self.entries
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Writes `entries` as the new `vault.db`: temp file, fsync, rename, directory fsync.
-    fn write(&self, entries: &BTreeMap<String, Vec<u8>>) -> Result<()> {
+    fn write(&self, entries: &BTreeMap<String, (Vec<u8>, u64)>) -> Result<()> {
         let tmp = tmp_path(&self.db);
         let what = || format!("write {}", tmp.display());
         let map: BTreeMap<&str, &serde_bytes::Bytes> = entries
             .iter()
-            .map(|(k, v)| (k.as_str(), serde_bytes::Bytes::new(v)))
+            .map(|(k, (v, _))| (k.as_str(), serde_bytes::Bytes::new(v)))
             .collect();
         let mut bytes = MAGIC.to_vec();
         rmp_serde::encode::write(&mut bytes, &map)
@@ -191,4 +214,48 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
     #[cfg(not(unix))]
     let _ = dir;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn puts_check_their_expectation_and_apply_all_or_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::open(dir.path()).unwrap();
+        store
+            .apply(vec![Op::Put("a".into(), b"1".to_vec(), Expect::Absent)])
+            .unwrap();
+        let (_, revision) = store.get("a").unwrap().unwrap();
+        let err = store
+            .apply(vec![
+                Op::Put("b".into(), b"2".to_vec(), Expect::Absent),
+                Op::Put("a".into(), b"3".to_vec(), Expect::Absent),
+            ])
+            .unwrap_err();
+        assert!(matches!(err, VaultError::Conflict(key) if key == "a"));
+        assert!(
+            store.get("b").unwrap().is_none(),
+            "nothing of a failed batch"
+        );
+        store
+            .apply(vec![Op::Put(
+                "a".into(),
+                b"3".to_vec(),
+                Expect::Revision(revision),
+            )])
+            .unwrap();
+        let stale = store.apply(vec![Op::Put(
+            "a".into(),
+            b"4".to_vec(),
+            Expect::Revision(revision),
+        )]);
+        assert!(matches!(stale, Err(VaultError::Conflict(_))));
+        // Reopened: the same entries.
+        drop(store);
+        let store = FileStore::open(dir.path()).unwrap();
+        assert_eq!(store.get("a").unwrap().unwrap().0, b"3");
+        assert!(store.get("b").unwrap().is_none());
+    }
 }

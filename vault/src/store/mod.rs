@@ -17,11 +17,27 @@ use std::path::Path;
 use crate::access::AccessEntry;
 use crate::error::Result;
 
+/// What a put expects to find, so that concurrent read-modify-writes do not lose updates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Expect {
+    /// The entry does not exist.
+    Absent,
+    /// The entry is at this revision (from [`Store::get_versioned`]).
+    Revision(u64),
+}
+
+impl Expect {
+    /// `Revision` of what was read, or `Absent` if nothing was.
+    pub(crate) fn from_read(revision: Option<u64>) -> Self {
+        revision.map_or(Self::Absent, Self::Revision)
+    }
+}
+
 /// A change to the entry map.
 #[derive(Debug)]
 pub(crate) enum Op {
-    /// Set an entry.
-    Put(String, Vec<u8>),
+    /// Set an entry, if it is as expected ([`crate::VaultError::Conflict`] if not).
+    Put(String, Vec<u8>, Expect),
     /// Remove an entry so that its bytes are gone from storage.
     Erase(String),
 }
@@ -62,6 +78,11 @@ impl Store {
     }
 
     pub(crate) async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self.get_versioned(key).await?.map(|(value, _)| value))
+    }
+
+    /// An entry and its revision (for [`Expect::Revision`]).
+    pub(crate) async fn get_versioned(&self, key: &str) -> Result<Option<(Vec<u8>, u64)>> {
         match &self.0 {
             Inner::File(s) => s.get(key),
             Inner::Nats(s) => s.get(key).await,

@@ -15,7 +15,7 @@ use async_nats::jetstream::{self, kv, stream};
 use futures::TryStreamExt;
 use serde::Deserialize;
 
-use super::Op;
+use super::{Expect, Op};
 use crate::access::AccessEntry;
 use crate::error::{nats, Result, VaultError};
 
@@ -128,7 +128,7 @@ impl NatsStore {
         format!("$KV.{}.{key}", self.config.bucket)
     }
 
-    pub(crate) async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+    pub(crate) async fn get(&self, key: &str) -> Result<Option<(Vec<u8>, u64)>> {
         let entry = self
             .kv
             .entry(key)
@@ -136,18 +136,26 @@ impl NatsStore {
             .map_err(nats("read a vault entry"))?;
         Ok(entry
             .filter(|e| e.operation == kv::Operation::Put)
-            .map(|e| e.value.to_vec()))
+            .map(|e| (e.value.to_vec(), e.revision)))
     }
 
     pub(crate) async fn apply(&self, ops: Vec<Op>) -> Result<()> {
         for op in ops {
             match op {
-                Op::Put(key, value) => {
+                Op::Put(key, value, expect) => {
                     let older = self.sequences(&self.subject(&key)).await?;
-                    self.kv
-                        .put(&key, value.into())
-                        .await
-                        .map_err(nats("write a vault entry"))?;
+                    // The expected last sequence of the subject: 0 means "no message".
+                    let expected = match expect {
+                        Expect::Absent => 0,
+                        Expect::Revision(revision) => revision,
+                    };
+                    match self.kv.update(&key, value.into(), expected).await {
+                        Ok(_) => {}
+                        Err(err) if err.kind() == kv::UpdateErrorKind::WrongLastRevision => {
+                            return Err(VaultError::Conflict(key));
+                        }
+                        Err(err) => return Err(nats("write a vault entry")(err)),
+                    }
                     for seq in older {
                         self.erase_message(seq).await?;
                     }
