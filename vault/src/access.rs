@@ -2,7 +2,7 @@
 //! when, which party or case, and why. It holds ids and field names, never personal data, so
 //! it survives erasure as the record that the data existed and was destroyed.
 
-use gridcase_domain::{ActorId, CaseId, PartyId};
+use gridcase_domain::{ActorId, CaseId, PartyId, Role};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -14,6 +14,11 @@ use crate::personal::Field;
 pub struct Accessor {
     /// The signed-in actor.
     pub actor: ActorId,
+    /// The role they act in. The vault refuses analysts outright (they never see personal
+    /// data or free text); finer rules (the holding unit and the assigned mediator see names
+    /// and phones, auditors see them only with a separate grant) are the API's, and the role
+    /// is recorded so that auditors can check them.
+    pub role: Role,
     /// Why (e.g. "调解联系当事人", or the legal basis of an erasure). Required, non-empty.
     pub purpose: String,
     /// When.
@@ -22,9 +27,10 @@ pub struct Accessor {
 
 impl Accessor {
     /// An accessor at the current time.
-    pub fn now(actor: ActorId, purpose: impl Into<String>) -> Self {
+    pub fn now(actor: ActorId, role: Role, purpose: impl Into<String>) -> Self {
         Self {
             actor,
+            role,
             purpose: purpose.into(),
             at: Timestamp::now(),
         }
@@ -58,6 +64,8 @@ pub struct AccessEntry {
     pub at: Timestamp,
     /// Who.
     pub actor: ActorId,
+    /// In which role.
+    pub role: Role,
     /// What.
     pub action: Action,
     /// The party whose data was touched, if one.
@@ -81,6 +89,7 @@ impl AccessEntry {
         Self {
             at: who.at,
             actor: who.actor.clone(),
+            role: who.role,
             action,
             party: None,
             case: None,

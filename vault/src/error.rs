@@ -38,6 +38,9 @@ pub enum VaultError {
         /// Which ciphertext (owner and field, no content).
         what: String,
     },
+    /// The role may never see personal data (analysts).
+    #[error("the {0} role never sees personal data or free text")]
+    Forbidden(gridcase_domain::Role),
     /// An access to personal data without a stated purpose (or an erasure without a legal
     /// basis).
     #[error("a purpose (or, for an erasure, a legal basis) is required")]

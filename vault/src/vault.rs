@@ -266,7 +266,11 @@ impl Vault {
         self.store.append_access(&entry).await
     }
 
+    /// Every access to personal data states a purpose, and no analyst gets one.
     fn check_purpose(who: &Accessor) -> Result<()> {
+        if who.role == gridcase_domain::Role::Analyst {
+            return Err(VaultError::Forbidden(who.role));
+        }
         if who.purpose.trim().is_empty() {
             return Err(VaultError::PurposeRequired);
         }

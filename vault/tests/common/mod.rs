@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use gridcase_domain::{ActorId, CaseId, PartyId};
+use gridcase_domain::{ActorId, CaseId, PartyId, Role};
 use gridcase_vault::{
     AccessFilter, Accessor, Action, Address, IdNumber, Lookup, MasterKey, PartyStatus, PersonName,
     PersonalData, Phone, Store, Vault, VaultError,
@@ -39,7 +39,11 @@ pub fn case(id: &str) -> CaseId {
 }
 
 pub fn mediator() -> Accessor {
-    Accessor::now(ActorId::new("mediator-1").unwrap(), "调解联系当事人")
+    Accessor::now(
+        ActorId::new("mediator-1").unwrap(),
+        Role::Mediator,
+        "调解联系当事人",
+    )
 }
 
 pub fn alice_data() -> PersonalData {
@@ -161,6 +165,27 @@ pub async fn round_trip(backend: &impl Backend) {
             .open_case_text(&case("C-2026-2"), "summary", &sealed, &who)
             .await,
         Err(VaultError::UnknownCase(_))
+    ));
+
+    // Analysts never get personal data or free text, whatever they state.
+    let analyst = Accessor::now(ActorId::new("analyst-1").unwrap(), Role::Analyst, "统计");
+    assert!(matches!(
+        vault.read_party(&alice, &analyst).await,
+        Err(VaultError::Forbidden(Role::Analyst))
+    ));
+    assert!(matches!(
+        vault.reveal_id_number(&alice, &analyst).await,
+        Err(VaultError::Forbidden(Role::Analyst))
+    ));
+    assert!(matches!(
+        vault
+            .find_parties(&Lookup::IdNumber(IdNumber::new(ID).unwrap()), &analyst)
+            .await,
+        Err(VaultError::Forbidden(Role::Analyst))
+    ));
+    assert!(matches!(
+        vault.open_case_text(&c, "summary", &sealed, &analyst).await,
+        Err(VaultError::Forbidden(Role::Analyst))
     ));
 
     // A purpose is required.
@@ -286,9 +311,13 @@ pub async fn access_log_records_every_read(backend: &impl Backend) {
         .put_party(&alice, &alice_data(), &writer)
         .await
         .unwrap();
-    let reader = Accessor::now(ActorId::new("mediator-2").unwrap(), "安排调解时间");
+    let reader = Accessor::now(
+        ActorId::new("mediator-2").unwrap(),
+        Role::Mediator,
+        "安排调解时间",
+    );
     vault.read_party(&alice, &reader).await.unwrap();
-    let revealer = Accessor::now(ActorId::new("head-1").unwrap(), "核实身份");
+    let revealer = Accessor::now(ActorId::new("head-1").unwrap(), Role::UnitStaff, "核实身份");
     vault.reveal_id_number(&alice, &revealer).await.unwrap();
     let c = case("C-1");
     let sealed = vault.seal_case_text(&c, "summary", "text").await.unwrap();
@@ -304,16 +333,26 @@ pub async fn access_log_records_every_read(backend: &impl Backend) {
         })
         .await
         .unwrap();
-    let summary: Vec<(Action, &str, &str)> = about_alice
+    let summary: Vec<(Action, &str, Role, &str)> = about_alice
         .iter()
-        .map(|e| (e.action, e.actor.as_str(), e.purpose.as_str()))
+        .map(|e| (e.action, e.actor.as_str(), e.role, e.purpose.as_str()))
         .collect();
     assert_eq!(
         summary,
         vec![
-            (Action::Write, "mediator-1", "调解联系当事人"),
-            (Action::Read, "mediator-2", "安排调解时间"),
-            (Action::RevealIdNumber, "head-1", "核实身份"),
+            (
+                Action::Write,
+                "mediator-1",
+                Role::Mediator,
+                "调解联系当事人"
+            ),
+            (Action::Read, "mediator-2", Role::Mediator, "安排调解时间"),
+            (
+                Action::RevealIdNumber,
+                "head-1",
+                Role::UnitStaff,
+                "核实身份"
+            ),
         ]
     );
     assert_eq!(about_alice[2].at, revealer.at);
@@ -427,6 +466,7 @@ pub async fn erasure_leaves_no_trace(backend: &impl Backend, rotate_first: bool)
 
     let erase = Accessor::now(
         ActorId::new("head-1").unwrap(),
+        Role::Supervisor,
         "PIPL art. 47: request of the data subject",
     );
     vault.erase_party(&alice, &erase).await.unwrap();
