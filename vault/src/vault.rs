@@ -307,6 +307,22 @@ impl Vault {
         )
     }
 
+    /// A fresh data key, after checking that the store's header still names this vault's
+    /// master key: another process may have rotated it, and a key wrapped under the old one
+    /// now would be unreadable after a restart.
+    async fn new_data_key(&self) -> Result<SecretKey> {
+        if let Some(bytes) = self.store.get(META).await? {
+            let meta: Meta = decode("vault header", &bytes)?;
+            if meta.kek_id != self.master.id() {
+                return Err(VaultError::WrongMasterKey {
+                    expected: meta.kek_id,
+                    configured: self.master.id().to_owned(),
+                });
+            }
+        }
+        SecretKey::generate()
+    }
+
     fn wrap_entry(&self, owner: Owner<'_>, key: &SecretKey) -> Result<Vec<u8>> {
         encode(&Wrapped {
             kek_id: self.master.id().to_owned(),
@@ -408,7 +424,7 @@ impl Vault {
         let key = match self.data_key(owner).await? {
             Some(key) => key,
             None => {
-                let key = SecretKey::generate()?;
+                let key = self.new_data_key().await?;
                 ops.push(Op::Put(
                     owner.key_entry(),
                     self.wrap_entry(owner, &key)?,
@@ -639,7 +655,7 @@ impl Vault {
                 match self.data_key(owner).await? {
                     Some(key) => key,
                     None => {
-                        let key = SecretKey::generate()?;
+                        let key = self.new_data_key().await?;
                         let put = Op::Put(
                             owner.key_entry(),
                             self.wrap_entry(owner, &key)?,

@@ -126,6 +126,46 @@ async fn concurrent_first_opens_agree() {
     );
 }
 
+/// A process still on the old master key after another rotated it refuses to wrap new keys
+/// under the old one (they would be unreadable after a restart with the new key).
+#[tokio::test]
+async fn a_process_left_behind_by_a_rotation_stops_creating_keys() {
+    let Some(nats) = Nats::start().await else {
+        return;
+    };
+    let old = gridcase_vault::MasterKey::generate().unwrap();
+    let new = gridcase_vault::MasterKey::generate().unwrap();
+    let mut a = gridcase_vault::Vault::open(nats.store().await, old.clone())
+        .await
+        .unwrap();
+    let b = gridcase_vault::Vault::open(nats.store().await, old.clone())
+        .await
+        .unwrap();
+    let who = mediator();
+    a.put_party(&party("p-alice"), &alice_data(), &who)
+        .await
+        .unwrap();
+    a.rotate_master_key(new.clone()).await.unwrap();
+    let err = b
+        .put_party(&party("p-bob"), &bob_data(), &who)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, gridcase_vault::VaultError::WrongMasterKey { expected, configured }
+            if expected == new.id() && configured == old.id()),
+        "{err:?}"
+    );
+    // And it cannot read keys re-wrapped under the new one either: a typed error, not garbage.
+    let err = b.read_party(&party("p-alice"), &who).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            gridcase_vault::VaultError::WrappedUnderOtherMaster { .. }
+        ),
+        "{err:?}"
+    );
+}
+
 #[tokio::test]
 async fn bucket_made_by_create_key_value_is_refused() {
     let Some(nats) = Nats::start().await else {
