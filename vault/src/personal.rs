@@ -61,7 +61,7 @@ pub enum InvalidField {
     #[error("the ID number's check character does not match (GB 11643)")]
     IdNumberChecksum,
     /// A phone number with too few or too many digits.
-    #[error("a phone number has 5 to 15 digits")]
+    #[error("a phone number has 5 to 15 digits (17 with the international prefix 00)")]
     PhoneLength,
     /// A phone number with characters other than digits, spaces, `+`, `-`, `(`, `)`.
     #[error("a phone number holds only digits, spaces, +, -, ( and )")]
@@ -198,7 +198,24 @@ impl IdNumber {
     }
 }
 
-/// A phone number, normalised to its digits (a leading `+86`/`0086` country code dropped).
+/// The most digits of a normalised phone number: 15 (E.164) after the international prefix 00.
+const MAX_PHONE_DIGITS: usize = 17;
+
+/// A Chinese number after its country code, in national form: a mobile number (11 digits,
+/// starting with 1) as it is, a landline with its trunk prefix 0 (added if it was left out, as
+/// is usual after +86).
+fn chinese_national(rest: &str) -> Zeroizing<String> {
+    if rest.starts_with('0') || (rest.len() == 11 && rest.starts_with('1')) {
+        Zeroizing::new(rest.to_owned())
+    } else {
+        Zeroizing::new(format!("0{rest}"))
+    }
+}
+
+/// A phone number, normalised to digits in the form dialled within China: `+86`/`0086`
+/// dropped (a landline given after `+86` without its 0 gets it back), other countries as `00`
+/// and the international number. Normalising a normalised number changes nothing, so stored
+/// and searched numbers hash alike.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Phone(Zeroizing<String>);
 redacted_debug!(Phone);
@@ -221,14 +238,22 @@ impl Phone {
             return Err(InvalidField::PhoneCharacters);
         }
         let international = narrowed.trim_start().starts_with('+');
-        let mut digits: Zeroizing<String> =
+        let digits: Zeroizing<String> =
             Zeroizing::new(narrowed.chars().filter(char::is_ascii_digit).collect());
-        if international && digits.starts_with("86") {
-            digits.drain(..2);
-        } else if digits.starts_with("0086") {
-            digits.drain(..4);
+        let mut digits = if international {
+            match digits.strip_prefix("86") {
+                Some(rest) => chinese_national(rest),
+                None => Zeroizing::new(format!("00{}", digits.as_str())),
+            }
+        } else {
+            digits
+        };
+        // Until no country code is left, so that the result never starts with 0086 and
+        // normalising it again changes nothing.
+        while let Some(rest) = digits.strip_prefix("0086") {
+            digits = chinese_national(rest);
         }
-        if !(5..=15).contains(&digits.len()) {
+        if !(5..=MAX_PHONE_DIGITS).contains(&digits.len()) {
             return Err(InvalidField::PhoneLength);
         }
         Ok(Self(digits))
@@ -355,6 +380,47 @@ mod tests {
         assert!(IdNumber::new("440524188001010014").is_ok());
     }
 
+    fn check_char(first17: &str) -> char {
+        let sum: u32 = first17
+            .bytes()
+            .zip(ID_WEIGHTS)
+            .map(|(d, w)| u32::from(d - b'0') * w)
+            .sum();
+        char::from(ID_CHECK[(sum % 11) as usize])
+    }
+
+    proptest::proptest! {
+        /// MOD 11-2 catches every single-character error: any number with its check character
+        /// is accepted, and changing any one character of it is refused.
+        #[test]
+        fn id_number_single_errors_are_caught(
+            first17 in "[0-9]{17}",
+            at in 0usize..18,
+            replacement in proptest::sample::select(b"0123456789X".to_vec()),
+        ) {
+            let valid = format!("{first17}{}", check_char(&first17));
+            proptest::prop_assert!(IdNumber::new(&valid).is_ok());
+            proptest::prop_assert_eq!(IdNumber::new(&valid).unwrap().masked().len(), 18);
+            let mut bytes = valid.clone().into_bytes();
+            proptest::prop_assume!(bytes[at] != replacement);
+            bytes[at] = replacement;
+            let changed = String::from_utf8(bytes).unwrap();
+            proptest::prop_assert!(IdNumber::new(&changed).is_err(), "{}", changed);
+        }
+
+        /// Phone normalisation is idempotent and keeps only digits.
+        #[test]
+        fn phone_normalisation_is_idempotent(
+            text in "(\\+86|\\+|0086|\\+860086|\\+86086|00)?[0-9 ()-]{3,20}",
+        ) {
+            if let Ok(phone) = Phone::new(&text) {
+                proptest::prop_assert!(phone.expose().bytes().all(|b| b.is_ascii_digit()));
+                let again = Phone::new(phone.expose()).unwrap();
+                proptest::prop_assert_eq!(again.expose(), phone.expose());
+            }
+        }
+    }
+
     #[test]
     fn id_number_masking() {
         let id = IdNumber::new(STANDARD_EXAMPLE).unwrap();
@@ -376,6 +442,26 @@ mod tests {
             assert_eq!(Phone::new(text).unwrap().expose(), want, "{text}");
         }
         assert_eq!(Phone::new("010-6552 9988").unwrap().expose(), "01065529988");
+        assert_eq!(
+            Phone::new("+86 10 6552 9988").unwrap().expose(),
+            "01065529988"
+        );
+        assert_eq!(
+            Phone::new("+86 (010) 6552 9988").unwrap().expose(),
+            "01065529988"
+        );
+        assert_eq!(
+            Phone::new("0086 10 65529988").unwrap().expose(),
+            "01065529988"
+        );
+        assert_eq!(
+            Phone::new("+1 415 555 0100").unwrap().expose(),
+            "0014155550100"
+        );
+        assert_eq!(
+            Phone::new("001 415 555 0100").unwrap().expose(),
+            "0014155550100"
+        );
         assert_eq!(Phone::new("1234"), Err(InvalidField::PhoneLength));
         assert_eq!(Phone::new("138abc"), Err(InvalidField::PhoneCharacters));
         assert_eq!(Phone::new("13812345678").unwrap().masked(), "138****5678");
