@@ -49,25 +49,45 @@ pub(crate) fn visibility(actor: &Actor) -> Result<Visibility, ApiError> {
 }
 
 /// The query of `/api/v1/cases` (every field optional; all that are given must hold).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SearchParams {
+    /// Cases located in this region's subtree (region code).
     region: Option<String>,
+    /// Statuses, comma-separated, e.g. `registered,assigned`.
     status: Option<String>,
+    /// `dispute`, `incident` or `request`.
     kind: Option<String>,
+    /// A category (see the `Category` schema).
     category: Option<String>,
+    /// A source (see the `Source` schema).
     source: Option<String>,
+    /// The holding unit (region code).
     holder: Option<String>,
+    /// The holding unit's level: `city`, `county`, `township`, `village` or `grid`.
     level: Option<String>,
+    /// Only cases past (true) or within (false) their deadline.
     overdue: Option<bool>,
+    /// The assigned handler (actor id).
     assignee: Option<String>,
+    /// The mediator of an active or past mediation (actor id).
     mediator: Option<String>,
+    /// Reported at or after this RFC 3339 time.
     reported_from: Option<String>,
+    /// Reported before this RFC 3339 time.
     reported_to: Option<String>,
+    /// Text in the summary (Chinese needs no spaces; one character or more).
     q: Option<String>,
+    /// `newest` (reported, the default), `oldest`, `deadline` (soonest first, overdue first)
+    /// or `updated` (most recently changed first).
     sort: Option<String>,
+    /// Rows per page, 1–200 (default 50).
     limit: Option<usize>,
+    /// The `next_cursor` of the previous page.
     cursor: Option<String>,
+    /// Wait until the projection has applied this log position (read-your-writes).
+    #[param(value_type = Option<u64>)]
     after: Option<Position>,
 }
 
@@ -229,7 +249,7 @@ pub(crate) async fn search(
 }
 
 /// Who a token is.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Me {
     /// The actor id.
     pub id: ActorId,
@@ -272,18 +292,33 @@ pub(crate) async fn me(
 }
 
 /// The query of `/api/v1/me/cases`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct MyCasesParams {
+    /// Which work: `queue` (my unit's open cases) or `assigned` (assigned to me) for unit staff
+    /// and grid workers, `mediations` for a mediator, `open` (held in my subtree) for a
+    /// supervisor, admin or auditor. Default: the first of the role's views (`/api/v1/me`
+    /// lists them).
     view: Option<String>,
+    /// Statuses, comma-separated.
     status: Option<String>,
+    /// `dispute`, `incident` or `request`.
     kind: Option<String>,
+    /// A category.
     category: Option<String>,
+    /// Only cases past (true) or within (false) their deadline.
     overdue: Option<bool>,
+    /// Text in the summary.
     q: Option<String>,
+    /// `deadline` (the default), `newest`, `oldest` or `updated`.
     sort: Option<String>,
+    /// Rows per page, 1–200 (default 50).
     limit: Option<usize>,
+    /// The `next_cursor` of the previous page.
     cursor: Option<String>,
+    /// Wait until the projection has applied this log position.
+    #[param(value_type = Option<u64>)]
     after: Option<Position>,
 }
 
@@ -358,7 +393,7 @@ pub(crate) async fn my_cases(
 }
 
 /// A unit's people.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct StaffList {
     /// The unit.
     pub unit: RegionRef,
@@ -396,7 +431,7 @@ pub(crate) async fn unit_staff(
 }
 
 /// A region for pickers.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RegionInfo {
     /// The region.
     #[serde(flatten)]

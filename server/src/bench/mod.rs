@@ -22,6 +22,7 @@ mod nats;
 mod query;
 mod replay;
 mod scale;
+mod search;
 mod workload;
 
 use std::fmt::Write as _;
@@ -34,7 +35,14 @@ use serde::Serialize;
 pub use child::{run_child, ChildMode};
 
 /// The suites, in the order they run.
-pub const SUITES: [&str; 5] = ["append-embedded", "append-nats", "replay", "query", "scale"];
+pub const SUITES: [&str; 6] = [
+    "append-embedded",
+    "append-nats",
+    "replay",
+    "query",
+    "search",
+    "scale",
+];
 
 /// What to run: the `gridcase bench` options.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -224,6 +232,13 @@ impl Row {
             notes: String::new(),
             details: serde_json::Map::new(),
         }
+    }
+
+    /// Sets the p99 target of a latency row to `max_ms`.
+    pub(crate) fn within_ms(mut self, max_ms: f64) -> Row {
+        self.target = Target::P99BelowMs { max_ms };
+        self.met = Some(self.engine < max_ms);
+        self
     }
 
     pub(crate) fn note(mut self, note: impl Into<String>) -> Row {
@@ -443,6 +458,7 @@ pub async fn run(opts: Options) -> Result<Report, BenchError> {
             "append-nats" => append::nats(&mut run).await,
             "replay" => replay::run(&mut run).await,
             "query" => query::run(&mut run).await,
+            "search" => search::run(&mut run).await,
             "scale" => scale::run(&mut run).await,
             _ => unreachable!("selected() only returns known suites"),
         };
