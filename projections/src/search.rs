@@ -138,6 +138,8 @@ pub(crate) struct IndexKeys {
     handler: Option<ActorId>,
     mediators: Vec<ActorId>,
     summary: Option<String>,
+    /// Location and holder while the case is open (work lists ask for open cases only).
+    open: Option<(RegionCode, Option<RegionCode>)>,
 }
 
 impl IndexKeys {
@@ -160,6 +162,11 @@ impl IndexKeys {
             handler: s.handler.clone(),
             mediators,
             summary: s.details.as_ref().map(|d| d.summary.clone()),
+            open: s
+                .details
+                .as_ref()
+                .filter(|_| s.status.is_open())
+                .map(|d| (d.location, s.holder)),
         }
     }
 }
@@ -172,6 +179,10 @@ pub(crate) struct Indexes {
     by_reported: BTreeSet<(i64, CaseId)>,
     by_handler: BTreeSet<(ActorId, CaseId)>,
     by_mediator: BTreeSet<(ActorId, CaseId)>,
+    /// Open cases by location.
+    open_by_location: BTreeSet<(RegionCode, CaseId)>,
+    /// Open cases by their holding unit.
+    open_by_holder: BTreeSet<(RegionCode, CaseId)>,
     text: TextIndex,
 }
 
@@ -221,6 +232,20 @@ impl Indexes {
         if old.summary != new.summary {
             if let Some(s) = &new.summary {
                 self.text.add(case, s);
+            }
+        }
+        if old.open != new.open {
+            if let Some((location, holder)) = old.open {
+                self.open_by_location.remove(&(location, case.clone()));
+                if let Some(h) = holder {
+                    self.open_by_holder.remove(&(h, case.clone()));
+                }
+            }
+            if let Some((location, holder)) = new.open {
+                self.open_by_location.insert((location, case.clone()));
+                if let Some(h) = holder {
+                    self.open_by_holder.insert((h, case.clone()));
+                }
             }
         }
     }
@@ -390,6 +415,12 @@ impl Projector {
             .transpose()?;
         let text = q.text.as_deref().map(normalize).filter(|t| !t.is_empty());
         let idx = &self.index;
+        // Work lists ask for open cases: their indexes are far smaller than the history's.
+        let open_only = !q.status.is_empty() && q.status.iter().all(|s| s.is_open());
+        let scope = match visible {
+            Visibility::Subtree(r) => Some(*r),
+            Visibility::Mediator(_) => None,
+        };
         // The most selective index the query and the reader allow.
         let candidates: Vec<&CaseId> = if let Some(t) = &text {
             idx.text.candidates(t)
@@ -400,6 +431,12 @@ impl Projector {
             Indexes::of_actor(&idx.by_mediator, m).collect()
         } else if let Some(h) = &q.assignee {
             Indexes::of_actor(&idx.by_handler, h).collect()
+        } else if let (true, Some(root)) = (open_only, q.holder.or(q.held_in)) {
+            // One holder per case: no duplicates.
+            Indexes::subtree(&idx.open_by_holder, root).collect()
+        } else if let (true, Some(region)) = (open_only, q.region) {
+            // `region` filters by location, so the open cases located there are all candidates.
+            Indexes::subtree(&idx.open_by_location, region).collect()
         } else if let Some(root) = q.holder.or(q.held_in) {
             // Every unit that ever held a case is indexed, the current holder among them; a
             // case held by several units of the subtree comes once.
@@ -408,10 +445,6 @@ impl Projector {
                 .filter(|c| seen.insert(*c))
                 .collect()
         } else {
-            let scope = match visible {
-                Visibility::Subtree(r) => Some(*r),
-                Visibility::Mediator(_) => None,
-            };
             let root = match (q.region, scope) {
                 (Some(r), Some(s)) if s.contains(r) => Some(r),
                 (Some(r), Some(s)) if r.contains(s) => Some(s),
@@ -517,10 +550,27 @@ fn matches(q: &SearchQuery, text: Option<&[char]>, e: &CaseEntry, now: Timestamp
             .is_none_or(|t| s.reported_at.is_some_and(|r| r >= t))
         && q.reported_to
             .is_none_or(|t| s.reported_at.is_some_and(|r| r < t))
-        && text.is_none_or(|t| {
-            let summary = normalize(&d.summary);
-            summary.windows(t.len()).any(|w| w == t)
-        })
+        && text.is_none_or(|t| contains_normalized(&d.summary, t))
+}
+
+/// Whether the normalised form of `text` contains `query` (already normalised), without
+/// allocating: a candidate check runs for every posting of a common pair of characters.
+fn contains_normalized(text: &str, query: &[char]) -> bool {
+    let chars = || {
+        text.chars()
+            .filter(|c| !c.is_whitespace())
+            .flat_map(char::to_lowercase)
+    };
+    let mut starts = chars();
+    loop {
+        let mut window = starts.clone();
+        if query.iter().all(|q| window.next() == Some(*q)) {
+            return true;
+        }
+        if starts.next().is_none() {
+            return false;
+        }
+    }
 }
 
 #[cfg(test)]
