@@ -51,23 +51,23 @@ pub(crate) fn visibility(actor: &Actor) -> Result<Visibility, ApiError> {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SearchParams {
-    region: Option<String>,
-    status: Option<String>,
-    kind: Option<String>,
-    category: Option<String>,
-    source: Option<String>,
-    holder: Option<String>,
-    level: Option<String>,
-    overdue: Option<bool>,
-    assignee: Option<String>,
-    mediator: Option<String>,
-    reported_from: Option<String>,
-    reported_to: Option<String>,
-    q: Option<String>,
-    sort: Option<String>,
-    limit: Option<usize>,
-    cursor: Option<String>,
-    after: Option<u64>,
+    pub(crate) region: Option<String>,
+    pub(crate) status: Option<String>,
+    pub(crate) kind: Option<String>,
+    pub(crate) category: Option<String>,
+    pub(crate) source: Option<String>,
+    pub(crate) holder: Option<String>,
+    pub(crate) level: Option<String>,
+    pub(crate) overdue: Option<bool>,
+    pub(crate) assignee: Option<String>,
+    pub(crate) mediator: Option<String>,
+    pub(crate) reported_from: Option<String>,
+    pub(crate) reported_to: Option<String>,
+    pub(crate) q: Option<String>,
+    pub(crate) sort: Option<String>,
+    pub(crate) limit: Option<usize>,
+    pub(crate) cursor: Option<String>,
+    pub(crate) after: Option<u64>,
 }
 
 fn bad(field: &'static str, message: impl Into<String>) -> ApiError {
@@ -155,7 +155,8 @@ fn limit(v: Option<usize>) -> Result<usize, ApiError> {
 }
 
 impl SearchParams {
-    fn query(&self, app: &AppState) -> Result<SearchQuery, ApiError> {
+    /// The search these parameters ask for (400 naming the field that is wrong).
+    pub(crate) fn query(&self, app: &AppState) -> Result<SearchQuery, ApiError> {
         let region = |field, v: &Option<String>| {
             v.as_deref()
                 .filter(|s| !s.is_empty())
@@ -274,16 +275,16 @@ pub(crate) async fn me(
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct MyCasesParams {
-    view: Option<String>,
-    status: Option<String>,
-    kind: Option<String>,
-    category: Option<String>,
-    overdue: Option<bool>,
-    q: Option<String>,
-    sort: Option<String>,
-    limit: Option<usize>,
-    cursor: Option<String>,
-    after: Option<u64>,
+    pub(crate) view: Option<String>,
+    pub(crate) status: Option<String>,
+    pub(crate) kind: Option<String>,
+    pub(crate) category: Option<String>,
+    pub(crate) overdue: Option<bool>,
+    pub(crate) q: Option<String>,
+    pub(crate) sort: Option<String>,
+    pub(crate) limit: Option<usize>,
+    pub(crate) cursor: Option<String>,
+    pub(crate) after: Option<u64>,
 }
 
 /// The search behind a view of "my work".
@@ -337,23 +338,33 @@ pub(crate) async fn my_cases(
 ) -> Result<Json<Page<CaseRow>>, ApiError> {
     let actor = app.authenticate(&headers)?;
     let Query(p) = q.map_err(|e| ApiError::query(e.body_text()))?;
-    let views = views_of(actor.role());
-    let view = p.view.as_deref().or(views.first().copied()).unwrap_or("");
-    let mut query = my_work_query(actor, view)?;
-    if p.status.is_some() {
-        query.status = statuses(&p.status)?;
-    }
-    query.kind = vocab::<CaseKind>("kind", &p.kind)?;
-    query.category = vocab::<Category>("category", &p.category)?;
-    query.overdue = p.overdue;
-    query.text = p.q.clone().filter(|t| !t.trim().is_empty());
-    if p.sort.is_some() {
-        query.sort = sort(&p.sort)?;
-    }
-    query.limit = limit(p.limit)?;
-    query.cursor = p.cursor.clone().filter(|c| !c.is_empty());
+    let query = p.query(actor)?;
     wait_after(&app, p.after).await?;
     Ok(Json(run_search(&app, actor, &visibility(actor)?, &query)?))
+}
+
+impl MyCasesParams {
+    /// The view these parameters name (the role's first when none), narrowed by their
+    /// filters: the search behind "my work" (400 naming the field that is wrong).
+    pub(crate) fn query(&self, actor: &Actor) -> Result<SearchQuery, ApiError> {
+        let p = self;
+        let views = views_of(actor.role());
+        let view = p.view.as_deref().or(views.first().copied()).unwrap_or("");
+        let mut query = my_work_query(actor, view)?;
+        if p.status.as_deref().is_some_and(|s| !s.is_empty()) {
+            query.status = statuses(&p.status)?;
+        }
+        query.kind = vocab::<CaseKind>("kind", &p.kind)?;
+        query.category = vocab::<Category>("category", &p.category)?;
+        query.overdue = p.overdue;
+        query.text = p.q.clone().filter(|t| !t.trim().is_empty());
+        if p.sort.as_deref().is_some_and(|s| !s.is_empty()) {
+            query.sort = sort(&p.sort)?;
+        }
+        query.limit = limit(p.limit)?;
+        query.cursor = p.cursor.clone().filter(|c| !c.is_empty());
+        Ok(query)
+    }
 }
 
 /// A unit's people.
