@@ -51,6 +51,8 @@ impl App {
         let cfg = Config {
             listen: "127.0.0.1:0".parse().unwrap(),
             data_dir: dir.path().to_owned(),
+            // The fixture's people have names, as with `serve --demo`.
+            demo_roster: true,
             ..Config::default()
         };
         let regions = Arc::new(serve::load_regions(&cfg).unwrap());
@@ -1434,10 +1436,7 @@ async fn screenshots() {
     b.goto(&app.url("/report")).await;
     b.screenshot(&dir, "report-phone").await;
     b.c().set_window_size(1366, 768).await.unwrap();
-    // 我的工作台, 检索 and a case page, as the township's staff see them.
-    b.goto(&app.url("/work")).await;
-    b.wait_for("#work-list").await;
-    b.screenshot(&dir, "work").await;
+    // 检索 and a case page, as the township's staff see them.
     b.goto(&app.url("/search?q=%E7%BA%A0%E7%BA%B7")).await;
     b.wait_for("#search-results").await;
     b.screenshot(&dir, "search").await;
@@ -1457,6 +1456,45 @@ async fn screenshots() {
     b.screenshot(&dir, "case").await;
     b.js("window.scrollTo(0, document.querySelector('.case-timeline').getBoundingClientRect().top + window.scrollY - 16)").await;
     b.screenshot(&dir, "case-timeline").await;
+    b.sign_out().await;
+    // 我的工作台 of the village, after a grid worker sent it three fresh cases.
+    for (i, summary) in [
+        "两户村民因宅基地边界发生争执，需村调委会调解",
+        "楼上住户装修噪音扰民，邻居多次协商未果",
+        "村民反映承包地流转租金未按期支付",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let v = api(&app, "demo-grid-worker", "/api/v1/cases", &format!("shot-{i}"), json!({
+            "kind": "dispute", "category": "neighbours", "source": "grid_patrol",
+            "severity": if i == 0 { "urgent" } else { "normal" }, "location": GRID,
+            "summary": summary,
+            "happened_at": gridcase_domain::Timestamp::now().plus_millis(-3_600_000).to_string(),
+        }))
+        .await;
+        let id = v["case_id"].as_str().unwrap().to_owned();
+        api(
+            &app,
+            "demo-grid-worker",
+            &format!("/api/v1/cases/{id}/register"),
+            &format!("shot-r{i}"),
+            json!({}),
+        )
+        .await;
+        api(
+            &app,
+            "demo-grid-worker",
+            &format!("/api/v1/cases/{id}/escalate"),
+            &format!("shot-e{i}"),
+            json!({ "to": VILLAGE, "reason": "需村调委会调解" }),
+        )
+        .await;
+    }
+    b.sign_in(&app, "demo-village").await;
+    b.goto(&app.url("/work")).await;
+    b.wait_for("#work-list").await;
+    b.screenshot(&dir, "work").await;
     b.sign_out().await;
     let (token, _) = demo(Role::Analyst);
     b.sign_in(&app, &token).await;
@@ -1771,4 +1809,20 @@ async fn a_case_from_report_to_close_across_the_workbench() {
     grid.close().await;
     village.close().await;
     app.stop().await;
+}
+
+/// An API command that must succeed: its answer.
+async fn api(app: &App, token: &str, path: &str, key: &str, body: Value) -> Value {
+    let r = plain()
+        .post(app.url(path))
+        .bearer_auth(token)
+        .header("Idempotency-Key", key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    let v: Value = r.json().await.unwrap();
+    assert!(status.is_success(), "{path}: {status} {v}");
+    v
 }
