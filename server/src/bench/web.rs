@@ -67,25 +67,40 @@ pub(crate) async fn run(run: &mut Run) -> Result<(), BenchError> {
     // The people: staff of the unit holding the most open cases (and of its county), the
     // first mediator of a running mediation, a grid worker, the city's analyst and auditor.
     let roster = Roster::default();
-    let (busiest, held, mediator, cases) = {
+    let (busiest, held, mediator) = {
         let view = projection.read();
         let mut by_unit = std::collections::BTreeMap::<RegionCode, usize>::new();
-        let mut mediator = None;
-        for e in view.cases() {
-            if let (true, Some(h)) = (e.state.status.is_open(), e.state.holder) {
+        let mut by_mediator = std::collections::BTreeMap::new();
+        for e in view.cases().filter(|e| e.state.status.is_open()) {
+            if let Some(h) = e.state.holder {
                 *by_unit.entry(h).or_default() += 1;
             }
-            if mediator.is_none() {
-                mediator = e.state.mediation.as_ref().map(|m| m.mediator.clone());
+            if let Some(m) = &e.state.mediation {
+                *by_mediator.entry(m.mediator.clone()).or_insert(0usize) += 1;
             }
         }
-        let (unit, held) = by_unit
-            .into_iter()
-            .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
-            .ok_or_else(|| BenchError::new("web: no unit holds an open case"))?;
-        // Case pages: a deterministic spread over the fixture, long stories included.
+        let (unit, held) =
+            busiest(by_unit).ok_or_else(|| BenchError::new("web: no unit holds an open case"))?;
+        (unit, held, busiest(by_mediator).map(|m| m.0))
+    };
+    let county = busiest
+        .self_and_ancestors()
+        .find(|c| c.level() == Level::County)
+        .ok_or_else(|| BenchError::new("web: the busiest unit has no county"))?;
+    // Case pages: a deterministic spread over the county (its staff read them) and over the
+    // city (the auditor), the longest story included.
+    let sample = |within: Option<RegionCode>| {
+        let view = projection.read();
         let all: Vec<_> = view
             .cases()
+            .filter(|e| {
+                within.is_none_or(|r| {
+                    e.state
+                        .details
+                        .as_ref()
+                        .is_some_and(|d| r.contains(d.location))
+                })
+            })
             .filter_map(|e| Some((e.state.id.clone()?, e.state.version)))
             .collect();
         let step = (all.len() / 97).max(1);
@@ -93,12 +108,13 @@ pub(crate) async fn run(run: &mut Run) -> Result<(), BenchError> {
         if let Some(longest) = all.iter().max_by_key(|c| c.1) {
             cases.push(longest.0.clone());
         }
-        (unit, held, mediator, cases)
+        cases
     };
-    let county = busiest
-        .self_and_ancestors()
-        .find(|c| c.level() == Level::County)
-        .ok_or_else(|| BenchError::new("web: the busiest unit has no county"))?;
+    let county_cases = sample(Some(county));
+    let city_cases = sample(None);
+    if county_cases.is_empty() {
+        return Err(BenchError::new("web: no case in the county"));
+    }
     let city = busiest
         .self_and_ancestors()
         .find(|c| c.level() == Level::City)
@@ -141,7 +157,9 @@ pub(crate) async fn run(run: &mut Run) -> Result<(), BenchError> {
     let api = crate::api::router(app);
 
     let year = "2025";
-    let each = |f: &dyn Fn(&str) -> String| cases.iter().map(|c| f(c.as_str())).collect();
+    let each = |cases: &[gridcase_domain::CaseId], f: &dyn Fn(&str) -> String| {
+        cases.iter().map(|c| f(c.as_str())).collect()
+    };
     let probes = vec![
         Probe {
             name: "web work: unit queue".into(),
@@ -181,14 +199,14 @@ pub(crate) async fn run(run: &mut Run) -> Result<(), BenchError> {
         Probe {
             name: "web case page".into(),
             actor: county_staff.clone(),
-            pages: each(&|c| format!("/cases/{c}")),
-            apis: each(&|c| format!("/api/v1/cases/{c}")),
+            pages: each(&county_cases, &|c| format!("/cases/{c}")),
+            apis: each(&county_cases, &|c| format!("/api/v1/cases/{c}")),
         },
         Probe {
             name: "web audit case".into(),
             actor: auditor.clone(),
-            pages: each(&|c| format!("/audit/cases/{c}")),
-            apis: each(&|c| format!("/api/v1/cases/{c}/timeline")),
+            pages: each(&city_cases, &|c| format!("/audit/cases/{c}")),
+            apis: each(&city_cases, &|c| format!("/api/v1/cases/{c}/timeline")),
         },
         Probe {
             name: "web stats: city-year".into(),
@@ -287,6 +305,13 @@ pub(crate) async fn run(run: &mut Run) -> Result<(), BenchError> {
         ));
     }
     Ok(())
+}
+
+/// The key with the largest count (the smallest key among equals).
+fn busiest<K: Ord>(counts: std::collections::BTreeMap<K, usize>) -> Option<(K, usize)> {
+    counts
+        .into_iter()
+        .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
 }
 
 /// Sends `req` to `router` and reads the whole body: (status, body bytes).
