@@ -1826,3 +1826,89 @@ async fn api(app: &App, token: &str, path: &str, key: &str, body: Value) -> Valu
     assert!(status.is_success(), "{path}: {status} {v}");
     v
 }
+
+/// A case page's form sent twice acts once; sent on a stale version it is refused with an
+/// offer to reload; sent without its CSRF token it is refused; nothing is written either way.
+#[tokio::test]
+async fn case_forms_act_once_and_refuse_stale_versions() {
+    let app = App::start("tiny").await;
+    let v = api(
+        &app,
+        "demo-grid-worker",
+        "/api/v1/cases",
+        "stale-1",
+        json!({
+            "kind": "dispute", "category": "neighbours", "source": "grid_patrol",
+            "severity": "normal", "location": GRID, "summary": "邻里纠纷（表单测试）",
+            "happened_at": gridcase_domain::Timestamp::now().plus_millis(-3_600_000).to_string(),
+        }),
+    )
+    .await;
+    let id = v["case_id"].as_str().unwrap().to_owned();
+    let session = http_sign_in(&app, "demo-grid-worker").await;
+    let c = plain();
+    let cookie = format!("gc_session={session}");
+    let page = |c: reqwest::Client, cookie: String, url: String| async move {
+        c.get(url)
+            .header(header::COOKIE, cookie)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let html = page(c.clone(), cookie.clone(), app.url(&format!("/cases/{id}"))).await;
+    assert!(html.contains("data-action=\"register\""), "{html}");
+    let (csrf, key, version) = (
+        hidden(&html, "csrf"),
+        hidden(&html, "key"),
+        hidden(&html, "version"),
+    );
+    let send = |csrf: String, key: String, version: String| {
+        c.post(app.url(&format!("/cases/{id}/register")))
+            .header(header::COOKIE, cookie.clone())
+            .form(&[("csrf", csrf), ("key", key), ("version", version)])
+            .send()
+    };
+    // Without the CSRF token: refused, nothing written.
+    let head = app.server().app.path.log().head().await.unwrap();
+    let r = send(String::new(), key.clone(), version.clone())
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(app.server().app.path.log().head().await.unwrap(), head);
+    // Twice: one registration, the second answered as done.
+    let r = send(csrf.clone(), key.clone(), version.clone())
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let r = send(csrf.clone(), key.clone(), version.clone())
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let to = r.headers()[header::LOCATION].to_str().unwrap().to_owned();
+    assert!(to.contains("done=register") && to.contains("dup=1"), "{to}");
+    let commits = app
+        .server()
+        .app
+        .path
+        .log()
+        .read_case(&CaseId::new(&id).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(commits.len(), 2, "one report, one registration");
+    // A new form on the version the page showed (someone acted since): 409, offering a reload.
+    let head = app.server().app.path.log().head().await.unwrap();
+    let r = send(csrf, "web-stale-form-00000000000000001".into(), version)
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+    let body = r.text().await.unwrap();
+    assert!(
+        body.contains(&format!("href=\"/cases/{id}\" data-reload")),
+        "{body}"
+    );
+    assert_eq!(app.server().app.path.log().head().await.unwrap(), head);
+    app.stop().await;
+}
