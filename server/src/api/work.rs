@@ -48,25 +48,44 @@ pub(crate) fn visibility(actor: &Actor) -> Result<Visibility, ApiError> {
 }
 
 /// The query of `/api/v1/cases` (every field optional; all that are given must hold).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SearchParams {
+    /// Cases located in this region's subtree (region code).
     pub(crate) region: Option<String>,
+    /// Statuses, comma-separated, e.g. `registered,assigned`.
     pub(crate) status: Option<String>,
+    /// `dispute`, `incident` or `request`.
     pub(crate) kind: Option<String>,
+    /// A category (see the `Category` schema).
     pub(crate) category: Option<String>,
+    /// A source (see the `Source` schema).
     pub(crate) source: Option<String>,
+    /// The holding unit (region code).
     pub(crate) holder: Option<String>,
+    /// The holding unit's level: `city`, `county`, `township`, `village` or `grid`.
     pub(crate) level: Option<String>,
+    /// Only cases past (true) or within (false) their deadline.
     pub(crate) overdue: Option<bool>,
+    /// The assigned handler (actor id).
     pub(crate) assignee: Option<String>,
+    /// The mediator of an active or past mediation (actor id).
     pub(crate) mediator: Option<String>,
+    /// Reported at or after this RFC 3339 time.
     pub(crate) reported_from: Option<String>,
+    /// Reported before this RFC 3339 time.
     pub(crate) reported_to: Option<String>,
+    /// Text in the summary (Chinese needs no spaces; one character or more).
     pub(crate) q: Option<String>,
+    /// `newest` (reported, the default), `oldest`, `deadline` (soonest first, overdue first)
+    /// or `updated` (most recently changed first).
     pub(crate) sort: Option<String>,
+    /// Rows per page, 1–200 (default 50).
     pub(crate) limit: Option<usize>,
+    /// The `next_cursor` of the previous page.
     pub(crate) cursor: Option<String>,
+    /// Wait until the projection has applied this log position (read-your-writes).
     pub(crate) after: Option<u64>,
 }
 
@@ -229,7 +248,7 @@ pub(crate) async fn search(
 }
 
 /// Who a token is.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Me {
     /// The actor id.
     pub id: ActorId,
@@ -272,18 +291,32 @@ pub(crate) async fn me(
 }
 
 /// The query of `/api/v1/me/cases`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct MyCasesParams {
+    /// Which work: `queue` (my unit's open cases) or `assigned` (assigned to me) for unit staff
+    /// and grid workers, `mediations` for a mediator, `open` (held in my subtree) for a
+    /// supervisor, admin or auditor. Default: the first of the role's views (`/api/v1/me`
+    /// lists them).
     pub(crate) view: Option<String>,
+    /// Statuses, comma-separated.
     pub(crate) status: Option<String>,
+    /// `dispute`, `incident` or `request`.
     pub(crate) kind: Option<String>,
+    /// A category.
     pub(crate) category: Option<String>,
+    /// Only cases past (true) or within (false) their deadline.
     pub(crate) overdue: Option<bool>,
+    /// Text in the summary.
     pub(crate) q: Option<String>,
+    /// `deadline` (the default), `newest`, `oldest` or `updated`.
     pub(crate) sort: Option<String>,
+    /// Rows per page, 1–200 (default 50).
     pub(crate) limit: Option<usize>,
+    /// The `next_cursor` of the previous page.
     pub(crate) cursor: Option<String>,
+    /// Wait until the projection has applied this log position.
     pub(crate) after: Option<u64>,
 }
 
@@ -368,7 +401,7 @@ impl MyCasesParams {
 }
 
 /// A unit's people.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct StaffList {
     /// The unit.
     pub unit: RegionRef,
@@ -406,7 +439,7 @@ pub(crate) async fn unit_staff(
 }
 
 /// A region for pickers.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RegionInfo {
     /// The region.
     #[serde(flatten)]

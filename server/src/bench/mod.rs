@@ -23,6 +23,7 @@ mod nats;
 mod query;
 mod replay;
 mod scale;
+mod search;
 mod web;
 mod workload;
 
@@ -36,11 +37,12 @@ use serde::Serialize;
 pub use child::{run_child, ChildMode};
 
 /// The suites, in the order they run.
-pub const SUITES: [&str; 6] = [
+pub const SUITES: [&str; 7] = [
     "append-embedded",
     "append-nats",
     "replay",
     "query",
+    "search",
     "web",
     "scale",
 ];
@@ -48,7 +50,7 @@ pub const SUITES: [&str; 6] = [
 /// What to run: the `gridcase bench` options.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct Options {
-    /// Suites to run, comma-separated: append-embedded, append-nats, replay, query, web,
+    /// Suites to run, comma-separated: append-embedded, append-nats, replay, query, search, web,
     /// scale; `append` for both append suites (default: all).
     #[arg(long = "suite", value_delimiter = ',')]
     pub suites: Vec<String>,
@@ -215,7 +217,7 @@ impl Row {
         }
     }
 
-    /// The same latency row held against `max_ms` instead of 1 ms.
+    /// Sets the p99 target of a latency row to `max_ms`.
     pub(crate) fn within_ms(mut self, max_ms: f64) -> Row {
         self.target = Target::P99BelowMs { max_ms };
         self.met = Some(self.engine < max_ms);
@@ -439,6 +441,7 @@ pub async fn run(opts: Options) -> Result<Report, BenchError> {
             "append-nats" => append::nats(&mut run).await,
             "replay" => replay::run(&mut run).await,
             "query" => query::run(&mut run).await,
+            "search" => search::run(&mut run).await,
             "web" => web::run(&mut run).await,
             "scale" => scale::run(&mut run).await,
             _ => unreachable!("selected() only returns known suites"),
