@@ -1590,11 +1590,19 @@ impl Browser {
 
     /// Sends the form of `action` and waits for the page saying it was done.
     async fn act(&self, action: &str) {
+        let before = self
+            .js("return document.querySelector('.case-grid').dataset.version")
+            .await;
+        let before = before.as_str().unwrap().to_owned();
         self.click(&format!(
             "details[data-action={action}] button[type=submit]"
         ))
         .await;
-        self.wait_for("#done").await;
+        // The page after the action: it says so, and shows a newer version of the case.
+        self.wait_for(&format!(
+            "#done ~ .case-grid:not([data-version='{before}'])"
+        ))
+        .await;
         let done = self.text("#done").await;
         assert!(done.starts_with("已办理"), "{action}: {done}");
     }
