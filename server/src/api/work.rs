@@ -54,41 +54,41 @@ pub(crate) fn visibility(actor: &Actor) -> Result<Visibility, ApiError> {
 #[serde(deny_unknown_fields)]
 pub(crate) struct SearchParams {
     /// Cases located in this region's subtree (region code).
-    region: Option<String>,
+    pub(crate) region: Option<String>,
     /// Statuses, comma-separated, e.g. `registered,assigned`.
-    status: Option<String>,
+    pub(crate) status: Option<String>,
     /// `dispute`, `incident` or `request`.
-    kind: Option<String>,
+    pub(crate) kind: Option<String>,
     /// A category (see the `Category` schema).
-    category: Option<String>,
+    pub(crate) category: Option<String>,
     /// A source (see the `Source` schema).
-    source: Option<String>,
+    pub(crate) source: Option<String>,
     /// The holding unit (region code).
-    holder: Option<String>,
+    pub(crate) holder: Option<String>,
     /// The holding unit's level: `city`, `county`, `township`, `village` or `grid`.
-    level: Option<String>,
+    pub(crate) level: Option<String>,
     /// Only cases past (true) or within (false) their deadline.
-    overdue: Option<bool>,
+    pub(crate) overdue: Option<bool>,
     /// The assigned handler (actor id).
-    assignee: Option<String>,
+    pub(crate) assignee: Option<String>,
     /// The mediator of an active or past mediation (actor id).
-    mediator: Option<String>,
+    pub(crate) mediator: Option<String>,
     /// Reported at or after this RFC 3339 time.
-    reported_from: Option<String>,
+    pub(crate) reported_from: Option<String>,
     /// Reported before this RFC 3339 time.
-    reported_to: Option<String>,
+    pub(crate) reported_to: Option<String>,
     /// Text in the summary (Chinese needs no spaces; one character or more).
-    q: Option<String>,
+    pub(crate) q: Option<String>,
     /// `newest` (reported, the default), `oldest`, `deadline` (soonest first, overdue first)
     /// or `updated` (most recently changed first).
-    sort: Option<String>,
+    pub(crate) sort: Option<String>,
     /// Rows per page, 1–200 (default 50).
-    limit: Option<usize>,
+    pub(crate) limit: Option<usize>,
     /// The `next_cursor` of the previous page.
-    cursor: Option<String>,
+    pub(crate) cursor: Option<String>,
     /// Wait until the projection has applied this log position (read-your-writes).
     #[param(value_type = Option<u64>)]
-    after: Option<Position>,
+    pub(crate) after: Option<Position>,
 }
 
 fn bad(field: &'static str, message: impl Into<String>) -> ApiError {
@@ -176,7 +176,8 @@ fn limit(v: Option<usize>) -> Result<usize, ApiError> {
 }
 
 impl SearchParams {
-    fn query(&self, app: &AppState) -> Result<SearchQuery, ApiError> {
+    /// The search these parameters ask for (400 naming the field that is wrong).
+    pub(crate) fn query(&self, app: &AppState) -> Result<SearchQuery, ApiError> {
         let region = |field, v: &Option<String>| {
             v.as_deref()
                 .filter(|s| !s.is_empty())
@@ -300,26 +301,26 @@ pub(crate) struct MyCasesParams {
     /// and grid workers, `mediations` for a mediator, `open` (held in my subtree) for a
     /// supervisor, admin or auditor. Default: the first of the role's views (`/api/v1/me`
     /// lists them).
-    view: Option<String>,
+    pub(crate) view: Option<String>,
     /// Statuses, comma-separated.
-    status: Option<String>,
+    pub(crate) status: Option<String>,
     /// `dispute`, `incident` or `request`.
-    kind: Option<String>,
+    pub(crate) kind: Option<String>,
     /// A category.
-    category: Option<String>,
+    pub(crate) category: Option<String>,
     /// Only cases past (true) or within (false) their deadline.
-    overdue: Option<bool>,
+    pub(crate) overdue: Option<bool>,
     /// Text in the summary.
-    q: Option<String>,
+    pub(crate) q: Option<String>,
     /// `deadline` (the default), `newest`, `oldest` or `updated`.
-    sort: Option<String>,
+    pub(crate) sort: Option<String>,
     /// Rows per page, 1–200 (default 50).
-    limit: Option<usize>,
+    pub(crate) limit: Option<usize>,
     /// The `next_cursor` of the previous page.
-    cursor: Option<String>,
+    pub(crate) cursor: Option<String>,
     /// Wait until the projection has applied this log position.
     #[param(value_type = Option<u64>)]
-    after: Option<Position>,
+    pub(crate) after: Option<Position>,
 }
 
 /// The search behind a view of "my work".
@@ -373,23 +374,33 @@ pub(crate) async fn my_cases(
 ) -> Result<Json<Page<CaseRow>>, ApiError> {
     let actor = app.authenticate(&headers)?;
     let Query(p) = q.map_err(|e| ApiError::query(e.body_text()))?;
-    let views = views_of(actor.role());
-    let view = p.view.as_deref().or(views.first().copied()).unwrap_or("");
-    let mut query = my_work_query(actor, view)?;
-    if p.status.is_some() {
-        query.status = statuses(&p.status)?;
-    }
-    query.kind = vocab::<CaseKind>("kind", &p.kind)?;
-    query.category = vocab::<Category>("category", &p.category)?;
-    query.overdue = p.overdue;
-    query.text = p.q.clone().filter(|t| !t.trim().is_empty());
-    if p.sort.is_some() {
-        query.sort = sort(&p.sort)?;
-    }
-    query.limit = limit(p.limit)?;
-    query.cursor = p.cursor.clone().filter(|c| !c.is_empty());
+    let query = p.query(actor)?;
     wait_after(&app, p.after).await?;
     Ok(Json(run_search(&app, actor, &visibility(actor)?, &query)?))
+}
+
+impl MyCasesParams {
+    /// The view these parameters name (the role's first when none), narrowed by their
+    /// filters: the search behind "my work" (400 naming the field that is wrong).
+    pub(crate) fn query(&self, actor: &Actor) -> Result<SearchQuery, ApiError> {
+        let p = self;
+        let views = views_of(actor.role());
+        let view = p.view.as_deref().or(views.first().copied()).unwrap_or("");
+        let mut query = my_work_query(actor, view)?;
+        if p.status.as_deref().is_some_and(|s| !s.is_empty()) {
+            query.status = statuses(&p.status)?;
+        }
+        query.kind = vocab::<CaseKind>("kind", &p.kind)?;
+        query.category = vocab::<Category>("category", &p.category)?;
+        query.overdue = p.overdue;
+        query.text = p.q.clone().filter(|t| !t.trim().is_empty());
+        if p.sort.as_deref().is_some_and(|s| !s.is_empty()) {
+            query.sort = sort(&p.sort)?;
+        }
+        query.limit = limit(p.limit)?;
+        query.cursor = p.cursor.clone().filter(|c| !c.is_empty());
+        Ok(query)
+    }
 }
 
 /// A unit's people.
