@@ -1,12 +1,12 @@
 //! The case page (`/cases/{id}`): the facts, where it stands, its whole story and timeline,
 //! and a small form for each action the viewer may take now.
 //!
-//! The page reads the case as the API's case view does ([`read_case_file`],
-//! [`case_view_of`]): from the log, so it is current. The actions offered are exactly the
+//! The page reads the case as the API's case view does (`read_case_file`,
+//! `case_view_of`): from the log, so it is current. The actions offered are exactly the
 //! case view's `allowed_actions` — the decider's own rules, asked through
 //! [`gridcase_domain::allowed`] — and each form posts to `POST /cases/{id}/{action}`, which
 //! builds the API's [`Action`] from the fields and runs it through
-//! [`crate::api::commands::run`], the one command path. Every form carries the case's
+//! `api::commands::run`, the one command path. Every form carries the case's
 //! version (a stale one answers 409 with an offer to reload) and its own idempotency key (a
 //! double click acts once). A refusal shows the domain's reason in words
 //! ([`Tr::rejection`]); so do a few refusals that explain why an expected action is missing
