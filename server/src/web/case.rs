@@ -207,6 +207,34 @@ fn is_step(name: &str) -> bool {
     )
 }
 
+/// The action to offer first: the one that moves the case on in the usual course — register it,
+/// finish a running mediation, resolve after an agreement, give it a handler, resolve, verify,
+/// close — or else the first allowed step.
+fn next_step(allowed: &[&'static str], s: &CaseState) -> Option<&'static str> {
+    let agreed = s
+        .mediations
+        .last()
+        .is_some_and(|m| m.outcome == MediationOutcome::Agreement)
+        && s.mediation.is_none();
+    let mut order: Vec<&str> = vec![
+        "register",
+        "conclude_mediation",
+        "verify_resolution",
+        "close",
+    ];
+    if agreed {
+        order.push("resolve");
+    }
+    if s.handler.is_none() {
+        order.push("assign");
+    }
+    order.extend(["resolve", "record_feedback"]);
+    order
+        .iter()
+        .find_map(|o| allowed.iter().copied().find(|a| a == o))
+        .or_else(|| allowed.iter().copied().find(|n| is_step(n)))
+}
+
 /// Refusals that explain why an action a person expects is not offered.
 fn explains(r: &Rejection) -> bool {
     matches!(
@@ -1055,7 +1083,7 @@ fn page(
         .unwrap_or_default();
     let (countdown, due) = countdown(t, s.deadline, s.status.is_open(), now);
     let allowed = view.allowed_actions.clone();
-    let step = allowed.iter().copied().find(|n| is_step(n));
+    let step = next_step(&allowed, s);
     let mut forms: Vec<ActionForm> = allowed
         .iter()
         .map(|name| {
