@@ -17,8 +17,9 @@ use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 
 use gridcase_domain::{
-    chain, decide, CaseId, CaseState, Command, CommandId, CommitHeader, Context, CorrelationId,
-    Envelope, EventRecord, Level, Policy, RegionCode, RegionTree, Rejection, Timestamp,
+    chain, decide, CaseId, CaseState, CodecError, Command, CommandId, CommitHeader, Context,
+    CorrelationId, Envelope, EventRecord, Level, Policy, RegionCode, RegionTree, Rejection,
+    Timestamp,
 };
 
 use crate::log::*;
@@ -67,7 +68,7 @@ pub struct Executed {
 #[non_exhaustive]
 pub enum CommandError {
     /// The domain refused (HTTP 422): show the rejection.
-    #[error("rejected: {0}")]
+    #[error("the domain rejected the command")]
     Rejected(#[from] Rejection),
     /// The pinned version is stale, or conflicts persisted past the retry budget (HTTP 409):
     /// re-read the case and try again.
@@ -91,19 +92,28 @@ pub enum CommandError {
     /// The log failed (HTTP 503 when unavailable).
     #[error(transparent)]
     Log(#[from] LogError),
-    /// A stored event of the case could not be decoded.
-    #[error("case {case_id} has an undecodable event at position {position}: {reason}")]
+    /// A stored event of the case could not be decoded: run `gridcase-replay verify`.
+    #[error("case {case_id} has an undecodable event at position {position}")]
     Corrupt {
         /// The case.
         case_id: CaseId,
         /// The commit's position.
         position: Position,
-        /// Why.
-        reason: String,
+        /// What the decoder said.
+        #[source]
+        source: CodecError,
     },
     /// A bug: the path built an invalid commit.
-    #[error("internal error: {0}")]
-    Internal(String),
+    #[error("internal error: the command path built an invalid commit")]
+    InvalidCommit(#[source] InvalidCommit),
+    /// A bug: the decided events could not be sealed into records.
+    #[error("internal error: sealing the decided events")]
+    Seal(#[source] CodecError),
+    /// The log reported a duplicate at a position it cannot read back.
+    #[error(
+        "internal error: the log reported a duplicate at position {0}, which it does not have"
+    )]
+    MissingDuplicate(Position),
 }
 
 /// A case as loaded: its state and the commands already applied to it.
@@ -237,10 +247,10 @@ impl<L: EventLog> CommandPath<L> {
         let mut l = Loaded::default();
         for c in commits {
             for r in &c.events {
-                let env = Envelope::try_from(r).map_err(|e| CommandError::Corrupt {
+                let env = Envelope::try_from(r).map_err(|source| CommandError::Corrupt {
                     case_id: case.clone(),
                     position: c.position,
-                    reason: e.to_string(),
+                    source,
                 })?;
                 l.state.apply(&env);
             }
@@ -346,7 +356,7 @@ impl<L: EventLog> CommandPath<L> {
                     }
                     fresh = true;
                 }
-                Err(AppendError::Invalid(m)) => return Err(CommandError::Internal(m)),
+                Err(AppendError::Invalid(e)) => return Err(CommandError::InvalidCommit(e)),
                 Err(AppendError::Log(e)) => return Err(e.into()),
             }
         }
@@ -354,9 +364,10 @@ impl<L: EventLog> CommandPath<L> {
 
     async fn case_of_position(&self, p: Position) -> Result<CaseId, CommandError> {
         let c = self.log.read_from(p, 1).await?;
-        c.into_iter().next().map(|c| c.case_id).ok_or_else(|| {
-            CommandError::Internal(format!("duplicate points at missing position {p}"))
-        })
+        c.into_iter()
+            .next()
+            .map(|c| c.case_id)
+            .ok_or(CommandError::MissingDuplicate(p))
     }
 
     fn seal(
@@ -375,8 +386,7 @@ impl<L: EventLog> CommandPath<L> {
             correlation_id: sub.correlation_id.clone(),
             causation_id: sub.causation_id.clone(),
         };
-        let records = chain::seal(&header, state.head(), events)
-            .map_err(|e| CommandError::Internal(e.to_string()))?;
+        let records = chain::seal(&header, state.head(), events).map_err(CommandError::Seal)?;
         Ok(Commit {
             case_id: sub.case_id.clone(),
             partition: partition_for(state, &sub.command),

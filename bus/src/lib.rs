@@ -5,12 +5,16 @@
 //! - [`EventLog`]: the one contract every backend implements — append a [`Commit`] with an
 //!   expected version (typed [`Conflict`] otherwise), read a case, read everything from a
 //!   [`Position`], subscribe (catch-up then live, no gap, no duplicate), the head.
+//! - [`Position`]: a commit's place in the global order, a newtype over the number (the
+//!   stream sequence on NATS); [`LogError`] keeps its cause (kind + source).
 //! - [`SledLog`]: the embedded default; single writer with group commit, durable before
 //!   acknowledgement.
 //! - [`NatsLog`]: NATS JetStream (server ≥ 2.11), the system of record beyond one machine; one
 //!   message per commit on `<prefix>.<partition>.<case id>`, optimistic concurrency through the
-//!   expected last subject sequence, deduplication through `Nats-Msg-Id`; a case is read with
-//!   batched direct gets, never a consumer per read.
+//!   expected last subject sequence, deduplication through `Nats-Msg-Id` (both set through
+//!   async-nats's publish builder); JetStream requests go to the configured API prefix
+//!   ([`DEFAULT_API_PREFIX`], or a domain's); a case is read with batched direct gets, never a
+//!   consumer per read.
 //! - [`AnyLog`]: either backend, chosen at run time; its raw readers ([`AnyLog::raw_from`],
 //!   [`AnyLog::raw_case`], [`SledLog::index_entries`]) serve the auditors' tool.
 //! - [`raw`]: the one home of the storage format (the stored commit and its CRC framing) and
@@ -22,6 +26,7 @@ mod command_path;
 mod log;
 mod nats;
 mod nats_log;
+mod position;
 pub mod raw;
 mod sled;
 #[cfg(feature = "test-support")]
@@ -33,9 +38,10 @@ pub use command_path::{
 };
 pub use log::{
     validate_commit, AppendError, Appended, Cause, Commit, CommitStream, Committed, Conflict,
-    EventLog, ExpectedVersion, Fingerprint, LogError, Position, Reason,
+    EventLog, ExpectedVersion, Fingerprint, InvalidCommit, LogError, Reason,
 };
-pub use nats::jetstream::{ServerVersion, MIN_SERVER_VERSION};
+pub use nats::jetstream::{ServerVersion, DEFAULT_API_PREFIX, MIN_SERVER_VERSION};
 pub use nats_log::{NatsLog, NatsRawCursor, NatsSettings};
+pub use position::Position;
 pub use raw::{RawCommit, RawError};
 pub use sled::{IndexCursor, IndexEntry, SledLog, SledRawCursor};

@@ -10,12 +10,12 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use futures::Stream;
-use gridcase_domain::{chain, CaseId, ChainHead, CommandId, EventRecord, Hash, RegionCode};
+use gridcase_domain::{
+    chain, CaseId, ChainHead, CommandId, EventRecord, Hash, LinkError, RegionCode,
+};
 use serde::{Deserialize, Serialize};
 
-/// A global position: 1 for the first commit, contiguous, never reused. 0 means "before
-/// everything" (an empty log's head).
-pub type Position = u64;
+pub use crate::position::Position;
 
 /// What the appender believes the case's version to be.
 ///
@@ -228,11 +228,59 @@ pub enum AppendError {
     #[error(transparent)]
     Conflict(#[from] Conflict),
     /// The commit is malformed (a bug in the caller): empty, wrong versions, broken chain.
-    #[error("invalid commit: {0}")]
-    Invalid(String),
+    #[error("invalid commit")]
+    Invalid(#[from] InvalidCommit),
     /// The log failed.
     #[error(transparent)]
     Log(#[from] LogError),
+}
+
+/// What is wrong with a malformed commit. The command path builds commits, so each is a bug
+/// there (or in a test): nothing was appended.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InvalidCommit {
+    /// A commit without events.
+    #[error("a commit needs at least one event")]
+    Empty,
+    /// An event of another case.
+    #[error("event {index} belongs to case {case}")]
+    ForeignEvent {
+        /// The event's index in the commit.
+        index: usize,
+        /// The case it names.
+        case: CaseId,
+    },
+    /// An event of another command.
+    #[error("event {index} names command {command}")]
+    ForeignCommand {
+        /// The event's index in the commit.
+        index: usize,
+        /// The command it names.
+        command: CommandId,
+    },
+    /// An event that is not the next link of the case's chain.
+    #[error("event {index} is not the next link of the case's chain")]
+    Link {
+        /// The event's index in the commit.
+        index: usize,
+        /// How it breaks the chain.
+        #[source]
+        source: LinkError,
+    },
+    /// A commit naming another partition than the one its case is stored in.
+    #[error(
+        "case {case} is stored on subject {subject}, but the commit names partition \
+         {partition} (a case's partition never changes)"
+    )]
+    Partition {
+        /// The case.
+        case: CaseId,
+        /// Where its commits are.
+        subject: String,
+        /// The partition the commit names.
+        partition: RegionCode,
+    },
 }
 
 /// A boxed stream of commits.
@@ -274,43 +322,36 @@ pub trait EventLog: Send + Sync + 'static {
 /// ([`chain::check_link`], [`chain::check_hash`]).
 ///
 /// Shared by every backend so they refuse exactly the same things.
-pub fn validate_commit(
-    commit: &Commit,
-    head_version: u64,
-    head_hash: Hash,
-) -> Result<(), AppendError> {
-    if commit.expected_version != head_version {
+pub fn validate_commit(commit: &Commit, head: ChainHead) -> Result<(), AppendError> {
+    if commit.expected_version != head.version {
         return Err(Conflict {
             expected: commit.expected_version,
-            actual: head_version,
+            actual: head.version,
         }
         .into());
     }
     if commit.events.is_empty() {
-        return Err(AppendError::Invalid(
-            "a commit needs at least one event".into(),
-        ));
+        return Err(InvalidCommit::Empty.into());
     }
-    let mut head = ChainHead {
-        version: head_version,
-        hash: head_hash,
-    };
+    let mut head = head;
     for (i, e) in commit.events.iter().enumerate() {
         if e.header.case_id != commit.case_id {
-            return Err(AppendError::Invalid(format!(
-                "event {i} belongs to case {}",
-                e.header.case_id
-            )));
+            return Err(InvalidCommit::ForeignEvent {
+                index: i,
+                case: e.header.case_id.clone(),
+            }
+            .into());
         }
         if e.header.command_id != commit.command_id {
-            return Err(AppendError::Invalid(format!(
-                "event {i} names command {}",
-                e.header.command_id
-            )));
+            return Err(InvalidCommit::ForeignCommand {
+                index: i,
+                command: e.header.command_id.clone(),
+            }
+            .into());
         }
         chain::check_link(head, e)
             .and_then(|()| chain::check_hash(e))
-            .map_err(|broken| AppendError::Invalid(format!("event {i}: {broken}")))?;
+            .map_err(|source| InvalidCommit::Link { index: i, source })?;
         head = ChainHead::of(e);
     }
     Ok(())

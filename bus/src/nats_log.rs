@@ -101,7 +101,7 @@ use std::time::{Duration, Instant};
 
 use async_nats::HeaderMap;
 use futures::StreamExt;
-use gridcase_domain::{CaseId, CommandId, Hash, RegionCode};
+use gridcase_domain::{CaseId, ChainHead, CommandId, Hash, RegionCode};
 
 use crate::log::*;
 use crate::nats::jetstream::{self as js, Connection, NatsError, PublishError, RawMsg};
@@ -265,7 +265,7 @@ fn msg_id(msg: &RawMsg) -> Option<&str> {
 /// The stored message as a raw commit (its subject kept, so damage names the case).
 fn raw(msg: &RawMsg) -> RawCommit {
     RawCommit {
-        position: msg.seq,
+        position: Position::new(msg.seq),
         subject: Some(msg.subject.clone()),
         value: msg.payload.clone(),
     }
@@ -279,15 +279,18 @@ fn decode(msg: &RawMsg) -> Result<Committed, LogError> {
 
 /// The case head (version, last hash) after the commit in `msg`: from its headers, else from
 /// its payload.
-fn head_of(msg: &RawMsg) -> Result<(u64, Hash), LogError> {
+fn head_of(msg: &RawMsg) -> Result<ChainHead, LogError> {
     let from_headers = header(msg, HEADER_CASE_VERSION)
         .and_then(|v| v.parse::<u64>().ok())
         .zip(header(msg, HEADER_LAST_HASH).and_then(|h| Hash::from_hex(h).ok()));
     match from_headers {
-        Some(head) => Ok(head),
+        Some((version, hash)) => Ok(ChainHead { version, hash }),
         None => {
             let c = decode(msg)?;
-            Ok((c.last_version(), c.last_hash()))
+            Ok(ChainHead {
+                version: c.last_version(),
+                hash: c.last_hash(),
+            })
         }
     }
 }
@@ -303,7 +306,7 @@ fn version_of(msg: &RawMsg) -> Result<u64, LogError> {
 /// The first result of a command, from the message that applied it.
 fn first_result(msg: &RawMsg) -> Result<Appended, LogError> {
     Ok(Appended {
-        position: msg.seq,
+        position: Position::new(msg.seq),
         version: version_of(msg)?,
         duplicate: true,
     })
@@ -476,7 +479,7 @@ impl NatsLog {
         self.ready().await?;
         if self.inner.direct_reads {
             let all = format!("{}.>", self.inner.settings.subject_prefix);
-            let messages = js::read_range(&self.inner.conn, self.stream(), &all, from, limit)
+            let messages = js::read_range(&self.inner.conn, self.stream(), &all, from.get(), limit)
                 .await
                 .map_err(log_error)?;
             return Ok(messages.iter().map(raw).collect());
@@ -500,7 +503,7 @@ impl NatsLog {
     /// [`LogError::Unavailable`] when the server cannot be reached.
     pub async fn raw_from(&self, from: Position) -> Result<NatsRawCursor, LogError> {
         self.ready().await?;
-        let messages = js::read_from(self.ctx(), self.stream(), from.max(1))
+        let messages = js::read_from(self.ctx(), self.stream(), from.get().max(1))
             .await
             .map_err(log_error)?;
         Ok(NatsRawCursor { messages })
@@ -538,14 +541,14 @@ impl NatsLog {
     }
 
     /// The first result of a command the server reported as a duplicate of message `seq`.
-    async fn duplicate_at(&self, seq: Position) -> Result<Appended, LogError> {
+    async fn duplicate_at(&self, seq: u64) -> Result<Appended, LogError> {
         match js::message_at(self.ctx(), self.stream(), seq)
             .await
             .map_err(log_error)?
         {
             Some(m) => first_result(&m),
             None => Err(LogError::Corrupt {
-                position: seq,
+                position: Position::new(seq),
                 case: None,
                 reason: "the server reported a duplicate of a message it does not have".into(),
             }),
@@ -610,17 +613,17 @@ impl NatsLog {
             } if on == subject => {
                 if command_id == commit.command_id {
                     return Some(Err(Appended {
-                        position: seq,
+                        position: Position::new(seq),
                         version,
                         duplicate: true,
                     }));
                 }
-                validate_commit(commit, version, hash)
+                validate_commit(commit, ChainHead { version, hash })
                     .is_ok()
                     .then_some(Ok(seq))
             }
             Known::Absent { seen } if seen.elapsed() < ABSENT_TRUST => {
-                validate_commit(commit, 0, Hash::ZERO)
+                validate_commit(commit, ChainHead::EMPTY)
                     .is_ok()
                     .then_some(Ok(0))
             }
@@ -631,9 +634,15 @@ impl NatsLog {
     async fn append_inner(&self, commit: Commit) -> Result<Appended, AppendError> {
         self.ready().await?;
         let subject = self.case_subject(&commit.partition, &commit.case_id);
+        let payload = encode_value(
+            &commit.case_id,
+            &commit.command_id,
+            &commit.events,
+            commit.fingerprint.as_ref(),
+        )?;
         match self.trusted(&commit, &subject) {
             Some(Err(first)) => return Ok(first),
-            Some(Ok(head_seq)) => match self.publish(&commit, &subject, head_seq).await {
+            Some(Ok(head_seq)) => match self.publish(&commit, &payload, &subject, head_seq).await {
                 // Another writer appended since: forget the hint and do what an append
                 // without it does, from the stream leader's view.
                 Err(PublishError::WrongLastSequence { .. }) => self.forget(&commit.case_id),
@@ -641,13 +650,15 @@ impl NatsLog {
             },
             None => {}
         }
-        self.append_read_first(commit, subject).await
+        self.append_read_first(commit, &payload, subject).await
     }
 
-    /// Publishes `commit` on `subject` expecting `head_seq` as the subject's last sequence.
+    /// Publishes `commit` (encoded as `payload`) on `subject` expecting `head_seq` as the
+    /// subject's last sequence.
     async fn publish(
         &self,
         commit: &Commit,
+        payload: &[u8],
         subject: &str,
         head_seq: u64,
     ) -> Result<js::Published, PublishError> {
@@ -658,26 +669,11 @@ impl NatsLog {
             last_event.header.case_version.to_string().as_str(),
         );
         headers.insert(HEADER_LAST_HASH, last_event.hash.to_hex().as_str());
-        let payload = match encode_value(
-            &commit.case_id,
-            &commit.command_id,
-            &commit.events,
-            commit.fingerprint.as_ref(),
-        ) {
-            Ok(value) => value,
-            Err(e) => {
-                return Err(PublishError::Rejected {
-                    subject: subject.to_owned(),
-                    code: 0,
-                    description: e.to_string(),
-                })
-            }
-        };
         js::publish_expected(
             self.ctx(),
             subject,
             headers,
-            payload,
+            payload.to_vec(),
             commit.command_id.as_str(),
             head_seq,
         )
@@ -705,7 +701,7 @@ impl NatsLog {
                     },
                 );
                 Ok(Appended {
-                    position: p.stream_seq,
+                    position: Position::new(p.stream_seq),
                     version,
                     duplicate: false,
                 })
@@ -725,6 +721,7 @@ impl NatsLog {
     async fn append_read_first(
         &self,
         commit: Commit,
+        payload: &[u8],
         subject: String,
     ) -> Result<Appended, AppendError> {
         // The case's last message on any subject: when it is on the commit's subject it is
@@ -747,7 +744,7 @@ impl NatsLog {
                     {
                         return Ok(a);
                     }
-                    let (actual, _) = head_of(&elsewhere)?;
+                    let actual = head_of(&elsewhere)?.version;
                     if actual != commit.expected_version {
                         return Err(Conflict {
                             expected: commit.expected_version,
@@ -755,25 +752,25 @@ impl NatsLog {
                         }
                         .into());
                     }
-                    return Err(AppendError::Invalid(format!(
-                        "case {} is stored on subject {}, but the commit names partition {} \
-                         (a case's partition never changes)",
-                        commit.case_id, elsewhere.subject, commit.partition
-                    )));
+                    return Err(InvalidCommit::Partition {
+                        case: commit.case_id.clone(),
+                        subject: elsewhere.subject.clone(),
+                        partition: commit.partition,
+                    }
+                    .into());
                 }
             },
         };
-        let (head_seq, head_version, head_hash) = match &last {
+        let (head_seq, head) = match &last {
             Some(m) => {
                 if msg_id(m) == Some(commit.command_id.as_str()) {
                     return Ok(first_result(m)?);
                 }
-                let (v, h) = head_of(m)?;
-                (m.seq, v, h)
+                (m.seq, head_of(m)?)
             }
-            None => (0, 0, Hash::ZERO),
+            None => (0, ChainHead::EMPTY),
         };
-        if let Err(refused) = validate_commit(&commit, head_version, head_hash) {
+        if let Err(refused) = validate_commit(&commit, head) {
             if head_seq > 0 {
                 if let Some(a) = self.applied_on_case(&subject, &commit.command_id).await? {
                     return Ok(a);
@@ -781,7 +778,7 @@ impl NatsLog {
             }
             return Err(refused);
         }
-        match self.publish(&commit, &subject, head_seq).await {
+        match self.publish(&commit, payload, &subject, head_seq).await {
             Err(PublishError::WrongLastSequence { .. }) => {
                 // Another writer got there first (our own earlier copy as the last message was
                 // already recognised by publish_expected).
@@ -844,7 +841,7 @@ impl EventLog for NatsLog {
 
     async fn subscribe(&self, from: Position) -> Result<CommitStream, LogError> {
         self.ready().await?;
-        let messages = js::subscribe_from(self.ctx(), self.stream(), from.max(1))
+        let messages = js::subscribe_from(self.ctx(), self.stream(), from.get().max(1))
             .await
             .map_err(log_error)?;
         let stream = self.inner.settings.stream.clone();
@@ -878,6 +875,7 @@ impl EventLog for NatsLog {
         self.ready().await?;
         js::last_seq(self.ctx(), self.stream())
             .await
+            .map(Position::new)
             .map_err(log_error)
     }
 }

@@ -188,7 +188,7 @@ mod tests {
 
     fn raw(value: Vec<u8>, subject: Option<&str>) -> RawCommit {
         RawCommit {
-            position: 7,
+            position: Position::new(7),
             subject: subject.map(str::to_owned),
             value,
         }
@@ -201,7 +201,7 @@ mod tests {
             .unwrap_err();
         match e {
             LogError::Corrupt { position, case, .. } => {
-                assert_eq!(position, 7);
+                assert_eq!(position.get(), 7);
                 assert_eq!(case.map(|c| c.to_string()).as_deref(), Some("c-1"));
             }
             other => panic!("{other:?}"),

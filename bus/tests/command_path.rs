@@ -9,7 +9,7 @@ const CSV: &str = "code,name,level,parent\n330800,衢州市,city,33\n330802,柯�
 330802005,新新街道,township,330802\n330802005001,金桂社区,village,330802005\n";
 
 fn regions() -> Arc<RegionTree> {
-    let mut t = RegionTree::from_csv(CSV.as_bytes()).unwrap();
+    let mut t = gridcase_regions::read_divisions(CSV.as_bytes()).unwrap();
     t.add_grid(grid(), None).unwrap();
     Arc::new(t)
 }
@@ -84,7 +84,7 @@ async fn a_report_is_decided_sealed_and_appended() {
         .execute(sub("c1", "k1", ExpectedVersion::Exactly(0), report()))
         .await
         .unwrap();
-    assert_eq!((r.position, r.version, r.duplicate), (1, 1, false));
+    assert_eq!((r.position.get(), r.version, r.duplicate), (1, 1, false));
     assert_eq!(r.events[0].event_type, "CaseReported");
     assert_eq!(r.events[0].prev_hash, Hash::ZERO);
     let s = p.load(&CaseId::new("c1").unwrap()).await.unwrap();
@@ -111,8 +111,8 @@ async fn a_retried_command_returns_the_first_result_and_appends_nothing() {
         .unwrap();
     assert!(again.duplicate);
     assert_eq!(
-        (again.position, again.version),
-        (first.position, first.version)
+        (again.position.get(), again.version),
+        (first.position.get(), first.version)
     );
     assert_eq!(again.events, first.events);
     // A new path on the same log (empty cache, like a restarted server) answers the same.
@@ -122,7 +122,7 @@ async fn a_retried_command_returns_the_first_result_and_appends_nothing() {
         .await
         .unwrap();
     assert!(again.duplicate && again.position == first.position);
-    assert_eq!(p.log().head().await.unwrap(), 2);
+    assert_eq!(p.log().head().await.unwrap().get(), 2);
 }
 
 #[tokio::test]
@@ -138,7 +138,7 @@ async fn a_key_reused_for_another_case_is_refused() {
         Err(CommandError::CommandIdReused { case_id, .. }) => assert_eq!(case_id.as_str(), "c1"),
         other => panic!("expected CommandIdReused, got {other:?}"),
     }
-    assert_eq!(p.log().head().await.unwrap(), 1);
+    assert_eq!(p.log().head().await.unwrap().get(), 1);
 }
 
 #[tokio::test]
@@ -151,7 +151,7 @@ async fn a_rejection_appends_nothing() {
         Err(CommandError::Rejected(Rejection::CaseNotFound)) => {}
         other => panic!("expected CaseNotFound, got {other:?}"),
     }
-    assert_eq!(p.log().head().await.unwrap(), 0);
+    assert_eq!(p.log().head().await.unwrap().get(), 0);
 }
 
 #[tokio::test]
@@ -176,7 +176,7 @@ async fn a_pinned_stale_version_gets_the_conflict() {
         ),
         other => panic!("expected a conflict, got {other:?}"),
     }
-    assert_eq!(p.log().head().await.unwrap(), 2);
+    assert_eq!(p.log().head().await.unwrap().get(), 2);
 }
 
 #[tokio::test]

@@ -17,6 +17,10 @@ use gridcase_bus::testing::NatsServer;
 use gridcase_bus::*;
 use gridcase_domain::{CaseId, Hash};
 
+/// Positions the damage tests expect, as patterns.
+const P2: Position = Position::new(2);
+const P4: Position = Position::new(4);
+
 /// Fresh stream and subject prefix on each call, so tests sharing a server never meet.
 fn settings(url: &str) -> NatsSettings {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
@@ -62,7 +66,7 @@ async fn through_any_log() {
     let a = contract::append_next(&log, "any", "any-1", 2)
         .await
         .unwrap();
-    assert_eq!((a.position, a.version, a.duplicate), (1, 2, false));
+    assert_eq!((a.position.get(), a.version, a.duplicate), (1, 2, false));
     contract::assert_log_consistent(&log).await;
 }
 
@@ -107,7 +111,7 @@ async fn the_stream_refuses_deleting_and_purging_messages() {
     let refused = refused.err().map(|e| e.to_string()).unwrap_or_default();
     assert!(refused.contains("purge"), "{refused}");
 
-    assert_eq!(log.head().await.unwrap(), 3);
+    assert_eq!(log.head().await.unwrap().get(), 3);
     contract::assert_log_consistent(&log).await;
 }
 
@@ -134,38 +138,43 @@ async fn a_garbage_message_is_a_typed_corruption_naming_its_position_and_case() 
     // The checksum fails, so the bytes say nothing: the case is named from the subject.
     assert!(matches!(
         log.read_case(&z).await,
-        Err(LogError::Corrupt { position: 2, case: Some(c), .. }) if c == z
+        Err(LogError::Corrupt { position: P2, case: Some(c), .. }) if c == z
     ));
     assert!(matches!(
-        log.read_from(1, 10).await,
-        Err(LogError::Corrupt { position: 2, case: Some(c), .. }) if c == z
+        log.read_from(Position::new(1), 10).await,
+        Err(LogError::Corrupt { position: P2, case: Some(c), .. }) if c == z
     ));
-    assert_eq!(log.read_from(3, 10).await.unwrap()[0].position, 3);
+    assert_eq!(
+        log.read_from(Position::new(3), 10).await.unwrap()[0]
+            .position
+            .get(),
+        3
+    );
     // The subscription delivers what precedes it, then the error, then ends.
-    let mut sub = log.subscribe(1).await.unwrap();
-    assert_eq!(sub.next().await.unwrap().unwrap().position, 1);
+    let mut sub = log.subscribe(Position::new(1)).await.unwrap();
+    assert_eq!(sub.next().await.unwrap().unwrap().position.get(), 1);
     assert!(matches!(
         sub.next().await,
-        Some(Err(LogError::Corrupt { position: 2, .. }))
+        Some(Err(LogError::Corrupt { position: P2, .. }))
     ));
     assert!(sub.next().await.is_none());
     // Appending on top of it is refused with the same typed error; nothing is appended.
     let next = contract::commit("z", "z2", 1, Hash::ZERO, 1);
     assert!(matches!(
         log.append(next).await,
-        Err(AppendError::Log(LogError::Corrupt { position: 2, .. }))
+        Err(AppendError::Log(LogError::Corrupt { position: P2, .. }))
     ));
-    assert_eq!(log.head().await.unwrap(), 3);
+    assert_eq!(log.head().await.unwrap().get(), 3);
 
     // A well-formed commit of another case on this case's subject is corruption too.
     let stray = log.case_subject(&"330802".parse().unwrap(), &CaseId::new("y").unwrap());
     let ctx = &log.connection().jetstream;
-    let good = log.read_from(3, 1).await.unwrap();
+    let good = log.read_from(Position::new(3), 1).await.unwrap();
     let raw = ctx
         .get_stream(&log.settings().stream)
         .await
         .unwrap()
-        .get_raw_message(good[0].position)
+        .get_raw_message(good[0].position.get())
         .await
         .unwrap();
     ctx.publish(stray, raw.payload)
@@ -174,8 +183,8 @@ async fn a_garbage_message_is_a_typed_corruption_naming_its_position_and_case() 
         .await
         .unwrap();
     assert!(matches!(
-        log.read_from(4, 1).await,
-        Err(LogError::Corrupt { position: 4, case: Some(c), .. }) if c.as_str() == "y"
+        log.read_from(Position::new(4), 1).await,
+        Err(LogError::Corrupt { position: P4, case: Some(c), .. }) if c.as_str() == "y"
     ));
 }
 
@@ -220,7 +229,7 @@ async fn a_command_id_further_back_in_the_case_is_still_a_duplicate() {
             ..first
         }
     );
-    assert_eq!(log.head().await.unwrap(), 2);
+    assert_eq!(log.head().await.unwrap().get(), 2);
 }
 
 #[tokio::test]
@@ -244,7 +253,7 @@ async fn a_commit_naming_another_partition_does_not_fork_the_case() {
             actual: 1
         }))
     ));
-    assert_eq!(log.head().await.unwrap(), 1);
+    assert_eq!(log.head().await.unwrap().get(), 1);
 }
 
 #[tokio::test]
@@ -292,8 +301,8 @@ async fn a_dead_server_is_unavailable_then_appends_resume_after_restart() {
         return;
     };
     contract::append_next(&log, "u", "u1", 1).await.unwrap();
-    let mut sub = log.subscribe(1).await.unwrap();
-    assert_eq!(sub.next().await.unwrap().unwrap().position, 1);
+    let mut sub = log.subscribe(Position::new(1)).await.unwrap();
+    assert_eq!(sub.next().await.unwrap().unwrap().position.get(), 1);
 
     let (v, h) = contract::case_head(&log, "u").await;
     server.kill_hard();
@@ -322,8 +331,8 @@ async fn a_dead_server_is_unavailable_then_appends_resume_after_restart() {
             Err(e) => panic!("{e}"),
         }
     };
-    assert_eq!((up.position, up.version), (2, 2));
+    assert_eq!((up.position.get(), up.version), (2, 2));
     // The subscription resumes without gap or duplicate.
-    assert_eq!(sub.next().await.unwrap().unwrap().position, 2);
+    assert_eq!(sub.next().await.unwrap().unwrap().position.get(), 2);
     contract::assert_log_consistent(&log).await;
 }

@@ -103,7 +103,7 @@ async fn sigkill_of_server_and_writer_loses_nothing_acknowledged() {
 
     server.restart();
     let log = NatsLog::connect(settings(&server.url())).await.unwrap();
-    let all = log.read_from(1, usize::MAX).await.unwrap();
+    let all = log.read_from(Position::new(1), usize::MAX).await.unwrap();
     let present: HashSet<String> = all.iter().map(|c| c.command_id.to_string()).collect();
     let missing: Vec<&String> = acked.iter().filter(|c| !present.contains(*c)).collect();
     assert!(
@@ -119,7 +119,7 @@ async fn sigkill_of_server_and_writer_loses_nothing_acknowledged() {
     let a = contract::append_next(&log, "after", "after-restart", 1)
         .await
         .unwrap();
-    assert_eq!(a.position, all.len() as u64 + 1);
+    assert_eq!(a.position.get(), all.len() as u64 + 1);
     eprintln!(
         "{} acknowledged appends in {load_time:?} before the kill; {} commits after restart",
         acked.len(),

@@ -66,8 +66,8 @@ async fn a_retry_behind_another_writer_is_still_the_first_result() {
     contract::append_next(&b, "r", "b-2", 1).await.unwrap();
     let again = a.append(commit).await.unwrap();
     assert_eq!(
-        (again.position, again.version, again.duplicate),
-        (first.position, first.version, true)
+        (again.position.get(), again.version, again.duplicate),
+        (first.position.get(), first.version, true)
     );
     assert_eq!(contract::case_head(&a, "r").await.0, 2);
 }

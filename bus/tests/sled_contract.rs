@@ -26,12 +26,12 @@ async fn reopening_keeps_everything_and_continues_positions() {
         contract::append_next(&log, "k", "two", 1).await.unwrap();
     }
     let log = SledLog::open(dir.path()).unwrap();
-    assert_eq!(log.head().await.unwrap(), 2);
+    assert_eq!(log.head().await.unwrap().get(), 2);
     let a = contract::append_next(&log, "k", "three", 1).await.unwrap();
-    assert_eq!((a.position, a.version), (3, 4));
+    assert_eq!((a.position.get(), a.version), (3, 4));
     let again = contract::append_next(&log, "k", "one", 1).await.unwrap();
     assert!(
-        again.duplicate && again.position == 1,
+        again.duplicate && again.position == Position::FIRST,
         "command index survives reopening"
     );
     contract::assert_log_consistent(&log).await;
@@ -66,20 +66,20 @@ async fn a_flipped_byte_is_a_typed_corruption_naming_the_position() {
     let mid = v.len() / 2;
     v[mid] ^= 0x20;
     tree.insert(key, v).unwrap();
-    match log.read_from(1, 10).await {
-        Err(LogError::Corrupt { position, .. }) => assert_eq!(position, 2),
+    match log.read_from(Position::FIRST, 10).await {
+        Err(LogError::Corrupt { position, .. }) => assert_eq!(position.get(), 2),
         other => panic!("expected corruption at 2, got {other:?}"),
     }
     assert!(matches!(
         log.read_case(&gridcase_domain::CaseId::new("z").unwrap())
             .await,
-        Err(LogError::Corrupt { position: 2, .. })
+        Err(LogError::Corrupt { position, .. }) if position.get() == 2
     ));
     // A truncated value too.
     tree.insert(key, vec![1, 2]).unwrap();
     assert!(matches!(
-        log.read_from(2, 1).await,
-        Err(LogError::Corrupt { position: 2, .. })
+        log.read_from(Position::new(2), 1).await,
+        Err(LogError::Corrupt { position, .. }) if position.get() == 2
     ));
 }
 
@@ -100,6 +100,6 @@ async fn concurrent_appends_share_flushes_and_all_land() {
     for t in tasks {
         t.await.unwrap();
     }
-    assert_eq!(log.head().await.unwrap(), 640);
+    assert_eq!(log.head().await.unwrap().get(), 640);
     contract::assert_log_consistent(&log).await;
 }

@@ -65,7 +65,7 @@ async fn sigkill_loses_nothing_acknowledged() {
     }
 
     let log = SledLog::open(dir.path()).unwrap();
-    let all = log.read_from(1, usize::MAX).await.unwrap();
+    let all = log.read_from(Position::FIRST, usize::MAX).await.unwrap();
     let present: std::collections::HashSet<String> =
         all.iter().map(|c| c.command_id.to_string()).collect();
     let missing: Vec<&String> = acked.iter().filter(|c| !present.contains(*c)).collect();

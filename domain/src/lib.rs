@@ -17,15 +17,18 @@
 //!   top of a [`ChainHead`], [`chain::check_link`] and [`chain::check_hash`] check them.
 //! - [`policy`]: deadlines per level, severity and kind; how far a command's times may stray
 //!   from the engine's clock.
+//! - [`causes`]: an error with its causes, as every crate shows them ([`error_chain`],
+//!   [`error_messages`]).
 //!
 //! ```
 //! use gridcase_domain::*;
 //!
-//! let regions = RegionTree::from_csv("code,name,level,parent\n\
-//!     330800,衢州市,city,33\n330802,柯城区,county,330800\n\
-//!     330802005,新新街道,township,330802\n330802005001,金桂社区,village,330802005\n".as_bytes())
-//!     .unwrap();
-//! let mut regions = regions;
+//! // A deployment reads its divisions from a file (`gridcase-regions`); here, four by hand.
+//! let mut regions = RegionTree::new();
+//! for (code, name) in [("330800", "衢州市"), ("330802", "柯城区"), ("330802005", "新新街道"),
+//!                      ("330802005001", "金桂社区")] {
+//!     regions.insert(code.parse().unwrap(), name).unwrap();
+//! }
 //! let grid: RegionCode = "330802005001007".parse().unwrap();
 //! regions.add_grid(grid, None).unwrap();
 //! let policy = Policy::default();
@@ -54,6 +57,7 @@
 pub mod actor;
 pub mod allowed;
 pub mod casefile;
+pub mod causes;
 pub mod chain;
 pub mod command;
 pub mod decide;
@@ -69,6 +73,7 @@ pub mod vocab;
 pub use actor::{Actor, ActorError, Role, Scope};
 pub use allowed::allowed_actions;
 pub use casefile::CaseFile;
+pub use causes::{error_chain, error_messages};
 pub use chain::{ChainHead, CommitHeader, LinkError};
 pub use command::{Action, Command};
 pub use decide::{decide, Context, Rejection};

@@ -6,8 +6,9 @@
 //!   three digits for grids). Codes are prefix-nested, so "is X inside Y" is
 //!   [`RegionCode::contains`], and codes sort so that every subtree is one contiguous range
 //!   ([`RegionCode::subtree_bounds`], [`RegionCode::subtree_key_bounds`]).
-//! * [`RegionTree`] — the set of known divisions (loaded from the reference CSV, plus grids),
-//!   with names, children and per-level counts.
+//! * [`RegionTree`] — the set of known divisions and grids, with names, children and per-level
+//!   counts, built region by region ([`RegionTree::insert`], [`RegionTree::add_grid`]). Reading
+//!   a deployment's division table and grid file is I/O and lives in `gridcase-regions`.
 //!
 //! # Code forms
 //!
@@ -40,7 +41,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::io::BufRead;
 use std::iter::FusedIterator;
 use std::ops::Bound;
 use std::str::FromStr;
@@ -60,9 +60,6 @@ const POW10: [u64; 16] = {
     }
     t
 };
-
-/// The header line [`RegionTree::from_csv`] requires.
-pub const CSV_HEADER: &str = "code,name,level,parent";
 
 /// Longest prefix of a rejected input kept in [`RegionError::InvalidCode`].
 const MAX_ECHOED_INPUT: usize = 40;
@@ -226,16 +223,6 @@ pub enum RegionError {
         /// Its parent (by code), which is missing.
         parent: RegionCode,
     },
-    /// A malformed or inconsistent line in a divisions CSV (1-based line number; the header
-    /// is line 1). Problems with a row's content are reported here with the message of the
-    /// underlying error (invalid code, duplicate, parent mismatch, unknown parent, …).
-    #[error("divisions CSV line {line}: {reason}")]
-    Csv {
-        /// 1-based line number.
-        line: usize,
-        /// What is wrong with it.
-        reason: String,
-    },
     /// The region is already in the [`RegionTree`].
     #[error("duplicate region code {code}: it is already known")]
     DuplicateCode {
@@ -258,9 +245,6 @@ pub enum RegionError {
         /// The offending code.
         code: RegionCode,
     },
-    /// Reading the input failed (including invalid UTF-8).
-    #[error("reading divisions: {0}")]
-    Io(#[from] std::io::Error),
 }
 
 fn echo_input(s: &str) -> String {
@@ -693,98 +677,10 @@ pub struct RegionTree {
     counts: [usize; 5],
 }
 
-/// One parsed CSV row, before linking.
-struct CsvRow {
-    code: RegionCode,
-    name: String,
-    line: usize,
-}
-
 impl RegionTree {
     /// An empty tree.
     pub fn new() -> RegionTree {
         RegionTree::default()
-    }
-
-    /// Loads divisions from CSV with the header `code,name,level,parent` (see
-    /// `fixtures/data/divisions-zhejiang.csv`). Rows may come in any order (a parent may follow
-    /// its children); any level may appear, including 15-digit grids. A UTF-8 BOM, `\r\n`
-    /// line ends and trailing blank lines are tolerated; quoted fields are not supported.
-    ///
-    /// Each row is checked: exactly 4 fields; a valid code; a non-empty name; the `level`
-    /// column equals the code's level; the `parent` column equals
-    /// [`RegionCode::parent`] (for a city: its 2-digit province, e.g. `33`); no duplicate
-    /// codes; every parent is present somewhere in the file.
-    ///
-    /// # Errors
-    /// [`RegionError::Csv`] with the 1-based line number (header = line 1) for any malformed
-    /// or inconsistent line; [`RegionError::Io`] if reading fails or the input is not UTF-8.
-    pub fn from_csv(mut reader: impl BufRead) -> Result<RegionTree, RegionError> {
-        let csv_err = |line: usize, reason: String| RegionError::Csv { line, reason };
-        let mut buf = String::new();
-
-        if reader.read_line(&mut buf)? == 0 {
-            return Err(csv_err(
-                1,
-                format!("empty input: expected the header {CSV_HEADER:?}"),
-            ));
-        }
-        let header = trim_line_end(&buf);
-        let header = header.strip_prefix('\u{feff}').unwrap_or(header);
-        if header != CSV_HEADER {
-            return Err(csv_err(
-                1,
-                format!(
-                    "expected the header {CSV_HEADER:?}, found {:?}",
-                    echo_input(header)
-                ),
-            ));
-        }
-
-        let mut rows: Vec<CsvRow> = Vec::new();
-        let mut line_no = 1;
-        let mut blank_line: Option<usize> = None;
-        loop {
-            buf.clear();
-            if reader.read_line(&mut buf)? == 0 {
-                break;
-            }
-            line_no += 1;
-            let line = trim_line_end(&buf);
-            if line.is_empty() {
-                blank_line.get_or_insert(line_no);
-                continue;
-            }
-            if let Some(blank) = blank_line {
-                return Err(csv_err(
-                    blank,
-                    "blank line before the end of the file".into(),
-                ));
-            }
-            rows.push(parse_csv_row(line, line_no).map_err(|reason| csv_err(line_no, reason))?);
-        }
-
-        // Sorted by code, parents come before their children, and duplicates are adjacent.
-        rows.sort_by_key(|r| (r.code, r.line));
-        if let Some(pair) = rows.windows(2).find(|w| w[0].code == w[1].code) {
-            let (first, again) = (&pair[0], &pair[1]);
-            return Err(csv_err(
-                again.line,
-                format!(
-                    "{} (first on line {})",
-                    RegionError::DuplicateCode { code: again.code },
-                    first.line
-                ),
-            ));
-        }
-
-        let mut tree = RegionTree::new();
-        for row in rows {
-            let (line, code) = (row.line, row.code);
-            tree.insert(code, row.name)
-                .map_err(|e| csv_err(line, e.to_string()))?;
-        }
-        Ok(tree)
     }
 
     /// Adds a region whose parent is already known (cities need no parent).
@@ -922,55 +818,6 @@ impl RegionTree {
     }
 }
 
-fn trim_line_end(line: &str) -> &str {
-    line.strip_suffix('\n')
-        .map_or(line, |l| l.strip_suffix('\r').unwrap_or(l))
-}
-
-/// Parses one data line (already without its line end); the error is the reason.
-fn parse_csv_row(line: &str, line_no: usize) -> Result<CsvRow, String> {
-    if line.contains('"') {
-        return Err("quoted fields are not supported".into());
-    }
-    let fields: Vec<&str> = line.split(',').collect();
-    let [code, name, level, parent] = fields[..] else {
-        return Err(format!(
-            "expected 4 comma-separated fields (code,name,level,parent), found {}",
-            fields.len()
-        ));
-    };
-    let code = RegionCode::parse(code).map_err(|e| e.to_string())?;
-    if name.trim().is_empty() {
-        return Err(format!("region {code}: the name is empty"));
-    }
-    let level: Level = level.parse().map_err(|e: RegionError| e.to_string())?;
-    if level != code.level() {
-        return Err(format!(
-            "region {code} is a {} code but the level column says {level}",
-            code.level()
-        ));
-    }
-    let mut buf = [0u8; PAD_DIGITS];
-    let expected = match code.parent() {
-        Some(p) => p.write_digits(&mut buf),
-        // A city's parent column is its 2-digit province.
-        None => &code.write_digits(&mut buf)[..2],
-    };
-    if parent != expected {
-        return Err(RegionError::ParentMismatch {
-            code,
-            expected: expected.to_owned(),
-            found: echo_input(parent),
-        }
-        .to_string());
-    }
-    Ok(CsvRow {
-        code,
-        name: name.to_owned(),
-        line: line_no,
-    })
-}
-
 // ---------------------------------------------------------------------------------------------
 // Tests
 // ---------------------------------------------------------------------------------------------
@@ -979,24 +826,24 @@ fn parse_csv_row(line: &str, line_no: usize) -> Result<CsvRow, String> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
-    use std::sync::OnceLock;
-
-    const ZHEJIANG_CSV: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../fixtures/data/divisions-zhejiang.csv"
-    );
 
     fn code(s: &str) -> RegionCode {
         RegionCode::parse(s).unwrap()
     }
 
-    fn zhejiang() -> &'static RegionTree {
-        static TREE: OnceLock<RegionTree> = OnceLock::new();
-        TREE.get_or_init(|| {
-            let file = std::fs::File::open(ZHEJIANG_CSV)
-                .unwrap_or_else(|e| panic!("open {ZHEJIANG_CSV}: {e}"));
-            RegionTree::from_csv(std::io::BufReader::new(file)).unwrap()
-        })
+    /// A city, a county, a township and a village (the real divisions, with their CSV, are
+    /// tested in `gridcase-regions`).
+    fn small_tree() -> RegionTree {
+        let mut tree = RegionTree::new();
+        for (c, name) in [
+            ("330800", "衢州市"),
+            ("330802", "柯城区"),
+            ("330802005", "新新街道"),
+            ("330802005001", "金桂社区"),
+        ] {
+            tree.insert(code(c), name).unwrap();
+        }
+        tree
     }
 
     // ----- Level -----
@@ -1487,75 +1334,8 @@ mod tests {
     }
 
     #[test]
-    fn zhejiang_counts() {
-        let tree = zhejiang();
-        assert_eq!(tree.count(Level::City), 11);
-        assert_eq!(tree.count(Level::County), 90);
-        assert_eq!(tree.count(Level::Township), 1_387);
-        assert_eq!(tree.count(Level::Village), 25_547);
-        assert_eq!(tree.count(Level::Grid), 0);
-        assert_eq!(tree.len(), 11 + 90 + 1_387 + 25_547);
-        assert_eq!(tree.cities().len(), 11);
-        assert_eq!(tree.iter().count(), tree.len());
-        assert!(tree
-            .iter()
-            .zip(tree.iter().skip(1))
-            .all(|(a, b)| a.code < b.code));
-
-        let quzhou = code("330800");
-        assert_eq!(tree.name(quzhou), Some("衢州市"));
-        assert_eq!(tree.children(quzhou).len(), 6);
-        let mut per_level = [0usize; 5];
-        for info in tree.subtree(quzhou) {
-            assert!(quzhou.contains(info.code));
-            per_level[info.level.index()] += 1;
-        }
-        assert_eq!(per_level, [0, 1_664, 100, 6, 1]);
-        // The subtree range scan agrees with a full filter.
-        assert_eq!(
-            tree.subtree(quzhou).count(),
-            tree.iter().filter(|i| quzhou.contains(i.code)).count()
-        );
-
-        let kecheng = tree.require(code("330802")).unwrap();
-        assert_eq!(kecheng.name, "柯城区");
-        assert_eq!(kecheng.level, Level::County);
-        assert_eq!(kecheng.parent, Some(quzhou));
-        assert_eq!(tree.name(code("330802005")), Some("新新街道"));
-        assert_eq!(tree.name(code("330802005001")), Some("金桂社区"));
-        assert_eq!(
-            tree.parse_known("330802005001").unwrap(),
-            code("330802005001")
-        );
-        assert!(matches!(
-            tree.parse_known("330802005999"),
-            Err(RegionError::UnknownRegion { .. })
-        ));
-        assert!(matches!(
-            tree.parse_known("33080200599"),
-            Err(RegionError::InvalidCode { .. })
-        ));
-
-        // Structure: every node's children are sorted, known, and point back to it.
-        let mut linked = 0;
-        for info in tree.iter() {
-            assert_eq!(info.level, info.code.level());
-            assert_eq!(info.parent, info.code.parent());
-            if let Some(p) = info.parent {
-                assert!(tree.children(p).binary_search(&info.code).is_ok());
-            }
-            let kids = tree.children(info.code);
-            assert!(kids.windows(2).all(|w| w[0] < w[1]));
-            linked += kids.len();
-        }
-        assert_eq!(linked + tree.cities().len(), tree.len());
-        assert!(tree.children(code("330802005001")).is_empty());
-        assert!(tree.children(code("330899")).is_empty());
-    }
-
-    #[test]
     fn unknown_region_error_names_the_code() {
-        let tree = zhejiang();
+        let tree = small_tree();
         let missing = code("330802005999");
         let err = tree.require(missing).unwrap_err();
         assert!(matches!(err, RegionError::UnknownRegion { code } if code == missing));
@@ -1567,7 +1347,8 @@ mod tests {
 
     #[test]
     fn grids() {
-        let mut tree = zhejiang().clone();
+        let original = small_tree();
+        let mut tree = original.clone();
         let village = code("330802005001");
         let g7 = code("330802005001007");
         let info = tree.add_grid(g7, None).unwrap().clone();
@@ -1605,154 +1386,12 @@ mod tests {
         assert!(matches!(err, RegionError::UnknownParent { .. }));
         assert!(err.to_string().contains("330899001"), "{err}");
         tree.insert(code("330802999"), "新乡镇").unwrap();
-        assert_eq!(tree.count(Level::Township), 1_388);
+        assert_eq!(tree.count(Level::Township), 2);
         assert!(tree.children(code("330802")).contains(&code("330802999")));
-        assert_eq!(zhejiang().count(Level::Grid), 0, "the clone is independent");
+        assert_eq!(original.count(Level::Grid), 0, "the clone is independent");
     }
 
     fn code_of(s: &str) -> RegionCode {
         code(s)
-    }
-
-    // ----- CSV -----
-
-    const SMALL: &str = "code,name,level,parent
-330800,衢州市,city,33
-330802,柯城区,county,330800
-330802005,新新街道,township,330802
-330802005001,金桂社区,village,330802005
-";
-
-    fn load(text: &str) -> Result<RegionTree, RegionError> {
-        RegionTree::from_csv(text.as_bytes())
-    }
-
-    fn csv_error(text: &str) -> (usize, String) {
-        match load(text) {
-            Err(RegionError::Csv { line, reason }) => (line, reason),
-            other => panic!("expected a CSV error, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn csv_accepts_variants() {
-        assert_eq!(load(SMALL).unwrap().len(), 4);
-        assert_eq!(
-            load(SMALL.trim_end()).unwrap().len(),
-            4,
-            "no trailing newline"
-        );
-        assert_eq!(
-            load(&format!("{SMALL}\n\n")).unwrap().len(),
-            4,
-            "trailing blank lines"
-        );
-        assert_eq!(load(&SMALL.replace('\n', "\r\n")).unwrap().len(), 4, "CRLF");
-        assert_eq!(load(&format!("\u{feff}{SMALL}")).unwrap().len(), 4, "BOM");
-        // Children before parents.
-        let mut lines: Vec<&str> = SMALL.lines().collect();
-        lines[1..].reverse();
-        let tree = load(&lines.join("\n")).unwrap();
-        assert_eq!(tree.children(code("330800")), [code("330802")]);
-        // Header only.
-        assert!(load("code,name,level,parent\n").unwrap().is_empty());
-        // Grid rows are accepted too.
-        let tree = load(&format!(
-            "{SMALL}330802005001007,七网格,grid,330802005001\n"
-        ))
-        .unwrap();
-        assert_eq!(tree.name(code("330802005001007")), Some("七网格"));
-    }
-
-    #[test]
-    fn csv_errors_report_the_line() {
-        let cases: &[(&str, usize, &str)] = &[
-            ("", 1, "empty input"),
-            ("code,name,parent,level\n", 1, "expected the header"),
-            (&format!("{SMALL}330803,衢江区,county\n"), 6, "found 3"),
-            (
-                &format!("{SMALL}330803,衢江区,county,330800,x\n"),
-                6,
-                "found 5",
-            ),
-            (
-                &format!("{SMALL}\"330803\",衢江区,county,330800\n"),
-                6,
-                "quoted",
-            ),
-            (
-                &format!("{SMALL}33080x,衢江区,county,330800\n"),
-                6,
-                "\"33080x\"",
-            ),
-            (
-                &format!("{SMALL}330803,,county,330800\n"),
-                6,
-                "name is empty",
-            ),
-            (
-                &format!("{SMALL}330803,衢江区,County,330800\n"),
-                6,
-                "invalid region level",
-            ),
-            (
-                &format!("{SMALL}330803,衢江区,city,330800\n"),
-                6,
-                "330803 is a county code but the level column says city",
-            ),
-            (
-                &format!("{SMALL}330803,衢江区,county,330700\n"),
-                6,
-                "region 330803: stated parent is \"330700\" but by its code the parent is 330800",
-            ),
-            (
-                &format!("{SMALL}330700,温州市,city,34\n"),
-                6,
-                "by its code the parent is 33",
-            ),
-            (
-                &format!(
-                    "{SMALL}330802005002,x,village,330802005\n330802005002,y,village,330802005\n"
-                ),
-                7,
-                "duplicate region code 330802005002",
-            ),
-            (
-                &format!("{SMALL}330803001,x,township,330803\n"),
-                6,
-                "parent 330803 is not known",
-            ),
-            (
-                &format!("{SMALL}\n330803,衢江区,county,330800\n"),
-                6,
-                "blank line",
-            ),
-        ];
-        for (text, want_line, want) in cases {
-            let (line, reason) = csv_error(text);
-            assert_eq!(line, *want_line, "{reason}");
-            assert!(
-                reason.contains(want),
-                "line {line}: {reason:?} lacks {want:?}"
-            );
-            let shown = RegionError::Csv { line, reason }.to_string();
-            assert!(
-                shown.starts_with(&format!("divisions CSV line {want_line}: ")),
-                "{shown}"
-            );
-        }
-        // Duplicate: the message names the first line too.
-        let (_, reason) = csv_error(&format!("{SMALL}330802,柯城区,county,330800\n"));
-        assert!(reason.contains("first on line 3"), "{reason}");
-    }
-
-    #[test]
-    fn csv_invalid_utf8_is_io_error() {
-        let mut bytes = SMALL.as_bytes().to_vec();
-        bytes.extend_from_slice(b"330803,\xff\xfe,county,330800\n");
-        assert!(matches!(
-            RegionTree::from_csv(&bytes[..]),
-            Err(RegionError::Io(_))
-        ));
     }
 }

@@ -6,7 +6,9 @@
 //!   index (open cases by holding unit and deadline) and pre-aggregated [`Aggregate`]s per
 //!   region and local day/month.
 //! - [`Projection`]: the runner — follows the log, saves state and checkpoint in one atomic
-//!   batch ([`Store`]), offers read-your-writes ([`Projection::wait_for`]).
+//!   batch ([`Store`]), offers read-your-writes ([`Projection::wait_for`]). The store owns its
+//!   key layout: [`describe_key`] names a key for people (the replay tool's difference
+//!   reports).
 //! - [`SearchQuery`] → [`SearchPage`]: case search over indexes kept beside the case views
 //!   (region, holder, handler, mediator, character n-grams of the summary), never persisted.
 //! - [`StatsQuery`] → [`StatsReport`]: the "小事不出格" statistics exactly as DOMAIN.md defines
@@ -33,11 +35,25 @@ pub use stats::{
     Activity, Breakdown, Change, ChildFigures, Cohort, Durations, Figures, Rates, StatsQuery,
     StatsReport,
 };
-pub use store::{checkpoint_of, Dump, Store};
+pub use store::{checkpoint_of, describe_key, Dump, Store};
+
+use std::path::PathBuf;
 
 use gridcase_bus::{LogError, Position};
+use gridcase_domain::{CaseId, CodecError};
+
+/// A cause kept as it came (the snapshot's decoders fail with several error types).
+pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Why a projection could not advance or answer.
+///
+/// How to handle each: [`ProjectionError::Lagging`] and [`ProjectionError::Log`] when the log
+/// is unavailable — retry shortly; [`ProjectionError::Gap`], [`ProjectionError::Corrupt`] and
+/// [`ProjectionError::VersionJump`] — the log is damaged: run `gridcase-replay verify`;
+/// [`ProjectionError::Locked`], [`ProjectionError::TimeZone`] — fix the deployment as the
+/// message says; [`ProjectionError::Storage`], [`ProjectionError::Damaged`],
+/// [`ProjectionError::Undecodable`] — the projection's own files: fix the disk or remove the
+/// snapshot and let the log rebuild it.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ProjectionError {
@@ -49,20 +65,85 @@ pub enum ProjectionError {
         /// The position received.
         got: Position,
     },
-    /// A commit could not be decoded or does not fit the case.
-    #[error("cannot project the commit at position {position}: {reason}")]
+    /// An event of a commit does not decode.
+    #[error("cannot project the commit at position {position}: an event does not decode")]
     Corrupt {
         /// Where.
         position: Position,
-        /// Why.
-        reason: String,
+        /// What the decoder said.
+        #[source]
+        source: CodecError,
+    },
+    /// A commit does not continue its case: its first version is not the next one.
+    #[error(
+        "cannot project the commit at position {position}: case {case} jumps from version \
+         {from} to {to}"
+    )]
+    VersionJump {
+        /// Where.
+        position: Position,
+        /// The case.
+        case: CaseId,
+        /// The case's version before the commit.
+        from: u64,
+        /// The version the commit starts at.
+        to: u64,
     },
     /// The log failed.
     #[error(transparent)]
     Log(#[from] LogError),
-    /// The projection store failed.
-    #[error("projection store: {0}")]
-    Storage(String),
+    /// A file of the projection store could not be read or written.
+    #[error("projection store: {context}")]
+    Storage {
+        /// What was being done, naming the file.
+        context: String,
+        /// Why it failed.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Another process holds the projection store: stop it, or use another data directory.
+    #[error("the projection store at {} is in use by another process", dir.display())]
+    Locked {
+        /// The store's directory.
+        dir: PathBuf,
+    },
+    /// The snapshot's framing is damaged (reading it for a comparison; opening the store sets
+    /// a damaged snapshot aside instead).
+    #[error("the projection snapshot in {} is damaged: {reason}", dir.display())]
+    Damaged {
+        /// The store's directory.
+        dir: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// An entry of a snapshot whose framing checks out does not decode: remove the snapshot
+    /// and let the log rebuild it.
+    #[error("the projection snapshot's {what} does not decode")]
+    Undecodable {
+        /// Which entry.
+        what: String,
+        /// What the decoder said, when it said something.
+        #[source]
+        source: Option<Cause>,
+    },
+    /// The snapshot was built in another time zone.
+    #[error("the projection was built in time zone {built}, not {configured}: rebuild it")]
+    TimeZone {
+        /// The snapshot's.
+        built: String,
+        /// The deployment's.
+        configured: String,
+    },
+    /// A thread of the projection (the applier of commits read ahead, the snapshot writer)
+    /// could not start, or failed.
+    #[error("the projection's {what}")]
+    Worker {
+        /// What happened to it.
+        what: &'static str,
+        /// Why, when known.
+        #[source]
+        source: Option<Cause>,
+    },
     /// Read-your-writes timed out.
     #[error("the projection has applied position {applied}, not yet {wanted}: retry shortly")]
     Lagging {

@@ -271,7 +271,7 @@ impl Projector {
             aggregates: FastMap::default(),
             queue: BTreeSet::new(),
             index: Indexes::default(),
-            checkpoint: 0,
+            checkpoint: Position::ZERO,
             changes: Vec::new(),
         }
     }
@@ -308,9 +308,9 @@ impl Projector {
         c.events
             .iter()
             .map(|r| {
-                r.decode().map_err(|e| ProjectionError::Corrupt {
+                r.decode().map_err(|source| ProjectionError::Corrupt {
                     position: c.position,
-                    reason: e.to_string(),
+                    source,
                 })
             })
             .collect()
@@ -326,9 +326,9 @@ impl Projector {
         if c.position <= self.checkpoint {
             return Ok(());
         }
-        if c.position != self.checkpoint + 1 {
+        if c.position != self.checkpoint.next() {
             return Err(ProjectionError::Gap {
-                expected: self.checkpoint + 1,
+                expected: self.checkpoint.next(),
                 got: c.position,
             });
         }
@@ -339,38 +339,37 @@ impl Projector {
             Some(e) => e,
             None => self.cases.entry(c.case_id.clone()).or_insert(CaseEntry {
                 state: CaseState::default(),
-                position: 0,
+                position: Position::ZERO,
                 updated_at: Timestamp::EPOCH,
                 cohort: None,
             }),
         };
         let old_queue = queue_key(&entry.state);
         let old_keys = IndexKeys::of(&entry.state);
-        if bodies.is_some_and(|b| b.len() != c.events.len()) {
-            return Err(ProjectionError::Corrupt {
-                position: c.position,
-                reason: "decoded bodies do not match the commit's events".into(),
-            });
-        }
+        debug_assert!(
+            bodies.is_none_or(|b| b.len() == c.events.len()),
+            "decoded bodies do not match the commit's events"
+        );
+        // Bodies that do not match (a bug of the caller) are decoded again here.
+        let bodies = bodies.filter(|b| b.len() == c.events.len());
         for (i, r) in c.events.iter().enumerate() {
             let decoded;
             let event = match bodies {
                 Some(b) => &b[i],
                 None => {
-                    decoded = r.decode().map_err(|e| ProjectionError::Corrupt {
+                    decoded = r.decode().map_err(|source| ProjectionError::Corrupt {
                         position: c.position,
-                        reason: e.to_string(),
+                        source,
                     })?;
                     &decoded
                 }
             };
             if r.header.case_version != entry.state.version + 1 {
-                return Err(ProjectionError::Corrupt {
+                return Err(ProjectionError::VersionJump {
                     position: c.position,
-                    reason: format!(
-                        "case {} jumps from version {} to {}",
-                        c.case_id, entry.state.version, r.header.case_version
-                    ),
+                    case: c.case_id.clone(),
+                    from: entry.state.version,
+                    to: r.header.case_version,
                 });
             }
             let registered_at = entry.state.registered_at;
@@ -567,7 +566,7 @@ pub fn case_view_shape() -> String {
     };
     let entry = CaseEntry {
         state,
-        position: 0,
+        position: Position::ZERO,
         updated_at: t,
         cohort: Some(CohortMark {
             day: 0,

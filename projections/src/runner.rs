@@ -155,12 +155,15 @@ impl Projection {
         let me = self.clone();
         tokio::task::spawn_blocking(move || me.save())
             .await
-            .map_err(|e| ProjectionError::Storage(format!("saving the snapshot: {e}")))?
+            .map_err(|e| ProjectionError::Worker {
+                what: "snapshot writer stopped abnormally",
+                source: Some(e.into()),
+            })?
     }
 
     /// Follows the log until it ends or fails. Run it in a task.
     pub async fn run<L: EventLog>(&self, log: &L) -> Result<(), ProjectionError> {
-        let mut sub = log.subscribe(self.checkpoint() + 1).await?;
+        let mut sub = log.subscribe(self.checkpoint().next()).await?;
         let mut unsaved = 0u64;
         let mut save_by: Option<tokio::time::Instant> = None;
         loop {
@@ -220,10 +223,13 @@ impl Projection {
                     }
                     Ok(())
                 })
-                .map_err(|e| ProjectionError::Storage(format!("starting the applier: {e}")))?
+                .map_err(|e| ProjectionError::Worker {
+                    what: "applier thread could not start",
+                    source: Some(e.into()),
+                })?
         };
         let read = async {
-            let mut sub = log.subscribe(self.checkpoint() + 1).await?;
+            let mut sub = log.subscribe(self.checkpoint().next()).await?;
             let mut since_save = 0;
             let mut done = false;
             while !done {
@@ -273,8 +279,14 @@ impl Projection {
         drop(tx);
         let applied = tokio::task::spawn_blocking(move || applier.join())
             .await
-            .map_err(|e| ProjectionError::Storage(format!("waiting for the applier: {e}")))?
-            .map_err(|_| ProjectionError::Storage("the applier panicked".into()))?;
+            .map_err(|e| ProjectionError::Worker {
+                what: "applier thread could not be waited for",
+                source: Some(e.into()),
+            })?
+            .map_err(|_| ProjectionError::Worker {
+                what: "applier thread panicked",
+                source: None,
+            })?;
         applied?;
         read_result?;
         progress(self.checkpoint(), head);
@@ -317,11 +329,11 @@ pub async fn as_of<L: EventLog>(
 ) -> Result<Projector, ProjectionError> {
     let mut p = Projector::new(calendar);
     let head = log.head().await?;
-    let mut next = 1;
+    let mut next = Position::FIRST;
     while next <= head {
         let page = log.read_from(next, CATCH_UP_PAGE).await?;
         let Some(last) = page.last() else { break };
-        next = last.position + 1;
+        next = last.position.next();
         for c in &page {
             if c.events
                 .first()

@@ -38,7 +38,7 @@ use std::path::{Path, PathBuf};
 use gridcase_bus::Position;
 use gridcase_domain::{CaseId, RegionCode};
 
-use crate::calendar::Calendar;
+use crate::calendar::{civil_from_days, Calendar};
 use crate::counts::{layout_fingerprint, Cells};
 use crate::projector::{AggKey, Bucket, CaseEntry, Projector};
 use crate::ProjectionError;
@@ -62,13 +62,31 @@ pub struct Store {
     _lock: File,
 }
 
-fn storage(e: impl std::fmt::Display) -> ProjectionError {
-    ProjectionError::Storage(e.to_string())
+/// An entry of the snapshot that does not decode.
+fn undecodable(what: impl Into<String>) -> ProjectionError {
+    ProjectionError::Undecodable {
+        what: what.into(),
+        source: None,
+    }
+}
+
+/// [`undecodable`] with the decoder's error.
+fn undecodable_because<E: Into<crate::Cause>>(
+    what: impl Into<String>,
+) -> impl FnOnce(E) -> ProjectionError {
+    let what = what.into();
+    move |e| ProjectionError::Undecodable {
+        what,
+        source: Some(e.into()),
+    }
 }
 
 fn io<'a>(what: &str, path: &'a Path) -> impl FnOnce(std::io::Error) -> ProjectionError + 'a {
     let what = what.to_owned();
-    move |e| ProjectionError::Storage(format!("{what} {}: {e}", path.display()))
+    move |source| ProjectionError::Storage {
+        context: format!("{what} {}", path.display()),
+        source,
+    }
 }
 
 pub(crate) fn agg_key((region, bucket): &AggKey) -> [u8; 15] {
@@ -86,14 +104,19 @@ pub(crate) fn agg_key((region, bucket): &AggKey) -> [u8; 15] {
 
 fn parse_agg_key(k: &[u8]) -> Result<AggKey, ProjectionError> {
     if k.len() != 15 {
-        return Err(storage("aggregate key of wrong length"));
+        return Err(undecodable(format!("aggregate key {k:?} (wrong length)")));
     }
-    let region = RegionCode::from_sortable_bytes(&k[1..10]).map_err(storage)?;
+    let region = RegionCode::from_sortable_bytes(&k[1..10])
+        .map_err(undecodable_because("region of an aggregate key"))?;
     let n = (u32::from_be_bytes(k[11..15].try_into().expect("4 bytes")) ^ 0x8000_0000) as i32;
     let bucket = match k[10] {
         0 => Bucket::Month(n),
         1 => Bucket::Day(n),
-        other => return Err(storage(format!("aggregate bucket kind {other}"))),
+        other => {
+            return Err(undecodable(format!(
+                "aggregate key of {region} (bucket kind {other})"
+            )))
+        }
     };
     Ok((region, bucket))
 }
@@ -149,6 +172,29 @@ impl<W: Write> SnapshotWriter<W> {
         let crc = self.crc.clone().finalize().to_le_bytes();
         self.out.write_all(&crc)?;
         Ok(self.out)
+    }
+}
+
+/// A key of the store for people (difference reports): `case view <id>`, `aggregate <region>
+/// month 2025-03`, `aggregate <region> day 2025-03-02`, `metadata <name>`, else the key.
+pub fn describe_key(k: &[u8]) -> String {
+    let lossy = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    match k.first() {
+        Some(b'c') => format!("case view {}", lossy(&k[1..])),
+        Some(b'a') => match parse_agg_key(k) {
+            Ok((region, Bucket::Month(n))) => format!(
+                "aggregate {region} month {:04}-{:02}",
+                n.div_euclid(12),
+                n.rem_euclid(12) + 1
+            ),
+            Ok((region, Bucket::Day(n))) => {
+                let (y, m, d) = civil_from_days(n);
+                format!("aggregate {region} day {y:04}-{m:02}-{d:02}")
+            }
+            Err(_) => format!("key {:?}", lossy(k)),
+        },
+        Some(b'm') => format!("metadata {}", lossy(&k[1..])),
+        _ => format!("key {:?}", lossy(k)),
     }
 }
 
@@ -215,10 +261,9 @@ impl Store {
         match lock.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(ProjectionError::Storage(format!(
-                    "the projection store at {} is in use by another process",
-                    dir.display()
-                )))
+                return Err(ProjectionError::Locked {
+                    dir: dir.to_owned(),
+                })
             }
             Err(std::fs::TryLockError::Error(e)) => return Err(io("locking", &lock_path)(e)),
         }
@@ -290,33 +335,36 @@ impl Store {
             match k.first() {
                 Some(b'a') => {
                     let key = parse_agg_key(k)?;
-                    let cells = Cells::decode(v)
-                        .map_err(|e| storage(format!("aggregate {:?} of {}: {e}", key.1, key.0)))?;
+                    let cells = Cells::decode(v).map_err(undecodable_because(format!(
+                        "aggregate {:?} of {}",
+                        key.1, key.0
+                    )))?;
                     p.aggregates.insert(key, cells);
                 }
                 Some(b'c') => {
                     let id = CaseId::new(String::from_utf8_lossy(&k[1..]).into_owned())
-                        .map_err(storage)?;
-                    let e: CaseEntry = rmp_serde::from_slice(v).map_err(storage)?;
+                        .map_err(undecodable_because("case id of a case view"))?;
+                    let e: CaseEntry = rmp_serde::from_slice(v)
+                        .map_err(undecodable_because(format!("case view of {id}")))?;
                     p.cases.insert(id, e);
                 }
                 _ if k == LAYOUT => {} // checked above
                 _ if k == CHECKPOINT => {
-                    p.checkpoint =
-                        u64::from_be_bytes(v.try_into().map_err(|_| storage("bad checkpoint"))?);
+                    p.checkpoint = Position::from_be_bytes(
+                        v.try_into().map_err(|_| undecodable("checkpoint"))?,
+                    );
                 }
                 _ if k == TIME_ZONE => {
                     if v != p.calendar.name().as_bytes() {
-                        return Err(ProjectionError::Storage(format!(
-                            "the projection was built in time zone {}, not {}: rebuild it",
-                            String::from_utf8_lossy(v),
-                            p.calendar.name()
-                        )));
+                        return Err(ProjectionError::TimeZone {
+                            built: String::from_utf8_lossy(v).into_owned(),
+                            configured: p.calendar.name().to_owned(),
+                        });
                     }
                 }
                 _ => {
-                    return Err(storage(format!(
-                        "unknown snapshot key {:?}",
+                    return Err(undecodable(format!(
+                        "entry {:?} (an unknown key)",
                         String::from_utf8_lossy(k)
                     )))
                 }
@@ -356,11 +404,9 @@ impl Store {
         let Some(bytes) = Self::read_bytes(dir)? else {
             return Ok(Vec::new());
         };
-        let entries = parse_snapshot(&bytes).map_err(|reason| {
-            ProjectionError::Storage(format!(
-                "the snapshot in {} is damaged: {reason}",
-                dir.display()
-            ))
+        let entries = parse_snapshot(&bytes).map_err(|reason| ProjectionError::Damaged {
+            dir: dir.to_owned(),
+            reason,
         })?;
         Ok(entries
             .into_iter()
@@ -374,8 +420,8 @@ pub fn checkpoint_of(dump: &Dump) -> Position {
     dump.iter()
         .find(|(k, _)| k.as_slice() == CHECKPOINT)
         .and_then(|(_, v)| v.as_slice().try_into().ok())
-        .map(u64::from_be_bytes)
-        .unwrap_or(0)
+        .map(Position::from_be_bytes)
+        .unwrap_or(Position::ZERO)
 }
 
 impl Projector {

@@ -128,7 +128,7 @@ async fn tiny_statistics_match_the_golden_values() {
     }
     let proj = Projection::in_memory(Calendar::default());
     proj.catch_up(&log, |_, _| {}).await.unwrap();
-    let regions = gridcase_fixtures::divisions();
+    let regions = gridcase_regions::bundled_divisions();
 
     let golden: Value = serde_json::from_str(&std::fs::read_to_string(STATS).unwrap()).unwrap();
     let views = golden["views"].as_array().unwrap();

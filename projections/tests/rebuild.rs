@@ -2,7 +2,7 @@
 //! histories, the live (incremental) projection equals a rebuild from position 0 byte for
 //! byte, and a runner killed at a random point resumes to the same bytes.
 
-use gridcase_bus::{partition_of, Commit, EventLog, SledLog};
+use gridcase_bus::{partition_of, Commit, EventLog, Position, SledLog};
 use gridcase_fixtures::{GeneratedCommit, Scale};
 use gridcase_projections::{Calendar, Projection, Store};
 use proptest::prelude::*;
@@ -35,7 +35,7 @@ async fn live(seed: u64, bursts: &[usize], dir: &std::path::Path) -> (SledLog, P
     while gen.peek().is_some() {
         let n = bursts[i % bursts.len()].max(1);
         i += 1;
-        let from = log.head().await.unwrap() + 1;
+        let from = log.head().await.unwrap().next();
         for g in gen.by_ref().take(n) {
             log.append(commit_of(&g)).await.unwrap();
         }
@@ -74,7 +74,7 @@ proptest! {
             {
                 let store = Store::open(&crash_dir).unwrap();
                 let mut p = store.load(Calendar::default()).unwrap();
-                let all = log.read_from(1, usize::MAX).await.unwrap();
+                let all = log.read_from(Position::FIRST, usize::MAX).await.unwrap();
                 let saved = (kill_after / 2).min(all.len());
                 for c in &all[..saved] {
                     p.apply(c).unwrap();
@@ -102,7 +102,7 @@ fn commits_already_applied_are_not_counted_twice() {
         let (log, live) = live(7, &[50], dir.path()).await;
         let before = live.dump();
         // Re-delivering every commit (as a subscription restarting too early would) changes nothing.
-        let all = log.read_from(1, usize::MAX).await.unwrap();
+        let all = log.read_from(Position::FIRST, usize::MAX).await.unwrap();
         live.apply_batch(&all).unwrap();
         assert_eq!(live.dump(), before);
     });

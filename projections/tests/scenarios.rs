@@ -20,7 +20,7 @@ fn code(s: &str) -> RegionCode {
 }
 
 fn regions() -> Arc<RegionTree> {
-    let mut t = RegionTree::from_csv(CSV.as_bytes()).unwrap();
+    let mut t = gridcase_regions::read_divisions(CSV.as_bytes()).unwrap();
     t.add_grid(code(G1), None).unwrap();
     t.add_grid(code(G2), None).unwrap();
     Arc::new(t)

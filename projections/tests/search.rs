@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use gridcase_bus::Committed;
+use gridcase_bus::{Committed, Position};
 use gridcase_domain::{CaseId, Category, Level, RegionCode, Status, Timestamp};
 use gridcase_fixtures::Scale;
 use gridcase_projections::{
@@ -71,7 +71,7 @@ fn search_finds_what_a_scan_finds() {
     let commits: Vec<Committed> = generator
         .enumerate()
         .map(|(i, g)| Committed {
-            position: i as u64 + 1,
+            position: Position::new(i as u64 + 1),
             case_id: g.case_id,
             command_id: g.command_id,
             events: g.events,

@@ -59,7 +59,7 @@ async fn rebuilt_beside(
     how: &str,
 ) {
     let p = Projection::open(proj_dir, Calendar::default()).unwrap();
-    assert_eq!(p.checkpoint(), 0, "{how}: not loaded, starts over");
+    assert_eq!(p.checkpoint().get(), 0, "{how}: not loaded, starts over");
     assert!(
         proj_dir
             .join(format!("projection.snapshot.{suffix}"))
@@ -171,7 +171,9 @@ fn a_store_has_one_owner_at_a_time() {
         let proj_dir = dir.path().join("projection");
         let first = Store::open(&proj_dir).unwrap();
         match Store::open(&proj_dir) {
-            Err(ProjectionError::Storage(m)) => assert!(m.contains("in use"), "{m}"),
+            Err(e @ ProjectionError::Locked { .. }) => {
+                assert!(e.to_string().contains("in use"), "{e}")
+            }
             other => panic!("a second owner was let in: {:?}", other.err()),
         }
         // Readers need no lock: the snapshot is replaced by rename, never rewritten in place.
@@ -188,7 +190,8 @@ fn a_snapshot_from_another_time_zone_is_refused() {
         saved(dir.path()).await;
         let tokyo = Calendar::new("Asia/Tokyo").unwrap();
         match Projection::open(&dir.path().join("projection"), tokyo) {
-            Err(ProjectionError::Storage(m)) => {
+            Err(e @ ProjectionError::TimeZone { .. }) => {
+                let m = e.to_string();
                 assert!(m.contains("Asia/Shanghai") && m.contains("rebuild"), "{m}")
             }
             other => panic!("opened in the wrong zone: {:?}", other.err()),

@@ -28,6 +28,7 @@ use clap::ValueEnum;
 use gridcase_bus::{EventLog, Position};
 use gridcase_domain::{CaseId, Event, EventRecord, RegionCode, Timestamp};
 use gridcase_projections::{Calendar, Period};
+use gridcase_regions::RegionsConfig;
 use serde_json::{json, Map, Value};
 
 use crate::progress;
@@ -98,22 +99,17 @@ fn bounds(flag: &str, s: &str, calendar: &Calendar) -> Result<(Timestamp, Timest
         let t = crate::parse_time(flag, s)?;
         return Ok((t, t.plus_millis(1)));
     }
-    let p = Period::parse(s).map_err(|e| {
-        Error::Usage(format!(
-            "{flag}: {e}; or give an RFC 3339 instant such as 2025-03-01T00:00:00+08:00"
-        ))
-    })?;
+    let p = Period::parse(s).map_err(crate::bad_value(format!(
+        "{flag} {s:?} (a local date or period, or an RFC 3339 instant such as \
+         2025-03-01T00:00:00+08:00)"
+    )))?;
     Ok((calendar.day_start(p.from), calendar.day_start(p.to)))
 }
 
 impl ExportArgs {
     /// Checks the arguments.
-    pub fn options(&self, calendar: &Calendar) -> Result<Options, Error> {
-        let region = self
-            .region
-            .as_deref()
-            .map(|r| crate::stats::parse_region("--region", r))
-            .transpose()?;
+    pub fn options(&self, calendar: &Calendar, regions: &RegionsConfig) -> Result<Options, Error> {
+        let region = crate::stats::region_arg(regions, "--region", self.region.as_deref())?;
         let from = self
             .from
             .as_deref()
@@ -171,7 +167,7 @@ pub const REDACTED_COLUMNS: &[&str] = &["actor_id", "command_id", "correlation_i
 /// Cases located in `region` at any time (as reported or corrected).
 async fn region_cases(source: &Source, region: RegionCode) -> Result<HashSet<CaseId>, Error> {
     let mut cases = HashSet::new();
-    let mut cursor = source.commits_from(1).await?;
+    let mut cursor = source.commits_from(Position::FIRST).await?;
     while let Some(c) = cursor.next().await? {
         for r in &c.events {
             if r.event_type != "CaseReported" && r.event_type != "CaseDetailsCorrected" {
@@ -266,7 +262,7 @@ pub async fn export(
         None => None,
     };
     let head = source.head().await?;
-    let bar = progress::bar(head, progress, "export");
+    let bar = progress::bar(head.get(), progress, "export");
     let mut sink = match opts.format {
         ExportFormat::Csv => {
             let mut w = csv::Writer::from_writer(&mut *out);
@@ -281,10 +277,10 @@ pub async fn export(
         ExportFormat::Jsonl => Sink::Jsonl(&mut *out),
     };
     let mut written = 0u64;
-    let mut cursor = source.commits_from(1).await?;
+    let mut cursor = source.commits_from(Position::FIRST).await?;
     while let Some(c) = cursor.next().await? {
-        if c.position.is_multiple_of(256) {
-            bar.set_position(c.position.min(head));
+        if c.position.get().is_multiple_of(256) {
+            bar.set_position(c.position.min(head).get());
         }
         if cases.as_ref().is_some_and(|s| !s.contains(&c.case_id)) {
             continue;

@@ -33,11 +33,10 @@ fn main() -> ExitCode {
         Ok(status) => ExitCode::from(status.exit_code()),
         Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
-            let mut source = std::error::Error::source(&e);
-            while let Some(s) = source {
-                eprintln!("  caused by: {s}");
-                source = s.source();
+            let mut messages = gridcase_domain::error_messages(&e).into_iter();
+            eprintln!("error: {}", messages.next().unwrap_or_default());
+            for cause in messages {
+                eprintln!("  caused by: {cause}");
             }
             ExitCode::from(2)
         }

@@ -84,14 +84,16 @@ pub async fn rebuild(
     let time_zone = calendar.name().to_owned();
     let projection = Projection::open(dir, calendar)?;
     let head = source.head().await?;
-    let bar = progress::bar(head, progress, "rebuild");
+    let bar = progress::bar(head.get(), progress, "rebuild");
     // catch_up saves state and checkpoint together every few hundred thousand commits and at
     // the end, then flushes the store to disk.
     let checkpoint = projection
-        .catch_up(source, |applied, _| bar.set_position(applied.min(head)))
+        .catch_up(source, |applied, _| {
+            bar.set_position(applied.min(head).get())
+        })
         .await?;
     bar.finish_and_clear();
-    let commits = checkpoint;
+    let commits = checkpoint.get();
     let events: u64 = projection.read().cases().map(|c| c.state.version).sum();
     let cases = projection.read().case_count();
     Ok(Rebuilt {

@@ -3,12 +3,14 @@
 //! The log is replayed into a fresh in-memory projection with only the commits recorded at or
 //! before T ([`gridcase_projections::as_of`]), then queried exactly as the server's
 //! `/api/v1/stats` does — the same cohort and activity views, rates and time to resolution.
-//! Region codes are checked against the bundled Zhejiang divisions (a grid code needs a known
-//! village), which also name the children of `--drill-down`.
+//! Region codes are checked against the deployment's region data (`--divisions`, `--grids` or
+//! the configuration's `[regions]`; default the bundled Zhejiang divisions, where a grid code
+//! needs a known village), which also name the children of `--drill-down`.
 
 use clap::ValueEnum;
-use gridcase_domain::{Level, RegionCode, Timestamp};
+use gridcase_domain::{Level, RegionCode, RegionTree, Timestamp};
 use gridcase_projections::{as_of, Breakdown, Calendar, Period, StatsQuery};
+use gridcase_regions::RegionsConfig;
 use serde_json::Value;
 
 use crate::source::Source;
@@ -57,11 +59,10 @@ pub struct Request {
 
 /// Parses a region code and checks that it names a known division (or a grid of a known
 /// village).
-pub fn parse_region(flag: &str, s: &str) -> Result<RegionCode, Error> {
+pub fn parse_region(divisions: &RegionTree, flag: &str, s: &str) -> Result<RegionCode, Error> {
     let code: RegionCode = s
         .parse()
-        .map_err(|e| Error::Usage(format!("{flag} {s:?}: {e}")))?;
-    let divisions = gridcase_fixtures::divisions();
+        .map_err(crate::bad_value(format!("{flag} {s:?}")))?;
     let known = divisions.contains_code(code)
         || (code.level() == Level::Grid
             && code.parent().is_some_and(|v| divisions.contains_code(v)));
@@ -74,12 +75,23 @@ pub fn parse_region(flag: &str, s: &str) -> Result<RegionCode, Error> {
     }
 }
 
+/// An optional region argument, checked against the deployment's regions (loaded only when
+/// one is given).
+pub fn region_arg(
+    regions: &RegionsConfig,
+    flag: &str,
+    s: Option<&str>,
+) -> Result<Option<RegionCode>, Error> {
+    s.map(|s| parse_region(&regions.load()?, flag, s))
+        .transpose()
+}
+
 impl StatsArgs {
-    /// Checks the arguments.
-    pub fn query(&self) -> Result<Request, Error> {
-        let region = parse_region("--region", &self.region)?;
-        let period =
-            Period::parse(&self.period).map_err(|e| Error::Usage(format!("--period: {e}")))?;
+    /// Checks the arguments against the deployment's regions.
+    pub fn query(&self, regions: &RegionTree) -> Result<Request, Error> {
+        let region = parse_region(regions, "--region", &self.region)?;
+        let period = Period::parse(&self.period)
+            .map_err(crate::bad_value(format!("--period {:?}", self.period)))?;
         let as_of = match &self.as_of {
             Some(s) => crate::parse_time("--as-of", s)?,
             None => Timestamp::now(),
@@ -102,9 +114,14 @@ impl StatsArgs {
 
 /// The statistics as of the request's time, as the server's JSON plus `as_of` and
 /// `commits_applied`.
-pub async fn stats(source: &Source, req: &Request, calendar: Calendar) -> Result<Value, Error> {
+pub async fn stats(
+    source: &Source,
+    req: &Request,
+    calendar: Calendar,
+    regions: &RegionTree,
+) -> Result<Value, Error> {
     let projector = as_of(source, calendar, req.as_of).await?;
-    let report = projector.stats(&req.query, gridcase_fixtures::divisions());
+    let report = projector.stats(&req.query, regions);
     let mut v = serde_json::to_value(&report).map_err(crate::json_error)?;
     v["as_of"] = serde_json::to_value(req.as_of).map_err(crate::json_error)?;
     v["cases_as_of"] = projector.case_count().into();

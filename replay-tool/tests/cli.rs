@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
 
 use common::*;
-use gridcase_bus::{EventLog, SledLog};
+use gridcase_bus::{EventLog, Position, SledLog};
 use gridcase_domain::{Event, RegionCode, Timestamp};
 use gridcase_projections::{as_of, Calendar, Period, Projection, StatsQuery};
 use serde_json::Value;
@@ -302,7 +302,7 @@ fn build_live_projection(data: &std::path::Path, upto: Option<u64>) {
                 let mut next = 1;
                 while next <= n {
                     let page = log
-                        .read_from(next, 37.min((n - next + 1) as usize))
+                        .read_from(Position::new(next), 37.min((n - next + 1) as usize))
                         .await
                         .unwrap();
                     p.apply_batch(&page).unwrap();
@@ -703,7 +703,7 @@ fn stats_as_of_match_the_projection_replayed_to_that_time() {
                 breakdown: Some(gridcase_projections::Breakdown::Category),
                 drill_down: false,
             };
-            serde_json::to_value(p.stats(&q, gridcase_fixtures::divisions())).unwrap()
+            serde_json::to_value(p.stats(&q, gridcase_regions::bundled_divisions())).unwrap()
         });
         let obj = v.as_object_mut().unwrap();
         obj.remove("as_of");
@@ -753,6 +753,101 @@ fn stats_as_of_match_the_projection_replayed_to_that_time() {
     );
     assert_exit(&o, 0);
     assert!(!json(&o)["children"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn region_data_and_time_zone_come_from_the_config_or_the_command_line() {
+    let data = tiny_data();
+    let dir = tempfile::tempdir().unwrap();
+    let (village, _) = a_village();
+    let village_arg = village.to_string();
+    let grids: BTreeSet<String> = tiny()
+        .iter()
+        .flat_map(|g| &g.events)
+        .filter_map(|r| match r.decode().unwrap() {
+            Event::CaseReported(e) => Some(e.location),
+            _ => None,
+        })
+        .filter(|l| village.contains(*l) && *l != village)
+        .map(|l| l.to_string())
+        .collect();
+    assert!(!grids.is_empty());
+    let grid_file = dir.path().join("grids.csv");
+    let text: String = grids.iter().map(|g| format!("{g}\n")).collect();
+    std::fs::write(&grid_file, format!("# the village's grids\n{text}")).unwrap();
+    let stats = |extra: &[&str]| {
+        let mut args = extra.to_vec();
+        args.extend(["stats", "--region", &village_arg, "--period", "2025"]);
+        args.push("--drill-down");
+        replay_on(data.path(), &args)
+    };
+    let children = |o: &std::process::Output| json(o)["children"].as_array().unwrap().len();
+
+    // Without a grid file a village has no children to drill down to.
+    let o = stats(&[]);
+    assert_exit(&o, 0);
+    assert_eq!(children(&o), 0);
+    assert_eq!(json(&o)["time_zone"], "Asia/Shanghai");
+
+    // --grids names them.
+    let o = stats(&["--grids", grid_file.to_str().unwrap()]);
+    assert_exit(&o, 0);
+    assert_eq!(children(&o), grids.len());
+
+    // So does the server's configuration, with its time zone; the command line wins.
+    let config = dir.path().join("gridcase.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:9999\"\ntime_zone = \"Asia/Urumqi\"\n[regions]\ngrids = {:?}\n",
+            grid_file.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let o = stats(&["--config", config.to_str().unwrap()]);
+    assert_exit(&o, 0);
+    assert_eq!(children(&o), grids.len());
+    assert_eq!(json(&o)["time_zone"], "Asia/Urumqi");
+    let o = stats(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--time-zone",
+        "Asia/Shanghai",
+    ]);
+    assert_eq!(json(&o)["time_zone"], "Asia/Shanghai");
+
+    // A division table the region is not in: unknown region.
+    let divisions = dir.path().join("divisions.csv");
+    std::fs::write(
+        &divisions,
+        "code,name,level,parent\n330100,杭州市,city,33\n",
+    )
+    .unwrap();
+    let o = stats(&["--divisions", divisions.to_str().unwrap()]);
+    assert_exit(&o, 2);
+    assert!(stderr(&o).contains("unknown region"), "{}", stderr(&o));
+
+    // A broken one: the file and the line.
+    std::fs::write(
+        &divisions,
+        "code,name,level,parent\n330100,杭州市,county,33\n",
+    )
+    .unwrap();
+    let o = stats(&["--divisions", divisions.to_str().unwrap()]);
+    assert_exit(&o, 2);
+    let err = stderr(&o);
+    assert!(err.contains("loading the region data"), "{err}");
+    assert!(
+        err.contains(&format!(
+            "caused by: the division table {}",
+            divisions.display()
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("caused by: line 2: region 330100 is a city code"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -8,14 +8,18 @@ use std::path::Path;
 
 use common::*;
 use gridcase_bus::testing::sled_damage;
-use gridcase_bus::SledLog;
+use gridcase_bus::{Position, SledLog};
 
 /// The stored value of the commit at `position`; its last 48 bytes hold the last event's
 /// hash, so they occur in no other commit.
 fn needle_of(data: &Path, position: u64) -> Vec<u8> {
     let log = SledLog::open_read_only(data.join("log")).unwrap();
-    let raw = log.raw_from(position).next_raw().unwrap().unwrap();
-    assert_eq!(raw.position, position);
+    let raw = log
+        .raw_from(Position::new(position))
+        .next_raw()
+        .unwrap()
+        .unwrap();
+    assert_eq!(raw.position.get(), position);
     raw.value[raw.value.len() - 48..].to_vec()
 }
 

@@ -9,16 +9,16 @@ use std::path::Path;
 use common::*;
 use gridcase_bus::raw::frame as seal_value;
 use gridcase_bus::testing::sled_commit_key as commit_key;
-use gridcase_bus::SledLog;
+use gridcase_bus::{Position, SledLog};
 use gridcase_domain::{CaseId, Event};
 
 /// Positions are the append order: the i-th generated commit is at position i + 1.
-fn positions_of(case: &CaseId) -> Vec<u64> {
+fn positions_of(case: &CaseId) -> Vec<Position> {
     tiny()
         .iter()
         .enumerate()
         .filter(|(_, g)| g.case_id == *case)
-        .map(|(i, _)| i as u64 + 1)
+        .map(|(i, _)| Position::new(i as u64 + 1))
         .collect()
 }
 
@@ -31,7 +31,7 @@ fn edit(data: &Path, f: impl FnOnce(&sled::Tree)) {
 
 /// Alters one byte inside the summary of a case's report (still valid UTF-8, so the record
 /// decodes); returns the case and the position of the report.
-fn alter_one_byte(data: &Path, reframe: bool) -> (CaseId, u64) {
+fn alter_one_byte(data: &Path, reframe: bool) -> (CaseId, Position) {
     let (case, commits) = case_with_commits(2);
     let Event::CaseReported(report) = commits[0].events[0].decode().unwrap() else {
         panic!("version 1 is the report")

@@ -14,7 +14,7 @@
 //!
 //! [regions]
 //! divisions = "divisions.csv" # default: the bundled Zhejiang divisions
-//! grids = "grids.csv"         # one 15-digit grid code per line; default: synthesized (seed 1)
+//! grids = "grids.csv"         # one 15-digit grid code per line; default: the demo's generated grids
 //!
 //! [[tokens]]                  # bearer tokens, stored as SHA-256 hex: `gridcase hash-token`
 //! sha256 = "…"
@@ -30,6 +30,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use gridcase_domain::{Actor, Policy};
+pub use gridcase_regions::RegionsConfig;
 use serde::{Deserialize, Serialize};
 
 /// Everything `gridcase serve` needs.
@@ -44,7 +45,7 @@ pub struct Config {
     pub time_zone: String,
     /// Use NATS JetStream instead of the embedded store.
     pub nats: Option<NatsConfig>,
-    /// Region data.
+    /// The deployment's region data (read by `gridcase-replay` too).
     pub regions: RegionsConfig,
     /// Deadlines and closing policy.
     pub policy: Policy,
@@ -87,19 +88,9 @@ impl Default for NatsConfig {
             stream: "GRIDCASE".into(),
             subject_prefix: "gridcase.cases".into(),
             duplicate_window_secs: 600,
-            api_prefix: "$JS.API".into(),
+            api_prefix: gridcase_bus::DEFAULT_API_PREFIX.into(),
         }
     }
-}
-
-/// Where regions come from.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct RegionsConfig {
-    /// A division CSV (`code,name,level,parent`); default the bundled Zhejiang divisions.
-    pub divisions: Option<PathBuf>,
-    /// A file of grid codes, one per line; default grids synthesized with seed 1.
-    pub grids: Option<PathBuf>,
 }
 
 /// One bearer token.
@@ -144,11 +135,12 @@ impl Default for Config {
     }
 }
 
-/// A configuration that could not be read.
+/// A configuration that could not be read: fix the file or variable named.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error("reading {path}: {source}")]
+    #[error("reading {}", path.display())]
     Read {
         /// The file.
         path: PathBuf,
@@ -156,7 +148,7 @@ pub enum ConfigError {
         source: std::io::Error,
     },
     /// The file is not valid.
-    #[error("{path}: {source}")]
+    #[error("the configuration {}", path.display())]
     Parse {
         /// The file.
         path: PathBuf,
@@ -164,12 +156,13 @@ pub enum ConfigError {
         source: Box<toml::de::Error>,
     },
     /// An environment override is not valid.
-    #[error("environment variable {name}: {reason}")]
+    #[error("environment variable {name}")]
     Env {
         /// The variable.
         name: &'static str,
         /// Why.
-        reason: String,
+        #[source]
+        source: std::net::AddrParseError,
     },
 }
 
@@ -190,12 +183,10 @@ impl Config {
             None => Config::default(),
         };
         if let Ok(v) = std::env::var("GRIDCASE_LISTEN") {
-            c.listen = v
-                .parse()
-                .map_err(|e: std::net::AddrParseError| ConfigError::Env {
-                    name: "GRIDCASE_LISTEN",
-                    reason: e.to_string(),
-                })?;
+            c.listen = v.parse().map_err(|source| ConfigError::Env {
+                name: "GRIDCASE_LISTEN",
+                source,
+            })?;
         }
         if let Ok(v) = std::env::var("GRIDCASE_DATA_DIR") {
             c.data_dir = v.into();

@@ -177,17 +177,8 @@ impl ApiError {
     }
 }
 
-/// The cause chain of an error, for logs.
-pub fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        s.push_str(": ");
-        s.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    s
-}
+/// The cause chain of an error on one line, for logs.
+pub use gridcase_domain::error_chain as chain;
 
 impl ApiError {
     /// A 503 because the log cannot be reached (the cause is logged).
@@ -292,7 +283,7 @@ impl From<CommandError> for ApiError {
                     .into(),
             ),
             CommandError::Log(l) => l.into(),
-            other => ApiError::Internal(other.to_string()),
+            other => ApiError::Internal(chain(&other)),
         }
     }
 }
@@ -307,7 +298,7 @@ impl From<ProjectionError> for ApiError {
                 retry_after: 1,
                 damage: false,
             },
-            other => ApiError::Internal(other.to_string()),
+            other => ApiError::Internal(chain(&other)),
         }
     }
 }

@@ -7,7 +7,13 @@
 //!   ([`api::router`]) in one process, and shuts down gracefully.
 //! - [`web`]: the workbench (工作台), server-rendered pages on the same port, calling the same
 //!   command path and read models as the API.
-//! - [`config::Config`]: TOML plus environment overrides.
+//! - [`config::Config`]: TOML plus environment overrides; the region data comes from
+//!   `gridcase-regions` ([`serve::load_regions`]: the `[regions]` table, or `--divisions` /
+//!   `--grids`, the same options as `gridcase-replay`'s), never from the fixtures — but for
+//!   the demo's generated grids when no grid file is configured.
+//! - [`serve::ServeError`], [`load::LoadError`]: kind + source, printed by `main` as a chain;
+//!   an [`error::ApiError`] logs its internal cause and sends the client only its public
+//!   text.
 //! - [`directory::Directory`]: who works where, by name (rosters for assigning and mediating).
 //! - [`error::ApiError`]: the one `application/problem+json` error shape.
 //! - [`load`]: pushes a fixture through the real command path (`gridcase load`, `serve --demo`).

@@ -10,20 +10,44 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use gridcase_bus::{AnyLog, CommandPath, ExpectedVersion, Submission};
-use gridcase_domain::{Actor, Level, RegionCode};
-use gridcase_fixtures::{GeneratedCommit, Roster, Scale};
+use gridcase_bus::{AnyLog, CommandError, CommandPath, ExpectedVersion, Submission};
+use gridcase_domain::{Actor, CaseId, CommandId, Level, RegionCode};
+use gridcase_fixtures::{GeneratedCommit, Roster, Scale, UnknownScale};
 use tokio::sync::mpsc;
 
-/// Why a load failed.
+/// Why a load failed. What was loaded before the failure stays in the log; loading again
+/// appends only the rest (every command's id is its own).
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct LoadError(pub String);
-
-impl From<String> for LoadError {
-    fn from(s: String) -> LoadError {
-        LoadError(s)
-    }
+#[non_exhaustive]
+pub enum LoadError {
+    /// No fixture has this name.
+    #[error(transparent)]
+    Fixture(#[from] UnknownScale),
+    /// The command path failed on a command of the fixture (the log is unavailable, …).
+    #[error("case {case_id} command {command_id}")]
+    Command {
+        /// The case.
+        case_id: CaseId,
+        /// The command.
+        command_id: CommandId,
+        /// Why.
+        #[source]
+        source: CommandError,
+    },
+    /// The engine decided other events than the generator did: the fixture and the engine
+    /// disagree (a bug in one of them).
+    #[error(
+        "case {case_id} command {command_id}: the engine decided differently from the generator"
+    )]
+    Diverged {
+        /// The case.
+        case_id: CaseId,
+        /// The command.
+        command_id: CommandId,
+    },
+    /// A task of the load stopped abnormally.
+    #[error("a load task stopped abnormally")]
+    Task(#[from] tokio::task::JoinError),
 }
 
 /// What a load wrote.
@@ -49,7 +73,7 @@ pub async fn load(
     seed: u64,
     progress: bool,
 ) -> Result<Loaded, LoadError> {
-    let scale = Scale::from_str(scale).map_err(|e| LoadError(e.to_string()))?;
+    let scale = Scale::from_str(scale)?;
     let generator = scale.generator(seed);
     let regions = Arc::new(generator.regions().clone());
     let path = Arc::new(CommandPath::new(
@@ -83,15 +107,16 @@ pub async fn load(
                 let n = g.events.len() as u64;
                 match path.execute(submission(&g)).await {
                     Ok(e) if e.duplicate => Ok((false, 0, 0)),
-                    Ok(e) if e.events != g.events => Err(LoadError(format!(
-                        "case {} command {}: the engine decided differently from the generator",
-                        g.case_id, g.command_id
-                    ))),
+                    Ok(e) if e.events != g.events => Err(LoadError::Diverged {
+                        case_id: g.case_id,
+                        command_id: g.command_id,
+                    }),
                     Ok(_) => Ok((first, 1, n)),
-                    Err(e) => Err(LoadError(format!(
-                        "case {} command {}: {e}",
-                        g.case_id, g.command_id
-                    ))),
+                    Err(source) => Err(LoadError::Command {
+                        case_id: g.case_id,
+                        command_id: g.command_id,
+                        source,
+                    }),
                 }
             }
         },
@@ -157,7 +182,7 @@ pub(crate) async fn fan_out<T, R, E, Fut>(
 where
     T: Send + 'static,
     R: Send + 'static,
-    E: From<String> + Send + 'static,
+    E: From<tokio::task::JoinError> + Send + 'static,
     Fut: std::future::Future<Output = Result<R, E>> + Send + 'static,
 {
     let work = Arc::new(work);
@@ -199,9 +224,9 @@ where
     }
     // Dropping the receiver stops the lanes, and with them the feeder.
     drop(done_rx);
-    feeder.await.map_err(|e| E::from(e.to_string()))?;
+    feeder.await?;
     for w in workers {
-        w.await.map_err(|e| E::from(e.to_string()))?;
+        w.await?;
     }
     failed.map_or(Ok(()), Err)
 }

@@ -38,12 +38,28 @@ struct StoreArgs {
     config: Option<PathBuf>,
 }
 
+/// The deployment's region data, over the configuration's `[regions]` table (the same options
+/// as `gridcase-replay`'s).
+#[derive(clap::Args, Clone)]
+struct RegionArgs {
+    /// The division table (`code,name,level,parent` CSV); default the bundled Zhejiang
+    /// divisions.
+    #[arg(long, value_name = "FILE")]
+    divisions: Option<PathBuf>,
+    /// The grid file, one 15-digit grid code per line; without one the demo's generated grids
+    /// are used.
+    #[arg(long, value_name = "FILE")]
+    grids: Option<PathBuf>,
+}
+
 #[derive(Subcommand)]
 enum Cmd {
     /// Run the command path, the projection runner and the HTTP API.
     Serve {
         #[command(flatten)]
         store: StoreArgs,
+        #[command(flatten)]
+        regions: RegionArgs,
         /// Address to listen on.
         #[arg(long)]
         listen: Option<std::net::SocketAddr>,
@@ -136,12 +152,19 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         }
         Cmd::Serve {
             store,
+            regions,
             listen,
             demo,
         } => {
             let mut cfg = config(&store)?;
             if let Some(l) = listen {
                 cfg.listen = l;
+            }
+            if let Some(d) = regions.divisions {
+                cfg.regions.divisions = Some(d);
+            }
+            if let Some(g) = regions.grids {
+                cfg.regions.grids = Some(g);
             }
             // The demo's people have names, and every unit a generated roster to pick from.
             cfg.demo_roster |= demo;
@@ -200,11 +223,10 @@ fn main() -> ExitCode {
     match rt.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
-            let mut source = e.source();
-            while let Some(s) = source {
-                eprintln!("  caused by: {s}");
-                source = s.source();
+            let mut messages = gridcase_domain::error_messages(&*e).into_iter();
+            eprintln!("error: {}", messages.next().unwrap_or_default());
+            for cause in messages {
+                eprintln!("  caused by: {cause}");
             }
             ExitCode::from(2)
         }

@@ -1,5 +1,6 @@
 //! Prometheus metrics: commands by action and outcome, append latency, projection lag.
 
+use gridcase_bus::Position;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Mutex;
@@ -42,7 +43,7 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition.
-    pub fn render(&self, head: u64, applied: u64) -> String {
+    pub fn render(&self, head: Position, applied: Position) -> String {
         let m = self.inner.lock().expect("metrics lock");
         let mut out = String::new();
         out.push_str("# HELP gridcase_commands_total Commands handled, by action and outcome.\n# TYPE gridcase_commands_total counter\n");
@@ -71,11 +72,7 @@ impl Metrics {
         out.push_str("# HELP gridcase_log_head_position Last durable position of the log.\n# TYPE gridcase_log_head_position gauge\n");
         let _ = writeln!(out, "gridcase_log_head_position {head}");
         out.push_str("# HELP gridcase_projection_lag Commits in the log not yet projected.\n# TYPE gridcase_projection_lag gauge\n");
-        let _ = writeln!(
-            out,
-            "gridcase_projection_lag {}",
-            head.saturating_sub(applied)
-        );
+        let _ = writeln!(out, "gridcase_projection_lag {}", head.since(applied));
         out
     }
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use gridcase_bus::{AnyLog, CommandPath, EventLog, NatsLog, NatsSettings, SledLog};
-use gridcase_domain::{Actor, RegionCode, RegionTree};
+use gridcase_domain::{Actor, RegionTree};
 use gridcase_projections::{Calendar, Projection};
 use tokio::task::JoinHandle;
 
@@ -34,9 +34,9 @@ pub enum ServeError {
     /// `gridcase-replay verify`).
     #[error("catching the projection up with the event log before serving")]
     CatchUp(#[source] gridcase_projections::ProjectionError),
-    /// Regions could not be loaded.
-    #[error("loading regions: {0}")]
-    Regions(String),
+    /// The deployment's region data could not be loaded; the cause names the file and line.
+    #[error("loading the region data")]
+    Regions(#[from] gridcase_regions::RegionsError),
     /// The configured time zone is unknown.
     #[error("the configured time zone")]
     TimeZone(#[from] gridcase_projections::UnknownTimeZone),
@@ -58,9 +58,9 @@ pub enum ServeError {
         #[source]
         source: std::io::Error,
     },
-    /// The HTTP server task failed.
-    #[error("the HTTP server stopped abnormally: {0}")]
-    Task(String),
+    /// The HTTP server task panicked or was cancelled.
+    #[error("the HTTP server stopped abnormally")]
+    Task(#[source] tokio::task::JoinError),
 }
 
 impl From<gridcase_bus::LogError> for ServeError {
@@ -79,38 +79,15 @@ fn io(context: String) -> impl FnOnce(std::io::Error) -> ServeError {
     move |source| ServeError::Io { context, source }
 }
 
-/// Loads the region tree: a division CSV (default: bundled Zhejiang) plus grids (a file of
-/// grid codes, default: synthesized with seed 1).
+/// Loads the deployment's region data ([`gridcase_regions::load`]: the configured division
+/// table, default the bundled Zhejiang divisions, and grid file). Without a grid file the
+/// demo's generated grids ([`gridcase_fixtures::Grids`], seed 1) stand in, with a warning.
 pub fn load_regions(cfg: &Config) -> Result<RegionTree, ServeError> {
-    let mut tree = match &cfg.regions.divisions {
-        Some(p) => {
-            let f = std::fs::File::open(p)
-                .map_err(|e| ServeError::Regions(format!("{}: {e}", p.display())))?;
-            RegionTree::from_csv(std::io::BufReader::new(f))
-                .map_err(|e| ServeError::Regions(format!("{}: {e}", p.display())))?
-        }
-        None => gridcase_fixtures::divisions().clone(),
-    };
-    match &cfg.regions.grids {
-        Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .map_err(|e| ServeError::Regions(format!("{}: {e}", p.display())))?;
-            for (i, line) in text.lines().enumerate() {
-                let line = line.trim();
-                if line.is_empty() || line.starts_with('#') {
-                    continue;
-                }
-                let code = line.split(',').next().unwrap_or(line);
-                let code: RegionCode = code
-                    .parse()
-                    .map_err(|e| ServeError::Regions(format!("{}:{}: {e}", p.display(), i + 1)))?;
-                tree.add_grid(code, None)
-                    .map_err(|e| ServeError::Regions(format!("{}:{}: {e}", p.display(), i + 1)))?;
-            }
-        }
-        None => {
-            gridcase_fixtures::Grids::new(gridcase_fixtures::Area::Zhejiang, 1).add_to(&mut tree)
-        }
+    let mut tree = cfg.regions.load()?;
+    if cfg.regions.grids.is_none() {
+        tracing::warn!("no grid file configured: using the demo's generated grids");
+        gridcase_fixtures::Grids::new(gridcase_fixtures::Area::Zhejiang, 1)
+            .add_where_known(&mut tree);
     }
     Ok(tree)
 }
@@ -238,7 +215,7 @@ impl Server {
             .await
             .map_err(ServeError::CatchUp)?;
         tracing::info!(
-            applied,
+            applied = applied.get(),
             seconds = started.elapsed().as_secs_f64(),
             "projection caught up"
         );
@@ -253,7 +230,7 @@ impl Server {
                     match app.projection.run(app.path.log()).await {
                         Ok(()) => return,
                         Err(e) => {
-                            tracing::error!(error = %e, retry_in = ?backoff, "the projection runner failed")
+                            tracing::error!(error = %crate::error::chain(&e), retry_in = ?backoff, "the projection runner failed")
                         }
                     }
                     tokio::time::sleep(backoff).await;
@@ -302,14 +279,14 @@ impl Server {
                 .wait_for(head, std::time::Duration::from_secs(10))
                 .await;
             if let Err(e) = drained {
-                tracing::warn!(error = %e, "stopping before the projection caught up");
+                tracing::warn!(error = %crate::error::chain(&e), "stopping before the projection caught up");
             }
         }
         self.runner.abort();
         let _ = self.runner.await;
         // A snapshot now makes the next start instant (nothing to replay).
         if let Err(e) = self.app.projection.save() {
-            tracing::warn!(error = %e, "could not save the projection on stop");
+            tracing::warn!(error = %crate::error::chain(&e), "could not save the projection on stop");
         }
         match served {
             Ok(Ok(())) => Ok(()),
@@ -317,7 +294,7 @@ impl Server {
                 context: "serving HTTP".into(),
                 source: e,
             }),
-            Err(e) => Err(ServeError::Task(e.to_string())),
+            Err(e) => Err(ServeError::Task(e)),
         }
     }
 }
@@ -348,7 +325,7 @@ pub async fn shutdown_signal() {
 
 /// Whether the embedded log under `dir` holds no commits.
 pub async fn is_empty(log: &AnyLog) -> Result<bool, ServeError> {
-    Ok(log.head().await? == 0)
+    Ok(log.head().await? == gridcase_bus::Position::ZERO)
 }
 
 /// The data directory's log path.

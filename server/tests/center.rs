@@ -16,7 +16,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 fn regions() -> Arc<RegionTree> {
-    let mut t = gridcase_fixtures::divisions().clone();
+    let mut t = gridcase_regions::bundled_divisions().clone();
     for g in [G1, G2] {
         t.add_grid(code(g), None).unwrap();
     }

@@ -25,7 +25,7 @@ use tokio::net::TcpStream;
 
 /// The bundled Zhejiang divisions plus the grids the walk uses.
 fn regions() -> Arc<RegionTree> {
-    let mut t = gridcase_fixtures::divisions().clone();
+    let mut t = gridcase_regions::bundled_divisions().clone();
     for g in [G1, G2] {
         t.add_grid(code(g), None).unwrap();
     }

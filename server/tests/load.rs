@@ -17,11 +17,11 @@ async fn a_fixture_loads_once_and_a_second_load_appends_nothing() {
     assert_eq!(first.commits, generated.len() as u64);
     assert_eq!(first.events, events);
     assert_eq!(first.cases, cases);
-    assert_eq!(log.head().await.unwrap(), generated.len() as u64);
+    assert_eq!(log.head().await.unwrap().get(), generated.len() as u64);
 
     let again = load(&log, "tiny", 5, false).await.unwrap();
     assert_eq!((again.commits, again.events, again.cases), (0, 0, 0));
-    assert_eq!(log.head().await.unwrap(), generated.len() as u64);
+    assert_eq!(log.head().await.unwrap().get(), generated.len() as u64);
 
     // Every case's history is the generator's, in order.
     let case = &generated[0].case_id;
@@ -40,5 +40,5 @@ async fn an_unknown_fixture_is_a_clear_error() {
     let log = AnyLog::Sled(SledLog::open(dir.path().join("log")).unwrap());
     let e = load(&log, "atlantis-year", 1, false).await.unwrap_err();
     assert!(e.to_string().contains("atlantis-year"), "{e}");
-    assert_eq!(log.head().await.unwrap(), 0);
+    assert_eq!(log.head().await.unwrap().get(), 0);
 }

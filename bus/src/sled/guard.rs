@@ -15,7 +15,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::path::Path;
 use std::sync::Once;
 
-use crate::log::{LogError, Reason};
+use crate::log::{LogError, Position, Reason};
 
 thread_local! {
     /// Whether this thread is inside [`guard`] (depth, for nested guards).
@@ -55,7 +55,7 @@ pub(crate) enum Reading<'a> {
     /// Opening the store (recovering its log).
     Open,
     /// Commits at these positions.
-    Positions(u64, u64),
+    Positions(Position, Position),
     /// The commits or head of one case.
     Case(&'a str),
     /// The indexes.

@@ -105,6 +105,10 @@ pub(super) fn be_u64(b: &[u8]) -> u64 {
     u64::from_be_bytes(a)
 }
 
+pub(super) fn be_position(b: &[u8]) -> Position {
+    Position::new(be_u64(b))
+}
+
 /// sled's page cache for the log. Its default (1 GiB) filled with every page a rebuild reads
 /// once and dominated the process's memory; the log is read sequentially (rebuilds, tools) or
 /// by recent case (the command path, which has its own cache), and the OS caches the file.
@@ -153,16 +157,16 @@ impl SledLog {
             tree.scan_prefix([PREFIX_COMMIT]).next_back().transpose()
         });
         let head = match last {
-            Ok(last) => last.map_or(0, |(k, _)| be_u64(&k[1..])),
+            Ok(last) => last.map_or(Position::ZERO, |(k, _)| be_position(&k[1..])),
             // A reader (the auditors' tool) can still read the rest: every commit raises its
             // case's head in the same batch, so the highest head position is the log's head.
             Err(LogError::Damaged { .. }) if !writable => {
                 guard(dir, Reading::Indexes, "reading the case heads", || {
-                    let mut head = 0;
+                    let mut head = Position::ZERO;
                     for kv in tree.scan_prefix([PREFIX_HEAD]) {
                         let (_, v) = kv?;
                         if v.len() == 48 {
-                            head = head.max(be_u64(&v[40..]));
+                            head = head.max(be_position(&v[40..]));
                         }
                     }
                     Ok(head)
@@ -170,7 +174,7 @@ impl SledLog {
             }
             Err(e) => return Err(e),
         };
-        let durable = Arc::new(AtomicU64::new(head));
+        let durable = Arc::new(AtomicU64::new(head.get()));
         let (head_tx, head_rx) = watch::channel(head);
         let (tx, writer) = if writable {
             let (tx, rx) = mpsc::channel();
@@ -178,7 +182,7 @@ impl SledLog {
                 dir: dir.to_owned(),
                 tree: tree.clone(),
                 db: db.clone(),
-                next: head + 1,
+                next: head.next(),
                 durable: durable.clone(),
                 head_tx,
                 failed: None,
@@ -210,7 +214,7 @@ impl SledLog {
     }
 
     fn durable(&self) -> Position {
-        self.inner.durable.load(Ordering::Acquire)
+        Position::new(self.inner.durable.load(Ordering::Acquire))
     }
 
     /// Runs one guarded call on the tree.
@@ -234,12 +238,12 @@ impl SledLog {
         if from > end || limit == 0 {
             return Ok(Vec::new());
         }
-        let mut out = Vec::with_capacity(limit.min((end - from + 1) as usize));
+        let mut out = Vec::with_capacity(limit.min(end.since(from) as usize + 1));
         self.with_tree(Reading::Positions(from, end), "reading commits", |tree| {
             for kv in tree.range(commit_key(from)..=commit_key(end)).take(limit) {
                 let (k, v) = kv?;
                 out.push(RawCommit {
-                    position: be_u64(&k[1..]),
+                    position: be_position(&k[1..]),
                     subject: None,
                     value: v.to_vec(),
                 });
@@ -251,7 +255,7 @@ impl SledLog {
 
     /// Synchronous form of [`EventLog::read_from`].
     pub fn read_from_sync(&self, from: Position, limit: usize) -> Result<Vec<Committed>, LogError> {
-        self.raw_page(from.max(1), self.durable(), limit)?
+        self.raw_page(from.max(Position::FIRST), self.durable(), limit)?
             .into_iter()
             .map(RawCommit::into_committed)
             .collect()
@@ -276,7 +280,7 @@ impl SledLog {
         let reading = Reading::Case(case.as_str());
         let positions = self.with_tree(reading, "reading the case index", |tree| {
             tree.scan_prefix(case_prefix(case))
-                .map(|kv| kv.map(|(_, v)| be_u64(&v)))
+                .map(|kv| kv.map(|(_, v)| be_position(&v)))
                 .collect::<sled::Result<Vec<_>>>()
         })?;
         let mut out = Vec::with_capacity(positions.len());
@@ -304,7 +308,7 @@ impl SledLog {
     pub fn raw_from(&self, from: Position) -> SledRawCursor {
         SledRawCursor {
             log: self.clone(),
-            next: from.max(1),
+            next: from.max(Position::FIRST),
             end: self.durable(),
             buf: VecDeque::new(),
             damage: None,
@@ -368,7 +372,9 @@ impl SledRawCursor {
         }
         match self.log.raw_page(self.next, self.end, PAGE) {
             Ok(page) => {
-                self.next = page.last().map_or(self.end + 1, |last| last.position + 1);
+                self.next = page
+                    .last()
+                    .map_or(self.end.next(), |last| last.position.next());
                 self.buf.extend(page);
             }
             Err(LogError::Damaged { reason, .. }) => self.probe(reason)?,
@@ -404,7 +410,7 @@ impl SledRawCursor {
                 }
                 Err(other) => return Err(other),
             }
-            p += 1;
+            p = p.next();
         }
         self.next = p;
         if let Some((first, last)) = damaged {
@@ -546,7 +552,7 @@ fn parse_case_entry(k: &[u8], v: &[u8]) -> IndexEntry {
         Some(IndexEntry::Case {
             case,
             first_version: be_u64(&k[k.len() - 8..]),
-            position: be_u64(v),
+            position: be_position(v),
         })
     })();
     parsed.unwrap_or_else(|| IndexEntry::Malformed {
@@ -566,7 +572,7 @@ fn parse_head_entry(k: &[u8], v: &[u8]) -> IndexEntry {
         case: lossy(&k[1..]),
         version: be_u64(v),
         hash: Hash(v[8..40].try_into().expect("32 bytes")),
-        position: be_u64(&v[40..]),
+        position: be_position(&v[40..]),
     }
 }
 
@@ -579,7 +585,7 @@ fn parse_command_entry(k: &[u8], v: &[u8]) -> IndexEntry {
     }
     IndexEntry::Command {
         command: lossy(&k[1..]),
-        position: be_u64(v),
+        position: be_position(v),
         version: be_u64(&v[8..]),
     }
 }
@@ -606,7 +612,7 @@ impl EventLog for SledLog {
         let state = (
             log,
             rx,
-            from.max(1),
+            from.max(Position::FIRST),
             std::collections::VecDeque::<Committed>::new(),
         );
         let s = futures::stream::unfold(Some(state), |st| async move {
@@ -619,7 +625,7 @@ impl EventLog for SledLog {
                     match log.read_from_sync(next, 512) {
                         Ok(batch) => {
                             if let Some(last) = batch.last() {
-                                next = last.position + 1;
+                                next = last.position.next();
                             }
                             buf.extend(batch);
                             continue;

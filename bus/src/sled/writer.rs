@@ -6,11 +6,13 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 
-use gridcase_domain::{CaseId, CommandId, Hash};
+use gridcase_domain::{CaseId, ChainHead, CommandId, Hash};
 use tokio::sync::watch;
 
 use super::guard::{guard, Reading};
-use super::{be_u64, case_prefix, command_key, commit_key, head_key, Reply, MAX_GROUP};
+use super::{
+    be_position, be_u64, case_prefix, command_key, commit_key, head_key, Reply, MAX_GROUP,
+};
 use crate::log::*;
 use crate::raw::encode_value;
 
@@ -47,7 +49,7 @@ impl Writer {
         }
         let start = self.next;
         let mut batch = sled::Batch::default();
-        let mut heads: HashMap<CaseId, (u64, Hash)> = HashMap::new();
+        let mut heads: HashMap<CaseId, ChainHead> = HashMap::new();
         let mut commands: HashMap<CommandId, Appended> = HashMap::new();
         let mut results = Vec::with_capacity(group.len());
         for (commit, reply) in group {
@@ -76,8 +78,8 @@ impl Writer {
                 }
                 return;
             }
-            let head = self.next - 1;
-            self.durable.store(head, Ordering::Release);
+            let head = self.next.previous().expect("a batch was written");
+            self.durable.store(head.get(), Ordering::Release);
             self.head_tx.send_replace(head);
         }
         for (reply, r) in results {
@@ -89,7 +91,7 @@ impl Writer {
         &mut self,
         c: &Commit,
         batch: &mut sled::Batch,
-        heads: &mut HashMap<CaseId, (u64, Hash)>,
+        heads: &mut HashMap<CaseId, ChainHead>,
         commands: &mut HashMap<CommandId, Appended>,
     ) -> Result<Appended, AppendError> {
         if let Some(a) = commands.get(&c.command_id) {
@@ -107,12 +109,12 @@ impl Writer {
         )?;
         if let Some(v) = known {
             return Ok(Appended {
-                position: be_u64(&v),
+                position: be_position(&v),
                 version: be_u64(&v[8..]),
                 duplicate: true,
             });
         }
-        let (version, hash) = match heads.get(&c.case_id) {
+        let head = match heads.get(&c.case_id) {
             Some(h) => *h,
             None => match guard(
                 &self.dir,
@@ -120,14 +122,14 @@ impl Writer {
                 "reading a case head",
                 || tree.get(head_key(&c.case_id)),
             )? {
-                Some(v) => (
-                    be_u64(&v),
-                    Hash(v[8..40].try_into().expect("32-byte hash in case head")),
-                ),
-                None => (0, Hash::ZERO),
+                Some(v) => ChainHead {
+                    version: be_u64(&v),
+                    hash: Hash(v[8..40].try_into().expect("32-byte hash in case head")),
+                },
+                None => ChainHead::EMPTY,
             },
         };
-        validate_commit(c, version, hash)?;
+        validate_commit(c, head)?;
         let position = self.next;
         let last = c.events.last().expect("validated: not empty");
         let new_version = last.header.case_version;
@@ -147,8 +149,8 @@ impl Writer {
         kv.extend_from_slice(&position.to_be_bytes());
         kv.extend_from_slice(&new_version.to_be_bytes());
         batch.insert(command_key(&c.command_id), kv);
-        self.next += 1;
-        heads.insert(c.case_id.clone(), (new_version, last.hash));
+        self.next = self.next.next();
+        heads.insert(c.case_id.clone(), ChainHead::of(last));
         let a = Appended {
             position,
             version: new_version,

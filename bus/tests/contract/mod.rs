@@ -76,15 +76,15 @@ pub async fn case_head<L: EventLog>(log: &L, case: &str) -> (u64, Hash) {
 /// Every case's chain is intact, versions contiguous, positions strictly increasing.
 pub async fn assert_log_consistent<L: EventLog>(log: &L) {
     let head = log.head().await.unwrap();
-    let all = log.read_from(1, usize::MAX).await.unwrap();
+    let all = log.read_from(Position::FIRST, usize::MAX).await.unwrap();
     assert_eq!(
         all.len() as u64,
-        head,
+        head.get(),
         "every position up to the head is readable"
     );
     let mut heads: HashMap<CaseId, (u64, Hash)> = HashMap::new();
     for (i, c) in all.iter().enumerate() {
-        assert_eq!(c.position, i as u64 + 1, "positions are contiguous");
+        assert_eq!(c.position.get(), i as u64 + 1, "positions are contiguous");
         let (mut v, mut h) = heads.get(&c.case_id).copied().unwrap_or((0, Hash::ZERO));
         for e in &c.events {
             assert_eq!(
@@ -107,20 +107,20 @@ pub async fn assert_log_consistent<L: EventLog>(log: &L) {
 }
 
 pub async fn round_trip<L: EventLog>(log: &L) {
-    assert_eq!(log.head().await.unwrap(), 0);
+    assert_eq!(log.head().await.unwrap(), Position::ZERO);
     let c = commit("case-a", "cmd-1", 0, Hash::ZERO, 3);
     let a = log.append(c.clone()).await.unwrap();
     assert_eq!(
         a,
         Appended {
-            position: 1,
+            position: Position::FIRST,
             version: 3,
             duplicate: false
         }
     );
     let read = log.read_case(&c.case_id).await.unwrap();
     assert_eq!(read.len(), 1);
-    assert_eq!(read[0].position, 1);
+    assert_eq!(read[0].position, Position::FIRST);
     assert_eq!(read[0].command_id, c.command_id);
     assert_eq!(read[0].events, c.events);
     assert!(log
@@ -128,7 +128,7 @@ pub async fn round_trip<L: EventLog>(log: &L) {
         .await
         .unwrap()
         .is_empty());
-    assert_eq!(log.head().await.unwrap(), 1);
+    assert_eq!(log.head().await.unwrap(), Position::FIRST);
 }
 
 pub async fn global_order<L: EventLog>(log: &L) {
@@ -137,14 +137,18 @@ pub async fn global_order<L: EventLog>(log: &L) {
         let a = append_next(log, &case, &format!("cmd-{i}"), 1 + i % 3)
             .await
             .unwrap();
-        assert_eq!(a.position, i as u64 + 1);
+        assert_eq!(a.position.get(), i as u64 + 1);
     }
-    let page = log.read_from(11, 5).await.unwrap();
+    let page = log.read_from(Position::new(11), 5).await.unwrap();
     assert_eq!(
-        page.iter().map(|c| c.position).collect::<Vec<_>>(),
+        page.iter().map(|c| c.position.get()).collect::<Vec<_>>(),
         vec![11, 12, 13, 14, 15]
     );
-    assert!(log.read_from(31, 10).await.unwrap().is_empty());
+    assert!(log
+        .read_from(Position::new(31), 10)
+        .await
+        .unwrap()
+        .is_empty());
     assert_log_consistent(log).await;
 }
 
@@ -171,7 +175,7 @@ pub async fn conflict<L: EventLog>(log: &L) {
     ));
     assert_eq!(
         log.head().await.unwrap(),
-        1,
+        Position::FIRST,
         "nothing appended by refused commits"
     );
 }
@@ -233,7 +237,11 @@ pub async fn idempotent_retry<L: EventLog>(log: &L) {
             ..first
         }
     );
-    assert_eq!(log.head().await.unwrap(), 2, "retries appended nothing");
+    assert_eq!(
+        log.head().await.unwrap().get(),
+        2,
+        "retries appended nothing"
+    );
 }
 
 pub async fn subscribe_while_appending<L: EventLog + Clone>(log: &L, total: usize) {
@@ -244,7 +252,7 @@ pub async fn subscribe_while_appending<L: EventLog + Clone>(log: &L, total: usiz
             .await
             .unwrap();
     }
-    let mut sub = log.subscribe(0).await.unwrap();
+    let mut sub = log.subscribe(Position::ZERO).await.unwrap();
     let writer = {
         let log = log.clone();
         tokio::spawn(async move {
@@ -267,15 +275,18 @@ pub async fn subscribe_while_appending<L: EventLog + Clone>(log: &L, total: usiz
             .await
             .expect("the subscription stays open")
             .unwrap();
-        seen.push(c.position);
+        seen.push(c.position.get());
     }
     writer.await.unwrap();
     let want: Vec<u64> = (1..=total as u64).collect();
     assert_eq!(seen, want, "every commit exactly once, in order");
     // Subscribing from the middle starts exactly there.
-    let mut mid = log.subscribe(total as u64 - 2).await.unwrap();
+    let mut mid = log
+        .subscribe(Position::new(total as u64 - 2))
+        .await
+        .unwrap();
     assert_eq!(
-        mid.next().await.unwrap().unwrap().position,
+        mid.next().await.unwrap().unwrap().position.get(),
         total as u64 - 2
     );
     assert_log_consistent(log).await;
@@ -293,7 +304,7 @@ pub async fn invalid_commits<L: EventLog>(log: &L) {
         log.append(wrong_chain).await,
         Err(AppendError::Invalid(_))
     ));
-    assert_eq!(log.head().await.unwrap(), 0);
+    assert_eq!(log.head().await.unwrap(), Position::ZERO);
 }
 
 /// Runs every contract test against fresh logs from `open`.

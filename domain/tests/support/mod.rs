@@ -20,16 +20,16 @@ use std::sync::OnceLock;
 use gridcase_domain::event::*;
 use gridcase_domain::*;
 
-/// The divisions of the test tree (same format as `fixtures/data/divisions-zhejiang.csv`).
-pub const REGIONS_CSV: &str = "code,name,level,parent
-330800,衢州市,city,33
-330802,柯城区,county,330800
-330802005,新新街道,township,330802
-330802006,府山街道,township,330802
-330802005001,金桂社区,village,330802005
-330802005002,书香社区,village,330802005
-330802006001,府山社区,village,330802006
-";
+/// The divisions of the test tree (code, name), parents first.
+pub const DIVISIONS: [(&str, &str); 7] = [
+    ("330800", "衢州市"),
+    ("330802", "柯城区"),
+    ("330802005", "新新街道"),
+    ("330802006", "府山街道"),
+    ("330802005001", "金桂社区"),
+    ("330802005002", "书香社区"),
+    ("330802006001", "府山社区"),
+];
 
 /// The grids added to the tree with `add_grid`.
 pub const GRIDS: [&str; 4] = [
@@ -43,7 +43,10 @@ pub const GRIDS: [&str; 4] = [
 pub fn regions() -> &'static RegionTree {
     static TREE: OnceLock<RegionTree> = OnceLock::new();
     TREE.get_or_init(|| {
-        let mut tree = RegionTree::from_csv(REGIONS_CSV.as_bytes()).expect("test CSV is valid");
+        let mut tree = RegionTree::new();
+        for (c, name) in DIVISIONS {
+            tree.insert(code(c), name).expect("test division is valid");
+        }
         for g in GRIDS {
             tree.add_grid(code(g), None).expect("test grid is valid");
         }

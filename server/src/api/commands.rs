@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use gridcase_bus::{partition_of, Executed, ExpectedVersion, Submission};
+use gridcase_bus::{partition_of, Executed, ExpectedVersion, Position, Submission};
 use gridcase_domain::{Action, Actor, CaseId, Command, CommandId, CorrelationId, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -308,7 +308,8 @@ pub struct CommandResult {
     /// The case version after the command (also the `ETag`).
     pub version: u64,
     /// The commit's global position: pass it as `?after=` to read your write.
-    pub position: u64,
+    #[schema(value_type = u64)]
+    pub position: Position,
     /// True when the key was used before: this is the first result, nothing was appended.
     pub duplicate: bool,
     /// The events the command appended.

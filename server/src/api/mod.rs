@@ -117,14 +117,14 @@ async fn readyz(State(app): State<AppState>) -> Response {
     match app.path.log().head().await {
         Ok(head) => {
             let applied = app.projection.checkpoint();
-            Json(json!({ "status": "ready", "log": "ok", "head": head, "applied": applied, "lag": head.saturating_sub(applied) })).into_response()
+            Json(json!({ "status": "ready", "log": "ok", "head": head, "applied": applied, "lag": head.since(applied) })).into_response()
         }
         Err(e) => ApiError::from(e).into_response(),
     }
 }
 
 async fn metrics(State(app): State<AppState>) -> Response {
-    let head = app.path.log().head().await.unwrap_or(0);
+    let head = app.path.log().head().await.unwrap_or_default();
     let text = app.metrics.render(head, app.projection.checkpoint());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }

@@ -7,7 +7,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::Json;
-use gridcase_bus::EventLog;
+use gridcase_bus::{EventLog, Position};
 use std::collections::BTreeMap;
 
 use gridcase_domain::{
@@ -36,7 +36,8 @@ const READ_YOUR_WRITES: Duration = Duration::from_secs(2);
 pub(crate) struct ReadQuery {
     /// Wait (up to 2 s) until the projection has applied this log position, e.g. the
     /// `position` a command answered (read-your-writes). Beyond the log's head: 400.
-    after: Option<u64>,
+    #[param(value_type = Option<u64>)]
+    after: Option<Position>,
 }
 
 /// Read-your-writes: waits until the projection has applied position `after`.
@@ -45,7 +46,7 @@ pub(crate) struct ReadQuery {
 /// `after_beyond_head`), answered at once. One at or below the head that is not applied
 /// within [`READ_YOUR_WRITES`] answers 503 with `Retry-After`, as does a wait when
 /// [`crate::app::MAX_WAITERS`] reads are already waiting.
-pub(crate) async fn wait_after(app: &AppState, after: Option<u64>) -> Result<(), ApiError> {
+pub(crate) async fn wait_after(app: &AppState, after: Option<Position>) -> Result<(), ApiError> {
     let Some(p) = after else { return Ok(()) };
     if app.projection.checkpoint() >= p {
         return Ok(());
@@ -78,7 +79,7 @@ pub(crate) async fn wait_after(app: &AppState, after: Option<u64>) -> Result<(),
 pub(crate) async fn read_case_file(
     app: &AppState,
     id: &CaseId,
-) -> Result<Option<(CaseFile, Vec<(u64, Envelope)>)>, ApiError> {
+) -> Result<Option<(CaseFile, Vec<(Position, Envelope)>)>, ApiError> {
     let commits = app.path.log().read_case(id).await?;
     if commits.is_empty() {
         return Ok(None);
@@ -108,7 +109,8 @@ pub struct CaseView {
     /// Its version (for `If-Match`).
     pub version: u64,
     /// The position of its last commit.
-    pub position: u64,
+    #[schema(value_type = u64)]
+    pub position: Position,
     /// When its last event was recorded.
     pub updated_at: Timestamp,
     /// Where it is in its life.
@@ -161,7 +163,7 @@ pub(crate) fn case_view_of(
     app: &AppState,
     reader: &Actor,
     file: CaseFile,
-    envelopes: &[(u64, Envelope)],
+    envelopes: &[(Position, Envelope)],
 ) -> CaseView {
     let now = Timestamp::now();
     let s = &file.state;
@@ -174,7 +176,7 @@ pub(crate) fn case_view_of(
     CaseView {
         case_id: s.id.clone().expect("a reported case has an id"),
         version: s.version,
-        position: envelopes.last().map_or(0, |(p, _)| *p),
+        position: envelopes.last().map_or(Position::ZERO, |(p, _)| *p),
         updated_at: envelopes
             .last()
             .map_or(Timestamp::EPOCH, |(_, e)| e.header.recorded_at),
@@ -205,7 +207,8 @@ pub struct TimelineEntry {
     /// The case version this event made (1 for the report).
     pub version: u64,
     /// The log position of the commit that holds it.
-    pub position: u64,
+    #[schema(value_type = u64)]
+    pub position: Position,
     /// The event's type, e.g. `CaseEscalated`; names the schema of `event`.
     pub event_type: String,
     /// The schema version the event was stored at.
@@ -294,7 +297,8 @@ pub(crate) async fn timeline(
 pub(crate) struct ListParams {
     /// Wait (up to 2 s) until the projection has applied this log position, e.g. the
     /// `position` a command answered (read-your-writes). Beyond the log's head: 400.
-    after: Option<u64>,
+    #[param(value_type = Option<u64>)]
+    after: Option<Position>,
     /// Rows per page, 1–200 (default 50).
     limit: Option<usize>,
     /// The `next_cursor` of the previous page.
@@ -427,7 +431,8 @@ pub(crate) struct StatsParams {
     drill_down: Option<bool>,
     /// Wait (up to 2 s) until the projection has applied this log position, e.g. the
     /// `position` a command answered (read-your-writes). Beyond the log's head: 400.
-    after: Option<u64>,
+    #[param(value_type = Option<u64>)]
+    after: Option<Position>,
 }
 
 pub(crate) async fn stats(

@@ -16,6 +16,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::Json;
+use gridcase_bus::Position;
 use gridcase_domain::{
     Actor, ActorId, CaseKind, Category, Level, RegionCode, Role, Scope, Source, Status, Timestamp,
 };
@@ -86,7 +87,8 @@ pub(crate) struct SearchParams {
     /// The `next_cursor` of the previous page.
     pub(crate) cursor: Option<String>,
     /// Wait until the projection has applied this log position (read-your-writes).
-    pub(crate) after: Option<u64>,
+    #[param(value_type = Option<u64>)]
+    pub(crate) after: Option<Position>,
 }
 
 fn bad(field: &'static str, message: impl Into<String>) -> ApiError {
@@ -317,7 +319,8 @@ pub(crate) struct MyCasesParams {
     /// The `next_cursor` of the previous page.
     pub(crate) cursor: Option<String>,
     /// Wait until the projection has applied this log position.
-    pub(crate) after: Option<u64>,
+    #[param(value_type = Option<u64>)]
+    pub(crate) after: Option<Position>,
 }
 
 /// The search behind a view of "my work".

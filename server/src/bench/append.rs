@@ -121,7 +121,7 @@ fn commit_writes(log: &SledLog, applied: &[Applied]) -> Result<Vec<CommitWrites>
             let value = tree
                 .get(&pk)
                 .map_err(ctx("reading the engine's log"))?
-                .ok_or_else(|| BenchError(format!("position {} is missing", a.position)))?
+                .ok_or_else(|| BenchError::Failed(format!("position {} is missing", a.position)))?
                 .to_vec();
             let mut ck = vec![b'C'];
             ck.extend_from_slice(a.case_id.as_str().as_bytes());
@@ -195,7 +195,7 @@ pub(crate) async fn nats(run: &mut Run) -> Result<(), BenchError> {
         run.skip("append-nats", reason);
         return Ok(());
     }
-    let url = run.nats.url().map_err(BenchError)?;
+    let url = run.nats.url().map_err(BenchError::Failed)?;
     let (log, mut engine) = fill_nats(run).await?;
     let settings = log.settings().clone();
     // Everything the engine stored, to publish again as fast as the server takes it.
@@ -329,7 +329,7 @@ fn check_ack(
 ) -> Result<(), BenchError> {
     let ack = ack.map_err(ctx("raw publish acknowledgement"))?;
     if ack.sequence != seq || ack.duplicate {
-        return Err(BenchError(format!(
+        return Err(BenchError::Failed(format!(
             "raw publish of message {seq} was stored at {} (duplicate: {})",
             ack.sequence, ack.duplicate
         )));

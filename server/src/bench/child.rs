@@ -41,7 +41,7 @@ impl FromStr for ChildMode {
             "rebuild" => Ok(ChildMode::Rebuild),
             "rebuild-memory" => Ok(ChildMode::RebuildMemory),
             "raw-scan" => Ok(ChildMode::RawScan),
-            other => Err(BenchError(format!(
+            other => Err(BenchError::Failed(format!(
                 "unknown bench-child mode {other:?}: expected rebuild, rebuild-memory or raw-scan"
             ))),
         }
@@ -117,7 +117,7 @@ async fn open_read_only(dir: &Path) -> Result<SledLog, BenchError> {
             Err(LogError::Locked { .. }) if Instant::now() < deadline => {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
-            Err(e) => return Err(BenchError(format!("opening {}: {e}", dir.display()))),
+            Err(e) => return Err(ctx(&format!("opening {}", dir.display()))(e)),
         }
     }
 }
@@ -156,7 +156,7 @@ pub(crate) async fn spawn(
         .await
         .map_err(ctx("running bench-child"))?;
     if !out.status.success() {
-        return Err(BenchError(format!(
+        return Err(BenchError::Failed(format!(
             "bench-child {} failed with {}",
             mode.name(),
             out.status
@@ -167,6 +167,8 @@ pub(crate) async fn spawn(
         .lines()
         .rev()
         .find(|l| l.starts_with('{'))
-        .ok_or_else(|| BenchError(format!("bench-child {} printed no result", mode.name())))?;
+        .ok_or_else(|| {
+            BenchError::Failed(format!("bench-child {} printed no result", mode.name()))
+        })?;
     serde_json::from_str(line).map_err(ctx("reading bench-child's result"))
 }

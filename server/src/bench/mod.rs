@@ -78,26 +78,46 @@ pub struct Options {
     pub scale_persisted: bool,
 }
 
-/// Why the bench could not run.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct BenchError(pub String);
+/// A cause kept as it came (the bench drives many libraries).
+pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
 
-impl From<String> for BenchError {
-    fn from(s: String) -> BenchError {
-        BenchError(s)
-    }
+/// Why the bench (or one of its suites) could not run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BenchError {
+    /// A step failed: `context` says which, the cause why.
+    #[error("{context}")]
+    Step {
+        /// What was being done.
+        context: String,
+        /// Why it failed.
+        #[source]
+        source: Cause,
+    },
+    /// The bench cannot go on: a bad option, no NATS server, or a result that contradicts
+    /// what was written (the message says which).
+    #[error("{0}")]
+    Failed(String),
 }
 
 impl BenchError {
     pub(crate) fn new(what: impl std::fmt::Display) -> BenchError {
-        BenchError(what.to_string())
+        BenchError::Failed(what.to_string())
     }
 }
 
-/// `map_err(ctx("doing x"))`: wraps any displayable error with what was being done.
-pub(crate) fn ctx<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> BenchError + '_ {
-    move |e| BenchError(format!("{what}: {e}"))
+impl From<tokio::task::JoinError> for BenchError {
+    fn from(e: tokio::task::JoinError) -> BenchError {
+        ctx("a bench task stopped abnormally")(e)
+    }
+}
+
+/// `map_err(ctx("doing x"))`: keeps the error as the cause of what was being done.
+pub(crate) fn ctx<E: Into<Cause>>(what: &str) -> impl FnOnce(E) -> BenchError + '_ {
+    move |e| BenchError::Step {
+        context: what.to_owned(),
+        source: e.into(),
+    }
 }
 
 /// How a row's target compares the numbers.
@@ -308,7 +328,7 @@ pub(crate) struct Sizes {
 impl Sizes {
     fn new(opts: &Options) -> Result<Sizes, BenchError> {
         let query = match &opts.fixture {
-            Some(f) => f.parse::<Scale>().map_err(BenchError::new)?,
+            Some(f) => f.parse::<Scale>().map_err(ctx("--fixture"))?,
             None if opts.smoke => Scale::Tiny,
             None => Scale::ZhejiangYear,
         };
@@ -377,7 +397,7 @@ fn selected(opts: &Options) -> Result<Vec<&'static str>, BenchError> {
             other => match SUITES.iter().find(|x| **x == other) {
                 Some(x) => vec![*x],
                 None => {
-                    return Err(BenchError(format!(
+                    return Err(BenchError::Failed(format!(
                         "unknown suite {other:?}: expected one of {}, append or all",
                         SUITES.join(", ")
                     )))
@@ -459,6 +479,7 @@ pub async fn run(opts: Options) -> Result<Report, BenchError> {
             Ok(()) => eprintln!("bench: {suite} took {:.1}s", t.elapsed().as_secs_f64()),
             Err(e) => {
                 // Keep going: the other suites' numbers are still worth printing.
+                let e = crate::error::chain(&e);
                 eprintln!("bench: {suite} FAILED: {e}");
                 failed.push(format!("{suite}: {e}"));
                 run.skip(suite, format!("failed: {e}"));
@@ -495,7 +516,7 @@ pub async fn run(opts: Options) -> Result<Report, BenchError> {
         eprintln!("bench: results written to {}", path.display());
     }
     if !failed.is_empty() {
-        return Err(BenchError(format!(
+        return Err(BenchError::Failed(format!(
             "{} suite(s) failed: {}",
             failed.len(),
             failed.join("; ")

@@ -91,7 +91,7 @@ impl NatsEnv {
 
     /// Connects the engine's log (creating its stream).
     pub async fn engine_log(&mut self) -> Result<NatsLog, BenchError> {
-        let url = self.url().map_err(BenchError)?;
+        let url = self.url().map_err(BenchError::Failed)?;
         NatsLog::connect(self.engine_settings(&url))
             .await
             .map_err(ctx("connecting the NATS log"))

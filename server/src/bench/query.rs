@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use gridcase_bus::Committed;
+use gridcase_bus::{Committed, Position};
 use gridcase_domain::{Level, RegionCode, RegionTree, Timestamp};
 use gridcase_fixtures::{Area, Scale};
 use gridcase_projections::{Calendar, Period, Projection, StatsQuery};
@@ -65,7 +65,7 @@ pub(crate) async fn run(run: &mut Run) -> Result<(), BenchError> {
     ];
     for (name, queries) in stats_cases {
         if queries.is_empty() {
-            return Err(BenchError(format!("{name}: no region to query")));
+            return Err(BenchError::Failed(format!("{name}: no region to query")));
         }
         let mut engine = Vec::with_capacity(n);
         let mut raw = Vec::with_capacity(n);
@@ -205,7 +205,7 @@ pub(super) fn build(
     let mut batch = Vec::with_capacity(2048);
     for (i, g) in generator.enumerate() {
         batch.push(Committed {
-            position: i as u64 + 1,
+            position: Position::new(i as u64 + 1),
             case_id: g.case_id,
             command_id: g.command_id,
             events: g.events,

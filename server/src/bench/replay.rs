@@ -6,7 +6,7 @@ use async_nats::jetstream::consumer::pull::OrderedConfig;
 use async_nats::jetstream::consumer::DeliverPolicy;
 use futures::StreamExt;
 use gridcase_bus::testing::jetstream as js;
-use gridcase_bus::{EventLog, SledLog};
+use gridcase_bus::{EventLog, Position, SledLog};
 use gridcase_domain::{CaseId, CommandId, EventRecord};
 use gridcase_projections::{Calendar, Projection};
 use serde::Deserialize;
@@ -95,7 +95,7 @@ async fn embedded(run: &mut Run) -> Result<(), BenchError> {
     let (_, raw_events) = raw_scan(&tree)?;
     let raw_first = t.elapsed().as_secs_f64();
     if raw_events != filled.events {
-        return Err(BenchError(format!(
+        return Err(BenchError::Failed(format!(
             "the raw scan found {raw_events} events, {} were written",
             filled.events
         )));
@@ -104,14 +104,14 @@ async fn embedded(run: &mut Run) -> Result<(), BenchError> {
     // then the real thing (persisted projection, the engine figure).
     let t = Instant::now();
     let head = log.head().await.map_err(ctx("reading the head"))?;
-    let mut next = 1;
+    let mut next = Position::FIRST;
     while next <= head {
         let page = log
             .read_from(next, 2048)
             .await
             .map_err(ctx("reading the log"))?;
         let Some(last) = page.last() else { break };
-        next = last.position + 1;
+        next = last.position.next();
     }
     let read_secs = t.elapsed().as_secs_f64();
     let t = Instant::now();
@@ -201,7 +201,11 @@ async fn nats(run: &mut Run) -> Result<(), BenchError> {
     };
     let stream = log.settings().stream.clone();
     let conn = js::connect(&url).await.map_err(ctx("connecting to NATS"))?;
-    let head = log.head().await.map_err(ctx("reading the NATS head"))?;
+    let head = log
+        .head()
+        .await
+        .map_err(ctx("reading the NATS head"))?
+        .get();
     // Warm-up pass, then the engine, then the raw figure.
     let (_, events) = raw_read(&conn.jetstream, &stream, head).await?;
     let dir = run.dir("replay-nats-projection")?;

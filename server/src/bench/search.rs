@@ -8,7 +8,7 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use gridcase_bus::Committed;
+use gridcase_bus::{Committed, Position};
 use gridcase_domain::{Category, RegionCode, RegionTree, Status, Timestamp};
 use gridcase_fixtures::Scale;
 use gridcase_projections::{Calendar, Projection, SearchQuery, SearchSort, Visibility};
@@ -194,7 +194,7 @@ fn build_until(scale: Scale, until: Timestamp) -> Result<(Projection, RegionTree
             continue;
         }
         batch.push(Committed {
-            position: i as u64 + 1,
+            position: Position::new(i as u64 + 1),
             case_id: g.case_id,
             command_id: g.command_id,
             events: g.events,

@@ -246,14 +246,14 @@ pub(crate) async fn run(run: &mut Run) -> Result<(), BenchError> {
         // One of each first: the page must answer 200 (a bench of error pages says nothing).
         let (status, _) = time(&pages, page_req(0).map_err(ctx("a request"))?).await?;
         if status != StatusCode::OK {
-            return Err(BenchError(format!(
+            return Err(BenchError::new(format!(
                 "{}: {} answered {status}",
                 p.name, p.pages[0]
             )));
         }
         let (status, _) = time(&api, api_req(0).map_err(ctx("a request"))?).await?;
         if status != StatusCode::OK {
-            return Err(BenchError(format!(
+            return Err(BenchError::new(format!(
                 "{}: {} answered {status}",
                 p.name, p.apis[0]
             )));

@@ -93,11 +93,11 @@ pub(crate) async fn run_command_path<L: EventLog + Clone>(
                 let sub = submission(&g);
                 let t = Instant::now();
                 let e = path.execute(sub).await.map_err(|e| {
-                    BenchError(format!("case {} command {}: {e}", g.case_id, g.command_id))
+                    BenchError::Failed(format!("case {} command {}: {e}", g.case_id, g.command_id))
                 })?;
                 latencies.push(t.elapsed());
                 if e.duplicate || e.events != g.events {
-                    return Err(BenchError(format!(
+                    return Err(BenchError::Failed(format!(
                         "case {} command {}: the engine did not append what the generator \
                          decided (duplicate: {})",
                         g.case_id, g.command_id, e.duplicate
@@ -149,14 +149,19 @@ impl GroupProbe {
         let handle = std::thread::Builder::new()
             .name("bench-group-probe".into())
             .spawn(move || {
-                let head = || log.head().now_or_never().and_then(Result::ok).unwrap_or(0);
+                let head = || {
+                    log.head()
+                        .now_or_never()
+                        .and_then(Result::ok)
+                        .unwrap_or_default()
+                };
                 let mut last = head();
                 let mut jumps = Vec::new();
                 loop {
                     let done = flag.load(Ordering::Acquire);
                     let h = head();
                     if h != last {
-                        jumps.push(h - last);
+                        jumps.push(h.since(last));
                         last = h;
                     }
                     if done {
@@ -229,8 +234,10 @@ pub(crate) async fn fill_sled(
                 let case = c.case_id.clone();
                 match log.append(c).await {
                     Ok(a) if !a.duplicate => Ok((first, n)),
-                    Ok(_) => Err(BenchError(format!("case {case}: unexpected duplicate"))),
-                    Err(e) => Err(BenchError(format!("appending case {case}: {e}"))),
+                    Ok(_) => Err(BenchError::Failed(format!(
+                        "case {case}: unexpected duplicate"
+                    ))),
+                    Err(e) => Err(BenchError::Failed(format!("appending case {case}: {e}"))),
                 }
             }
         },

@@ -10,7 +10,7 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
-use gridcase_bus::{Committed, EventLog};
+use gridcase_bus::{Committed, EventLog, Position};
 use gridcase_domain::{chain, CaseId, CaseState, ChainHead, Envelope, LinkError, Timestamp};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -25,7 +25,7 @@ pub struct Link {
     /// The event's version.
     pub version: u64,
     /// The commit's position.
-    pub position: u64,
+    pub position: Position,
     /// When it was recorded (local time).
     pub recorded: String,
     /// When it happened (local time).

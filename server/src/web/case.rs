@@ -1,12 +1,12 @@
 //! The case page (`/cases/{id}`): the facts, where it stands, its whole story and timeline,
 //! and a small form for each action the viewer may take now.
 //!
-//! The page reads the case as the API's case view does ([`read_case_file`],
-//! [`case_view_of`]): from the log, so it is current. The actions offered are exactly the
+//! The page reads the case as the API's case view does (`read_case_file`,
+//! `case_view_of`): from the log, so it is current. The actions offered are exactly the
 //! case view's `allowed_actions` — the decider's own rules, asked through
 //! [`gridcase_domain::allowed`] — and each form posts to `POST /cases/{id}/{action}`, which
 //! builds the API's [`Action`] from the fields and runs it through
-//! [`crate::api::commands::run`], the one command path. Every form carries the case's
+//! `api::commands::run`, the one command path. Every form carries the case's
 //! version (a stale one answers 409 with an offer to reload) and its own idempotency key (a
 //! double click acts once). A refusal shows the domain's reason in words
 //! ([`Tr::rejection`]); so do a few refusals that explain why an expected action is missing
@@ -25,7 +25,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
-use gridcase_bus::ExpectedVersion;
+use gridcase_bus::{ExpectedVersion, Position};
 use gridcase_domain::allowed::probe;
 use gridcase_domain::{
     decide, Action, Actor, CaseFile, CaseId, CaseState, Category, Command, CommandId, Context,
@@ -726,7 +726,7 @@ async fn read(
     web: &WebApp,
     v: &Viewer,
     id: &str,
-) -> Result<(CaseId, CaseFile, Vec<(u64, Envelope)>), WebError> {
+) -> Result<(CaseId, CaseFile, Vec<(Position, Envelope)>), WebError> {
     if v.actor.role() == Role::Analyst {
         return Err(WebError::new(
             web,
@@ -1036,7 +1036,7 @@ fn page(
     web: &WebApp,
     v: &Viewer,
     view: CaseView,
-    envelopes: &[(u64, Envelope)],
+    envelopes: &[(Position, Envelope)],
     done: Option<String>,
     error: Option<String>,
 ) -> CasePage {

@@ -1039,7 +1039,7 @@ mod tests {
 
     #[test]
     fn refusals_are_plain_chinese() {
-        let regions = gridcase_fixtures::divisions();
+        let regions = gridcase_regions::bundled_divisions();
         let zh = Tr { lang: Lang::Zh };
         let r = Rejection::InvalidField {
             field: "happened_at",

@@ -534,7 +534,7 @@ mod tests {
 
     #[test]
     fn the_picker_stays_inside_the_unit_and_drops_stale_choices() {
-        let mut regions = gridcase_fixtures::divisions().clone();
+        let mut regions = gridcase_regions::bundled_divisions().clone();
         for g in ["330802005001001", "330802005001002", "330802005002001"] {
             regions.add_grid(g.parse().unwrap(), None).unwrap();
         }

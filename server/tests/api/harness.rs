@@ -32,7 +32,7 @@ pub(crate) const CSV: &str = "code,name,level,parent\n\
 330802006001,双港社区,village,330802006\n";
 
 pub(crate) fn regions() -> Arc<RegionTree> {
-    let mut t = RegionTree::from_csv(CSV.as_bytes()).unwrap();
+    let mut t = gridcase_regions::read_divisions(CSV.as_bytes()).unwrap();
     for g in [G1, G2, G3, G4] {
         t.add_grid(code(g), None).unwrap();
     }
@@ -140,7 +140,7 @@ impl Harness {
     }
 
     pub(crate) async fn head(&self) -> u64 {
-        self.app.path.log().head().await.unwrap()
+        self.app.path.log().head().await.unwrap().get()
     }
 
     pub(crate) fn last(&self) -> u64 {

@@ -25,8 +25,8 @@ pub enum NatsError {
     /// The server could not be reached or refused the connection. Check the URL and that the
     /// server runs; retrying later may help.
     #[error(
-        "cannot connect to NATS at {url}: {source}; check that nats-server is running there \
-         (with JetStream enabled: -js) and that the URL and credentials are right"
+        "cannot connect to NATS at {url}; check that nats-server is running there (with \
+         JetStream enabled: -js) and that the URL and credentials are right"
     )]
     Connect {
         /// The URL that was tried.
@@ -129,8 +129,8 @@ pub enum NatsError {
     /// A request failed in transport (timeout, no responders, connection lost). The server may
     /// be unavailable or electing a leader; retry later.
     #[error(
-        "could not {operation} on stream {stream}: {source}; the NATS server may be \
-         unavailable, retry later"
+        "could not {operation} on stream {stream}; the NATS server may be unavailable, retry \
+         later"
     )]
     Request {
         /// What was being done.
@@ -195,8 +195,8 @@ pub enum PublishError {
     /// The message is larger than the server's `max_payload`. Nothing was sent; make it
     /// smaller or raise the server's limit.
     #[error(
-        "message for {subject} is larger than the server accepts: {source}; make it smaller \
-         or raise max_payload on the server"
+        "message for {subject} is larger than the server accepts; make it smaller or raise \
+         max_payload on the server"
     )]
     TooLarge {
         /// The subject published to.
@@ -210,8 +210,8 @@ pub enum PublishError {
     /// have been stored: retry later with the same message id (deduplicated within the
     /// stream's duplicate window).
     #[error(
-        "publish to {subject} was not acknowledged after {attempts} attempts: {source}; the \
-         NATS server may be unavailable; retrying with the same message id is safe"
+        "publish to {subject} was not acknowledged after {attempts} attempts; the NATS server \
+         may be unavailable; retrying with the same message id is safe"
     )]
     Unavailable {
         /// The subject published to.
@@ -235,7 +235,7 @@ pub enum PublishError {
     },
 
     /// The client failed for another reason (e.g. invalid subject); nothing was appended.
-    #[error("publish to {subject} failed: {source}")]
+    #[error("publish to {subject} failed")]
     Client {
         /// The subject published to.
         subject: String,

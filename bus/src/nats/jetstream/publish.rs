@@ -51,18 +51,15 @@ pub struct Published {
 pub async fn publish_expected(
     ctx: &jetstream::Context,
     subject: &str,
-    mut headers: HeaderMap,
+    headers: HeaderMap,
     payload: Vec<u8>,
     msg_id: &str,
     expected_last_subject_seq: u64,
 ) -> Result<Published, PublishError> {
-    headers.insert(async_nats::header::NATS_MESSAGE_ID, msg_id);
-    headers.insert(
-        async_nats::header::NATS_EXPECTED_LAST_SUBJECT_SEQUENCE,
-        expected_last_subject_seq.to_string().as_str(),
-    );
     let message = PublishMessage::build()
         .headers(headers)
+        .message_id(msg_id)
+        .expected_last_subject_sequence(expected_last_subject_seq)
         .payload(payload.into());
     let mut backoff = PUBLISH_FIRST_BACKOFF;
     let mut attempt = 1;

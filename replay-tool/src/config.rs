@@ -1,0 +1,88 @@
+//! The deployment settings `gridcase-replay` shares with the server: `--config FILE` names the
+//! server's TOML configuration, of which the tool reads `time_zone` and the `[regions]` table
+//! (see `gridcase_server::config`); the rest is the server's business and is not read.
+
+use std::path::{Path, PathBuf};
+
+use gridcase_regions::RegionsConfig;
+use serde::Deserialize;
+
+/// What the tool takes from the server's configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct Deployment {
+    /// The deployment's time zone, when the file sets one.
+    pub time_zone: Option<String>,
+    /// The deployment's region data.
+    pub regions: RegionsConfig,
+}
+
+/// A configuration file that could not be read: fix the file named.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("reading the configuration {}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML, or its `time_zone` or `[regions]` are not valid.
+    #[error("the configuration {}", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, and where.
+        #[source]
+        source: Box<toml::de::Error>,
+    },
+}
+
+impl Deployment {
+    /// Reads `time_zone` and `[regions]` from the server's configuration file.
+    pub fn read(path: &Path) -> Result<Deployment, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.to_owned(),
+            source: Box::new(source),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_time_zone_and_regions_of_a_server_configuration() {
+        let d: Deployment = toml::from_str(
+            r#"
+            listen = "127.0.0.1:8080"
+            time_zone = "Asia/Urumqi"
+            [nats]
+            url = "nats://h:4222"
+            [regions]
+            divisions = "d.csv"
+            grids = "g.csv"
+            [[tokens]]
+            sha256 = "00"
+            actor = { id = "a", role = "auditor", scope = { subtree = "330800" } }
+            "#,
+        )
+        .unwrap();
+        assert_eq!(d.time_zone.as_deref(), Some("Asia/Urumqi"));
+        assert_eq!(d.regions.divisions.as_deref(), Some(Path::new("d.csv")));
+        assert_eq!(d.regions.grids.as_deref(), Some(Path::new("g.csv")));
+        assert_eq!(
+            toml::from_str::<Deployment>("").unwrap(),
+            Deployment::default()
+        );
+        assert!(toml::from_str::<Deployment>("[regions]\ngrid = \"g.csv\"").is_err());
+    }
+}
