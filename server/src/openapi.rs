@@ -90,11 +90,73 @@ pub fn document() -> Value {
                     "string",
                     "RFC 3339 time: statistics as they stood then"
                 ),
-                q("breakdown", "string", "category, source or kind"),
-                q("drill_down", "boolean", "Also every child region, ranked"),
+                q(
+                    "breakdown",
+                    "string",
+                    "category, source or kind; with drill_down, each child region is broken down too"
+                ),
+                q(
+                    "drill_down",
+                    "boolean",
+                    "Also every child region, ranked by rank_by, with its overdue open cases"
+                ),
+                q(
+                    "rank_by",
+                    "string",
+                    "The rate children are ranked by (default township_rate): grid_rate, village_rate, township_rate, county_rate, resolution_rate, mediation_success, on_time, satisfaction (higher first), rework, extension, escalation, reopen (lower first); regions without the rate last"
+                ),
+                after.clone()
+            ]),
+        ),
+    );
+    paths["/api/v1/stats"]["get"]["description"] = json!(
+        "Cohort (cases registered in the period, outcome as of T) and activity (events in the \
+         period) figures, every one under the case's corrected location, category, source and kind. \
+         Rates use DOMAIN.md's denominators: escalation = cases escalated at least once / registered, \
+         extension = cases with an approved extension / registered, reopen = cases reopened / cases \
+         closed (cohort counts `cohort.escalated`, `cohort.extended`, `cohort.reopened`, \
+         `cohort.closed`); rework = resolutions sent back / resolutions (activity). `overdue`: open \
+         cases located in the region whose deadline in force is before T (`as_of`, default now), \
+         with `by_holder` (holding unit) and `by_region` (child region). `change` compares with the \
+         previous period, `year_on_year` with the same dates a year before. `time_to_resolution`: \
+         median and p90 hours by resolving level from a histogram, each within ±4.9% of the exact \
+         quantile's hours + 1 (not of its hours), the bucket given as `median_range_hours` and \
+         `p90_range_hours` ([low, high))."
+    );
+    paths.insert(
+        "/api/v1/stats/series".into(),
+        read(
+            "Statistics of consecutive periods, for trend charts",
+            json!([
+                q(
+                    "region",
+                    "string",
+                    "Region code (default: the actor's unit)"
+                ),
+                q(
+                    "period",
+                    "string",
+                    "The whole span, as for /api/v1/stats (default: the twelve months up to this one)"
+                ),
+                q(
+                    "step",
+                    "string",
+                    "day, week (ISO, Monday first), month (default), quarter or year; the first and last point are cut to the period; at most 400 points"
+                ),
+                q(
+                    "as_of",
+                    "string",
+                    "RFC 3339 time: statistics as they stood then"
+                ),
+                q("breakdown", "string", "category, source or kind, per point"),
                 after
             ]),
         ),
+    );
+    paths["/api/v1/stats/series"]["get"]["description"] = json!(
+        "`points`: one per step, in order, each with `period` (from..to, end exclusive), `figures` \
+         (cohort, activity, rates as in /api/v1/stats) and `breakdown`. The points' activity adds up \
+         to the whole period's."
     );
     for p in ["/healthz", "/readyz", "/metrics"] {
         paths.insert(p.into(), json!({ "get": { "summary": "Operations", "responses": { "200": { "description": "OK" } } } }));

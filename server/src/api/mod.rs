@@ -13,6 +13,7 @@
 //! | GET | `/api/v1/regions/{code}` | a region: name, level, parent, children, path |
 //! | GET | `/api/v1/regions/{code}/open` | open cases held in a subtree, by level |
 //! | GET | `/api/v1/stats` | statistics (everyone, within scope) |
+//! | GET | `/api/v1/stats/series` | statistics of consecutive periods, for trend charts |
 //! | GET | `/api/v1/openapi.json` | the OpenAPI document |
 //! | GET | `/healthz`, `/readyz`, `/metrics` | operations |
 //! | GET, POST | `/`, `/signin`, `/report`, `/stats`, `/audit`, … | the workbench ([`crate::web`]) |
@@ -61,6 +62,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/units/{code}/queue", get(reads::queue))
         .route("/api/v1/regions/{code}/open", get(reads::open_cases))
         .route("/api/v1/stats", get(reads::stats))
+        .route("/api/v1/stats/series", get(reads::stats_series))
         .route("/api/v1/openapi.json", get(openapi))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
