@@ -12,6 +12,7 @@ use crate::region::{Level, RegionCode};
 
 /// What an actor is allowed to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// 网格员: reports, handles small matters on the spot, escalates; acts only in one grid.
@@ -70,6 +71,7 @@ impl fmt::Display for Role {
 
 /// Where an actor may act.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Scope {
     /// A region subtree rooted at this code. For grid workers and unit staff the root is also
@@ -103,6 +105,7 @@ impl Scope {
 
 /// An actor whose role and scope fit together; see [`Actor::new`].
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(try_from = "RawActor")]
 pub struct Actor {
     id: ActorId,

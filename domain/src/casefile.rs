@@ -19,6 +19,7 @@ use crate::vocab::*;
 
 /// Who did something, and when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Stamp {
     /// When it happened.
     pub at: Timestamp,
@@ -28,6 +29,7 @@ pub struct Stamp {
 
 /// A move of the case between units.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Move {
     /// When and by whom.
     #[serde(flatten)]
@@ -44,6 +46,7 @@ pub struct Move {
 
 /// A change of the deadline in force, and its cause.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeadlineChange {
     /// When it changed.
     pub at: Timestamp,
@@ -55,6 +58,7 @@ pub struct DeadlineChange {
 
 /// A referral to an outside body and its return.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReferralRecord {
     /// When and by whom it was referred.
     #[serde(flatten)]
@@ -71,6 +75,7 @@ pub struct ReferralRecord {
 
 /// One mediation session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Session {
     /// 1 for the first session of the mediation.
     pub number: u32,
@@ -82,6 +87,7 @@ pub struct Session {
 
 /// A mediation: who, its sessions and its outcome.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MediationFile {
     /// When and by whom it was started.
     #[serde(flatten)]
@@ -102,6 +108,7 @@ pub struct MediationFile {
 
 /// A resolution, in force or sent back.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ResolutionFile {
     /// When and by whom.
     #[serde(flatten)]
@@ -124,6 +131,7 @@ pub struct ResolutionFile {
 
 /// 督办: supervision from above.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SupervisionRecord {
     /// When and by whom.
     #[serde(flatten)]
@@ -138,6 +146,7 @@ pub struct SupervisionRecord {
 
 /// A working note, a piece of evidence, feedback or a correction: a dated text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Entry {
     /// When and by whom.
     #[serde(flatten)]
@@ -148,6 +157,7 @@ pub struct Entry {
 
 /// The case file; see the module documentation.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CaseFile {
     /// Where the case stands (not serialized: readers show it beside the file).
     #[serde(skip)]

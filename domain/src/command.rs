@@ -30,6 +30,7 @@ pub struct Command {
 #[derive(
     Debug, Clone, PartialEq, Eq, Serialize, Deserialize, strum::IntoStaticStr, strum::VariantNames,
 )]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
 #[strum(serialize_all = "snake_case")]
 #[non_exhaustive]
@@ -48,8 +49,10 @@ pub enum Action {
         location: RegionCode,
         /// Parties by opaque id.
         #[serde(default)]
+        #[cfg_attr(feature = "openapi", schema(max_items = 50))]
         parties: Vec<Party>,
         /// Summary (required).
+        #[cfg_attr(feature = "openapi", schema(max_length = 4000))]
         summary: String,
         /// When it happened; not after the report.
         happened_at: Timestamp,
@@ -62,6 +65,7 @@ pub enum Action {
         reason: RejectReason,
         /// Explanation.
         #[serde(default)]
+        #[cfg_attr(feature = "openapi", schema(max_length = 4000))]
         note: String,
     },
     /// 派遣 to a handler in the holding unit.
@@ -75,6 +79,7 @@ pub enum Action {
         #[serde(default)]
         to: Option<RegionCode>,
         /// Why (required).
+        #[cfg_attr(feature = "openapi", schema(max_length = 4000))]
         reason: String,
     },
     /// 下派 to a descendant unit.
@@ -82,6 +87,7 @@ pub enum Action {
         /// The descendant unit.
         to: RegionCode,
         /// Why (required).
+        #[cfg_attr(feature = "openapi", schema(max_length = 4000))]
         reason: String,
     },
     /// 移送 to an outside body.
@@ -89,13 +95,16 @@ pub enum Action {
         /// The kind of body.
         target: ReferralTarget,
         /// The body's name (required).
+        #[cfg_attr(feature = "openapi", schema(max_length = 4000))]
         body: String,
         /// Why (required).
+        #[cfg_attr(feature = "openapi", schema(max_length = 4000))]
         reason: String,
     },
     /// The outside body sent the case back.
     ReturnReferral {
         /// Why (required).
+        #[cfg_attr(feature = "openapi", schema(max_length = 4000))]
         reason: String,
     },
     /// Start a mediation.
@@ -110,6 +119,7 @@ pub enum Action {
     /// Record a mediation session (the assigned mediator).
     HoldMediationSession {
         /// What happened (required).
+        #[cfg_attr(feature = "openapi", schema(max_length = 4000))]
         summary: String,
     },
     /// Conclude the mediation (the assigned mediator).
@@ -118,6 +128,7 @@ pub enum Action {
         outcome: MediationOutcome,
         /// Terms or reason (required for a failure).
         #[serde(default)]
+        #[cfg_attr(feature = "openapi", schema(max_length = 4000))]
         note: String,
     },
     /// 化解/处置: resolve at the holding unit's level.
@@ -125,17 +136,20 @@ pub enum Action {
         /// How.
         method: ResolutionMethod,
         /// Summary (required).
+        #[cfg_attr(feature = "openapi", schema(max_length = 4000))]
         summary: String,
     },
     /// 核查: accept the resolution.
     VerifyResolution {
         /// Note.
         #[serde(default)]
+        #[cfg_attr(feature = "openapi", schema(max_length = 4000))]
         note: String,
     },
     /// 返工: send the resolution back.
     RejectResolution {
         /// Why (required).
+        #[cfg_attr(feature = "openapi", schema(max_length = 4000))]
         reason: String,
     },
     /// 结案.
@@ -146,6 +160,7 @@ pub enum Action {
         satisfaction: Satisfaction,
         /// Comment.
         #[serde(default)]
+        #[cfg_attr(feature = "openapi", schema(max_length = 4000))]
         comment: String,
     },
     /// Reopen a closed case.
@@ -154,6 +169,7 @@ pub enum Action {
         reason: ReopenReason,
         /// Note.
         #[serde(default)]
+        #[cfg_attr(feature = "openapi", schema(max_length = 4000))]
         note: String,
     },
     /// 延期 (approved from above).
@@ -161,16 +177,19 @@ pub enum Action {
         /// The new deadline; later than the current one.
         deadline: Timestamp,
         /// Why (required).
+        #[cfg_attr(feature = "openapi", schema(max_length = 4000))]
         reason: String,
     },
     /// 督办 from above.
     IssueSupervision {
         /// Instruction (required).
+        #[cfg_attr(feature = "openapi", schema(max_length = 4000))]
         note: String,
     },
     /// A working note.
     AddNote {
         /// The note (required).
+        #[cfg_attr(feature = "openapi", schema(max_length = 4000))]
         text: String,
     },
     /// Attach evidence by content hash.
@@ -178,9 +197,11 @@ pub enum Action {
         /// SHA-256 of the content.
         content_hash: Hash,
         /// Media type (required), e.g. `image/jpeg`.
+        #[cfg_attr(feature = "openapi", schema(max_length = 255))]
         media_type: String,
         /// Description.
         #[serde(default)]
+        #[cfg_attr(feature = "openapi", schema(max_length = 4000))]
         description: String,
     },
     /// Merge this case, a duplicate, into another.
@@ -188,6 +209,7 @@ pub enum Action {
         /// The surviving case.
         into: CaseId,
         /// Why (required).
+        #[cfg_attr(feature = "openapi", schema(max_length = 4000))]
         reason: String,
     },
     /// Audited correction of the reported details (admins).
@@ -209,13 +231,16 @@ pub enum Action {
         location: Option<RegionCode>,
         /// New summary.
         #[serde(default)]
+        #[cfg_attr(feature = "openapi", schema(max_length = 4000))]
         summary: Option<String>,
         /// Why (required).
+        #[cfg_attr(feature = "openapi", schema(max_length = 4000))]
         reason: String,
     },
     /// 提级领办: the actor's unit, an ancestor of the holding unit, takes the case over.
     TakeOver {
         /// Why (required).
+        #[cfg_attr(feature = "openapi", schema(max_length = 4000))]
         reason: String,
     },
 }

@@ -111,7 +111,9 @@ pub struct Context<'a> {
 ///
 /// Callers show the message to the user; the variant name is the stable machine code
 /// ([`Rejection::code`], derived by `strum`).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, strum::IntoStaticStr)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, thiserror::Error, strum::IntoStaticStr, strum::VariantNames,
+)]
 #[non_exhaustive]
 pub enum Rejection {
     /// Auditors and analysts only read.
@@ -315,6 +317,9 @@ pub enum Rejection {
 }
 
 impl Rejection {
+    /// Every machine code a rejection can carry, in declaration order.
+    pub const CODES: &'static [&'static str] = <Self as strum::VariantNames>::VARIANTS;
+
     /// The stable machine code: the variant name, e.g. `"OutOfScope"`.
     pub fn code(&self) -> &'static str {
         self.into()

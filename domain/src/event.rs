@@ -15,6 +15,7 @@ use crate::vocab::*;
 
 /// A party to a case: an opaque id and a role. Personal data lives apart (DOMAIN.md).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Party {
     /// Opaque party id.
     pub id: PartyId,
@@ -24,6 +25,7 @@ pub struct Party {
 
 /// 信息收集: a matter was reported and a case opened at the receiving unit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CaseReported {
     /// Dispute, incident or request.
     pub kind: CaseKind,
@@ -50,6 +52,7 @@ pub struct CaseReported {
 /// Schema version 2 added `deadline`: version 1 bodies are upcast with `deadline: None`, their
 /// old meaning (the clock started at assignment, which [`CaseAssigned`] carries).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CaseRegistered {
     /// The registering unit.
     pub unit: RegionCode,
@@ -63,6 +66,7 @@ pub struct CaseRegistered {
 
 /// 不予立案/注销: the report was not registered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CaseRejected {
     /// Why.
     pub reason: RejectReason,
@@ -72,6 +76,7 @@ pub struct CaseRejected {
 
 /// 任务派遣: dispatched to a handler in the holding unit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CaseAssigned {
     /// The holding unit.
     pub unit: RegionCode,
@@ -85,6 +90,7 @@ pub struct CaseAssigned {
 
 /// 上报: moved up to an ancestor unit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CaseEscalated {
     /// The unit that held the case.
     pub from: RegionCode,
@@ -100,6 +106,7 @@ pub struct CaseEscalated {
 
 /// 下派/交办: moved down to a descendant unit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CaseDelegated {
     /// The unit that held the case.
     pub from: RegionCode,
@@ -115,6 +122,7 @@ pub struct CaseDelegated {
 
 /// 移送: handed to an outside body; leaves the in-system count unless returned.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CaseReferred {
     /// The kind of body.
     pub target: ReferralTarget,
@@ -126,6 +134,7 @@ pub struct CaseReferred {
 
 /// The outside body returned a referred case to the unit that referred it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReferralReturned {
     /// The unit holding the case again.
     pub unit: RegionCode,
@@ -137,6 +146,7 @@ pub struct ReferralReturned {
 
 /// A mediation began.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MediationStarted {
     /// 人民/行政/司法.
     pub mediation_type: MediationType,
@@ -150,6 +160,7 @@ pub struct MediationStarted {
 
 /// A mediation session took place.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MediationSessionHeld {
     /// 1 for the first session of this mediation, and so on.
     pub session: u32,
@@ -159,6 +170,7 @@ pub struct MediationSessionHeld {
 
 /// A mediation ended with an agreement or a failure.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MediationConcluded {
     /// Agreement or failure.
     pub outcome: MediationOutcome,
@@ -168,6 +180,7 @@ pub struct MediationConcluded {
 
 /// 化解/处置完毕: the case was resolved by the holding unit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CaseResolved {
     /// How.
     pub method: ResolutionMethod,
@@ -185,6 +198,7 @@ pub struct CaseResolved {
 
 /// 核查: the resolution was accepted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ResolutionVerified {
     /// Free-text note.
     pub note: String,
@@ -192,6 +206,7 @@ pub struct ResolutionVerified {
 
 /// 返工: the resolution was sent back for rework.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ResolutionRejected {
     /// Why.
     pub reason: String,
@@ -201,6 +216,7 @@ pub struct ResolutionRejected {
 
 /// 结案: the case was closed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CaseClosed {
     /// Closed directly after on-the-spot resolution at grid level, without verification.
     pub on_the_spot: bool,
@@ -208,6 +224,7 @@ pub struct CaseClosed {
 
 /// 回访: feedback from the parties.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FeedbackRecorded {
     /// How satisfied.
     pub satisfaction: Satisfaction,
@@ -217,6 +234,7 @@ pub struct FeedbackRecorded {
 
 /// A closed case was reopened at the unit that last held it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CaseReopened {
     /// Why.
     pub reason: ReopenReason,
@@ -230,6 +248,7 @@ pub struct CaseReopened {
 
 /// 延期: an approved deadline extension.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeadlineExtended {
     /// The deadline before.
     pub previous: Timestamp,
@@ -241,6 +260,7 @@ pub struct DeadlineExtended {
 
 /// 督办: a higher level pressed the case.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SupervisionIssued {
     /// The pressing unit.
     pub by_unit: RegionCode,
@@ -252,6 +272,7 @@ pub struct SupervisionIssued {
 
 /// A working note.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NoteAdded {
     /// The note.
     pub text: String,
@@ -259,6 +280,7 @@ pub struct NoteAdded {
 
 /// Evidence attached by content hash; the content lives elsewhere.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EvidenceAttached {
     /// SHA-256 of the content.
     pub content_hash: Hash,
@@ -270,6 +292,7 @@ pub struct EvidenceAttached {
 
 /// This case was a duplicate and was merged into another case.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CaseMerged {
     /// The surviving case.
     pub into: CaseId,
@@ -279,6 +302,7 @@ pub struct CaseMerged {
 
 /// An audited correction of the reported details; the original report stays in history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CaseDetailsCorrected {
     /// New kind, if corrected.
     pub kind: Option<CaseKind>,
@@ -300,6 +324,7 @@ pub struct CaseDetailsCorrected {
 ///
 /// Its own fact, not an escalation: the holder did not ask to be relieved.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CaseTakenOver {
     /// The unit that held the case.
     pub from: RegionCode,
@@ -380,6 +405,31 @@ macro_rules! events {
                     $(<$name as EventBody>::TYPE => Some(rmp_serde::from_slice(body).map(Event::$name)),)+
                     _ => None,
                 }
+            }
+        }
+
+        /// The schema of an event's body: one of the bodies (its type name travels beside it).
+        #[cfg(feature = "openapi")]
+        impl utoipa::PartialSchema for Event {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                let mut one_of = utoipa::openapi::schema::OneOfBuilder::new()
+                    .description(Some("The event's body; `event_type` beside it names which."));
+                $(
+                    one_of = one_of.item(utoipa::openapi::Ref::from_schema_name(<$name as EventBody>::TYPE));
+                )+
+                one_of.into()
+            }
+        }
+
+        #[cfg(feature = "openapi")]
+        impl utoipa::ToSchema for Event {
+            fn schemas(
+                schemas: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>,
+            ) {
+                $(
+                    schemas.push((<$name as EventBody>::TYPE.to_owned(), <$name as utoipa::PartialSchema>::schema()));
+                    <$name as utoipa::ToSchema>::schemas(schemas);
+                )+
             }
         }
 

@@ -128,7 +128,61 @@ macro_rules! token_id {
                 Self::new(s).map_err(serde::de::Error::custom)
             }
         }
+
+        #[cfg(feature = "openapi")]
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                crate::ids::openapi::token($kind, $max, $extra)
+            }
+        }
+
+        #[cfg(feature = "openapi")]
+        impl utoipa::ToSchema for $name {}
     };
+}
+
+/// OpenAPI schemas of identifiers: strings with their length and alphabet.
+#[cfg(feature = "openapi")]
+pub(crate) mod openapi {
+    use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaFormat, Type};
+    use utoipa::openapi::RefOr;
+
+    /// A token id: 1..=`max` characters of ASCII letters, digits and `extra`.
+    pub(crate) fn token(kind: &str, max: usize, extra: &str) -> RefOr<Schema> {
+        let extra: String = extra.chars().map(|c| format!("\\{c}")).collect();
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some(format!("A {kind}.")))
+            .min_length(Some(1))
+            .max_length(Some(max))
+            .pattern(Some(format!("^[A-Za-z0-9{extra}]+$")))
+            .into()
+    }
+
+    /// Bytes as lowercase hex.
+    pub(crate) fn hex(kind: &str, bytes: usize) -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some(format!("A {kind}, {} hex digits.", 2 * bytes)))
+            .min_length(Some(2 * bytes))
+            .max_length(Some(2 * bytes))
+            .pattern(Some(format!("^[0-9a-f]{{{}}}$", 2 * bytes)))
+            .into()
+    }
+
+    /// A string in a named format.
+    pub(crate) fn string(
+        description: &str,
+        format: Option<SchemaFormat>,
+        pattern: Option<&str>,
+    ) -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some(description))
+            .format(format)
+            .pattern(pattern)
+            .into()
+    }
 }
 
 token_id!(
@@ -208,6 +262,16 @@ macro_rules! byte_id {
                 }
             }
         }
+
+        #[cfg(feature = "openapi")]
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                crate::ids::openapi::hex($kind, $n)
+            }
+        }
+
+        #[cfg(feature = "openapi")]
+        impl utoipa::ToSchema for $name {}
     };
 }
 

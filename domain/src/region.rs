@@ -77,6 +77,7 @@ const MAX_ECHOED_INPUT: usize = 40;
 /// [rank](Level::rank) (grid = 1 … city = 5). Serializes as the lowercase English name
 /// (`"grid"`, `"village"`, `"township"`, `"county"`, `"city"`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 #[repr(u8)]
 pub enum Level {
@@ -587,6 +588,21 @@ impl From<RegionCode> for String {
         code.to_string()
     }
 }
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for RegionCode {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        crate::ids::openapi::string(
+            "A division code: 6 digits (city, county), 9 (township), 12 (village) or 15 (grid), \
+             prefix-nested.",
+            None,
+            Some("^[0-9]{6}([0-9]{3}([0-9]{3}([0-9]{3})?)?)?$"),
+        )
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for RegionCode {}
 
 impl Serialize for RegionCode {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {

@@ -17,6 +17,7 @@ use crate::vocab::*;
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
 )]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// No event yet.
@@ -95,6 +96,7 @@ impl std::fmt::Display for Status {
 
 /// What was reported, as corrected since.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CaseDetails {
     /// Dispute, incident or request.
     pub kind: CaseKind,
@@ -116,6 +118,7 @@ pub struct CaseDetails {
 
 /// A mediation in progress.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ActiveMediation {
     /// 人民/行政/司法.
     pub mediation_type: MediationType,
@@ -133,6 +136,7 @@ pub struct ActiveMediation {
 
 /// A concluded mediation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MediationRecord {
     /// 人民/行政/司法.
     pub mediation_type: MediationType,
@@ -152,6 +156,7 @@ pub struct MediationRecord {
 
 /// The resolution in force.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Resolution {
     /// How.
     pub method: ResolutionMethod,
@@ -169,6 +174,7 @@ pub struct Resolution {
 
 /// The referral in force.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Referral {
     /// The kind of body.
     pub target: ReferralTarget,
@@ -180,6 +186,7 @@ pub struct Referral {
 
 /// The fold of a case's events.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CaseState {
     /// The case id, once reported.
     pub id: Option<CaseId>,

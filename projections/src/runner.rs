@@ -90,6 +90,12 @@ impl Projection {
         *self.inner.applied.borrow()
     }
 
+    /// The last position applied, watched: it changes after every applied burst (live lists
+    /// re-check what they show; [`Projection::wait_for`] is the one-shot form).
+    pub fn watch_applied(&self) -> watch::Receiver<Position> {
+        self.inner.applied.subscribe()
+    }
+
     /// Applies commits, then saves a snapshot (state and checkpoint together).
     pub fn apply_batch(&self, commits: &[Committed]) -> Result<(), ProjectionError> {
         self.apply_and_maybe_save(commits, true)

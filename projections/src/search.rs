@@ -138,6 +138,8 @@ pub(crate) struct IndexKeys {
     handler: Option<ActorId>,
     mediators: Vec<ActorId>,
     summary: Option<String>,
+    /// Location and holder while the case is open (work lists ask for open cases only).
+    open: Option<(RegionCode, Option<RegionCode>)>,
 }
 
 impl IndexKeys {
@@ -160,6 +162,11 @@ impl IndexKeys {
             handler: s.handler.clone(),
             mediators,
             summary: s.details.as_ref().map(|d| d.summary.clone()),
+            open: s
+                .details
+                .as_ref()
+                .filter(|_| s.status.is_open())
+                .map(|d| (d.location, s.holder)),
         }
     }
 }
@@ -172,6 +179,10 @@ pub(crate) struct Indexes {
     by_reported: BTreeSet<(i64, CaseId)>,
     by_handler: BTreeSet<(ActorId, CaseId)>,
     by_mediator: BTreeSet<(ActorId, CaseId)>,
+    /// Open cases by location.
+    open_by_location: BTreeSet<(RegionCode, CaseId)>,
+    /// Open cases by their holding unit.
+    open_by_holder: BTreeSet<(RegionCode, CaseId)>,
     text: TextIndex,
 }
 
@@ -223,6 +234,20 @@ impl Indexes {
                 self.text.add(case, s);
             }
         }
+        if old.open != new.open {
+            if let Some((location, holder)) = old.open {
+                self.open_by_location.remove(&(location, case.clone()));
+                if let Some(h) = holder {
+                    self.open_by_holder.remove(&(h, case.clone()));
+                }
+            }
+            if let Some((location, holder)) = new.open {
+                self.open_by_location.insert((location, case.clone()));
+                if let Some(h) = holder {
+                    self.open_by_holder.insert((h, case.clone()));
+                }
+            }
+        }
     }
 
     fn subtree<'a>(
@@ -253,6 +278,9 @@ struct TextIndex {
     postings: FastMap<u64, Vec<u32>>,
     docs: Vec<CaseId>,
     doc_of: FastMap<CaseId, u32>,
+    /// Documents whose summary was corrected: their postings may name grams the summary no
+    /// longer has.
+    revised: HashSet<u32>,
 }
 
 /// The searchable form of a text: lower case, without white space.
@@ -278,7 +306,10 @@ fn grams(chars: &[char]) -> impl Iterator<Item = u64> + '_ {
 impl TextIndex {
     fn add(&mut self, case: &CaseId, text: &str) {
         let doc = match self.doc_of.get(case) {
-            Some(d) => *d,
+            Some(d) => {
+                self.revised.insert(*d);
+                *d
+            }
             None => {
                 let d = self.docs.len() as u32;
                 self.docs.push(case.clone());
@@ -299,7 +330,18 @@ impl TextIndex {
     }
 
     /// The cases whose summary may contain `query` (a superset: confirm with the text).
+    #[cfg(test)]
     fn candidates(&self, query: &[char]) -> Vec<&CaseId> {
+        self.candidates_confirmed(query)
+            .into_iter()
+            .map(|(c, _)| c)
+            .collect()
+    }
+
+    /// The cases whose summary may contain `query`, each with whether it surely does: a query
+    /// of one or two characters is a single posting, exact for a summary never corrected.
+    fn candidates_confirmed(&self, query: &[char]) -> Vec<(&CaseId, bool)> {
+        let exact = query.len() <= 2;
         let keys: Vec<u64> = if query.len() == 1 {
             vec![gram(query[0], None)]
         } else {
@@ -319,7 +361,7 @@ impl TextIndex {
         first
             .iter()
             .filter(|d| rest.iter().all(|l| l.binary_search(d).is_ok()))
-            .map(|d| &self.docs[*d as usize])
+            .map(|d| (&self.docs[*d as usize], exact && !self.revised.contains(d)))
             .collect()
     }
 }
@@ -390,51 +432,66 @@ impl Projector {
             .transpose()?;
         let text = q.text.as_deref().map(normalize).filter(|t| !t.is_empty());
         let idx = &self.index;
+        // Work lists ask for open cases: their indexes are far smaller than the history's.
+        let open_only = !q.status.is_empty() && q.status.iter().all(|s| s.is_open());
+        let scope = match visible {
+            Visibility::Subtree(r) => Some(*r),
+            Visibility::Mediator(_) => None,
+        };
         // The most selective index the query and the reader allow.
-        let candidates: Vec<&CaseId> = if let Some(t) = &text {
-            idx.text.candidates(t)
-        } else if let Some(m) = q.mediator.as_ref().or(match visible {
-            Visibility::Mediator(m) => Some(m),
-            Visibility::Subtree(_) => None,
-        }) {
-            Indexes::of_actor(&idx.by_mediator, m).collect()
-        } else if let Some(h) = &q.assignee {
-            Indexes::of_actor(&idx.by_handler, h).collect()
-        } else if let Some(root) = q.holder.or(q.held_in) {
-            // Every unit that ever held a case is indexed, the current holder among them; a
-            // case held by several units of the subtree comes once.
-            let mut seen: HashSet<&CaseId> = HashSet::new();
-            Indexes::subtree(&idx.by_unit, root)
-                .filter(|c| seen.insert(*c))
-                .collect()
+        // Each candidate with whether its text is already known to match.
+        let candidates: Vec<(&CaseId, bool)> = if let Some(t) = &text {
+            idx.text.candidates_confirmed(t)
         } else {
-            let scope = match visible {
-                Visibility::Subtree(r) => Some(*r),
-                Visibility::Mediator(_) => None,
-            };
-            let root = match (q.region, scope) {
-                (Some(r), Some(s)) if s.contains(r) => Some(r),
-                (Some(r), Some(s)) if r.contains(s) => Some(s),
-                (Some(_), Some(_)) => return Ok(empty_page()),
-                (r, s) => r.or(s),
-            };
-            match root {
-                Some(root) => {
-                    let mut seen: HashSet<&CaseId> = HashSet::new();
-                    Indexes::subtree(&idx.by_location, root)
-                        .chain(Indexes::subtree(&idx.by_unit, root))
-                        .filter(|c| seen.insert(*c))
-                        .collect()
+            let ids: Vec<&CaseId> = if let Some(m) = q.mediator.as_ref().or(match visible {
+                Visibility::Mediator(m) => Some(m),
+                Visibility::Subtree(_) => None,
+            }) {
+                Indexes::of_actor(&idx.by_mediator, m).collect()
+            } else if let Some(h) = &q.assignee {
+                Indexes::of_actor(&idx.by_handler, h).collect()
+            } else if let (true, Some(root)) = (open_only, q.holder.or(q.held_in)) {
+                // One holder per case: no duplicates.
+                Indexes::subtree(&idx.open_by_holder, root).collect()
+            } else if let (true, Some(region)) = (open_only, q.region) {
+                // `region` filters by location, so the open cases located there are all candidates.
+                Indexes::subtree(&idx.open_by_location, region).collect()
+            } else if let Some(root) = q.holder.or(q.held_in) {
+                // Every unit that ever held a case is indexed, the current holder among them; a
+                // case held by several units of the subtree comes once.
+                let mut seen: HashSet<&CaseId> = HashSet::new();
+                Indexes::subtree(&idx.by_unit, root)
+                    .filter(|c| seen.insert(*c))
+                    .collect()
+            } else {
+                let root = match (q.region, scope) {
+                    (Some(r), Some(s)) if s.contains(r) => Some(r),
+                    (Some(r), Some(s)) if r.contains(s) => Some(s),
+                    (Some(_), Some(_)) => return Ok(empty_page()),
+                    (r, s) => r.or(s),
+                };
+                match root {
+                    Some(root) => {
+                        let mut seen: HashSet<&CaseId> = HashSet::new();
+                        Indexes::subtree(&idx.by_location, root)
+                            .chain(Indexes::subtree(&idx.by_unit, root))
+                            .filter(|c| seen.insert(*c))
+                            .collect()
+                    }
+                    None => idx.by_reported.iter().map(|(_, c)| c).collect(),
                 }
-                None => idx.by_reported.iter().map(|(_, c)| c).collect(),
-            }
+            };
+            ids.into_iter().map(|c| (c, false)).collect()
         };
         let mut matches: Vec<(i64, &CaseEntry)> = candidates
             .into_iter()
-            .filter_map(|c| self.cases.get(c))
-            .filter(|e| is_visible(visible, &e.state))
-            .filter(|e| matches(q, text.as_deref(), e, now))
-            .map(|e| (sort_key(q.sort, e), e))
+            .filter_map(|(c, text_known)| Some((self.cases.get(c)?, text_known)))
+            .filter(|(e, _)| is_visible(visible, &e.state))
+            .filter(|(e, text_known)| {
+                let text = if *text_known { None } else { text.as_deref() };
+                matches(q, text, e, now)
+            })
+            .map(|(e, _)| (sort_key(q.sort, e), e))
             .collect();
         let total = matches.len();
         matches.sort_by(|a, b| (a.0, &a.1.state.id).cmp(&(b.0, &b.1.state.id)));
@@ -517,15 +574,49 @@ fn matches(q: &SearchQuery, text: Option<&[char]>, e: &CaseEntry, now: Timestamp
             .is_none_or(|t| s.reported_at.is_some_and(|r| r >= t))
         && q.reported_to
             .is_none_or(|t| s.reported_at.is_some_and(|r| r < t))
-        && text.is_none_or(|t| {
-            let summary = normalize(&d.summary);
-            summary.windows(t.len()).any(|w| w == t)
-        })
+        && text.is_none_or(|t| contains_normalized(&d.summary, t))
+}
+
+/// Whether the normalised form of `text` contains `query` (already normalised), without
+/// allocating: a candidate check runs for every posting of a common pair of characters.
+fn contains_normalized(text: &str, query: &[char]) -> bool {
+    let chars = || {
+        text.chars()
+            .filter(|c| !c.is_whitespace())
+            .flat_map(char::to_lowercase)
+    };
+    let mut starts = chars();
+    loop {
+        let mut window = starts.clone();
+        if query.iter().all(|q| window.next() == Some(*q)) {
+            return true;
+        }
+        if starts.next().is_none() {
+            return false;
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_corrected_summary_is_checked_against_its_text() {
+        let mut t = TextIndex::default();
+        let a = CaseId::new("a").unwrap();
+        t.add(&a, "楼上漏水");
+        t.add(&a, "路灯电缆裸露");
+        // The old grams stay posted, so the text must be confirmed.
+        assert_eq!(
+            t.candidates_confirmed(&normalize("漏水")),
+            vec![(&a, false)]
+        );
+        assert_eq!(
+            t.candidates_confirmed(&normalize("路灯")),
+            vec![(&a, false)]
+        );
+    }
 
     #[test]
     fn grams_find_chinese_text_without_spaces() {
@@ -534,6 +625,7 @@ mod tests {
         let b = CaseId::new("b").unwrap();
         t.add(&a, "楼上漏水引发邻里纠纷");
         t.add(&b, "路灯电缆裸露 Street light");
+        assert_eq!(t.candidates_confirmed(&normalize("漏水")), vec![(&a, true)]);
         assert_eq!(t.candidates(&normalize("漏水")), vec![&a]);
         assert_eq!(t.candidates(&normalize("纠")), vec![&a]);
         assert_eq!(t.candidates(&normalize("light")), vec![&b]);

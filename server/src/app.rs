@@ -35,6 +35,9 @@ pub struct App {
     /// Reads waiting for `?after=` to be applied (bounded, so waiting cannot be used to hold
     /// many connections open).
     pub waiters: tokio::sync::Semaphore,
+    /// Set when the server stops: long-lived responses (the workbench's live lists) end, so
+    /// that the graceful shutdown does not wait for them.
+    pub stopping: tokio::sync::watch::Sender<bool>,
 }
 
 /// Most reads that may wait for `?after=` at once; more answer 503 at once.

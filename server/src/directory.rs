@@ -13,7 +13,7 @@ use gridcase_fixtures::Roster;
 use serde::Serialize;
 
 /// One person: an actor and the name people know them by.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Person {
     /// The actor id (what commands name, e.g. a handler or a mediator).
     pub id: ActorId,
@@ -38,7 +38,7 @@ impl Person {
 }
 
 /// The people of a unit who can be picked for its cases.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct UnitStaff {
     /// Who may be assigned a case the unit holds (its staff and, at a grid, its grid workers).
     pub handlers: Vec<Person>,

@@ -91,20 +91,30 @@ pub enum ApiError {
     Internal(String),
 }
 
-#[derive(Serialize)]
-struct Problem<'a> {
+/// The body of every error: RFC 9457 problem details with a stable `code`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Problem<'a> {
+    /// A URI naming the problem, `https://gridcase.dev/problems/<code>`.
     #[serde(rename = "type")]
-    kind: String,
-    title: &'a str,
-    status: u16,
-    code: &'a str,
-    detail: String,
+    pub kind: String,
+    /// The HTTP status's reason phrase.
+    pub title: &'a str,
+    /// The HTTP status.
+    pub status: u16,
+    /// The stable machine code: `invalid_field`, `not_found`, `conflict`,
+    /// `idempotency_key_mismatch`, or the domain rule's name (e.g. `NotHoldingUnit`).
+    pub code: &'a str,
+    /// What went wrong, for people.
+    pub detail: String,
+    /// The offending field (400).
     #[serde(skip_serializing_if = "Option::is_none")]
-    field: Option<&'a str>,
+    pub field: Option<&'a str>,
+    /// The expected version (409).
     #[serde(skip_serializing_if = "Option::is_none")]
-    expected: Option<u64>,
+    pub expected: Option<u64>,
+    /// The case's actual version (409).
     #[serde(skip_serializing_if = "Option::is_none")]
-    actual: Option<u64>,
+    pub actual: Option<u64>,
 }
 
 impl ApiError {

@@ -1,182 +1,805 @@
-//! The OpenAPI 3.1 document served at `/api/v1/openapi.json`.
+//! The OpenAPI 3.1 document served at `/api/v1/openapi.json`, and its readable page at
+//! `/api/v1/docs`.
+//!
+//! Nothing here describes a body by hand: every schema is derived (utoipa) from the very type
+//! that the server deserializes or serializes — the domain's [`Action`] (one request body per
+//! action, cut out of its `oneOf`), the case view, rows, timeline, problem details — and every
+//! query parameter from the handler's query struct. What this module adds is the routing facts
+//! (method, path, summary, status codes) in [`endpoints`], and one example body per action
+//! ([`action_example`]) that a test posts to a running server.
 
-use gridcase_domain::Action;
+use std::collections::BTreeMap;
+
+use gridcase_domain::{Action, Rejection};
 use serde_json::{json, Map, Value};
+use utoipa::openapi::path::{Parameter, ParameterIn};
+use utoipa::openapi::schema::Schema;
+use utoipa::openapi::RefOr;
+use utoipa::{IntoParams, PartialSchema, ToSchema};
 
-fn problem_responses() -> Value {
-    let p = |d: &str| json!({ "description": d, "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } } } });
+use crate::api::commands::CommandResult;
+use crate::api::reads::{
+    CaseView, ListParams, OpenList, ReadQuery, SeriesParams, StatsParams, Timeline,
+};
+use crate::api::shape::{CaseRow, Page};
+use crate::api::work::{Me, MyCasesParams, RegionInfo, SearchParams, StaffList};
+use crate::error::Problem;
+
+/// The fields beside the action in a command's body (the command's envelope).
+const ENVELOPE: [(&str, &str); 4] = [
+    (
+        "occurred_at",
+        "When it happened, RFC 3339 (default: now). At most 5 minutes ahead of the server's \
+         clock and 30 days back.",
+    ),
+    (
+        "case_id",
+        "Report only: the new case's id (32 hex digits); default: derived from the \
+         Idempotency-Key.",
+    ),
+    (
+        "correlation_id",
+        "Ties commands of one workflow together (32 hex digits).",
+    ),
+    (
+        "causation_id",
+        "The event or command that caused this one (32 hex digits).",
+    ),
+];
+
+/// One route as the document describes it.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    /// `get` or `post`.
+    pub method: &'static str,
+    /// The path, with `{name}` placeholders.
+    pub path: String,
+    /// One line.
+    pub summary: String,
+    /// More, for people.
+    pub description: String,
+    /// Path and query parameters.
+    pub parameters: Vec<Value>,
+    /// The request body's schema (a `$ref`), for commands.
+    pub body: Option<Value>,
+    /// An example request body.
+    pub example: Option<Value>,
+    /// The success status and its body's schema (`None`: plain text).
+    pub ok: (u16, Option<Value>),
+    /// The error statuses it can answer.
+    pub errors: &'static [u16],
+}
+
+/// Collects named schemas and their dependencies.
+#[derive(Default)]
+struct Schemas(BTreeMap<String, Value>);
+
+impl Schemas {
+    /// Registers `T` (and what it refers to) under its own name; returns a `$ref` to it.
+    fn of<T: ToSchema>(&mut self) -> Value {
+        let name = T::name().into_owned();
+        self.named::<T>(&name)
+    }
+
+    /// Registers `T` under `name` (for generic types); returns a `$ref` to it.
+    fn named<T: ToSchema>(&mut self, name: &str) -> Value {
+        self.insert(name.to_owned(), T::schema());
+        let mut deps = Vec::new();
+        T::schemas(&mut deps);
+        for (n, s) in deps {
+            self.insert(n, s);
+        }
+        reference(name)
+    }
+
+    fn insert(&mut self, name: String, schema: RefOr<Schema>) {
+        let v = serde_json::to_value(schema).expect("a schema serializes");
+        self.0.insert(name, v);
+    }
+}
+
+fn reference(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/schemas/{name}") })
+}
+
+fn params<P: IntoParams>() -> Vec<Value> {
+    P::into_params(|| Some(ParameterIn::Query))
+        .into_iter()
+        .map(|p: Parameter| serde_json::to_value(p).expect("a parameter serializes"))
+        .collect()
+}
+
+fn path_param(name: &str, description: &str, example: &str) -> Value {
     json!({
-        "400": p("Malformed JSON or an invalid field (named in `field`)"),
-        "401": p("Missing or unknown bearer token"),
-        "403": p("Outside the actor's role or scope"),
-        "404": p("Unknown case, region or command"),
-        "409": p("Version conflict (`expected`, `actual`) or a reused Idempotency-Key"),
-        "413": p("Body too large"),
-        "422": p("Rejected by the domain; `code` is the rule's name"),
-        "503": p("The log is unavailable; see Retry-After"),
+        "name": name, "in": "path", "required": true, "description": description,
+        "schema": { "type": "string" }, "example": example,
     })
 }
 
-/// The document.
-pub fn document() -> Value {
-    let headers = json!([
-        { "name": "Idempotency-Key", "in": "header", "schema": { "type": "string" }, "description": "The command id; a retry with the same key returns the first result." },
-        { "name": "If-Match", "in": "header", "schema": { "type": "string" }, "description": "Expected case version, e.g. \"3\"; a stale one gets 409." }
-    ]);
-    let mut paths = Map::new();
-    let ok = json!({ "description": "Executed", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/CommandResult" } } } });
-    let mut report_responses = problem_responses();
-    report_responses["201"] = ok.clone();
-    report_responses["200"] = json!({ "description": "A retried report: the first result" });
-    paths.insert(
+fn header(name: &str, description: &str) -> Value {
+    json!({ "name": name, "in": "header", "schema": { "type": "string" }, "description": description })
+}
+
+/// The request body schema of one action: the action's member of [`Action`]'s `oneOf`, without
+/// its `action` tag (the path names it), plus the envelope fields.
+fn action_body(action_schema: &Value, name: &str) -> Value {
+    let member = action_schema["oneOf"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|m| {
+            m["properties"]["action"]["enum"]
+                .as_array()
+                .is_some_and(|e| e.len() == 1 && e[0] == name)
+        })
+        .unwrap_or_else(|| panic!("Action's schema has no member for {name}"));
+    let mut body = member.clone();
+    let obj = body.as_object_mut().expect("an object schema");
+    obj.insert("type".into(), json!("object"));
+    let props = obj
+        .entry("properties")
+        .or_insert_with(|| json!({}))
+        .as_object_mut()
+        .expect("properties");
+    props.remove("action");
+    for (field, description) in ENVELOPE {
+        if field == "case_id" && name != Action::REPORT {
+            continue;
+        }
+        props.insert(
+            field.into(),
+            json!({ "type": "string", "description": description }),
+        );
+    }
+    if let Some(req) = obj.get_mut("required").and_then(Value::as_array_mut) {
+        req.retain(|f| f != "action");
+    }
+    obj.insert("additionalProperties".into(), json!(false));
+    body
+}
+
+/// A valid example body for each action, in the demo deployment's terms (衢州市柯城区).
+pub fn action_example(name: &str) -> Value {
+    match name {
+        "report" => json!({
+            "kind": "dispute", "category": "neighbours", "source": "grid_patrol",
+            "severity": "normal", "location": "330802005001",
+            "summary": "两户因院墙滴水发生争执", "happened_at": "2026-03-02T08:30:00+08:00",
+        }),
+        "register" | "close" => json!({}),
+        "reject" => json!({ "reason": "duplicate", "note": "与已登记案件重复" }),
+        "assign" => json!({ "handler": "staff-330802005001-1" }),
+        "escalate" => json!({ "reason": "涉及两个村，需要乡镇协调" }),
+        "delegate" => json!({ "to": "330802005001", "reason": "属地村社处理" }),
+        "refer" => {
+            json!({ "target": "court", "body": "柯城区人民法院", "reason": "当事人申请诉讼" })
+        }
+        "return_referral" => json!({ "reason": "法院建议先行调解" }),
+        "start_mediation" => json!({
+            "mediation_type": "people", "mediator": "med-330802005001-1",
+            "organization": "330802005001",
+        }),
+        "hold_mediation_session" => json!({ "summary": "双方到场，陈述各自诉求" }),
+        "conclude_mediation" => json!({ "outcome": "agreement", "note": "达成书面协议" }),
+        "resolve" => json!({ "method": "mediated_agreement", "summary": "调解达成协议，已履行" }),
+        "verify_resolution" => json!({ "note": "电话回访，属实" }),
+        "reject_resolution" => json!({ "reason": "协议未履行" }),
+        "record_feedback" => json!({ "satisfaction": "satisfied", "comment": "处理及时" }),
+        "reopen" => json!({ "reason": "agreement_not_honoured", "note": "对方未按协议履行" }),
+        "extend_deadline" => {
+            json!({ "deadline": "2026-12-31T18:00:00+08:00", "reason": "需等待鉴定结果" })
+        }
+        "issue_supervision" => json!({ "note": "请于三日内反馈进展" }),
+        "add_note" => json!({ "text": "已电话联系双方" }),
+        "attach_evidence" => json!({
+            "content_hash": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+            "media_type": "image/jpeg", "description": "现场照片",
+        }),
+        "merge" => {
+            json!({ "into": "0123456789abcdef0123456789abcdef", "reason": "同一事件重复上报" })
+        }
+        "correct_details" => json!({ "category": "housing_homestead", "reason": "登记类别有误" }),
+        "take_over" => json!({ "reason": "影响面扩大，县级提级办理" }),
+        other => panic!("no example for action {other}"),
+    }
+}
+
+const READ_ERRORS: &[u16] = &[400, 401, 403, 404, 503];
+const COMMAND_ERRORS: &[u16] = &[400, 401, 403, 404, 409, 413, 422, 503];
+
+/// Every route the API serves, as documented. `api::router` serves exactly these (a test
+/// checks every one answers, and that every action has its own entry).
+pub fn endpoints() -> (Vec<Endpoint>, BTreeMap<String, Value>) {
+    let mut s = Schemas::default();
+    let action = serde_json::to_value(Action::schema()).expect("a schema serializes");
+    let mut deps = Vec::new();
+    Action::schemas(&mut deps);
+    for (n, v) in deps {
+        s.insert(n, v);
+    }
+    let result = s.of::<CommandResult>();
+    let case_id = path_param(
+        "id",
+        "The case id (32 hex digits).",
+        "0123456789abcdef0123456789abcdef",
+    );
+    let code = |what: &str| path_param("code", what, "330802005001");
+    let key = header(
+        "Idempotency-Key",
+        "Names the command (scoped to its sender): a retry with the same key and body returns \
+         the first result; the same key with another body is 422 `idempotency_key_mismatch`.",
+    );
+    let if_match = header(
+        "If-Match",
+        "The case version the command was decided on, e.g. \"3\"; a stale one is 409.",
+    );
+
+    let mut out = Vec::new();
+    let mut command =
+        |name: &str, path: String, ok: u16, parameters: Vec<Value>, s: &mut Schemas| {
+            let schema_name = format!("{}Request", pascal(name));
+            s.0.insert(schema_name.clone(), action_body(&action, name));
+            let doc = action_doc(&action, name);
+            out.push(Endpoint {
+                method: "post",
+                path,
+                summary: doc.lines().next().unwrap_or(name).to_owned(),
+                description: format!(
+                    "Action `{name}`.{}",
+                    doc.split_once('\n')
+                        .map(|(_, rest)| format!(" {rest}"))
+                        .unwrap_or_default()
+                ),
+                parameters,
+                body: Some(reference(&schema_name)),
+                example: Some(action_example(name)),
+                ok: (ok, Some(result.clone())),
+                errors: COMMAND_ERRORS,
+            });
+        };
+    command(
+        Action::REPORT,
         "/api/v1/cases".into(),
-        json!({ "post": { "summary": "Report a case", "parameters": headers, "requestBody": { "content": { "application/json": { "schema": { "type": "object" } } } }, "responses": report_responses } }),
+        201,
+        vec![key.clone()],
+        &mut s,
     );
-    let mut cmd_responses = problem_responses();
-    cmd_responses["200"] = ok;
-    let mut case_params = headers.as_array().cloned().unwrap_or_default();
-    case_params.push(
-        json!({ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }),
+    for name in Action::case_commands() {
+        command(
+            name,
+            format!("/api/v1/cases/{{id}}/{name}"),
+            200,
+            vec![case_id.clone(), key.clone(), if_match.clone()],
+            &mut s,
+        );
+    }
+
+    let mut read =
+        |path: &str, summary: &str, description: &str, parameters: Vec<Value>, ok: Value| {
+            out.push(Endpoint {
+                method: "get",
+                path: path.into(),
+                summary: summary.into(),
+                description: description.into(),
+                parameters,
+                body: None,
+                example: None,
+                ok: (200, Some(ok)),
+                errors: READ_ERRORS,
+            });
+        };
+    let page = s.named::<Page<CaseRow>>("CasePage");
+    read(
+        "/api/v1/cases",
+        "Search cases",
+        "Cases the reader may see, filtered; analysts have no case search (403).",
+        params::<SearchParams>(),
+        page.clone(),
     );
-    case_params.push(json!({ "name": "action", "in": "path", "required": true, "schema": { "type": "string", "enum": Action::case_commands().collect::<Vec<_>>() } }));
-    paths.insert(
-        "/api/v1/cases/{id}/{action}".into(),
-        json!({ "post": { "summary": "Any other command on a case", "parameters": case_params, "requestBody": { "content": { "application/json": { "schema": { "type": "object" } } } }, "responses": cmd_responses } }),
+    read(
+        "/api/v1/me",
+        "Who I am",
+        "The actor behind the token: role, scope, unit and the views of their work.",
+        vec![],
+        s.of::<Me>(),
     );
-    let read = |summary: &str, params: Value| {
-        let mut r = problem_responses();
-        r["200"] = json!({ "description": "OK", "content": { "application/json": { "schema": { "type": "object" } } } });
-        json!({ "get": { "summary": summary, "parameters": params, "responses": r } })
-    };
-    let id =
-        json!({ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } });
-    let code =
-        json!({ "name": "code", "in": "path", "required": true, "schema": { "type": "string" } });
-    let after = json!({ "name": "after", "in": "query", "schema": { "type": "integer" }, "description": "Wait until the projection has applied this position." });
-    paths.insert(
-        "/api/v1/cases/{id}".into(),
-        read("The case view", json!([id, after])),
+    read(
+        "/api/v1/me/cases",
+        "My work",
+        "A unit's queue, the cases assigned to me, or a mediator's mediations; soonest deadline first.",
+        params::<MyCasesParams>(),
+        page,
     );
-    paths.insert(
-        "/api/v1/cases/{id}/timeline".into(),
-        read("Every event of the case", json!([id])),
+    read(
+        "/api/v1/units/{code}/staff",
+        "A unit's roster",
+        "Handlers and mediators of a unit, to assign or to start a mediation with.",
+        vec![code("The unit's region code.")],
+        s.of::<StaffList>(),
     );
-    paths.insert(
-        "/api/v1/units/{code}/queue".into(),
-        read("Open cases a unit holds", json!([code, after])),
+    read(
+        "/api/v1/regions/{code}",
+        "A region",
+        "Name, level, parent and children, for cascading pickers.",
+        vec![code("The region code.")],
+        s.of::<RegionInfo>(),
     );
-    paths.insert(
-        "/api/v1/regions/{code}/open".into(),
-        read("Open cases held in a subtree", json!([code, after])),
+    let mut with_after = vec![case_id.clone()];
+    with_after.extend(params::<ReadQuery>());
+    read(
+        "/api/v1/cases/{id}",
+        "A case",
+        "The case's state, its file (resolution, referrals, mediations, deadlines, supervision) \
+         and the actions the reader may take now.",
+        with_after,
+        s.of::<CaseView>(),
     );
-    let q = |n: &str, t: &str, d: &str| json!({ "name": n, "in": "query", "schema": { "type": t }, "description": d });
-    paths.insert(
-        "/api/v1/stats".into(),
-        read(
-            "Resolution statistics",
-            json!([
-                q(
-                    "region",
-                    "string",
-                    "Region code (default: the actor's unit)"
-                ),
-                q(
-                    "period",
-                    "string",
-                    "2026, 2026-Q1, 2026-03, 2026-W05, 2026-03-02 or 2026-03-01..2026-04-15"
-                ),
-                q(
-                    "as_of",
-                    "string",
-                    "RFC 3339 time: statistics as they stood then"
-                ),
-                q(
-                    "breakdown",
-                    "string",
-                    "category, source or kind; with drill_down, each child region is broken down too"
-                ),
-                q(
-                    "drill_down",
-                    "boolean",
-                    "Also every child region, ranked by rank_by, with its overdue open cases"
-                ),
-                q(
-                    "rank_by",
-                    "string",
-                    "The rate children are ranked by (default township_rate): grid_rate, village_rate, township_rate, county_rate, resolution_rate, mediation_success, on_time, satisfaction (higher first), rework, extension, escalation, reopen (lower first); regions without the rate last"
-                ),
-                after.clone()
-            ]),
+    read(
+        "/api/v1/cases/{id}/timeline",
+        "A case's history",
+        "Every event, oldest first, with its hashes.",
+        vec![case_id.clone()],
+        s.of::<Timeline>(),
+    );
+    let mut unit = vec![code("The unit's region code.")];
+    unit.extend(params::<ListParams>());
+    read(
+        "/api/v1/units/{code}/queue",
+        "A unit's queue",
+        "Open cases the unit holds, soonest deadline first.",
+        unit,
+        s.of::<OpenList>(),
+    );
+    let mut region = vec![code("The region code.")];
+    region.extend(params::<ListParams>());
+    read(
+        "/api/v1/regions/{code}/open",
+        "Open cases in a region",
+        "Open cases held anywhere in the region's subtree.",
+        region,
+        s.of::<OpenList>(),
+    );
+    read(
+        "/api/v1/stats",
+        "Resolution statistics",
+        "小事不出格 and the other rates of a region and period: cohort (cases registered in the \
+         period, outcome as of T) and activity (events in the period) counts, every one under the \
+         case's corrected location, category, source and kind; rates with DOMAIN.md's \
+         denominators (escalation = cases escalated at least once / registered, extension = cases \
+         with an approved extension / registered, reopen = cases reopened / cases closed, from \
+         `cohort.escalated`, `extended`, `reopened`, `closed`; rework = resolutions sent back / \
+         resolutions); `overdue`: open cases located in the region with their deadline before T \
+         (`as_of`, default now), `by_holder` and `by_region`; `change` on the previous period and \
+         `year_on_year` on the same dates a year before; time to resolution (median and p90 by \
+         resolving level, within ±4.9% of the exact quantile's hours + 1 — not of its hours — its \
+         bucket in `median_range_hours` / `p90_range_hours`); breakdowns; child regions ranked by \
+         `rank_by`, each with `rank_value`, its breakdown and `overdue_open`.",
+        params::<StatsParams>(),
+        json!({ "type": "object", "description": "See DOMAIN.md, \"Statistics\"." }),
+    );
+    read(
+        "/api/v1/stats/series",
+        "Statistics of consecutive periods",
+        "For trend charts, in one query: `points`, one per step of the period, in order, each \
+         with `period` (from..to, end exclusive), `figures` (cohort, activity and rates as in \
+         /api/v1/stats) and `breakdown`. The points' activity adds up to the whole period's.",
+        params::<SeriesParams>(),
+        json!({ "type": "object", "description": "See DOMAIN.md, \"Statistics\"." }),
+    );
+    read(
+        "/api/v1/openapi.json",
+        "This document",
+        "OpenAPI 3.1.",
+        vec![],
+        json!({ "type": "object" }),
+    );
+    for (path, summary) in [
+        ("/healthz", "Liveness: the process answers"),
+        (
+            "/readyz",
+            "Readiness: the log is reachable and the projection caught up",
         ),
+        ("/metrics", "Prometheus metrics"),
+    ] {
+        out.push(Endpoint {
+            method: "get",
+            path: path.into(),
+            summary: summary.into(),
+            description: String::new(),
+            parameters: vec![],
+            body: None,
+            example: None,
+            ok: (200, None),
+            errors: &[],
+        });
+    }
+    out.push(Endpoint {
+        method: "get",
+        path: "/api/v1/docs".into(),
+        summary: "This document, for people".into(),
+        description: String::new(),
+        parameters: vec![],
+        body: None,
+        example: None,
+        ok: (200, None),
+        errors: &[],
+    });
+    s.of::<Problem<'_>>();
+    (out, s.0)
+}
+
+/// `report` → `Report`, `start_mediation` → `StartMediation`.
+fn pascal(snake: &str) -> String {
+    snake
+        .split('_')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_uppercase().chain(c).collect::<String>())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// The doc comment of the action's variant, as utoipa put it in the member's description.
+fn action_doc(action: &Value, name: &str) -> String {
+    action["oneOf"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|m| m["properties"]["action"]["enum"][0] == name)
+        .and_then(|m| m["description"].as_str())
+        .unwrap_or(name)
+        .to_owned()
+}
+
+/// The problem codes a status can carry.
+fn problem_codes(status: u16) -> Vec<&'static str> {
+    match status {
+        400 => vec![
+            "malformed_json",
+            "invalid_field",
+            "invalid_query",
+            "after_beyond_head",
+        ],
+        401 => vec!["unauthenticated"],
+        403 => vec![
+            "forbidden",
+            "…or the rule's name when the domain refused because of who asks",
+        ],
+        404 => vec!["not_found"],
+        409 => vec!["conflict"],
+        413 => vec!["payload_too_large"],
+        422 => vec![
+            "idempotency_key_mismatch",
+            "…or the rule's name (see RejectionCode)",
+        ],
+        503 => vec!["unavailable"],
+        _ => vec![],
+    }
+}
+
+fn status_text(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        201 => "Created: the case was reported",
+        400 => "Malformed body or query; `field` names what is wrong",
+        401 => "Missing or unknown bearer token",
+        403 => "The role or scope does not allow it",
+        404 => "Unknown — or outside the reader's scope, answered alike",
+        409 => "Stale If-Match version (`expected`, `actual`)",
+        413 => "Body larger than the limit (64 KiB by default)",
+        422 => "Refused by the domain; `code` is the rule's name",
+        503 => "The log is unavailable or not caught up; see Retry-After",
+        _ => "",
+    }
+}
+
+/// The OpenAPI document.
+pub fn document() -> Value {
+    let (endpoints, mut schemas) = endpoints();
+    schemas.insert(
+        "RejectionCode".into(),
+        json!({
+            "type": "string",
+            "description": "The domain rule that refused a command (422, or 403 when it is about who asks).",
+            "enum": Rejection::CODES,
+        }),
     );
-    paths["/api/v1/stats"]["get"]["description"] = json!(
-        "Cohort (cases registered in the period, outcome as of T) and activity (events in the \
-         period) figures, every one under the case's corrected location, category, source and kind. \
-         Rates use DOMAIN.md's denominators: escalation = cases escalated at least once / registered, \
-         extension = cases with an approved extension / registered, reopen = cases reopened / cases \
-         closed (cohort counts `cohort.escalated`, `cohort.extended`, `cohort.reopened`, \
-         `cohort.closed`); rework = resolutions sent back / resolutions (activity). `overdue`: open \
-         cases located in the region whose deadline in force is before T (`as_of`, default now), \
-         with `by_holder` (holding unit) and `by_region` (child region). `change` compares with the \
-         previous period, `year_on_year` with the same dates a year before. `time_to_resolution`: \
-         median and p90 hours by resolving level from a histogram, each within ±4.9% of the exact \
-         quantile's hours + 1 (not of its hours), the bucket given as `median_range_hours` and \
-         `p90_range_hours` ([low, high))."
-    );
-    paths.insert(
-        "/api/v1/stats/series".into(),
-        read(
-            "Statistics of consecutive periods, for trend charts",
-            json!([
-                q(
-                    "region",
-                    "string",
-                    "Region code (default: the actor's unit)"
-                ),
-                q(
-                    "period",
-                    "string",
-                    "The whole span, as for /api/v1/stats (default: the twelve months up to this one)"
-                ),
-                q(
-                    "step",
-                    "string",
-                    "day, week (ISO, Monday first), month (default), quarter or year; the first and last point are cut to the period; at most 400 points"
-                ),
-                q(
-                    "as_of",
-                    "string",
-                    "RFC 3339 time: statistics as they stood then"
-                ),
-                q("breakdown", "string", "category, source or kind, per point"),
-                after
-            ]),
-        ),
-    );
-    paths["/api/v1/stats/series"]["get"]["description"] = json!(
-        "`points`: one per step, in order, each with `period` (from..to, end exclusive), `figures` \
-         (cohort, activity, rates as in /api/v1/stats) and `breakdown`. The points' activity adds up \
-         to the whole period's."
-    );
-    for p in ["/healthz", "/readyz", "/metrics"] {
-        paths.insert(p.into(), json!({ "get": { "summary": "Operations", "responses": { "200": { "description": "OK" } } } }));
+    let mut paths: Map<String, Value> = Map::new();
+    for e in &endpoints {
+        let mut responses = Map::new();
+        let (status, schema) = &e.ok;
+        let ok = match schema {
+            Some(schema) => json!({
+                "description": status_text(*status),
+                "content": { "application/json": { "schema": schema } },
+            }),
+            None => json!({ "description": status_text(*status) }),
+        };
+        responses.insert(status.to_string(), ok);
+        if e.method == "post" && e.path == "/api/v1/cases" {
+            responses.insert(
+                "200".into(),
+                json!({ "description": "A retried report: the first result", "content": { "application/json": { "schema": schema } } }),
+            );
+        }
+        for s in e.errors {
+            responses.insert(
+                s.to_string(),
+                json!({
+                    "description": format!("{} — code: {}", status_text(*s), problem_codes(*s).join(", ")),
+                    "content": { "application/problem+json": { "schema": reference("Problem") } },
+                }),
+            );
+        }
+        let mut op = json!({
+            "summary": e.summary,
+            "description": e.description,
+            "parameters": e.parameters,
+            "responses": responses,
+        });
+        if let Some(body) = &e.body {
+            op["requestBody"] = json!({
+                "required": true,
+                "content": { "application/json": { "schema": body, "example": e.example } },
+            });
+        }
+        if e.errors.is_empty() {
+            op["security"] = json!([]);
+        }
+        let item = paths.entry(e.path.clone()).or_insert_with(|| json!({}));
+        item[e.method] = op;
     }
     json!({
         "openapi": "3.1.0",
-        "info": { "title": "gridcase", "version": env!("CARGO_PKG_VERSION"), "description": "Grid-based incident and dispute cases: commands, case views, queues and resolution statistics." },
+        "info": {
+            "title": "gridcase",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Grid-based incident and dispute cases (市 → 县 → 乡镇 → 村社 → 网格): \
+                commands, case views, work lists and resolution statistics. Bodies are JSON of at \
+                most 64 KiB (configurable); errors are application/problem+json with a stable `code`.",
+        },
         "components": {
             "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
-            "schemas": {
-                "Problem": { "type": "object", "required": ["type", "title", "status", "code", "detail"], "properties": {
-                    "type": { "type": "string" }, "title": { "type": "string" }, "status": { "type": "integer" },
-                    "code": { "type": "string" }, "detail": { "type": "string" }, "field": { "type": "string" },
-                    "expected": { "type": "integer" }, "actual": { "type": "integer" } } },
-                "CommandResult": { "type": "object", "properties": {
-                    "case_id": { "type": "string" }, "version": { "type": "integer" }, "position": { "type": "integer" },
-                    "duplicate": { "type": "boolean" }, "events": { "type": "array", "items": { "type": "object" } } } }
-            }
+            "schemas": schemas,
         },
         "security": [{ "bearer": [] }],
         "paths": paths,
     })
+}
+
+/// The readable page of the document: `/api/v1/docs`.
+pub mod page {
+    use askama::Template;
+    use serde_json::Value;
+
+    use super::document;
+
+    /// A piece of prose: plain text, or `code` between backticks.
+    pub struct Seg {
+        /// Whether it was between backticks.
+        pub code: bool,
+        /// The text.
+        pub text: String,
+    }
+
+    /// Splits prose at backticks.
+    pub fn segments(s: &str) -> Vec<Seg> {
+        s.split('`')
+            .enumerate()
+            .filter(|(_, t)| !t.is_empty())
+            .map(|(i, t)| Seg {
+                code: i % 2 == 1,
+                text: t.to_owned(),
+            })
+            .collect()
+    }
+
+    /// One field of a body or one parameter, as a row.
+    pub struct Field {
+        /// Its name.
+        pub name: String,
+        /// Where it goes (`query`, `path`, `header`, `body`).
+        pub place: String,
+        /// Its type in words: `string`, `integer`, `one of: a, b`, a schema name.
+        pub ty: Vec<Seg>,
+        /// Limits: maximum length, item counts, patterns.
+        pub limits: String,
+        /// Required?
+        pub required: bool,
+        /// What it is.
+        pub description: Vec<Seg>,
+    }
+
+    /// One route.
+    pub struct Op {
+        /// An anchor.
+        pub id: String,
+        /// `GET` or `POST`.
+        pub method: String,
+        /// The path.
+        pub path: String,
+        /// One line.
+        pub summary: String,
+        /// More.
+        pub description: Vec<Seg>,
+        /// Parameters and body fields.
+        pub fields: Vec<Field>,
+        /// The example body, pretty-printed.
+        pub example: String,
+        /// Status, meaning and codes.
+        pub responses: Vec<(String, Vec<Seg>)>,
+    }
+
+    /// The page.
+    #[derive(Template)]
+    #[template(path = "api_docs.html")]
+    pub struct DocsPage {
+        /// The stylesheet's URL.
+        pub css: String,
+        /// Every route.
+        pub ops: Vec<Op>,
+        /// Every rejection code.
+        pub rejections: Vec<&'static str>,
+    }
+
+    fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
+        match schema["$ref"].as_str() {
+            Some(r) => {
+                let name = r.rsplit('/').next().unwrap_or(r);
+                &doc["components"]["schemas"][name]
+            }
+            None => schema,
+        }
+    }
+
+    /// A schema's type in words.
+    fn type_words(doc: &Value, schema: &Value) -> String {
+        if let Some(r) = schema["$ref"].as_str() {
+            let name = r.rsplit('/').next().unwrap_or(r);
+            let target = resolve(doc, schema);
+            return match (target["enum"].as_array(), target["description"].as_str()) {
+                (Some(_), Some(words)) => format!("{name}: {words}"),
+                (Some(values), None) => format!("{name}: {}", join(values)),
+                _ => name.to_owned(),
+            };
+        }
+        if let Some(values) = schema["enum"].as_array() {
+            return format!("one of: {}", join(values));
+        }
+        for key in ["oneOf", "anyOf"] {
+            if let Some(items) = schema[key].as_array() {
+                let parts: Vec<String> = items
+                    .iter()
+                    .filter(|s| s["type"] != "null")
+                    .map(|s| type_words(doc, s))
+                    .collect();
+                return parts.join(" | ");
+            }
+        }
+        match &schema["type"] {
+            Value::String(t) if t == "array" => {
+                format!("array of {}", type_words(doc, &schema["items"]))
+            }
+            Value::String(t) => match schema["format"].as_str() {
+                Some(f) => format!("{t} ({f})"),
+                None => t.clone(),
+            },
+            Value::Array(ts) => ts
+                .iter()
+                .filter(|t| *t != "null")
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(" | "),
+            _ => "any".into(),
+        }
+    }
+
+    fn join(values: &[Value]) -> String {
+        values
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| v.to_string())
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    fn limits(doc: &Value, schema: &Value) -> String {
+        let s = resolve(doc, schema);
+        let mut out = Vec::new();
+        for (key, word) in [
+            ("maxLength", "≤ {} characters"),
+            ("minLength", "≥ {} characters"),
+            ("maxItems", "≤ {} items"),
+            ("pattern", "pattern {}"),
+        ] {
+            if let Some(v) = s.get(key).or_else(|| schema.get(key)) {
+                let v = v
+                    .as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| v.to_string());
+                out.push(word.replace("{}", &v));
+            }
+        }
+        out.join("; ")
+    }
+
+    /// Builds the page from the document itself, so the two cannot disagree.
+    pub fn build(css: String) -> DocsPage {
+        let doc = document();
+        let mut ops = Vec::new();
+        for (path, item) in doc["paths"].as_object().into_iter().flatten() {
+            for (method, op) in item.as_object().into_iter().flatten() {
+                let mut fields = Vec::new();
+                for p in op["parameters"].as_array().into_iter().flatten() {
+                    fields.push(Field {
+                        name: p["name"].as_str().unwrap_or_default().to_owned(),
+                        place: p["in"].as_str().unwrap_or_default().to_owned(),
+                        ty: segments(&type_words(&doc, &p["schema"])),
+                        limits: limits(&doc, &p["schema"]),
+                        required: p["required"].as_bool().unwrap_or(false),
+                        description: segments(p["description"].as_str().unwrap_or_default()),
+                    });
+                }
+                let body = &op["requestBody"]["content"]["application/json"];
+                let schema = resolve(&doc, &body["schema"]);
+                let required: Vec<&str> = schema["required"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .collect();
+                for (name, prop) in schema["properties"].as_object().into_iter().flatten() {
+                    fields.push(Field {
+                        name: name.clone(),
+                        place: "body".into(),
+                        ty: segments(&type_words(&doc, prop)),
+                        limits: limits(&doc, prop),
+                        required: required.contains(&name.as_str()),
+                        description: segments(prop["description"].as_str().unwrap_or_default()),
+                    });
+                }
+                let example = match &body["example"] {
+                    Value::Null => String::new(),
+                    v => serde_json::to_string_pretty(v).unwrap_or_default(),
+                };
+                let responses = op["responses"]
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|(status, r)| {
+                        let mut text = r["description"].as_str().unwrap_or_default().to_owned();
+                        let schema = &r["content"]["application/json"]["schema"]["$ref"];
+                        if let Some(name) = schema.as_str().and_then(|r| r.rsplit('/').next()) {
+                            text.push_str(&format!(": `{name}`"));
+                        }
+                        (status.clone(), segments(&text))
+                    })
+                    .collect();
+                ops.push(Op {
+                    id: format!("{method}-{path}")
+                        .replace(['/', '{', '}'], "-")
+                        .replace("--", "-"),
+                    method: method.to_uppercase(),
+                    path: path.clone(),
+                    summary: op["summary"].as_str().unwrap_or_default().to_owned(),
+                    description: segments(op["description"].as_str().unwrap_or_default()),
+                    fields,
+                    example,
+                    responses,
+                });
+            }
+        }
+        // Reads first, then the report, then the case commands.
+        ops.sort_by_key(|o| (o.method != "GET", o.path != "/api/v1/cases", o.path.clone()));
+        DocsPage {
+            css,
+            ops,
+            rejections: gridcase_domain::Rejection::CODES.to_vec(),
+        }
+    }
 }

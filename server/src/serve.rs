@@ -181,6 +181,7 @@ pub fn build_app(
         metrics: Metrics::default(),
         max_body_bytes: cfg.max_body_bytes,
         waiters: tokio::sync::Semaphore::new(crate::app::MAX_WAITERS),
+        stopping: tokio::sync::watch::channel(false).0,
     }))
 }
 
@@ -286,6 +287,8 @@ impl Server {
 
     /// Stops accepting requests, finishes the ones in flight, stops the runner.
     pub async fn stop(mut self) -> Result<(), ServeError> {
+        // Live lists end first: a graceful shutdown waits for every open response.
+        self.app.stopping.send_replace(true);
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }

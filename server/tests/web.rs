@@ -51,6 +51,8 @@ impl App {
         let cfg = Config {
             listen: "127.0.0.1:0".parse().unwrap(),
             data_dir: dir.path().to_owned(),
+            // The fixture's people have names, as with `serve --demo`.
+            demo_roster: true,
             ..Config::default()
         };
         let regions = Arc::new(serve::load_regions(&cfg).unwrap());
@@ -1434,6 +1436,65 @@ async fn screenshots() {
     b.goto(&app.url("/report")).await;
     b.screenshot(&dir, "report-phone").await;
     b.c().set_window_size(1366, 768).await.unwrap();
+    // 检索 and a case page, as the township's staff see them.
+    b.goto(&app.url("/search?q=%E7%BA%A0%E7%BA%B7")).await;
+    b.wait_for("#search-results").await;
+    b.screenshot(&dir, "search").await;
+    // A case the township holds, handled and with a story to tell.
+    let case = {
+        let view = app.server().app.projection.read();
+        let township: gridcase_domain::RegionCode = TOWNSHIP.parse().unwrap();
+        let e = view
+            .cases()
+            .filter(|e| e.state.holder == Some(township) && e.state.status.is_open())
+            .max_by_key(|e| e.state.version)
+            .unwrap();
+        e.state.id.clone().unwrap()
+    };
+    b.goto(&app.url(&format!("/cases/{case}"))).await;
+    b.wait_for("#case-status").await;
+    b.screenshot(&dir, "case").await;
+    b.js("window.scrollTo(0, document.querySelector('.case-timeline').getBoundingClientRect().top + window.scrollY - 16)").await;
+    b.screenshot(&dir, "case-timeline").await;
+    b.sign_out().await;
+    // 我的工作台 of the village, after a grid worker sent it three fresh cases.
+    for (i, summary) in [
+        "两户村民因宅基地边界发生争执，需村调委会调解",
+        "楼上住户装修噪音扰民，邻居多次协商未果",
+        "村民反映承包地流转租金未按期支付",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let v = api(&app, "demo-grid-worker", "/api/v1/cases", &format!("shot-{i}"), json!({
+            "kind": "dispute", "category": "neighbours", "source": "grid_patrol",
+            "severity": if i == 0 { "urgent" } else { "normal" }, "location": GRID,
+            "summary": summary,
+            "happened_at": gridcase_domain::Timestamp::now().plus_millis(-3_600_000).to_string(),
+        }))
+        .await;
+        let id = v["case_id"].as_str().unwrap().to_owned();
+        api(
+            &app,
+            "demo-grid-worker",
+            &format!("/api/v1/cases/{id}/register"),
+            &format!("shot-r{i}"),
+            json!({}),
+        )
+        .await;
+        api(
+            &app,
+            "demo-grid-worker",
+            &format!("/api/v1/cases/{id}/escalate"),
+            &format!("shot-e{i}"),
+            json!({ "to": VILLAGE, "reason": "需村调委会调解" }),
+        )
+        .await;
+    }
+    b.sign_in(&app, "demo-village").await;
+    b.goto(&app.url("/work")).await;
+    b.wait_for("#work-list").await;
+    b.screenshot(&dir, "work").await;
     b.sign_out().await;
     let (token, _) = demo(Role::Analyst);
     b.sign_in(&app, &token).await;
@@ -1474,5 +1535,388 @@ async fn screenshots() {
     b.js(chain_top).await;
     b.screenshot(&dir, "audit-chain-broken").await;
     b.close().await;
+    app.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// A case from report to close, in two browsers
+// ---------------------------------------------------------------------------------------------
+
+const VILLAGE: &str = "330802005001";
+
+impl Browser {
+    async fn click(&self, css: &str) {
+        self.c()
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("clicking {css}: {e}"));
+    }
+
+    async fn fill(&self, css: &str, text: &str) {
+        let el = self
+            .c()
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"));
+        el.clear().await.unwrap();
+        el.send_keys(text).await.unwrap();
+    }
+
+    async fn choose(&self, css: &str, value: &str) {
+        self.c()
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .select_by_value(value)
+            .await
+            .unwrap_or_else(|e| panic!("choosing {value} in {css}: {e}"));
+    }
+
+    /// Opens the form of `action` on the case page (a click on its summary unless open).
+    async fn open_action(&self, action: &str) {
+        let sel = format!("details[data-action={action}]");
+        self.wait_for(&sel).await;
+        if self
+            .js(&format!("return document.querySelector('{sel}').open"))
+            .await
+            != json!(true)
+        {
+            self.click(&format!("{sel} > summary")).await;
+        }
+    }
+
+    /// Sends the form of `action` and waits for the page saying it was done.
+    async fn act(&self, action: &str) {
+        let before = self
+            .js("return document.querySelector('.case-grid').dataset.version")
+            .await;
+        let before = before.as_str().unwrap().to_owned();
+        self.click(&format!(
+            "details[data-action={action}] button[type=submit]"
+        ))
+        .await;
+        // The page after the action: it says so, and shows a newer version of the case.
+        self.wait_for(&format!(
+            "#done ~ .case-grid:not([data-version='{before}'])"
+        ))
+        .await;
+        let done = self.text("#done").await;
+        assert!(done.starts_with("已办理"), "{action}: {done}");
+    }
+
+    /// The actions the case page offers.
+    async fn actions(&self) -> Vec<String> {
+        serde_json::from_value(
+            self.js("return Array.from(document.querySelectorAll('details[data-action]')).map(d => d.dataset.action)")
+                .await,
+        )
+        .unwrap()
+    }
+}
+
+/// Reports a case with `summary`, the form sent three times (twice in the background, once by
+/// its button); returns the case id the page shows.
+async fn report_three_times(b: &Browser, app: &App, summary: &str) -> String {
+    b.goto(&app.url("/report")).await;
+    b.choose("#kind", "dispute").await;
+    b.wait_for("#category option[value=neighbours]").await;
+    b.choose("#category", "neighbours").await;
+    b.fill("#summary", summary).await;
+    let sent = b
+        .js("const f = document.querySelector('form.report-form');
+             const body = () => new URLSearchParams(new FormData(f));
+             return Promise.all([fetch('/report', {method: 'POST', body: body()}),
+                                 fetch('/report', {method: 'POST', body: body()})])
+               .then(rs => rs.map(r => r.status));")
+        .await;
+    assert_eq!(sent, json!([200, 200]));
+    b.click("form.report-form button[type=submit]").await;
+    b.wait_for("#reported").await;
+    b.text("#reported .case-id").await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_case_from_report_to_close_across_the_workbench() {
+    let Some(grid) = Browser::start().await else {
+        return;
+    };
+    let Some(village) = Browser::start().await else {
+        return;
+    };
+    let app = App::start("tiny").await;
+    let tokens = gridcase_server::load::demo_tokens();
+    let token = |name: &str| tokens.iter().find(|(t, _)| t == name).unwrap().clone();
+    let (village_token, village_staff) = token("demo-village");
+    let (_, mediator) = token("demo-mediator");
+
+    // The village's queue is open in a second session before anything happens.
+    village.sign_in(&app, &village_token).await;
+    village.goto(&app.url("/work")).await;
+    village.wait_for("#work-list").await;
+    // A mark that a reload would wipe.
+    village.js("window.__stayed = true").await;
+
+    // A grid worker reports (the form sent three times: one case) and registers it.
+    grid.sign_in(&app, &token("demo-grid-worker").0).await;
+    let summary = "两户村民因宅基地边界争执（工作台流程测试）";
+    let id = report_three_times(&grid, &app, summary).await;
+    app.settle().await;
+    assert_eq!(app.cases_with_summary(summary).len(), 1);
+    grid.goto(&app.url(&format!("/cases/{id}"))).await;
+    assert_eq!(grid.text("#case-summary").await, summary);
+    // Names along the path, not codes.
+    let path = grid.text("#case-path").await;
+    assert!(path.contains("柯城区") && !path.contains(VILLAGE), "{path}");
+    assert!(!village.exists(&format!("tr[data-case='{id}']")).await);
+    grid.open_action("register").await;
+    grid.act("register").await;
+    // ... and escalates it to the village, picked from the tree above the grid.
+    grid.open_action("escalate").await;
+    let targets = grid.option_values("#escalate-to").await;
+    assert_eq!(
+        targets.first().map(String::as_str),
+        Some(VILLAGE),
+        "{targets:?}"
+    );
+    grid.choose("#escalate-to", VILLAGE).await;
+    grid.fill("#escalate-reason", "需村调委会调解").await;
+    grid.act("escalate").await;
+    let holder = grid.text("#case-holder").await;
+    assert!(holder.contains("村") || holder.contains("社区"), "{holder}");
+
+    // The village's queue shows it without a reload (server-sent events).
+    let row = format!("#work-list tr[data-case='{id}']");
+    village
+        .c()
+        .wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(Locator::Css(&row))
+        .await
+        .unwrap_or_else(|e| panic!("the case did not arrive in the open queue: {e}"));
+    assert_eq!(
+        village.js("return window.__stayed === true").await,
+        json!(true)
+    );
+    assert!(village.text(&row).await.contains(summary));
+
+    // Village staff assign it (to themselves) and start mediation with the roster's mediator.
+    village.click(&format!("{row} a.case-link")).await;
+    village.wait_for("#case-status").await;
+    village.open_action("assign").await;
+    let handlers = village.option_values("#assign-handler").await;
+    assert!(
+        handlers.contains(&village_staff.id().to_string()),
+        "{handlers:?}"
+    );
+    village
+        .choose("#assign-handler", village_staff.id().as_str())
+        .await;
+    village.act("assign").await;
+    village.open_action("start_mediation").await;
+    let mediators = village.option_values("#start_mediation-mediator").await;
+    assert!(
+        mediators.contains(&mediator.id().to_string()),
+        "{mediators:?}"
+    );
+    // People see names in the picker, not ids.
+    let label = village
+        .js(&format!(
+            "return document.querySelector('#start_mediation-mediator option[value=\"{}\"]').textContent",
+            mediator.id()
+        ))
+        .await;
+    assert!(
+        !label.as_str().unwrap().contains(mediator.id().as_str()),
+        "{label}"
+    );
+    village
+        .choose("#start_mediation-mediator", mediator.id().as_str())
+        .await;
+    village
+        .choose("#start_mediation-mediation_type", "people")
+        .await;
+    village.act("start_mediation").await;
+    assert!(village.exists("#story-mediations").await);
+
+    // The mediator signs in, finds it in their work and concludes with an agreement.
+    grid.sign_out().await;
+    grid.sign_in(&app, &token("demo-mediator").0).await;
+    grid.goto(&app.url("/work")).await;
+    grid.wait_for(&row).await;
+    grid.click(&format!("{row} a.case-link")).await;
+    grid.open_action("conclude_mediation").await;
+    grid.choose("#conclude_mediation-outcome", "agreement")
+        .await;
+    grid.fill("#conclude_mediation-note", "双方签订调解协议")
+        .await;
+    grid.act("conclude_mediation").await;
+
+    // The village staff member resolves it by the agreement ...
+    village.goto(&app.url(&format!("/cases/{id}"))).await;
+    village.open_action("resolve").await;
+    village
+        .choose("#resolve-method", "mediated_agreement")
+        .await;
+    village
+        .fill("#resolve-summary", "调解成功，双方履行协议")
+        .await;
+    village.act("resolve").await;
+    // ... and may not verify their own work: not offered, and said why; sent anyway, refused.
+    assert!(!village
+        .actions()
+        .await
+        .contains(&"verify_resolution".to_owned()));
+    assert!(village
+        .text("[data-blocked]")
+        .await
+        .contains("化解人不能核查"));
+    let refused = village
+        .js(&format!(
+            "const f = document.querySelector('form.action-form');
+             const body = new URLSearchParams({{csrf: f.csrf.value, version: f.version.value,
+                 key: 'web-self-verify-0000000000000001', note: ''}});
+             return fetch('/cases/{id}/verify_resolution', {{method: 'POST', body}})
+               .then(r => r.text().then(t => [r.status, t.includes('化解人不能核查')]));"
+        ))
+        .await;
+    assert_eq!(refused, json!([403, true]));
+
+    // Another staff member of the village verifies, and closes.
+    grid.sign_out().await;
+    grid.sign_in(&app, &token("demo-village-2").0).await;
+    grid.goto(&app.url(&format!("/cases/{id}"))).await;
+    grid.open_action("verify_resolution").await;
+    grid.act("verify_resolution").await;
+    grid.open_action("close").await;
+    grid.act("close").await;
+    assert_eq!(grid.text("#case-status").await, "已结案");
+    // The timeline names the people, not their ids.
+    let timeline = grid.text("#timeline").await;
+    assert!(
+        !timeline.contains(village_staff.id().as_str()),
+        "{timeline}"
+    );
+    assert!(!timeline.contains(mediator.id().as_str()), "{timeline}");
+
+    // The case has left the village's open queue.
+    village.goto(&app.url("/work")).await;
+    village.wait_for("#work-list").await;
+    assert!(!village.exists(&row).await);
+
+    // The analyst reads statistics only.
+    grid.sign_out().await;
+    grid.sign_in(&app, &token("demo-analyst").0).await;
+    grid.goto(&app.url(&format!("/cases/{id}"))).await;
+    grid.wait_for("h1").await;
+    assert!(grid.text("main").await.contains("无权访问"));
+    assert!(!grid.exists("#case-status").await);
+
+    grid.close().await;
+    village.close().await;
+    app.stop().await;
+}
+
+/// An API command that must succeed: its answer.
+async fn api(app: &App, token: &str, path: &str, key: &str, body: Value) -> Value {
+    let r = plain()
+        .post(app.url(path))
+        .bearer_auth(token)
+        .header("Idempotency-Key", key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    let v: Value = r.json().await.unwrap();
+    assert!(status.is_success(), "{path}: {status} {v}");
+    v
+}
+
+/// A case page's form sent twice acts once; sent on a stale version it is refused with an
+/// offer to reload; sent without its CSRF token it is refused; nothing is written either way.
+#[tokio::test]
+async fn case_forms_act_once_and_refuse_stale_versions() {
+    let app = App::start("tiny").await;
+    let v = api(
+        &app,
+        "demo-grid-worker",
+        "/api/v1/cases",
+        "stale-1",
+        json!({
+            "kind": "dispute", "category": "neighbours", "source": "grid_patrol",
+            "severity": "normal", "location": GRID, "summary": "邻里纠纷（表单测试）",
+            "happened_at": gridcase_domain::Timestamp::now().plus_millis(-3_600_000).to_string(),
+        }),
+    )
+    .await;
+    let id = v["case_id"].as_str().unwrap().to_owned();
+    let session = http_sign_in(&app, "demo-grid-worker").await;
+    let c = plain();
+    let cookie = format!("gc_session={session}");
+    let page = |c: reqwest::Client, cookie: String, url: String| async move {
+        c.get(url)
+            .header(header::COOKIE, cookie)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let html = page(c.clone(), cookie.clone(), app.url(&format!("/cases/{id}"))).await;
+    assert!(html.contains("data-action=\"register\""), "{html}");
+    let (csrf, key, version) = (
+        hidden(&html, "csrf"),
+        hidden(&html, "key"),
+        hidden(&html, "version"),
+    );
+    let send = |csrf: String, key: String, version: String| {
+        c.post(app.url(&format!("/cases/{id}/register")))
+            .header(header::COOKIE, cookie.clone())
+            .form(&[("csrf", csrf), ("key", key), ("version", version)])
+            .send()
+    };
+    // Without the CSRF token: refused, nothing written.
+    let head = app.server().app.path.log().head().await.unwrap();
+    let r = send(String::new(), key.clone(), version.clone())
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(app.server().app.path.log().head().await.unwrap(), head);
+    // Twice: one registration, the second answered as done.
+    let r = send(csrf.clone(), key.clone(), version.clone())
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let r = send(csrf.clone(), key.clone(), version.clone())
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let to = r.headers()[header::LOCATION].to_str().unwrap().to_owned();
+    assert!(to.contains("done=register") && to.contains("dup=1"), "{to}");
+    let commits = app
+        .server()
+        .app
+        .path
+        .log()
+        .read_case(&CaseId::new(&id).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(commits.len(), 2, "one report, one registration");
+    // A new form on the version the page showed (someone acted since): 409, offering a reload.
+    let head = app.server().app.path.log().head().await.unwrap();
+    let r = send(csrf, "web-stale-form-00000000000000001".into(), version)
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+    let body = r.text().await.unwrap();
+    assert!(
+        body.contains(&format!("href=\"/cases/{id}\" data-reload")),
+        "{body}"
+    );
+    assert_eq!(app.server().app.path.log().head().await.unwrap(), head);
     app.stop().await;
 }

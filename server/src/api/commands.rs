@@ -11,8 +11,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use gridcase_bus::{partition_of, Executed, ExpectedVersion, Submission};
 use gridcase_domain::{Action, Actor, CaseId, Command, CommandId, CorrelationId, Timestamp};
-use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::params::{header_str, parse_case_id};
@@ -300,14 +300,49 @@ pub(crate) fn submission(
     }
 }
 
+/// What a command did.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CommandResult {
+    /// The case.
+    pub case_id: CaseId,
+    /// The case version after the command (also the `ETag`).
+    pub version: u64,
+    /// The commit's global position: pass it as `?after=` to read your write.
+    pub position: u64,
+    /// True when the key was used before: this is the first result, nothing was appended.
+    pub duplicate: bool,
+    /// The events the command appended.
+    pub events: Vec<CommittedEvent>,
+}
+
+/// One event a command appended.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CommittedEvent {
+    /// Its type, e.g. `CaseEscalated`.
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// The case version it made.
+    pub version: u64,
+    /// Its hash in the case's chain.
+    pub hash: gridcase_domain::Hash,
+}
+
 fn command_response(status: StatusCode, e: &Executed) -> Response {
-    let body = json!({
-        "case_id": e.case_id,
-        "version": e.version,
-        "position": e.position,
-        "duplicate": e.duplicate,
-        "events": e.events.iter().map(|r| json!({"type": r.event_type, "version": r.header.case_version, "hash": r.hash})).collect::<Vec<_>>(),
-    });
+    let body = CommandResult {
+        case_id: e.case_id.clone(),
+        version: e.version,
+        position: e.position,
+        duplicate: e.duplicate,
+        events: e
+            .events
+            .iter()
+            .map(|r| CommittedEvent {
+                event_type: r.event_type.clone(),
+                version: r.header.case_version,
+                hash: r.hash,
+            })
+            .collect(),
+    };
     let mut resp = (status, Json(body)).into_response();
     if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", e.version)) {
         resp.headers_mut().insert(header::ETAG, v);

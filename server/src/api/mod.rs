@@ -15,6 +15,7 @@
 //! | GET | `/api/v1/stats` | statistics (everyone, within scope) |
 //! | GET | `/api/v1/stats/series` | statistics of consecutive periods, for trend charts |
 //! | GET | `/api/v1/openapi.json` | the OpenAPI document |
+//! | GET | `/api/v1/docs` | the same, as a page for people |
 //! | GET | `/healthz`, `/readyz`, `/metrics` | operations |
 //! | GET, POST | `/`, `/signin`, `/report`, `/stats`, `/audit`, … | the workbench ([`crate::web`]) |
 //!
@@ -37,7 +38,7 @@ pub mod work;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, MethodRouter};
 use axum::{Json, Router};
 use gridcase_bus::EventLog;
 use serde_json::{json, Value};
@@ -48,32 +49,66 @@ use crate::error::ApiError;
 pub use commands::{derived_case_id, scoped_command_id};
 
 /// The router: the API, and the workbench merged in ([`crate::web::router`]).
+///
+/// The API's routes are the documented ones ([`crate::openapi::endpoints`]): each is mapped to
+/// its handler by `handler`, so a route cannot be served without being documented, and a
+/// documented route without a handler fails every test that builds the router.
 pub fn router(state: AppState) -> Router {
     let limit = state.max_body_bytes;
-    Router::new()
-        .route("/api/v1/cases", post(commands::report).get(work::search))
-        .route("/api/v1/me", get(work::me))
-        .route("/api/v1/me/cases", get(work::my_cases))
-        .route("/api/v1/units/{code}/staff", get(work::unit_staff))
-        .route("/api/v1/regions/{code}", get(work::region))
-        .route("/api/v1/cases/{id}", get(reads::case_view))
-        .route("/api/v1/cases/{id}/timeline", get(reads::timeline))
-        .route("/api/v1/cases/{id}/{action}", post(commands::command))
-        .route("/api/v1/units/{code}/queue", get(reads::queue))
-        .route("/api/v1/regions/{code}/open", get(reads::open_cases))
-        .route("/api/v1/stats", get(reads::stats))
-        .route("/api/v1/stats/series", get(reads::stats_series))
-        .route("/api/v1/openapi.json", get(openapi))
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+    let mut api = Router::new();
+    let mut served = std::collections::BTreeSet::new();
+    for e in crate::openapi::endpoints().0 {
+        // Every case command is served by one route that reads the action from the path.
+        let path = if e.method == "post" && e.path.starts_with("/api/v1/cases/{id}/") {
+            "/api/v1/cases/{id}/{action}".to_owned()
+        } else {
+            e.path.clone()
+        };
+        if served.insert((e.method, path.clone())) {
+            api = api.route(&path, handler(e.method, &path));
+        }
+    }
+    api.method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .fallback(|| async {
             ApiError::NotFound("no such endpoint; see /api/v1/openapi.json".into())
         })
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state.clone())
         .merge(crate::web::router(state))
+}
+
+/// The handler of a documented route.
+///
+/// # Panics
+/// On a documented route without a handler: the document and the server disagree.
+fn handler(method: &str, path: &str) -> MethodRouter<AppState> {
+    match (method, path) {
+        ("post", "/api/v1/cases") => post(commands::report),
+        ("post", "/api/v1/cases/{id}/{action}") => post(commands::command),
+        ("get", "/api/v1/cases") => get(work::search),
+        ("get", "/api/v1/me") => get(work::me),
+        ("get", "/api/v1/me/cases") => get(work::my_cases),
+        ("get", "/api/v1/units/{code}/staff") => get(work::unit_staff),
+        ("get", "/api/v1/regions/{code}") => get(work::region),
+        ("get", "/api/v1/cases/{id}") => get(reads::case_view),
+        ("get", "/api/v1/cases/{id}/timeline") => get(reads::timeline),
+        ("get", "/api/v1/units/{code}/queue") => get(reads::queue),
+        ("get", "/api/v1/regions/{code}/open") => get(reads::open_cases),
+        ("get", "/api/v1/stats") => get(reads::stats),
+        ("get", "/api/v1/stats/series") => get(reads::stats_series),
+        ("get", "/api/v1/openapi.json") => get(openapi),
+        ("get", "/api/v1/docs") => get(docs),
+        ("get", "/healthz") => get(|| async { "ok" }),
+        ("get", "/readyz") => get(readyz),
+        ("get", "/metrics") => get(metrics),
+        (method, path) => panic!("{method} {path} is documented but has no handler"),
+    }
+}
+
+async fn docs() -> axum::response::Response {
+    crate::web::render(&crate::openapi::page::build(
+        crate::web::assets::urls().css.clone(),
+    ))
 }
 
 async fn openapi() -> Json<Value> {

@@ -11,15 +11,15 @@ use gridcase_bus::EventLog;
 use std::collections::BTreeMap;
 
 use gridcase_domain::{
-    allowed_actions, Actor, CaseFile, CaseId, CaseState, Context, Envelope, Level, RegionCode,
-    Role, Status, Timestamp,
+    allowed_actions, Actor, ActorId, CaseFile, CaseId, CaseState, CommandId, Context, Envelope,
+    Event, Hash, Level, RegionCode, Role, Status, Timestamp,
 };
 use gridcase_projections::{
     as_of, Breakdown, CaseEntry, Period, RankBy, SearchQuery, SearchSort, StatsQuery, Step,
     Visibility,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::access::{audit, may_read_case, may_read_stats, may_read_unit};
 use super::params::{parse_case_id, parse_region};
@@ -32,8 +32,11 @@ use crate::error::ApiError;
 const READ_YOUR_WRITES: Duration = Duration::from_secs(2);
 
 /// `?after=<position>`: wait until the projection has applied it.
-#[derive(Deserialize, Default)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ReadQuery {
+    /// Wait (up to 2 s) until the projection has applied this log position, e.g. the
+    /// `position` a command answered (read-your-writes). Beyond the log's head: 400.
     after: Option<u64>,
 }
 
@@ -99,7 +102,7 @@ pub(crate) async fn read_case_file(
 }
 
 /// The case view: where the case stands, its whole story, and what the reader may do now.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CaseView {
     /// The case.
     pub case_id: CaseId,
@@ -188,11 +191,58 @@ pub(crate) fn case_view_of(
     }
 }
 
+/// Who did something: the actor's id and role.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ActorRef {
+    /// The actor id.
+    pub id: ActorId,
+    /// Their role.
+    pub role: Role,
+}
+
+/// One event of a case's history, with its place in the hash chain.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TimelineEntry {
+    /// The case version this event made (1 for the report).
+    pub version: u64,
+    /// The log position of the commit that holds it.
+    pub position: u64,
+    /// The event's type, e.g. `CaseEscalated`; names the schema of `event`.
+    pub event_type: String,
+    /// The schema version the event was stored at.
+    pub schema_version: u16,
+    /// When it happened, by the actor's account.
+    pub occurred_at: Timestamp,
+    /// When the log recorded it.
+    pub recorded_at: Timestamp,
+    /// Who.
+    pub actor: ActorRef,
+    /// The command (idempotency key, scoped to its sender) that made it.
+    pub command_id: CommandId,
+    /// The event's body, upcast to its type's current version.
+    pub event: Event,
+    /// The previous record's hash (zeros for the first).
+    pub prev_hash: Hash,
+    /// This record's hash.
+    pub hash: Hash,
+}
+
+/// A case's whole history.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Timeline {
+    /// The case.
+    pub case_id: CaseId,
+    /// Its current version.
+    pub version: u64,
+    /// Every event, oldest first.
+    pub events: Vec<TimelineEntry>,
+}
+
 pub(crate) async fn timeline(
     State(app): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Timeline>, ApiError> {
     let actor = app.authenticate(&headers)?;
     if actor.role() == Role::Analyst {
         return Err(ApiError::Forbidden("analysts read statistics only".into()));
@@ -203,47 +253,57 @@ pub(crate) async fn timeline(
         return Err(ApiError::NotFound(format!("no case {id}")));
     }
     let mut state = CaseState::default();
-    let mut entries = Vec::new();
+    let mut events = Vec::new();
     for c in &commits {
         for r in &c.events {
             let env = Envelope::try_from(r)
                 .map_err(|e| ApiError::Internal(format!("case {id} at {}: {e}", c.position)))?;
             state.apply(&env);
-            entries.push(json!({
-                "version": r.header.case_version,
-                "position": c.position,
-                "event_type": r.event_type,
-                "schema_version": r.schema_version,
-                "occurred_at": r.header.occurred_at,
-                "recorded_at": r.header.recorded_at,
-                "actor": { "id": r.header.actor.id(), "role": r.header.actor.role() },
-                "command_id": r.header.command_id,
-                "event": env.event,
-                "prev_hash": r.prev_hash,
-                "hash": r.hash,
-            }));
+            events.push(TimelineEntry {
+                version: r.header.case_version,
+                position: c.position,
+                event_type: r.event_type.clone(),
+                schema_version: r.schema_version,
+                occurred_at: r.header.occurred_at,
+                recorded_at: r.header.recorded_at,
+                actor: ActorRef {
+                    id: r.header.actor.id().clone(),
+                    role: r.header.actor.role(),
+                },
+                command_id: r.header.command_id.clone(),
+                event: env.event,
+                prev_hash: r.prev_hash,
+                hash: r.hash,
+            });
         }
     }
     if !may_read_case(actor, &state) {
         return Err(ApiError::NotFound(format!("no case {id}")));
     }
     audit(actor, &format!("timeline {id}"));
-    Ok(Json(
-        json!({ "case_id": id, "version": state.version, "events": entries }),
-    ))
+    Ok(Json(Timeline {
+        case_id: id,
+        version: state.version,
+        events,
+    }))
 }
 
 /// The query of a unit's queue or a region's open cases: paging, and read-your-writes.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ListParams {
+    /// Wait (up to 2 s) until the projection has applied this log position, e.g. the
+    /// `position` a command answered (read-your-writes). Beyond the log's head: 400.
     after: Option<u64>,
+    /// Rows per page, 1–200 (default 50).
     limit: Option<usize>,
+    /// The `next_cursor` of the previous page.
     cursor: Option<String>,
 }
 
 /// A queue or an open-cases list: counts over every open case, and one page of rows.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OpenList {
     /// The unit or region.
     pub region: RegionRef,
@@ -352,14 +412,28 @@ pub(crate) async fn open_cases(
 }
 
 /// The query of `/api/v1/stats`.
-#[derive(Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct StatsParams {
+    /// Region code (default: the actor's unit), e.g. `330802`.
     region: Option<String>,
+    /// `2026`, `2026-Q1`, `2026-03`, `2026-W05`, `2026-03-02` or `2026-03-01..2026-04-15`
+    /// (local dates, end inclusive); default: the current month.
     period: Option<String>,
+    /// RFC 3339 time: the statistics as they stood then (what was known on that day).
     as_of: Option<String>,
+    /// `category`, `source` or `kind`.
     breakdown: Option<String>,
+    /// Also every child region, ranked by `rank_by`, each broken down by `breakdown` too,
+    /// with its overdue open cases.
     drill_down: Option<bool>,
+    /// With `drill_down`, the rate child regions are ranked by (default `township_rate`):
+    /// `grid_rate`, `village_rate`, `township_rate`, `county_rate`, `resolution_rate`,
+    /// `mediation_success`, `on_time`, `satisfaction` (higher first), `rework`, `extension`,
+    /// `escalation`, `reopen` (lower first); regions without the rate last.
     rank_by: Option<String>,
+    /// Wait (up to 2 s) until the projection has applied this log position, e.g. the
+    /// `position` a command answered (read-your-writes). Beyond the log's head: 400.
     after: Option<u64>,
 }
 
@@ -367,13 +441,21 @@ pub(crate) struct StatsParams {
 pub const MAX_SERIES_POINTS: usize = 400;
 
 /// The query of `/api/v1/stats/series`.
-#[derive(Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct SeriesParams {
+    /// Region code (default: the actor's unit), e.g. `330802`.
     region: Option<String>,
+    /// The whole span, as for `/api/v1/stats`; default: the twelve months up to this one.
     period: Option<String>,
+    /// `day`, `week` (ISO, Monday first), `month` (default), `quarter` or `year`; the first
+    /// and last point are cut to the period; at most 400 points.
     step: Option<String>,
+    /// RFC 3339 time: the statistics as they stood then.
     as_of: Option<String>,
+    /// `category`, `source` or `kind`, per point.
     breakdown: Option<String>,
+    /// Wait (up to 2 s) until the projection has applied this log position.
     after: Option<u64>,
 }
 

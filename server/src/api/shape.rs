@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::app::AppState;
 
 /// A region as lists show it: code, name and level.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct RegionRef {
     /// The division code.
     pub code: RegionCode,
@@ -45,7 +45,7 @@ pub fn place_name(app: &AppState, code: RegionCode) -> String {
 }
 
 /// A person as lists show them: id and name.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct PersonRef {
     /// The actor id.
     pub id: ActorId,
@@ -62,7 +62,7 @@ pub fn person_ref(app: &AppState, id: &ActorId) -> PersonRef {
 }
 
 /// One case in a list (search, my work, a queue, open cases).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CaseRow {
     /// The case.
     pub case_id: CaseId,
@@ -137,7 +137,7 @@ impl CaseRow {
 }
 
 /// One page of a list.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Page<T> {
     /// The items of this page.
     pub items: Vec<T>,

@@ -48,26 +48,45 @@ pub(crate) fn visibility(actor: &Actor) -> Result<Visibility, ApiError> {
 }
 
 /// The query of `/api/v1/cases` (every field optional; all that are given must hold).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SearchParams {
-    region: Option<String>,
-    status: Option<String>,
-    kind: Option<String>,
-    category: Option<String>,
-    source: Option<String>,
-    holder: Option<String>,
-    level: Option<String>,
-    overdue: Option<bool>,
-    assignee: Option<String>,
-    mediator: Option<String>,
-    reported_from: Option<String>,
-    reported_to: Option<String>,
-    q: Option<String>,
-    sort: Option<String>,
-    limit: Option<usize>,
-    cursor: Option<String>,
-    after: Option<u64>,
+    /// Cases located in this region's subtree (region code).
+    pub(crate) region: Option<String>,
+    /// Statuses, comma-separated, e.g. `registered,assigned`.
+    pub(crate) status: Option<String>,
+    /// `dispute`, `incident` or `request`.
+    pub(crate) kind: Option<String>,
+    /// A category (see the `Category` schema).
+    pub(crate) category: Option<String>,
+    /// A source (see the `Source` schema).
+    pub(crate) source: Option<String>,
+    /// The holding unit (region code).
+    pub(crate) holder: Option<String>,
+    /// The holding unit's level: `city`, `county`, `township`, `village` or `grid`.
+    pub(crate) level: Option<String>,
+    /// Only cases past (true) or within (false) their deadline.
+    pub(crate) overdue: Option<bool>,
+    /// The assigned handler (actor id).
+    pub(crate) assignee: Option<String>,
+    /// The mediator of an active or past mediation (actor id).
+    pub(crate) mediator: Option<String>,
+    /// Reported at or after this RFC 3339 time.
+    pub(crate) reported_from: Option<String>,
+    /// Reported before this RFC 3339 time.
+    pub(crate) reported_to: Option<String>,
+    /// Text in the summary (Chinese needs no spaces; one character or more).
+    pub(crate) q: Option<String>,
+    /// `newest` (reported, the default), `oldest`, `deadline` (soonest first, overdue first)
+    /// or `updated` (most recently changed first).
+    pub(crate) sort: Option<String>,
+    /// Rows per page, 1–200 (default 50).
+    pub(crate) limit: Option<usize>,
+    /// The `next_cursor` of the previous page.
+    pub(crate) cursor: Option<String>,
+    /// Wait until the projection has applied this log position (read-your-writes).
+    pub(crate) after: Option<u64>,
 }
 
 fn bad(field: &'static str, message: impl Into<String>) -> ApiError {
@@ -155,7 +174,8 @@ fn limit(v: Option<usize>) -> Result<usize, ApiError> {
 }
 
 impl SearchParams {
-    fn query(&self, app: &AppState) -> Result<SearchQuery, ApiError> {
+    /// The search these parameters ask for (400 naming the field that is wrong).
+    pub(crate) fn query(&self, app: &AppState) -> Result<SearchQuery, ApiError> {
         let region = |field, v: &Option<String>| {
             v.as_deref()
                 .filter(|s| !s.is_empty())
@@ -228,7 +248,7 @@ pub(crate) async fn search(
 }
 
 /// Who a token is.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Me {
     /// The actor id.
     pub id: ActorId,
@@ -271,19 +291,33 @@ pub(crate) async fn me(
 }
 
 /// The query of `/api/v1/me/cases`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct MyCasesParams {
-    view: Option<String>,
-    status: Option<String>,
-    kind: Option<String>,
-    category: Option<String>,
-    overdue: Option<bool>,
-    q: Option<String>,
-    sort: Option<String>,
-    limit: Option<usize>,
-    cursor: Option<String>,
-    after: Option<u64>,
+    /// Which work: `queue` (my unit's open cases) or `assigned` (assigned to me) for unit staff
+    /// and grid workers, `mediations` for a mediator, `open` (held in my subtree) for a
+    /// supervisor, admin or auditor. Default: the first of the role's views (`/api/v1/me`
+    /// lists them).
+    pub(crate) view: Option<String>,
+    /// Statuses, comma-separated.
+    pub(crate) status: Option<String>,
+    /// `dispute`, `incident` or `request`.
+    pub(crate) kind: Option<String>,
+    /// A category.
+    pub(crate) category: Option<String>,
+    /// Only cases past (true) or within (false) their deadline.
+    pub(crate) overdue: Option<bool>,
+    /// Text in the summary.
+    pub(crate) q: Option<String>,
+    /// `deadline` (the default), `newest`, `oldest` or `updated`.
+    pub(crate) sort: Option<String>,
+    /// Rows per page, 1–200 (default 50).
+    pub(crate) limit: Option<usize>,
+    /// The `next_cursor` of the previous page.
+    pub(crate) cursor: Option<String>,
+    /// Wait until the projection has applied this log position.
+    pub(crate) after: Option<u64>,
 }
 
 /// The search behind a view of "my work".
@@ -337,27 +371,37 @@ pub(crate) async fn my_cases(
 ) -> Result<Json<Page<CaseRow>>, ApiError> {
     let actor = app.authenticate(&headers)?;
     let Query(p) = q.map_err(|e| ApiError::query(e.body_text()))?;
-    let views = views_of(actor.role());
-    let view = p.view.as_deref().or(views.first().copied()).unwrap_or("");
-    let mut query = my_work_query(actor, view)?;
-    if p.status.is_some() {
-        query.status = statuses(&p.status)?;
-    }
-    query.kind = vocab::<CaseKind>("kind", &p.kind)?;
-    query.category = vocab::<Category>("category", &p.category)?;
-    query.overdue = p.overdue;
-    query.text = p.q.clone().filter(|t| !t.trim().is_empty());
-    if p.sort.is_some() {
-        query.sort = sort(&p.sort)?;
-    }
-    query.limit = limit(p.limit)?;
-    query.cursor = p.cursor.clone().filter(|c| !c.is_empty());
+    let query = p.query(actor)?;
     wait_after(&app, p.after).await?;
     Ok(Json(run_search(&app, actor, &visibility(actor)?, &query)?))
 }
 
+impl MyCasesParams {
+    /// The view these parameters name (the role's first when none), narrowed by their
+    /// filters: the search behind "my work" (400 naming the field that is wrong).
+    pub(crate) fn query(&self, actor: &Actor) -> Result<SearchQuery, ApiError> {
+        let p = self;
+        let views = views_of(actor.role());
+        let view = p.view.as_deref().or(views.first().copied()).unwrap_or("");
+        let mut query = my_work_query(actor, view)?;
+        if p.status.as_deref().is_some_and(|s| !s.is_empty()) {
+            query.status = statuses(&p.status)?;
+        }
+        query.kind = vocab::<CaseKind>("kind", &p.kind)?;
+        query.category = vocab::<Category>("category", &p.category)?;
+        query.overdue = p.overdue;
+        query.text = p.q.clone().filter(|t| !t.trim().is_empty());
+        if p.sort.as_deref().is_some_and(|s| !s.is_empty()) {
+            query.sort = sort(&p.sort)?;
+        }
+        query.limit = limit(p.limit)?;
+        query.cursor = p.cursor.clone().filter(|c| !c.is_empty());
+        Ok(query)
+    }
+}
+
 /// A unit's people.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct StaffList {
     /// The unit.
     pub unit: RegionRef,
@@ -395,7 +439,7 @@ pub(crate) async fn unit_staff(
 }
 
 /// A region for pickers.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RegionInfo {
     /// The region.
     #[serde(flatten)]

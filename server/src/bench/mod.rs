@@ -7,6 +7,7 @@
 //! | `append-nats` | the same on [`NatsLog`] | pipelined JetStream publishes of the same messages (subjects, headers, payloads), then the acks | ≥ 0.7 × raw |
 //! | `replay` | projection rebuild ([`Projection::open`] + `catch_up`) events/s from the sled log (and from NATS) | scan the log + check the CRC + MessagePack-decode each commit and each event body (NATS: one ordered consumer, same decoding) | ≥ 0.7 × raw and ≥ 300,000 events/s (embedded) |
 //! | `query` | statistics p50/p99 for a county-year, a city-year, a grid-month; a unit's queue | the bare bucket lookups ([`gridcase_projections::Projector::sum`]) / the bare queue index walk | p99 < 1 ms |
+//! | `web` | server time of each workbench page (我的工作台, 检索, the case page, 审计, 统计分析, 上报) on quzhou-year, in process, to the last byte | the API's JSON of the same data | p99 < 50 ms |
 //! | `scale` | rebuild time and peak RSS (child processes) for 1×, 4×, 16× the replay fixture | the raw scan+decode of the same log | time linear in events; memory flat |
 //!
 //! `--smoke` runs every suite on tiny fixtures in seconds (scale: 1×, 2×, 4× tiny) and checks
@@ -22,6 +23,8 @@ mod nats;
 mod query;
 mod replay;
 mod scale;
+mod search;
+mod web;
 mod workload;
 
 use std::fmt::Write as _;
@@ -34,12 +37,20 @@ use serde::Serialize;
 pub use child::{run_child, ChildMode};
 
 /// The suites, in the order they run.
-pub const SUITES: [&str; 5] = ["append-embedded", "append-nats", "replay", "query", "scale"];
+pub const SUITES: [&str; 7] = [
+    "append-embedded",
+    "append-nats",
+    "replay",
+    "query",
+    "search",
+    "web",
+    "scale",
+];
 
 /// What to run: the `gridcase bench` options.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct Options {
-    /// Suites to run, comma-separated: append-embedded, append-nats, replay, query,
+    /// Suites to run, comma-separated: append-embedded, append-nats, replay, query, search, web,
     /// scale; `append` for both append suites (default: all).
     #[arg(long = "suite", value_delimiter = ',')]
     pub suites: Vec<String>,
@@ -204,6 +215,13 @@ impl Row {
             notes: String::new(),
             details: serde_json::Map::new(),
         }
+    }
+
+    /// Sets the p99 target of a latency row to `max_ms`.
+    pub(crate) fn within_ms(mut self, max_ms: f64) -> Row {
+        self.target = Target::P99BelowMs { max_ms };
+        self.met = Some(self.engine < max_ms);
+        self
     }
 
     pub(crate) fn note(mut self, note: impl Into<String>) -> Row {
@@ -423,6 +441,8 @@ pub async fn run(opts: Options) -> Result<Report, BenchError> {
             "append-nats" => append::nats(&mut run).await,
             "replay" => replay::run(&mut run).await,
             "query" => query::run(&mut run).await,
+            "search" => search::run(&mut run).await,
+            "web" => web::run(&mut run).await,
             "scale" => scale::run(&mut run).await,
             _ => unreachable!("selected() only returns known suites"),
         };

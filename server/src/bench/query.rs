@@ -189,7 +189,9 @@ fn latency_row(
 /// The fixture's projection, built in memory straight from the generator (the same commits
 /// a load would append, at positions 1, 2, …). Returns it with the region tree, the area's
 /// grids and the seconds taken.
-fn build(scale: Scale) -> Result<(Projection, RegionTree, Vec<RegionCode>, f64), BenchError> {
+pub(super) fn build(
+    scale: Scale,
+) -> Result<(Projection, RegionTree, Vec<RegionCode>, f64), BenchError> {
     let started = Instant::now();
     let generator = scale.generator(1);
     let regions = generator.regions().clone();

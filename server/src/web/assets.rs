@@ -37,6 +37,7 @@ static ASSETS: &[Asset] = &[
     asset!("app.css", "text/css; charset=utf-8"),
     asset!("app.js", JS),
     asset!("charts.js", JS),
+    asset!("live.js", JS),
     asset!("vendor/htmx/htmx.min.js", JS),
     asset!("vendor/echarts/echarts.common.min.js", JS),
 ];
@@ -78,6 +79,8 @@ pub struct Urls {
     pub echarts: String,
     /// The dashboard's charts.
     pub charts_js: String,
+    /// The live list of 我的工作台.
+    pub live_js: String,
 }
 
 /// The asset URLs, computed once.
@@ -89,6 +92,7 @@ pub fn urls() -> &'static Urls {
         htmx: url("vendor/htmx/htmx.min.js"),
         echarts: url("vendor/echarts/echarts.common.min.js"),
         charts_js: url("charts.js"),
+        live_js: url("live.js"),
     })
 }
 

@@ -110,6 +110,7 @@ pub fn event_name(event_type: &str, t: Tr) -> String {
         "EvidenceAttached" => "附证据",
         "CaseMerged" => "合并",
         "CaseDetailsCorrected" => "更正",
+        "CaseTakenOver" => "提级领办",
         other => other,
     };
     if t.zh() {
@@ -173,7 +174,11 @@ fn check(web: &WebApp, t: Tr, commits: &[Committed], at: Option<Timestamp>) -> C
                 position: c.position,
                 recorded: web.clock.second(h.recorded_at),
                 occurred: web.clock.minute(h.occurred_at),
-                actor: format!("{} · {}", h.actor.id(), t.role(&h.actor.role())),
+                actor: format!(
+                    "{} · {}",
+                    web.app.directory.name_of(h.actor.id()),
+                    t.role(&h.actor.role())
+                ),
                 event: event_name(&r.event_type, t),
                 event_type: r.event_type.clone(),
                 facts: serde_json::to_string_pretty(&facts).unwrap_or_default(),
@@ -364,7 +369,7 @@ pub async fn case(
         rows.push((t.s("audit.holder"), place(h)));
     }
     if let Some(h) = &s.handler {
-        rows.push((t.s("audit.handler"), h.to_string()));
+        rows.push((t.s("audit.handler"), web.app.directory.name_of(h)));
     }
     if let Some(d) = s.deadline {
         rows.push((t.s("audit.deadline"), web.clock.minute(d)));

@@ -13,7 +13,9 @@
 //! | `GET, POST /report`, `GET /report/location`, `GET /report/categories` | [`report`] 上报 | grid workers, unit staff |
 //! | `GET /stats`, `/stats/children.csv`, `/stats/print` | [`stats`] 统计分析 | unit staff, supervisors, admins, auditors, analysts |
 //! | `GET /audit`, `/audit/cases/{id}`, `/audit/cases/{id}/history.json` | [`audit`] 审计 | auditors |
-//! | `GET /work`, `/search`, `/cases/{id}` | [`later`]: placeholders for 我的工作台, 检索 and the case page | by role |
+//! | `GET /work`, `/work/list`, `/work/events` (SSE) | [`work`] 我的工作台, live | grid workers, unit staff, mediators, supervisors, admins |
+//! | `GET /search`, `/search/region` | [`search`] 检索 | everyone but analysts |
+//! | `GET /cases/{id}`, `/cases/{id}/units`; `POST /cases/{id}/{action}` | [`case`] the case page and its action forms | everyone but analysts, within their view |
 //! | `GET /assets/{fingerprint}/{*name}` | [`assets`] | everyone |
 //!
 //! Templates live in `server/templates/` (one `layout.html`, `views/`, `partials/`), checked
@@ -22,13 +24,16 @@
 
 pub mod assets;
 pub mod audit;
+pub mod case;
 pub mod csrf;
 pub mod i18n;
-pub mod later;
 pub mod report;
+pub mod rows;
+pub mod search;
 pub mod session;
 pub mod signin;
 pub mod stats;
+pub mod work;
 
 use std::sync::Arc;
 
@@ -37,7 +42,7 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use gridcase_domain::{Role, Status};
 use tower_http::compression::CompressionLayer;
@@ -62,6 +67,20 @@ pub struct WebApp {
     pub sessions: Sessions,
     /// Times in the deployment's zone.
     pub clock: Clock,
+    /// Permits of the live lists ([`work::MAX_LIVE`]).
+    pub live: Arc<tokio::sync::Semaphore>,
+}
+
+impl WebApp {
+    /// The workbench of `app`, with no one signed in.
+    pub fn new(app: AppState) -> Web {
+        Arc::new(WebApp {
+            clock: Clock::new(app.calendar.name()),
+            app,
+            sessions: Sessions::default(),
+            live: Arc::new(tokio::sync::Semaphore::new(work::MAX_LIVE)),
+        })
+    }
 }
 
 /// The shared handle pages receive.
@@ -70,13 +89,13 @@ pub type Web = Arc<WebApp>;
 /// The workbench's routes, with their state, compression and security headers; merged into
 /// [`crate::api::router`].
 pub fn router(app: AppState) -> Router {
-    let limit = app.max_body_bytes;
-    let web = Arc::new(WebApp {
-        clock: Clock::new(app.calendar.name()),
-        app,
-        sessions: Sessions::default(),
-    });
-    Router::new()
+    router_of(WebApp::new(app))
+}
+
+/// The routes of a workbench (the bench renders pages through it with its own sessions).
+pub fn router_of(web: Web) -> Router {
+    let limit = web.app.max_body_bytes;
+    let pages = Router::new()
         .route("/", get(home))
         .route("/signin", get(signin::page).post(signin::submit))
         .route("/signout", axum::routing::post(signin::signout))
@@ -89,25 +108,33 @@ pub fn router(app: AppState) -> Router {
         .route("/audit", get(audit::index))
         .route("/audit/cases/{id}", get(audit::case))
         .route("/audit/cases/{id}/history.json", get(audit::download))
-        .route("/work", get(later::work))
-        .route("/search", get(later::search))
-        .route("/cases/{id}", get(later::case))
+        .route("/work", get(work::page))
+        .route("/work/list", get(work::list_partial))
+        .route("/search", get(search::page))
+        .route("/search/region", get(search::region))
+        .route("/cases/{id}", get(case::show))
+        .route("/cases/{id}/units", get(case::units))
+        .route("/cases/{id}/{action}", post(case::act))
         .route("/assets/{fingerprint}/{*name}", get(assets::serve))
+        .layer(CompressionLayer::new());
+    // The live list's event stream is never compressed: a compressor would hold events back.
+    let live = Router::new().route("/work/events", get(work::events));
+    pages
+        .merge(live)
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn(remember_lang))
         .layer(middleware::map_response(security_headers))
-        .layer(CompressionLayer::new())
         .with_state(web)
 }
 
 /// The pages of the navigation, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Page {
-    /// 我的工作台 (later).
+    /// 我的工作台.
     Work,
     /// 上报.
     Report,
-    /// 检索 (later).
+    /// 检索.
     Search,
     /// 统计分析.
     Stats,
@@ -178,7 +205,7 @@ pub struct Chrome {
     pub t: Tr,
     /// The page title.
     pub title: String,
-    /// The signed-in user's line (`gw-1 · 网格员 · 第1网格`), if signed in.
+    /// The signed-in user's line (`王芳 · 网格员 · 第1网格`), if signed in.
     pub user: Option<String>,
     /// The navigation.
     pub nav: Vec<NavItem>,
@@ -190,6 +217,8 @@ pub struct Chrome {
     pub lang_href: String,
     /// Whether the page needs ECharts.
     pub charts: bool,
+    /// Whether the page has a live list (`live.js`).
+    pub live: bool,
 }
 
 impl Chrome {
@@ -207,7 +236,7 @@ impl Chrome {
             title: title.into(),
             user: Some(format!(
                 "{} · {} · {unit}",
-                v.actor.id(),
+                web.app.directory.name_of(v.actor.id()),
                 t.role(&v.actor.role())
             )),
             nav: Page::ALL
@@ -223,7 +252,14 @@ impl Chrome {
             assets: assets::urls(),
             lang_href: lang_href(&v.here, v.lang.other()),
             charts: false,
+            live: false,
         }
+    }
+
+    /// The same chrome, loading the live list's script.
+    pub fn live(mut self) -> Chrome {
+        self.live = true;
+        self
     }
 
     /// The chrome of a page for a visitor who is not signed in.
@@ -237,6 +273,7 @@ impl Chrome {
             assets: assets::urls(),
             lang_href: lang_href(here, lang.other()),
             charts: false,
+            live: false,
         }
     }
 }
@@ -273,7 +310,7 @@ struct ErrorView {
     status: u16,
     heading: &'static str,
     detail: String,
-    reload: bool,
+    reload: Option<String>,
     back: String,
 }
 
@@ -284,15 +321,36 @@ pub struct WebError {
     chrome: Box<Chrome>,
     status: StatusCode,
     detail: String,
+    /// Where "reload" leads (the page the form came from); the current URL when unset.
+    reload_to: Option<String>,
 }
 
 impl WebError {
+    /// An error with its status and words.
+    pub fn with_detail(web: &WebApp, v: &Viewer, status: StatusCode, detail: String) -> WebError {
+        let t = v.tr();
+        WebError {
+            chrome: Box::new(Chrome::new(web, v, None, t.s("error.title"))),
+            status,
+            detail,
+            reload_to: None,
+        }
+    }
+
+    /// The same error, offering to reload `page` (after a form posted elsewhere).
+    pub fn reload_at(mut self, page: String) -> WebError {
+        self.reload_to = Some(page);
+        self
+    }
+
     /// An error for a signed-in viewer.
     pub fn new(web: &WebApp, v: &Viewer, e: impl Into<ApiError>) -> WebError {
         let e = e.into();
         let t = v.tr();
         let detail = match &e {
-            ApiError::Rejected(r) => t.rejection(r, &web.app.regions, &web.clock),
+            ApiError::Rejected(r) | ApiError::Denied(r) => {
+                t.rejection(r, &web.app.regions, &web.clock)
+            }
             // The API's messages are English; the Chinese page says it with the heading.
             ApiError::Forbidden(m) | ApiError::NotFound(m) if !t.zh() => m.clone(),
             ApiError::BadRequest { message, .. } if !t.zh() => message.clone(),
@@ -313,6 +371,7 @@ impl WebError {
             chrome: Box::new(Chrome::new(web, v, None, t.s("error.title"))),
             status: e.status(),
             detail,
+            reload_to: None,
         }
     }
 
@@ -323,6 +382,7 @@ impl WebError {
             chrome: Box::new(chrome),
             status: StatusCode::FORBIDDEN,
             detail,
+            reload_to: None,
         }
     }
 }
@@ -335,14 +395,16 @@ impl IntoResponse for WebError {
             400 | 401 | 403 | 404 | 409 | 413 | 422 | 503 => t.s(&format!("error.{code}")),
             _ => t.s("error.500"),
         };
+        let reload = (code == 409 || code == 503 || self.reload_to.is_some())
+            .then(|| self.reload_to.clone().unwrap_or_default());
         let view = ErrorView {
-            back: "/".into(),
+            back: self.reload_to.unwrap_or_else(|| "/".into()),
             c: *self.chrome,
             t,
             status: code,
             heading,
             detail: self.detail,
-            reload: code == 409 || code == 503,
+            reload: reload.filter(|_| code == 409 || code == 503),
         };
         let mut r = render(&view);
         *r.status_mut() = self.status;

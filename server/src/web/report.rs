@@ -63,6 +63,12 @@ pub struct LocationPicker {
     pub levels: Vec<LevelSelect>,
     /// The region the report will name: the deepest chosen, else the unit.
     pub location: RegionCode,
+    /// Where the picker asks for itself again when a level changes.
+    pub endpoint: String,
+    /// The label of the fixed unit.
+    pub unit_key: &'static str,
+    /// The first choice of the first level (nothing finer).
+    pub whole_key: &'static str,
 }
 
 impl LocationPicker {
@@ -115,7 +121,31 @@ impl LocationPicker {
             fixed,
             levels,
             location: parent,
+            endpoint: "/report/location".into(),
+            unit_key: "report.unit",
+            whole_key: "report.whole_unit",
         }
+    }
+
+    /// The same picker, asking `endpoint` for itself when a level changes (检索's region, the
+    /// case page's delegation), with its own words for the fixed unit and the first choice.
+    pub fn at(
+        mut self,
+        endpoint: impl Into<String>,
+        unit_key: &'static str,
+        whole_key: &'static str,
+    ) -> Self {
+        self.endpoint = endpoint.into();
+        self.unit_key = unit_key;
+        self.whole_key = whole_key;
+        self
+    }
+
+    /// Whether a level below the unit was chosen.
+    pub fn narrowed(&self) -> bool {
+        self.levels
+            .iter()
+            .any(|l| l.options.iter().any(|o| o.selected))
     }
 }
 

@@ -423,7 +423,7 @@ async fn a_full_life_cycle_through_every_endpoint() {
         "/api/v1/cases",
         "/api/v1/cases/{id}",
         "/api/v1/cases/{id}/timeline",
-        "/api/v1/cases/{id}/{action}",
+        "/api/v1/cases/{id}/escalate",
         "/api/v1/units/{code}/queue",
         "/api/v1/regions/{code}/open",
         "/api/v1/stats",

@@ -1,0 +1,210 @@
+//! The OpenAPI document against the server that serves it: every route answers, every action
+//! has its own documented body, and every documented example is accepted.
+
+use super::common::*;
+use super::harness::*;
+
+async fn document(h: &Harness) -> Value {
+    let r = h
+        .request(
+            Method::GET,
+            "/api/v1/openapi.json",
+            None,
+            &[],
+            Body::empty(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    r.json()
+}
+
+#[tokio::test]
+async fn every_action_has_a_documented_body_with_its_limits() {
+    let h = Harness::new();
+    let doc = document(&h).await;
+    assert_eq!(doc["openapi"], "3.1.0");
+    for name in Action::NAMES {
+        let path = if *name == "report" {
+            "/api/v1/cases".to_owned()
+        } else {
+            format!("/api/v1/cases/{{id}}/{name}")
+        };
+        let op = &doc["paths"][&path]["post"];
+        assert!(op.is_object(), "no POST {path}");
+        let schema_ref = op["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+            .as_str()
+            .unwrap_or_else(|| panic!("POST {path} has no body schema"));
+        let schema_name = schema_ref.rsplit('/').next().unwrap();
+        let schema = &doc["components"]["schemas"][schema_name];
+        assert_eq!(schema["type"], "object", "{schema_name}");
+        assert_eq!(schema["additionalProperties"], false, "{schema_name}");
+        assert!(
+            schema["properties"].get("action").is_none(),
+            "{schema_name} still has the tag"
+        );
+        assert!(
+            schema["properties"]["occurred_at"].is_object(),
+            "{schema_name}"
+        );
+        for status in ["400", "401", "403", "404", "409", "413", "422", "503"] {
+            assert!(
+                op["responses"][status].is_object(),
+                "POST {path}: no {status}"
+            );
+        }
+    }
+    // Enum values, limits and required fields come from the types.
+    let report = &doc["components"]["schemas"]["ReportRequest"];
+    assert_eq!(report["properties"]["summary"]["maxLength"], 4000);
+    assert_eq!(report["properties"]["parties"]["maxItems"], 50);
+    let required: Vec<&str> = report["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    for f in [
+        "kind",
+        "category",
+        "source",
+        "severity",
+        "location",
+        "summary",
+        "happened_at",
+    ] {
+        assert!(required.contains(&f), "report requires {f}: {required:?}");
+    }
+    assert!(!required.contains(&"parties"));
+    // Every enum of the wire is in its wire form (snake case), as serde writes it.
+    for (name, schema) in doc["components"]["schemas"].as_object().unwrap() {
+        if name == "RejectionCode" {
+            continue;
+        }
+        let mut values = Vec::new();
+        enum_values(schema, &mut values);
+        for v in values {
+            assert!(
+                v.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
+                "{name} documents the value {v:?}, which the server does not write"
+            );
+        }
+    }
+    let kinds = &doc["components"]["schemas"]["CaseKind"]["enum"];
+    assert_eq!(kinds, &json!(["dispute", "incident", "request"]));
+    let codes = doc["components"]["schemas"]["RejectionCode"]["enum"]
+        .as_array()
+        .unwrap();
+    assert!(codes.contains(&json!("ResolverCannotVerify")));
+    // Responses are typed too: the case view names its allowed actions, the timeline its events.
+    assert!(doc["components"]["schemas"]["CaseView"]["properties"]["allowed_actions"].is_object());
+    assert!(doc["components"]["schemas"]["TimelineEntry"]["properties"]["event"].is_object());
+    assert!(doc["components"]["schemas"]["CaseEscalated"].is_object());
+}
+
+/// Fills a documented path's placeholders.
+fn concrete(path: &str, case: &str) -> String {
+    path.replace("{id}", case).replace("{code}", VILLAGE)
+}
+
+#[tokio::test]
+async fn every_documented_route_answers_and_every_example_is_accepted() {
+    let h = Harness::new();
+    let doc = document(&h).await;
+    let case = h.report(GW1, G1).await;
+    let mut posts = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let uri = concrete(path, &case);
+            match method.as_str() {
+                "get" => {
+                    let r = h.get(&uri, ADM).await;
+                    assert!(
+                        r.status.is_success(),
+                        "GET {uri} (documented as {path}): {} {}",
+                        r.status,
+                        r.text()
+                    );
+                }
+                "post" => {
+                    posts += 1;
+                    let example =
+                        op["requestBody"]["content"]["application/json"]["example"].clone();
+                    assert!(example.is_object(), "POST {path} has no example");
+                    let action = path.rsplit('/').next().unwrap();
+                    let (target, action) = if path == "/api/v1/cases" {
+                        (String::new(), "report")
+                    } else {
+                        // A fresh case each, so that no example changes another's state.
+                        (h.report(GW1, G1).await, action)
+                    };
+                    let r = h.command(VIL, &target, action, example.clone()).await;
+                    // Accepted: it parsed (no 400) and reached the domain, which may still refuse it
+                    // for the case's state (422) or the actor (403).
+                    assert!(
+                        [200, 201, 403, 422].contains(&r.status.as_u16()),
+                        "the documented example of {action} ({example}) answered {} {}",
+                        r.status,
+                        r.text()
+                    );
+                    if r.status == StatusCode::UNPROCESSABLE_ENTITY {
+                        assert_ne!(r.json()["code"], "idempotency_key_mismatch");
+                    }
+                }
+                other => panic!("{other} {path}: a method the server does not serve"),
+            }
+        }
+    }
+    assert_eq!(posts, Action::NAMES.len());
+    // The first examples an integrator tries succeed outright.
+    for (action, body) in [
+        ("register", json!({})),
+        ("add_note", json!({ "text": "已电话联系双方" })),
+    ] {
+        let documented = &doc["paths"][format!("/api/v1/cases/{{id}}/{action}")]["post"]
+            ["requestBody"]["content"]["application/json"]["example"];
+        assert_eq!(documented, &body);
+        let case = h.report(GW1, G1).await;
+        h.ok(GW1, &case, action, body).await;
+    }
+}
+
+#[tokio::test]
+async fn the_readable_page_lists_every_route() {
+    let h = Harness::new();
+    let doc = document(&h).await;
+    let r = h
+        .request(Method::GET, "/api/v1/docs", None, &[], Body::empty())
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let page = r.text();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            let line = format!("{} {}", method.to_uppercase(), path);
+            assert!(page.contains(&line), "the page lacks {line}");
+        }
+    }
+    assert!(page.contains("ResolverCannotVerify"));
+    assert!(page.contains("≤ 4000 characters"));
+}
+
+fn enum_values(schema: &Value, out: &mut Vec<String>) {
+    match schema {
+        Value::Object(m) => {
+            for (k, v) in m {
+                if k == "enum" {
+                    out.extend(
+                        v.as_array()
+                            .unwrap()
+                            .iter()
+                            .filter_map(|x| x.as_str().map(str::to_owned)),
+                    );
+                } else {
+                    enum_values(v, out);
+                }
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|v| enum_values(v, out)),
+        _ => {}
+    }
+}
