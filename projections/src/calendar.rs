@@ -88,7 +88,7 @@ pub fn month_start(month: Month) -> Day {
 
 /// Days since 1970-01-01 of a civil date (proleptic Gregorian), if the date exists (and is
 /// within years -9999 to 9999).
-fn days_from_civil(y: i32, m: u32, d: u32) -> Option<Day> {
+pub(crate) fn days_from_civil(y: i32, m: u32, d: u32) -> Option<Day> {
     let date = Date::new(
         i16::try_from(y).ok()?,
         i8::try_from(m).ok()?,

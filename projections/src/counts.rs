@@ -57,14 +57,23 @@ pub struct Counts {
     pub feedback: i64,
     /// Activity: satisfied or basically satisfied feedback.
     pub feedback_positive: i64,
+    /// Cohort: registered cases escalated at least once (上交率's numerator).
+    pub cases_escalated: i64,
+    /// Cohort: registered cases with at least one approved extension (延期率's numerator).
+    pub cases_extended: i64,
+    /// Cohort: registered cases reopened at least once (reopen rate's numerator).
+    pub cases_reopened: i64,
+    /// Cohort: registered cases closed at least once (reopen rate's denominator).
+    pub cases_closed: i64,
 }
 
 /// The counter slots of [`Counts`]: each counter's fixed id, written once, here.
 ///
 /// A snapshot stores counters by id ([`Cell::key`]), so an id must keep naming the same
 /// counter forever: a new counter takes the next id at the end of the list, an id is never
-/// renumbered or reused (a counter no longer counted keeps its line). Ids stay below 32
-/// (`GROUP_SLOTS`). The ids and names are part of the [`layout_fingerprint`], so a snapshot
+/// renumbered or reused (a counter no longer counted keeps its line). Ids stay below 64
+/// (`GROUP_SLOTS`; it was 32 until the cohort's case counters took ids 30–33, so the key
+/// scheme widened and every snapshot was rebuilt once). The ids and names are part of the [`layout_fingerprint`], so a snapshot
 /// written under another list is rebuilt rather than misread, and the `released_ids_are_pinned`
 /// test fails on any renumbering.
 macro_rules! counter_slots {
@@ -100,6 +109,10 @@ macro_rules! counter_slots {
             27 => resolved_by_level[2],
             28 => resolved_by_level[3],
             29 => resolved_by_level[4],
+            30 => cases_escalated,
+            31 => cases_extended,
+            32 => cases_reopened,
+            33 => cases_closed,
         }
     };
 }
@@ -141,6 +154,34 @@ macro_rules! slot_code {
             pub fn add(&mut self, o: &Counts, sign: i64) {
                 $( self.$f $([$i])? += sign * o.$f $([$i])?; )+
             }
+
+            /// The slots holding 1 as a bit mask (bit `id` for slot id `id`): how one event's
+            /// activity, every counter of it 0 or 1, is kept with its case.
+            ///
+            /// # Panics
+            /// In debug builds, if a counter is neither 0 nor 1.
+            pub fn slot_mask(&self) -> u64 {
+                let mut m = 0u64;
+                $(
+                    let v = self.$f $([$i])?;
+                    debug_assert!(v == 0 || v == 1, "slot {} is {v}", $id);
+                    if v != 0 {
+                        m |= 1 << $id;
+                    }
+                )+
+                m
+            }
+
+            /// The counters of [`Counts::slot_mask`]'s mask: 1 in each slot whose bit is set.
+            pub fn from_slot_mask(m: u64) -> Counts {
+                let mut c = Counts::default();
+                $(
+                    if m & (1 << $id) != 0 {
+                        c.$f $([$i])? = 1;
+                    }
+                )+
+                c
+            }
         }
     };
 }
@@ -151,10 +192,10 @@ counter_slots!(slot_code);
 const SLOTS: usize = SLOT_IDS.len();
 
 /// Counter slot ids per group in a [`Cells`] key.
-const GROUP_SLOTS: u16 = 32;
+const GROUP_SLOTS: u16 = 64;
 
 /// Bit `id` is set for every slot id in use.
-const SLOT_MASK: u32 = {
+const SLOT_MASK: u64 = {
     let mut mask = 0;
     let mut i = 0;
     while i < SLOTS {
@@ -170,7 +211,7 @@ const _: () = {
     while i < SLOTS {
         assert!(
             (SLOT_IDS[i].0 as u16) < GROUP_SLOTS,
-            "a slot id is 32 or more"
+            "a slot id is 64 or more"
         );
         assert!(
             i == 0 || SLOT_IDS[i - 1].0 < SLOT_IDS[i].0,
@@ -237,7 +278,11 @@ pub enum Dim {
 }
 
 /// Buckets of the time-to-resolution histogram: bucket `b` holds durations whose hours `h`
-/// satisfy `floor(ln(h + 1) / ln(1.1)) == b`, so medians are exact to about ±5%.
+/// satisfy `floor(ln(h + 1) / ln(1.1)) == b`, i.e. `1.1^b <= h + 1 < 1.1^(b + 1)`. A bucket's
+/// representative ([`ttr_bucket_hours`], the geometric middle of `h + 1`) is within a factor
+/// √1.1 — ±4.9% — of every `h + 1` in it: the bound holds for `hours + 1`, not for the hours
+/// (a duration of 0.5 h may read 0.45 h or 0.55 h; of 0 h, up to 0.05 h). The last bucket is
+/// open above (about 92,700 hours, 10.6 years, and more).
 pub const TTR_BUCKETS: usize = 120;
 
 /// The histogram bucket of a duration in milliseconds.
@@ -246,7 +291,19 @@ pub fn ttr_bucket(ms: i64) -> u8 {
     (((hours + 1.0).ln() / 1.1f64.ln()).floor() as usize).min(TTR_BUCKETS - 1) as u8
 }
 
-/// The representative duration of a bucket in hours (its geometric middle).
+/// The bounds `[low, high)` in hours of the durations a bucket holds (the last bucket's high
+/// is infinite).
+pub fn ttr_bucket_bounds(b: u8) -> [f64; 2] {
+    let lo = 1.1f64.powi(b as i32) - 1.0;
+    let hi = if usize::from(b) + 1 >= TTR_BUCKETS {
+        f64::INFINITY
+    } else {
+        1.1f64.powi(b as i32 + 1) - 1.0
+    };
+    [lo, hi]
+}
+
+/// The representative duration of a bucket in hours: the geometric middle of its `hours + 1`.
 pub fn ttr_bucket_hours(b: u8) -> f64 {
     let lo = 1.1f64.powi(b as i32) - 1.0;
     let hi = 1.1f64.powi(b as i32 + 1) - 1.0;
@@ -381,7 +438,7 @@ pub fn layout_description() -> String {
     use std::fmt::Write as _;
     let mut out = String::from(
         "gridcase counters\n\
-         key: (1 + dimension id) * 32 + slot id, group 0 = totals\n",
+         key: (1 + dimension id) * 64 + slot id, group 0 = totals\n",
     );
     for (id, name) in SLOT_IDS {
         let _ = writeln!(out, "slot {id} {name}");
@@ -417,7 +474,7 @@ pub fn layout_fingerprint() -> &'static str {
 /// One counter of a [`Cells`]: which (group, slot) or TTR bucket, and its value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cell {
-    /// `group * 32 + slot id` (group 0 is the total, group `1 + id` the dimension value of that
+    /// `group * 64 + slot id` (group 0 is the total, group `1 + id` the dimension value of that
     /// [`Dim::id`]), or `0x8000 + level rank * 128 + histogram bucket`.
     pub key: u16,
     /// The count (never zero while stored).
@@ -572,11 +629,12 @@ impl Cells {
         }
     }
 
-    /// Counts one resolution duration in the histogram.
-    pub fn add_ttr(&mut self, level: Level, ms: i64) {
+    /// Counts one resolution duration in the histogram, `sign` times (−1 takes it back, when
+    /// a correction moves a case's resolutions elsewhere).
+    pub fn add_ttr(&mut self, level: Level, ms: i64, sign: i64) {
         self.add_key(
             TTR_BASE + u16::from(level.rank()) * 128 + u16::from(ttr_bucket(ms)),
-            1,
+            sign,
             0,
         );
     }
@@ -822,6 +880,10 @@ mod tests {
         (27, "resolved_by_level[2]"),
         (28, "resolved_by_level[3]"),
         (29, "resolved_by_level[4]"),
+        (30, "cases_escalated"),
+        (31, "cases_extended"),
+        (32, "cases_reopened"),
+        (33, "cases_closed"),
     ];
 
     /// See [`RELEASED_SLOTS`].
@@ -910,7 +972,7 @@ mod tests {
     fn the_layout_fingerprint_is_pinned() {
         assert_eq!(
             layout_fingerprint(),
-            "30c1d1a976bc25f9b853080b3383624b681bb3b473eadf67236c6870970ab3ec",
+            "83fcb2d5daff00b2bd781853c009d6c9576f49facebe4a6e402734a1c152d8ee",
             "the counter layout changed:\n{}",
             layout_description()
         );
@@ -969,7 +1031,7 @@ mod tests {
                 }
                 if ttr {
                     let level = Level::from_rank(rank).unwrap();
-                    cells.add_ttr(level, ms);
+                    cells.add_ttr(level, ms, 1);
                     *model.entry(TTR_BASE + u16::from(rank) * 128 + u16::from(ttr_bucket(ms))).or_default() += 1;
                 }
             }
@@ -1008,7 +1070,7 @@ mod tests {
         let mut zero = ok.clone();
         zero[2..6].copy_from_slice(&0i32.to_le_bytes());
         assert!(Cells::decode(&zero).is_err(), "zero value");
-        for key in [0x7fff, 30, GROUP_SLOTS * (1 + Dim::ID_END)] {
+        for key in [0x7fff, 34, 63, GROUP_SLOTS * (1 + Dim::ID_END)] {
             let mut unknown = ok.clone();
             unknown[..2].copy_from_slice(&u16::to_le_bytes(key));
             assert!(Cells::decode(&unknown).is_err(), "unknown key {key}");

@@ -28,12 +28,15 @@ pub use calendar::{
     UnknownTimeZone,
 };
 pub use counts::{Accumulator, Aggregate, Cell, Cells, Counts, Delta, Dim};
-pub use projector::{has_month_buckets, AggKey, Bucket, CaseEntry, CohortMark, Outcome, Projector};
+pub use projector::{
+    has_month_buckets, Acted, AggKey, Bucket, CaseEntry, CohortMark, DeadlineKey, Outcome,
+    Projector, FLAG_CLOSED, FLAG_ESCALATED, FLAG_EXTENDED, FLAG_REOPENED,
+};
 pub use runner::{as_of, Projection};
 pub use search::{is_visible, SearchError, SearchPage, SearchQuery, SearchSort, Visibility};
 pub use stats::{
-    Activity, Breakdown, Change, ChildFigures, Cohort, Durations, Figures, Rates, StatsQuery,
-    StatsReport,
+    Activity, Breakdown, Change, ChildFigures, Cohort, Durations, Figures, Overdue, RankBy, Rates,
+    Series, SeriesPoint, StatsQuery, StatsReport, Step, UnitCount,
 };
 pub use store::{checkpoint_of, describe_key, Dump, Store};
 

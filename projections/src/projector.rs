@@ -51,8 +51,14 @@ impl Outcome {
         }
     }
 
-    fn counts(self) -> Counts {
+    fn counts(self, flags: u8) -> Counts {
         let mut c = Counts::default();
+        if self.is_registered() {
+            c.cases_escalated = i64::from(flags & FLAG_ESCALATED != 0);
+            c.cases_extended = i64::from(flags & FLAG_EXTENDED != 0);
+            c.cases_reopened = i64::from(flags & FLAG_REOPENED != 0);
+            c.cases_closed = i64::from(flags & FLAG_CLOSED != 0);
+        }
         match self {
             Outcome::Pending => {}
             Outcome::Rejected => c.rejected = 1,
@@ -74,6 +80,39 @@ impl Outcome {
     }
 }
 
+impl Outcome {
+    /// Whether the case is in its registration cohort (registered, whatever became of it).
+    pub fn is_registered(self) -> bool {
+        !matches!(self, Outcome::Pending | Outcome::Rejected)
+    }
+}
+
+/// [`CohortMark::flags`]: escalated at least once (上交).
+pub const FLAG_ESCALATED: u8 = 1;
+/// [`CohortMark::flags`]: a deadline extension approved at least once (延期).
+pub const FLAG_EXTENDED: u8 = 2;
+/// [`CohortMark::flags`]: reopened at least once.
+pub const FLAG_REOPENED: u8 = 4;
+/// [`CohortMark::flags`]: closed at least once (a reopened case was closed before).
+pub const FLAG_CLOSED: u8 = 8;
+
+fn case_flags(s: &CaseState) -> u8 {
+    let mut f = 0;
+    if s.escalations > 0 {
+        f |= FLAG_ESCALATED;
+    }
+    if s.extensions > 0 {
+        f |= FLAG_EXTENDED;
+    }
+    if s.reopens > 0 {
+        f |= FLAG_REOPENED;
+    }
+    if s.closed_at.is_some() || s.reopens > 0 {
+        f |= FLAG_CLOSED;
+    }
+    f
+}
+
 /// A case's place in the cohort aggregates, kept so it can be moved when the outcome changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CohortMark {
@@ -85,6 +124,34 @@ pub struct CohortMark {
     pub dims: [Dim; 3],
     /// The outcome counted.
     pub outcome: Outcome,
+    /// What the case went through, counted per case rather than per event: the
+    /// `FLAG_*` bits (escalated, extended, reopened, closed at least once).
+    pub flags: u8,
+}
+
+impl CohortMark {
+    fn counts(&self) -> Counts {
+        self.outcome.counts(self.flags)
+    }
+}
+
+/// One event's activity counters, kept with the case so that a correction of its location,
+/// category, source or kind can move them (DOMAIN.md: every figure uses the details as
+/// corrected). Every activity counter of one event is 0 or 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Acted {
+    /// The local day the event happened.
+    pub day: Day,
+    /// Bit `id` set: counter slot `id` counted 1.
+    pub slots: u64,
+    /// A resolution's level and time since registration (ms), for the histogram.
+    pub ttr: Option<(Level, i64)>,
+}
+
+impl Acted {
+    fn counts(&self) -> Counts {
+        Counts::from_slot_mask(self.slots)
+    }
 }
 
 /// The projected view of one case.
@@ -98,6 +165,8 @@ pub struct CaseEntry {
     pub updated_at: Timestamp,
     /// The cohort the case is counted in.
     pub cohort: Option<CohortMark>,
+    /// The activity counted for the case, event by event, where its details put it.
+    pub acted: Vec<Acted>,
 }
 
 /// A time bucket of the aggregates.
@@ -122,6 +191,9 @@ pub type AggKey = (RegionCode, Bucket);
 /// An open case in the queue index: holder, deadline, case.
 pub type QueueKey = (RegionCode, i64, CaseId);
 
+/// An open case in the deadline index: deadline (ms), case.
+pub type DeadlineKey = (i64, CaseId);
+
 /// Hash maps of the projection: foldhash (fast, seeded per process; case ids come from
 /// clients, so the hasher must not be predictable).
 pub(crate) type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
@@ -135,7 +207,8 @@ struct Change {
     day: Day,
     dims: [Dim; 3],
     counts: Counts,
-    ttr: Option<(Level, i64)>,
+    /// A resolution duration added (sign 1) or taken back (sign −1).
+    ttr: Option<(Level, i64, i64)>,
 }
 
 /// Case views, queue index and aggregates.
@@ -145,6 +218,9 @@ pub struct Projector {
     pub(crate) cases: FastMap<CaseId, CaseEntry>,
     pub(crate) aggregates: FastMap<AggKey, Cells>,
     pub(crate) queue: BTreeSet<QueueKey>,
+    /// Open cases (registered, not resolved, referred or merged) by deadline: the overdue
+    /// ones at any time T are a prefix. Derived from the case views (never persisted).
+    pub(crate) deadlines: BTreeSet<DeadlineKey>,
     /// Search indexes, derived from the case views (never persisted).
     pub(crate) index: Indexes,
     pub(crate) checkpoint: Position,
@@ -175,6 +251,13 @@ fn queue_key(s: &CaseState) -> Option<QueueKey> {
     ))
 }
 
+pub(crate) fn deadline_key(s: &CaseState) -> Option<DeadlineKey> {
+    if Outcome::of(s) != Outcome::Open {
+        return None;
+    }
+    Some((s.deadline?.as_millis(), s.id.clone()?))
+}
+
 impl Change {
     fn of(m: &CohortMark, counts: Counts) -> Change {
         Change {
@@ -184,6 +267,39 @@ impl Change {
             counts,
             ttr: None,
         }
+    }
+
+    fn at(place: (RegionCode, [Dim; 3]), day: Day, counts: Counts) -> Change {
+        Change {
+            location: place.0,
+            day,
+            dims: place.1,
+            counts,
+            ttr: None,
+        }
+    }
+}
+
+/// Moves a case's activity from one place (location and dimensions) to another: what a
+/// correction of those details does to the figures.
+fn move_activity(
+    changes: &mut Vec<Change>,
+    acted: &[Acted],
+    from: (RegionCode, [Dim; 3]),
+    to: (RegionCode, [Dim; 3]),
+) {
+    for a in acted {
+        let counts = a.counts();
+        let mut minus = Counts::default();
+        minus.add(&counts, -1);
+        let mut out = Change::at(from, a.day, minus);
+        let mut into = Change::at(to, a.day, counts);
+        if let Some((level, ms)) = a.ttr {
+            out.ttr = Some((level, ms, -1));
+            into.ttr = Some((level, ms, 1));
+        }
+        push_change(changes, out);
+        push_change(changes, into);
     }
 }
 
@@ -210,6 +326,7 @@ fn cohort_mark(calendar: &Calendar, s: &CaseState) -> Option<CohortMark> {
         location,
         dims,
         outcome: Outcome::of(s),
+        flags: case_flags(s),
     })
 }
 
@@ -239,7 +356,7 @@ fn activity(
             c.resolved_on_time = i64::from(e.on_time);
             c.resolved_by_level[e.level.rank() as usize - 1] = 1;
             if let Some(reg) = registered_at {
-                ttr = Some((e.level, header.occurred_at.as_millis() - reg.as_millis()));
+                ttr = Some((e.level, header.occurred_at.as_millis() - reg.as_millis(), 1));
             }
         }
         Event::ResolutionRejected(_) => c.reworked = 1,
@@ -270,6 +387,7 @@ impl Projector {
             cases: FastMap::default(),
             aggregates: FastMap::default(),
             queue: BTreeSet::new(),
+            deadlines: BTreeSet::new(),
             index: Indexes::default(),
             checkpoint: Position::ZERO,
             changes: Vec::new(),
@@ -342,9 +460,11 @@ impl Projector {
                 position: Position::ZERO,
                 updated_at: Timestamp::EPOCH,
                 cohort: None,
+                acted: Vec::new(),
             }),
         };
         let old_queue = queue_key(&entry.state);
+        let old_deadline = deadline_key(&entry.state);
         let old_keys = IndexKeys::of(&entry.state);
         debug_assert!(
             bodies.is_none_or(|b| b.len() == c.events.len()),
@@ -373,9 +493,21 @@ impl Projector {
                 });
             }
             let registered_at = entry.state.registered_at;
+            let place = dims(&entry.state);
             entry.state.apply_recorded(&r.header, event, r.hash);
+            let new_place = dims(&entry.state);
+            if let (Some(from), Some(to)) = (place, new_place) {
+                if from != to {
+                    move_activity(&mut changes, &entry.acted, from, to);
+                }
+            }
             if let Some(change) = activity(calendar, &entry.state, &r.header, event, registered_at)
             {
+                entry.acted.push(Acted {
+                    day: change.day,
+                    slots: change.counts.slot_mask(),
+                    ttr: change.ttr.map(|(l, ms, _)| (l, ms)),
+                });
                 push_change(&mut changes, change);
             }
             entry.updated_at = r.header.recorded_at;
@@ -388,18 +520,18 @@ impl Projector {
                 (Some(old), Some(new))
                     if (old.day, old.location, old.dims) == (new.day, new.location, new.dims) =>
                 {
-                    let mut counts = new.outcome.counts();
-                    counts.add(&old.outcome.counts(), -1);
+                    let mut counts = new.counts();
+                    counts.add(&old.counts(), -1);
                     push_change(&mut changes, Change::of(&new, counts));
                 }
                 (old, new) => {
                     if let Some(old) = old {
                         let mut counts = Counts::default();
-                        counts.add(&old.outcome.counts(), -1);
+                        counts.add(&old.counts(), -1);
                         push_change(&mut changes, Change::of(&old, counts));
                     }
                     if let Some(new) = new {
-                        push_change(&mut changes, Change::of(&new, new.outcome.counts()));
+                        push_change(&mut changes, Change::of(&new, new.counts()));
                     }
                 }
             }
@@ -416,6 +548,15 @@ impl Projector {
             }
             if let Some(k) = new_queue {
                 self.queue.insert(k);
+            }
+        }
+        let new_deadline = deadline_key(&entry.state);
+        if old_deadline != new_deadline {
+            if let Some(k) = old_deadline {
+                self.deadlines.remove(&k);
+            }
+            if let Some(k) = new_deadline {
+                self.deadlines.insert(k);
             }
         }
         for ch in &changes {
@@ -444,8 +585,8 @@ impl Projector {
                 let key = (region, *bucket);
                 let cells = self.aggregates.entry(key).or_default();
                 cells.add(&delta, &ch.dims, 1);
-                if let Some((level, ms)) = ch.ttr {
-                    cells.add_ttr(level, ms);
+                if let Some((level, ms, sign)) = ch.ttr {
+                    cells.add_ttr(level, ms, sign);
                 }
                 if cells.is_empty() {
                     self.aggregates.remove(&key);
@@ -475,6 +616,15 @@ impl Projector {
             .range(lo..)
             .take_while(move |(h, _, _)| region.contains(*h))
             .filter_map(|(_, _, id)| self.cases.get(id))
+    }
+
+    /// Open cases (registered, not resolved, referred or merged) whose deadline in force is
+    /// before `t` (ms), soonest first: the overdue open cases at `t`, everywhere.
+    pub fn overdue_at(&self, t: i64) -> impl Iterator<Item = &CaseEntry> + '_ {
+        self.deadlines
+            .iter()
+            .take_while(move |(d, _)| *d < t)
+            .filter_map(|(_, id)| self.cases.get(id))
     }
 
     /// Every case, in no particular order.
@@ -577,7 +727,13 @@ pub fn case_view_shape() -> String {
                 Dim::Kind(CaseKind::Dispute),
             ],
             outcome: Outcome::Open,
+            flags: 0,
         }),
+        acted: vec![Acted {
+            day: 0,
+            slots: 0,
+            ttr: Some((Level::Grid, 0)),
+        }],
     };
     fn walk(v: &serde_json::Value, at: &str, out: &mut Vec<String>) {
         match v {

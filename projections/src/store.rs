@@ -427,7 +427,11 @@ pub fn checkpoint_of(dump: &Dump) -> Position {
 impl Projector {
     pub(crate) fn rebuild_queue(&mut self) {
         self.queue.clear();
+        self.deadlines.clear();
         for e in self.cases.values() {
+            if let Some(k) = crate::projector::deadline_key(&e.state) {
+                self.deadlines.insert(k);
+            }
             if let (true, Some(h), Some(id)) =
                 (e.state.status.is_open(), e.state.holder, e.state.id.clone())
             {

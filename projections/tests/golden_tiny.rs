@@ -3,7 +3,7 @@
 //! dataset, a village (sub-region), a month (sub-period) and disputes only.
 
 use gridcase_bus::{partition_of, Commit, EventLog, SledLog};
-use gridcase_domain::{CaseKind, EventRecord, Level, RegionCode};
+use gridcase_domain::{CaseKind, EventRecord, Level, RegionCode, Timestamp};
 use gridcase_projections::{Breakdown, Calendar, Dim, Figures, Period, Projection, StatsQuery};
 use serde_json::Value;
 
@@ -66,6 +66,21 @@ fn check(name: &str, f: &Figures, want: &Value) {
     assert_eq!(got.merged, n(&c["merged"]), "{name}: merged");
     assert_eq!(got.open, n(&c["open"]), "{name}: open");
     assert_eq!(got.rejected, n(&c["rejected"]), "{name}: rejected");
+    for (field, got) in [
+        ("escalated", got.escalated),
+        ("extended", got.extended),
+        ("reopened", got.reopened),
+        ("closed", got.closed),
+    ] {
+        assert_eq!(got, n(&c[field]), "{name}: cohort.{field} (cases)");
+    }
+    for (field, got) in [
+        ("escalation_rate", f.rates.escalation),
+        ("extension_rate", f.rates.extension),
+        ("reopen_rate", f.rates.reopen),
+    ] {
+        assert_eq!(round6(got), rate(&c[field]), "{name}: {field}");
+    }
     assert_eq!(
         round6(got.grid_rate),
         rate(&c["grid_rate"]),
@@ -131,6 +146,7 @@ async fn tiny_statistics_match_the_golden_values() {
     let regions = gridcase_regions::bundled_divisions();
 
     let golden: Value = serde_json::from_str(&std::fs::read_to_string(STATS).unwrap()).unwrap();
+    let as_of = Timestamp::parse(golden["as_of"].as_str().unwrap()).unwrap();
     let views = golden["views"].as_array().unwrap();
     assert!(
         views.len() >= 3,
@@ -151,8 +167,17 @@ async fn tiny_statistics_match_the_golden_values() {
             period,
             breakdown: kind.map(|_| Breakdown::Kind),
             drill_down: false,
+            rank_by: Default::default(),
+            as_of: Some(as_of),
         };
         let report = proj.read().stats(&q, regions);
+        if kind.is_none() {
+            assert_eq!(
+                report.overdue.registered_in_period,
+                v["cohort"]["overdue_open"].as_i64().unwrap(),
+                "{name}: overdue open at T among the registered"
+            );
+        }
         let figures = match kind {
             None => report.figures,
             Some(k) => report

@@ -160,12 +160,7 @@ impl World {
 }
 
 fn query(region: &str, period: &str) -> StatsQuery {
-    StatsQuery {
-        region: code(region),
-        period: Period::parse(period).unwrap(),
-        breakdown: None,
-        drill_down: false,
-    }
+    StatsQuery::new(code(region), Period::parse(period).unwrap())
 }
 
 fn at_level(c: &Cohort, l: Level) -> i64 {
@@ -509,4 +504,358 @@ async fn queues_list_open_cases_by_deadline_and_as_of_sees_the_past() {
         .await
         .unwrap();
     assert_eq!(empty.case_count(), 0);
+}
+
+fn admin() -> Actor {
+    actor("admin-1", Role::Admin, Scope::Subtree(code("330802")))
+}
+
+const V1: &str = "330802005001";
+const V2: &str = "330802005002";
+const TOWNSHIP: &str = "330802005";
+
+/// A case reported in G1 (village 1) and handled by the township, resolved there on 3 March,
+/// then corrected on 5 March to G2 (village 2) and to another category.
+async fn corrected_case(w: &World) {
+    w.open("moved", G1, "2026-03-02T02:00:00Z").await;
+    w.run(
+        "moved",
+        gw(G1),
+        "2026-03-02T03:00:00Z",
+        Action::Escalate {
+            to: Some(code(TOWNSHIP)),
+            reason: "需街道处理".into(),
+        },
+    )
+    .await;
+    let s = staff(TOWNSHIP);
+    w.run(
+        "moved",
+        s.clone(),
+        "2026-03-02T04:00:00Z",
+        Action::Assign {
+            handler: s.id().clone(),
+        },
+    )
+    .await;
+    w.resolve(
+        "moved",
+        s,
+        "2026-03-03T04:00:00Z",
+        ResolutionMethod::Explanation,
+    )
+    .await;
+    w.run(
+        "moved",
+        admin(),
+        "2026-03-05T00:00:00Z",
+        Action::CorrectDetails {
+            kind: None,
+            category: Some(Category::Contract),
+            source: None,
+            severity: None,
+            location: Some(code(G2)),
+            summary: None,
+            reason: "登记时选错了网格和类别".into(),
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_correction_moves_the_cases_activity_and_cohort_to_the_corrected_region_and_category() {
+    let w = World::new();
+    corrected_case(&w).await;
+    let p = w.project().await;
+    {
+        let view = p.read();
+        let march = |region: &str| view.stats(&query(region, "2026-03"), &regions());
+
+        // Nothing stays in village 1: neither the cohort nor the events before the correction.
+        let v1 = march(V1);
+        assert_eq!(
+            v1.figures,
+            Figures::from_counts(&Counts::default()),
+            "village 1 keeps nothing"
+        );
+        assert!(v1.time_to_resolution.is_empty());
+        // Everything is in village 2: one case in one place of the report.
+        let v2 = march(V2);
+        let (c, a) = (&v2.figures.cohort, &v2.figures.activity);
+        assert_eq!((c.registered, at_level(c, Level::Township)), (1, 1));
+        assert_eq!(
+            (a.reported, a.registered, a.escalated, a.resolved),
+            (1, 1, 1, 1)
+        );
+        assert_eq!(v2.time_to_resolution[&Level::Township].count, 1);
+        // The township's drill-down adds up: the case is under village 2 only.
+        let mut q = query(TOWNSHIP, "2026-03");
+        q.drill_down = true;
+        q.breakdown = Some(Breakdown::Category);
+        let tw = view.stats(&q, &regions());
+        let reported: Vec<(String, i64)> = tw
+            .children
+            .iter()
+            .map(|ch| (ch.region.to_string(), ch.figures.activity.reported))
+            .collect();
+        assert!(reported.contains(&(V1.to_owned(), 0)) && reported.contains(&(V2.to_owned(), 1)));
+        // And under the corrected category only, activity included.
+        let cats: Vec<(Dim, i64, i64)> = tw
+            .breakdown
+            .iter()
+            .map(|(d, f)| (*d, f.cohort.registered, f.activity.escalated))
+            .collect();
+        assert_eq!(cats, vec![(Dim::Category(Category::Contract), 1, 1)]);
+    }
+
+    // As known at a time before the correction, the case was in village 1.
+    let before = as_of(w.path.log(), Calendar::default(), t("2026-03-04T00:00:00Z"))
+        .await
+        .unwrap();
+    let v1_then = before.stats(&query(V1, "2026-03"), &regions());
+    assert_eq!(v1_then.figures.activity.reported, 1);
+    assert_eq!(v1_then.figures.cohort.registered, 1);
+    assert_eq!(
+        before
+            .stats(&query(V2, "2026-03"), &regions())
+            .figures
+            .activity
+            .reported,
+        0
+    );
+}
+
+#[tokio::test]
+async fn case_rates_count_cases_not_events() {
+    let w = World::new();
+    // "twice" goes up twice (grid → village → township); "stays" never moves.
+    w.open("twice", G1, "2026-03-02T02:00:00Z").await;
+    w.run(
+        "twice",
+        gw(G1),
+        "2026-03-02T03:00:00Z",
+        Action::Escalate {
+            to: None,
+            reason: "需村调委会调解".into(),
+        },
+    )
+    .await;
+    w.run(
+        "twice",
+        staff(V1),
+        "2026-03-02T04:00:00Z",
+        Action::Escalate {
+            to: None,
+            reason: "需街道调解".into(),
+        },
+    )
+    .await;
+    w.open("stays", G2, "2026-03-03T02:00:00Z").await;
+    let p = w.project().await;
+    let r = p.read().stats(&query(TOWNSHIP, "2026-03"), &regions());
+    assert_eq!(r.figures.activity.escalated, 2, "two escalation events");
+    assert_eq!(r.figures.cohort.escalated, 1, "one case escalated");
+    assert_eq!(r.figures.cohort.registered, 2);
+    assert_eq!(
+        r.figures.rates.escalation,
+        Some(0.5),
+        "上交率 = cases escalated at least once / registered, not events (that would be 1.0)"
+    );
+    assert_eq!(r.figures.rates.extension, Some(0.0));
+    assert_eq!(r.figures.rates.reopen, None, "nothing closed");
+
+    // Ranked by escalation rate, lower first: village 2 (0%) before village 1 (100%); by the
+    // default township rate both have none resolved, so the code decides.
+    let mut q = query(TOWNSHIP, "2026-03");
+    q.drill_down = true;
+    q.rank_by = RankBy::Escalation;
+    let ranked = p.read().stats(&q, &regions());
+    assert_eq!(ranked.ranked_by, RankBy::Escalation);
+    let order: Vec<(String, usize, Option<f64>)> = ranked
+        .children
+        .iter()
+        .map(|c| (c.region.to_string(), c.rank, c.rank_value))
+        .collect();
+    assert_eq!(
+        order,
+        vec![(V2.to_owned(), 1, Some(0.0)), (V1.to_owned(), 2, Some(1.0))]
+    );
+}
+
+#[tokio::test]
+async fn overdue_open_cases_at_t_by_holding_unit_and_by_region() {
+    let w = World::new();
+    w.open("late", G1, "2026-03-01T02:00:00Z").await;
+    w.open("up", G2, "2026-03-01T02:00:00Z").await;
+    w.run(
+        "up",
+        gw(G2),
+        "2026-03-01T03:00:00Z",
+        Action::Escalate {
+            to: Some(code(TOWNSHIP)),
+            reason: "需街道处理".into(),
+        },
+    )
+    .await;
+    w.open("done", G1, "2026-03-01T02:00:00Z").await;
+    w.resolve(
+        "done",
+        gw(G1),
+        "2026-03-01T05:00:00Z",
+        ResolutionMethod::OnTheSpot,
+    )
+    .await;
+    let p = w.project().await;
+    let view = p.read();
+    let deadline = |id: &str| {
+        view.case(&CaseId::new(id).unwrap())
+            .unwrap()
+            .state
+            .deadline
+            .unwrap()
+    };
+    let (late, up) = (deadline("late"), deadline("up"));
+    assert!(late < up, "the grid's deadline comes before the township's");
+    let overdue_at = |t: Timestamp, period: &str| {
+        let mut q = query(TOWNSHIP, period);
+        q.as_of = Some(t);
+        q.drill_down = true;
+        view.stats(&q, &regions())
+    };
+    // At the grid's deadline itself nothing is overdue yet; just after it, "late" is.
+    assert_eq!(overdue_at(late, "2026-03").overdue.open, 0);
+    let r = overdue_at(Timestamp::from_millis(late.as_millis() + 1), "2026-03");
+    assert_eq!((r.overdue.open, r.overdue.registered_in_period), (1, 1));
+    let holders: Vec<(String, i64)> = r
+        .overdue
+        .by_holder
+        .iter()
+        .map(|u| (u.code.to_string(), u.count))
+        .collect();
+    assert_eq!(holders, vec![(G1.to_owned(), 1)]);
+    // After the township's deadline both are: one held by the grid, one by the township, and
+    // by location one in each village.
+    let r = overdue_at(Timestamp::from_millis(up.as_millis() + 1), "2026-04");
+    assert_eq!(r.overdue.open, 2);
+    assert_eq!(
+        r.overdue.registered_in_period, 0,
+        "registered in March, not April"
+    );
+    let holders: Vec<(String, i64)> = r
+        .overdue
+        .by_holder
+        .iter()
+        .map(|u| (u.code.to_string(), u.count))
+        .collect();
+    assert_eq!(holders, vec![(TOWNSHIP.to_owned(), 1), (G1.to_owned(), 1)]);
+    let by_region: Vec<(String, i64)> = r
+        .overdue
+        .by_region
+        .iter()
+        .map(|u| (u.code.to_string(), u.count))
+        .collect();
+    assert_eq!(by_region, vec![(V1.to_owned(), 1), (V2.to_owned(), 1)]);
+    assert!(r.children.iter().all(|c| c.overdue_open == 1));
+    // A village's figure counts what is located in it, whoever holds it.
+    let mut q = query(V2, "2026-03");
+    q.as_of = Some(Timestamp::from_millis(up.as_millis() + 1));
+    let v2 = view.stats(&q, &regions());
+    assert_eq!(v2.overdue.open, 1);
+    assert_eq!(v2.overdue.by_holder[0].code, code(TOWNSHIP));
+}
+
+#[tokio::test]
+async fn year_on_year_series_and_drill_down_with_a_breakdown() {
+    let w = World::new();
+    w.open("last-year", G1, "2025-03-10T02:00:00Z").await;
+    w.open("a", G1, "2026-03-02T02:00:00Z").await;
+    w.open("b", G2, "2026-03-20T02:00:00Z").await;
+    w.report("i", G2, "2026-04-02T02:00:00Z", CaseKind::Incident)
+        .await;
+    w.run("i", gw(G2), "2026-04-02T03:00:00Z", Action::Register)
+        .await;
+    let p = w.project().await;
+    let view = p.read();
+
+    let r = view.stats(&query(TOWNSHIP, "2026-03"), &regions());
+    assert_eq!(r.year_on_year.previous_period, "2025-03-01..2025-04-01");
+    assert_eq!(r.year_on_year.previous_registered, 1);
+    assert_eq!(
+        r.year_on_year.registered_change,
+        Some(1.0),
+        "+100% year on year"
+    );
+    assert_eq!(r.change.previous_period, "2026-02-01..2026-03-01");
+    assert_eq!(r.change.registered_change, None, "nothing in February");
+
+    // A series of months: one point each, adding up to the whole period.
+    let whole = Period::parse("2026-01-01..2026-05-01").unwrap();
+    let s = view.series(code(TOWNSHIP), &whole, Step::Month, Some(Breakdown::Kind));
+    let regs: Vec<(String, i64)> = s
+        .points
+        .iter()
+        .map(|pt| (pt.period.clone(), pt.figures.cohort.registered))
+        .collect();
+    assert_eq!(
+        regs,
+        vec![
+            ("2026-01-01..2026-02-01".to_owned(), 0),
+            ("2026-02-01..2026-03-01".to_owned(), 0),
+            ("2026-03-01..2026-04-01".to_owned(), 2),
+            ("2026-04-01..2026-05-01".to_owned(), 1),
+        ]
+    );
+    let all = view.stats(&StatsQuery::new(code(TOWNSHIP), whole), &regions());
+    let summed: i64 = s.points.iter().map(|pt| pt.figures.activity.reported).sum();
+    assert_eq!(summed, all.figures.activity.reported);
+    assert_eq!(
+        s.points[3].breakdown,
+        vec![(Dim::Kind(CaseKind::Incident), s.points[3].figures.clone())]
+    );
+
+    // Drill-down and breakdown together: each village broken down by kind.
+    let mut q = query(TOWNSHIP, "2026-03-01..2026-05-01");
+    q.drill_down = true;
+    q.breakdown = Some(Breakdown::Kind);
+    let r = view.stats(&q, &regions());
+    let v2 = r.children.iter().find(|c| c.region == code(V2)).unwrap();
+    let kinds: Vec<(Dim, i64)> = v2
+        .breakdown
+        .iter()
+        .map(|(d, f)| (*d, f.cohort.registered))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            (Dim::Kind(CaseKind::Dispute), 1),
+            (Dim::Kind(CaseKind::Incident), 1)
+        ]
+    );
+}
+
+#[test]
+fn periods_split_into_steps_and_go_back_a_year() {
+    let p = |s: &str| Period::parse(s).unwrap();
+    let strs = |v: Vec<Period>| v.iter().map(|p| p.to_string()).collect::<Vec<_>>();
+    // 1 March 2026 is a Sunday: the first ISO week is cut to it.
+    assert_eq!(
+        strs(p("2026-03-01..2026-03-12").split(Step::Week)),
+        vec![
+            "2026-03-01..2026-03-02",
+            "2026-03-02..2026-03-09",
+            "2026-03-09..2026-03-12"
+        ]
+    );
+    assert_eq!(p("2026").split(Step::Month).len(), 12);
+    assert_eq!(
+        strs(p("2025-11-15..2026-04-01").split(Step::Quarter)),
+        vec!["2025-11-15..2026-01-01", "2026-01-01..2026-04-01"]
+    );
+    assert_eq!(
+        strs(p("2025-06-01..2027-01-01").split(Step::Year)),
+        vec!["2025-06-01..2026-01-01", "2026-01-01..2027-01-01"]
+    );
+    assert_eq!(p("2026-03").split(Step::Day).len(), 31);
+    assert_eq!(p("2026-Q1").year_before(), p("2025-Q1"));
+    assert_eq!(p("2024-02-29").year_before(), p("2023-02-28"));
 }

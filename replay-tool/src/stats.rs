@@ -106,6 +106,8 @@ impl StatsArgs {
                     BreakdownArg::Kind => Breakdown::Kind,
                 }),
                 drill_down: self.drill_down,
+                rank_by: Default::default(),
+                as_of: Some(as_of),
             },
             as_of,
         })

@@ -702,6 +702,8 @@ fn stats_as_of_match_the_projection_replayed_to_that_time() {
                 period: Period::parse("2025-Q2").unwrap(),
                 breakdown: Some(gridcase_projections::Breakdown::Category),
                 drill_down: false,
+                rank_by: Default::default(),
+                as_of: Some(Timestamp::parse(t).unwrap()),
             };
             serde_json::to_value(p.stats(&q, gridcase_regions::bundled_divisions())).unwrap()
         });

@@ -18,7 +18,9 @@ use utoipa::openapi::RefOr;
 use utoipa::{IntoParams, PartialSchema, ToSchema};
 
 use crate::api::commands::CommandResult;
-use crate::api::reads::{CaseView, ListParams, OpenList, ReadQuery, StatsParams, Timeline};
+use crate::api::reads::{
+    CaseView, ListParams, OpenList, ReadQuery, SeriesParams, StatsParams, Timeline,
+};
 use crate::api::shape::{CaseRow, Page};
 use crate::api::work::{Me, MyCasesParams, RegionInfo, SearchParams, StaffList};
 use crate::error::Problem;
@@ -360,9 +362,28 @@ pub fn endpoints() -> (Vec<Endpoint>, BTreeMap<String, Value>) {
     read(
         "/api/v1/stats",
         "Resolution statistics",
-        "小事不出格 and the other rates of a region and period: cohort and activity counts, \
-         rates, time to resolution, change on the previous period, breakdowns and child regions.",
+        "小事不出格 and the other rates of a region and period: cohort (cases registered in the \
+         period, outcome as of T) and activity (events in the period) counts, every one under the \
+         case's corrected location, category, source and kind; rates with DOMAIN.md's \
+         denominators (escalation = cases escalated at least once / registered, extension = cases \
+         with an approved extension / registered, reopen = cases reopened / cases closed, from \
+         `cohort.escalated`, `extended`, `reopened`, `closed`; rework = resolutions sent back / \
+         resolutions); `overdue`: open cases located in the region with their deadline before T \
+         (`as_of`, default now), `by_holder` and `by_region`; `change` on the previous period and \
+         `year_on_year` on the same dates a year before; time to resolution (median and p90 by \
+         resolving level, within ±4.9% of the exact quantile's hours + 1 — not of its hours — its \
+         bucket in `median_range_hours` / `p90_range_hours`); breakdowns; child regions ranked by \
+         `rank_by`, each with `rank_value`, its breakdown and `overdue_open`.",
         params::<StatsParams>(),
+        json!({ "type": "object", "description": "See DOMAIN.md, \"Statistics\"." }),
+    );
+    read(
+        "/api/v1/stats/series",
+        "Statistics of consecutive periods",
+        "For trend charts, in one query: `points`, one per step of the period, in order, each \
+         with `period` (from..to, end exclusive), `figures` (cohort, activity and rates as in \
+         /api/v1/stats) and `breakdown`. The points' activity adds up to the whole period's.",
+        params::<SeriesParams>(),
         json!({ "type": "object", "description": "See DOMAIN.md, \"Statistics\"." }),
     );
     read(

@@ -13,6 +13,7 @@
 //! | GET | `/api/v1/regions/{code}` | a region: name, level, parent, children, path |
 //! | GET | `/api/v1/regions/{code}/open` | open cases held in a subtree, by level |
 //! | GET | `/api/v1/stats` | statistics (everyone, within scope) |
+//! | GET | `/api/v1/stats/series` | statistics of consecutive periods, for trend charts |
 //! | GET | `/api/v1/openapi.json` | the OpenAPI document |
 //! | GET | `/api/v1/docs` | the same, as a page for people |
 //! | GET | `/healthz`, `/readyz`, `/metrics` | operations |
@@ -94,6 +95,7 @@ fn handler(method: &str, path: &str) -> MethodRouter<AppState> {
         ("get", "/api/v1/units/{code}/queue") => get(reads::queue),
         ("get", "/api/v1/regions/{code}/open") => get(reads::open_cases),
         ("get", "/api/v1/stats") => get(reads::stats),
+        ("get", "/api/v1/stats/series") => get(reads::stats_series),
         ("get", "/api/v1/openapi.json") => get(openapi),
         ("get", "/api/v1/docs") => get(docs),
         ("get", "/healthz") => get(|| async { "ok" }),

@@ -15,7 +15,8 @@ use gridcase_domain::{
     Event, Hash, Level, RegionCode, Role, Status, Timestamp,
 };
 use gridcase_projections::{
-    as_of, Breakdown, CaseEntry, Period, SearchQuery, SearchSort, StatsQuery, Visibility,
+    as_of, Breakdown, CaseEntry, Period, RankBy, SearchQuery, SearchSort, StatsQuery, Step,
+    Visibility,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -427,12 +428,88 @@ pub(crate) struct StatsParams {
     as_of: Option<String>,
     /// `category`, `source` or `kind`.
     breakdown: Option<String>,
-    /// Also every child region, ranked.
+    /// Also every child region, ranked by `rank_by`, each broken down by `breakdown` too,
+    /// with its overdue open cases.
     drill_down: Option<bool>,
+    /// With `drill_down`, the rate child regions are ranked by (default `township_rate`):
+    /// `grid_rate`, `village_rate`, `township_rate`, `county_rate`, `resolution_rate`,
+    /// `mediation_success`, `on_time`, `satisfaction` (higher first), `rework`, `extension`,
+    /// `escalation`, `reopen` (lower first); regions without the rate last.
+    rank_by: Option<String>,
     /// Wait (up to 2 s) until the projection has applied this log position, e.g. the
     /// `position` a command answered (read-your-writes). Beyond the log's head: 400.
     #[param(value_type = Option<u64>)]
     after: Option<Position>,
+}
+
+/// The most periods one `/api/v1/stats/series` answers (a year of days and then some).
+pub const MAX_SERIES_POINTS: usize = 400;
+
+/// The query of `/api/v1/stats/series`.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct SeriesParams {
+    /// Region code (default: the actor's unit), e.g. `330802`.
+    region: Option<String>,
+    /// The whole span, as for `/api/v1/stats`; default: the twelve months up to this one.
+    period: Option<String>,
+    /// `day`, `week` (ISO, Monday first), `month` (default), `quarter` or `year`; the first
+    /// and last point are cut to the period; at most 400 points.
+    step: Option<String>,
+    /// RFC 3339 time: the statistics as they stood then.
+    as_of: Option<String>,
+    /// `category`, `source` or `kind`, per point.
+    breakdown: Option<String>,
+    /// Wait (up to 2 s) until the projection has applied this log position.
+    after: Option<u64>,
+}
+
+fn stats_region(
+    app: &AppState,
+    actor: &Actor,
+    region: &Option<String>,
+) -> Result<RegionCode, ApiError> {
+    let region = match region {
+        Some(r) => parse_region("region", r, app)?,
+        None => actor.unit(),
+    };
+    may_read_stats(actor, region)?;
+    Ok(region)
+}
+
+fn stats_period(app: &AppState, period: &Option<String>) -> Result<Period, ApiError> {
+    match period {
+        Some(p) => {
+            Period::parse(p).map_err(|e| ApiError::field("invalid_query", "period", e.to_string()))
+        }
+        // The current month.
+        None => Ok(Period::month(gridcase_projections::month_of(
+            app.calendar.day(Timestamp::now()),
+        ))),
+    }
+}
+
+fn stats_breakdown(b: Option<&str>) -> Result<Option<Breakdown>, ApiError> {
+    match b {
+        None => Ok(None),
+        Some("category") => Ok(Some(Breakdown::Category)),
+        Some("source") => Ok(Some(Breakdown::Source)),
+        Some("kind") => Ok(Some(Breakdown::Kind)),
+        Some(other) => Err(ApiError::field(
+            "invalid_query",
+            "breakdown",
+            format!("breakdown {other:?}: use category, source or kind"),
+        )),
+    }
+}
+
+fn stats_as_of(t: &Option<String>) -> Result<Option<Timestamp>, ApiError> {
+    t.as_deref()
+        .map(|t| {
+            Timestamp::parse(t)
+                .map_err(|e| ApiError::field("invalid_query", "as_of", e.to_string()))
+        })
+        .transpose()
 }
 
 pub(crate) async fn stats(
@@ -442,44 +519,38 @@ pub(crate) async fn stats(
 ) -> Result<Json<Value>, ApiError> {
     let actor = app.authenticate(&headers)?;
     let Query(q) = q.map_err(|e| ApiError::query(e.body_text()))?;
-    let region = match &q.region {
-        Some(r) => parse_region("region", r, &app)?,
-        None => actor.unit(),
-    };
-    may_read_stats(actor, region)?;
-    let period = match &q.period {
-        Some(p) => Period::parse(p)
-            .map_err(|e| ApiError::field("invalid_query", "period", e.to_string()))?,
-        None => {
-            // The current month.
-            let today = app.calendar.day(Timestamp::now());
-            Period::month(gridcase_projections::month_of(today))
-        }
-    };
-    let breakdown = match q.breakdown.as_deref() {
-        None => None,
-        Some("category") => Some(Breakdown::Category),
-        Some("source") => Some(Breakdown::Source),
-        Some("kind") => Some(Breakdown::Kind),
-        Some(other) => {
-            return Err(ApiError::field(
+    let region = stats_region(&app, actor, &q.region)?;
+    let period = stats_period(&app, &q.period)?;
+    let breakdown = stats_breakdown(q.breakdown.as_deref())?;
+    let rank_by = match q.rank_by.as_deref() {
+        None => RankBy::default(),
+        Some(r) => RankBy::parse(r).ok_or_else(|| {
+            ApiError::field(
                 "invalid_query",
-                "breakdown",
-                format!("breakdown {other:?}: use category, source or kind"),
-            ))
-        }
+                "rank_by",
+                format!(
+                    "rank_by {r:?}: use one of {}",
+                    RankBy::ALL
+                        .iter()
+                        .map(|r| r.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+        })?,
     };
+    let t = stats_as_of(&q.as_of)?;
     let query = StatsQuery {
         region,
         period,
         breakdown,
         drill_down: q.drill_down.unwrap_or(false),
+        rank_by,
+        as_of: t,
     };
     audit(actor, &format!("stats {region}"));
-    let report = match &q.as_of {
+    let report = match t {
         Some(t) => {
-            let t = Timestamp::parse(t)
-                .map_err(|e| ApiError::field("invalid_query", "as_of", e.to_string()))?;
             let p = as_of(app.path.log(), app.calendar.clone(), t).await?;
             p.stats(&query, &app.regions)
         }
@@ -489,6 +560,71 @@ pub(crate) async fn stats(
         }
     };
     let mut v = serde_json::to_value(&report).map_err(|e| ApiError::Internal(e.to_string()))?;
+    if let Some(t) = &q.as_of {
+        v["as_of"] = Value::String(t.clone());
+    }
+    Ok(Json(v))
+}
+
+/// `GET /api/v1/stats/series`: the figures of each step (day, week, month — the default —,
+/// quarter or year) of a period, for trend charts, in one query.
+pub(crate) async fn stats_series(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    q: Result<Query<SeriesParams>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let actor = app.authenticate(&headers)?;
+    let Query(q) = q.map_err(|e| ApiError::query(e.body_text()))?;
+    let region = stats_region(&app, actor, &q.region)?;
+    let period = match &q.period {
+        Some(_) => stats_period(&app, &q.period)?,
+        // The twelve months up to and including the current one.
+        None => {
+            let m = gridcase_projections::month_of(app.calendar.day(Timestamp::now()));
+            Period {
+                from: gridcase_projections::month_start(m - 11),
+                to: gridcase_projections::month_start(m + 1),
+            }
+        }
+    };
+    let step = match q.step.as_deref() {
+        None => Step::Month,
+        Some(s) => Step::parse(s).ok_or_else(|| {
+            ApiError::field(
+                "invalid_query",
+                "step",
+                format!("step {s:?}: use day, week, month, quarter or year"),
+            )
+        })?,
+    };
+    let points = period.split(step).len();
+    if points > MAX_SERIES_POINTS {
+        return Err(ApiError::field(
+            "invalid_query",
+            "period",
+            format!(
+                "{period} in steps of {} is {points} periods; at most {MAX_SERIES_POINTS}: \
+                 use a longer step or a shorter period",
+                q.step.as_deref().unwrap_or("month")
+            ),
+        ));
+    }
+    let breakdown = stats_breakdown(q.breakdown.as_deref())?;
+    let t = stats_as_of(&q.as_of)?;
+    audit(actor, &format!("stats series {region}"));
+    let series = match t {
+        Some(t) => {
+            let p = as_of(app.path.log(), app.calendar.clone(), t).await?;
+            p.series(region, &period, step, breakdown)
+        }
+        None => {
+            wait_after(&app, q.after).await?;
+            app.projection
+                .read()
+                .series(region, &period, step, breakdown)
+        }
+    };
+    let mut v = serde_json::to_value(&series).map_err(|e| ApiError::Internal(e.to_string()))?;
     if let Some(t) = &q.as_of {
         v["as_of"] = Value::String(t.clone());
     }

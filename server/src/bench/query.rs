@@ -161,12 +161,7 @@ pub(crate) async fn run(run: &mut Run) -> Result<(), BenchError> {
 }
 
 fn query(region: RegionCode, period: Period) -> StatsQuery {
-    StatsQuery {
-        region,
-        period,
-        breakdown: None,
-        drill_down: false,
-    }
+    StatsQuery::new(region, period)
 }
 
 fn latency_row(

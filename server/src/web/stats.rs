@@ -3,7 +3,7 @@
 //! Region and period pickers and an "as known on" date (the API's `as_of`); the headline
 //! rates (小事不出格 / 大事不出村 / 矛盾不上交 / 化解率) with their change on the previous
 //! period; where cases were resolved, by level (stacked bars, per child region); the rates over
-//! twelve months (one statistics query per month, for now); the child regions ranked, each a
+//! twelve months (one series query, [`Projector::series`]); the child regions ranked, each a
 //! link one level down, to the grid; breakdowns by category and source; quality of handling.
 //!
 //! Every figure comes from [`gridcase_projections::Projector::stats`], the same call as
@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use gridcase_domain::{Level, RegionCode, Timestamp};
 use gridcase_projections::{
     civil_from_days, month_of, Breakdown, Dim, Figures, Period, Projector, StatsQuery, StatsReport,
+    Step,
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -362,6 +363,8 @@ impl Dashboard {
             period,
             breakdown,
             drill_down,
+            rank_by: Default::default(),
+            as_of: as_of.as_ref().map(|(_, t)| *t),
         };
         let main = p.stats(&q(period, None, true), regions);
         let prev = p.stats(&q(period.previous(), None, false), regions);
@@ -513,16 +516,17 @@ impl Dashboard {
             "series": series,
         })
         .to_string();
-        // Twelve months ending with the period's last month: one query per month.
+        // Twelve months ending with the period's last month: one series query.
         let last = month_of(period.to - 1);
         let months: Vec<Period> = (0..12)
             .rev()
             .map(|back| Period::month(last - back))
             .collect();
-        let monthly: Vec<StatsReport> = months
-            .iter()
-            .map(|m| p.stats(&q(*m, None, false), regions))
-            .collect();
+        let year = Period {
+            from: months[0].from,
+            to: months[11].to,
+        };
+        let monthly = p.series(region, &year, Step::Month, None).points;
         let line = |name: &str, f: fn(&Figures) -> Option<f64>| {
             json!({
                 "name": name,

@@ -427,6 +427,7 @@ async fn a_full_life_cycle_through_every_endpoint() {
         "/api/v1/units/{code}/queue",
         "/api/v1/regions/{code}/open",
         "/api/v1/stats",
+        "/api/v1/stats/series",
     ] {
         assert!(doc["paths"][path].is_object(), "openapi lacks {path}");
     }

@@ -7,7 +7,8 @@
 //! - many clients racing on one case: no 500, no lost update.
 //!
 //! One test binary, a module per concern: [`life_cycle`], [`errors`], [`roles`],
-//! [`concurrency`], [`read_your_writes`], [`work`] (search, my work, rosters, regions), [`openapi`] (the document against the server); the harness they share is [`harness`].
+//! [`concurrency`], [`read_your_writes`], [`work`] (search, my work, rosters, regions), [`openapi`] (the document against the server), [`stats`]
+//! (what analysts ask: corrections, denominators, overdue at T, series, rankings); the harness they share is [`harness`].
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -19,4 +20,5 @@ mod life_cycle;
 mod openapi;
 mod read_your_writes;
 mod roles;
+mod stats;
 mod work;
