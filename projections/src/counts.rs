@@ -267,6 +267,7 @@ impl Counts {
 
 /// A breakdown dimension value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case", tag = "dimension", content = "value")]
 pub enum Dim {
     /// By category.

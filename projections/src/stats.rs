@@ -40,6 +40,7 @@ use crate::projector::{has_month_buckets, Bucket, Projector};
 
 /// A breakdown dimension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Breakdown {
     /// By category.
@@ -84,6 +85,7 @@ impl StatsQuery {
 
 /// A rate child regions can be ranked by.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RankBy {
     /// 小事不出格.
@@ -183,6 +185,7 @@ impl RankBy {
 
 /// The cohort view.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Cohort {
     /// Registered in the period (including those later merged as duplicates).
     pub registered: i64,
@@ -220,6 +223,7 @@ pub struct Cohort {
 
 /// The activity view.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Activity {
     /// Reports.
     pub reported: i64,
@@ -256,6 +260,7 @@ pub struct Activity {
 /// Rates (`None` when the denominator is zero), with DOMAIN.md's denominators: the
 /// event rates over the activity in the period, the case rates over the registration cohort.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Rates {
     /// 调解成功率.
     pub mediation_success: Option<f64>,
@@ -283,6 +288,7 @@ pub struct Rates {
 /// relative error in hours is larger (a 1-hour median may read 1.1). Durations of about
 /// 92,700 hours (10.6 years) and more share the last bucket, whose upper bound is open.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Durations {
     /// Resolutions counted.
     pub count: i64,
@@ -298,6 +304,7 @@ pub struct Durations {
 
 /// Figures for one slice (everything, or one breakdown value).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Figures {
     /// Cohort view.
     pub cohort: Cohort,
@@ -309,6 +316,7 @@ pub struct Figures {
 
 /// Change against the previous period.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Change {
     /// The previous period.
     pub previous_period: String,
@@ -324,6 +332,7 @@ pub struct Change {
 
 /// One child region in a drill-down.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ChildFigures {
     /// The child region.
     pub region: RegionCode,
@@ -344,6 +353,7 @@ pub struct ChildFigures {
 
 /// A count of overdue open cases for one unit or region.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UnitCount {
     /// The unit (holding unit) or region (location).
     pub code: RegionCode,
@@ -358,6 +368,7 @@ pub struct UnitCount {
 /// Overdue open cases at T (督办's figure): open — registered, not resolved, referred out or
 /// merged — with the deadline in force before T, located (as corrected) in the region.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Overdue {
     /// T.
     pub as_of: Timestamp,
@@ -374,6 +385,7 @@ pub struct Overdue {
 
 /// The answer to a [`StatsQuery`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StatsReport {
     /// The region.
     pub region: RegionCode,
@@ -403,6 +415,7 @@ pub struct StatsReport {
 
 /// The step of a [`Series`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Step {
     /// Local days.
@@ -477,6 +490,7 @@ impl Period {
 
 /// One period of a [`Series`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SeriesPoint {
     /// The period, as `from..to` local dates (end exclusive).
     pub period: String,
@@ -488,6 +502,7 @@ pub struct SeriesPoint {
 
 /// Figures of consecutive periods, for trend charts: one query instead of one per period.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Series {
     /// The region.
     pub region: RegionCode,

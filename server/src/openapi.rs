@@ -11,6 +11,7 @@
 use std::collections::BTreeMap;
 
 use gridcase_domain::{Action, Rejection};
+use gridcase_projections::{Series, StatsReport};
 use serde_json::{json, Map, Value};
 use utoipa::openapi::path::{Parameter, ParameterIn};
 use utoipa::openapi::schema::Schema;
@@ -375,7 +376,7 @@ pub fn endpoints() -> (Vec<Endpoint>, BTreeMap<String, Value>) {
          bucket in `median_range_hours` / `p90_range_hours`); breakdowns; child regions ranked by \
          `rank_by`, each with `rank_value`, its breakdown and `overdue_open`.",
         params::<StatsParams>(),
-        json!({ "type": "object", "description": "See DOMAIN.md, \"Statistics\"." }),
+        with_as_of(s.of::<StatsReport>()),
     );
     read(
         "/api/v1/stats/series",
@@ -384,7 +385,7 @@ pub fn endpoints() -> (Vec<Endpoint>, BTreeMap<String, Value>) {
          with `period` (from..to, end exclusive), `figures` (cohort, activity and rates as in \
          /api/v1/stats) and `breakdown`. The points' activity adds up to the whole period's.",
         params::<SeriesParams>(),
-        json!({ "type": "object", "description": "See DOMAIN.md, \"Statistics\"." }),
+        with_as_of(s.of::<Series>()),
     );
     read(
         "/api/v1/openapi.json",
@@ -426,6 +427,17 @@ pub fn endpoints() -> (Vec<Endpoint>, BTreeMap<String, Value>) {
     });
     s.of::<Problem<'_>>();
     (out, s.0)
+}
+
+/// A statistics answer, with the `as_of` it was asked for echoed beside it.
+fn with_as_of(schema: Value) -> Value {
+    json!({ "allOf": [schema, {
+        "type": "object",
+        "properties": { "as_of": {
+            "type": "string",
+            "description": "The `as_of` of the request, when one was given: the figures as known then.",
+        } },
+    }] })
 }
 
 /// `report` → `Report`, `start_mediation` → `StartMediation`.
@@ -773,8 +785,11 @@ pub mod page {
                     .flatten()
                     .map(|(status, r)| {
                         let mut text = r["description"].as_str().unwrap_or_default().to_owned();
-                        let schema = &r["content"]["application/json"]["schema"]["$ref"];
-                        if let Some(name) = schema.as_str().and_then(|r| r.rsplit('/').next()) {
+                        let schema = &r["content"]["application/json"]["schema"];
+                        let name = schema["$ref"]
+                            .as_str()
+                            .or(schema["allOf"][0]["$ref"].as_str());
+                        if let Some(name) = name.and_then(|r| r.rsplit('/').next()) {
                             text.push_str(&format!(": `{name}`"));
                         }
                         (status.clone(), segments(&text))

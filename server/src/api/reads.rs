@@ -461,7 +461,8 @@ pub(crate) struct SeriesParams {
     /// `category`, `source` or `kind`, per point.
     breakdown: Option<String>,
     /// Wait (up to 2 s) until the projection has applied this log position.
-    after: Option<u64>,
+    #[param(value_type = Option<u64>)]
+    after: Option<Position>,
 }
 
 fn stats_region(

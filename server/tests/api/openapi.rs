@@ -100,6 +100,20 @@ async fn every_action_has_a_documented_body_with_its_limits() {
     assert!(doc["components"]["schemas"]["CaseView"]["properties"]["allowed_actions"].is_object());
     assert!(doc["components"]["schemas"]["TimelineEntry"]["properties"]["event"].is_object());
     assert!(doc["components"]["schemas"]["CaseEscalated"].is_object());
+    // …and the statistics.
+    let report = &doc["components"]["schemas"]["StatsReport"]["properties"];
+    for field in [
+        "figures",
+        "change",
+        "year_on_year",
+        "overdue",
+        "children",
+        "time_to_resolution",
+    ] {
+        assert!(report[field].is_object(), "StatsReport lacks {field}");
+    }
+    assert!(doc["components"]["schemas"]["Cohort"]["properties"]["township_rate"].is_object());
+    assert!(doc["components"]["schemas"]["Series"]["properties"]["points"].is_object());
 }
 
 /// Fills a documented path's placeholders.
