@@ -19,7 +19,7 @@ pub(crate) async fn run(run: &mut Run) -> Result<(), BenchError> {
             group_digits(scale.cases().total() as f64)
         ));
     }
-    let (projection, regions, grids, built) = build(scale)?;
+    let (projection, regions, grids, built) = build(scale, None)?;
     eprintln!(
         "bench: built the {scale} projection in memory: {} cases in {:.1}s",
         projection.read().case_count(),
@@ -189,8 +189,11 @@ fn latency_row(
 /// The fixture's projection, built in memory straight from the generator (the same commits
 /// a load would append, at positions 1, 2, …). Returns it with the region tree, the area's
 /// grids and the seconds taken.
+///
+/// With `until`, only the commits recorded before it (the projection as it stood then).
 pub(super) fn build(
     scale: Scale,
+    until: Option<Timestamp>,
 ) -> Result<(Projection, RegionTree, Vec<RegionCode>, f64), BenchError> {
     let started = Instant::now();
     let generator = scale.generator(1);
@@ -199,6 +202,10 @@ pub(super) fn build(
     let projection = Projection::in_memory(Calendar::default());
     let mut batch = Vec::with_capacity(2048);
     for (i, g) in generator.enumerate() {
+        let recorded = g.events.first().map(|e| e.header.recorded_at);
+        if until.is_some_and(|t| recorded.is_some_and(|r| r >= t)) {
+            continue;
+        }
         batch.push(Committed {
             position: Position::new(i as u64 + 1),
             case_id: g.case_id,

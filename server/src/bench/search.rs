@@ -8,10 +8,9 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use gridcase_bus::{Committed, Position};
-use gridcase_domain::{Category, RegionCode, RegionTree, Status, Timestamp};
+use gridcase_domain::{Category, RegionCode, Status, Timestamp};
 use gridcase_fixtures::Scale;
-use gridcase_projections::{Calendar, Projection, SearchQuery, SearchSort, Visibility};
+use gridcase_projections::{SearchQuery, SearchSort, Visibility};
 
 use super::{ctx, BenchError, Percentiles, Row, Run};
 
@@ -27,7 +26,7 @@ pub(crate) async fn run(run: &mut Run) -> Result<(), BenchError> {
     // The fixture's calendar is 2025: the projection as it stood on 1 October, so that work
     // lists hold the cases then in flight.
     let now = Timestamp::parse("2025-10-01T00:00:00+08:00").map_err(ctx("a time"))?;
-    let (projection, regions) = build_until(scale, now)?;
+    let (projection, regions, _, _) = super::query::build(scale, Some(now))?;
     eprintln!(
         "bench: built the {scale} projection up to {now} for search: {} cases",
         projection.read().case_count()
@@ -178,39 +177,6 @@ pub(crate) async fn run(run: &mut Run) -> Result<(), BenchError> {
             .detail("engine", e),
     );
     Ok(())
-}
-
-/// The fixture's projection in memory, with every commit recorded before `until`.
-fn build_until(scale: Scale, until: Timestamp) -> Result<(Projection, RegionTree), BenchError> {
-    let generator = scale.generator(1);
-    let regions = generator.regions().clone();
-    let projection = Projection::in_memory(Calendar::default());
-    let mut batch = Vec::with_capacity(2048);
-    for (i, g) in generator.enumerate() {
-        if g.events
-            .first()
-            .is_some_and(|e| e.header.recorded_at >= until)
-        {
-            continue;
-        }
-        batch.push(Committed {
-            position: Position::new(i as u64 + 1),
-            case_id: g.case_id,
-            command_id: g.command_id,
-            events: g.events,
-            fingerprint: None,
-        });
-        if batch.len() == 2048 {
-            projection
-                .apply_batch(&batch)
-                .map_err(ctx("building the projection"))?;
-            batch.clear();
-        }
-    }
-    projection
-        .apply_batch(&batch)
-        .map_err(ctx("building the projection"))?;
-    Ok((projection, regions))
 }
 
 /// The same question without the indexes: every case, every condition.

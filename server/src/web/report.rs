@@ -71,6 +71,15 @@ pub struct LocationPicker {
     pub whole_key: &'static str,
 }
 
+/// The levels a form's location picker has chosen (`l4` … `l1`, rank → code), the deepest first.
+pub fn chosen_levels(l4: &str, l3: &str, l2: &str, l1: &str) -> BTreeMap<u8, String> {
+    [(4, l4), (3, l3), (2, l2), (1, l1)]
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| (k, v.to_owned()))
+        .collect()
+}
+
 impl LocationPicker {
     /// The picker for `unit` with the choices in `chosen` (rank → code); choices that do not
     /// continue the chain below `unit` are dropped, so changing a level clears those below.
@@ -206,11 +215,7 @@ pub struct ReportForm {
 
 impl ReportForm {
     fn chosen(&self) -> BTreeMap<u8, String> {
-        [(4, &self.l4), (3, &self.l3), (2, &self.l2), (1, &self.l1)]
-            .into_iter()
-            .filter(|(_, v)| !v.is_empty())
-            .map(|(k, v)| (k, v.clone()))
-            .collect()
+        chosen_levels(&self.l4, &self.l3, &self.l2, &self.l1)
     }
 }
 

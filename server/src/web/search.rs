@@ -67,11 +67,7 @@ pub struct SearchForm {
 
 impl SearchForm {
     fn chosen(&self) -> BTreeMap<u8, String> {
-        [(4, &self.l4), (3, &self.l3), (2, &self.l2), (1, &self.l1)]
-            .into_iter()
-            .filter(|(_, v)| !v.is_empty())
-            .map(|(k, v)| (k, v.clone()))
-            .collect()
+        super::report::chosen_levels(&self.l4, &self.l3, &self.l2, &self.l1)
     }
 
     fn qs(&self, cursor: Option<&str>) -> String {
