@@ -507,8 +507,13 @@ fn status_text(status: u16) -> &'static str {
     }
 }
 
-/// The OpenAPI document.
-pub fn document() -> Value {
+/// The OpenAPI document, built once (it depends on nothing but the types).
+pub fn document() -> &'static Value {
+    static DOCUMENT: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    DOCUMENT.get_or_init(build_document)
+}
+
+fn build_document() -> Value {
     let (endpoints, mut schemas) = endpoints();
     schemas.insert(
         "RejectionCode".into(),

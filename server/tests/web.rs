@@ -301,6 +301,12 @@ impl Browser {
 
     async fn sign_in(&self, app: &App, token: &str) {
         self.goto(&app.url("/signin")).await;
+        self.submit_token(token).await;
+        self.wait_for("form.signout").await;
+    }
+
+    /// Types `token` into the open sign-in form and sends it.
+    async fn submit_token(&self, token: &str) {
         let input = self.c().find(Locator::Id("token")).await.unwrap();
         input.send_keys(token).await.unwrap();
         self.c()
@@ -310,7 +316,6 @@ impl Browser {
             .click()
             .await
             .unwrap();
-        self.wait_for("form.signout").await;
     }
 
     async fn sign_out(&self) {
@@ -371,37 +376,11 @@ async fn signing_in_and_out() {
         b.path().await
     );
     // A wrong token is refused in words.
-    b.c()
-        .find(Locator::Id("token"))
-        .await
-        .unwrap()
-        .send_keys("not-a-token")
-        .await
-        .unwrap();
-    b.c()
-        .find(Locator::Css("form[action='/signin'] button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.submit_token("not-a-token").await;
     b.wait_for(".flash.error").await;
     assert!(b.text(".flash.error").await.contains("令牌无效"));
     let (token, _) = demo(Role::Analyst);
-    b.c()
-        .find(Locator::Id("token"))
-        .await
-        .unwrap()
-        .send_keys(&token)
-        .await
-        .unwrap();
-    b.c()
-        .find(Locator::Css("form[action='/signin'] button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.submit_token(&token).await;
     b.wait_for("form.signout").await;
     assert!(
         b.path().await.starts_with("/stats?region=330800"),
@@ -806,20 +785,7 @@ async fn the_first_dashboard_load_stays_under_one_and_a_half_megabytes() {
         "/signin?next=/stats%3Fregion%3D{COUNTY}%26period%3D{MONTH}"
     )))
     .await;
-    b.c()
-        .find(Locator::Id("token"))
-        .await
-        .unwrap()
-        .send_keys(&token)
-        .await
-        .unwrap();
-    b.c()
-        .find(Locator::Css("form[action='/signin'] button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.submit_token(&token).await;
     b.wait_for("#chart-trend[data-drawn]").await;
     assert!(
         b.path().await.starts_with("/stats?region="),

@@ -111,7 +111,7 @@ async fn docs() -> axum::response::Response {
     ))
 }
 
-async fn openapi() -> Json<Value> {
+async fn openapi() -> Json<&'static Value> {
     Json(crate::openapi::document())
 }
 
