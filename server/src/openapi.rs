@@ -756,14 +756,14 @@ pub mod page {
                     fields.push(Field {
                         name: p["name"].as_str().unwrap_or_default().to_owned(),
                         place: p["in"].as_str().unwrap_or_default().to_owned(),
-                        ty: segments(&type_words(&doc, &p["schema"])),
-                        limits: limits(&doc, &p["schema"]),
+                        ty: segments(&type_words(doc, &p["schema"])),
+                        limits: limits(doc, &p["schema"]),
                         required: p["required"].as_bool().unwrap_or(false),
                         description: segments(p["description"].as_str().unwrap_or_default()),
                     });
                 }
                 let body = &op["requestBody"]["content"]["application/json"];
-                let schema = resolve(&doc, &body["schema"]);
+                let schema = resolve(doc, &body["schema"]);
                 let required: Vec<&str> = schema["required"]
                     .as_array()
                     .into_iter()
@@ -774,8 +774,8 @@ pub mod page {
                     fields.push(Field {
                         name: name.clone(),
                         place: "body".into(),
-                        ty: segments(&type_words(&doc, prop)),
-                        limits: limits(&doc, prop),
+                        ty: segments(&type_words(doc, prop)),
+                        limits: limits(doc, prop),
                         required: required.contains(&name.as_str()),
                         description: segments(prop["description"].as_str().unwrap_or_default()),
                     });
