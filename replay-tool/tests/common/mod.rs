@@ -69,7 +69,8 @@ fn template() -> &'static Path {
     .path()
 }
 
-fn copy_dir(from: &Path, to: &Path) {
+/// Copies the directory tree `from` into `to`.
+pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
         let e = e.unwrap();
