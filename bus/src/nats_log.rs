@@ -408,6 +408,13 @@ impl NatsLog {
         &self.inner.settings
     }
 
+    /// The JetStream context of the log's connection (with its API prefix), for stores that
+    /// live beside the event stream on the same server, like the personal data vault's
+    /// key-value bucket.
+    pub fn jetstream(&self) -> async_nats::jetstream::Context {
+        self.inner.conn.jetstream.clone()
+    }
+
     /// The underlying connection, for tools and tests that need raw JetStream access.
     #[doc(hidden)]
     pub fn connection(&self) -> &Connection {

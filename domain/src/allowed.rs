@@ -12,7 +12,8 @@
 use crate::actor::Actor;
 use crate::command::{Action, Command};
 use crate::decide::{decide, Context};
-use crate::ids::{CaseId, Hash};
+use crate::event::Party;
+use crate::ids::{CaseId, Hash, PartyId};
 use crate::region::Level;
 use crate::state::CaseState;
 use crate::vocab::*;
@@ -91,6 +92,12 @@ pub fn probe(name: &str, state: &CaseState, actor: &Actor, ctx: &Context<'_>) ->
             reason: text(),
         },
         "issue_supervision" => Action::IssueSupervision { note: text() },
+        "add_party" => Action::AddParty {
+            party: Party {
+                id: PartyId::new("probe-new-party").expect("a valid party id"),
+                role: PartyRole::Applicant,
+            },
+        },
         "add_note" => Action::AddNote { text: text() },
         "attach_evidence" => Action::AttachEvidence {
             content_hash: Hash::ZERO,

@@ -328,7 +328,8 @@ impl CaseFile {
             Event::CaseRegistered(_)
             | Event::CaseAssigned(_)
             | Event::CaseClosed(_)
-            | Event::DeadlineExtended(_) => {}
+            | Event::DeadlineExtended(_)
+            | Event::PartyAdded(_) => {}
         }
         if self.state.deadline != before {
             self.deadlines.push(DeadlineChange {

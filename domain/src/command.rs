@@ -186,6 +186,12 @@ pub enum Action {
         #[cfg_attr(feature = "openapi", schema(max_length = 4000))]
         note: String,
     },
+    /// Add a party learned after the report (当事人). Their personal data goes to the vault
+    /// first; the case and its events carry only the opaque id and the role.
+    AddParty {
+        /// The party.
+        party: Party,
+    },
     /// A working note.
     AddNote {
         /// The note (required).

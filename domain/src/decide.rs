@@ -79,7 +79,7 @@
 use crate::actor::{Actor, Role};
 use crate::command::{Action, Command};
 use crate::event::*;
-use crate::ids::ActorId;
+use crate::ids::{ActorId, PartyId};
 use crate::policy::Policy;
 use crate::region::{Level, RegionCode, RegionTree};
 use crate::state::{CaseState, Status};
@@ -219,6 +219,12 @@ pub enum Rejection {
     /// A mediation is already running.
     #[error("a mediation is already in progress")]
     MediationAlreadyActive,
+    /// The party is already a party to this case.
+    #[error("party {party} is already a party to this case")]
+    PartyAlreadyInCase {
+        /// The party.
+        party: PartyId,
+    },
     /// A mediation outcome or session before any mediation started.
     #[error("no mediation in progress: start one first")]
     MediationNotStarted,
@@ -960,6 +966,26 @@ impl Decider<'_> {
                     by_unit: self.actor.unit(),
                     overdue: s.is_overdue(self.at()),
                     note: note.clone(),
+                }
+                .into()])
+            }
+            Action::AddParty { party } => {
+                self.may_annotate()?;
+                self.status_in(&[Reported, Registered, Assigned, Referred, Resolved, Verified])?;
+                let parties = &self.details().parties;
+                if parties.iter().any(|p| p.id == party.id) {
+                    return Err(Rejection::PartyAlreadyInCase {
+                        party: party.id.clone(),
+                    });
+                }
+                if parties.len() >= MAX_PARTIES {
+                    return Err(Rejection::InvalidField {
+                        field: "parties",
+                        reason: "more than 50 parties",
+                    });
+                }
+                Ok(vec![PartyAdded {
+                    party: party.clone(),
                 }
                 .into()])
             }

@@ -270,6 +270,15 @@ pub struct SupervisionIssued {
     pub note: String,
 }
 
+/// A party joined the case after the report: its opaque id and role only (its personal data
+/// lives in the vault, DOMAIN.md "Personal information").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PartyAdded {
+    /// The party.
+    pub party: Party,
+}
+
 /// A working note.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -477,4 +486,5 @@ events!(
     CaseMerged => 1,
     CaseDetailsCorrected => 1,
     CaseTakenOver => 1,
+    PartyAdded => 1,
 );

@@ -428,6 +428,11 @@ impl CaseState {
                 self.extensions += 1;
             }
             Event::SupervisionIssued(_) => self.supervisions += 1,
+            Event::PartyAdded(e) => {
+                if let Some(d) = self.details.as_mut() {
+                    d.parties.push(e.party.clone());
+                }
+            }
             Event::NoteAdded(_) | Event::EvidenceAttached(_) => {}
             Event::CaseMerged(e) => {
                 self.status = Status::Merged;

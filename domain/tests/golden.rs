@@ -258,6 +258,13 @@ fn examples() -> Vec<Event> {
             deadline: due,
         }
         .into(),
+        PartyAdded {
+            party: Party {
+                id: PartyId::new("p-0003").unwrap(),
+                role: PartyRole::ThirdParty,
+            },
+        }
+        .into(),
     ]
 }
 

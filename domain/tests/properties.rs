@@ -75,6 +75,7 @@ fn expected_status(from: Status, event: &Event) -> Option<Status> {
         ("DeadlineExtended" | "SupervisionIssued", _) if open => from,
         ("CaseMerged", _) if open => Merged,
         ("NoteAdded" | "EvidenceAttached" | "CaseDetailsCorrected", _) if from != New => from,
+        ("PartyAdded", Reported | Registered | Assigned | Referred | Resolved | Verified) => from,
         _ => return None,
     };
     Some(to)
@@ -817,7 +818,7 @@ fn random(s: &CaseState, step: &Step, now: Timestamp) -> (Actor, Action) {
     let Step { a, b, c, .. } = *step;
     let actor = pick(&actor_pool(), a);
     let regions = region_pool();
-    let action = match b % 24 {
+    let action = match b % 25 {
         0 => report_action(
             pick(CaseKind::ALL, a),
             pick(Severity::ALL, c),
@@ -893,6 +894,12 @@ fn random(s: &CaseState, step: &Step, now: Timestamp) -> (Actor, Action) {
             reason: text(a),
         },
         23 => Action::TakeOver { reason: text(c) },
+        24 => Action::AddParty {
+            party: Party {
+                id: PartyId::new(pick(&["p-1", "p-2", "p-late"], c)).unwrap(),
+                role: pick(PartyRole::ALL, a),
+            },
+        },
         _ => Action::CorrectDetails {
             kind: (c & 1 != 0).then(|| pick(CaseKind::ALL, a)),
             category: (c & 2 != 0).then(|| pick(Category::ALL, a)),

@@ -17,7 +17,8 @@
 use std::collections::{BTreeSet, HashSet};
 
 use gridcase_domain::{
-    ActorId, CaseId, CaseKind, CaseState, Category, Level, RegionCode, Source, Status, Timestamp,
+    ActorId, CaseId, CaseKind, CaseState, Category, Level, PartyId, RegionCode, Source, Status,
+    Timestamp,
 };
 
 use crate::projector::{CaseEntry, FastMap, Projector};
@@ -90,6 +91,9 @@ pub struct SearchQuery {
     pub reported_to: Option<Timestamp>,
     /// Text in the summary (case-insensitive for Latin letters).
     pub text: Option<String>,
+    /// With one of these parties (any when empty): the server fills it from the personal
+    /// data vault's blind index, so a person is found without their name being indexed here.
+    pub parties: Vec<PartyId>,
     /// The order.
     pub sort: SearchSort,
     /// Most results on a page (at least 1).
@@ -137,6 +141,7 @@ pub(crate) struct IndexKeys {
     reported: Option<i64>,
     handler: Option<ActorId>,
     mediators: Vec<ActorId>,
+    parties: Vec<PartyId>,
     summary: Option<String>,
     /// Location and holder while the case is open (work lists ask for open cases only).
     open: Option<(RegionCode, Option<RegionCode>)>,
@@ -155,7 +160,15 @@ impl IndexKeys {
             .collect();
         mediators.sort();
         mediators.dedup();
+        let mut parties: Vec<PartyId> = s
+            .details
+            .iter()
+            .flat_map(|d| d.parties.iter().map(|p| p.id.clone()))
+            .collect();
+        parties.sort();
+        parties.dedup();
         IndexKeys {
+            parties,
             location: s.details.as_ref().map(|d| d.location),
             units,
             reported: s.reported_at.map(Timestamp::as_millis),
@@ -179,6 +192,7 @@ pub(crate) struct Indexes {
     by_reported: BTreeSet<(i64, CaseId)>,
     by_handler: BTreeSet<(ActorId, CaseId)>,
     by_mediator: BTreeSet<(ActorId, CaseId)>,
+    by_party: BTreeSet<(PartyId, CaseId)>,
     /// Open cases by location.
     open_by_location: BTreeSet<(RegionCode, CaseId)>,
     /// Open cases by their holding unit.
@@ -229,6 +243,14 @@ impl Indexes {
                 self.by_mediator.insert((m.clone(), case.clone()));
             }
         }
+        if old.parties != new.parties {
+            for p in old.parties.iter().filter(|p| !new.parties.contains(p)) {
+                self.by_party.remove(&(p.clone(), case.clone()));
+            }
+            for p in new.parties.iter().filter(|p| !old.parties.contains(p)) {
+                self.by_party.insert((p.clone(), case.clone()));
+            }
+        }
         if old.summary != new.summary {
             if let Some(s) = &new.summary {
                 self.text.add(case, s);
@@ -257,6 +279,14 @@ impl Indexes {
         let lo = (root, CaseId::new("0").expect("valid"));
         set.range(lo..)
             .take_while(move |(r, _)| root.contains(*r))
+            .map(|(_, c)| c)
+    }
+
+    fn of_party<'a>(&'a self, party: &'a PartyId) -> impl Iterator<Item = &'a CaseId> + 'a {
+        let lo = (party.clone(), CaseId::new("0").expect("valid"));
+        self.by_party
+            .range(lo..)
+            .take_while(move |(p, _)| p == party)
             .map(|(_, c)| c)
     }
 
@@ -440,7 +470,16 @@ impl Projector {
         };
         // The most selective index the query and the reader allow.
         // Each candidate with whether its text is already known to match.
-        let candidates: Vec<(&CaseId, bool)> = if let Some(t) = &text {
+        let candidates: Vec<(&CaseId, bool)> = if !q.parties.is_empty() {
+            // A person is in few cases: the most selective index of all.
+            let mut seen: HashSet<&CaseId> = HashSet::new();
+            q.parties
+                .iter()
+                .flat_map(|p| idx.of_party(p))
+                .filter(|c| seen.insert(*c))
+                .map(|c| (c, false))
+                .collect()
+        } else if let Some(t) = &text {
             idx.text.candidates_confirmed(t)
         } else {
             let ids: Vec<&CaseId> = if let Some(m) = q.mediator.as_ref().or(match visible {
@@ -575,6 +614,7 @@ fn matches(q: &SearchQuery, text: Option<&[char]>, e: &CaseEntry, now: Timestamp
         && q.reported_to
             .is_none_or(|t| s.reported_at.is_some_and(|r| r < t))
         && text.is_none_or(|t| contains_normalized(&d.summary, t))
+        && (q.parties.is_empty() || d.parties.iter().any(|p| q.parties.contains(&p.id)))
 }
 
 /// Whether the normalised form of `text` contains `query` (already normalised), without

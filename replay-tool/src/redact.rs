@@ -26,6 +26,7 @@
 //! | EvidenceAttached | `content_hash`, `description` | identifies the content (photos of people); free text |
 //! | CaseMerged | `reason` | free text |
 //! | CaseDetailsCorrected | `summary` (whether it was corrected is kept), `reason` | free text |
+//! | PartyAdded | `party.id` (its role is kept) | a party id links to personal data |
 //! | CaseRegistered, CaseClosed | nothing | codes, levels and flags only |
 //!
 //! In the header, the actor's id, the command id and the correlation and causation ids are
@@ -60,10 +61,16 @@ pub const WITHHELD: &[(&str, &[&str])] = &[
     ("CaseMerged", &["reason"]),
     ("CaseDetailsCorrected", &["summary", "reason"]),
     ("CaseTakenOver", &["reason"]),
+    ("PartyAdded", &["party"]),
 ];
 
 /// Fields a redacted body adds in place of withheld ones.
-pub const DERIVED: &[&str] = &["party_count", "party_roles", "summary_corrected"];
+pub const DERIVED: &[&str] = &[
+    "party_count",
+    "party_roles",
+    "party_role",
+    "summary_corrected",
+];
 
 /// The facts of an event with personal data and free text left out.
 pub fn facts(event: &Event) -> Value {
@@ -125,6 +132,7 @@ pub fn facts(event: &Event) -> Value {
         Event::CaseTakenOver(e) => json!({
             "from": e.from, "to": e.to, "to_level": e.to_level, "deadline": e.deadline,
         }),
+        Event::PartyAdded(e) => json!({ "party_role": e.party.role }),
     }
 }
 

@@ -513,6 +513,7 @@ fn secrets() -> BTreeSet<String> {
                         text(s);
                     }
                 }
+                Event::PartyAdded(e) => text(e.party.id.as_str()),
                 Event::CaseRegistered(_) | Event::CaseClosed(_) => {}
             }
         }

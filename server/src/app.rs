@@ -18,6 +18,8 @@ pub struct App {
     pub path: CommandPath<AnyLog>,
     /// Case views, queues, statistics.
     pub projection: Projection,
+    /// Parties' personal data (names, ID numbers, phones, addresses), encrypted.
+    pub vault: Arc<gridcase_vault::Vault>,
     /// Known regions.
     pub regions: Arc<RegionTree>,
     /// The deployment's calendar.

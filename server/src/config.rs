@@ -12,6 +12,10 @@
 //! stream = "GRIDCASE"
 //! subject_prefix = "gridcase.cases"
 //!
+//! [vault]                     # the personal data vault's master key (64 hex digits)
+//! key_file = "/etc/gridcase/vault.key"   # or: key_env = "GRIDCASE_VAULT_KEY"
+//!                                        # neither: DATA/vault.key is generated, with a warning
+//!
 //! [regions]
 //! divisions = "divisions.csv" # default: the bundled Zhejiang divisions
 //! grids = "grids.csv"         # one 15-digit grid code per line; default: the demo's generated grids
@@ -63,6 +67,40 @@ pub struct Config {
     /// The key of request fingerprints (idempotency); default `DATA/request.key`, made on
     /// first start. Servers sharing one NATS log must name the same file.
     pub request_key_file: Option<PathBuf>,
+    /// Where the personal data vault's master key comes from.
+    pub vault: VaultConfig,
+}
+
+/// The personal data vault's master key (key-encryption key): a file or an environment
+/// variable holding 64 hex digits, never in the log or the repository. With neither,
+/// `DATA/vault.key` is generated (mode 0600) and a warning says that it sits beside the data
+/// it protects. The vault lives beside the log: `DATA/vault.db` for the embedded store, a
+/// JetStream key-value bucket for NATS.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VaultConfig {
+    /// A file holding the master key.
+    pub key_file: Option<PathBuf>,
+    /// An environment variable holding the master key.
+    pub key_env: Option<String>,
+}
+
+impl VaultConfig {
+    /// Where the key comes from.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`] when both a file and a variable are named.
+    pub fn key_source(&self) -> Result<gridcase_vault::KeySource, ConfigError> {
+        match (&self.key_file, &self.key_env) {
+            (Some(_), Some(_)) => Err(ConfigError::Invalid(
+                "[vault] names both key_file and key_env: choose one".into(),
+            )),
+            (Some(f), None) => Ok(gridcase_vault::KeySource::File(f.clone())),
+            (None, Some(v)) => Ok(gridcase_vault::KeySource::Env(v.clone())),
+            (None, None) => Ok(gridcase_vault::KeySource::Generated),
+        }
+    }
 }
 
 /// The NATS JetStream log.
@@ -131,6 +169,7 @@ impl Default for Config {
             max_body_bytes: 64 * 1024,
             cache_cases: 100_000,
             request_key_file: None,
+            vault: VaultConfig::default(),
         }
     }
 }
@@ -164,6 +203,9 @@ pub enum ConfigError {
         #[source]
         source: std::net::AddrParseError,
     },
+    /// Settings that contradict each other.
+    #[error("{0}")]
+    Invalid(String),
 }
 
 impl Config {

@@ -71,6 +71,14 @@ pub enum ApiError {
     /// 422.
     #[error("{0}")]
     Rejected(Rejection),
+    /// 422: refused for a reason outside the case's rules (e.g. personal data already erased).
+    #[error("{message}")]
+    Refused {
+        /// Machine code.
+        code: &'static str,
+        /// Why, for people.
+        message: String,
+    },
     /// 503: the log cannot be reached, the projection has not caught up in time, or what was
     /// asked touches damaged storage. `internal` is logged, never sent; `Retry-After` says
     /// when to try again.
@@ -130,7 +138,7 @@ impl ApiError {
             ApiError::KeyMismatch(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Denied(_) => StatusCode::FORBIDDEN,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::Rejected(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Rejected(_) | ApiError::Refused { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -149,6 +157,7 @@ impl ApiError {
             ApiError::Denied(r) => r.code(),
             ApiError::TooLarge { .. } => "payload_too_large",
             ApiError::Rejected(r) => r.code(),
+            ApiError::Refused { code, .. } => code,
             ApiError::Unavailable { .. } => "unavailable",
             ApiError::Internal(_) => "internal",
         }

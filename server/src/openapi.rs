@@ -19,6 +19,10 @@ use utoipa::openapi::RefOr;
 use utoipa::{IntoParams, PartialSchema, ToSchema};
 
 use crate::api::commands::CommandResult;
+use crate::api::parties::{
+    AccessLog, AccessLogQuery, EraseRequest, Erased, OtherCases, PartyInput, PartyList,
+    PurposeQuery, RevealRequest, Revealed,
+};
 use crate::api::reads::{
     CaseView, ListParams, OpenList, ReadQuery, SeriesParams, StatsParams, Timeline,
 };
@@ -51,7 +55,7 @@ const ENVELOPE: [(&str, &str); 4] = [
 /// One route as the document describes it.
 #[derive(Debug, Clone)]
 pub struct Endpoint {
-    /// `get` or `post`.
+    /// `get`, `post` or `delete`.
     pub method: &'static str,
     /// The path, with `{name}` placeholders.
     pub path: String,
@@ -165,6 +169,12 @@ pub fn action_example(name: &str) -> Value {
         "report" => json!({
             "kind": "dispute", "category": "neighbours", "source": "grid_patrol",
             "severity": "normal", "location": "330802005001",
+            "parties": [
+                { "role": "applicant", "personal": {
+                    "name": "王秀英", "id_number": "11010519491231002X", "phone": "138 1234 5678",
+                } },
+                { "role": "respondent", "personal": { "name": "李建国" } },
+            ],
             "summary": "两户因院墙滴水发生争执", "happened_at": "2026-03-02T08:30:00+08:00",
         }),
         "register" | "close" => json!({}),
@@ -192,6 +202,9 @@ pub fn action_example(name: &str) -> Value {
         }
         "issue_supervision" => json!({ "note": "请于三日内反馈进展" }),
         "add_note" => json!({ "text": "已电话联系双方" }),
+        "add_party" => json!({
+            "party": { "role": "third_party", "personal": { "name": "张卫东", "phone": "13900001111" } },
+        }),
         "attach_evidence" => json!({
             "content_hash": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
             "media_type": "image/jpeg", "description": "现场照片",
@@ -274,6 +287,12 @@ pub fn endpoints() -> (Vec<Endpoint>, BTreeMap<String, Value>) {
             &mut s,
         );
     }
+    // Parties come with their personal fields, which the server lifts out into the vault: the
+    // documented party is the request's, not the event's.
+    let party_input = s.of::<PartyInput>();
+    s.0.get_mut("ReportRequest").expect("report's body")["properties"]["parties"]["items"] =
+        party_input.clone();
+    s.0.get_mut("AddPartyRequest").expect("add_party's body")["properties"]["party"] = party_input;
 
     let mut read =
         |path: &str, summary: &str, description: &str, parameters: Vec<Value>, ok: Value| {
@@ -341,6 +360,43 @@ pub fn endpoints() -> (Vec<Endpoint>, BTreeMap<String, Value>) {
         "Every event, oldest first, with its hashes.",
         vec![case_id.clone()],
         s.of::<Timeline>(),
+    );
+    let party_id = path_param(
+        "party",
+        "The party's opaque id.",
+        "p-3f2a9c0d1e4b5a6978c0d1e2",
+    );
+    let mut with_purpose = vec![case_id.clone()];
+    with_purpose.extend(params::<PurposeQuery>());
+    read(
+        "/api/v1/cases/{id}/parties",
+        "A case's parties",
+        "Each party's id, role and whether personal data is held or erased (已删除); names, \
+         phones, addresses and the masked ID number only for the holding unit and the case's \
+         active mediator, who must state a `purpose` (recorded in the access log). Analysts: 403.",
+        with_purpose.clone(),
+        s.of::<PartyList>(),
+    );
+    let mut other = vec![case_id.clone(), party_id.clone()];
+    other.extend(params::<PurposeQuery>());
+    read(
+        "/api/v1/cases/{id}/parties/{party}/other-cases",
+        "Other cases of the same person",
+        "Cases of parties with the same ID number, phone or name, by the vault's keyed blind \
+         index (nothing is decrypted); only cases the reader may see are listed, the rest \
+         counted in `hidden`. For the holding unit and the active mediator, with a `purpose`; \
+         recorded as a lookup.",
+        other,
+        s.of::<OtherCases>(),
+    );
+    read(
+        "/api/v1/access-log",
+        "The personal data access log",
+        "Every write, read, reveal, lookup and erasure of personal data: who, in which role, \
+         when, which party, which fields, why. For auditors and admins, about parties of cases \
+         in their scope.",
+        params::<AccessLogQuery>(),
+        s.of::<AccessLog>(),
     );
     let mut unit = vec![code("The unit's region code.")];
     unit.extend(params::<ListParams>());
@@ -425,6 +481,43 @@ pub fn endpoints() -> (Vec<Endpoint>, BTreeMap<String, Value>) {
         ok: (200, None),
         errors: &[],
     });
+    let mut personal = Vec::new();
+    let reveal = s.of::<RevealRequest>();
+    let revealed = s.of::<Revealed>();
+    let erase = s.of::<EraseRequest>();
+    let erased = s.of::<Erased>();
+    personal.push(Endpoint {
+        method: "post",
+        path: "/api/v1/cases/{id}/parties/{party}/reveal".into(),
+        summary: "Reveal a party's whole ID number".into(),
+        description: "For the holding unit and the case's active mediator, with a `purpose`; \
+            recorded in the access log before the number is returned."
+            .into(),
+        parameters: vec![case_id.clone(), party_id.clone()],
+        body: Some(reveal),
+        example: Some(json!({ "purpose": "出具调解协议书" })),
+        ok: (200, Some(revealed)),
+        errors: &[400, 401, 403, 404, 422, 503],
+    });
+    personal.push(Endpoint {
+        method: "delete",
+        path: "/api/v1/parties/{party}/personal-data".into(),
+        summary: "Erase a party's personal data".into(),
+        description: "Crypto-shredding (PIPL art. 47): the party's data key, ciphertexts and \
+            blind-index entries are destroyed, and no storage file keeps them. The cases show \
+            已删除 where the data was; their history, its hash chain and the statistics are \
+            unchanged. For supervisors and admins over one of the party's cases, with a \
+            `legal_basis`."
+            .into(),
+        parameters: vec![party_id],
+        body: Some(erase),
+        example: Some(
+            json!({ "legal_basis": "data_subject_request", "remark": "申请编号 2026-117" }),
+        ),
+        ok: (200, Some(erased)),
+        errors: &[400, 401, 403, 404, 503],
+    });
+    out.extend(personal);
     s.of::<Problem<'_>>();
     (out, s.0)
 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use gridcase_bus::{AnyLog, CommandPath, EventLog, NatsLog, NatsSettings, SledLog};
 use gridcase_domain::{Actor, RegionTree};
 use gridcase_projections::{Calendar, Projection};
+use gridcase_vault::{NatsConfig as VaultNats, Store, Vault};
 use tokio::task::JoinHandle;
 
 use crate::app::{token_hash, App, AppState};
@@ -49,6 +50,10 @@ pub enum ServeError {
     /// A secret could not be read or made.
     #[error("the request fingerprint key")]
     Secret(#[from] crate::secrets::SecretError),
+    /// The personal data vault could not be opened (e.g. a wrong master key, whose message
+    /// names the ids of both keys).
+    #[error("opening the personal data vault")]
+    Vault(#[source] gridcase_vault::VaultError),
     /// A file-system or network operation failed.
     #[error("{context}")]
     Io {
@@ -109,6 +114,28 @@ pub async fn open_log(cfg: &Config) -> Result<AnyLog, ServeError> {
     Ok(SledLog::open(cfg.data_dir.join("log"))?.into())
 }
 
+/// Opens the personal data vault beside the log: `DATA/vault.db` for the embedded store, a
+/// JetStream key-value bucket on the log's server for NATS. The master key comes from the
+/// configuration ([`crate::config::VaultConfig`]); a generated one is warned about.
+pub async fn open_vault(cfg: &Config, log: &AnyLog) -> Result<Arc<Vault>, ServeError> {
+    let source = cfg.vault.key_source()?;
+    std::fs::create_dir_all(&cfg.data_dir)
+        .map_err(io(format!("creating {}", cfg.data_dir.display())))?;
+    let loaded = source.load(&cfg.data_dir).map_err(ServeError::Vault)?;
+    if let Some(w) = &loaded.warning {
+        tracing::warn!("personal data vault: {w}");
+    }
+    let store = match log {
+        AnyLog::Nats(n) => Store::nats(n.jetstream(), VaultNats::default()).await,
+        AnyLog::Sled(_) => Store::open_dir(&cfg.data_dir),
+    }
+    .map_err(ServeError::Vault)?;
+    let vault = Vault::open(store, loaded.key)
+        .await
+        .map_err(ServeError::Vault)?;
+    Ok(Arc::new(vault))
+}
+
 /// A running server.
 pub struct Server {
     /// The bound address.
@@ -124,6 +151,7 @@ pub struct Server {
 pub fn build_app(
     cfg: &Config,
     log: AnyLog,
+    vault: Arc<Vault>,
     regions: Arc<RegionTree>,
     projection: Projection,
     extra_tokens: &[(String, Actor)],
@@ -151,6 +179,7 @@ pub fn build_app(
         directory: directory(cfg, extra_tokens),
         request_key,
         path: CommandPath::new(log, regions.clone(), cfg.policy.clone(), cfg.cache_cases),
+        vault,
         projection,
         regions,
         calendar,
@@ -219,7 +248,8 @@ impl Server {
             seconds = started.elapsed().as_secs_f64(),
             "projection caught up"
         );
-        let app = build_app(cfg, log, regions, projection, extra_tokens)?;
+        let vault = open_vault(cfg, &log).await?;
+        let app = build_app(cfg, log, vault, regions, projection, extra_tokens)?;
         let runner = {
             let app = app.clone();
             tokio::spawn(async move {

@@ -22,6 +22,9 @@ pub enum Field {
 }
 
 impl Field {
+    /// Every field.
+    pub const ALL: [Field; 4] = [Field::Name, Field::IdNumber, Field::Phone, Field::Address];
+
     /// The snake_case name.
     pub fn as_str(self) -> &'static str {
         match self {

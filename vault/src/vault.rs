@@ -576,6 +576,60 @@ impl Vault {
         Ok(parties)
     }
 
+    /// The other parties that share an ID number, phone or name with `party` ("has this
+    /// person been a party before?"), each with the fields that matched, by the party's own
+    /// blind-index postings: nothing is decrypted. Recorded as a lookup about `party`, with
+    /// the parties found.
+    ///
+    /// # Errors
+    ///
+    /// [`VaultError::UnknownParty`], [`VaultError::PartyErased`],
+    /// [`VaultError::PurposeRequired`], storage errors.
+    pub async fn same_person(
+        &self,
+        party: &PartyId,
+        who: &Accessor,
+    ) -> Result<Vec<(PartyId, Vec<Field>)>> {
+        Self::check_purpose(who)?;
+        if self.erasure(Owner::Party(party)).await?.is_some() {
+            return Err(VaultError::PartyErased(party.clone()));
+        }
+        let record = self
+            .record(party)
+            .await?
+            .ok_or_else(|| VaultError::UnknownParty(party.clone()))?;
+        let mut found: BTreeMap<PartyId, Vec<Field>> = BTreeMap::new();
+        let mut fields = Vec::new();
+        for posting in &record.postings {
+            let Some(field) = Field::ALL
+                .into_iter()
+                .find(|f| posting.starts_with(&format!("idx.{}.", f.as_str())))
+            else {
+                continue;
+            };
+            fields.push(field);
+            for other in self.posting_parties(posting).await?.0 {
+                if &other == party || self.erasure(Owner::Party(&other)).await?.is_some() {
+                    continue;
+                }
+                // A posting is a hint; the other party's own record decides.
+                if self
+                    .record(&other)
+                    .await?
+                    .is_some_and(|r| r.postings.contains(posting))
+                {
+                    found.entry(other).or_default().push(field);
+                }
+            }
+        }
+        let mut entry = AccessEntry::new(who, Action::Lookup);
+        entry.party = Some(party.clone());
+        entry.fields = fields;
+        entry.matched = found.keys().cloned().collect();
+        self.log(entry).await?;
+        Ok(found.into_iter().collect())
+    }
+
     /// Whether a party has data, or had it erased. Not an access to personal data.
     ///
     /// # Errors

@@ -852,6 +852,12 @@ pub fn sample_actions() -> Vec<Action> {
         Action::IssueSupervision {
             note: "请加快办理".into(),
         },
+        Action::AddParty {
+            party: Party {
+                id: PartyId::new("p-late").unwrap(),
+                role: PartyRole::ThirdParty,
+            },
+        },
         Action::AddNote {
             text: "已电话联系当事人".into(),
         },

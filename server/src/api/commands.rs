@@ -37,7 +37,7 @@ fn generated_key() -> String {
 /// Parses the body into an [`Action`], naming the offending field on error.
 /// A command request's body: the action, the envelope fields beside it (`occurred_at`,
 /// `case_id`, correlation ids), and the body's canonical JSON (for its fingerprint).
-type ParsedCommand = (Action, Map<String, Value>, Vec<u8>);
+type ParsedCommand = (Action, Map<String, Value>, Vec<u8>, super::parties::Lifted);
 
 fn parse_action(
     name: &str,
@@ -76,6 +76,8 @@ fn parse_action(
             }
         }
     };
+    // Personal fields go to the vault, never into the action (nor into the fingerprint).
+    let lifted = super::parties::take_personal(name, &mut obj)?;
     // What the request asks, canonically (keys sorted), for its fingerprint.
     let canonical = serde_json::to_vec(&obj).unwrap_or_default();
     // Envelope fields, not part of the action.
@@ -103,7 +105,7 @@ fn parse_action(
             format!("invalid {field}: {inner}"),
         )
     })?;
-    Ok((action, extra, canonical))
+    Ok((action, extra, canonical, lifted))
 }
 
 /// The field a serde message names itself: ``missing field `x` `` or ``unknown field `x`, …``.
@@ -183,7 +185,7 @@ async fn execute(
             actor.role()
         )));
     }
-    let (action, extra, canonical) = parse_action(name, body, app.max_body_bytes)?;
+    let (action, extra, canonical, lifted) = parse_action(name, body, app.max_body_bytes)?;
     // A client's key is scoped to the client: two workers who happen to send the same key
     // make two commands.
     let key = header_str(&headers, "idempotency-key")?;
@@ -227,8 +229,11 @@ async fn execute(
     sub.expected = expected;
     sub.correlation_id = correlation("correlation_id")?;
     sub.causation_id = correlation("causation_id")?;
+    let personal =
+        super::parties::assign_party_ids(&mut sub.command.action, &sub.command_id, lifted);
     let action_name = sub.command.action.name();
     let done = run(&app, sub).await?;
+    super::parties::store_personal(&app, &actor, &personal).await?;
     let status = if action_name == Action::REPORT && !done.duplicate {
         StatusCode::CREATED
     } else {

@@ -6,6 +6,11 @@
 //! | POST | `/api/v1/cases/{id}/{action}` | any other command, e.g. `escalate`, `resolve` |
 //! | GET | `/api/v1/cases/{id}` | the case view (not analysts; mediators only their cases) |
 //! | GET | `/api/v1/cases/{id}/timeline` | every event of the case |
+//! | GET | `/api/v1/cases/{id}/parties` | the parties; personal fields for the holding unit and the active mediator ([`parties`]) |
+//! | POST | `/api/v1/cases/{id}/parties/{party}/reveal` | a party's whole ID number, with a purpose |
+//! | GET | `/api/v1/cases/{id}/parties/{party}/other-cases` | cases of the same person (blind index) |
+//! | DELETE | `/api/v1/parties/{party}/personal-data` | erase a party's personal data (supervisors, admins) |
+//! | GET | `/api/v1/access-log` | who read, revealed, looked up or erased personal data (auditors, admins) |
 //! | GET | `/api/v1/cases` | case search within the reader's scope (not analysts) |
 //! | GET | `/api/v1/me`, `/api/v1/me/cases` | who I am; my work |
 //! | GET | `/api/v1/units/{code}/queue` | open cases a unit holds, soonest deadline first |
@@ -31,6 +36,7 @@
 pub mod access;
 pub mod commands;
 pub mod params;
+pub mod parties;
 pub mod reads;
 pub mod shape;
 pub mod work;
@@ -38,7 +44,7 @@ pub mod work;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, MethodRouter};
+use axum::routing::{delete, get, post, MethodRouter};
 use axum::{Json, Router};
 use gridcase_bus::EventLog;
 use serde_json::{json, Value};
@@ -59,7 +65,11 @@ pub fn router(state: AppState) -> Router {
     let mut served = std::collections::BTreeSet::new();
     for e in crate::openapi::endpoints().0 {
         // Every case command is served by one route that reads the action from the path.
-        let path = if e.method == "post" && e.path.starts_with("/api/v1/cases/{id}/") {
+        let is_command = e.method == "post"
+            && e.path
+                .strip_prefix("/api/v1/cases/{id}/")
+                .is_some_and(|action| !action.contains('/'));
+        let path = if is_command {
             "/api/v1/cases/{id}/{action}".to_owned()
         } else {
             e.path.clone()
@@ -92,6 +102,11 @@ fn handler(method: &str, path: &str) -> MethodRouter<AppState> {
         ("get", "/api/v1/regions/{code}") => get(work::region),
         ("get", "/api/v1/cases/{id}") => get(reads::case_view),
         ("get", "/api/v1/cases/{id}/timeline") => get(reads::timeline),
+        ("get", "/api/v1/cases/{id}/parties") => get(parties::list),
+        ("post", "/api/v1/cases/{id}/parties/{party}/reveal") => post(parties::reveal),
+        ("get", "/api/v1/cases/{id}/parties/{party}/other-cases") => get(parties::other_cases),
+        ("delete", "/api/v1/parties/{party}/personal-data") => delete(parties::erase),
+        ("get", "/api/v1/access-log") => get(parties::access_log),
         ("get", "/api/v1/units/{code}/queue") => get(reads::queue),
         ("get", "/api/v1/regions/{code}/open") => get(reads::open_cases),
         ("get", "/api/v1/stats") => get(reads::stats),

@@ -144,14 +144,12 @@ pub(crate) async fn run(run: &mut Run) -> Result<(), BenchError> {
         .iter()
         .map(|a| (format!("bench-{}", a.id()), (*a).clone()))
         .collect();
-    let app = crate::serve::build_app(
-        &cfg,
-        AnyLog::Sled(log),
-        regions.clone(),
-        projection,
-        &tokens,
-    )
-    .map_err(ctx("building the server"))?;
+    let log = AnyLog::Sled(log);
+    let vault = crate::serve::open_vault(&cfg, &log)
+        .await
+        .map_err(ctx("opening the vault"))?;
+    let app = crate::serve::build_app(&cfg, log, vault, regions.clone(), projection, &tokens)
+        .map_err(ctx("building the server"))?;
     let web = WebApp::new(app.clone());
     let pages = crate::web::router_of(web.clone());
     let api = crate::api::router(app);

@@ -76,6 +76,8 @@ pub(crate) struct Harness {
     /// retry resends the very same body, as a client must.
     pub(crate) retry_times: Mutex<BTreeMap<(String, String), String>>,
     pub(crate) _dir: Option<tempfile::TempDir>,
+    /// Where the vault keeps its file and access log.
+    pub(crate) vault_dir: tempfile::TempDir,
 }
 
 impl Drop for Harness {
@@ -102,7 +104,15 @@ impl Harness {
         // window (a deployment migrating old records would do the same).
         cfg.policy.times.max_backdate_days = 0;
         let projection = Projection::in_memory(Calendar::default());
-        let app = serve::build_app(&cfg, log, regions(), projection, &tokens()).unwrap();
+        // The vault beside a log in a directory of its own, under a fresh master key.
+        let vault_dir = tempfile::tempdir().unwrap();
+        let vault = futures::executor::block_on(gridcase_vault::Vault::open(
+            gridcase_vault::Store::open_dir(vault_dir.path()).unwrap(),
+            gridcase_vault::MasterKey::generate().unwrap(),
+        ))
+        .unwrap();
+        let app =
+            serve::build_app(&cfg, log, Arc::new(vault), regions(), projection, &tokens()).unwrap();
         let runner = {
             let app = app.clone();
             tokio::spawn(async move {
@@ -120,6 +130,7 @@ impl Harness {
             texts: Mutex::default(),
             retry_times: Mutex::default(),
             _dir: dir,
+            vault_dir,
         }
     }
 

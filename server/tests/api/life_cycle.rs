@@ -52,6 +52,13 @@ async fn a_full_life_cycle_through_every_endpoint() {
     h.ok(
         GW1,
         &a,
+        "add_party",
+        json!({ "party": { "role": "third_party", "personal": { "name": "隔壁住户" } } }),
+    )
+    .await;
+    h.ok(
+        GW1,
+        &a,
         "attach_evidence",
         json!({ "content_hash": "ab".repeat(32), "media_type": "image/jpeg", "description": "院墙现场照片" }),
     )
@@ -256,7 +263,7 @@ async fn a_full_life_cycle_through_every_endpoint() {
     let after = h.after();
     let view = h.read(&format!("/api/v1/cases/{a}?{after}"), VIL).await;
     assert_eq!(view["case_id"], a);
-    assert_eq!(view["version"], 23);
+    assert_eq!(view["version"], 24);
     assert_eq!(view["status"], "registered");
     assert_eq!(view["case"]["details"]["category"], "housing_homestead");
     let view_b = h.read(&format!("/api/v1/cases/{b}?{after}"), VIL).await;
@@ -265,9 +272,9 @@ async fn a_full_life_cycle_through_every_endpoint() {
 
     // The timeline: every event, versions 1.. without gaps, chained.
     let tl = h.read(&format!("/api/v1/cases/{a}/timeline"), VIL).await;
-    assert_eq!(tl["version"], 23);
+    assert_eq!(tl["version"], 24);
     let events = tl["events"].as_array().unwrap();
-    assert_eq!(events.len(), 23);
+    assert_eq!(events.len(), 24);
     for (i, e) in events.iter().enumerate() {
         assert_eq!(e["version"], i as u64 + 1);
         if i > 0 {
@@ -285,6 +292,7 @@ async fn a_full_life_cycle_through_every_endpoint() {
             "CaseRegistered",
             "CaseAssigned",
             "NoteAdded",
+            "PartyAdded",
             "EvidenceAttached",
             "CaseEscalated",
             "DeadlineExtended",

@@ -7,7 +7,7 @@
 //! - many clients racing on one case: no 500, no lost update.
 //!
 //! One test binary, a module per concern: [`life_cycle`], [`errors`], [`roles`],
-//! [`concurrency`], [`read_your_writes`], [`work`] (search, my work, rosters, regions), [`openapi`] (the document against the server), [`stats`]
+//! [`concurrency`], [`read_your_writes`], [`work`] (search, my work, rosters, regions), [`openapi`] (the document against the server), [`parties`] (personal data: vault, reveal, lookup, erasure, access log), [`stats`]
 //! (what analysts ask: corrections, denominators, overdue at T, series, rankings); the harness they share is [`harness`].
 
 #[path = "../common/mod.rs"]
@@ -18,6 +18,7 @@ mod concurrency;
 mod errors;
 mod life_cycle;
 mod openapi;
+mod parties;
 mod read_your_writes;
 mod roles;
 mod stats;

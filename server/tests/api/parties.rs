@@ -1,0 +1,466 @@
+//! Parties' personal data through the API: it enters with a report or `add_party`, lives only
+//! in the vault, is shown to the holding unit (ID number masked, reveal recorded), found again
+//! by blind index, erased by a supervisor with a legal basis — and analysts and auditors never
+//! receive a personal field from any endpoint.
+
+use super::common::*;
+use super::harness::*;
+
+const NAME: &str = "赵美兰";
+const ID_NUMBER: &str = "330802198503124427";
+const PHONE: &str = "13712345678";
+const ADDRESS: &str = "金桂社区3幢2单元";
+const OTHER_NAME: &str = "钱卫东";
+
+/// A report with two parties, the first with every personal field.
+fn report_with_people(grid: &str) -> Value {
+    let mut body = report_body(grid);
+    body["parties"] = json!([
+        { "role": "applicant", "personal": {
+            "name": NAME, "id_number": ID_NUMBER, "phone": "+86 137-1234-5678", "address": ADDRESS,
+        } },
+        { "role": "respondent", "personal": { "name": OTHER_NAME } },
+    ]);
+    body
+}
+
+async fn report_people(h: &Harness, token: &str, grid: &str) -> String {
+    let r = h
+        .command(token, "", "report", report_with_people(grid))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "report: {}", r.text());
+    r.json()["case_id"].as_str().unwrap().to_owned()
+}
+
+fn parties_uri(case: &str) -> String {
+    format!("/api/v1/cases/{case}/parties?purpose=%E7%94%B5%E8%AF%9D%E8%81%94%E7%B3%BB")
+}
+
+/// Waits until the projection has applied every command so far: the access log and erasure
+/// find a party's cases through it.
+async fn caught_up(h: &Harness) {
+    h.read(&format!("/api/v1/cases?limit=1&{}", h.after()), AUD)
+        .await;
+}
+
+async fn first_party(h: &Harness, case: &str) -> String {
+    h.read(&parties_uri(case), GW1).await["parties"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Every file under `dir`, recursively.
+fn files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            files(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+fn files_containing(dir: &std::path::Path, needle: &[u8]) -> Vec<std::path::PathBuf> {
+    let mut all = Vec::new();
+    files(dir, &mut all);
+    all.into_iter()
+        .filter(|f| {
+            std::fs::read(f)
+                .unwrap()
+                .windows(needle.len())
+                .any(|w| w == needle)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_holding_unit_sees_names_and_a_masked_id_and_the_log_holds_none() {
+    let h = Harness::new();
+    let case = report_people(&h, GW1, G1).await;
+    let v = h.read(&parties_uri(&case), GW1).await;
+    assert_eq!(v["personal_data"], true);
+    let p = &v["parties"][0];
+    assert_eq!(p["role"], "applicant");
+    assert_eq!(p["data"], "held");
+    assert!(p["id"].as_str().unwrap().starts_with("p-"), "{p}");
+    assert_eq!(p["personal"]["name"], NAME);
+    assert_eq!(p["personal"]["id_number_masked"], "330***********4427");
+    assert_eq!(p["personal"]["phone"], PHONE);
+    assert_eq!(p["personal"]["address"], ADDRESS);
+    assert_eq!(v["parties"][1]["personal"]["name"], OTHER_NAME);
+    // The events carry the opaque id and the role only.
+    let timeline = h.get(&format!("/api/v1/cases/{case}/timeline"), GW1).await;
+    assert!(timeline.text().contains(p["id"].as_str().unwrap()));
+    for secret in [NAME, ID_NUMBER, PHONE, ADDRESS, OTHER_NAME] {
+        assert!(
+            !timeline.text().contains(secret),
+            "{secret} in the timeline"
+        );
+        // Nothing in clear in any file: neither the log nor the vault.
+        let dir = h._dir.as_ref().unwrap().path();
+        assert_eq!(
+            files_containing(dir, secret.as_bytes()),
+            Vec::<std::path::PathBuf>::new()
+        );
+        assert_eq!(
+            files_containing(h.vault_dir.path(), secret.as_bytes()),
+            Vec::<std::path::PathBuf>::new()
+        );
+    }
+    // Reading states a purpose, and the read is in the access log.
+    h.refused(
+        h.get(&format!("/api/v1/cases/{case}/parties"), GW1).await,
+        400,
+        "invalid_field",
+    )
+    .await;
+    caught_up(&h).await;
+    let log = h
+        .read(
+            &format!("/api/v1/access-log?party={}", p["id"].as_str().unwrap()),
+            AUD,
+        )
+        .await;
+    let actions: Vec<&str> = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["write", "read"], "{log}");
+    assert_eq!(log["entries"][1]["actor"], "gw-1");
+    assert_eq!(log["entries"][1]["purpose"], "电话联系");
+}
+
+#[tokio::test]
+async fn others_see_ids_and_roles_only_and_the_reveal_is_recorded() {
+    let h = Harness::new();
+    let case = report_people(&h, GW1, G1).await;
+    let party = first_party(&h, &case).await;
+    // The township's supervisor and the auditor see who is a party, not who they are.
+    for token in [SUP, AUD, TWN] {
+        let v = h.read(&parties_uri(&case), token).await;
+        assert_eq!(v["personal_data"], false, "{token}");
+        assert_eq!(v["parties"][0]["data"], "held");
+        assert!(v["parties"][0]["personal"].is_null(), "{token}: {v}");
+    }
+    h.refused(h.get(&parties_uri(&case), ANA).await, 403, "forbidden")
+        .await;
+    // Another grid does not know the case at all.
+    h.refused(h.get(&parties_uri(&case), GW2).await, 404, "not_found")
+        .await;
+    // The whole ID number: the holding unit only, with a purpose, recorded before it is shown.
+    let uri = format!("/api/v1/cases/{case}/parties/{party}/reveal");
+    let purpose = json!({ "purpose": "出具调解协议书" }).to_string();
+    for (token, status) in [(SUP, 403), (AUD, 403), (ANA, 403), (TWN, 403), (GW2, 404)] {
+        let r = h.post_raw(&uri, Some(token), &[], purpose.clone()).await;
+        assert_eq!(r.status.as_u16(), status, "{token}: {}", r.text());
+        assert!(!r.text().contains(ID_NUMBER));
+    }
+    let r = h.post_raw(&uri, Some(GW1), &[], "{}").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
+    let r = h.post_raw(&uri, Some(GW1), &[], purpose).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["id_number"], ID_NUMBER);
+    caught_up(&h).await;
+    let log = h
+        .read(
+            &format!("/api/v1/access-log?party={party}&action=reveal_id_number"),
+            AUD,
+        )
+        .await;
+    assert_eq!(log["entries"].as_array().unwrap().len(), 1, "{log}");
+    assert_eq!(log["entries"][0]["purpose"], "出具调解协议书");
+    assert_eq!(log["entries"][0]["fields"], json!(["id_number"]));
+    // The access log is the auditors' (and admins').
+    h.refused(h.get("/api/v1/access-log", GW1).await, 403, "forbidden")
+        .await;
+    h.refused(h.get("/api/v1/access-log", ANA).await, 403, "forbidden")
+        .await;
+}
+
+#[tokio::test]
+async fn a_party_added_later_gets_a_derived_id_and_a_retry_names_the_same_party() {
+    let h = Harness::new();
+    let case = h.report(GW1, G1).await;
+    let body = json!({ "party": { "role": "third_party", "personal": { "name": "张卫东", "phone": "13900001111" } } });
+    let key = h.next_key();
+    let first = h
+        .send(
+            GW1,
+            &case,
+            "add_party",
+            body.clone(),
+            &[("idempotency-key", &key)],
+        )
+        .await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text());
+    let again = h
+        .send(GW1, &case, "add_party", body, &[("idempotency-key", &key)])
+        .await;
+    assert_eq!(again.json()["duplicate"], true, "{}", again.text());
+    let v = h.read(&parties_uri(&case), GW1).await;
+    let parties = v["parties"].as_array().unwrap();
+    assert_eq!(parties.len(), 3, "{v}");
+    assert_eq!(parties[2]["role"], "third_party");
+    assert_eq!(parties[2]["personal"]["name"], "张卫东");
+    // The party is in the case view too (opaque id, role).
+    let view = h.read(&format!("/api/v1/cases/{case}"), GW1).await;
+    assert!(view
+        .to_string()
+        .contains(parties[2]["id"].as_str().unwrap()));
+}
+
+#[tokio::test]
+async fn bad_personal_data_is_a_400_naming_the_field_and_appends_nothing() {
+    let h = Harness::new();
+    let mut body = report_with_people(G1);
+    body["parties"][0]["personal"]["id_number"] = json!("110105194912310021");
+    let v = h
+        .refused(
+            h.command(GW1, "", "report", body).await,
+            400,
+            "invalid_field",
+        )
+        .await;
+    assert_eq!(v["field"], "parties[0].personal.id_number", "{v}");
+    let mut body = report_with_people(G1);
+    body["parties"][1]["id"] = json!("p-chosen");
+    let v = h
+        .refused(
+            h.command(GW1, "", "report", body).await,
+            400,
+            "invalid_field",
+        )
+        .await;
+    assert_eq!(v["field"], "parties[1].id", "{v}");
+    let mut body = report_with_people(G1);
+    body["parties"][0]["personal"]["nickname"] = json!("阿英");
+    let v = h
+        .refused(
+            h.command(GW1, "", "report", body).await,
+            400,
+            "invalid_field",
+        )
+        .await;
+    assert_eq!(v["field"], "parties[0].personal", "{v}");
+}
+
+#[tokio::test]
+async fn the_same_person_is_found_in_other_cases_by_blind_index() {
+    let h = Harness::new();
+    let a = report_people(&h, GW1, G1).await;
+    // The same person again, the name typed with a space.
+    let mut body = report_body(G1);
+    body["parties"] = json!([{ "role": "respondent", "personal": {
+        "name": "赵 美兰", "id_number": ID_NUMBER.to_lowercase(),
+    } }]);
+    let r = h.command(GW1, "", "report", body).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let b = r.json()["case_id"].as_str().unwrap().to_owned();
+    // Someone else in another township.
+    h.command(GW4, "", "report", report_with_people(G4)).await;
+    let party = first_party(&h, &a).await;
+    let v = h
+        .read(
+            &format!("/api/v1/cases/{a}/parties/{party}/other-cases?purpose=%E6%9F%A5%E9%87%8D"),
+            GW1,
+        )
+        .await;
+    let items = v["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{v}");
+    assert_eq!(items[0]["case"]["case_id"], b.as_str());
+    assert_eq!(items[0]["matched_by"], json!(["id_number", "name"]));
+    // The case in the other township is a match the grid worker may not see: counted only.
+    assert_eq!(v["hidden"], 1, "{v}");
+    // Search by person: a phone number as dialled finds the first case.
+    let found = h
+        .read(
+            "/api/v1/cases?person=137%201234%205678&purpose=%E6%9F%A5%E9%87%8D",
+            GW1,
+        )
+        .await;
+    assert_eq!(found["total"], 1, "{found}");
+    assert_eq!(found["items"][0]["case_id"], a.as_str());
+    let by_id = h
+        .read(&format!("/api/v1/cases?person={ID_NUMBER}&purpose=x"), GW1)
+        .await;
+    assert_eq!(by_id["total"], 2, "{by_id}");
+    // Auditors and analysts do not look people up.
+    h.refused(
+        h.get(&format!("/api/v1/cases?person={ID_NUMBER}&purpose=x"), AUD)
+            .await,
+        403,
+        "forbidden",
+    )
+    .await;
+    // Lookups are in the access log with what they found.
+    let log = h.read("/api/v1/access-log?action=lookup", AUD).await;
+    assert!(log["entries"].as_array().unwrap().len() >= 2, "{log}");
+}
+
+#[tokio::test]
+async fn erasure_shows_erased_and_changes_no_history_or_statistics() {
+    let h = Harness::new();
+    let case = report_people(&h, GW1, G1).await;
+    h.ok(GW1, &case, "register", json!({})).await;
+    let party = first_party(&h, &case).await;
+    let timeline = h
+        .read(&format!("/api/v1/cases/{case}/timeline?{}", h.after()), AUD)
+        .await;
+    let stats_uri =
+        format!("/api/v1/stats?region={COUNTY}&period=2025-06&as_of=2025-07-01T00:00:00Z");
+    let stats = h.read(&stats_uri, ANA).await;
+    let uri = format!("/api/v1/parties/{party}/personal-data");
+    let erase = |token: &'static str, body: Value| {
+        let uri = uri.clone();
+        let h = &h;
+        async move {
+            h.request(
+                Method::DELETE,
+                &uri,
+                Some(token),
+                &[("content-type", "application/json")],
+                Body::from(body.to_string()),
+            )
+            .await
+        }
+    };
+    let basis = json!({ "legal_basis": "data_subject_request", "remark": "申请编号 2026-117" });
+    for token in [GW1, VIL, AUD] {
+        h.refused(erase(token, basis.clone()).await, 403, "forbidden")
+            .await;
+    }
+    h.refused(erase(ANA, basis.clone()).await, 403, "forbidden")
+        .await;
+    let r = erase(SUP, json!({ "remark": "x" })).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
+    let r = h
+        .request(
+            Method::DELETE,
+            "/api/v1/parties/p-nobody/personal-data",
+            Some(SUP),
+            &[("content-type", "application/json")],
+            Body::from(basis.to_string()),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text());
+    let r = erase(SUP, basis).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["cases"], json!([case]));
+    // 已删除 where the data was; the other party is untouched.
+    let v = h.read(&parties_uri(&case), GW1).await;
+    assert_eq!(v["parties"][0]["data"], "erased", "{v}");
+    assert!(v["parties"][0]["personal"].is_null());
+    assert!(v["parties"][0]["erased_at"].is_string());
+    assert_eq!(v["parties"][1]["personal"]["name"], OTHER_NAME);
+    let r = h
+        .post_raw(
+            &format!("/api/v1/cases/{case}/parties/{party}/reveal"),
+            Some(GW1),
+            &[],
+            json!({ "purpose": "核对" }).to_string(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+    assert_eq!(r.json()["code"], "personal_data_erased");
+    // History and statistics are exactly as before.
+    assert_eq!(
+        h.read(&format!("/api/v1/cases/{case}/timeline"), AUD).await,
+        timeline
+    );
+    assert_eq!(h.read(&stats_uri, ANA).await, stats);
+    // Nothing of the erased party survives in the vault's files.
+    for secret in [NAME, ID_NUMBER, PHONE, ADDRESS] {
+        assert_eq!(
+            files_containing(h.vault_dir.path(), secret.as_bytes()),
+            Vec::<std::path::PathBuf>::new()
+        );
+    }
+    let log = h
+        .read(
+            &format!("/api/v1/access-log?party={party}&action=erase_party_data"),
+            AUD,
+        )
+        .await;
+    assert_eq!(log["entries"][0]["actor"], "sup-1", "{log}");
+    assert_eq!(
+        log["entries"][0]["purpose"],
+        "data_subject_request: 申请编号 2026-117"
+    );
+}
+
+/// Every string of a JSON value.
+fn all_strings(v: &Value) -> String {
+    let mut out = Vec::new();
+    strings(v, &mut out);
+    out.join("\n")
+}
+
+#[tokio::test]
+async fn analysts_and_auditors_never_receive_a_personal_field_from_any_endpoint() {
+    let h = Harness::new();
+    let case = report_people(&h, GW1, G1).await;
+    h.ok(GW1, &case, "register", json!({})).await;
+    let party = first_party(&h, &case).await;
+    // Reads by the holding unit and a reveal fill the access log.
+    let reveal = format!("/api/v1/cases/{case}/parties/{party}/reveal");
+    h.post_raw(
+        &reveal,
+        Some(GW1),
+        &[],
+        json!({ "purpose": "核对" }).to_string(),
+    )
+    .await;
+    let doc = h.read("/api/v1/openapi.json", AUD).await;
+    let secrets = [
+        NAME,
+        ID_NUMBER,
+        PHONE,
+        ADDRESS,
+        OTHER_NAME,
+        "330***********4427",
+    ];
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, _) in item.as_object().unwrap() {
+            let uri = path
+                .replace("{id}", &case)
+                .replace("{party}", &party)
+                .replace("{code}", VILLAGE);
+            let sep = if uri.contains('?') { '&' } else { '?' };
+            let uri = format!("{uri}{sep}purpose=x");
+            for token in [AUD, ANA] {
+                let r = match method.as_str() {
+                    "get" => h.get(&uri, token).await,
+                    "post" if uri.contains("/reveal") => {
+                        h.post_raw(
+                            &uri,
+                            Some(token),
+                            &[],
+                            json!({ "purpose": "x" }).to_string(),
+                        )
+                        .await
+                    }
+                    // Commands are refused to both roles before anything is read.
+                    "post" | "delete" => continue,
+                    other => panic!("{other} {path}"),
+                };
+                let text = r.text();
+                let strings = serde_json::from_str::<Value>(&text)
+                    .map(|v| all_strings(&v))
+                    .unwrap_or(text);
+                for s in secrets {
+                    assert!(
+                        !strings.contains(s),
+                        "{method} {uri} as {token} returned {s}"
+                    );
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 30, "{checked} responses checked");
+}
