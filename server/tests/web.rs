@@ -1886,3 +1886,189 @@ async fn case_forms_act_once_and_refuse_stale_versions() {
     assert_eq!(app.server().app.path.log().head().await.unwrap(), head);
     app.stop().await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// 当事人: personal data on the workbench
+// ---------------------------------------------------------------------------------------------
+
+/// Screenshots go here when `GRIDCASE_SCREENSHOTS` is set.
+fn screenshot_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("GRIDCASE_SCREENSHOTS")?;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    Some(dir)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parties_on_the_workbench_from_report_to_erasure() {
+    let Some(grid) = Browser::start().await else {
+        return;
+    };
+    let Some(other) = Browser::start().await else {
+        return;
+    };
+    let app = App::start("tiny").await;
+    let shots = screenshot_dir();
+    let name = "孙丽华";
+    let id_number = "330802198503124427";
+    // The grid worker reports a dispute with a party's name, ID number and phone.
+    grid.sign_in(&app, "demo-grid-worker").await;
+    grid.goto(&app.url("/report")).await;
+    grid.choose("#kind", "dispute").await;
+    grid.wait_for("#category option[value=neighbours]").await;
+    grid.choose("#category", "neighbours").await;
+    grid.fill("#summary", "邻里因排水沟堵塞发生争执（当事人测试）")
+        .await;
+    grid.click("#report-parties > summary").await;
+    grid.fill("#p1_name", name).await;
+    grid.fill("#p1_id_number", id_number).await;
+    grid.fill("#p1_phone", "137 1234 5678").await;
+    grid.fill("#p2_name", "周建新").await;
+    if let Some(dir) = &shots {
+        grid.screenshot(dir, "report-parties").await;
+    }
+    // A bad ID number is refused in words, the form kept.
+    grid.fill("#p1_id_number", "330802198503124428").await;
+    grid.click("form.report-form button[type=submit]").await;
+    grid.wait_for("#report-error").await;
+    assert!(
+        grid.text("#report-error")
+            .await
+            .contains("当事人1 身份证号码"),
+        "{}",
+        grid.text("#report-error").await
+    );
+    assert_eq!(
+        grid.js("return document.querySelector('#p1_name').value")
+            .await,
+        json!(name)
+    );
+    grid.fill("#summary", "邻里因排水沟堵塞发生争执（当事人测试）")
+        .await;
+    grid.fill("#p1_id_number", id_number).await;
+    grid.click("form.report-form button[type=submit]").await;
+    grid.wait_for("#reported").await;
+    let case = grid.text("#reported .case-id").await;
+    // The case page: names for the holding unit, the ID number masked.
+    grid.goto(&app.url(&format!("/cases/{case}"))).await;
+    grid.wait_for("#parties").await;
+    assert_eq!(grid.text("#parties [data-field=name]").await, name);
+    assert_eq!(
+        grid.text("#parties [data-field=id_number]").await,
+        "330***********4427"
+    );
+    let source = grid.js("return document.documentElement.outerHTML").await;
+    assert!(!source.as_str().unwrap().contains(id_number));
+    // The whole number, with a purpose, once.
+    grid.click("#parties details[data-reveal] > summary").await;
+    grid.fill(
+        "#parties details[data-reveal] input[name=purpose]",
+        "出具调解协议书",
+    )
+    .await;
+    grid.click("#parties details[data-reveal] button[type=submit]")
+        .await;
+    grid.wait_for("#revealed-number").await;
+    assert_eq!(grid.text("#revealed-number").await, id_number);
+    if let Some(dir) = &shots {
+        grid.js("window.scrollTo(0, document.querySelector('#parties').getBoundingClientRect().top + window.scrollY - 16)").await;
+        grid.screenshot(dir, "case-parties").await;
+    }
+    // A party learned later.
+    grid.open_action("add_party").await;
+    grid.choose("#add_party-role", "third_party").await;
+    grid.fill("#add_party-name", "吴晓东").await;
+    grid.act("add_party").await;
+    assert_eq!(
+        grid.js("return document.querySelectorAll('#parties li.party').length")
+            .await,
+        json!(3)
+    );
+    // The same person in another case is found by the blind index.
+    let again = api(
+        &app,
+        "demo-grid-worker",
+        "/api/v1/cases",
+        "parties-again",
+        json!({
+            "kind": "dispute", "category": "neighbours", "source": "grid_patrol",
+            "severity": "normal", "location": GRID,
+            "parties": [{ "role": "respondent", "personal": { "name": name, "id_number": id_number } }],
+            "summary": "同一当事人的另一起纠纷",
+            "happened_at": gridcase_domain::Timestamp::now().plus_millis(-3_600_000).to_string(),
+        }),
+    )
+    .await;
+    app.settle().await;
+    grid.goto(&app.url(&format!("/cases/{case}"))).await;
+    grid.click("#parties li.party:first-child a[data-other-cases]")
+        .await;
+    grid.wait_for("#other-cases").await;
+    let again_id = again["case_id"].as_str().unwrap();
+    assert!(
+        grid.exists(&format!("#other-cases tr[data-case='{again_id}']"))
+            .await
+    );
+    if let Some(dir) = &shots {
+        grid.screenshot(dir, "other-cases").await;
+    }
+    // The county's supervisor erases the first party's data with a legal basis.
+    other.sign_in(&app, "demo-supervisor").await;
+    other.goto(&app.url(&format!("/cases/{case}"))).await;
+    other.wait_for("#parties").await;
+    assert!(!other.exists("#parties [data-field=name]").await);
+    other
+        .click("#parties li.party:first-child details[data-erase] > summary")
+        .await;
+    other
+        .choose(
+            "#parties li.party:first-child select[name=legal_basis]",
+            "data_subject_request",
+        )
+        .await;
+    other
+        .fill(
+            "#parties li.party:first-child input[name=remark]",
+            "申请编号 2026-117",
+        )
+        .await;
+    if let Some(dir) = &shots {
+        other.js("window.scrollTo(0, document.querySelector('#parties').getBoundingClientRect().top + window.scrollY - 16)").await;
+        other.screenshot(dir, "case-parties-erase").await;
+    }
+    other
+        .click("#parties li.party:first-child details[data-erase] button[type=submit]")
+        .await;
+    other.wait_for("#done").await;
+    assert!(other.text("#done").await.contains("已删除"));
+    // The holding unit now sees 已删除 where the data was.
+    grid.goto(&app.url(&format!("/cases/{case}"))).await;
+    grid.wait_for("#parties li.party:first-child [data-erased]")
+        .await;
+    assert_eq!(
+        grid.text("#parties li.party:first-child [data-erased]")
+            .await,
+        "已删除"
+    );
+    assert!(!grid.text("#parties").await.contains(name));
+    other.sign_out().await;
+    // The auditor reads who saw what, and why.
+    other.sign_in(&app, "demo-auditor").await;
+    other.goto(&app.url("/audit/access-log")).await;
+    other.wait_for("#access-log").await;
+    let log = other.text("#access-log").await;
+    for words in [
+        "显示完整身份证号",
+        "出具调解协议书",
+        "删除个人信息",
+        "比对查找",
+    ] {
+        assert!(log.contains(words), "{words} not in {log}");
+    }
+    if let Some(dir) = &shots {
+        other.screenshot(dir, "access-log").await;
+    }
+    grid.close().await;
+    other.close().await;
+    app.stop().await;
+}

@@ -29,14 +29,15 @@ use gridcase_bus::{ExpectedVersion, Position};
 use gridcase_domain::allowed::probe;
 use gridcase_domain::{
     decide, Action, Actor, CaseFile, CaseId, CaseState, Category, Command, CommandId, Context,
-    Envelope, MediationOutcome, MediationType, ReferralTarget, RegionCode, RejectReason, Rejection,
-    ReopenReason, ResolutionMethod, Role, Satisfaction, Severity, Timestamp,
+    Envelope, MediationOutcome, MediationType, PartyRole, ReferralTarget, RegionCode, RejectReason,
+    Rejection, ReopenReason, ResolutionMethod, Role, Satisfaction, Severity, Timestamp,
 };
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::audit::event_name;
 use super::i18n::Tr;
+use super::parties::PartiesCard;
 use super::report::{LocationPicker, Opt};
 use super::rows::countdown;
 use super::session::{encode, Viewer};
@@ -166,6 +167,7 @@ struct CasePage {
     done: Option<String>,
     error: Option<String>,
     auditor: bool,
+    parties: PartiesCard,
 }
 
 /// The page's words for an action.
@@ -190,6 +192,7 @@ fn action_words(name: &str) -> (&'static str, &'static str) {
         "extend_deadline" => ("act.extend", "act.extend_help"),
         "issue_supervision" => ("act.supervise", "act.supervise_help"),
         "add_note" => ("act.note", "act.note_help"),
+        "add_party" => ("act.add_party", "act.add_party_help"),
         "attach_evidence" => ("act.evidence", "act.evidence_help"),
         "merge" => ("act.merge", "act.merge_help"),
         "correct_details" => ("act.correct", "act.correct_help"),
@@ -507,6 +510,35 @@ fn fields(web: &WebApp, t: Tr, v: &Viewer, name: &str, s: &CaseState) -> Vec<Fie
         }
         "issue_supervision" => vec![textarea("note", t.s("f.instruction"), true)],
         "add_note" => vec![textarea("text", t.s("f.note_text"), true)],
+        "add_party" => {
+            let text = |name, label, help| Field {
+                kind: "text",
+                name,
+                label,
+                help,
+                ..Field::default()
+            };
+            vec![
+                select(
+                    "role",
+                    t.s("f.party_role"),
+                    opts(
+                        PartyRole::ALL,
+                        Some(PartyRole::ThirdParty),
+                        PartyRole::as_str,
+                        |r| vocab(t, r.zh(), r.as_str()),
+                    ),
+                ),
+                text("name", t.s("parties.name"), None),
+                text(
+                    "id_number",
+                    t.s("parties.id_number"),
+                    Some(t.s("f.id_number_help")),
+                ),
+                text("phone", t.s("parties.phone"), None),
+                text("address", t.s("parties.address"), None),
+            ]
+        }
         "attach_evidence" => vec![
             Field {
                 kind: "text",
@@ -686,6 +718,12 @@ fn action_of(
         }
         "issue_supervision" => put("note", text("note")),
         "add_note" => put("text", text("text")),
+        // The id is the server's ([`crate::api::parties::assign_party_ids`]); the personal
+        // fields go to the vault, not into the action.
+        "add_party" => put(
+            "party",
+            serde_json::json!({ "id": "pending", "role": field("role") }),
+        ),
         "attach_evidence" => {
             put("content_hash", text("content_hash"));
             put("media_type", text("media_type"));
@@ -1039,6 +1077,7 @@ fn page(
     envelopes: &[(Position, Envelope)],
     done: Option<String>,
     error: Option<String>,
+    parties: PartiesCard,
 ) -> CasePage {
     let t = v.tr();
     let s = &view.case;
@@ -1157,6 +1196,7 @@ fn page(
         done,
         error,
         auditor: v.actor.role() == Role::Auditor,
+        parties,
     }
 }
 
@@ -1176,17 +1216,38 @@ pub async fn show(
     Path(id): Path<String>,
     Query(q): Query<CaseQuery>,
 ) -> Result<Response, WebError> {
-    let (_, file, envelopes) = read(&web, &v, &id).await?;
+    let (case, file, envelopes) = read(&web, &v, &id).await?;
     let t = v.tr();
-    let done = Action::case_commands().find(|n| *n == q.done).map(|n| {
-        let mut s = format!("{}{}", t.s("case.done"), t.s(action_words(n).0));
-        if !q.dup.is_empty() {
-            s.push_str(t.s("case.done_again"));
-        }
-        s
-    });
+    let done = if q.done == "erased" {
+        Some(t.s("parties.done_erased").to_owned())
+    } else {
+        Action::case_commands().find(|n| *n == q.done).map(|n| {
+            let mut s = format!("{}{}", t.s("case.done"), t.s(action_words(n).0));
+            if !q.dup.is_empty() {
+                s.push_str(t.s("case.done_again"));
+            }
+            s
+        })
+    };
+    let parties = super::parties::card(&web, &v, &case, &file.state).await;
     let view = case_view_of(&web.app, &v.actor, file, &envelopes);
-    Ok(render(&page(&web, &v, view, &envelopes, done, None)))
+    Ok(render(&page(
+        &web, &v, view, &envelopes, done, None, parties,
+    )))
+}
+
+/// The case page with an ID number just revealed (`(party, number)`), shown once.
+pub async fn show_with(
+    web: &WebApp,
+    v: &Viewer,
+    id: &str,
+    revealed: Option<(String, String)>,
+) -> Result<Response, WebError> {
+    let (case, file, envelopes) = read(web, v, id).await?;
+    let mut parties = super::parties::card(web, v, &case, &file.state).await;
+    parties.revealed = revealed;
+    let view = case_view_of(&web.app, &v.actor, file, &envelopes);
+    Ok(render(&page(web, v, view, &envelopes, None, None, parties)))
 }
 
 /// The query of `GET /cases/{id}/units`: the levels chosen so far.
@@ -1276,6 +1337,15 @@ pub async fn act(
             ApiError::field("invalid_field", "key", e.to_string()),
         )
     })?;
+    let lifted = if name == "add_party" {
+        let data = super::parties::personal_of_form(&f, "")
+            .map_err(|e| WebError::new(&web, &v, e).reload_at(case_page.clone()))?;
+        crate::api::parties::Lifted {
+            parties: vec![(0, data)],
+        }
+    } else {
+        crate::api::parties::Lifted::default()
+    };
     let body = serde_json::to_vec(&action).unwrap_or_default();
     let mut sub = crate::api::commands::submission(
         &web.app,
@@ -1289,8 +1359,13 @@ pub async fn act(
     if let Some(version) = f.get("version").and_then(|s| s.trim().parse().ok()) {
         sub.expected = ExpectedVersion::Exactly(version);
     }
+    let personal =
+        crate::api::parties::assign_party_ids(&mut sub.command.action, &sub.command_id, lifted);
     match crate::api::commands::run(&web.app, sub).await {
         Ok(done) => {
+            super::parties::store(&web, &v.actor, &personal)
+                .await
+                .map_err(|e| WebError::new(&web, &v, e).reload_at(case_page.clone()))?;
             let mut to = format!("{case_page}?done={name}");
             if done.duplicate {
                 to.push_str("&dup=1");
@@ -1310,8 +1385,17 @@ pub async fn act(
                 t.s(action_words(name).0),
                 t.rejection(&r, &web.app.regions, &web.clock)
             );
+            let parties = super::parties::card(&web, &v, &case, &file.state).await;
             let view = case_view_of(&web.app, &v.actor, file, &envelopes);
-            let mut resp = render(&page(&web, &v, view, &envelopes, None, Some(reason)));
+            let mut resp = render(&page(
+                &web,
+                &v,
+                view,
+                &envelopes,
+                None,
+                Some(reason),
+                parties,
+            ));
             *resp.status_mut() = status;
             Ok(resp)
         }
@@ -1331,6 +1415,11 @@ fn field_zh(field: &str) -> &str {
         "body" => "接收机构",
         "content_hash" => "SHA-256摘要",
         "into" => "合并到的案件编号",
+        "personal.name" => "姓名",
+        "personal.id_number" => "身份证号码",
+        "personal.phone" => "电话",
+        "personal.address" => "地址",
+        "purpose" => "用途",
         other => other,
     }
 }

@@ -16,6 +16,7 @@
 //! | `GET /work`, `/work/list`, `/work/events` (SSE) | [`work`] 我的工作台, live | grid workers, unit staff, mediators, supervisors, admins |
 //! | `GET /search`, `/search/region` | [`search`] 检索 | everyone but analysts |
 //! | `GET /cases/{id}`, `/cases/{id}/units`; `POST /cases/{id}/{action}` | [`case`] the case page and its action forms | everyone but analysts, within their view |
+//! | `POST /cases/{id}/parties/{party}/reveal`, `GET …/other-cases`, `POST /parties/{party}/erase`, `GET /audit/access-log` | [`parties`] 当事人: reveal, other cases, erasure, access log | the holding unit and active mediator; supervisors and admins erase; auditors read the log |
 //! | `GET /assets/{fingerprint}/{*name}` | [`assets`] | everyone |
 //!
 //! Templates live in `server/templates/` (one `layout.html`, `views/`, `partials/`), checked
@@ -27,6 +28,7 @@ pub mod audit;
 pub mod case;
 pub mod csrf;
 pub mod i18n;
+pub mod parties;
 pub mod report;
 pub mod rows;
 pub mod search;
@@ -108,6 +110,7 @@ pub fn router_of(web: Web) -> Router {
         .route("/audit", get(audit::index))
         .route("/audit/cases/{id}", get(audit::case))
         .route("/audit/cases/{id}/history.json", get(audit::download))
+        .route("/audit/access-log", get(parties::access_log))
         .route("/work", get(work::page))
         .route("/work/list", get(work::list_partial))
         .route("/search", get(search::page))
@@ -115,6 +118,12 @@ pub fn router_of(web: Web) -> Router {
         .route("/cases/{id}", get(case::show))
         .route("/cases/{id}/units", get(case::units))
         .route("/cases/{id}/{action}", post(case::act))
+        .route("/cases/{id}/parties/{party}/reveal", post(parties::reveal))
+        .route(
+            "/cases/{id}/parties/{party}/other-cases",
+            get(parties::other_cases),
+        )
+        .route("/parties/{party}/erase", post(parties::erase))
         .route("/assets/{fingerprint}/{*name}", get(assets::serve))
         .layer(CompressionLayer::new());
     // The live list's event stream is never compressed: a compressor would hold events back.

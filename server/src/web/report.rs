@@ -211,12 +211,61 @@ pub struct ReportForm {
     summary: String,
     #[serde(default)]
     happened_at: String,
+    /// The parties (当事人, optional): `p1_role`, `p1_name`, `p1_id_number`, `p1_phone`,
+    /// `p1_address`, and the same for `p2_`.
+    #[serde(flatten)]
+    people: BTreeMap<String, String>,
 }
+
+/// Parties the report form offers.
+const FORM_PARTIES: usize = 2;
 
 impl ReportForm {
     fn chosen(&self) -> BTreeMap<u8, String> {
         chosen_levels(&self.l4, &self.l3, &self.l2, &self.l1)
     }
+
+    fn person(&self, i: usize, field: &str) -> String {
+        self.people
+            .get(&format!("p{}_{field}", i + 1))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The parties given (those with any personal field), with their personal data lifted
+    /// out for the vault; 400 naming the party and field when one fails its check.
+    fn parties(
+        &self,
+    ) -> Result<(Vec<gridcase_domain::Party>, crate::api::parties::Lifted), (usize, ApiError)> {
+        let mut parties = Vec::new();
+        let mut lifted = crate::api::parties::Lifted::default();
+        for i in 0..FORM_PARTIES {
+            let data = super::parties::personal_of_form(&self.people, &format!("p{}_", i + 1))
+                .map_err(|e| (i, e))?;
+            let Some(data) = data else { continue };
+            let role = self
+                .person(i, "role")
+                .parse()
+                .unwrap_or(gridcase_domain::PartyRole::Applicant);
+            lifted.parties.push((parties.len(), Some(data)));
+            parties.push(gridcase_domain::Party {
+                id: gridcase_domain::PartyId::new("pending").expect("a valid party id"),
+                role,
+            });
+        }
+        Ok((parties, lifted))
+    }
+}
+
+/// One party's inputs on the report form.
+struct PersonInputs {
+    /// 1 or 2.
+    n: usize,
+    roles: Vec<Opt>,
+    name: String,
+    id_number: String,
+    phone: String,
+    address: String,
 }
 
 /// A case just reported.
@@ -241,6 +290,8 @@ struct ReportView {
     max_happened_at: String,
     error: Option<String>,
     done: Option<Done>,
+    people: Vec<PersonInputs>,
+    people_open: bool,
 }
 
 fn options<T: Copy + PartialEq>(
@@ -296,6 +347,35 @@ fn view(
         max_happened_at: web.clock.input(now),
         error,
         done,
+        people: (0..FORM_PARTIES)
+            .map(|i| PersonInputs {
+                n: i + 1,
+                roles: options(
+                    gridcase_domain::PartyRole::ALL,
+                    f.person(i, "role").parse().unwrap_or(if i == 0 {
+                        gridcase_domain::PartyRole::Applicant
+                    } else {
+                        gridcase_domain::PartyRole::Respondent
+                    }),
+                    gridcase_domain::PartyRole::as_str,
+                    |r| {
+                        if t.zh() {
+                            r.zh().to_owned()
+                        } else {
+                            r.as_str().replace('_', " ")
+                        }
+                    },
+                ),
+                name: f.person(i, "name"),
+                id_number: f.person(i, "id_number"),
+                phone: f.person(i, "phone"),
+                address: f.person(i, "address"),
+            })
+            .collect(),
+        people_open: f
+            .people
+            .iter()
+            .any(|(k, v)| !k.ends_with("_role") && !v.trim().is_empty()),
     }
 }
 
@@ -457,7 +537,7 @@ pub async fn submit(
         *r.status_mut() = status;
         Ok(r)
     };
-    let action = match action(&web, &v.actor, &f) {
+    let mut action = match action(&web, &v.actor, &f) {
         Ok(a) => a,
         Err(e) => {
             let status = e.status();
@@ -470,6 +550,33 @@ pub async fn submit(
             return again(status, msg);
         }
     };
+    let lifted = match f.parties() {
+        Ok((people, lifted)) => {
+            if let Action::Report { parties, .. } = &mut action {
+                *parties = people;
+            }
+            lifted
+        }
+        Err((i, e)) => {
+            let field = match &e {
+                ApiError::BadRequest {
+                    field: Some(field), ..
+                } => field.clone(),
+                _ => String::new(),
+            };
+            let msg = if t.zh() {
+                format!(
+                    "{}：当事人{} {}",
+                    t.s("error.400"),
+                    i + 1,
+                    super::parties::field_zh(&field)
+                )
+            } else {
+                format!("party {}: {e}", i + 1)
+            };
+            return again(e.status(), msg);
+        }
+    };
     let key = f.key.trim();
     CommandId::new(key).map_err(|e| {
         WebError::new(
@@ -480,7 +587,7 @@ pub async fn submit(
     })?;
     // The form's fields, canonically, are the request its key is bound to.
     let body = serde_json::to_vec(&action).unwrap_or_default();
-    let sub = crate::api::commands::submission(
+    let mut sub = crate::api::commands::submission(
         &web.app,
         &v.actor,
         None,
@@ -489,9 +596,14 @@ pub async fn submit(
         Timestamp::now(),
         &body,
     );
+    let personal =
+        crate::api::parties::assign_party_ids(&mut sub.command.action, &sub.command_id, lifted);
     let result = crate::api::commands::run(&web.app, sub).await;
     match result {
         Ok(done) => {
+            super::parties::store(&web, &v.actor, &personal)
+                .await
+                .map_err(|e| WebError::new(&web, &v, e))?;
             let mut to = format!("/report?done={}", session::encode(done.case_id.as_str()));
             if done.duplicate {
                 to.push_str("&dup=1");

@@ -1,0 +1,561 @@
+//! 当事人 on the workbench: the parties card of the case page, the reveal of an ID number,
+//! a person's other cases, erasure, and the auditors' access log — over the same calls as the
+//! API ([`crate::api::parties`]), so the same people see the same things and every read of
+//! personal data is recorded the same way.
+//!
+//! | route | what | who |
+//! |---|---|---|
+//! | `POST /cases/{id}/parties/{party}/reveal` | the case page with the whole ID number shown once | the holding unit, the active mediator |
+//! | `GET /cases/{id}/parties/{party}/other-cases` | the same person's other cases (blind index) | the same |
+//! | `POST /parties/{party}/erase` | erasure with a legal basis, back to the case | supervisors, admins |
+//! | `GET /audit/access-log` | who read, revealed, looked up or erased personal data | auditors |
+
+use std::collections::BTreeMap;
+
+use askama::Template;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use gridcase_domain::{Actor, CaseId, CaseState, PartyId, Role};
+use serde::Deserialize;
+
+use super::i18n::Tr;
+use super::report::Opt;
+use super::rows::RowView;
+use super::session::{encode, Viewer};
+use super::{csrf, render, require, Chrome, Page, Web, WebApp, WebError};
+use crate::api::parties::{
+    self as api, AccessLogQuery, DataStatus, LegalBasis, PersonalInput, PURPOSE_INTAKE,
+};
+use crate::error::ApiError;
+
+/// The purpose recorded when the case page shows a party's name and phone.
+pub const PURPOSE_CASE_PAGE: &str = "办理案件（查看案件页面）";
+
+/// One party as the card shows it.
+#[derive(Debug, Clone)]
+pub struct PartyRow {
+    /// The opaque id.
+    pub id: String,
+    /// The role in words.
+    pub role: String,
+    /// `held`, `erased` or `none`.
+    pub status: &'static str,
+    /// When it was erased (local), for `erased`.
+    pub erased_at: String,
+    /// 姓名, for readers of personal data.
+    pub name: String,
+    /// 身份证号码, masked.
+    pub id_masked: String,
+    /// 电话.
+    pub phone: String,
+    /// 地址.
+    pub address: String,
+}
+
+/// The parties card of the case page.
+#[derive(Debug, Clone, Default)]
+pub struct PartiesCard {
+    /// Whether the viewer sees personal fields (and may reveal and look up).
+    pub personal: bool,
+    /// Whether the viewer may erase (supervisors, admins).
+    pub can_erase: bool,
+    /// The parties.
+    pub rows: Vec<PartyRow>,
+    /// The legal bases to choose from when erasing.
+    pub bases: Vec<Opt>,
+    /// An ID number revealed just now: (party id, the number).
+    pub revealed: Option<(String, String)>,
+}
+
+/// The card for `v` on a case; a vault that cannot be read shows the parties without their
+/// data rather than failing the whole page.
+pub async fn card(web: &WebApp, v: &Viewer, case: &CaseId, state: &CaseState) -> PartiesCard {
+    let t = v.tr();
+    let list = match api::parties_of(
+        &web.app,
+        &v.actor,
+        case.clone(),
+        state,
+        Some(PURPOSE_CASE_PAGE),
+    )
+    .await
+    {
+        Ok(list) => list,
+        Err(e) => {
+            tracing::warn!(error = %e, "the parties card without personal data");
+            return PartiesCard {
+                rows: state
+                    .details
+                    .iter()
+                    .flat_map(|d| d.parties.iter())
+                    .map(|p| PartyRow {
+                        id: p.id.to_string(),
+                        role: role_words(t, p.role),
+                        status: "none",
+                        erased_at: String::new(),
+                        name: String::new(),
+                        id_masked: String::new(),
+                        phone: String::new(),
+                        address: String::new(),
+                    })
+                    .collect(),
+                ..PartiesCard::default()
+            };
+        }
+    };
+    let rows = list
+        .parties
+        .into_iter()
+        .map(|p| {
+            let personal = p.personal.unwrap_or(api::PersonalView {
+                name: None,
+                id_number_masked: None,
+                phone: None,
+                address: None,
+            });
+            PartyRow {
+                id: p.id.to_string(),
+                role: role_words(t, p.role),
+                status: match p.data {
+                    DataStatus::Held => "held",
+                    DataStatus::Erased => "erased",
+                    DataStatus::None => "none",
+                },
+                erased_at: p
+                    .erased_at
+                    .map(|at| web.clock.minute(at))
+                    .unwrap_or_default(),
+                name: personal.name.unwrap_or_default(),
+                id_masked: personal.id_number_masked.unwrap_or_default(),
+                phone: personal.phone.unwrap_or_default(),
+                address: personal.address.unwrap_or_default(),
+            }
+        })
+        .collect();
+    PartiesCard {
+        personal: list.personal_data,
+        can_erase: matches!(v.actor.role(), Role::Supervisor | Role::Admin),
+        rows,
+        bases: LegalBasis::ALL
+            .iter()
+            .map(|b| Opt {
+                value: b.as_str().into(),
+                label: if t.zh() {
+                    b.zh().into()
+                } else {
+                    b.as_str().replace('_', " ")
+                },
+                selected: false,
+            })
+            .collect(),
+        revealed: None,
+    }
+}
+
+fn role_words(t: Tr, role: gridcase_domain::PartyRole) -> String {
+    if t.zh() {
+        role.zh().to_owned()
+    } else {
+        role.as_str().replace('_', " ")
+    }
+}
+
+/// The personal fields of a form (`name`, `id_number`, `phone`, `address`), checked.
+///
+/// # Errors
+///
+/// 400 naming the field.
+pub fn personal_of_form(
+    form: &BTreeMap<String, String>,
+    prefix: &str,
+) -> Result<Option<gridcase_vault::PersonalData>, ApiError> {
+    let get = |k: &str| {
+        form.get(&format!("{prefix}{k}"))
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+    };
+    api::personal_data(
+        &PersonalInput {
+            name: get("name"),
+            id_number: get("id_number"),
+            phone: get("phone"),
+            address: get("address"),
+        },
+        "personal",
+    )
+}
+
+/// A personal field's name as forms label it (`personal.id_number` → 身份证号码).
+pub fn field_zh(field: &str) -> &str {
+    match field.rsplit('.').next().unwrap_or(field) {
+        "name" => "姓名",
+        "id_number" => "身份证号码",
+        "phone" => "电话",
+        "address" => "地址",
+        "purpose" => "用途",
+        other => other,
+    }
+}
+
+/// Stores what a form gave for the parties of a recorded command (the intake purpose).
+pub async fn store(
+    web: &WebApp,
+    actor: &Actor,
+    parties: &[(PartyId, gridcase_vault::PersonalData)],
+) -> Result<(), ApiError> {
+    debug_assert!(!PURPOSE_INTAKE.is_empty());
+    api::store_personal(&web.app, actor, parties).await
+}
+
+/// The form of a reveal.
+#[derive(Debug, Deserialize)]
+pub struct RevealForm {
+    csrf: String,
+    #[serde(default)]
+    purpose: String,
+}
+
+fn form_error(web: &WebApp, v: &Viewer, e: FormRejection) -> WebError {
+    WebError::new(
+        web,
+        v,
+        ApiError::BadRequest {
+            code: "invalid_field",
+            message: e.body_text(),
+            field: None,
+        },
+    )
+}
+
+/// `POST /cases/{id}/parties/{party}/reveal`: the case page, the number shown once.
+pub async fn reveal(
+    State(web): State<Web>,
+    v: Viewer,
+    headers: HeaderMap,
+    Path((id, party)): Path<(String, String)>,
+    form: Result<Form<RevealForm>, FormRejection>,
+) -> Result<Response, WebError> {
+    let Form(f) = form.map_err(|e| form_error(&web, &v, e))?;
+    if !csrf::verify(&v.csrf, Some(&f.csrf), &headers) {
+        return Err(WebError::csrf(Chrome::new(&web, &v, None, "")));
+    }
+    let back = format!("/cases/{}", encode(&id));
+    let revealed = reveal_number(&web, &v.actor, &id, &party, &f.purpose)
+        .await
+        .map_err(|e| WebError::new(&web, &v, e).reload_at(back.clone()))?;
+    super::case::show_with(&web, &v, &id, Some((party, revealed))).await
+}
+
+async fn reveal_number(
+    web: &WebApp,
+    actor: &Actor,
+    case: &str,
+    party: &str,
+    purpose: &str,
+) -> Result<String, ApiError> {
+    let case = crate::api::params::parse_case_id(case)?;
+    let state = web.app.path.load(&case).await?;
+    if state.status == gridcase_domain::Status::New
+        || !crate::api::access::may_read_case(actor, &state)
+    {
+        return Err(ApiError::NotFound(format!("no case {case}")));
+    }
+    let party = PartyId::new(party).map_err(|_| ApiError::NotFound("no such party".into()))?;
+    if !state
+        .details
+        .as_ref()
+        .is_some_and(|d| d.parties.iter().any(|p| p.id == party))
+    {
+        return Err(ApiError::NotFound("no such party in this case".into()));
+    }
+    if !api::may_read_personal(actor, &state) {
+        return Err(ApiError::Forbidden(
+            "only the holding unit and the case's active mediator see parties' personal data"
+                .into(),
+        ));
+    }
+    let purpose = purpose.trim();
+    if purpose.is_empty() {
+        return Err(ApiError::field(
+            "invalid_field",
+            "purpose",
+            "say why you need the whole ID number (it is recorded)",
+        ));
+    }
+    let who = gridcase_vault::Accessor::now(actor.id().clone(), actor.role(), purpose);
+    let number = web.app.vault.reveal_id_number(&party, &who).await?;
+    Ok(number.expose().to_owned())
+}
+
+#[derive(Template)]
+#[template(path = "views/other_cases.html")]
+struct OtherCasesView {
+    c: Chrome,
+    t: Tr,
+    case: String,
+    rows: Vec<(RowView, String)>,
+    hidden: usize,
+}
+
+/// `GET /cases/{id}/parties/{party}/other-cases`.
+pub async fn other_cases(
+    State(web): State<Web>,
+    v: Viewer,
+    Path((id, party)): Path<(String, String)>,
+) -> Result<Response, WebError> {
+    let t = v.tr();
+    let back = format!("/cases/{}", encode(&id));
+    let found = async {
+        let case = crate::api::params::parse_case_id(&id)?;
+        let state = web.app.path.load(&case).await?;
+        if state.status == gridcase_domain::Status::New
+            || !crate::api::access::may_read_case(&v.actor, &state)
+        {
+            return Err(ApiError::NotFound(format!("no case {case}")));
+        }
+        let party_id =
+            PartyId::new(&party).map_err(|_| ApiError::NotFound("no such party".into()))?;
+        if !api::may_read_personal(&v.actor, &state) {
+            return Err(ApiError::Forbidden(
+                "only the holding unit and the case's active mediator look people up".into(),
+            ));
+        }
+        let who = gridcase_vault::Accessor::now(
+            v.actor.id().clone(),
+            v.actor.role(),
+            "核查当事人的其他案件",
+        );
+        let same = web.app.vault.same_person(&party_id, &who).await?;
+        Ok(api::other_cases_of(
+            &web.app, &v.actor, &case, party_id, same,
+        ))
+    }
+    .await
+    .map_err(|e| WebError::new(&web, &v, e).reload_at(back))?;
+    let rows = found
+        .items
+        .iter()
+        .map(|o| {
+            let matched = o
+                .matched_by
+                .iter()
+                .map(|f| match (t.zh(), f.as_str()) {
+                    (true, "id_number") => "身份证号码",
+                    (true, "phone") => "电话",
+                    (true, "name") => "姓名",
+                    (_, other) => other,
+                })
+                .collect::<Vec<_>>()
+                .join("、");
+            (
+                RowView::of(t, &web.clock, &o.case, gridcase_domain::Timestamp::now()),
+                matched,
+            )
+        })
+        .collect();
+    Ok(render(&OtherCasesView {
+        c: Chrome::new(&web, &v, None, t.s("parties.other_title")),
+        t,
+        case: id,
+        rows,
+        hidden: found.hidden,
+    }))
+}
+
+/// The form of an erasure.
+#[derive(Debug, Deserialize)]
+pub struct EraseForm {
+    csrf: String,
+    case: String,
+    #[serde(default)]
+    legal_basis: String,
+    #[serde(default)]
+    remark: String,
+}
+
+/// `POST /parties/{party}/erase`: back to the case page, the party shown as 已删除.
+pub async fn erase(
+    State(web): State<Web>,
+    v: Viewer,
+    headers: HeaderMap,
+    Path(party): Path<String>,
+    form: Result<Form<EraseForm>, FormRejection>,
+) -> Result<Response, WebError> {
+    let Form(f) = form.map_err(|e| form_error(&web, &v, e))?;
+    if !csrf::verify(&v.csrf, Some(&f.csrf), &headers) {
+        return Err(WebError::csrf(Chrome::new(&web, &v, None, "")));
+    }
+    let back = format!("/cases/{}", encode(&f.case));
+    let done = async {
+        if !matches!(v.actor.role(), Role::Supervisor | Role::Admin) {
+            return Err(ApiError::Forbidden(
+                "erasing personal data is for supervisors and admins".into(),
+            ));
+        }
+        let basis = LegalBasis::ALL
+            .into_iter()
+            .find(|b| b.as_str() == f.legal_basis)
+            .ok_or_else(|| {
+                ApiError::field("invalid_field", "legal_basis", "choose the legal basis")
+            })?;
+        let case = crate::api::params::parse_case_id(&f.case)?;
+        let state = web.app.path.load(&case).await?;
+        let party = PartyId::new(&party).map_err(|_| ApiError::NotFound("no such party".into()))?;
+        let in_case = state
+            .details
+            .as_ref()
+            .is_some_and(|d| d.parties.iter().any(|p| p.id == party));
+        if state.status == gridcase_domain::Status::New
+            || !crate::api::access::may_read_case(&v.actor, &state)
+            || !in_case
+        {
+            return Err(ApiError::NotFound("no such party".into()));
+        }
+        api::erase_party(&web.app, &v.actor, &party, basis, Some(&f.remark)).await
+    }
+    .await;
+    match done {
+        Ok(()) => Ok(Redirect::to(&format!("{back}?done=erased")).into_response()),
+        Err(e) => Err(WebError::new(&web, &v, e).reload_at(back)),
+    }
+}
+
+/// One line of the access log page.
+pub struct AccessLine {
+    /// When (local).
+    pub at: String,
+    /// Who, by name, and the role.
+    pub who: String,
+    /// What, in words.
+    pub action: String,
+    /// The party.
+    pub party: String,
+    /// The fields.
+    pub fields: String,
+    /// The purpose or legal basis.
+    pub purpose: String,
+}
+
+#[derive(Template)]
+#[template(path = "views/access_log.html")]
+struct AccessLogView {
+    c: Chrome,
+    t: Tr,
+    party: String,
+    actor: String,
+    actions: Vec<Opt>,
+    lines: Vec<AccessLine>,
+}
+
+/// The query of the access log page.
+#[derive(Debug, Default, Deserialize)]
+pub struct AccessLogForm {
+    #[serde(default)]
+    party: String,
+    #[serde(default)]
+    actor: String,
+    #[serde(default)]
+    action: String,
+}
+
+const ACTIONS: [(&str, &str); 7] = [
+    ("write", "登记"),
+    ("read", "查看"),
+    ("reveal_id_number", "显示完整身份证号"),
+    ("lookup", "比对查找"),
+    ("erase_party_data", "删除个人信息"),
+    ("read_case_text", "读取案件文字"),
+    ("erase_case_key", "删除案件密钥"),
+];
+
+fn action_words(t: Tr, a: &str) -> String {
+    match ACTIONS.iter().find(|(k, _)| *k == a) {
+        Some((_, zh)) if t.zh() => (*zh).to_owned(),
+        _ => a.replace('_', " "),
+    }
+}
+
+/// A recorded purpose with a legal basis's code (`data_subject_request: …`) in words.
+fn basis_words(t: Tr, purpose: &str) -> String {
+    let (code, rest) = purpose.split_once(": ").unwrap_or((purpose, ""));
+    match LegalBasis::ALL.into_iter().find(|b| b.as_str() == code) {
+        Some(b) if t.zh() => {
+            if rest.is_empty() {
+                b.zh().to_owned()
+            } else {
+                format!("{}：{rest}", b.zh())
+            }
+        }
+        _ => purpose.to_owned(),
+    }
+}
+
+/// `GET /audit/access-log`.
+pub async fn access_log(
+    State(web): State<Web>,
+    v: Viewer,
+    Query(q): Query<AccessLogForm>,
+) -> Result<Response, WebError> {
+    require(&web, &v, Page::Audit)?;
+    let t = v.tr();
+    let query = AccessLogQuery {
+        party: Some(q.party.trim().to_owned()),
+        actor: Some(q.actor.trim().to_owned()),
+        action: Some(q.action.trim().to_owned()),
+        since: None,
+        until: None,
+    };
+    let log = api::access_log_for(&web.app, &v.actor, &query)
+        .await
+        .map_err(|e| WebError::new(&web, &v, e))?;
+    let lines = log
+        .entries
+        .into_iter()
+        .rev()
+        .map(|e| AccessLine {
+            at: web.clock.second(e.at),
+            who: format!(
+                "{} · {}",
+                web.app.directory.name_of(&e.actor),
+                t.role(&e.role)
+            ),
+            action: action_words(t, &e.action),
+            party: e.party.map(|p| p.to_string()).unwrap_or_default(),
+            fields: e
+                .fields
+                .iter()
+                .map(|f| {
+                    if t.zh() {
+                        field_zh(f.as_str())
+                    } else {
+                        f.as_str()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(if t.zh() { "、" } else { ", " }),
+            purpose: basis_words(t, &e.purpose),
+        })
+        .collect();
+    Ok(render(&AccessLogView {
+        c: Chrome::new(&web, &v, Some(Page::Audit), t.s("access.title")),
+        t,
+        party: q.party,
+        actor: q.actor,
+        actions: ACTIONS
+            .iter()
+            .map(|(k, zh)| Opt {
+                value: (*k).into(),
+                label: if t.zh() {
+                    (*zh).into()
+                } else {
+                    k.replace('_', " ")
+                },
+                selected: *k == q.action,
+            })
+            .collect(),
+        lines,
+    }))
+}
