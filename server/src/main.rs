@@ -52,6 +52,19 @@ struct RegionArgs {
     grids: Option<PathBuf>,
 }
 
+/// The personal data vault's master key, over the configuration's `[vault]` table: a file or
+/// an environment variable with 64 hex digits; with neither, `DATA/vault.key` is generated
+/// (with a warning: it sits beside the data it protects).
+#[derive(clap::Args, Clone)]
+struct VaultArgs {
+    /// A file holding the vault's master key (mode 0600, outside the data directory).
+    #[arg(long, value_name = "FILE", conflicts_with = "vault_key_env")]
+    vault_key_file: Option<PathBuf>,
+    /// An environment variable holding the vault's master key.
+    #[arg(long, value_name = "NAME")]
+    vault_key_env: Option<String>,
+}
+
 #[derive(Subcommand)]
 enum Cmd {
     /// Run the command path, the projection runner and the HTTP API.
@@ -60,6 +73,8 @@ enum Cmd {
         store: StoreArgs,
         #[command(flatten)]
         regions: RegionArgs,
+        #[command(flatten)]
+        vault: VaultArgs,
         /// Address to listen on.
         #[arg(long)]
         listen: Option<std::net::SocketAddr>,
@@ -153,6 +168,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         Cmd::Serve {
             store,
             regions,
+            vault,
             listen,
             demo,
         } => {
@@ -165,6 +181,14 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             }
             if let Some(g) = regions.grids {
                 cfg.regions.grids = Some(g);
+            }
+            if let Some(f) = vault.vault_key_file {
+                cfg.vault.key_file = Some(f);
+                cfg.vault.key_env = None;
+            }
+            if let Some(v) = vault.vault_key_env {
+                cfg.vault.key_env = Some(v);
+                cfg.vault.key_file = None;
             }
             // The demo's people have names, and every unit a generated roster to pick from.
             cfg.demo_roster |= demo;

@@ -225,3 +225,50 @@ async fn erasure_on_nats_leaves_no_trace_and_changes_nothing_else() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_master_key_stops_the_start_with_both_key_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = tempfile::tempdir().unwrap();
+    let key_file = |name: &str| {
+        let path = keys.path().join(name);
+        gridcase_vault::master::write_key_file(
+            &path,
+            &gridcase_vault::MasterKey::generate().unwrap(),
+        )
+        .unwrap();
+        path
+    };
+    let mut cfg = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.path().to_owned(),
+        ..Config::default()
+    };
+    cfg.vault.key_file = Some(key_file("right.key"));
+    let log = serve::open_log(&cfg).await.unwrap();
+    Server::start(&cfg, log, regions(), &tokens())
+        .await
+        .unwrap()
+        .stop()
+        .await
+        .unwrap();
+    cfg.vault.key_file = Some(key_file("wrong.key"));
+    let log = serve::open_log(&cfg).await.unwrap();
+    let Err(e) = Server::start(&cfg, log, regions(), &tokens()).await else {
+        panic!("the server started with the wrong master key");
+    };
+    let chain = gridcase_domain::error_chain(&e);
+    assert!(chain.contains("opening the personal data vault"), "{chain}");
+    assert!(chain.contains("wrong master key"), "{chain}");
+    assert!(chain.contains("master key id"), "{chain}");
+    // Naming both a file and a variable is a configuration error, not a guess.
+    cfg.vault.key_env = Some("GRIDCASE_VAULT_KEY".into());
+    let log = serve::open_log(&cfg).await.unwrap();
+    let Err(e) = Server::start(&cfg, log, regions(), &tokens()).await else {
+        panic!("the server started with two key sources");
+    };
+    assert!(
+        gridcase_domain::error_chain(&e).contains("key_file and key_env"),
+        "{e}"
+    );
+}
