@@ -26,30 +26,10 @@ fn regions() -> Arc<RegionTree> {
     Arc::new(t)
 }
 
-fn files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            files(&p, out);
-        } else {
-            out.push(p);
-        }
-    }
-}
-
 /// The files under `dirs` that contain `needle`.
 fn holding(dirs: &[PathBuf], needle: &[u8]) -> Vec<PathBuf> {
-    let mut all = Vec::new();
-    for d in dirs {
-        files(d, &mut all);
-    }
-    all.into_iter()
-        .filter(|f| {
-            std::fs::read(f)
-                .map(|b| b.windows(needle.len()).any(|w| w == needle))
-                .unwrap_or(false)
-        })
-        .collect()
+    let dirs: Vec<&Path> = dirs.iter().map(PathBuf::as_path).collect();
+    files_holding(&dirs, needle)
 }
 
 async fn replay(args: &[&str]) -> (gridcase_replay_tool::Status, String) {

@@ -313,7 +313,7 @@ pub async fn find_person(
 }
 
 /// A stated purpose, required and short (it is recorded in clear).
-fn purpose(v: Option<&str>, field: &'static str) -> Result<String, ApiError> {
+pub fn purpose(v: Option<&str>, field: &'static str) -> Result<String, ApiError> {
     let p = v.map(str::trim).unwrap_or_default();
     if p.is_empty() {
         return Err(ApiError::field(
@@ -367,7 +367,7 @@ impl From<VaultError> for ApiError {
 }
 
 /// A case the reader may see, or 404 as for an unknown one; analysts 403.
-async fn readable_case(
+pub async fn readable_case(
     app: &AppState,
     actor: &Actor,
     id: &str,
@@ -386,7 +386,7 @@ async fn readable_case(
 }
 
 /// A party of the case, or 404.
-fn party_of(state: &CaseState, party: &str) -> Result<PartyId, ApiError> {
+pub fn party_of(state: &CaseState, party: &str) -> Result<PartyId, ApiError> {
     let id = PartyId::new(party).map_err(|_| ApiError::NotFound("no such party".into()))?;
     let known = state
         .details
@@ -399,7 +399,9 @@ fn party_of(state: &CaseState, party: &str) -> Result<PartyId, ApiError> {
     }
 }
 
-fn require_personal(actor: &Actor, state: &CaseState) -> Result<(), ApiError> {
+/// 403 unless `actor` may see the personal data of this case's parties
+/// ([`may_read_personal`]).
+pub fn require_personal(actor: &Actor, state: &CaseState) -> Result<(), ApiError> {
     if may_read_personal(actor, state) {
         Ok(())
     } else {
@@ -576,6 +578,20 @@ fn json_body<T: serde::de::DeserializeOwned>(
     })
 }
 
+/// A party of a case `actor` may see, whose personal data `actor` may see: 404 for a case or
+/// party they do not know, 403 when the data is not theirs to see.
+pub async fn personal_party(
+    app: &AppState,
+    actor: &Actor,
+    case: &str,
+    party: &str,
+) -> Result<(CaseId, CaseState, PartyId), ApiError> {
+    let (case_id, state) = readable_case(app, actor, case).await?;
+    let party = party_of(&state, party)?;
+    require_personal(actor, &state)?;
+    Ok((case_id, state, party))
+}
+
 /// `POST /api/v1/cases/{id}/parties/{party}/reveal`.
 pub(crate) async fn reveal(
     State(app): State<AppState>,
@@ -584,9 +600,7 @@ pub(crate) async fn reveal(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Revealed>, ApiError> {
     let actor = app.authenticate(&headers)?.clone();
-    let (_, state) = readable_case(&app, &actor, &id).await?;
-    let party = party_of(&state, &party)?;
-    require_personal(&actor, &state)?;
+    let (_, _, party) = personal_party(&app, &actor, &id, &party).await?;
     let req: RevealRequest = json_body(body)?;
     let why = purpose(Some(&req.purpose), "purpose")?;
     let who = Accessor::now(actor.id().clone(), actor.role(), why);
@@ -632,9 +646,7 @@ pub(crate) async fn other_cases(
 ) -> Result<Json<OtherCases>, ApiError> {
     let actor = app.authenticate(&headers)?.clone();
     let Query(q) = q.map_err(|e| ApiError::query(e.body_text()))?;
-    let (case_id, state) = readable_case(&app, &actor, &id).await?;
-    let party = party_of(&state, &party)?;
-    require_personal(&actor, &state)?;
+    let (case_id, _, party) = personal_party(&app, &actor, &id, &party).await?;
     let why = purpose(q.purpose.as_deref(), "purpose")?;
     let who = Accessor::now(actor.id().clone(), actor.role(), why);
     let same = app.vault.same_person(&party, &who).await?;

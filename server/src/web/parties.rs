@@ -256,35 +256,8 @@ async fn reveal_number(
     party: &str,
     purpose: &str,
 ) -> Result<String, ApiError> {
-    let case = crate::api::params::parse_case_id(case)?;
-    let state = web.app.path.load(&case).await?;
-    if state.status == gridcase_domain::Status::New
-        || !crate::api::access::may_read_case(actor, &state)
-    {
-        return Err(ApiError::NotFound(format!("no case {case}")));
-    }
-    let party = PartyId::new(party).map_err(|_| ApiError::NotFound("no such party".into()))?;
-    if !state
-        .details
-        .as_ref()
-        .is_some_and(|d| d.parties.iter().any(|p| p.id == party))
-    {
-        return Err(ApiError::NotFound("no such party in this case".into()));
-    }
-    if !api::may_read_personal(actor, &state) {
-        return Err(ApiError::Forbidden(
-            "only the holding unit and the case's active mediator see parties' personal data"
-                .into(),
-        ));
-    }
-    let purpose = purpose.trim();
-    if purpose.is_empty() {
-        return Err(ApiError::field(
-            "invalid_field",
-            "purpose",
-            "say why you need the whole ID number (it is recorded)",
-        ));
-    }
+    let (_, _, party) = api::personal_party(&web.app, actor, case, party).await?;
+    let purpose = api::purpose(Some(purpose), "purpose")?;
     let who = gridcase_vault::Accessor::now(actor.id().clone(), actor.role(), purpose);
     let number = web.app.vault.reveal_id_number(&party, &who).await?;
     Ok(number.expose().to_owned())
@@ -309,27 +282,14 @@ pub async fn other_cases(
     let t = v.tr();
     let back = format!("/cases/{}", encode(&id));
     let found = async {
-        let case = crate::api::params::parse_case_id(&id)?;
-        let state = web.app.path.load(&case).await?;
-        if state.status == gridcase_domain::Status::New
-            || !crate::api::access::may_read_case(&v.actor, &state)
-        {
-            return Err(ApiError::NotFound(format!("no case {case}")));
-        }
-        let party_id =
-            PartyId::new(&party).map_err(|_| ApiError::NotFound("no such party".into()))?;
-        if !api::may_read_personal(&v.actor, &state) {
-            return Err(ApiError::Forbidden(
-                "only the holding unit and the case's active mediator look people up".into(),
-            ));
-        }
+        let (case, _, party_id) = api::personal_party(&web.app, &v.actor, &id, &party).await?;
         let who = gridcase_vault::Accessor::now(
             v.actor.id().clone(),
             v.actor.role(),
             "核查当事人的其他案件",
         );
         let same = web.app.vault.same_person(&party_id, &who).await?;
-        Ok(api::other_cases_of(
+        Ok::<_, ApiError>(api::other_cases_of(
             &web.app, &v.actor, &case, party_id, same,
         ))
     }
@@ -401,19 +361,8 @@ pub async fn erase(
             .ok_or_else(|| {
                 ApiError::field("invalid_field", "legal_basis", "choose the legal basis")
             })?;
-        let case = crate::api::params::parse_case_id(&f.case)?;
-        let state = web.app.path.load(&case).await?;
-        let party = PartyId::new(&party).map_err(|_| ApiError::NotFound("no such party".into()))?;
-        let in_case = state
-            .details
-            .as_ref()
-            .is_some_and(|d| d.parties.iter().any(|p| p.id == party));
-        if state.status == gridcase_domain::Status::New
-            || !crate::api::access::may_read_case(&v.actor, &state)
-            || !in_case
-        {
-            return Err(ApiError::NotFound("no such party".into()));
-        }
+        let (_, state) = api::readable_case(&web.app, &v.actor, &f.case).await?;
+        let party = api::party_of(&state, &party)?;
         api::erase_party(&web.app, &v.actor, &party, basis, Some(&f.remark)).await
     }
     .await;

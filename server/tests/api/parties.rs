@@ -50,31 +50,6 @@ async fn first_party(h: &Harness, case: &str) -> String {
         .to_owned()
 }
 
-/// Every file under `dir`, recursively.
-fn files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            files(&p, out);
-        } else {
-            out.push(p);
-        }
-    }
-}
-
-fn files_containing(dir: &std::path::Path, needle: &[u8]) -> Vec<std::path::PathBuf> {
-    let mut all = Vec::new();
-    files(dir, &mut all);
-    all.into_iter()
-        .filter(|f| {
-            std::fs::read(f)
-                .unwrap()
-                .windows(needle.len())
-                .any(|w| w == needle)
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn the_holding_unit_sees_names_and_a_masked_id_and_the_log_holds_none() {
     let h = Harness::new();
@@ -101,11 +76,11 @@ async fn the_holding_unit_sees_names_and_a_masked_id_and_the_log_holds_none() {
         // Nothing in clear in any file: neither the log nor the vault.
         let dir = h._dir.as_ref().unwrap().path();
         assert_eq!(
-            files_containing(dir, secret.as_bytes()),
+            files_holding(&[dir], secret.as_bytes()),
             Vec::<std::path::PathBuf>::new()
         );
         assert_eq!(
-            files_containing(h.vault_dir.path(), secret.as_bytes()),
+            files_holding(&[h.vault_dir.path()], secret.as_bytes()),
             Vec::<std::path::PathBuf>::new()
         );
     }
@@ -375,7 +350,7 @@ async fn erasure_shows_erased_and_changes_no_history_or_statistics() {
     // Nothing of the erased party survives in the vault's files.
     for secret in [NAME, ID_NUMBER, PHONE, ADDRESS] {
         assert_eq!(
-            files_containing(h.vault_dir.path(), secret.as_bytes()),
+            files_holding(&[h.vault_dir.path()], secret.as_bytes()),
             Vec::<std::path::PathBuf>::new()
         );
     }

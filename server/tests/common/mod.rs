@@ -114,3 +114,30 @@ pub fn report_body(grid: &str) -> Value {
         "happened_at": "2025-06-01T08:00:00Z",
     })
 }
+
+/// Every file under `dir`, recursively.
+fn files_under(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            files_under(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+/// The files under `dirs` whose bytes contain `needle` (for erasure and clear-text checks).
+pub fn files_holding(dirs: &[&std::path::Path], needle: &[u8]) -> Vec<std::path::PathBuf> {
+    let mut all = Vec::new();
+    for d in dirs {
+        files_under(d, &mut all);
+    }
+    all.into_iter()
+        .filter(|f| {
+            std::fs::read(f)
+                .map(|b| b.windows(needle.len()).any(|w| w == needle))
+                .unwrap_or(false)
+        })
+        .collect()
+}
