@@ -158,11 +158,15 @@ impl FileStore {
         let mut line = serde_json::to_vec(entry)
             .map_err(|err| VaultError::Corrupt(format!("encode access entry: {err}")))?;
         line.push(b'\n');
-        let mut file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.access)
-            .map_err(io(what()))?;
+        let mut options = OpenOptions::new();
+        options.create(true).append(true);
+        // Who looked at whom is itself sensitive: readable by the server's user only.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let mut file = options.open(&self.access).map_err(io(what()))?;
         file.write_all(&line).map_err(io(what()))?;
         file.sync_data().map_err(io(what()))?;
         Ok(())
