@@ -2012,6 +2012,22 @@ async fn parties_on_the_workbench_from_report_to_erasure() {
     if let Some(dir) = &shots {
         grid.screenshot(dir, "other-cases").await;
     }
+    // 检索 by the person's ID number finds both cases (the blind index, not the text).
+    grid.goto(&app.url(&format!("/search?person={id_number}")))
+        .await;
+    grid.wait_for("#search-results").await;
+    for c in [case.as_str(), again_id] {
+        assert!(
+            grid.exists(&format!("#search-results tr[data-case='{c}']"))
+                .await,
+            "{c} not found by person"
+        );
+    }
+    assert_eq!(
+        grid.js("return document.querySelectorAll('#search-results tr[data-case]').length")
+            .await,
+        json!(2)
+    );
     // The county's supervisor erases the first party's data with a legal basis.
     other.sign_in(&app, "demo-supervisor").await;
     other.goto(&app.url(&format!("/cases/{case}"))).await;

@@ -453,6 +453,12 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
         "18 characters, check character verified; shown masked.",
     ),
     ("parties.title", "当事人", "Parties"),
+    ("search.person", "当事人", "Party"),
+    (
+        "search.person_help",
+        "身份证号码、电话或完整姓名，按加密索引精确比对；每次查找记入访问日志。",
+        "ID number, phone or full name, matched exactly by keyed index; every lookup is recorded.",
+    ),
     ("report.parties", "当事人", "Parties"),
     ("report.party", "当事人", "Party "),
     (

@@ -55,6 +55,9 @@ pub struct SearchForm {
     assignee: String,
     #[serde(default)]
     mediator: String,
+    /// A person: ID number, phone or full name (blind index).
+    #[serde(default)]
+    person: String,
     #[serde(default)]
     from: String,
     #[serde(default)]
@@ -115,6 +118,9 @@ struct SearchView {
     sorts: Vec<Opt>,
     /// More than the words and the region were asked for: the filters start open.
     filtered: bool,
+    /// The person looked up, and whether this reader may look people up.
+    person: String,
+    lookup: bool,
     table: CaseTable,
 }
 
@@ -149,6 +155,9 @@ fn picker(web: &WebApp, v: &Viewer, f: &SearchForm) -> LocationPicker {
         "search.whole_scope",
     )
 }
+
+/// The purpose recorded when the search page looks a person up.
+const PURPOSE_PERSON: &str = "检索当事人的案件（工作台检索）";
 
 /// `GET /search`.
 pub async fn page(
@@ -209,7 +218,24 @@ pub async fn page(
     query.reported_from = date("from", &f.from, false)?;
     query.reported_to = date("to", &f.to, true)?;
     let visible = visibility(&v.actor).map_err(err)?;
-    let page = run_search(&web.app, &v.actor, &visible, &query).map_err(err)?;
+    let person = f.person.trim();
+    let page = if person.is_empty() {
+        run_search(&web.app, &v.actor, &visible, &query).map_err(err)?
+    } else {
+        query.parties =
+            crate::api::parties::find_person(&web.app, &v.actor, person, Some(PURPOSE_PERSON))
+                .await
+                .map_err(err)?;
+        if query.parties.is_empty() {
+            crate::api::shape::Page {
+                items: Vec::new(),
+                total: 0,
+                next_cursor: None,
+            }
+        } else {
+            run_search(&web.app, &v.actor, &visible, &query).map_err(err)?
+        }
+    };
     let unit = v.actor.unit();
     let regions = &web.app.regions;
     let holders = std::iter::once(unit)
@@ -226,6 +252,7 @@ pub async fn page(
         &f.overdue,
         &f.assignee,
         &f.mediator,
+        &f.person,
         &f.from,
         &f.to,
     ]
@@ -236,6 +263,13 @@ pub async fn page(
         c: Chrome::new(&web, &v, Some(Page::Search), t.s("nav.search")),
         t,
         q: f.q.clone(),
+        person: f.person.clone(),
+        lookup: matches!(
+            v.actor.role(),
+            gridcase_domain::Role::GridWorker
+                | gridcase_domain::Role::UnitStaff
+                | gridcase_domain::Role::Mediator
+        ),
         statuses: choices(t, &Status::ALL[1..], &f.status, Status::as_str, |s| {
             t.status(s)
         }),
