@@ -2068,8 +2068,14 @@ async fn parties_on_the_workbench_from_report_to_erasure() {
     );
     assert!(!grid.text("#parties").await.contains(name));
     other.sign_out().await;
-    // The auditor reads who saw what, and why.
+    // The auditor reads who saw what, and why — and sees parties only by id and role.
     other.sign_in(&app, "demo-auditor").await;
+    other.goto(&app.url(&format!("/cases/{case}"))).await;
+    other.wait_for("#parties").await;
+    let card = other.text("#parties").await;
+    for secret in ["周建新", "吴晓东", "330***"] {
+        assert!(!card.contains(secret), "the auditor sees {secret}: {card}");
+    }
     other.goto(&app.url("/audit/access-log")).await;
     other.wait_for("#access-log").await;
     let log = other.text("#access-log").await;
