@@ -124,6 +124,13 @@ pub async fn open_vault(cfg: &Config, log: &AnyLog) -> Result<Arc<Vault>, ServeE
     let loaded = source.load(&cfg.data_dir).map_err(ServeError::Vault)?;
     if let Some(w) = &loaded.warning {
         tracing::warn!("personal data vault: {w}");
+        if matches!(log, AnyLog::Nats(_)) && cfg.vault.key_file.is_none() {
+            tracing::warn!(
+                "personal data vault: on NATS every server shares one vault, so every server \
+                 must be given the same master key (--vault-key-file or --vault-key-env); a \
+                 server with another key refuses to start"
+            );
+        }
     }
     let store = match log {
         AnyLog::Nats(n) => Store::nats(n.jetstream(), VaultNats::default()).await,

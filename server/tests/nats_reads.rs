@@ -43,7 +43,16 @@ async fn five_thousand_case_reads_then_a_restart_and_the_replay_tool_on_the_same
     };
     eprintln!("nats-server {}", nats.version());
     let dir = tempfile::tempdir().unwrap();
-    let cfg = Config {
+    // The personal data vault lives in the stream's server, its master key outside the data
+    // directory: the restart below on a fresh data directory must name the same key.
+    let keys = tempfile::tempdir().unwrap();
+    let key_file = keys.path().join("vault.key");
+    gridcase_vault::master::write_key_file(
+        &key_file,
+        &gridcase_vault::MasterKey::generate().unwrap(),
+    )
+    .unwrap();
+    let mut cfg = Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         data_dir: dir.path().to_owned(),
         nats: Some(NatsConfig {
@@ -55,6 +64,7 @@ async fn five_thousand_case_reads_then_a_restart_and_the_replay_tool_on_the_same
         cache_cases: 1,
         ..Config::default()
     };
+    cfg.vault.key_file = Some(key_file);
     let log = serve::open_log(&cfg).await.unwrap();
     let server = Server::start(&cfg, log, regions(), &tokens())
         .await
