@@ -66,3 +66,48 @@ fn another_grid_and_the_read_only_roles_may_not_add_a_party() {
             .then_rejected(Rejection::ReadOnlyRole { role });
     }
 }
+
+// --- identifiers in free text ----------------------------------------------------------------
+
+use gridcase_domain::decide::personal_number_in;
+
+#[test]
+fn id_numbers_and_mobile_numbers_in_free_text_are_found_however_written() {
+    for (text, what) in [
+        ("当事人电话13812345678，已联系", "a mobile number"),
+        ("电话 138 1234 5678", "a mobile number"),
+        ("电话138-1234-5678", "a mobile number"),
+        ("+86 138 1234 5678", "a mobile number"),
+        ("手机１３８１２３４５６７８", "a mobile number"),
+        ("身份证330802198503124427，户籍柯城", "an ID number"),
+        ("身份证11010519491231002x", "an ID number"),
+        ("身份证１１０１０５１９４９１２３１００２Ｘ", "an ID number"),
+    ] {
+        assert_eq!(personal_number_in(text), Some(what), "{text}");
+    }
+    for text in [
+        "院墙滴水，双方争执已三年",
+        "合同编号12812345678", // not a mobile prefix
+        "编号213812345678",    // twelve digits
+        "330802198503124428",  // the check character does not fit
+        "2025年3月2日14时，涉及面积120平方米",
+        "工单 0570-3021234", // a landline: not caught
+    ] {
+        assert_eq!(personal_number_in(text), None, "{text}");
+    }
+}
+
+#[test]
+fn a_report_or_note_with_a_phone_number_is_refused_naming_the_field() {
+    given(&h_registered(grid1()))
+        .when(cmd(
+            grid_worker(grid1()),
+            Action::AddNote {
+                text: "已电话联系当事人，电话13812345678".into(),
+            },
+        ))
+        .then_rejected(Rejection::PersonalNumberInText {
+            field: "text",
+            what: "a mobile number",
+        });
+}

@@ -1984,6 +1984,15 @@ async fn parties_on_the_workbench_from_report_to_erasure() {
             .await,
         json!(3)
     );
+    // A phone number typed into a note is refused in words: it belongs in the party's fields.
+    grid.open_action("add_note").await;
+    grid.fill("#add_note-text", "已联系当事人，电话13812345678")
+        .await;
+    grid.click("details[data-action=add_note] button[type=submit]")
+        .await;
+    grid.wait_for("#action-error").await;
+    let refusal = grid.text("#action-error").await;
+    assert!(refusal.contains("手机号码"), "{refusal}");
     // The same person in another case is found by the blind index.
     let again = api(
         &app,

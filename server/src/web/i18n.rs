@@ -924,6 +924,16 @@ impl Tr {
             Rejection::NotAssignedMediator { .. } => "只有受指派的调解员才能办理此项调解。".into(),
             Rejection::AssignToOther { .. } => "网格员只能将案件派给自己办理。".into(),
             Rejection::MediationAlreadyActive => "已有调解正在进行。".into(),
+            Rejection::PartyAlreadyInCase { .. } => "该当事人已在本案中。".into(),
+            Rejection::PersonalNumberInText { field, what } => format!(
+                "{}中含有{}：请填在当事人信息里（加密保存、可依法删除），不要写进文字记录（文字记录永久保存）。",
+                field_zh(field),
+                if *what == "an ID number" {
+                    "身份证号码"
+                } else {
+                    "手机号码"
+                }
+            ),
             Rejection::MediationNotStarted => "尚未开始调解。".into(),
             Rejection::MediationInProgress { .. } => "调解进行中，请先结束调解。".into(),
             Rejection::NoMediatedAgreement => "没有可据以化解的调解协议，请先调解达成协议。".into(),
@@ -969,7 +979,7 @@ fn field_zh(field: &str) -> &str {
         "happened_at" => "发生时间",
         "occurred_at" => "办理时间",
         "parties" => "当事人",
-        "note" | "reason" => "说明",
+        "note" | "reason" | "text" | "comment" | "description" => "说明",
         other => other,
     }
 }

@@ -304,8 +304,16 @@ async fn an_analyst_reads_statistics_without_personal_data_or_free_text() {
     let a = h.report(GW1, G1).await;
     h.ok(GW1, &a, "register", json!({})).await;
     h.ok(GW1, &a, "assign", json!({ "handler": "gw-1" })).await;
-    h.ok(GW1, &a, "add_note", note("当事人电话13800000000"))
+    h.ok(GW1, &a, "add_note", note("当事人张建华已到场")).await;
+    // A phone number is refused in free text: it belongs in the party's encrypted fields.
+    let r = h
+        .command(GW1, &a, "add_note", note("当事人电话13800000000"))
         .await;
+    let v = h.refused(r, 422, "PersonalNumberInText").await;
+    assert!(
+        v["detail"].as_str().unwrap().contains("a mobile number"),
+        "{v}"
+    );
     h.ok(
         GW1,
         &a,
