@@ -2103,3 +2103,122 @@ async fn parties_on_the_workbench_from_report_to_erasure() {
     other.close().await;
     app.stop().await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// 我的工作台: paging, filters, and a case leaving the queue live
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_queue_pages_filters_and_loses_a_case_without_a_reload() {
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+    let app = App::start("tiny").await;
+    // Thirty new cases reach the village: twenty disputes and ten incidents.
+    let an_hour_ago = gridcase_domain::Timestamp::now()
+        .plus_millis(-3_600_000)
+        .to_string();
+    let mut mine = Vec::new();
+    for i in 0..30 {
+        let (kind, category) = if i % 3 == 0 {
+            ("incident", "safety_hazard")
+        } else {
+            ("dispute", "neighbours")
+        };
+        let v = api(
+            &app,
+            "demo-grid-worker",
+            "/api/v1/cases",
+            &format!("q-{i}"),
+            json!({
+                "kind": kind, "category": category, "source": "grid_patrol", "severity": "normal",
+                "location": GRID, "summary": format!("队列测试案件{i}"), "happened_at": an_hour_ago,
+            }),
+        )
+        .await;
+        let id = v["case_id"].as_str().unwrap().to_owned();
+        for (action, body) in [
+            ("register", json!({})),
+            (
+                "escalate",
+                json!({ "to": VILLAGE, "reason": "需村调委会调解" }),
+            ),
+        ] {
+            api(
+                &app,
+                "demo-grid-worker",
+                &format!("/api/v1/cases/{id}/{action}"),
+                &format!("q-{i}-{action}"),
+                body,
+            )
+            .await;
+        }
+        mine.push(id);
+    }
+    app.settle().await;
+    b.sign_in(&app, "demo-village").await;
+    b.goto(&app.url("/work")).await;
+    b.wait_for("#work-list").await;
+    let total: usize = b
+        .js("return document.querySelector('#work-list').dataset.total")
+        .await
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(total >= 30, "{total}");
+    let rows = "return document.querySelectorAll('#work-list tr[data-case]').length";
+    assert_eq!(b.js(rows).await, json!(25));
+    // The next page holds the rest.
+    b.click("#work-list a[rel=next]").await;
+    b.wait_for("#work-list a.button:not([rel=next])").await;
+    assert_eq!(b.js(rows).await, json!((total - 25).min(25)));
+    // Incidents only: every row says so, and there are fewer.
+    b.goto(&app.url("/work")).await;
+    b.choose("#f-kind", "incident").await;
+    b.click("form.filters button[type=submit]").await;
+    b.wait_for("#work-list").await;
+    assert!(
+        b.path().await.contains("kind=incident"),
+        "{}",
+        b.path().await
+    );
+    let kinds: Vec<String> = serde_json::from_value(
+        b.js("return Array.from(document.querySelectorAll('#work-list td.case-cell .small:first-of-type')).map(d => d.textContent)")
+            .await,
+    )
+    .unwrap();
+    assert!(!kinds.is_empty());
+    let incident = gridcase_domain::CaseKind::Incident.zh();
+    assert!(kinds.iter().all(|k| k.contains(incident)), "{kinds:?}");
+    let incidents: usize = b
+        .js("return document.querySelector('#work-list').dataset.total")
+        .await
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((10..total).contains(&incidents), "{incidents} of {total}");
+    // A case the village sends up to the township leaves the list as it happens.
+    b.goto(&app.url("/work")).await;
+    b.wait_for("#work-list").await;
+    b.js("window.__stayed = true").await;
+    let gone = &mine[1];
+    api(
+        &app,
+        "demo-village",
+        &format!("/api/v1/cases/{gone}/escalate"),
+        "q-up",
+        json!({ "reason": "涉及两个村，需乡镇协调" }),
+    )
+    .await;
+    b.wait_for(&format!("#work-list[data-total='{}']", total - 1))
+        .await;
+    assert!(
+        !b.exists(&format!("#work-list tr[data-case='{gone}']"))
+            .await
+    );
+    assert_eq!(b.js("return window.__stayed === true").await, json!(true));
+    b.close().await;
+    app.stop().await;
+}
