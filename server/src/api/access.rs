@@ -1,7 +1,8 @@
 //! Who may read what: a case (its identity and history), a unit's queue, statistics; and the
 //! audit log of auditors' reads. The API and the workbench both ask here.
 
-use gridcase_domain::{Actor, CaseState, RegionCode, Role};
+use gridcase_domain::{Actor, CaseState, RegionCode, Role, Scope};
+use gridcase_projections::Visibility;
 
 use crate::error::ApiError;
 
@@ -20,6 +21,18 @@ pub fn may_read_case(actor: &Actor, s: &CaseState) -> bool {
             s.details.as_ref().is_some_and(|d| scope.covers(d.location))
                 || s.path.iter().any(|u| scope.covers(*u))
         }
+    }
+}
+
+/// What a reader may see in lists: analysts see no cases at all.
+pub fn visibility(actor: &Actor) -> Result<Visibility, ApiError> {
+    match (actor.role(), actor.scope()) {
+        (Role::Analyst, _) => Err(ApiError::Forbidden(
+            "analysts read statistics only, not cases".into(),
+        )),
+        (Role::Mediator, _) => Ok(Visibility::Mediator(actor.id().clone())),
+        (_, Scope::Subtree(root)) => Ok(Visibility::Subtree(*root)),
+        (_, Scope::Assignment { .. }) => Ok(Visibility::Mediator(actor.id().clone())),
     }
 }
 

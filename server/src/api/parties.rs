@@ -662,7 +662,7 @@ pub fn other_cases_of(
     same: Vec<(PartyId, Vec<Field>)>,
 ) -> OtherCases {
     let now = Timestamp::now();
-    let visible = super::work::visibility(actor).ok();
+    let visible = super::access::visibility(actor).ok();
     let projector = app.projection.read();
     let mut items = Vec::new();
     let mut hidden = 0;
@@ -792,7 +792,7 @@ fn may_erase(actor: &Actor) -> Result<(), ApiError> {
 
 /// The cases of `party` that `actor` may see.
 fn cases_of_party(app: &AppState, actor: &Actor, party: &PartyId) -> Vec<CaseId> {
-    let Ok(visible) = super::work::visibility(actor) else {
+    let Ok(visible) = super::access::visibility(actor) else {
         return Vec::new();
     };
     let q = SearchQuery {

@@ -23,7 +23,7 @@ use gridcase_domain::{
 use gridcase_projections::{SearchQuery, SearchSort, Visibility};
 use serde::{Deserialize, Serialize};
 
-use super::access::audit;
+use super::access::{audit, visibility};
 use super::params::parse_region;
 use super::reads::wait_after;
 use super::shape::{region_ref, CaseRow, Page, RegionRef};
@@ -35,18 +35,6 @@ use crate::error::ApiError;
 pub const MAX_LIMIT: usize = 200;
 /// Rows on a page when `limit` is not given.
 pub const DEFAULT_LIMIT: usize = 50;
-
-/// What a reader may see in lists: analysts see no cases at all.
-pub(crate) fn visibility(actor: &Actor) -> Result<Visibility, ApiError> {
-    match (actor.role(), actor.scope()) {
-        (Role::Analyst, _) => Err(ApiError::Forbidden(
-            "analysts read statistics only, not cases".into(),
-        )),
-        (Role::Mediator, _) => Ok(Visibility::Mediator(actor.id().clone())),
-        (_, Scope::Subtree(root)) => Ok(Visibility::Subtree(*root)),
-        (_, Scope::Assignment { .. }) => Ok(Visibility::Mediator(actor.id().clone())),
-    }
-}
 
 /// The query of `/api/v1/cases` (every field optional; all that are given must hold).
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]

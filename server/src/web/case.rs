@@ -38,10 +38,10 @@ use serde_json::{Map, Value};
 use super::audit::event_name;
 use super::i18n::Tr;
 use super::parties::PartiesCard;
-use super::report::{LocationPicker, Opt};
+use super::report::LocationPicker;
 use super::rows::countdown;
 use super::session::{encode, Viewer};
-use super::{access, csrf, render, status_class, Chrome, Web, WebApp, WebError};
+use super::{access, csrf, render, status_class, Chrome, Opt, Web, WebApp, WebError};
 use crate::api::reads::{case_view_of, read_case_file, CaseView};
 use crate::error::ApiError;
 
@@ -1236,8 +1236,36 @@ pub async fn show(
     )))
 }
 
+/// The form of a reveal.
+#[derive(Debug, Deserialize)]
+pub struct RevealForm {
+    csrf: String,
+    #[serde(default)]
+    purpose: String,
+}
+
+/// `POST /cases/{id}/parties/{party}/reveal`: the case page with the party's whole ID number
+/// shown once (never in a URL), recorded with the stated purpose.
+pub async fn reveal(
+    State(web): State<Web>,
+    v: Viewer,
+    headers: HeaderMap,
+    Path((id, party)): Path<(String, String)>,
+    form: Result<Form<RevealForm>, FormRejection>,
+) -> Result<Response, WebError> {
+    let Form(f) = form.map_err(|e| super::parties::form_error(&web, &v, e))?;
+    if !csrf::verify(&v.csrf, Some(&f.csrf), &headers) {
+        return Err(WebError::csrf(Chrome::new(&web, &v, None, "")));
+    }
+    let back = format!("/cases/{}", encode(&id));
+    let number = super::parties::reveal_number(&web, &v.actor, &id, &party, &f.purpose)
+        .await
+        .map_err(|e| WebError::new(&web, &v, e).reload_at(back))?;
+    show_with(&web, &v, &id, Some((party, number))).await
+}
+
 /// The case page with an ID number just revealed (`(party, number)`), shown once.
-pub async fn show_with(
+async fn show_with(
     web: &WebApp,
     v: &Viewer,
     id: &str,

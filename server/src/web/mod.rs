@@ -118,7 +118,7 @@ pub fn router_of(web: Web) -> Router {
         .route("/cases/{id}", get(case::show))
         .route("/cases/{id}/units", get(case::units))
         .route("/cases/{id}/{action}", post(case::act))
-        .route("/cases/{id}/parties/{party}/reveal", post(parties::reveal))
+        .route("/cases/{id}/parties/{party}/reveal", post(case::reveal))
         .route(
             "/cases/{id}/parties/{party}/other-cases",
             get(parties::other_cases),
@@ -134,6 +134,17 @@ pub fn router_of(web: Web) -> Router {
         .layer(middleware::from_fn(remember_lang))
         .layer(middleware::map_response(security_headers))
         .with_state(web)
+}
+
+/// One `<option>`.
+#[derive(Debug, Clone)]
+pub struct Opt {
+    /// The value sent.
+    pub value: String,
+    /// What the person reads.
+    pub label: String,
+    /// Whether it is chosen.
+    pub selected: bool,
 }
 
 /// The pages of the navigation, in order.

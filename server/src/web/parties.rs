@@ -5,7 +5,7 @@
 //!
 //! | route | what | who |
 //! |---|---|---|
-//! | `POST /cases/{id}/parties/{party}/reveal` | the case page with the whole ID number shown once | the holding unit, the active mediator |
+//! | `POST /cases/{id}/parties/{party}/reveal` | the case page with the whole ID number shown once ([`super::case::reveal`]) | the holding unit, the active mediator |
 //! | `GET /cases/{id}/parties/{party}/other-cases` | the same person's other cases (blind index) | the same |
 //! | `POST /parties/{party}/erase` | erasure with a legal basis, back to the case | supervisors, admins |
 //! | `GET /audit/access-log` | who read, revealed, looked up or erased personal data | auditors |
@@ -22,10 +22,9 @@ use gridcase_domain::{Actor, CaseId, CaseState, PartyId, Role};
 use serde::Deserialize;
 
 use super::i18n::Tr;
-use super::report::Opt;
 use super::rows::RowView;
 use super::session::{encode, Viewer};
-use super::{csrf, render, require, Chrome, Page, Web, WebApp, WebError};
+use super::{csrf, render, require, Chrome, Opt, Page, Web, WebApp, WebError};
 use crate::api::parties::{
     self as api, AccessLogQuery, DataStatus, LegalBasis, PersonalInput, PURPOSE_INTAKE,
 };
@@ -210,15 +209,8 @@ pub async fn store(
     api::store_personal(&web.app, actor, parties).await
 }
 
-/// The form of a reveal.
-#[derive(Debug, Deserialize)]
-pub struct RevealForm {
-    csrf: String,
-    #[serde(default)]
-    purpose: String,
-}
-
-fn form_error(web: &WebApp, v: &Viewer, e: FormRejection) -> WebError {
+/// A form that does not parse: 400.
+pub(crate) fn form_error(web: &WebApp, v: &Viewer, e: FormRejection) -> WebError {
     WebError::new(
         web,
         v,
@@ -230,26 +222,9 @@ fn form_error(web: &WebApp, v: &Viewer, e: FormRejection) -> WebError {
     )
 }
 
-/// `POST /cases/{id}/parties/{party}/reveal`: the case page, the number shown once.
-pub async fn reveal(
-    State(web): State<Web>,
-    v: Viewer,
-    headers: HeaderMap,
-    Path((id, party)): Path<(String, String)>,
-    form: Result<Form<RevealForm>, FormRejection>,
-) -> Result<Response, WebError> {
-    let Form(f) = form.map_err(|e| form_error(&web, &v, e))?;
-    if !csrf::verify(&v.csrf, Some(&f.csrf), &headers) {
-        return Err(WebError::csrf(Chrome::new(&web, &v, None, "")));
-    }
-    let back = format!("/cases/{}", encode(&id));
-    let revealed = reveal_number(&web, &v.actor, &id, &party, &f.purpose)
-        .await
-        .map_err(|e| WebError::new(&web, &v, e).reload_at(back.clone()))?;
-    super::case::show_with(&web, &v, &id, Some((party, revealed))).await
-}
-
-async fn reveal_number(
+/// The whole ID number of a party of `case`, for the holding unit or the active mediator,
+/// recorded with `purpose` before it is returned.
+pub async fn reveal_number(
     web: &WebApp,
     actor: &Actor,
     case: &str,

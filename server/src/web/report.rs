@@ -21,23 +21,12 @@ use serde::Deserialize;
 
 use super::i18n::Tr;
 use super::session::{self, Viewer};
-use super::{csrf, render, require, Chrome, Page, Web, WebApp, WebError};
+use super::{csrf, render, require, Chrome, Opt, Page, Web, WebApp, WebError};
 use crate::error::ApiError;
 
 /// The categories a report of `kind` may take, in the vocabulary's order.
 pub fn categories_for(kind: CaseKind) -> Vec<Category> {
     Category::for_kind(kind).collect()
-}
-
-/// One `<option>`.
-#[derive(Debug, Clone)]
-pub struct Opt {
-    /// The value sent.
-    pub value: String,
-    /// What the person reads.
-    pub label: String,
-    /// Whether it is chosen.
-    pub selected: bool,
 }
 
 /// One level of the location picker.

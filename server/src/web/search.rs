@@ -13,12 +13,14 @@ use gridcase_projections::SearchSort;
 use serde::Deserialize;
 
 use super::i18n::Tr;
-use super::report::{LocationPicker, Opt};
+use super::report::LocationPicker;
 use super::rows::{query_string, CaseTable};
 use super::session::Viewer;
 use super::work::{choices, overdue_choices};
+use super::Opt;
 use super::{render, require, Chrome, Page, Web, WebApp, WebError};
-use crate::api::work::{run_search, visibility, SearchParams};
+use crate::api::access::visibility;
+use crate::api::work::{run_search, SearchParams};
 use crate::error::ApiError;
 
 /// Cases on one page of results.

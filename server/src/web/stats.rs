@@ -23,8 +23,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::i18n::{pct, Tr};
-use super::report::Opt;
 use super::session::{encode, Viewer};
+use super::Opt;
 use super::{access, render, require, Chrome, Page, Web, WebApp, WebError};
 use crate::error::ApiError;
 

@@ -27,12 +27,13 @@ use gridcase_projections::{SearchQuery, Visibility};
 use serde::Deserialize;
 
 use super::i18n::Tr;
-use super::report::Opt;
 use super::rows::{query_string, CaseTable};
 use super::session::Viewer;
+use super::Opt;
 use super::{render, require, Chrome, Page, Web, WebApp, WebError};
+use crate::api::access::visibility;
 use crate::api::shape::{CaseRow, Page as ListPage};
-use crate::api::work::{run_search, views_of, visibility, MyCasesParams};
+use crate::api::work::{run_search, views_of, MyCasesParams};
 use crate::app::AppState;
 
 /// Cases on one page of the list.
