@@ -27,6 +27,7 @@ use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::Json;
+use gridcase_bus::EventLog;
 use gridcase_domain::{
     Action, Actor, ActorId, CaseId, CaseState, CommandId, PartyId, PartyRole, Role, Timestamp,
 };
@@ -790,6 +791,16 @@ fn may_erase(actor: &Actor) -> Result<(), ApiError> {
     }
 }
 
+/// Waits (bounded) until the projection has applied everything in the log: erasure and the
+/// access log find a party's cases through it, and a party reported a moment ago must count.
+async fn caught_up(app: &AppState) -> Result<(), ApiError> {
+    let head = app.path.log().head().await?;
+    app.projection
+        .wait_for(head, super::params::READ_YOUR_WRITES)
+        .await?;
+    Ok(())
+}
+
 /// The cases of `party` that `actor` may see.
 fn cases_of_party(app: &AppState, actor: &Actor, party: &PartyId) -> Vec<CaseId> {
     let Ok(visible) = super::access::visibility(actor) else {
@@ -818,6 +829,7 @@ pub(crate) async fn erase(
     may_erase(&actor)?;
     let party = PartyId::new(&party).map_err(|_| ApiError::NotFound("no such party".into()))?;
     let req: EraseRequest = json_body(body)?;
+    caught_up(&app).await?;
     let cases = cases_of_party(&app, &actor, &party);
     // A party in no case the actor may see is answered as an unknown one.
     if cases.is_empty() {
@@ -972,6 +984,7 @@ pub(crate) async fn access_log_for(
         until: time("until", &q.until)?,
     };
     let entries = app.vault.access_log(&filter).await?;
+    caught_up(app).await?;
     let mut in_scope: std::collections::HashMap<PartyId, bool> = Default::default();
     let mut out = Vec::new();
     for e in entries {

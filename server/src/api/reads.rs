@@ -1,8 +1,6 @@
 //! Reads: the case view and timeline, queues and open cases, statistics — each checked
 //! against the reader's scope, optionally after waiting for a position (read-your-writes).
 
-use std::time::Duration;
-
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
@@ -22,14 +20,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::access::{audit, may_read_case, may_read_stats, may_read_unit};
-use super::params::{parse_case_id, parse_region};
+use super::params::{parse_case_id, parse_region, wait_after};
 use super::shape::{place_name, region_ref, CaseRow, RegionRef};
 use super::work::run_search;
 use crate::app::AppState;
 use crate::error::ApiError;
-
-/// How long a read waits for `after` (a position at or below the log's head) to be applied.
-const READ_YOUR_WRITES: Duration = Duration::from_secs(2);
 
 /// `?after=<position>`: wait until the projection has applied it.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
@@ -39,40 +34,6 @@ pub(crate) struct ReadQuery {
     /// `position` a command answered (read-your-writes). Beyond the log's head: 400.
     #[param(value_type = Option<u64>)]
     after: Option<Position>,
-}
-
-/// Read-your-writes: waits until the projection has applied position `after`.
-///
-/// A position beyond the log's head cannot be reached by waiting — it is a client error (400
-/// `after_beyond_head`), answered at once. One at or below the head that is not applied
-/// within [`READ_YOUR_WRITES`] answers 503 with `Retry-After`, as does a wait when
-/// [`crate::app::MAX_WAITERS`] reads are already waiting.
-pub(crate) async fn wait_after(app: &AppState, after: Option<Position>) -> Result<(), ApiError> {
-    let Some(p) = after else { return Ok(()) };
-    if app.projection.checkpoint() >= p {
-        return Ok(());
-    }
-    let head = app.path.log().head().await?;
-    if p > head {
-        return Err(ApiError::BadRequest {
-            code: "after_beyond_head",
-            message: format!(
-                "after={p} is beyond the log's head ({head}): pass a position that one of your \
-                 commands returned"
-            ),
-            field: Some("after".into()),
-        });
-    }
-    let Ok(_permit) = app.waiters.try_acquire() else {
-        return Err(ApiError::Unavailable {
-            public: "too many reads are waiting for their writes; retry shortly",
-            internal: format!("{} reads already wait for ?after=", crate::app::MAX_WAITERS),
-            retry_after: 1,
-            damage: false,
-        });
-    };
-    app.projection.wait_for(p, READ_YOUR_WRITES).await?;
-    Ok(())
 }
 
 /// A case read from the log: its events decoded, folded into its [`CaseFile`], and the

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use super::access::{audit, visibility};
 use super::params::parse_region;
-use super::reads::wait_after;
+use super::params::wait_after;
 use super::shape::{region_ref, CaseRow, Page, RegionRef};
 use crate::app::AppState;
 use crate::directory::UnitStaff;
