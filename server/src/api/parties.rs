@@ -651,6 +651,7 @@ pub(crate) async fn other_cases(
     let why = purpose(q.purpose.as_deref(), "purpose")?;
     let who = Accessor::now(actor.id().clone(), actor.role(), why);
     let same = app.vault.same_person(&party, &who).await?;
+    caught_up(&app).await?;
     Ok(Json(other_cases_of(&app, &actor, &case_id, party, same)))
 }
 
@@ -791,9 +792,10 @@ fn may_erase(actor: &Actor) -> Result<(), ApiError> {
     }
 }
 
-/// Waits (bounded) until the projection has applied everything in the log: erasure and the
-/// access log find a party's cases through it, and a party reported a moment ago must count.
-async fn caught_up(app: &AppState) -> Result<(), ApiError> {
+/// Waits (bounded) until the projection has applied everything in the log: erasure, the
+/// access log and the other cases of a person find a party's cases through it, and a party
+/// reported a moment ago must count.
+pub async fn caught_up(app: &AppState) -> Result<(), ApiError> {
     let head = app.path.log().head().await?;
     app.projection
         .wait_for(head, super::params::READ_YOUR_WRITES)

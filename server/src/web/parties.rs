@@ -264,6 +264,7 @@ pub async fn other_cases(
             "核查当事人的其他案件",
         );
         let same = web.app.vault.same_person(&party_id, &who).await?;
+        api::caught_up(&web.app).await?;
         Ok::<_, ApiError>(api::other_cases_of(
             &web.app, &v.actor, &case, party_id, same,
         ))
