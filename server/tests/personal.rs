@@ -72,10 +72,9 @@ async fn erasure_round(cfg: Config, store: Vec<PathBuf>, source: Vec<String>) {
         .await
         .unwrap();
     assert_eq!(r.status(), 201);
-    let case = r.json::<Value>().await.unwrap()["case_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let reported = r.json::<Value>().await.unwrap();
+    let case = reported["case_id"].as_str().unwrap().to_owned();
+    let position = reported["position"].as_u64().unwrap();
     let get = |uri: String, token: &'static str| {
         let client = client.clone();
         async move {
@@ -113,7 +112,7 @@ async fn erasure_round(cfg: Config, store: Vec<PathBuf>, source: Vec<String>) {
         gridcase_domain::Timestamp::now()
     );
     // Read-your-writes: the projection has the report.
-    get(format!("{base}/api/v1/cases/{case}?after=1"), GW1).await;
+    get(format!("{base}/api/v1/cases/{case}?after={position}"), GW1).await;
     let stats = get(stats_uri.clone(), ANA).await;
     let timeline = get(format!("{base}/api/v1/cases/{case}/timeline"), AUD).await;
     // The export, with the server stopped (the embedded store has one writer at a time),
