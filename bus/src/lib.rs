@@ -44,4 +44,6 @@ pub use nats::jetstream::{ServerVersion, DEFAULT_API_PREFIX, MIN_SERVER_VERSION}
 pub use nats_log::{NatsLog, NatsRawCursor, NatsSettings};
 pub use position::Position;
 pub use raw::{RawCommit, RawError};
-pub use sled::{IndexCursor, IndexEntry, SledLog, SledRawCursor};
+pub use sled::{
+    Compacted, EntryBytes, IndexCursor, IndexEntry, SledLog, SledRawCursor, SpaceUsage,
+};

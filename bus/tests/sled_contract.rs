@@ -103,3 +103,131 @@ async fn concurrent_appends_share_flushes_and_all_land() {
     assert_eq!(log.head().await.unwrap().get(), 640);
     contract::assert_log_consistent(&log).await;
 }
+
+/// Opens the store in `dir` once the handles that last had it open in this process have let
+/// go of its lock: sled releases it from its I/O threads after the handles are dropped (its
+/// own tests block on the lock for this reason), so an immediate reopen can find it held.
+fn open_released(
+    dir: &std::path::Path,
+    open: fn(&std::path::Path) -> Result<SledLog, LogError>,
+) -> SledLog {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        match open(dir) {
+            Err(LogError::Locked { .. }) if std::time::Instant::now() < deadline => {
+                std::thread::yield_now()
+            }
+            other => return other.unwrap(),
+        }
+    }
+}
+
+/// Every stored commit and index entry of a store, raw.
+fn stored(log: &SledLog) -> (Vec<RawCommit>, Vec<IndexEntry>, SpaceUsage) {
+    let mut commits = Vec::new();
+    let mut cursor = log.raw_from(Position::FIRST);
+    while let Some(c) = cursor.next_raw().unwrap() {
+        commits.push(c);
+    }
+    let mut entries = Vec::new();
+    let mut cursor = log.index_entries();
+    while let Some(e) = cursor.next_entry().unwrap() {
+        entries.push(e);
+    }
+    (commits, entries, log.space_usage().unwrap())
+}
+
+#[tokio::test]
+async fn a_compacted_copy_holds_the_same_log_and_takes_appends_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let (src, dst) = (dir.path().join("log"), dir.path().join("compacted"));
+    {
+        let log = SledLog::open(&src).unwrap();
+        for i in 0..40 {
+            contract::append_next(&log, &format!("c{}", i % 7), &format!("cmd{i}"), 1 + i % 3)
+                .await
+                .unwrap();
+        }
+    }
+    let from = open_released(&src, |d| SledLog::open_read_only(d));
+    let compacted = from.compact_into(&dst).unwrap();
+    assert!(
+        !dir.path().join("compacted.partial").exists(),
+        "written beside and moved into place"
+    );
+    let (commits, entries, usage) = stored(&from);
+    // Opening a sled store writes a little (its recovery), so sizes on disk are not compared.
+    let entries_only = |u: SpaceUsage| SpaceUsage { disk_bytes: 0, ..u };
+    assert_eq!(
+        entries_only(compacted.before),
+        entries_only(usage),
+        "the source is left as it was"
+    );
+    assert_eq!(
+        (
+            usage.commits.entries,
+            usage.case_index.entries,
+            usage.heads.entries
+        ),
+        (40, 40, 7)
+    );
+    assert_eq!(usage.commands.entries, 40);
+    assert!(usage.disk_bytes > usage.entry_bytes());
+    let copy = open_released(&dst, |d| SledLog::open_read_only(d));
+    let (copied, copied_entries, copied_usage) = stored(&copy);
+    drop(copy);
+    assert_eq!(
+        copied, commits,
+        "the same stored commits at the same positions"
+    );
+    assert_eq!(copied_entries, entries, "the same index entries");
+    assert_eq!(entries_only(copied_usage), entries_only(compacted.after));
+    assert_eq!(copied_usage.entry_bytes(), usage.entry_bytes());
+
+    let log = open_released(&dst, |d| SledLog::open(d));
+    let again = contract::append_next(&log, "c0", "cmd0", 1).await.unwrap();
+    assert!(again.duplicate && again.position == Position::FIRST);
+    let next = contract::append_next(&log, "c0", "cmd-new", 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        next.position.get(),
+        41,
+        "positions continue after the copy's head"
+    );
+    contract::assert_log_consistent(&log).await;
+}
+
+#[tokio::test]
+async fn compacting_refuses_a_store_open_for_writing_and_a_used_destination() {
+    let dir = tempfile::tempdir().unwrap();
+    let (src, dst) = (dir.path().join("log"), dir.path().join("compacted"));
+    let log = SledLog::open(&src).unwrap();
+    contract::append_next(&log, "c", "one", 1).await.unwrap();
+    assert!(matches!(
+        log.compact_into(&dst),
+        Err(LogError::Misconfigured(_))
+    ));
+    assert!(!dst.exists() && !dir.path().join("compacted.partial").exists());
+    drop(log);
+    let log = open_released(&src, |d| SledLog::open_read_only(d));
+    std::fs::create_dir_all(&dst).unwrap();
+    std::fs::write(dst.join("something"), b"x").unwrap();
+    assert!(matches!(
+        log.compact_into(&dst),
+        Err(LogError::Misconfigured(_))
+    ));
+    assert_eq!(
+        std::fs::read(dst.join("something")).unwrap(),
+        b"x",
+        "nothing was written into it"
+    );
+    // What an interrupted compaction leaves is not taken for a whole copy, nor overwritten.
+    let other = dir.path().join("other");
+    std::fs::create_dir_all(dir.path().join("other.partial")).unwrap();
+    assert!(matches!(
+        log.compact_into(&other),
+        Err(LogError::Misconfigured(_))
+    ));
+    assert!(!other.exists());
+}

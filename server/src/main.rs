@@ -93,6 +93,15 @@ enum Cmd {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Copy the embedded log (`DATA/log`) into a new directory in much less disk space, with
+    /// the server stopped; the original is left as it was (see BENCHMARKS.md, storage).
+    Compact {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The new directory for the compacted log (must not exist or be empty).
+        #[arg(long, value_name = "DIR")]
+        to: PathBuf,
+    },
     /// Print the SHA-256 of a token, for the `tokens` section of the configuration.
     HashToken {
         /// The token.
@@ -145,6 +154,38 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let line =
                 gridcase_server::bench::run_child(mode.parse()?, &log, work.as_deref()).await?;
             println!("{line}");
+            Ok(())
+        }
+        Cmd::Compact { store, to } => {
+            let cfg = config(&store)?;
+            if cfg.nats.is_some() {
+                return Err(
+                    "compact is for the embedded store; NATS JetStream manages its own files"
+                        .into(),
+                );
+            }
+            let from = cfg.data_dir.join("log");
+            let c = gridcase_bus::SledLog::open_read_only(&from)?.compact_into(&to)?;
+            let (events, before, after) = (
+                c.before.commits.entries.max(1),
+                c.before.disk_bytes,
+                c.after.disk_bytes,
+            );
+            println!(
+                "compacted {} ({} commits, {} MiB, {} bytes/commit) into {} ({} MiB, {} bytes/commit)",
+                from.display(),
+                c.before.commits.entries,
+                before >> 20,
+                before / events,
+                to.display(),
+                after >> 20,
+                after / events,
+            );
+            println!(
+                "to use it, with the server stopped: mv {0} {0}.old && mv {1} {0}",
+                from.display(),
+                to.display()
+            );
             Ok(())
         }
         Cmd::Load {

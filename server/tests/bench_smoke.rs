@@ -52,6 +52,10 @@ fn bench_smoke_prints_every_row_with_a_ratio() {
     let mut expected = vec![
         "append-embedded",
         "replay-embedded",
+        "bytes-per-event (as loaded)",
+        "bytes-per-event (compacted)",
+        "rebuild (as loaded)",
+        "rebuild (compacted)",
         "query county-year",
         "query city-year",
         "query grid-month",

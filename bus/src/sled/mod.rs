@@ -17,9 +17,11 @@
 //! Every call into sled goes through `guard`, so a damaged store is a
 //! [`LogError::Damaged`] naming what could not be read — never a panic. For auditors,
 //! [`SledLog::raw_from`] reads stored commits past damage and [`SledLog::index_entries`]
-//! reads the indexes, typed.
+//! reads the indexes, typed. [`SledLog::space_usage`] says where the disk space goes, and
+//! [`SledLog::compact_into`] copies a store opened read-only into much less of it.
 
 mod guard;
+mod space;
 mod writer;
 
 use std::collections::VecDeque;
@@ -31,6 +33,7 @@ use gridcase_domain::{CaseId, CommandId, Hash};
 use tokio::sync::{oneshot, watch};
 
 use self::guard::{guard, Reading};
+pub use self::space::{Compacted, EntryBytes, SpaceUsage};
 use self::writer::Writer;
 use crate::log::*;
 use crate::raw::RawCommit;

@@ -109,7 +109,7 @@ pub(crate) fn io_write_bytes() -> u64 {
 }
 
 /// Opens the log, waiting a little while the parent's store is still closing.
-async fn open_read_only(dir: &Path) -> Result<SledLog, BenchError> {
+pub(crate) async fn open_read_only(dir: &Path) -> Result<SledLog, BenchError> {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         match SledLog::open_read_only(dir) {

@@ -24,6 +24,7 @@ mod query;
 mod replay;
 mod scale;
 mod search;
+mod storage;
 mod web;
 mod workload;
 
@@ -37,10 +38,11 @@ use serde::Serialize;
 pub use child::{run_child, ChildMode};
 
 /// The suites, in the order they run.
-pub const SUITES: [&str; 7] = [
+pub const SUITES: [&str; 8] = [
     "append-embedded",
     "append-nats",
     "replay",
+    "storage",
     "query",
     "search",
     "web",
@@ -50,8 +52,8 @@ pub const SUITES: [&str; 7] = [
 /// What to run: the `gridcase bench` options.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct Options {
-    /// Suites to run, comma-separated: append-embedded, append-nats, replay, query, search, web,
-    /// scale; `append` for both append suites (default: all).
+    /// Suites to run, comma-separated: append-embedded, append-nats, replay, storage, query,
+    /// search, web, scale; `append` for both append suites (default: all).
     #[arg(long = "suite", value_delimiter = ',')]
     pub suites: Vec<String>,
     /// Also write the results as JSON to this file.
@@ -136,6 +138,11 @@ pub enum Target {
         /// The bound.
         max_ms: f64,
     },
+    /// The engine's figure (a size: lower is better) at most this.
+    AtMost {
+        /// The bound.
+        max: f64,
+    },
     /// Informational: growth is read from the numbers, nothing is checked.
     Observe {
         /// What to look at.
@@ -155,6 +162,7 @@ impl Target {
                 min_engine: Some(e),
             } => format!(">= {min:.2} x raw, >= {} ev/s", group_digits(*e)),
             Target::P99BelowMs { max_ms } => format!("p99 < {max_ms} ms"),
+            Target::AtMost { max } => format!("<= {}", group_digits(*max)),
             Target::Observe { what } => what.clone(),
         }
     }
@@ -167,7 +175,7 @@ pub struct Row {
     pub suite: String,
     /// The measurement.
     pub name: String,
-    /// Unit of `engine` and `raw`: `commands/s`, `events/s` or `ms (p99)`.
+    /// Unit of `engine` and `raw`: `commands/s`, `events/s`, `bytes/event` or `ms (p99)`.
     pub unit: String,
     /// The engine's figure.
     pub engine: f64,
@@ -200,7 +208,7 @@ impl Row {
             Target::RatioAtLeast { min, min_engine } => {
                 Some(ratio >= *min && min_engine.is_none_or(|m| engine >= m))
             }
-            Target::P99BelowMs { .. } | Target::Observe { .. } => None,
+            Target::P99BelowMs { .. } | Target::AtMost { .. } | Target::Observe { .. } => None,
         };
         Row {
             suite: suite.into(),
@@ -232,6 +240,30 @@ impl Row {
             },
             target: Target::P99BelowMs { max_ms },
             met: Some(engine_p99_ms < max_ms),
+            notes: String::new(),
+            details: serde_json::Map::new(),
+        }
+    }
+
+    /// A size row (lower is better), e.g. bytes per event: the engine's figure must be at most
+    /// `max`; the ratio is raw/engine (1 when the engine adds nothing to the raw size).
+    pub(crate) fn at_most(
+        suite: &str,
+        name: &str,
+        unit: &str,
+        engine: f64,
+        raw: f64,
+        max: f64,
+    ) -> Row {
+        Row {
+            suite: suite.into(),
+            name: name.into(),
+            unit: unit.into(),
+            engine,
+            raw,
+            ratio: if engine > 0.0 { raw / engine } else { 1.0 },
+            target: Target::AtMost { max },
+            met: Some(engine <= max),
             notes: String::new(),
             details: serde_json::Map::new(),
         }
@@ -460,6 +492,7 @@ pub async fn run(opts: Options) -> Result<Report, BenchError> {
             "append-embedded" => append::embedded(&mut run).await,
             "append-nats" => append::nats(&mut run).await,
             "replay" => replay::run(&mut run).await,
+            "storage" => storage::run(&mut run).await,
             "query" => query::run(&mut run).await,
             "search" => search::run(&mut run).await,
             "web" => web::run(&mut run).await,
