@@ -292,8 +292,22 @@ pub async fn find_person(
         )));
     }
     let why = purpose(purpose_given, "purpose")?;
+    let id_like = {
+        let t: Vec<char> = person.trim().chars().collect();
+        t.len() == 18
+            && t[..17].iter().all(char::is_ascii_digit)
+            && (t[17].is_ascii_digit() || matches!(t[17], 'X' | 'x'))
+    };
     let lookup = if let Ok(id) = IdNumber::new(person) {
         Lookup::IdNumber(id)
+    } else if id_like {
+        // Eighteen characters shaped like an ID number whose check character does not fit: a
+        // typing error, not a phone number.
+        return Err(ApiError::field(
+            "invalid_query",
+            "person",
+            "person: not a valid ID number (the check character does not fit)",
+        ));
     } else if person.chars().filter(char::is_ascii_digit).count() >= 7
         && person
             .chars()

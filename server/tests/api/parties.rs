@@ -269,6 +269,12 @@ async fn the_same_person_is_found_in_other_cases_by_blind_index() {
         )
         .await;
     assert_eq!(by_id["total"], 2, "{by_id}");
+    // A mistyped ID number is said to be one, not searched as a phone number.
+    let r = h
+        .get("/api/v1/cases?person=330802198503124428&purpose=x", GW1)
+        .await;
+    let v = h.refused(r, 400, "invalid_query").await;
+    assert_eq!(v["field"], "person");
     // Auditors and analysts do not look people up.
     h.refused(
         h.get(&format!("/api/v1/cases?person={ID_NUMBER}&purpose=x"), AUD)
