@@ -111,6 +111,7 @@ pub fn event_name(event_type: &str, t: Tr) -> String {
         "CaseMerged" => "合并",
         "CaseDetailsCorrected" => "更正",
         "CaseTakenOver" => "提级领办",
+        "PartyAdded" => "新增当事人",
         other => other,
     };
     if t.zh() {
@@ -437,4 +438,20 @@ pub async fn download(
         bytes,
     )
         .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_event_type_has_chinese_words() {
+        for ty in gridcase_domain::Event::TYPE_NAMES {
+            let words = event_name(ty, Tr::default());
+            assert!(
+                !words.is_ascii(),
+                "{ty} shows as {words:?} on the Chinese pages"
+            );
+        }
+    }
 }
