@@ -539,7 +539,8 @@ impl Projector {
         }
         let new_keys = IndexKeys::of(&entry.state);
         if new_keys != old_keys {
-            self.index.update(&c.case_id, &old_keys, &new_keys);
+            let parties = entry.state.details.as_ref().map_or(&[][..], |d| &d.parties);
+            self.index.update(&c.case_id, &old_keys, &new_keys, parties);
         }
         let new_queue = queue_key(&entry.state);
         if old_queue != new_queue {

@@ -17,8 +17,8 @@
 use std::collections::{BTreeSet, HashSet};
 
 use gridcase_domain::{
-    ActorId, CaseId, CaseKind, CaseState, Category, Level, PartyId, RegionCode, Source, Status,
-    Timestamp,
+    ActorId, CaseId, CaseKind, CaseState, Category, Level, Party, PartyId, RegionCode, Source,
+    Status, Timestamp,
 };
 
 use crate::projector::{CaseEntry, FastMap, Projector};
@@ -141,7 +141,9 @@ pub(crate) struct IndexKeys {
     reported: Option<i64>,
     handler: Option<ActorId>,
     mediators: Vec<ActorId>,
-    parties: Vec<PartyId>,
+    /// How many parties the case has: parties only ever join a case, so the count says which
+    /// are new (their ids are indexed from the case itself, without copying them per commit).
+    parties: usize,
     summary: Option<String>,
     /// Location and holder while the case is open (work lists ask for open cases only).
     open: Option<(RegionCode, Option<RegionCode>)>,
@@ -160,15 +162,8 @@ impl IndexKeys {
             .collect();
         mediators.sort();
         mediators.dedup();
-        let mut parties: Vec<PartyId> = s
-            .details
-            .iter()
-            .flat_map(|d| d.parties.iter().map(|p| p.id.clone()))
-            .collect();
-        parties.sort();
-        parties.dedup();
         IndexKeys {
-            parties,
+            parties: s.details.as_ref().map_or(0, |d| d.parties.len()),
             location: s.details.as_ref().map(|d| d.location),
             units,
             reported: s.reported_at.map(Timestamp::as_millis),
@@ -201,8 +196,14 @@ pub(crate) struct Indexes {
 }
 
 impl Indexes {
-    /// Moves `case` from the `old` keys to the `new` ones.
-    pub(crate) fn update(&mut self, case: &CaseId, old: &IndexKeys, new: &IndexKeys) {
+    /// Moves `case` from the `old` keys to the `new` ones; `parties` are the case's parties now.
+    pub(crate) fn update(
+        &mut self,
+        case: &CaseId,
+        old: &IndexKeys,
+        new: &IndexKeys,
+        parties: &[Party],
+    ) {
         if old.location != new.location {
             if let Some(l) = old.location {
                 self.by_location.remove(&(l, case.clone()));
@@ -243,12 +244,9 @@ impl Indexes {
                 self.by_mediator.insert((m.clone(), case.clone()));
             }
         }
-        if old.parties != new.parties {
-            for p in old.parties.iter().filter(|p| !new.parties.contains(p)) {
-                self.by_party.remove(&(p.clone(), case.clone()));
-            }
-            for p in new.parties.iter().filter(|p| !old.parties.contains(p)) {
-                self.by_party.insert((p.clone(), case.clone()));
+        if new.parties > old.parties {
+            for p in parties.get(old.parties..).unwrap_or_default() {
+                self.by_party.insert((p.id.clone(), case.clone()));
             }
         }
         if old.summary != new.summary {
@@ -438,7 +436,9 @@ impl Projector {
         // Text documents are numbered in a stable order.
         ids.sort();
         for id in ids {
-            index.update(id, &empty, &IndexKeys::of(&self.cases[id].state));
+            let state = &self.cases[id].state;
+            let parties = state.details.as_ref().map_or(&[][..], |d| &d.parties);
+            index.update(id, &empty, &IndexKeys::of(state), parties);
         }
         self.index = index;
     }
