@@ -323,7 +323,9 @@ async fn a_dead_server_is_unavailable_then_appends_resume_after_restart() {
     let mut attempts = 0;
     let up = loop {
         attempts += 1;
-        match contract::append_next(&log, "u", "u2", 1).await {
+        // The head is still the one read before the kill (the append above failed): no read
+        // here, which could itself find the client not yet reconnected.
+        match log.append(contract::commit("u", "u2", v, h, 1)).await {
             Ok(a) => break a,
             Err(AppendError::Log(LogError::Unavailable(_))) if attempts < 300 => {
                 tokio::time::sleep(Duration::from_millis(100)).await
