@@ -6,12 +6,12 @@ use async_nats::jetstream::consumer::pull::OrderedConfig;
 use async_nats::jetstream::consumer::DeliverPolicy;
 use futures::StreamExt;
 use gridcase_bus::testing::jetstream as js;
-use gridcase_bus::{EventLog, Position, SledLog};
+use gridcase_bus::{EventLog, Position};
 use gridcase_domain::{CaseId, CommandId, EventRecord};
 use gridcase_projections::{Calendar, Projection};
 use serde::Deserialize;
 
-use super::workload::{self, Filled};
+use super::workload;
 use super::{append, child, ctx, group_digits, BenchError, Row, Run, Target};
 
 /// The events/s the embedded rebuild must reach.
@@ -76,17 +76,7 @@ pub(crate) async fn run(run: &mut Run) -> Result<(), BenchError> {
 
 async fn embedded(run: &mut Run) -> Result<(), BenchError> {
     let scale = run.sizes.replay;
-    let dir = run.dir("replay-log")?;
-    let log = SledLog::open(&dir).map_err(ctx("opening the sled log"))?;
-    let t = Instant::now();
-    let filled: Filled = workload::fill_sled(&log, scale, 1, None).await?;
-    eprintln!(
-        "bench: wrote {scale} to the embedded log: {} cases, {} commits, {} events in {:.1}s",
-        filled.cases,
-        filled.commits,
-        filled.events,
-        t.elapsed().as_secs_f64()
-    );
+    let (dir, log, filled) = workload::new_filled_sled(run, "replay-log", scale).await?;
     let events = filled.events as f64;
     let tree = log.raw_tree().clone();
 

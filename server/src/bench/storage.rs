@@ -7,7 +7,7 @@ use std::time::Instant;
 use gridcase_bus::{EventLog, Position, SledLog, SpaceUsage};
 
 use super::replay::{raw_scan, rebuild};
-use super::workload::{self, Filled};
+use super::workload;
 use super::{child, ctx, group_digits, BenchError, Row, Run, Target};
 
 /// The bytes on disk per event the embedded log must stay within (issue 17).
@@ -18,16 +18,7 @@ pub(crate) const MIN_REBUILD_EVENTS_PER_S: f64 = 400_000.0;
 
 pub(crate) async fn run(run: &mut Run) -> Result<(), BenchError> {
     let scale = run.sizes.append;
-    let loaded = run.dir("storage-log")?;
-    let log = SledLog::open(&loaded).map_err(ctx("opening the sled log"))?;
-    let t = Instant::now();
-    let filled: Filled = workload::fill_sled(&log, scale, 1, None).await?;
-    eprintln!(
-        "bench: wrote {scale} to the embedded log: {} commits, {} events in {:.1}s",
-        filled.commits,
-        filled.events,
-        t.elapsed().as_secs_f64()
-    );
+    let (loaded, log, filled) = workload::new_filled_sled(run, "storage-log", scale).await?;
     let msgpack = event_bytes(&log).await?;
     drop(log);
     let loaded_log = child::open_read_only(&loaded).await?;

@@ -189,6 +189,27 @@ pub(crate) struct Filled {
     pub cases: u64,
 }
 
+/// A fresh embedded log in the run's work directory `name`, filled with `scale` (seed 1) by
+/// [`fill_sled`] and timed, as the replay and storage suites start.
+pub(crate) async fn new_filled_sled(
+    run: &super::Run,
+    name: &str,
+    scale: Scale,
+) -> Result<(std::path::PathBuf, SledLog, Filled), BenchError> {
+    let dir = run.dir(name)?;
+    let log = SledLog::open(&dir).map_err(ctx("opening the sled log"))?;
+    let t = Instant::now();
+    let filled = fill_sled(&log, scale, 1, None).await?;
+    eprintln!(
+        "bench: wrote {scale} to the embedded log: {} cases, {} commits, {} events in {:.1}s",
+        filled.cases,
+        filled.commits,
+        filled.events,
+        t.elapsed().as_secs_f64()
+    );
+    Ok((dir, log, filled))
+}
+
 /// Appends `scale` generated with `seed` straight to a sled log (the generator's sealed
 /// commits are byte-for-byte what `gridcase load` appends through the command path), with
 /// case and command ids prefixed by `prefix` when given (re-sealed, so each copy is a
