@@ -419,77 +419,10 @@ fn text(field: &'static str, s: &str, required: bool) -> Result<(), Rejection> {
             reason: "longer than 4000 characters",
         });
     }
-    if let Some(what) = personal_number_in(s) {
+    if let Some(what) = crate::identifiers::personal_number_in(s) {
         return Err(Rejection::PersonalNumberInText { field, what });
     }
     Ok(())
-}
-
-/// An ID number (身份证号码: 17 digits and a check character that fits, GB 11643) or a
-/// mainland mobile number (11 digits from `13`–`19`, also as `+86 138 1234 5678` or with
-/// dashes, full-width digits too) in free text — `"an ID number"` or `"a mobile number"`.
-///
-/// Free text is kept in every event forever, in clear; such numbers belong in a party's
-/// fields, which the personal data vault keeps encrypted and can erase (DOMAIN.md, "Personal
-/// information"). Names cannot be told from other words, so this catches the identifiers only.
-pub fn personal_number_in(text: &str) -> Option<&'static str> {
-    let mut runs: Vec<String> = Vec::new();
-    let mut run = String::new();
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        let c = match c {
-            '０'..='９' => char::from_u32(c as u32 - '０' as u32 + '0' as u32).unwrap_or(c),
-            'Ｘ' | 'x' => 'X',
-            other => other,
-        };
-        let next_is_digit = chars
-            .peek()
-            .is_some_and(|n| n.is_ascii_digit() || ('０'..='９').contains(n));
-        if c.is_ascii_digit() || (c == 'X' && !run.is_empty()) {
-            run.push(c);
-            if c == 'X' {
-                runs.push(std::mem::take(&mut run));
-            }
-        } else if matches!(c, ' ' | '-' | '\u{3000}') && !run.is_empty() && next_is_digit {
-            // A separator inside a number, as people write phones: 138-1234-5678.
-        } else if !run.is_empty() {
-            runs.push(std::mem::take(&mut run));
-        }
-    }
-    if !run.is_empty() {
-        runs.push(run);
-    }
-    runs.iter().find_map(|r| {
-        let mobile = |d: &str| {
-            d.len() == 11
-                && d.starts_with('1')
-                && matches!(d.as_bytes()[1], b'3'..=b'9')
-                && d.bytes().all(|b| b.is_ascii_digit())
-        };
-        if mobile(r) || r.strip_prefix("86").is_some_and(mobile) {
-            Some("a mobile number")
-        } else if is_id_number(r) {
-            Some("an ID number")
-        } else {
-            None
-        }
-    })
-}
-
-/// 17 digits and the GB 11643 check character that fits them.
-fn is_id_number(s: &str) -> bool {
-    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-    const CHECK: &[u8; 11] = b"10X98765432";
-    let b = s.as_bytes();
-    if b.len() != 18 || !b[..17].iter().all(u8::is_ascii_digit) {
-        return false;
-    }
-    let sum: u32 = b[..17]
-        .iter()
-        .zip(WEIGHTS)
-        .map(|(d, w)| u32::from(d - b'0') * w)
-        .sum();
-    CHECK[(sum % 11) as usize] == b[17]
 }
 
 /// Checks `t` against the engine's clock: not after it plus the allowed skew, and, when

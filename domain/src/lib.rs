@@ -62,6 +62,7 @@ pub mod chain;
 pub mod command;
 pub mod decide;
 pub mod event;
+pub mod identifiers;
 pub mod ids;
 pub mod policy;
 pub mod record;

@@ -69,7 +69,7 @@ fn another_grid_and_the_read_only_roles_may_not_add_a_party() {
 
 // --- identifiers in free text ----------------------------------------------------------------
 
-use gridcase_domain::decide::personal_number_in;
+use gridcase_domain::identifiers::personal_number_in;
 
 #[test]
 fn id_numbers_and_mobile_numbers_in_free_text_are_found_however_written() {

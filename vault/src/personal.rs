@@ -4,6 +4,7 @@
 //! that prints only the type name, and deliberately implements neither `Display` nor
 //! `Serialize`: clear text leaves only through an explicit `expose()`.
 
+use gridcase_domain::identifiers::id_number_check_character;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
@@ -142,11 +143,6 @@ impl PersonName {
     }
 }
 
-/// GB 11643-1999 weights of the first 17 digits.
-const ID_WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-/// Check character for each remainder of the weighted sum mod 11.
-const ID_CHECK: [u8; 11] = *b"10X98765432";
-
 /// A resident identity card number (居民身份证号码), 18 characters, check character verified
 /// (GB 11643-1999, ISO 7064 MOD 11-2). Stored normalised: ASCII digits and upper-case `X`.
 #[derive(Clone, PartialEq, Eq)]
@@ -177,12 +173,7 @@ impl IdNumber {
         {
             return Err(InvalidField::IdNumberShape);
         }
-        let sum: u32 = bytes[..17]
-            .iter()
-            .zip(ID_WEIGHTS)
-            .map(|(d, w)| u32::from(d - b'0') * w)
-            .sum();
-        if ID_CHECK[(sum % 11) as usize] != bytes[17] {
+        if id_number_check_character(&bytes[..17]) != Some(bytes[17]) {
             return Err(InvalidField::IdNumberChecksum);
         }
         Ok(Self(normal))
@@ -384,12 +375,7 @@ mod tests {
     }
 
     fn check_char(first17: &str) -> char {
-        let sum: u32 = first17
-            .bytes()
-            .zip(ID_WEIGHTS)
-            .map(|(d, w)| u32::from(d - b'0') * w)
-            .sum();
-        char::from(ID_CHECK[(sum % 11) as usize])
+        char::from(id_number_check_character(first17.as_bytes()).unwrap())
     }
 
     proptest::proptest! {

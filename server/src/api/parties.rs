@@ -33,8 +33,8 @@ use gridcase_domain::{
 };
 use gridcase_projections::SearchQuery;
 use gridcase_vault::{
-    AccessFilter, Accessor, Address, Field, IdNumber, Lookup, PartyStatus, PersonName,
-    PersonalData, Phone, VaultError,
+    AccessFilter, Accessor, Address, Field, IdNumber, InvalidField, Lookup, PartyStatus,
+    PersonName, PersonalData, Phone, VaultError,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -292,39 +292,33 @@ pub async fn find_person(
         )));
     }
     let why = purpose(purpose_given, "purpose")?;
-    let id_like = {
-        let t: Vec<char> = person.trim().chars().collect();
-        t.len() == 18
-            && t[..17].iter().all(char::is_ascii_digit)
-            && (t[17].is_ascii_digit() || matches!(t[17], 'X' | 'x'))
-    };
-    let lookup = if let Ok(id) = IdNumber::new(person) {
-        Lookup::IdNumber(id)
-    } else if id_like {
-        // Eighteen characters shaped like an ID number whose check character does not fit: a
-        // typing error, not a phone number.
-        return Err(ApiError::field(
-            "invalid_query",
-            "person",
-            "person: not a valid ID number (the check character does not fit)",
-        ));
-    } else if person.chars().filter(char::is_ascii_digit).count() >= 7
-        && person
-            .chars()
-            .all(|c| c.is_ascii_digit() || " +-()".contains(c))
-    {
-        Lookup::Phone(
-            Phone::new(person)
-                .map_err(|e| ApiError::field("invalid_query", "person", e.to_string()))?,
-        )
-    } else {
-        Lookup::Name(
-            PersonName::new(person)
-                .map_err(|e| ApiError::field("invalid_query", "person", e.to_string()))?,
-        )
+    let lookup = match IdNumber::new(person) {
+        Ok(id) => Lookup::IdNumber(id),
+        // Shaped like an ID number, but the check character does not fit: a typing error, not
+        // a phone number.
+        Err(e @ InvalidField::IdNumberChecksum) => {
+            return Err(ApiError::field("invalid_query", "person", e.to_string()))
+        }
+        Err(_) => other_lookup(person)?,
     };
     let who = Accessor::now(actor.id().clone(), actor.role(), why);
     Ok(app.vault.find_parties(&lookup, &who).await?)
+}
+
+/// A lookup by phone (digits and `+ -()` only, at least seven digits), else by name.
+fn other_lookup(person: &str) -> Result<Lookup, ApiError> {
+    let bad = |e: InvalidField| ApiError::field("invalid_query", "person", e.to_string());
+    Ok(
+        if person.chars().filter(char::is_ascii_digit).count() >= 7
+            && person
+                .chars()
+                .all(|c| c.is_ascii_digit() || " +-()".contains(c))
+        {
+            Lookup::Phone(Phone::new(person).map_err(bad)?)
+        } else {
+            Lookup::Name(PersonName::new(person).map_err(bad)?)
+        },
+    )
 }
 
 /// A stated purpose, required and short (it is recorded in clear).

@@ -1391,7 +1391,7 @@ pub async fn act(
         crate::api::parties::assign_party_ids(&mut sub.command.action, &sub.command_id, lifted);
     match crate::api::commands::run(&web.app, sub).await {
         Ok(done) => {
-            super::parties::store(&web, &v.actor, &personal)
+            crate::api::parties::store_personal(&web.app, &v.actor, &personal)
                 .await
                 .map_err(|e| WebError::new(&web, &v, e).reload_at(case_page.clone()))?;
             let mut to = format!("{case_page}?done={name}");

@@ -18,16 +18,14 @@ use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
-use gridcase_domain::{Actor, CaseId, CaseState, PartyId, Role};
+use gridcase_domain::{Actor, CaseId, CaseState, Role};
 use serde::Deserialize;
 
 use super::i18n::Tr;
 use super::rows::RowView;
 use super::session::{encode, Viewer};
 use super::{csrf, render, require, Chrome, Opt, Page, Web, WebApp, WebError};
-use crate::api::parties::{
-    self as api, AccessLogQuery, DataStatus, LegalBasis, PersonalInput, PURPOSE_INTAKE,
-};
+use crate::api::parties::{self as api, AccessLogQuery, DataStatus, LegalBasis, PersonalInput};
 use crate::error::ApiError;
 
 /// The purpose recorded when the case page shows a party's name and phone.
@@ -197,16 +195,6 @@ pub fn field_zh(field: &str) -> &str {
         "purpose" => "用途",
         other => other,
     }
-}
-
-/// Stores what a form gave for the parties of a recorded command (the intake purpose).
-pub async fn store(
-    web: &WebApp,
-    actor: &Actor,
-    parties: &[(PartyId, gridcase_vault::PersonalData)],
-) -> Result<(), ApiError> {
-    debug_assert!(!PURPOSE_INTAKE.is_empty());
-    api::store_personal(&web.app, actor, parties).await
 }
 
 /// A form that does not parse: 400.

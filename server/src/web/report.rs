@@ -590,7 +590,7 @@ pub async fn submit(
     let result = crate::api::commands::run(&web.app, sub).await;
     match result {
         Ok(done) => {
-            super::parties::store(&web, &v.actor, &personal)
+            crate::api::parties::store_personal(&web.app, &v.actor, &personal)
                 .await
                 .map_err(|e| WebError::new(&web, &v, e))?;
             let mut to = format!("/report?done={}", session::encode(done.case_id.as_str()));
