@@ -516,27 +516,39 @@ pub async fn parties_of(
     };
     let mut parties = Vec::new();
     for p in state.details.iter().flat_map(|d| d.parties.iter()) {
-        let status = app.vault.party_status(&p.id).await?;
-        let (data, erased_at) = match status {
-            PartyStatus::Present => (DataStatus::Held, None),
-            PartyStatus::Erased { at } => (
-                DataStatus::Erased,
-                Some(Timestamp::from_millis(at.as_millisecond())),
-            ),
-            PartyStatus::Unknown => (DataStatus::None, None),
-        };
-        let view = match (&why, data) {
-            (Some(why), DataStatus::Held) => {
+        // A reader of personal data reads it at once (one vault read, recorded); the status
+        // alone is asked for only when there is nothing to read.
+        let read = match &why {
+            Some(why) => {
                 let who = Accessor::now(actor.id().clone(), actor.role(), why.clone());
-                let v = app.vault.read_party(&p.id, &who).await?;
+                match app.vault.read_party(&p.id, &who).await {
+                    Ok(v) => Some(v),
+                    Err(VaultError::UnknownParty(_) | VaultError::PartyErased(_)) => None,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            None => None,
+        };
+        let (data, erased_at, view) = match read {
+            Some(v) => (
+                DataStatus::Held,
+                None,
                 Some(PersonalView {
                     name: v.name.as_ref().map(|n| n.expose().to_owned()),
                     id_number_masked: v.id_number_masked,
                     phone: v.phone.as_ref().map(|n| n.expose().to_owned()),
                     address: v.address.as_ref().map(|n| n.expose().to_owned()),
-                })
-            }
-            _ => None,
+                }),
+            ),
+            None => match app.vault.party_status(&p.id).await? {
+                PartyStatus::Present => (DataStatus::Held, None, None),
+                PartyStatus::Erased { at } => (
+                    DataStatus::Erased,
+                    Some(Timestamp::from_millis(at.as_millisecond())),
+                    None,
+                ),
+                PartyStatus::Unknown => (DataStatus::None, None, None),
+            },
         };
         parties.push(PartyView {
             id: p.id.clone(),
