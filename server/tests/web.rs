@@ -1541,6 +1541,16 @@ impl Browser {
             .unwrap_or_else(|e| panic!("choosing {value} in {css}: {e}"));
     }
 
+    /// Opens the report form on a neighbours' dispute (the category picked after the kind's
+    /// categories arrived) with `summary`.
+    async fn start_report(&self, app: &App, summary: &str) {
+        self.goto(&app.url("/report")).await;
+        self.choose("#kind", "dispute").await;
+        self.wait_for("#category option[value=neighbours]").await;
+        self.choose("#category", "neighbours").await;
+        self.fill("#summary", summary).await;
+    }
+
     /// Opens the form of `action` on the case page (a click on its summary unless open).
     async fn open_action(&self, action: &str) {
         let sel = format!("details[data-action={action}]");
@@ -1586,11 +1596,7 @@ impl Browser {
 /// Reports a case with `summary`, the form sent three times (twice in the background, once by
 /// its button); returns the case id the page shows.
 async fn report_three_times(b: &Browser, app: &App, summary: &str) -> String {
-    b.goto(&app.url("/report")).await;
-    b.choose("#kind", "dispute").await;
-    b.wait_for("#category option[value=neighbours]").await;
-    b.choose("#category", "neighbours").await;
-    b.fill("#summary", summary).await;
+    b.start_report(app, summary).await;
     let sent = b
         .js("const f = document.querySelector('form.report-form');
              const body = () => new URLSearchParams(new FormData(f));
@@ -1913,11 +1919,7 @@ async fn parties_on_the_workbench_from_report_to_erasure() {
     let id_number = "330802198503124427";
     // The grid worker reports a dispute with a party's name, ID number and phone.
     grid.sign_in(&app, "demo-grid-worker").await;
-    grid.goto(&app.url("/report")).await;
-    grid.choose("#kind", "dispute").await;
-    grid.wait_for("#category option[value=neighbours]").await;
-    grid.choose("#category", "neighbours").await;
-    grid.fill("#summary", "邻里因排水沟堵塞发生争执（当事人测试）")
+    grid.start_report(&app, "邻里因排水沟堵塞发生争执（当事人测试）")
         .await;
     grid.click("#report-parties > summary").await;
     grid.fill("#p1_name", name).await;
