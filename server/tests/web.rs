@@ -249,13 +249,24 @@ impl Browser {
     }
 
     async fn text(&self, css: &str) -> String {
-        self.c()
-            .find(Locator::Css(css))
+        match self.c().find(Locator::Css(css)).await {
+            Ok(e) => e.text().await.unwrap(),
+            Err(e) => panic!("{css}: {e}\n{}", self.whereabouts().await),
+        }
+    }
+
+    /// Where the browser is and what the page says, for a failure message.
+    async fn whereabouts(&self) -> String {
+        let url = self.c().current_url().await.map(|u| u.to_string());
+        let body: String = self
+            .js("return document.body ? document.body.innerText : document.documentElement.outerHTML")
             .await
-            .unwrap_or_else(|e| panic!("{css}: {e}"))
-            .text()
-            .await
-            .unwrap()
+            .as_str()
+            .unwrap_or_default()
+            .chars()
+            .take(1500)
+            .collect();
+        format!("at {url:?}, the page says:\n{body}")
     }
 
     async fn exists(&self, css: &str) -> bool {
@@ -283,12 +294,15 @@ impl Browser {
     }
 
     async fn wait_for(&self, css: &str) {
-        self.c()
+        if let Err(e) = self
+            .c()
             .wait()
             .at_most(Duration::from_secs(10))
             .for_element(Locator::Css(css))
             .await
-            .unwrap_or_else(|e| panic!("waiting for {css}: {e}"));
+        {
+            panic!("waiting for {css}: {e}\n{}", self.whereabouts().await);
+        }
     }
 
     async fn path(&self) -> String {
@@ -624,6 +638,7 @@ async fn the_dashboard_shows_the_apis_figures_draws_its_charts_and_drills_down()
         assert!(cohort["registered"].as_i64().unwrap() > 0, "{api}");
         b.goto(&app.url(&format!("/stats?region={region}&period={MONTH}")))
             .await;
+        b.wait_for("#kpi-grid_rate .kpi-value").await;
         for (id, value) in [
             ("grid_rate", pct(&cohort["grid_rate"])),
             ("village_rate", pct(&cohort["village_rate"])),
