@@ -26,6 +26,8 @@ pub struct App {
     pub calendar: Calendar,
     /// SHA-256 of each token → its actor.
     pub tokens: HashMap<[u8; 32], Actor>,
+    /// Auditors granted the parties' personal data (`[privacy] personal_data_auditors`).
+    pub personal_data_auditors: std::collections::HashSet<gridcase_domain::ActorId>,
     /// Who works where, by name.
     pub directory: crate::directory::Directory,
     /// Metrics.

@@ -16,6 +16,9 @@
 //! key_file = "/etc/gridcase/vault.key"   # or: key_env = "GRIDCASE_VAULT_KEY"
 //!                                        # neither: DATA/vault.key is generated, with a warning
 //!
+//! [privacy]                   # auditors who may also read parties' personal fields (a grant of
+//! personal_data_auditors = ["audit-330800-2"]   # its own, PIPL art. 28; every read is logged)
+//!
 //! [regions]
 //! divisions = "divisions.csv" # default: the bundled Zhejiang divisions
 //! grids = "grids.csv"         # one 15-digit grid code per line; default: the demo's generated grids
@@ -69,6 +72,20 @@ pub struct Config {
     pub request_key_file: Option<PathBuf>,
     /// Where the personal data vault's master key comes from.
     pub vault: VaultConfig,
+    /// Who besides the holding unit and the active mediator reads personal data.
+    pub privacy: PrivacyConfig,
+}
+
+/// Grants to read parties' personal data beyond the holding unit and the case's active
+/// mediator (who read it by their work).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PrivacyConfig {
+    /// Auditors (by actor id; each must have a token with the auditor role) who see the
+    /// personal fields of the parties of cases in their scope, with a stated purpose, and may
+    /// reveal ID numbers; every read is in the access log. Other auditors see parties by
+    /// opaque id and role only.
+    pub personal_data_auditors: Vec<gridcase_domain::ActorId>,
 }
 
 /// The personal data vault's master key (key-encryption key): a file or an environment
@@ -170,6 +187,7 @@ impl Default for Config {
             cache_cases: 100_000,
             request_key_file: None,
             vault: VaultConfig::default(),
+            privacy: PrivacyConfig::default(),
         }
     }
 }

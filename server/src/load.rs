@@ -234,7 +234,8 @@ where
 /// Ready-to-use demo tokens for the quzhou-month fixture, all around grid 1 of 金桂社区: its grid
 /// worker, two staff of the village (a resolution is verified by someone else), the village's
 /// mediator, the township's staff, the county dispute-resolution center, a county supervisor,
-/// an auditor and an analyst of the city.
+/// two auditors of the city (the second granted parties' personal data,
+/// [`demo_personal_data_auditors`]) and an analyst of the city.
 pub fn demo_tokens() -> Vec<(String, Actor)> {
     let roster = Roster::default();
     let code = |s: &str| s.parse::<RegionCode>().expect("valid demo code");
@@ -242,7 +243,7 @@ pub fn demo_tokens() -> Vec<(String, Actor)> {
     let village = code("330802005001");
     let township = code("330802005");
     let county = code("330802");
-    let city = code("330800");
+    let city = city_of_demo();
     debug_assert_eq!(grid.level(), Level::Grid);
     vec![
         ("demo-grid-worker".into(), roster.grid_worker(grid, 1)),
@@ -253,6 +254,17 @@ pub fn demo_tokens() -> Vec<(String, Actor)> {
         ("demo-county-center".into(), roster.staff(county, 1)),
         ("demo-supervisor".into(), roster.supervisor(county, 1)),
         ("demo-auditor".into(), roster.auditor(city, 1)),
+        ("demo-privacy-auditor".into(), roster.auditor(city, 2)),
         ("demo-analyst".into(), roster.analyst(city, 1)),
     ]
+}
+
+/// The demo's auditors granted parties' personal data (`demo-privacy-auditor`; the
+/// `[privacy] personal_data_auditors` of `serve --demo`).
+pub fn demo_personal_data_auditors() -> Vec<gridcase_domain::ActorId> {
+    vec![Roster::default().auditor(city_of_demo(), 2).id().clone()]
+}
+
+fn city_of_demo() -> RegionCode {
+    "330800".parse().expect("valid demo code")
 }

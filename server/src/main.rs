@@ -246,6 +246,9 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                     );
                 }
                 tokens = gridcase_server::load::demo_tokens();
+                cfg.privacy
+                    .personal_data_auditors
+                    .extend(gridcase_server::load::demo_personal_data_auditors());
             }
             let server = Server::start(&cfg, log, regions, &tokens).await?;
             println!("gridcase listening on http://{}", server.addr);

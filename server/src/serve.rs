@@ -1,18 +1,18 @@
 //! Starting and stopping the server.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
 use gridcase_bus::{AnyLog, CommandPath, EventLog, NatsLog, NatsSettings, SledLog};
-use gridcase_domain::{Actor, RegionTree};
+use gridcase_domain::{Actor, ActorId, RegionTree, Role};
 use gridcase_projections::{Calendar, Projection};
 use gridcase_vault::{NatsConfig as VaultNats, Store, Vault};
 use tokio::task::JoinHandle;
 
 use crate::app::{token_hash, App, AppState};
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::directory::{Directory, Person};
 use crate::metrics::Metrics;
 
@@ -154,6 +154,36 @@ pub struct Server {
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
+/// The auditors of `[privacy] personal_data_auditors`, each checked to be an auditor with a
+/// token: a grant to a typo or to a grid worker is a configuration error, not a silent no-op.
+fn personal_data_auditors<'a>(
+    cfg: &Config,
+    actors: impl Iterator<Item = &'a Actor> + Clone,
+) -> Result<HashSet<ActorId>, ServeError> {
+    let mut granted = HashSet::new();
+    for id in &cfg.privacy.personal_data_auditors {
+        match actors.clone().find(|a| a.id() == id) {
+            Some(a) if a.role() == Role::Auditor => {
+                granted.insert(id.clone());
+            }
+            Some(a) => {
+                return Err(ConfigError::Invalid(format!(
+                    "[privacy] personal_data_auditors names {id}, a {}: the grant is for auditors",
+                    a.role()
+                ))
+                .into())
+            }
+            None => {
+                return Err(ConfigError::Invalid(format!(
+                    "[privacy] personal_data_auditors names {id}, who has no token"
+                ))
+                .into())
+            }
+        }
+    }
+    Ok(granted)
+}
+
 /// Builds the application state over a log.
 pub fn build_app(
     cfg: &Config,
@@ -175,6 +205,7 @@ pub fn build_app(
     for (token, actor) in extra_tokens {
         tokens.insert(token_hash(token), actor.clone());
     }
+    let personal_data_auditors = personal_data_auditors(cfg, tokens.values())?;
     let key_file = cfg
         .request_key_file
         .clone()
@@ -191,6 +222,7 @@ pub fn build_app(
         regions,
         calendar,
         tokens,
+        personal_data_auditors,
         metrics: Metrics::default(),
         max_body_bytes: cfg.max_body_bytes,
         waiters: tokio::sync::Semaphore::new(crate::app::MAX_WAITERS),

@@ -51,8 +51,12 @@ impl App {
         let cfg = Config {
             listen: "127.0.0.1:0".parse().unwrap(),
             data_dir: dir.path().to_owned(),
-            // The fixture's people have names, as with `serve --demo`.
+            // The fixture's people have names, and demo-privacy-auditor its grant, as with
+            // `serve --demo`.
             demo_roster: true,
+            privacy: gridcase_server::config::PrivacyConfig {
+                personal_data_auditors: gridcase_server::load::demo_personal_data_auditors(),
+            },
             ..Config::default()
         };
         let regions = Arc::new(serve::load_regions(&cfg).unwrap());
@@ -2116,6 +2120,28 @@ async fn parties_on_the_workbench_from_report_to_erasure() {
     if let Some(dir) = &shots {
         other.screenshot(dir, "access-log").await;
     }
+    other.sign_out().await;
+    // An auditor granted personal data sees the party still held (the read recorded as an
+    // audit), the erased one as 已删除, and no lookup of other cases.
+    other.sign_in(&app, "demo-privacy-auditor").await;
+    other.goto(&app.url(&format!("/cases/{case}"))).await;
+    other.wait_for("#parties").await;
+    assert_eq!(
+        other
+            .text("#parties li.party:nth-child(2) [data-field=name]")
+            .await,
+        "周建新"
+    );
+    assert!(
+        other
+            .exists("#parties li.party:first-child [data-erased]")
+            .await
+    );
+    assert!(!other.exists("#parties a[data-other-cases]").await);
+    other.goto(&app.url("/audit/access-log")).await;
+    other.wait_for("#access-log").await;
+    let log = other.text("#access-log").await;
+    assert!(log.contains("审计（查看案件页面）"), "{log}");
     grid.close().await;
     other.close().await;
     app.stop().await;

@@ -4,9 +4,9 @@
 //!
 //! | method | path | who |
 //! |---|---|---|
-//! | GET | `/api/v1/cases/{id}/parties?purpose=` | the case's readers; names and phones only for the holding unit and the active mediator |
+//! | GET | `/api/v1/cases/{id}/parties?purpose=` | the case's readers; names and phones only for the holding unit, the active mediator and auditors granted personal data |
 //! | POST | `/api/v1/cases/{id}/parties/{party}/reveal` | the same people: the whole ID number, with a purpose |
-//! | GET | `/api/v1/cases/{id}/parties/{party}/other-cases?purpose=` | the same people: cases of the same person, by blind index |
+//! | GET | `/api/v1/cases/{id}/parties/{party}/other-cases?purpose=` | the holding unit and the active mediator: cases of the same person, by blind index |
 //! | DELETE | `/api/v1/parties/{party}/personal-data` | supervisors and admins over one of the party's cases, with a legal basis |
 //! | GET | `/api/v1/access-log` | auditors and admins: every read, reveal, lookup, write and erasure |
 //!
@@ -43,7 +43,7 @@ use sha2::{Digest, Sha256};
 use super::access::may_read_case;
 use super::params::parse_case_id;
 use super::shape::CaseRow;
-use crate::app::AppState;
+use crate::app::{App, AppState};
 use crate::error::ApiError;
 
 /// The purpose recorded when personal fields come with a report or an added party.
@@ -257,16 +257,35 @@ pub async fn store_personal(
 }
 
 /// Whether `actor` may see the personal fields of this case's parties: the holding unit's
-/// grid workers and staff, and the mediator of its running mediation — nobody else (minimum
-/// access, PIPL art. 6).
-pub fn may_read_personal(actor: &Actor, s: &CaseState) -> bool {
+/// grid workers and staff and the mediator of its running mediation (by their work), and
+/// auditors given the grant `[privacy] personal_data_auditors` (for cases in their scope, which
+/// the caller has checked) — nobody else (minimum access, PIPL art. 6).
+pub fn may_read_personal(app: &App, actor: &Actor, s: &CaseState) -> bool {
     match actor.role() {
         Role::GridWorker | Role::UnitStaff => s.holder == Some(actor.unit()),
         Role::Mediator => s
             .mediation
             .as_ref()
             .is_some_and(|m| &m.mediator == actor.id()),
-        Role::Supervisor | Role::Auditor | Role::Analyst | Role::Admin => false,
+        Role::Auditor => app.personal_data_auditors.contains(actor.id()),
+        Role::Supervisor | Role::Analyst | Role::Admin => false,
+    }
+}
+
+/// 403 unless `actor` looks people up by their data: grid workers, unit staff and mediators,
+/// for their work (not supervisors, auditors — even with the personal-data grant — analysts
+/// or admins).
+pub fn require_lookup(actor: &Actor) -> Result<(), ApiError> {
+    if matches!(
+        actor.role(),
+        Role::GridWorker | Role::UnitStaff | Role::Mediator
+    ) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(format!(
+            "a {} does not look people up by their personal data",
+            actor.role()
+        )))
     }
 }
 
@@ -282,15 +301,7 @@ pub async fn find_person(
     person: &str,
     purpose_given: Option<&str>,
 ) -> Result<Vec<PartyId>, ApiError> {
-    if !matches!(
-        actor.role(),
-        Role::GridWorker | Role::UnitStaff | Role::Mediator
-    ) {
-        return Err(ApiError::Forbidden(format!(
-            "a {} does not look people up by their personal data",
-            actor.role()
-        )));
-    }
+    require_lookup(actor)?;
     let why = purpose(purpose_given, "purpose")?;
     let lookup = match IdNumber::new(person) {
         Ok(id) => Lookup::IdNumber(id),
@@ -410,12 +421,12 @@ pub fn party_of(state: &CaseState, party: &str) -> Result<PartyId, ApiError> {
 
 /// 403 unless `actor` may see the personal data of this case's parties
 /// ([`may_read_personal`]).
-pub fn require_personal(actor: &Actor, state: &CaseState) -> Result<(), ApiError> {
-    if may_read_personal(actor, state) {
+pub fn require_personal(app: &App, actor: &Actor, state: &CaseState) -> Result<(), ApiError> {
+    if may_read_personal(app, actor, state) {
         Ok(())
     } else {
         Err(ApiError::Forbidden(
-            "only the holding unit and the case's active mediator see parties' personal data"
+            "only the holding unit, the case's active mediator and auditors granted personal data see parties' personal data"
                 .into(),
         ))
     }
@@ -508,7 +519,7 @@ pub async fn parties_of(
     state: &CaseState,
     purpose_given: Option<&str>,
 ) -> Result<PartyList, ApiError> {
-    let personal = may_read_personal(actor, state);
+    let personal = may_read_personal(app, actor, state);
     let why = if personal {
         Some(purpose(purpose_given, "purpose")?)
     } else {
@@ -609,7 +620,7 @@ pub async fn personal_party(
 ) -> Result<(CaseId, CaseState, PartyId), ApiError> {
     let (case_id, state) = readable_case(app, actor, case).await?;
     let party = party_of(&state, party)?;
-    require_personal(actor, &state)?;
+    require_personal(app, actor, &state)?;
     Ok((case_id, state, party))
 }
 
@@ -667,12 +678,28 @@ pub(crate) async fn other_cases(
 ) -> Result<Json<OtherCases>, ApiError> {
     let actor = app.authenticate(&headers)?.clone();
     let Query(q) = q.map_err(|e| ApiError::query(e.body_text()))?;
-    let (case_id, _, party) = personal_party(&app, &actor, &id, &party).await?;
-    let why = purpose(q.purpose.as_deref(), "purpose")?;
+    Ok(Json(
+        same_person_cases(&app, &actor, &id, &party, q.purpose.as_deref()).await?,
+    ))
+}
+
+/// The other cases of the person behind `party` of `case` that `actor` may see: 404 for a case
+/// or party they do not know, 403 unless they may look people up (the holding unit and the
+/// active mediator), 400 without a purpose; the lookup is recorded with the parties found.
+pub async fn same_person_cases(
+    app: &AppState,
+    actor: &Actor,
+    case: &str,
+    party: &str,
+    purpose_given: Option<&str>,
+) -> Result<OtherCases, ApiError> {
+    let (case_id, _, party) = personal_party(app, actor, case, party).await?;
+    require_lookup(actor)?;
+    let why = purpose(purpose_given, "purpose")?;
     let who = Accessor::now(actor.id().clone(), actor.role(), why);
     let same = app.vault.same_person(&party, &who).await?;
-    caught_up(&app).await?;
-    Ok(Json(other_cases_of(&app, &actor, &case_id, party, same)))
+    caught_up(app).await?;
+    Ok(other_cases_of(app, actor, &case_id, party, same))
 }
 
 /// Shapes the lookup's parties into the cases `actor` may see (`case_id` itself left out).

@@ -28,8 +28,12 @@ use super::{csrf, render, require, Chrome, Opt, Page, Web, WebApp, WebError};
 use crate::api::parties::{self as api, AccessLogQuery, DataStatus, LegalBasis, PersonalInput};
 use crate::error::ApiError;
 
-/// The purpose recorded when the case page shows a party's name and phone.
+/// The purpose recorded when the case page shows a party's name and phone to those who
+/// handle the case.
 pub const PURPOSE_CASE_PAGE: &str = "办理案件（查看案件页面）";
+
+/// The purpose recorded when the case page shows them to an auditor granted personal data.
+pub const PURPOSE_AUDIT_PAGE: &str = "审计（查看案件页面）";
 
 /// One party as the card shows it.
 #[derive(Debug, Clone)]
@@ -55,8 +59,11 @@ pub struct PartyRow {
 /// The parties card of the case page.
 #[derive(Debug, Clone, Default)]
 pub struct PartiesCard {
-    /// Whether the viewer sees personal fields (and may reveal and look up).
+    /// Whether the viewer sees personal fields (and may reveal them).
     pub personal: bool,
+    /// Whether the viewer may look up the same person's other cases (the holding unit and
+    /// the active mediator; not an auditor granted personal data).
+    pub can_look_up: bool,
     /// Whether the viewer may erase (supervisors, admins).
     pub can_erase: bool,
     /// The parties.
@@ -76,7 +83,11 @@ pub async fn card(web: &WebApp, v: &Viewer, case: &CaseId, state: &CaseState) ->
         &v.actor,
         case.clone(),
         state,
-        Some(PURPOSE_CASE_PAGE),
+        Some(if v.actor.role() == Role::Auditor {
+            PURPOSE_AUDIT_PAGE
+        } else {
+            PURPOSE_CASE_PAGE
+        }),
     )
     .await
     {
@@ -134,6 +145,7 @@ pub async fn card(web: &WebApp, v: &Viewer, case: &CaseId, state: &CaseState) ->
         .collect();
     PartiesCard {
         personal: list.personal_data,
+        can_look_up: list.personal_data && api::require_lookup(&v.actor).is_ok(),
         can_erase: matches!(v.actor.role(), Role::Supervisor | Role::Admin),
         rows,
         bases: LegalBasis::ALL
@@ -244,19 +256,13 @@ pub async fn other_cases(
 ) -> Result<Response, WebError> {
     let t = v.tr();
     let back = format!("/cases/{}", encode(&id));
-    let found = async {
-        let (case, _, party_id) = api::personal_party(&web.app, &v.actor, &id, &party).await?;
-        let who = gridcase_vault::Accessor::now(
-            v.actor.id().clone(),
-            v.actor.role(),
-            "核查当事人的其他案件",
-        );
-        let same = web.app.vault.same_person(&party_id, &who).await?;
-        api::caught_up(&web.app).await?;
-        Ok::<_, ApiError>(api::other_cases_of(
-            &web.app, &v.actor, &case, party_id, same,
-        ))
-    }
+    let found = api::same_person_cases(
+        &web.app,
+        &v.actor,
+        &id,
+        &party,
+        Some("核查当事人的其他案件"),
+    )
     .await
     .map_err(|e| WebError::new(&web, &v, e).reload_at(back))?;
     let rows = found

@@ -16,7 +16,7 @@ use gridcase_projections::{Calendar, Projection};
 pub(crate) use gridcase_server::api;
 pub(crate) use gridcase_server::app::AppState;
 pub(crate) use gridcase_server::config::Config;
-use gridcase_server::serve;
+pub(crate) use gridcase_server::serve;
 use http_body_util::BodyExt;
 pub(crate) use serde_json::{json, Value};
 use tokio::task::JoinHandle;

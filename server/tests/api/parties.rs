@@ -157,6 +157,110 @@ async fn others_see_ids_and_roles_only_and_the_reveal_is_recorded() {
 }
 
 #[tokio::test]
+async fn an_auditor_granted_personal_data_reads_it_logged_but_looks_nobody_up() {
+    let mut cfg = Config::default();
+    cfg.privacy.personal_data_auditors = vec!["aud-pd".parse().unwrap()];
+    let h = Harness::with_config(cfg);
+    let case = report_people(&h, GW1, G1).await;
+    let party = first_party(&h, &case).await;
+    // The granted auditor sees names and the masked number, with a purpose; the other
+    // auditor still sees ids and roles only.
+    h.refused(
+        h.get(&format!("/api/v1/cases/{case}/parties"), AUD_PD)
+            .await,
+        400,
+        "invalid_field",
+    )
+    .await;
+    let v = h.read(&parties_uri(&case), AUD_PD).await;
+    assert_eq!(v["personal_data"], true, "{v}");
+    assert_eq!(v["parties"][0]["personal"]["name"], NAME);
+    assert_eq!(
+        v["parties"][0]["personal"]["id_number_masked"],
+        "330***********4427"
+    );
+    let v = h.read(&parties_uri(&case), AUD).await;
+    assert_eq!(v["personal_data"], false, "{v}");
+    assert!(v["parties"][0]["personal"].is_null(), "{v}");
+    // The whole number on request, recorded.
+    let uri = format!("/api/v1/cases/{case}/parties/{party}/reveal");
+    let purpose = json!({ "purpose": "核查调解协议的当事人身份" }).to_string();
+    let r = h.post_raw(&uri, Some(AUD), &[], purpose.clone()).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text());
+    let r = h.post_raw(&uri, Some(AUD_PD), &[], purpose).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["id_number"], ID_NUMBER);
+    // Looking people up stays with those who handle the case.
+    let other = format!("/api/v1/cases/{case}/parties/{party}/other-cases?purpose=x");
+    h.refused(h.get(&other, AUD_PD).await, 403, "forbidden")
+        .await;
+    h.refused(
+        h.get(&format!("/api/v1/cases?person={NAME}&purpose=x"), AUD_PD)
+            .await,
+        403,
+        "forbidden",
+    )
+    .await;
+    // A case outside the auditor's township is unknown to them, grant or not.
+    let elsewhere = report_people(&h, GW4, G4).await;
+    h.refused(
+        h.get(&parties_uri(&elsewhere), AUD_PD).await,
+        404,
+        "not_found",
+    )
+    .await;
+    // Every read by the auditor is in the access log, with the role and the purpose.
+    caught_up(&h).await;
+    let log = h
+        .read(
+            &format!("/api/v1/access-log?party={party}&actor=aud-pd"),
+            AUD,
+        )
+        .await;
+    let entries = log["entries"].as_array().unwrap();
+    let actions: Vec<&str> = entries
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert!(actions.contains(&"read"), "{log}");
+    assert!(actions.contains(&"reveal_id_number"), "{log}");
+    assert!(entries.iter().all(|e| e["role"] == "auditor"), "{log}");
+}
+
+#[tokio::test]
+async fn a_personal_data_grant_to_anyone_but_a_known_auditor_stops_the_start() {
+    for (who, words) in [
+        ("gw-1", "the grant is for auditors"),
+        ("nobody", "has no token"),
+    ] {
+        let mut cfg = Config::default();
+        cfg.privacy.personal_data_auditors = vec![who.parse().unwrap()];
+        let vault_dir = tempfile::tempdir().unwrap();
+        let log_dir = tempfile::tempdir().unwrap();
+        cfg.data_dir = log_dir.path().to_owned();
+        let vault = gridcase_vault::Vault::open(
+            gridcase_vault::Store::open_dir(vault_dir.path()).unwrap(),
+            gridcase_vault::MasterKey::generate().unwrap(),
+        )
+        .await
+        .unwrap();
+        let log = gridcase_bus::SledLog::open(log_dir.path().join("log")).unwrap();
+        let Err(e) = serve::build_app(
+            &cfg,
+            log.into(),
+            Arc::new(vault),
+            regions(),
+            gridcase_projections::Projection::in_memory(gridcase_projections::Calendar::default()),
+            &tokens(),
+        ) else {
+            panic!("a grant to {who} was accepted");
+        };
+        let msg = e.to_string();
+        assert!(msg.contains(who) && msg.contains(words), "{msg}");
+    }
+}
+
+#[tokio::test]
 async fn a_party_added_later_gets_a_derived_id_and_a_retry_names_the_same_party() {
     let h = Harness::new();
     let case = h.report(GW1, G1).await;

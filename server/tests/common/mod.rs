@@ -38,6 +38,8 @@ pub const MED1: &str = "tok-med1";
 pub const MED2: &str = "tok-med2";
 pub const SUP: &str = "tok-supervisor";
 pub const AUD: &str = "tok-auditor";
+/// An auditor of the township that a test may grant personal data (`[privacy]`).
+pub const AUD_PD: &str = "tok-auditor-pd";
 pub const ANA: &str = "tok-analyst";
 pub const ADM: &str = "tok-admin";
 
@@ -76,6 +78,7 @@ pub fn tokens() -> Vec<(String, Actor)> {
         (MED2, mediator("med-2")),
         (SUP, subtree("sup-1", Role::Supervisor, TOWNSHIP)),
         (AUD, subtree("aud-1", Role::Auditor, TOWNSHIP)),
+        (AUD_PD, subtree("aud-pd", Role::Auditor, TOWNSHIP)),
         (ANA, subtree("ana-1", Role::Analyst, COUNTY)),
         (ADM, subtree("admin-1", Role::Admin, COUNTY)),
     ]
