@@ -64,6 +64,8 @@ pub struct NatsServer {
     port: u16,
     child: Option<Child>,
     version: ServerVersion,
+    /// The JetStream domain, if started in one ([`NatsServer::start_in_domain`]).
+    domain: Option<String>,
 }
 
 impl NatsServer {
@@ -113,6 +115,30 @@ impl NatsServer {
     ///
     /// [`StartError`] says what went wrong and how to fix it.
     pub fn try_start() -> Result<Self, StartError> {
+        Self::try_start_in(None)
+    }
+
+    /// Starts a server whose JetStream runs in `domain`, reachable with the API prefix
+    /// `$JS.<domain>.API` (as through a leaf node); `None` after printing why when no usable
+    /// nats-server is installed and `GRIDCASE_REQUIRE_NATS` is not set.
+    ///
+    /// # Panics
+    ///
+    /// As [`NatsServer::start_or_skip`].
+    pub fn start_in_domain(domain: &str) -> Option<Self> {
+        match Self::try_start_in(Some(domain.to_owned())) {
+            Ok(server) => Some(server),
+            Err(err @ (StartError::NotInstalled { .. } | StartError::TooOld { .. }))
+                if !nats_required() =>
+            {
+                eprintln!("skipping: {err} (set {REQUIRE_NATS_ENV}=1 to make this a failure)");
+                None
+            }
+            Err(err) => panic!("{err}"),
+        }
+    }
+
+    fn try_start_in(domain: Option<String>) -> Result<Self, StartError> {
         let bin = server_binary();
         let version = check_binary(&bin)?;
         let dir = tempfile::Builder::new()
@@ -128,6 +154,7 @@ impl NatsServer {
             port: 0,
             child: None,
             version,
+            domain,
         };
         server.spawn(None)?;
         Ok(server)
@@ -204,7 +231,15 @@ impl NatsServer {
             .map_err(io_error("open the server log"))?;
         let log_err = log.try_clone().map_err(io_error("open the server log"))?;
         let port_arg = port.map_or_else(|| "-1".to_owned(), |port| port.to_string());
-        let mut child = Command::new(&self.bin)
+        let mut cmd = Command::new(&self.bin);
+        if let Some(domain) = &self.domain {
+            // The domain has no command-line flag: a configuration file names it.
+            let conf = self.dir.path().join("nats-server.conf");
+            fs::write(&conf, format!("jetstream {{\n  domain: {domain}\n}}\n"))
+                .map_err(io_error("write the server configuration"))?;
+            cmd.arg("-c").arg(conf);
+        }
+        let mut child = cmd
             .args(["-p", &port_arg, "-js", "-a", "127.0.0.1", "-sd"])
             .arg(&store)
             .arg("--ports_file_dir")

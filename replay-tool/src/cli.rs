@@ -85,6 +85,15 @@ pub struct Cli {
         default_value = "gridcase.cases"
     )]
     pub subject_prefix: String,
+    /// The JetStream API prefix: `$JS.API`, or `$JS.<domain>.API` for a stream in a
+    /// JetStream domain (as the server's `[nats] api_prefix`).
+    #[arg(
+        long,
+        global = true,
+        value_name = "PREFIX",
+        default_value = gridcase_bus::DEFAULT_API_PREFIX
+    )]
+    pub api_prefix: String,
     /// The server's TOML configuration: its `time_zone` and `[regions]` are used.
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -183,6 +192,7 @@ impl Cli {
                 url: url.clone(),
                 stream: self.stream.clone(),
                 prefix: self.subject_prefix.clone(),
+                api_prefix: self.api_prefix.clone(),
             },
             None => Location::DataDir(self.data.clone()),
         }

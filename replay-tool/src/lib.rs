@@ -1,8 +1,9 @@
 //! # gridcase-replay
 //!
 //! The auditors' tool: it reads the gridcase event log — the embedded store of a server data
-//! directory (`--data DIR`, log in `DIR/log`) or a NATS JetStream stream (`--nats URL`) — and
-//! never writes to it. The embedded store is opened read-only ([`gridcase_bus::SledLog::open_read_only`]);
+//! directory (`--data DIR`, log in `DIR/log`) or a NATS JetStream stream (`--nats URL`, with
+//! `--stream`, `--subject-prefix` and, for a JetStream domain, `--api-prefix`) — and never
+//! writes to it. The embedded store is opened read-only ([`gridcase_bus::SledLog::open_read_only`]);
 //! sled has no shared mode, so stop the server first or point `--data` at a copy or backup.
 //!
 //! | command | what it does | module |

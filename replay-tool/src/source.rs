@@ -47,11 +47,17 @@ impl Source {
     }
 
     /// Connects to a NATS server and checks that the stream exists; creates nothing.
-    pub async fn connect_nats(url: &str, stream: &str, prefix: &str) -> Result<Source, Error> {
+    pub async fn connect_nats(
+        url: &str,
+        stream: &str,
+        prefix: &str,
+        api_prefix: &str,
+    ) -> Result<Source, Error> {
         let settings = NatsSettings {
             url: url.to_owned(),
             stream: stream.to_owned(),
             subject_prefix: prefix.to_owned(),
+            api_prefix: api_prefix.to_owned(),
             ..NatsSettings::default()
         };
         let log = NatsLog::open_read_only(settings)
@@ -170,6 +176,8 @@ pub enum Location {
         stream: String,
         /// Subject prefix.
         prefix: String,
+        /// The JetStream API prefix.
+        api_prefix: String,
     },
 }
 
@@ -182,7 +190,8 @@ impl Location {
                 url,
                 stream,
                 prefix,
-            } => Source::connect_nats(url, stream, prefix).await,
+                api_prefix,
+            } => Source::connect_nats(url, stream, prefix, api_prefix).await,
         }
     }
 }

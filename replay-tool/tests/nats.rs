@@ -163,3 +163,33 @@ fn the_tool_reads_and_verifies_a_nats_log_without_writing() {
     );
     drop(server);
 }
+
+#[test]
+fn the_tool_reads_a_stream_in_a_jetstream_domain_through_its_api_prefix() {
+    let Some(server) = NatsServer::start_in_domain("hub") else {
+        return;
+    };
+    let url = server.url();
+    let settings = NatsSettings {
+        url: url.clone(),
+        stream: "DOMAIN".into(),
+        subject_prefix: "domain.cases".into(),
+        api_prefix: "$JS.hub.API".into(),
+        ..NatsSettings::default()
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let log = NatsLog::connect(settings).await.unwrap();
+        append_all(&log, tiny()).await;
+    });
+    let mut base = nats_args(&url, "DOMAIN", "domain.cases");
+    base.extend(["--api-prefix", "$JS.hub.API"]);
+    let o = run(&base, &["verify"]);
+    assert_exit(&o, 0);
+    assert!(stdout(&o).contains("PASS"), "{}", stdout(&o));
+    // The prefix is what the tool talks to: another domain's has no stream to read.
+    let mut elsewhere = nats_args(&url, "DOMAIN", "domain.cases");
+    elsewhere.extend(["--api-prefix", "$JS.elsewhere.API"]);
+    let o = run(&elsewhere, &["verify"]);
+    assert_exit(&o, 2);
+}
