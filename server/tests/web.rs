@@ -2138,6 +2138,10 @@ async fn parties_on_the_workbench_from_report_to_erasure() {
             .await
     );
     assert!(!other.exists("#parties a[data-other-cases]").await);
+    if let Some(dir) = &shots {
+        other.js("window.scrollTo(0, document.querySelector('#parties').getBoundingClientRect().top + window.scrollY - 16)").await;
+        other.screenshot(dir, "case-parties-auditor").await;
+    }
     other.goto(&app.url("/audit/access-log")).await;
     other.wait_for("#access-log").await;
     let log = other.text("#access-log").await;
