@@ -97,7 +97,13 @@ impl NatsServer {
     /// When the server is installed but fails to start, or when `GRIDCASE_REQUIRE_NATS` is set
     /// and no usable server is installed.
     pub fn start_or_skip() -> Option<Self> {
-        match Self::try_start() {
+        Self::or_skip(Self::try_start())
+    }
+
+    /// The server, or `None` after printing why when none is installed (or it is too old) and
+    /// none is required; any other failure panics.
+    fn or_skip(started: Result<Self, StartError>) -> Option<Self> {
+        match started {
             Ok(server) => Some(server),
             Err(err @ (StartError::NotInstalled { .. } | StartError::TooOld { .. }))
                 if !nats_required() =>
@@ -126,16 +132,7 @@ impl NatsServer {
     ///
     /// As [`NatsServer::start_or_skip`].
     pub fn start_in_domain(domain: &str) -> Option<Self> {
-        match Self::try_start_in(Some(domain.to_owned())) {
-            Ok(server) => Some(server),
-            Err(err @ (StartError::NotInstalled { .. } | StartError::TooOld { .. }))
-                if !nats_required() =>
-            {
-                eprintln!("skipping: {err} (set {REQUIRE_NATS_ENV}=1 to make this a failure)");
-                None
-            }
-            Err(err) => panic!("{err}"),
-        }
+        Self::or_skip(Self::try_start_in(Some(domain.to_owned())))
     }
 
     fn try_start_in(domain: Option<String>) -> Result<Self, StartError> {
