@@ -159,7 +159,8 @@ struct Browser {
     session: Option<String>,
     port: u16,
     driver: Child,
-    _profile: tempfile::TempDir,
+    /// Chromium's profile directory, removed after the browser.
+    _profile: Option<tempfile::TempDir>,
 }
 
 impl Browser {
@@ -178,26 +179,6 @@ impl Browser {
             eprintln!("skipping the browser test: no chromium or chromedriver ({HINT}; set {REQUIRE_ENV}=1 to make this a failure)");
             return None;
         };
-        let port = free_port();
-        let mut cmd = Command::new(&driver_bin);
-        // Chromium's own words (date pickers) in Chinese, as on the users' machines.
-        cmd.env("LANG", "zh_CN.UTF-8")
-            .env("LANGUAGE", "zh_CN:zh")
-            .arg(format!("--port={port}"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        let driver = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", driver_bin.display()));
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "chromedriver did not listen on {port}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
         let profile = tempfile::tempdir().unwrap();
         let args = [
             "--headless",
@@ -219,21 +200,58 @@ impl Browser {
             "goog:chromeOptions".into(),
             json!({ "binary": chromium, "args": args }),
         );
-        let mut browser = Browser {
-            client: None,
-            session: None,
-            port,
-            driver,
-            _profile: profile,
-        };
-        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-            .capabilities(caps)
-            .connect(&format!("http://127.0.0.1:{port}"))
-            .await
-            .unwrap_or_else(|e| panic!("cannot start a Chromium session: {e}"));
-        browser.session = client.session_id().await.ok().flatten();
-        browser.client = Some(client);
-        Some(browser)
+        // The port is free when chosen, but another process may take it before chromedriver
+        // binds it (then chromedriver exits, or the session cannot connect): up to three
+        // drivers on fresh ports, each error reported if all fail.
+        let mut errors = Vec::new();
+        for _ in 0..3 {
+            let port = free_port();
+            let mut cmd = Command::new(&driver_bin);
+            // Chromium's own words (date pickers) in Chinese, as on the users' machines.
+            cmd.env("LANG", "zh_CN.UTF-8")
+                .env("LANGUAGE", "zh_CN:zh")
+                .arg(format!("--port={port}"))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            let driver = cmd
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot start {}: {e}", driver_bin.display()));
+            let mut browser = Browser {
+                client: None,
+                session: None,
+                port,
+                driver,
+                _profile: None,
+            };
+            let deadline = Instant::now() + Duration::from_secs(20);
+            let mut listening = true;
+            while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+                if Instant::now() > deadline || browser.driver.try_wait().ok().flatten().is_some() {
+                    listening = false;
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            if !listening {
+                errors.push(format!("chromedriver did not listen on {port}"));
+                continue;
+            }
+            match ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+                .capabilities(caps.clone())
+                .connect(&format!("http://127.0.0.1:{port}"))
+                .await
+            {
+                Ok(client) => {
+                    browser.session = client.session_id().await.ok().flatten();
+                    browser.client = Some(client);
+                    browser._profile = Some(profile);
+                    return Some(browser);
+                }
+                Err(e) => errors.push(format!("port {port}: {e}")),
+            }
+        }
+        panic!("cannot start a Chromium session: {}", errors.join("; "));
     }
 
     fn c(&self) -> &Client {
