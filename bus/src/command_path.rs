@@ -109,6 +109,9 @@ pub enum CommandError {
     /// A bug: the decided events could not be sealed into records.
     #[error("internal error: sealing the decided events")]
     Seal(#[source] CodecError),
+    /// The events' free text could not be sealed.
+    #[error(transparent)]
+    Text(#[from] SealError),
     /// The log reported a duplicate at a position it cannot read back.
     #[error(
         "internal error: the log reported a duplicate at position {0}, which it does not have"
@@ -161,6 +164,29 @@ impl Loaded {
     }
 }
 
+/// Seals the free text of decided events (summaries, notes, reasons) under the case's key
+/// before they are chained, so that the log holds ciphertext ([`gridcase_domain::Text`]).
+/// The server's is the personal data vault; without one, text is stored as written.
+pub trait TextSealer: Send + Sync {
+    /// Replaces every clear text of `events` of `case` with its sealed form.
+    fn seal<'a>(
+        &'a self,
+        case: &'a CaseId,
+        events: &'a mut [gridcase_domain::Event],
+    ) -> futures::future::BoxFuture<'a, Result<(), SealError>>;
+}
+
+/// Why free text could not be sealed.
+#[derive(Debug, thiserror::Error)]
+pub enum SealError {
+    /// The case's text key was erased: no new text can be written to the case (HTTP 422).
+    #[error("the case's text was erased (its key destroyed): no new text can be added to it")]
+    Erased,
+    /// The key store failed (HTTP 503: nothing was appended; retry with the same key).
+    #[error("sealing the case's text")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
 /// The clock that stamps `recorded_at` and that the decider checks commands' times against.
 pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
 
@@ -175,6 +201,8 @@ pub struct CommandPath<L> {
     /// Commands on one case in this process take turns (striped by case id), so they queue
     /// instead of conflicting; conflicts then only come from other processes.
     stripes: Vec<tokio::sync::Mutex<()>>,
+    /// Seals decided events' free text ([`CommandPath::with_sealer`]).
+    sealer: Option<Arc<dyn TextSealer>>,
 }
 
 /// Lock stripes for per-case serialization.
@@ -203,7 +231,14 @@ impl<L: EventLog> CommandPath<L> {
             max_attempts: 5,
             clock: Arc::new(Timestamp::now),
             stripes: (0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
+            sealer: None,
         }
+    }
+
+    /// Seals the free text of every command's events with `sealer` before they are chained.
+    pub fn with_sealer(mut self, sealer: Arc<dyn TextSealer>) -> Self {
+        self.sealer = Some(sealer);
+        self
     }
 
     /// Replaces the clock that stamps `recorded_at` (fixtures and tests).
@@ -304,7 +339,10 @@ impl<L: EventLog> CommandPath<L> {
                 policy: &self.policy,
                 now,
             };
-            let events = decide(state, &sub.command, &ctx)?;
+            let mut events = decide(state, &sub.command, &ctx)?;
+            if let Some(sealer) = &self.sealer {
+                sealer.seal(&sub.case_id, &mut events).await?;
+            }
             let commit = self.seal(&sub, state, &events, now)?;
             let records = commit.events.clone();
             let appended = self.log.append(commit).await;

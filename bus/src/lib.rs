@@ -34,7 +34,8 @@ pub mod testing;
 
 pub use any::{AnyLog, RawCursor};
 pub use command_path::{
-    partition_for, partition_of, Clock, CommandError, CommandPath, Executed, Submission,
+    partition_for, partition_of, Clock, CommandError, CommandPath, Executed, SealError, Submission,
+    TextSealer,
 };
 pub use log::{
     validate_commit, AppendError, Appended, Cause, Commit, CommitStream, Committed, Conflict,

@@ -114,7 +114,10 @@ pub fn probe(name: &str, state: &CaseState, actor: &Actor, ctx: &Context<'_>) ->
             source: None,
             severity: None,
             location: None,
-            summary: state.details.as_ref().map(|d| format!("{}。", d.summary)),
+            summary: state
+                .details
+                .as_ref()
+                .map(|d| format!("{}。", d.summary.to_clear_or_mark())),
             reason: text(),
         },
         "take_over" => Action::TakeOver { reason: text() },

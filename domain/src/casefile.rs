@@ -219,36 +219,46 @@ impl CaseFile {
         };
         match &env.event {
             Event::CaseReported(_) => self.reported_by = Some(stamp.by.clone()),
-            Event::CaseEscalated(e) => {
-                self.moves
-                    .push(mv("escalated", Some(e.from), e.to, &e.reason))
-            }
-            Event::CaseDelegated(e) => {
-                self.moves
-                    .push(mv("delegated", Some(e.from), e.to, &e.reason))
-            }
-            Event::CaseTakenOver(e) => {
-                self.moves
-                    .push(mv("taken_over", Some(e.from), e.to, &e.reason))
-            }
+            Event::CaseEscalated(e) => self.moves.push(mv(
+                "escalated",
+                Some(e.from),
+                e.to,
+                &e.reason.to_clear_or_mark(),
+            )),
+            Event::CaseDelegated(e) => self.moves.push(mv(
+                "delegated",
+                Some(e.from),
+                e.to,
+                &e.reason.to_clear_or_mark(),
+            )),
+            Event::CaseTakenOver(e) => self.moves.push(mv(
+                "taken_over",
+                Some(e.from),
+                e.to,
+                &e.reason.to_clear_or_mark(),
+            )),
             Event::ReferralReturned(e) => {
-                self.moves
-                    .push(mv("referral_returned", None, e.unit, &e.reason));
+                self.moves.push(mv(
+                    "referral_returned",
+                    None,
+                    e.unit,
+                    &e.reason.to_clear_or_mark(),
+                ));
                 if let Some(r) = self.referrals.last_mut() {
-                    r.returned = Some((at, e.reason.clone()));
+                    r.returned = Some((at, e.reason.to_clear_or_mark()));
                 }
             }
             Event::CaseReopened(e) => self.moves.push(mv(
                 "reopened",
                 holder.filter(|h| *h != e.unit),
                 e.unit,
-                &e.note,
+                &e.note.to_clear_or_mark(),
             )),
             Event::CaseReferred(e) => self.referrals.push(ReferralRecord {
                 stamp,
                 target: e.target,
                 body: e.body.clone(),
-                reason: e.reason.clone(),
+                reason: e.reason.to_clear_or_mark(),
                 returned: None,
             }),
             Event::MediationStarted(e) => self.mediations.push(MediationFile {
@@ -265,13 +275,13 @@ impl CaseFile {
                     m.sessions.push(Session {
                         number: e.session,
                         at,
-                        summary: e.summary.clone(),
+                        summary: e.summary.to_clear_or_mark(),
                     });
                 }
             }
             Event::MediationConcluded(e) => {
                 if let Some(m) = self.mediations.last_mut() {
-                    m.outcome = Some((e.outcome, e.note.clone(), at));
+                    m.outcome = Some((e.outcome, e.note.to_clear_or_mark(), at));
                 }
             }
             Event::CaseResolved(e) => self.resolutions.push(ResolutionFile {
@@ -280,34 +290,34 @@ impl CaseFile {
                 level: e.level,
                 unit: e.unit,
                 on_time: e.on_time,
-                summary: e.summary.clone(),
+                summary: e.summary.to_clear_or_mark(),
                 verified: None,
                 rejected: None,
             }),
             Event::ResolutionVerified(e) => {
                 if let Some(r) = self.resolutions.last_mut() {
-                    r.verified = Some((stamp, e.note.clone()));
+                    r.verified = Some((stamp, e.note.to_clear_or_mark()));
                 }
             }
             Event::ResolutionRejected(e) => {
                 if let Some(r) = self.resolutions.last_mut() {
-                    r.rejected = Some((stamp, e.reason.clone()));
+                    r.rejected = Some((stamp, e.reason.to_clear_or_mark()));
                 }
             }
             Event::SupervisionIssued(e) => self.supervisions.push(SupervisionRecord {
                 stamp,
                 by_unit: e.by_unit,
                 overdue: e.overdue,
-                note: e.note.clone(),
+                note: e.note.to_clear_or_mark(),
             }),
             Event::NoteAdded(e) => self.notes.push(Entry {
                 stamp,
-                text: e.text.clone(),
+                text: e.text.to_clear_or_mark(),
             }),
             Event::EvidenceAttached(e) => self.evidence.push((
                 Entry {
                     stamp,
-                    text: e.description.clone(),
+                    text: e.description.to_clear_or_mark(),
                 },
                 e.content_hash,
                 e.media_type.clone(),
@@ -315,16 +325,18 @@ impl CaseFile {
             Event::FeedbackRecorded(e) => self.feedback.push((
                 Entry {
                     stamp,
-                    text: e.comment.clone(),
+                    text: e.comment.to_clear_or_mark(),
                 },
                 e.satisfaction,
             )),
             Event::CaseDetailsCorrected(e) => self.corrections.push(Entry {
                 stamp,
-                text: e.reason.clone(),
+                text: e.reason.to_clear_or_mark(),
             }),
-            Event::CaseMerged(e) => self.merged = Some((e.into.clone(), e.reason.clone())),
-            Event::CaseRejected(e) => self.rejected = Some((e.reason, e.note.clone())),
+            Event::CaseMerged(e) => {
+                self.merged = Some((e.into.clone(), e.reason.to_clear_or_mark()))
+            }
+            Event::CaseRejected(e) => self.rejected = Some((e.reason, e.note.to_clear_or_mark())),
             Event::CaseRegistered(_)
             | Event::CaseAssigned(_)
             | Event::CaseClosed(_)

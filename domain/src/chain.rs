@@ -258,7 +258,7 @@ mod tests {
         (0..n)
             .map(|i| {
                 NoteAdded {
-                    text: format!("note {i}"),
+                    text: format!("note {i}").into(),
                 }
                 .into()
             })

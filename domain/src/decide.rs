@@ -83,6 +83,7 @@ use crate::ids::{ActorId, PartyId};
 use crate::policy::Policy;
 use crate::region::{Level, RegionCode, RegionTree};
 use crate::state::{CaseState, Status};
+use crate::text::Text;
 use crate::time::Timestamp;
 use crate::vocab::*;
 
@@ -620,7 +621,7 @@ impl Decider<'_> {
             location: *location,
             received_by,
             parties: parties.clone(),
-            summary: summary.clone(),
+            summary: summary.clone().into(),
             happened_at: *happened_at,
         })];
         events.extend(self.critical_to_township(received_by, *severity, *kind, *source));
@@ -701,7 +702,7 @@ impl Decider<'_> {
                 text("note", note, false)?;
                 Ok(vec![CaseRejected {
                     reason: *reason,
-                    note: note.clone(),
+                    note: note.clone().into(),
                 }
                 .into()])
             }
@@ -741,7 +742,7 @@ impl Decider<'_> {
                     from: holder,
                     to,
                     to_level: to.level(),
-                    reason: reason.clone(),
+                    reason: reason.clone().into(),
                     deadline: self.due_at(to.level()),
                 }
                 .into()])
@@ -765,7 +766,7 @@ impl Decider<'_> {
                     from: holder,
                     to: *to,
                     to_level: to.level(),
-                    reason: reason.clone(),
+                    reason: reason.clone().into(),
                     deadline: self.due_at(to.level()),
                 }
                 .into()])
@@ -783,7 +784,7 @@ impl Decider<'_> {
                 Ok(vec![CaseReferred {
                     target: *target,
                     body: body.clone(),
-                    reason: reason.clone(),
+                    reason: reason.clone().into(),
                 }
                 .into()])
             }
@@ -794,7 +795,7 @@ impl Decider<'_> {
                 Ok(self.critical_back_in(
                     ReferralReturned {
                         unit: holder,
-                        reason: reason.clone(),
+                        reason: reason.clone().into(),
                         deadline: self.due_at(holder.level()),
                     }
                     .into(),
@@ -828,7 +829,7 @@ impl Decider<'_> {
                 text("summary", summary, true)?;
                 Ok(vec![MediationSessionHeld {
                     session: m.sessions + 1,
-                    summary: summary.clone(),
+                    summary: summary.clone().into(),
                 }
                 .into()])
             }
@@ -837,7 +838,7 @@ impl Decider<'_> {
                 text("note", note, *outcome == MediationOutcome::Failure)?;
                 Ok(vec![MediationConcluded {
                     outcome: *outcome,
-                    note: note.clone(),
+                    note: note.clone().into(),
                 }
                 .into()])
             }
@@ -856,7 +857,7 @@ impl Decider<'_> {
                     unit: holder,
                     by: self.actor.id().clone(),
                     on_time: s.deadline.is_none_or(|d| self.at() <= d),
-                    summary: summary.clone(),
+                    summary: summary.clone().into(),
                 }
                 .into()])
             }
@@ -868,7 +869,10 @@ impl Decider<'_> {
                 self.resolved()?;
                 self.independent_verifier()?;
                 text("note", note, false)?;
-                Ok(vec![ResolutionVerified { note: note.clone() }.into()])
+                Ok(vec![ResolutionVerified {
+                    note: note.clone().into(),
+                }
+                .into()])
             }
             Action::RejectResolution { reason } => {
                 self.allow(Who::Overseer {
@@ -880,7 +884,7 @@ impl Decider<'_> {
                 text("reason", reason, true)?;
                 Ok(self.critical_back_in(
                     ResolutionRejected {
-                        reason: reason.clone(),
+                        reason: reason.clone().into(),
                         deadline: self.due_at(holder.level()),
                     }
                     .into(),
@@ -932,7 +936,7 @@ impl Decider<'_> {
                 text("comment", comment, false)?;
                 Ok(vec![FeedbackRecorded {
                     satisfaction: *satisfaction,
-                    comment: comment.clone(),
+                    comment: comment.clone().into(),
                 }
                 .into()])
             }
@@ -948,7 +952,7 @@ impl Decider<'_> {
                 Ok(self.critical_back_in(
                     CaseReopened {
                         reason: *reason,
-                        note: note.clone(),
+                        note: note.clone().into(),
                         unit: holder,
                         deadline: self.due_at(holder.level()),
                     }
@@ -969,7 +973,7 @@ impl Decider<'_> {
                 Ok(vec![DeadlineExtended {
                     previous: current,
                     deadline: *deadline,
-                    reason: reason.clone(),
+                    reason: reason.clone().into(),
                 }
                 .into()])
             }
@@ -980,7 +984,7 @@ impl Decider<'_> {
                 Ok(vec![SupervisionIssued {
                     by_unit: self.actor.unit(),
                     overdue: s.is_overdue(self.at()),
-                    note: note.clone(),
+                    note: note.clone().into(),
                 }
                 .into()])
             }
@@ -1007,7 +1011,10 @@ impl Decider<'_> {
             Action::AddNote { text: t } => {
                 self.may_annotate()?;
                 text("text", t, true)?;
-                Ok(vec![NoteAdded { text: t.clone() }.into()])
+                Ok(vec![NoteAdded {
+                    text: t.clone().into(),
+                }
+                .into()])
             }
             Action::AttachEvidence {
                 content_hash,
@@ -1026,7 +1033,7 @@ impl Decider<'_> {
                 Ok(vec![EvidenceAttached {
                     content_hash: *content_hash,
                     media_type: media_type.clone(),
-                    description: description.clone(),
+                    description: description.clone().into(),
                 }
                 .into()])
             }
@@ -1040,7 +1047,7 @@ impl Decider<'_> {
                 }
                 Ok(vec![CaseMerged {
                     into: into.clone(),
-                    reason: reason.clone(),
+                    reason: reason.clone().into(),
                 }
                 .into()])
             }
@@ -1060,7 +1067,7 @@ impl Decider<'_> {
                     from: holder,
                     to,
                     to_level: to.level(),
-                    reason: reason.clone(),
+                    reason: reason.clone().into(),
                     deadline: self.due_at(to.level()),
                 }
                 .into()])
@@ -1106,8 +1113,11 @@ impl Decider<'_> {
                     source: changed(*source, d.source),
                     severity: changed(*severity, d.severity),
                     location: changed(*location, d.location),
-                    summary: summary.clone().filter(|sm| *sm != d.summary),
-                    reason: reason.clone(),
+                    summary: summary
+                        .clone()
+                        .filter(|sm| d.summary != *sm)
+                        .map(Text::from),
+                    reason: reason.clone().into(),
                 };
                 if e.kind.is_none()
                     && e.category.is_none()

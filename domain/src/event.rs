@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{ActorId, CaseId, Hash, PartyId};
 use crate::region::{Level, RegionCode};
+use crate::text::{Text, SUMMARY_LABEL};
 use crate::time::Timestamp;
 use crate::vocab::*;
 
@@ -42,7 +43,7 @@ pub struct CaseReported {
     /// The parties, by opaque id.
     pub parties: Vec<Party>,
     /// Free-text summary.
-    pub summary: String,
+    pub summary: Text,
     /// When the matter itself happened.
     pub happened_at: Timestamp,
 }
@@ -71,7 +72,7 @@ pub struct CaseRejected {
     /// Why.
     pub reason: RejectReason,
     /// Free-text explanation.
-    pub note: String,
+    pub note: Text,
 }
 
 /// 任务派遣: dispatched to a handler in the holding unit.
@@ -99,7 +100,7 @@ pub struct CaseEscalated {
     /// The new holder's level.
     pub to_level: Level,
     /// Why.
-    pub reason: String,
+    pub reason: Text,
     /// The new deadline at the new level.
     pub deadline: Timestamp,
 }
@@ -115,7 +116,7 @@ pub struct CaseDelegated {
     /// The new holder's level.
     pub to_level: Level,
     /// Why.
-    pub reason: String,
+    pub reason: Text,
     /// The new deadline at the new level.
     pub deadline: Timestamp,
 }
@@ -129,7 +130,7 @@ pub struct CaseReferred {
     /// The body's name.
     pub body: String,
     /// Why.
-    pub reason: String,
+    pub reason: Text,
 }
 
 /// The outside body returned a referred case to the unit that referred it.
@@ -139,7 +140,7 @@ pub struct ReferralReturned {
     /// The unit holding the case again.
     pub unit: RegionCode,
     /// Why it came back.
-    pub reason: String,
+    pub reason: Text,
     /// The new deadline.
     pub deadline: Timestamp,
 }
@@ -165,7 +166,7 @@ pub struct MediationSessionHeld {
     /// 1 for the first session of this mediation, and so on.
     pub session: u32,
     /// Free-text record.
-    pub summary: String,
+    pub summary: Text,
 }
 
 /// A mediation ended with an agreement or a failure.
@@ -175,7 +176,7 @@ pub struct MediationConcluded {
     /// Agreement or failure.
     pub outcome: MediationOutcome,
     /// Free text: the agreement's terms or why it failed.
-    pub note: String,
+    pub note: Text,
 }
 
 /// 化解/处置完毕: the case was resolved by the holding unit.
@@ -193,7 +194,7 @@ pub struct CaseResolved {
     /// Whether it was resolved by the deadline in force.
     pub on_time: bool,
     /// Free-text summary.
-    pub summary: String,
+    pub summary: Text,
 }
 
 /// 核查: the resolution was accepted.
@@ -201,7 +202,7 @@ pub struct CaseResolved {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ResolutionVerified {
     /// Free-text note.
-    pub note: String,
+    pub note: Text,
 }
 
 /// 返工: the resolution was sent back for rework.
@@ -209,7 +210,7 @@ pub struct ResolutionVerified {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ResolutionRejected {
     /// Why.
-    pub reason: String,
+    pub reason: Text,
     /// The new deadline for the rework.
     pub deadline: Timestamp,
 }
@@ -229,7 +230,7 @@ pub struct FeedbackRecorded {
     /// How satisfied.
     pub satisfaction: Satisfaction,
     /// Free-text comment.
-    pub comment: String,
+    pub comment: Text,
 }
 
 /// A closed case was reopened at the unit that last held it.
@@ -239,7 +240,7 @@ pub struct CaseReopened {
     /// Why.
     pub reason: ReopenReason,
     /// Free-text note.
-    pub note: String,
+    pub note: Text,
     /// The unit holding the reopened case.
     pub unit: RegionCode,
     /// The new deadline.
@@ -255,7 +256,7 @@ pub struct DeadlineExtended {
     /// The deadline now.
     pub deadline: Timestamp,
     /// Why.
-    pub reason: String,
+    pub reason: Text,
 }
 
 /// 督办: a higher level pressed the case.
@@ -267,7 +268,7 @@ pub struct SupervisionIssued {
     /// Whether the case was overdue when pressed.
     pub overdue: bool,
     /// Free-text instruction.
-    pub note: String,
+    pub note: Text,
 }
 
 /// A party joined the case after the report: its opaque id and role only (its personal data
@@ -284,7 +285,7 @@ pub struct PartyAdded {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NoteAdded {
     /// The note.
-    pub text: String,
+    pub text: Text,
 }
 
 /// Evidence attached by content hash; the content lives elsewhere.
@@ -296,7 +297,7 @@ pub struct EvidenceAttached {
     /// Media type, e.g. `image/jpeg`.
     pub media_type: String,
     /// Free-text description.
-    pub description: String,
+    pub description: Text,
 }
 
 /// This case was a duplicate and was merged into another case.
@@ -306,7 +307,7 @@ pub struct CaseMerged {
     /// The surviving case.
     pub into: CaseId,
     /// Why.
-    pub reason: String,
+    pub reason: Text,
 }
 
 /// An audited correction of the reported details; the original report stays in history.
@@ -324,9 +325,9 @@ pub struct CaseDetailsCorrected {
     /// New location, if corrected.
     pub location: Option<RegionCode>,
     /// New summary, if corrected.
-    pub summary: Option<String>,
+    pub summary: Option<Text>,
     /// Why the correction was made (required).
-    pub reason: String,
+    pub reason: Text,
 }
 
 /// 提级领办: an ancestor unit took the case over from the unit holding it.
@@ -342,7 +343,7 @@ pub struct CaseTakenOver {
     /// The taking unit's level.
     pub to_level: Level,
     /// Why.
-    pub reason: String,
+    pub reason: Text,
     /// The taking unit's deadline, from the take-over.
     pub deadline: Timestamp,
 }
@@ -488,3 +489,51 @@ events!(
     CaseTakenOver => 1,
     PartyAdded => 1,
 );
+
+impl Event {
+    /// The event's free text, each with its label (`"CaseResolved.summary"`, or
+    /// [`SUMMARY_LABEL`] for the case's summary: what the text is sealed as, so a ciphertext
+    /// opens only in its own place): what the server seals before
+    /// the events are chained and what readers open. Empty text is left out (there is nothing
+    /// to protect, and it stays recognisably empty).
+    pub fn texts_mut(&mut self) -> Vec<(&'static str, &mut Text)> {
+        let all: Vec<(&'static str, &mut Text)> = match self {
+            Event::CaseReported(e) => vec![(SUMMARY_LABEL, &mut e.summary)],
+            Event::CaseRejected(e) => vec![("CaseRejected.note", &mut e.note)],
+            Event::CaseEscalated(e) => vec![("CaseEscalated.reason", &mut e.reason)],
+            Event::CaseDelegated(e) => vec![("CaseDelegated.reason", &mut e.reason)],
+            Event::CaseReferred(e) => vec![("CaseReferred.reason", &mut e.reason)],
+            Event::ReferralReturned(e) => vec![("ReferralReturned.reason", &mut e.reason)],
+            Event::MediationSessionHeld(e) => {
+                vec![("MediationSessionHeld.summary", &mut e.summary)]
+            }
+            Event::MediationConcluded(e) => vec![("MediationConcluded.note", &mut e.note)],
+            Event::CaseResolved(e) => vec![("CaseResolved.summary", &mut e.summary)],
+            Event::ResolutionVerified(e) => vec![("ResolutionVerified.note", &mut e.note)],
+            Event::ResolutionRejected(e) => vec![("ResolutionRejected.reason", &mut e.reason)],
+            Event::FeedbackRecorded(e) => vec![("FeedbackRecorded.comment", &mut e.comment)],
+            Event::CaseReopened(e) => vec![("CaseReopened.note", &mut e.note)],
+            Event::DeadlineExtended(e) => vec![("DeadlineExtended.reason", &mut e.reason)],
+            Event::SupervisionIssued(e) => vec![("SupervisionIssued.note", &mut e.note)],
+            Event::NoteAdded(e) => vec![("NoteAdded.text", &mut e.text)],
+            Event::EvidenceAttached(e) => {
+                vec![("EvidenceAttached.description", &mut e.description)]
+            }
+            Event::CaseMerged(e) => vec![("CaseMerged.reason", &mut e.reason)],
+            Event::CaseDetailsCorrected(e) => {
+                let mut v = vec![("CaseDetailsCorrected.reason", &mut e.reason)];
+                if let Some(s) = &mut e.summary {
+                    v.push((SUMMARY_LABEL, s));
+                }
+                v
+            }
+            Event::CaseTakenOver(e) => vec![("CaseTakenOver.reason", &mut e.reason)],
+            Event::CaseRegistered(_)
+            | Event::CaseAssigned(_)
+            | Event::MediationStarted(_)
+            | Event::CaseClosed(_)
+            | Event::PartyAdded(_) => Vec::new(),
+        };
+        all.into_iter().filter(|(_, t)| !t.is_empty()).collect()
+    }
+}

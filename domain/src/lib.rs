@@ -68,6 +68,7 @@ pub mod policy;
 pub mod record;
 pub mod region;
 pub mod state;
+pub mod text;
 pub mod time;
 pub mod vocab;
 
@@ -84,5 +85,6 @@ pub use policy::{DeadlinePolicy, KindDeadline, Policy, TimePolicy, VerifierRule}
 pub use record::{CodecError, Envelope, EventHeader, EventRecord, Upcaster};
 pub use region::{Level, RegionCode, RegionError, RegionTree};
 pub use state::{evolve, CaseState, Status};
+pub use text::{Opened, Text, TextOpener, SEALED_MARK, SUMMARY_LABEL};
 pub use time::Timestamp;
 pub use vocab::*;

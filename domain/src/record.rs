@@ -389,7 +389,7 @@ mod tests {
     /// `NoteAdded` as the toy build writes it: it gained a flag.
     #[derive(Debug, PartialEq, Serialize, Deserialize)]
     struct NoteAddedV2 {
-        text: String,
+        text: crate::Text,
         pinned: bool,
     }
 

@@ -10,6 +10,7 @@ use crate::event::*;
 use crate::ids::{ActorId, CaseId, Hash};
 use crate::record::{Envelope, EventHeader};
 use crate::region::{Level, RegionCode};
+use crate::text::Text;
 use crate::time::Timestamp;
 use crate::vocab::*;
 
@@ -108,8 +109,8 @@ pub struct CaseDetails {
     pub severity: Severity,
     /// Where it happened.
     pub location: RegionCode,
-    /// Summary.
-    pub summary: String,
+    /// Summary (sealed in the log and in snapshots; see [`crate::text`]).
+    pub summary: Text,
     /// When it happened.
     pub happened_at: Timestamp,
     /// The parties.

@@ -461,7 +461,7 @@ fn resolved_v0_to_v1(body: &[u8]) -> Result<Vec<u8>, String> {
         unit: v0.unit,
         by: ActorId::new("legacy").unwrap(),
         on_time: true,
-        summary: v0.note,
+        summary: v0.note.into(),
     };
     rmp_serde::to_vec_named(&v1).map_err(|e| e.to_string())
 }

@@ -155,7 +155,9 @@ fn resealing_a_changed_event_gives_a_different_hash() {
             e.parties.pop();
         }),
         ("party role", |e| e.parties[0].role = PartyRole::Reporter),
-        ("summary", |e| e.summary.push('。')),
+        ("summary", |e| {
+            e.summary = format!("{}。", e.summary.to_clear_or_mark()).into()
+        }),
         ("happened_at", |e| {
             e.happened_at = e.happened_at.plus_millis(1)
         }),

@@ -524,7 +524,7 @@ fn a_rejected_case_is_final() {
     h.push(
         CaseRejected {
             reason: RejectReason::OutOfScope,
-            note: String::new(),
+            note: String::new().into(),
         }
         .into(),
     );

@@ -248,7 +248,7 @@ fn the_assigned_mediator_concludes_with_an_agreement() {
         ))
         .then(&[MediationConcluded {
             outcome: MediationOutcome::Agreement,
-            note: String::new(),
+            note: String::new().into(),
         }
         .into()]);
     assert_eq!(s.mediation, None);
@@ -396,7 +396,7 @@ fn an_agreement_backs_one_resolution_only() {
     history.push(
         CaseReopened {
             reason: ReopenReason::AgreementNotHonoured,
-            note: String::new(),
+            note: String::new().into(),
             unit: grid1(),
             deadline: now().plus_days(3),
         }

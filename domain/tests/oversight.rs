@@ -338,7 +338,7 @@ fn notes_are_added_even_to_final_cases() {
     h.push(
         CaseRejected {
             reason: RejectReason::Invalid,
-            note: String::new(),
+            note: String::new().into(),
         }
         .into(),
     );
@@ -458,7 +458,7 @@ fn an_admin_corrects_only_what_changes() {
         .into()]);
     let d = s.details.expect("details");
     assert_eq!(
-        (d.category, d.location, d.summary.as_str()),
+        (d.category, d.location, d.summary.clear().unwrap()),
         (Category::HousingHomestead, grid2(), "宅基地边界纠纷")
     );
     assert_eq!(d.kind, CaseKind::Dispute);
@@ -625,7 +625,7 @@ fn a_case_corrected_to_critical_when_not_open_reaches_the_township_when_it_is_op
         .then(&[
             CaseReopened {
                 reason: ReopenReason::NewFacts,
-                note: String::new(),
+                note: String::new().into(),
                 unit: grid1(),
                 deadline: end_of_today(),
             }

@@ -117,7 +117,7 @@ fn sample_events() -> Vec<Event> {
         registered(grid1()),
         CaseRejected {
             reason: RejectReason::Invalid,
-            note: String::new(),
+            note: String::new().into(),
         }
         .into(),
         assigned(grid1(), &gw, t),
@@ -153,7 +153,7 @@ fn sample_events() -> Vec<Event> {
         feedback(),
         CaseReopened {
             reason: ReopenReason::NewFacts,
-            note: String::new(),
+            note: String::new().into(),
             unit: grid1(),
             deadline: t,
         }
@@ -174,7 +174,7 @@ fn sample_events() -> Vec<Event> {
         EvidenceAttached {
             content_hash: Hash::of(b"x"),
             media_type: "image/png".into(),
-            description: String::new(),
+            description: String::new().into(),
         }
         .into(),
         CaseMerged {

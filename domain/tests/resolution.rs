@@ -205,7 +205,7 @@ fn verify_only_after_resolve() {
     rejected.push(
         CaseRejected {
             reason: RejectReason::Invalid,
-            note: String::new(),
+            note: String::new().into(),
         }
         .into(),
     );
@@ -520,7 +520,7 @@ fn feedback_only_once_per_resolution() {
     h.push(
         CaseReopened {
             reason: ReopenReason::Dissatisfied,
-            note: String::new(),
+            note: String::new().into(),
             unit: grid1(),
             deadline: t0().plus_days(3),
         }

@@ -165,7 +165,7 @@ fn histories() -> Vec<(&'static str, Vec<gridcase_domain::Event>)> {
     rejected.push(
         gridcase_domain::event::CaseRejected {
             reason: RejectReason::Invalid,
-            note: String::new(),
+            note: String::new().into(),
         }
         .into(),
     );

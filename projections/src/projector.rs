@@ -4,10 +4,12 @@
 //! order always give the same state, which is what makes rebuilds byte-identical.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use gridcase_bus::{Committed, Position};
 use gridcase_domain::{
-    CaseId, CaseState, Event, EventHeader, Level, MediationOutcome, RegionCode, Status, Timestamp,
+    CaseId, CaseState, Event, EventHeader, Level, MediationOutcome, RegionCode, Status, TextOpener,
+    Timestamp,
 };
 use serde::{Deserialize, Serialize};
 
@@ -226,6 +228,8 @@ pub struct Projector {
     pub(crate) checkpoint: Position,
     /// Reused per commit (no allocation per commit).
     changes: Vec<Change>,
+    /// Opens sealed summaries for the text index ([`Projector::set_text_opener`]).
+    pub(crate) opener: Option<Arc<dyn TextOpener>>,
 }
 
 fn dims(s: &CaseState) -> Option<(RegionCode, [Dim; 3])> {
@@ -391,7 +395,15 @@ impl Projector {
             index: Indexes::default(),
             checkpoint: Position::ZERO,
             changes: Vec::new(),
+            opener: None,
         }
+    }
+
+    /// Lets the text index open sealed summaries (the vault's case keys), and indexes those
+    /// already held. Without one, sealed summaries are not searchable by text.
+    pub fn set_text_opener(&mut self, opener: Arc<dyn TextOpener>) {
+        self.opener = Some(opener);
+        self.rebuild_indexes();
     }
 
     /// The last position applied.
@@ -540,7 +552,13 @@ impl Projector {
         let new_keys = IndexKeys::of(&entry.state);
         if new_keys != old_keys {
             let parties = entry.state.details.as_ref().map_or(&[][..], |d| &d.parties);
-            self.index.update(&c.case_id, &old_keys, &new_keys, parties);
+            self.index.update(
+                &c.case_id,
+                &old_keys,
+                &new_keys,
+                parties,
+                self.opener.as_deref(),
+            );
         }
         let new_queue = queue_key(&entry.state);
         if old_queue != new_queue {
@@ -658,7 +676,7 @@ pub fn case_view_shape() -> String {
             source: Source::GridPatrol,
             severity: Severity::Normal,
             location: code,
-            summary: String::new(),
+            summary: String::new().into(),
             happened_at: t,
             parties: vec![Party {
                 id: PartyId::new("p").expect("valid"),

@@ -80,6 +80,20 @@ impl Projection {
         }
     }
 
+    /// Whether the text index has an opener.
+    pub fn has_text_opener(&self) -> bool {
+        self.read().opener.is_some()
+    }
+
+    /// Lets the text index open sealed summaries ([`Projector::set_text_opener`]).
+    pub fn set_text_opener(&self, opener: Arc<dyn gridcase_domain::TextOpener>) {
+        self.inner
+            .projector
+            .write()
+            .expect("projection lock")
+            .set_text_opener(opener);
+    }
+
     /// A consistent read view.
     pub fn read(&self) -> RwLockReadGuard<'_, Projector> {
         self.inner.projector.read().expect("projection lock")

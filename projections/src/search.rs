@@ -18,7 +18,7 @@ use std::collections::{BTreeSet, HashSet};
 
 use gridcase_domain::{
     ActorId, CaseId, CaseKind, CaseState, Category, Level, Party, PartyId, RegionCode, Source,
-    Status, Timestamp,
+    Status, Text, TextOpener, Timestamp, SUMMARY_LABEL,
 };
 
 use crate::projector::{CaseEntry, FastMap, Projector};
@@ -144,7 +144,8 @@ pub(crate) struct IndexKeys {
     /// How many parties the case has: parties only ever join a case, so the count says which
     /// are new (their ids are indexed from the case itself, without copying them per commit).
     parties: usize,
-    summary: Option<String>,
+    /// The summary as the case view holds it (sealed or clear): opened only when it changes.
+    summary: Option<Text>,
     /// Location and holder while the case is open (work lists ask for open cases only).
     open: Option<(RegionCode, Option<RegionCode>)>,
 }
@@ -193,6 +194,9 @@ pub(crate) struct Indexes {
     /// Open cases by their holding unit.
     open_by_holder: BTreeSet<(RegionCode, CaseId)>,
     text: TextIndex,
+    /// The opened summaries of cases whose summary is sealed (in memory only), for the
+    /// substring test of text queries.
+    opened: FastMap<CaseId, String>,
 }
 
 impl Indexes {
@@ -203,6 +207,7 @@ impl Indexes {
         old: &IndexKeys,
         new: &IndexKeys,
         parties: &[Party],
+        opener: Option<&dyn TextOpener>,
     ) {
         if old.location != new.location {
             if let Some(l) = old.location {
@@ -250,8 +255,26 @@ impl Indexes {
             }
         }
         if old.summary != new.summary {
-            if let Some(s) = &new.summary {
-                self.text.add(case, s);
+            match &new.summary {
+                Some(Text::Clear(s)) => {
+                    self.opened.remove(case);
+                    self.text.add(case, s);
+                }
+                Some(sealed) => {
+                    // Text that cannot be opened here (its key erased, or made by another
+                    // process) is not searchable.
+                    let opened = sealed.open(case, SUMMARY_LABEL, opener);
+                    match opened.text() {
+                        Some(s) => {
+                            self.text.add(case, s);
+                            self.opened.insert(case.clone(), s.to_owned());
+                        }
+                        None => {
+                            self.opened.remove(case);
+                        }
+                    }
+                }
+                None => {}
             }
         }
         if old.open != new.open {
@@ -438,7 +461,13 @@ impl Projector {
         for id in ids {
             let state = &self.cases[id].state;
             let parties = state.details.as_ref().map_or(&[][..], |d| &d.parties);
-            index.update(id, &empty, &IndexKeys::of(state), parties);
+            index.update(
+                id,
+                &empty,
+                &IndexKeys::of(state),
+                parties,
+                self.opener.as_deref(),
+            );
         }
         self.index = index;
     }
@@ -524,13 +553,13 @@ impl Projector {
         };
         let mut matches: Vec<(i64, &CaseEntry)> = candidates
             .into_iter()
-            .filter_map(|(c, text_known)| Some((self.cases.get(c)?, text_known)))
-            .filter(|(e, _)| is_visible(visible, &e.state))
-            .filter(|(e, text_known)| {
+            .filter_map(|(c, text_known)| Some((c, self.cases.get(c)?, text_known)))
+            .filter(|(_, e, _)| is_visible(visible, &e.state))
+            .filter(|(c, e, text_known)| {
                 let text = if *text_known { None } else { text.as_deref() };
-                matches(q, text, e, now)
+                matches(q, text, (c, e), idx, now)
             })
-            .map(|(e, _)| (sort_key(q.sort, e), e))
+            .map(|(_, e, _)| (sort_key(q.sort, e), e))
             .collect();
         let total = matches.len();
         matches.sort_by(|a, b| (a.0, &a.1.state.id).cmp(&(b.0, &b.1.state.id)));
@@ -587,10 +616,20 @@ pub fn is_visible(v: &Visibility, s: &CaseState) -> bool {
     }
 }
 
-fn matches(q: &SearchQuery, text: Option<&[char]>, e: &CaseEntry, now: Timestamp) -> bool {
+fn matches(
+    q: &SearchQuery,
+    text: Option<&[char]>,
+    (case, e): (&CaseId, &CaseEntry),
+    idx: &Indexes,
+    now: Timestamp,
+) -> bool {
     let s = &e.state;
     let Some(d) = s.details.as_ref() else {
         return false;
+    };
+    let summary = || match &d.summary {
+        Text::Clear(s) => s.as_str(),
+        Text::Sealed(_) => idx.opened.get(case).map_or("", String::as_str),
     };
     q.region.is_none_or(|r| r.contains(d.location))
         && (q.status.is_empty() || q.status.contains(&s.status))
@@ -613,7 +652,7 @@ fn matches(q: &SearchQuery, text: Option<&[char]>, e: &CaseEntry, now: Timestamp
             .is_none_or(|t| s.reported_at.is_some_and(|r| r >= t))
         && q.reported_to
             .is_none_or(|t| s.reported_at.is_some_and(|r| r < t))
-        && text.is_none_or(|t| contains_normalized(&d.summary, t))
+        && text.is_none_or(|t| contains_normalized(summary(), t))
         && (q.parties.is_empty() || d.parties.iter().any(|p| q.parties.contains(&p.id)))
 }
 
@@ -640,6 +679,45 @@ fn contains_normalized(text: &str, query: &[char]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use gridcase_domain::Opened;
+
+    /// "Seals" by reversing the bytes: enough to tell opened text from stored text.
+    #[derive(Debug)]
+    struct Reverse;
+
+    impl TextOpener for Reverse {
+        fn open(&self, _: &CaseId, label: &str, sealed: &[u8]) -> Opened {
+            if label != SUMMARY_LABEL {
+                return Opened::Unavailable;
+            }
+            let mut b = sealed.to_vec();
+            b.reverse();
+            String::from_utf8(b).map_or(Opened::Unavailable, Opened::Clear)
+        }
+    }
+
+    #[test]
+    fn sealed_summaries_are_searchable_once_opened_and_only_then() {
+        let a = CaseId::new("a").unwrap();
+        let mut bytes = "楼上漏水".as_bytes().to_vec();
+        bytes.reverse();
+        let keys = IndexKeys {
+            summary: Some(Text::Sealed(bytes)),
+            ..IndexKeys::default()
+        };
+        let mut idx = Indexes::default();
+        idx.update(&a, &IndexKeys::default(), &keys, &[], Some(&Reverse));
+        assert_eq!(
+            idx.text.candidates_confirmed(&normalize("漏水")),
+            vec![(&a, true)]
+        );
+        assert_eq!(idx.opened.get(&a).map(String::as_str), Some("楼上漏水"));
+        // Without the key, nothing of the text is indexed.
+        let mut idx = Indexes::default();
+        idx.update(&a, &IndexKeys::default(), &keys, &[], None);
+        assert!(idx.text.candidates_confirmed(&normalize("漏水")).is_empty());
+        assert!(idx.opened.is_empty());
+    }
 
     #[test]
     fn a_corrected_summary_is_checked_against_its_text() {

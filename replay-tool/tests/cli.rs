@@ -476,41 +476,41 @@ fn secrets() -> BTreeSet<String> {
             text(r.header.command_id.as_str());
             match r.decode().unwrap() {
                 Event::CaseReported(e) => {
-                    text(&e.summary);
+                    text(e.summary.clear().unwrap());
                     for p in &e.parties {
                         text(p.id.as_str());
                     }
                 }
-                Event::CaseRejected(e) => text(&e.note),
+                Event::CaseRejected(e) => text(e.note.clear().unwrap()),
                 Event::CaseAssigned(e) => text(e.handler.as_str()),
-                Event::CaseEscalated(e) => text(&e.reason),
-                Event::CaseDelegated(e) => text(&e.reason),
-                Event::CaseTakenOver(e) => text(&e.reason),
+                Event::CaseEscalated(e) => text(e.reason.clear().unwrap()),
+                Event::CaseDelegated(e) => text(e.reason.clear().unwrap()),
+                Event::CaseTakenOver(e) => text(e.reason.clear().unwrap()),
                 Event::CaseReferred(e) => {
                     text(&e.body);
-                    text(&e.reason);
+                    text(e.reason.clear().unwrap());
                 }
-                Event::ReferralReturned(e) => text(&e.reason),
+                Event::ReferralReturned(e) => text(e.reason.clear().unwrap()),
                 Event::MediationStarted(e) => text(e.mediator.as_str()),
-                Event::MediationSessionHeld(e) => text(&e.summary),
-                Event::MediationConcluded(e) => text(&e.note),
+                Event::MediationSessionHeld(e) => text(e.summary.clear().unwrap()),
+                Event::MediationConcluded(e) => text(e.note.clear().unwrap()),
                 Event::CaseResolved(e) => {
                     text(e.by.as_str());
-                    text(&e.summary);
+                    text(e.summary.clear().unwrap());
                 }
-                Event::ResolutionVerified(e) => text(&e.note),
-                Event::ResolutionRejected(e) => text(&e.reason),
-                Event::FeedbackRecorded(e) => text(&e.comment),
-                Event::CaseReopened(e) => text(&e.note),
-                Event::DeadlineExtended(e) => text(&e.reason),
-                Event::SupervisionIssued(e) => text(&e.note),
-                Event::NoteAdded(e) => text(&e.text),
-                Event::EvidenceAttached(e) => text(&e.description),
-                Event::CaseMerged(e) => text(&e.reason),
+                Event::ResolutionVerified(e) => text(e.note.clear().unwrap()),
+                Event::ResolutionRejected(e) => text(e.reason.clear().unwrap()),
+                Event::FeedbackRecorded(e) => text(e.comment.clear().unwrap()),
+                Event::CaseReopened(e) => text(e.note.clear().unwrap()),
+                Event::DeadlineExtended(e) => text(e.reason.clear().unwrap()),
+                Event::SupervisionIssued(e) => text(e.note.clear().unwrap()),
+                Event::NoteAdded(e) => text(e.text.clear().unwrap()),
+                Event::EvidenceAttached(e) => text(e.description.clear().unwrap()),
+                Event::CaseMerged(e) => text(e.reason.clear().unwrap()),
                 Event::CaseDetailsCorrected(e) => {
-                    text(&e.reason);
+                    text(e.reason.clear().unwrap());
                     if let Some(s) = &e.summary {
-                        text(s);
+                        text(s.clear().unwrap());
                     }
                 }
                 Event::PartyAdded(e) => text(e.party.id.as_str()),

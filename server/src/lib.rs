@@ -32,4 +32,5 @@ pub mod metrics;
 pub mod openapi;
 pub mod secrets;
 pub mod serve;
+pub mod text;
 pub mod web;

@@ -213,10 +213,15 @@ pub fn build_app(
     std::fs::create_dir_all(&cfg.data_dir)
         .map_err(io(format!("creating {}", cfg.data_dir.display())))?;
     let request_key = crate::secrets::load_or_create(&key_file)?;
+    if !projection.has_text_opener() {
+        // (Server::start sets it before catching up, so that nothing is indexed twice.)
+        projection.set_text_opener(vault.clone());
+    }
     Ok(Arc::new(App {
         directory: directory(cfg, extra_tokens),
         request_key,
-        path: CommandPath::new(log, regions.clone(), cfg.policy.clone(), cfg.cache_cases),
+        path: CommandPath::new(log, regions.clone(), cfg.policy.clone(), cfg.cache_cases)
+            .with_sealer(Arc::new(crate::text::VaultSealer(vault.clone()))),
         vault,
         projection,
         regions,
@@ -275,6 +280,10 @@ impl Server {
         extra_tokens: &[(String, Actor)],
     ) -> Result<Server, ServeError> {
         let projection = open_projection(cfg)?;
+        // The text index opens sealed summaries with the case keys, all held in memory.
+        let vault = open_vault(cfg, &log).await?;
+        vault.load_case_keys().await.map_err(ServeError::Vault)?;
+        projection.set_text_opener(vault.clone());
         // Catch up before serving, so the first reads are current; the runner follows live
         // from there. (On restart this only replays what arrived since the checkpoint.)
         let started = std::time::Instant::now();
@@ -287,7 +296,6 @@ impl Server {
             seconds = started.elapsed().as_secs_f64(),
             "projection caught up"
         );
-        let vault = open_vault(cfg, &log).await?;
         let app = build_app(cfg, log, vault, regions, projection, extra_tokens)?;
         let runner = {
             let app = app.clone();

@@ -943,17 +943,23 @@ async fn tamper_with_the_report(app: &App, case: &CaseId) {
     let tree = sled.raw_tree();
     let key = gridcase_bus::testing::sled_commit_key(position);
     let mut v = tree.get(key).unwrap().unwrap().to_vec();
-    let needle = report.summary.as_bytes();
+    // A byte of the sealed summary; in clear text, the last byte of a CJK character (it stays
+    // valid UTF-8, so only the chain can tell).
+    let (needle, i) = match &report.summary {
+        gridcase_domain::Text::Sealed(b) => (b.clone(), b.len() / 2),
+        gridcase_domain::Text::Clear(t) => {
+            let (i, _) = t
+                .char_indices()
+                .find(|(_, c)| c.len_utf8() == 3)
+                .expect("a CJK character in the summary");
+            (t.as_bytes().to_vec(), i + 2)
+        }
+    };
     let at = v
         .windows(needle.len())
         .position(|w| w == needle)
         .expect("the summary is stored as is");
-    let (i, _) = report
-        .summary
-        .char_indices()
-        .find(|(_, c)| c.len_utf8() == 3)
-        .expect("a CJK character in the summary");
-    v[at + i + 2] ^= 1;
+    v[at + i] ^= 1;
     tree.insert(key, gridcase_bus::raw::frame(&v[4..])).unwrap();
     sled.flush().unwrap();
 }

@@ -1,8 +1,9 @@
 //! The vault: keys, ciphertexts, blind index and access log over a [`Store`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
-use gridcase_domain::{ActorId, CaseId, PartyId};
+use gridcase_domain::{ActorId, CaseId, Opened, PartyId, TextOpener};
 use jiff::Timestamp;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use serde_bytes::ByteBuf;
@@ -187,6 +188,10 @@ pub struct Vault {
     index_key: SecretKey,
     /// Serialises changes (read-modify-write of records and postings) within this process.
     writes: tokio::sync::Mutex<()>,
+    /// Case keys unwrapped in this process (`None`: erased), so that case text is sealed and
+    /// opened without a store round trip ([`Vault::warm_case_key`], [`Vault::load_case_keys`];
+    /// the [`TextOpener`] reads only these).
+    case_keys: std::sync::RwLock<HashMap<CaseId, Option<Arc<SecretKey>>>>,
 }
 
 impl std::fmt::Debug for Vault {
@@ -217,6 +222,7 @@ impl Vault {
             master,
             index_key,
             writes: tokio::sync::Mutex::new(()),
+            case_keys: std::sync::RwLock::default(),
         })
     }
 
@@ -698,6 +704,23 @@ impl Vault {
     ///
     /// [`VaultError::CaseErased`], storage errors.
     pub async fn seal_case_text(&self, case: &CaseId, label: &str, text: &str) -> Result<Sealed> {
+        let key = self.case_key_for_sealing(case).await?;
+        let mut out = vec![SEALED_VERSION];
+        out.extend(crypto::seal(
+            &key,
+            &case_text_aad(case, label),
+            text.as_bytes(),
+        )?);
+        Ok(Sealed(out))
+    }
+
+    /// The case's key from this process's cache, else from the store, else a new one.
+    async fn case_key_for_sealing(&self, case: &CaseId) -> Result<Arc<SecretKey>> {
+        match self.cached_case_key(case) {
+            Some(Some(key)) => return Ok(key),
+            Some(None) => return Err(VaultError::CaseErased(case.clone())),
+            None => {}
+        }
         let owner = Owner::Case(case);
         let key = match self.data_key(owner).await? {
             Some(key) => key,
@@ -728,13 +751,92 @@ impl Vault {
                 }
             }
         };
-        let mut out = vec![SEALED_VERSION];
-        out.extend(crypto::seal(
-            &key,
-            &case_text_aad(case, label),
-            text.as_bytes(),
-        )?);
-        Ok(Sealed(out))
+        let key = Arc::new(key);
+        self.remember_case_key(case, Some(key.clone()));
+        Ok(key)
+    }
+
+    /// `Some(None)`: erased; `None`: not in this process's cache.
+    fn cached_case_key(&self, case: &CaseId) -> Option<Option<Arc<SecretKey>>> {
+        self.case_keys
+            .read()
+            .expect("case key cache")
+            .get(case)
+            .cloned()
+    }
+
+    fn remember_case_key(&self, case: &CaseId, key: Option<Arc<SecretKey>>) {
+        self.case_keys
+            .write()
+            .expect("case key cache")
+            .insert(case.clone(), key);
+    }
+
+    /// Makes sure this process holds the case's key (or knows it erased), so that the
+    /// [`TextOpener`] can open its text; a case without sealed text has no key and stays
+    /// unknown. Call before showing a case whose key another process may have made.
+    ///
+    /// # Errors
+    ///
+    /// [`VaultError::Tampered`] and the like for a key that does not unwrap; storage errors.
+    pub async fn warm_case_key(&self, case: &CaseId) -> Result<()> {
+        if self.cached_case_key(case).is_some() {
+            return Ok(());
+        }
+        let owner = Owner::Case(case);
+        if self.erasure(owner).await?.is_some() {
+            self.remember_case_key(case, None);
+        } else if let Some(key) = self.data_key(owner).await? {
+            self.remember_case_key(case, Some(Arc::new(key)));
+        }
+        Ok(())
+    }
+
+    /// Unwraps every case key of the store into this process's cache (and notes the erased
+    /// ones), e.g. at start before the projection indexes the cases' text. Returns how many
+    /// keys it holds.
+    ///
+    /// # Errors
+    ///
+    /// As [`Vault::warm_case_key`].
+    pub async fn load_case_keys(&self) -> Result<usize> {
+        let case_of = |name: &str, prefix: &str| -> Option<CaseId> {
+            let token = name.strip_prefix(prefix)?;
+            String::from_utf8(hex::decode(token).ok()?)
+                .ok()?
+                .parse()
+                .ok()
+        };
+        for name in self.store.keys_with_prefix("erased.c.").await? {
+            if let Some(case) = case_of(&name, "erased.c.") {
+                self.remember_case_key(&case, None);
+            }
+        }
+        let mut held = 0;
+        for name in self.store.keys_with_prefix("key.c.").await? {
+            let Some(case) = case_of(&name, "key.c.") else {
+                continue;
+            };
+            if let Some(key) = self.data_key(Owner::Case(&case)).await? {
+                self.remember_case_key(&case, Some(Arc::new(key)));
+                held += 1;
+            }
+        }
+        Ok(held)
+    }
+
+    /// Records that `who` read the free text of `case` (a case page or a timeline: once per
+    /// view, not per field), before the caller opens it with the [`TextOpener`].
+    ///
+    /// # Errors
+    ///
+    /// [`VaultError::PurposeRequired`], [`VaultError::Forbidden`] for analysts, storage
+    /// errors (then nothing may be shown).
+    pub async fn record_case_text_read(&self, case: &CaseId, who: &Accessor) -> Result<()> {
+        Self::check_purpose(who)?;
+        let mut entry = AccessEntry::new(who, Action::ReadCaseText);
+        entry.case = Some(case.clone());
+        self.log(entry).await
     }
 
     /// Opens free text sealed by [`Vault::seal_case_text`]. Recorded (before it is returned)
@@ -804,6 +906,7 @@ impl Vault {
         }
         ops.push(Op::Erase(owner.key_entry()));
         self.store.apply(ops).await?;
+        self.remember_case_key(case, None);
         let mut entry = AccessEntry::new(who, Action::EraseCaseKey);
         entry.case = Some(case.clone());
         self.log(entry).await
@@ -924,5 +1027,24 @@ fn owner_of_entry(name: &str) -> Result<(Vec<u8>, String)> {
             Ok((Owner::Case(&case).wrap_aad(), Owner::Case(&case).describe()))
         }
         _ => Err(corrupt()),
+    }
+}
+
+/// Opens case text with the keys this process holds ([`Vault::warm_case_key`],
+/// [`Vault::load_case_keys`]), unlogged: for the system's own text index, and for views
+/// whose read the caller recorded ([`Vault::record_case_text_read`]).
+impl TextOpener for Vault {
+    fn open(&self, case: &CaseId, label: &str, sealed: &[u8]) -> Opened {
+        let key = match self.cached_case_key(case) {
+            Some(Some(key)) => key,
+            Some(None) => return Opened::Erased,
+            None => return Opened::Unavailable,
+        };
+        let Some((&SEALED_VERSION, body)) = sealed.split_first() else {
+            return Opened::Unavailable;
+        };
+        crypto::open(&key, &case_text_aad(case, label), body)
+            .and_then(|clear| String::from_utf8(clear.to_vec()).ok())
+            .map_or(Opened::Unavailable, Opened::Clear)
     }
 }

@@ -34,7 +34,7 @@ pub fn commit(case: &str, cmd: &str, version: u64, prev: Hash, n: usize) -> Comm
     let notes: Vec<Event> = (0..n)
         .map(|i| {
             NoteAdded {
-                text: format!("{cmd} #{i}"),
+                text: format!("{cmd} #{i}").into(),
             }
             .into()
         })

@@ -475,7 +475,7 @@ pub fn closed(on_the_spot: bool) -> Event {
 pub fn feedback() -> Event {
     FeedbackRecorded {
         satisfaction: Satisfaction::Satisfied,
-        comment: String::new(),
+        comment: String::new().into(),
     }
     .into()
 }

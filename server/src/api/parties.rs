@@ -956,6 +956,9 @@ pub struct AccessRecord {
     /// The party whose data was touched.
     #[schema(value_type = Option<String>)]
     pub party: Option<PartyId>,
+    /// The case whose free text was read (`read_case_text`) or whose text key was erased.
+    #[schema(value_type = Option<String>)]
+    pub case: Option<CaseId>,
     /// The fields touched (for a lookup: searched by).
     #[schema(value_type = Vec<String>)]
     pub fields: Vec<Field>,
@@ -1046,7 +1049,14 @@ pub(crate) async fn access_log_for(
                     .entry(p.clone())
                     .or_insert_with(|| !cases_of_party(app, actor, p).is_empty())
             });
-        if !visible {
+        // About a case: only if the case is in scope.
+        let case_visible = e.case.as_ref().is_none_or(|c| {
+            app.projection
+                .read()
+                .case(c)
+                .is_some_and(|entry| may_read_case(actor, &entry.state))
+        });
+        if !visible || !case_visible {
             continue;
         }
         out.push(AccessRecord {
@@ -1058,6 +1068,7 @@ pub(crate) async fn access_log_for(
                 .and_then(|v| v.as_str().map(str::to_owned))
                 .unwrap_or_default(),
             party: e.party,
+            case: e.case,
             fields: e.fields,
             matched: e.matched,
             purpose: e.purpose,

@@ -63,6 +63,30 @@ pub(crate) async fn read_case_file(
     Ok(Some((file, envelopes)))
 }
 
+/// The case file of a case `actor` may read, with its free text opened (one recorded read,
+/// `purpose`) and folded again from the opened events.
+pub(crate) async fn open_case_file(
+    app: &AppState,
+    actor: &Actor,
+    id: &CaseId,
+    mut envelopes: Vec<(Position, Envelope)>,
+    purpose: &str,
+) -> Result<(CaseFile, Vec<(Position, Envelope)>), ApiError> {
+    crate::text::open_history(
+        app,
+        actor,
+        id,
+        envelopes.iter_mut().map(|(_, e)| &mut e.event),
+        purpose,
+    )
+    .await?;
+    let file = CaseFile::fold(envelopes.iter().map(|(_, e)| e));
+    Ok((file, envelopes))
+}
+
+/// The purpose recorded when a case's free text is read through the API.
+pub const PURPOSE_API_READ: &str = "读取案件（接口）";
+
 /// The case view: where the case stands, its whole story, and what the reader may do now.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CaseView {
@@ -116,6 +140,7 @@ pub(crate) async fn case_view(
     if !may_read_case(actor, &file.state) {
         return Err(ApiError::NotFound(format!("no case {id}")));
     }
+    let (file, envelopes) = open_case_file(&app, actor, &id, envelopes, PURPOSE_API_READ).await?;
     audit(actor, &format!("case {id}"));
     Ok(Json(case_view_of(&app, actor, file, &envelopes)))
 }
@@ -244,6 +269,14 @@ pub(crate) async fn timeline(
     if !may_read_case(actor, &state) {
         return Err(ApiError::NotFound(format!("no case {id}")));
     }
+    crate::text::open_history(
+        &app,
+        actor,
+        &id,
+        events.iter_mut().map(|e| &mut e.event),
+        PURPOSE_API_READ,
+    )
+    .await?;
     audit(actor, &format!("timeline {id}"));
     Ok(Json(Timeline {
         case_id: id,

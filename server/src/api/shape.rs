@@ -119,7 +119,11 @@ impl CaseRow {
             source: d.map_or(Source::GridPatrol, |d| d.source),
             severity: d.map_or(Severity::Normal, |d| d.severity),
             summary: (reader.role() != Role::Analyst)
-                .then(|| d.map(|d| d.summary.clone()))
+                .then(|| {
+                    d.map(|d| {
+                        crate::text::summary(app, s.id.as_ref().expect("projected"), &d.summary)
+                    })
+                })
                 .flatten(),
             location: region_ref(app, location),
             place: place_name(app, location),

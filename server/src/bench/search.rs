@@ -51,7 +51,7 @@ pub(crate) async fn run(run: &mut Run) -> Result<(), BenchError> {
             .step_by(997)
             .filter_map(|e| e.state.details.as_ref())
             .filter_map(|d| {
-                let chars: Vec<char> = d.summary.chars().collect();
+                let chars: Vec<char> = d.summary.to_clear_or_mark().chars().collect();
                 (chars.len() >= 4).then(|| chars[1..3].iter().collect())
             })
             .take(64)
@@ -191,7 +191,9 @@ fn full_scan(view: &gridcase_projections::Projector, q: &SearchQuery, now: Times
                 && (q.status.is_empty() || q.status.contains(&s.status))
                 && q.category.is_none_or(|c| d.category == c)
                 && q.overdue.is_none_or(|o| s.is_overdue(now) == o)
-                && q.text.as_deref().is_none_or(|t| d.summary.contains(t))
+                && q.text
+                    .as_deref()
+                    .is_none_or(|t| d.summary.to_clear_or_mark().contains(t))
         })
         .count()
 }

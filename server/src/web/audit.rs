@@ -339,7 +339,18 @@ pub async fn case(
     };
     let checked = check(&web, t, &commits, at);
     let shown_at = at.unwrap_or_else(Timestamp::now);
-    let (s, applied) = state_at(&commits, shown_at);
+    let (mut s, applied) = state_at(&commits, shown_at);
+    if let Some(d) = s.details.as_mut() {
+        crate::text::open_texts(
+            &web.app,
+            &v.actor,
+            &case,
+            vec![(gridcase_domain::SUMMARY_LABEL, &mut d.summary)],
+            super::parties::PURPOSE_AUDIT_PAGE,
+        )
+        .await
+        .map_err(|e| WebError::new(&web, &v, e))?;
+    }
     let regions = &web.app.regions;
     // A grid's name (第1网格) means little alone: with its village.
     let place = |c: gridcase_domain::RegionCode| {
@@ -364,7 +375,7 @@ pub async fn case(
             ),
         ));
         rows.push((t.s("audit.location"), place(d.location)));
-        rows.push((t.s("report.summary"), d.summary.clone()));
+        rows.push((t.s("report.summary"), d.summary.to_clear_or_mark()));
     }
     if let Some(h) = s.holder {
         rows.push((t.s("audit.holder"), place(h)));

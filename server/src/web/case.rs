@@ -42,7 +42,7 @@ use super::report::LocationPicker;
 use super::rows::countdown;
 use super::session::{encode, Viewer};
 use super::{access, csrf, render, status_class, Chrome, Opt, Web, WebApp, WebError};
-use crate::api::reads::{case_view_of, read_case_file, CaseView};
+use crate::api::reads::{case_view_of, open_case_file, read_case_file, CaseView};
 use crate::error::ApiError;
 
 /// One field of an action form.
@@ -605,7 +605,7 @@ fn fields(web: &WebApp, t: Tr, v: &Viewer, name: &str, s: &CaseState) -> Vec<Fie
                         .collect(),
                 ),
                 Field {
-                    value: d.map(|d| d.summary.clone()).unwrap_or_default(),
+                    value: d.map(|d| d.summary.to_clear_or_mark()).unwrap_or_default(),
                     ..textarea("summary", t.s("report.summary"), false)
                 },
                 textarea("reason", t.s("f.reason"), true),
@@ -740,7 +740,7 @@ fn action_of(
                     put(k, text(k));
                 }
             }
-            if d.is_some_and(|d| d.summary.trim() != field("summary"))
+            if d.is_some_and(|d| d.summary.to_clear_or_mark().trim() != field("summary"))
                 && !field("summary").is_empty()
             {
                 put("summary", text("summary"));
@@ -783,6 +783,14 @@ async fn read(
     if !access::may_read_case(&v.actor, &file.state) {
         return Err(not_found());
     }
+    let purpose = if v.actor.role() == Role::Auditor {
+        super::parties::PURPOSE_AUDIT_PAGE
+    } else {
+        super::parties::PURPOSE_CASE_PAGE
+    };
+    let (file, envelopes) = open_case_file(&web.app, &v.actor, &case, envelopes, purpose)
+        .await
+        .map_err(|e| WebError::new(web, v, e))?;
     access::audit(&v.actor, &format!("case {case}"));
     Ok((case, file, envelopes))
 }
@@ -1172,7 +1180,7 @@ fn page(
         status_class: status_class(&s.status),
         overdue: view.overdue,
         supervised: s.supervisions,
-        summary: d.map(|d| d.summary.clone()).unwrap_or_default(),
+        summary: d.map(|d| d.summary.to_clear_or_mark()).unwrap_or_default(),
         facts,
         path,
         holder: s.holder.map_or_else(

@@ -261,6 +261,78 @@ async fn a_personal_data_grant_to_anyone_but_a_known_auditor_stops_the_start() {
 }
 
 #[tokio::test]
+async fn free_text_is_ciphertext_in_the_log_and_clear_for_the_cases_readers() {
+    let h = Harness::new();
+    let summary = "楼上住户赵美兰家漏水，已两次协商未果";
+    let note_text = "已电话联系钱卫东，约定周三上门查看";
+    let mut body = report_body(G1);
+    body["summary"] = json!(summary);
+    let r = h.command(GW1, "", "report", body).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let case = r.json()["case_id"].as_str().unwrap().to_owned();
+    h.ok(GW1, &case, "add_note", note(note_text)).await;
+    // Those who read the case read the text.
+    for uri in [
+        format!("/api/v1/cases/{case}"),
+        format!("/api/v1/cases/{case}/timeline"),
+    ] {
+        let text = h.get(&uri, GW1).await.text();
+        assert!(
+            text.contains(summary) && text.contains(note_text),
+            "{uri}: {text}"
+        );
+        assert!(!text.contains("sealed"), "{uri}: {text}");
+    }
+    // Lists show the summary, and search finds it by its words.
+    caught_up(&h).await;
+    let found = h
+        .read(
+            &format!("/api/v1/cases?q=%E6%BC%8F%E6%B0%B4&{}", h.after()),
+            GW1,
+        )
+        .await;
+    let row = found["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["case_id"] == case.as_str())
+        .unwrap_or_else(|| panic!("search by 漏水 did not find {case}: {found}"));
+    assert_eq!(row["summary"], summary);
+    // Neither the log nor the vault holds the text in clear: the events carry ciphertext.
+    for secret in [summary, note_text, "赵美兰", "钱卫东"] {
+        let dir = h._dir.as_ref().unwrap().path();
+        assert_eq!(
+            files_holding(&[dir, h.vault_dir.path()], secret.as_bytes()),
+            Vec::<std::path::PathBuf>::new(),
+            "{secret}"
+        );
+    }
+    let commits = h
+        .app
+        .path
+        .log()
+        .read_case(&case.parse().unwrap())
+        .await
+        .unwrap();
+    let report = commits[0].events[0].decode().unwrap();
+    let gridcase_domain::Event::CaseReported(report) = report else {
+        panic!("the first event is the report")
+    };
+    assert!(report.summary.is_sealed(), "{:?}", report.summary);
+    // Each read of the case's text is recorded, once per view.
+    let log = h
+        .read("/api/v1/access-log?actor=gw-1&action=read_case_text", AUD)
+        .await;
+    let reads: Vec<&Value> = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["case"] == case.as_str())
+        .collect();
+    assert_eq!(reads.len(), 2, "{log}");
+}
+
+#[tokio::test]
 async fn a_party_added_later_gets_a_derived_id_and_a_retry_names_the_same_party() {
     let h = Harness::new();
     let case = h.report(GW1, G1).await;
