@@ -399,6 +399,12 @@ impl Projector {
         }
     }
 
+    /// Drops the opened summary of `case` (its key was destroyed): text queries no longer
+    /// match it.
+    pub fn forget_text(&mut self, case: &CaseId) {
+        self.index.forget_text(case);
+    }
+
     /// Lets the text index open sealed summaries (the vault's case keys), and indexes those
     /// already held. Without one, sealed summaries are not searchable by text.
     pub fn set_text_opener(&mut self, opener: Arc<dyn TextOpener>) {

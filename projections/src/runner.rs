@@ -80,6 +80,16 @@ impl Projection {
         }
     }
 
+    /// Drops what the text index knows of `case`'s summary (its key was destroyed): text
+    /// queries no longer match it.
+    pub fn forget_text(&self, case: &gridcase_domain::CaseId) {
+        self.inner
+            .projector
+            .write()
+            .expect("projection lock")
+            .forget_text(case);
+    }
+
     /// Whether the text index has an opener.
     pub fn has_text_opener(&self) -> bool {
         self.read().opener.is_some()

@@ -200,6 +200,15 @@ pub(crate) struct Indexes {
 }
 
 impl Indexes {
+    /// Forgets the opened summary of `case`.
+    pub(crate) fn forget_text(&mut self, case: &CaseId) {
+        self.opened.remove(case);
+        // Its grams stay posted: make every hit be checked against the text, which is gone.
+        if let Some(doc) = self.text.doc_of.get(case) {
+            self.text.revised.insert(*doc);
+        }
+    }
+
     /// Moves `case` from the `old` keys to the `new` ones; `parties` are the case's parties now.
     pub(crate) fn update(
         &mut self,

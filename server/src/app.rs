@@ -28,6 +28,8 @@ pub struct App {
     pub tokens: HashMap<[u8; 32], Actor>,
     /// Auditors granted the parties' personal data (`[privacy] personal_data_auditors`).
     pub personal_data_auditors: std::collections::HashSet<gridcase_domain::ActorId>,
+    /// `[privacy] case_text_retention_days`.
+    pub case_text_retention_days: u32,
     /// Who works where, by name.
     pub directory: crate::directory::Directory,
     /// Metrics.

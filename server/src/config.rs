@@ -18,6 +18,7 @@
 //!
 //! [privacy]                   # auditors who may also read parties' personal fields (a grant of
 //! personal_data_auditors = ["audit-330800-2"]   # its own, PIPL art. 28; every read is logged)
+//! case_text_retention_days = 1825             # a finished case's text is kept this long
 //!
 //! [regions]
 //! divisions = "divisions.csv" # default: the bundled Zhejiang divisions
@@ -86,6 +87,10 @@ pub struct PrivacyConfig {
     /// reveal ID numbers; every read is in the access log. Other auditors see parties by
     /// opaque id and role only.
     pub personal_data_auditors: Vec<gridcase_domain::ActorId>,
+    /// Days a finished case's free text is kept after its last activity before it may be
+    /// erased (`DELETE /api/v1/cases/{id}/text`, once every party's data is erased); 0: at
+    /// once.
+    pub case_text_retention_days: u32,
 }
 
 /// The personal data vault's master key (key-encryption key): a file or an environment

@@ -21,7 +21,7 @@ use utoipa::{IntoParams, PartialSchema, ToSchema};
 use crate::api::commands::CommandResult;
 use crate::api::parties::{
     AccessLog, AccessLogQuery, EraseRequest, Erased, OtherCases, PartyInput, PartyList,
-    PurposeQuery, RevealRequest, Revealed,
+    PurposeQuery, RevealRequest, Revealed, TextErased,
 };
 use crate::api::reads::{
     CaseView, ListParams, OpenList, ReadQuery, SeriesParams, StatsParams, Timeline,
@@ -486,6 +486,7 @@ pub fn endpoints() -> (Vec<Endpoint>, BTreeMap<String, Value>) {
     let revealed = s.of::<Revealed>();
     let erase = s.of::<EraseRequest>();
     let erased = s.of::<Erased>();
+    let text_erased = s.of::<TextErased>();
     personal.push(Endpoint {
         method: "post",
         path: "/api/v1/cases/{id}/parties/{party}/reveal".into(),
@@ -510,12 +511,31 @@ pub fn endpoints() -> (Vec<Endpoint>, BTreeMap<String, Value>) {
             `legal_basis`."
             .into(),
         parameters: vec![party_id],
-        body: Some(erase),
+        body: Some(erase.clone()),
         example: Some(
             json!({ "legal_basis": "data_subject_request", "remark": "申请编号 2026-117" }),
         ),
         ok: (200, Some(erased)),
         errors: &[400, 401, 403, 404, 503],
+    });
+    personal.push(Endpoint {
+        method: "delete",
+        path: "/api/v1/cases/{id}/text".into(),
+        summary: "Erase a finished case's free text".into(),
+        description: "Crypto-shredding of the case's summary, notes, records and reasons: its \
+            text key is destroyed, so the ciphertexts the events carry can never be opened; \
+            the case then shows ［已删除］ where the text was, and its history, hash chain and \
+            statistics are unchanged. For supervisors and admins over the case, with a \
+            `legal_basis`; refused (422) while the case is not closed \
+            (`case_not_finished`), while a party still has personal data \
+            (`parties_not_erased`) or before `[privacy] case_text_retention_days` have passed \
+            since its last activity (`retention_not_passed`)."
+            .into(),
+        parameters: vec![case_id.clone()],
+        body: Some(erase),
+        example: Some(json!({ "legal_basis": "retention_expired" })),
+        ok: (200, Some(text_erased)),
+        errors: &[400, 401, 403, 404, 422, 503],
     });
     out.extend(personal);
     s.of::<Problem<'_>>();

@@ -228,6 +228,7 @@ pub fn build_app(
         calendar,
         tokens,
         personal_data_auditors,
+        case_text_retention_days: cfg.privacy.case_text_retention_days,
         metrics: Metrics::default(),
         max_body_bytes: cfg.max_body_bytes,
         waiters: tokio::sync::Semaphore::new(crate::app::MAX_WAITERS),

@@ -56,6 +56,7 @@ impl App {
             demo_roster: true,
             privacy: gridcase_server::config::PrivacyConfig {
                 personal_data_auditors: gridcase_server::load::demo_personal_data_auditors(),
+                ..Default::default()
             },
             ..Config::default()
         };
@@ -95,13 +96,19 @@ impl App {
 
     /// The cases whose summary is `summary`.
     fn cases_with_summary(&self, summary: &str) -> Vec<CaseId> {
-        let view = self.server().app.projection.read();
+        let app = &self.server().app;
+        let opener: &dyn gridcase_domain::TextOpener = &*app.vault;
+        let view = app.projection.read();
         view.cases()
             .filter(|e| {
-                e.state
-                    .details
-                    .as_ref()
-                    .is_some_and(|d| d.summary == summary)
+                // The summary is sealed: open it with the server's keys.
+                e.state.details.as_ref().is_some_and(|d| {
+                    let id = e.state.id.as_ref().expect("a projected case has an id");
+                    d.summary
+                        .open(id, gridcase_domain::SUMMARY_LABEL, Some(opener))
+                        .text()
+                        == Some(summary)
+                })
             })
             .filter_map(|e| e.state.id.clone())
             .collect()

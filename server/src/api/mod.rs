@@ -10,6 +10,7 @@
 //! | POST | `/api/v1/cases/{id}/parties/{party}/reveal` | a party's whole ID number, with a purpose |
 //! | GET | `/api/v1/cases/{id}/parties/{party}/other-cases` | cases of the same person (blind index) |
 //! | DELETE | `/api/v1/parties/{party}/personal-data` | erase a party's personal data (supervisors, admins) |
+//! | DELETE | `/api/v1/cases/{id}/text` | erase a finished case's free text (supervisors, admins) |
 //! | GET | `/api/v1/access-log` | who read, revealed, looked up or erased personal data (auditors, admins) |
 //! | GET | `/api/v1/cases` | case search within the reader's scope (not analysts) |
 //! | GET | `/api/v1/me`, `/api/v1/me/cases` | who I am; my work |
@@ -106,6 +107,7 @@ fn handler(method: &str, path: &str) -> MethodRouter<AppState> {
         ("post", "/api/v1/cases/{id}/parties/{party}/reveal") => post(parties::reveal),
         ("get", "/api/v1/cases/{id}/parties/{party}/other-cases") => get(parties::other_cases),
         ("delete", "/api/v1/parties/{party}/personal-data") => delete(parties::erase),
+        ("delete", "/api/v1/cases/{id}/text") => delete(parties::erase_text),
         ("get", "/api/v1/access-log") => get(parties::access_log),
         ("get", "/api/v1/units/{code}/queue") => get(reads::queue),
         ("get", "/api/v1/regions/{code}/open") => get(reads::open_cases),

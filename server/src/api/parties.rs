@@ -8,6 +8,7 @@
 //! | POST | `/api/v1/cases/{id}/parties/{party}/reveal` | the same people: the whole ID number, with a purpose |
 //! | GET | `/api/v1/cases/{id}/parties/{party}/other-cases?purpose=` | the holding unit and the active mediator: cases of the same person, by blind index |
 //! | DELETE | `/api/v1/parties/{party}/personal-data` | supervisors and admins over one of the party's cases, with a legal basis |
+//! | DELETE | `/api/v1/cases/{id}/text` | the same people: a finished case's free text, once every party is erased and retention has passed |
 //! | GET | `/api/v1/access-log` | auditors and admins: every read, reveal, lookup, write and erasure |
 //!
 //! Personal fields enter with a report (`parties[].personal`) or the `add_party` command
@@ -892,6 +893,103 @@ pub(crate) async fn erase(
     }))
 }
 
+/// What erasing a case's free text answers.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TextErased {
+    /// The case: its free text now reads ［已删除］; its history, hash chain and statistics
+    /// are unchanged.
+    #[schema(value_type = String)]
+    pub case: CaseId,
+    /// The legal basis recorded.
+    pub legal_basis: LegalBasis,
+}
+
+/// `DELETE /api/v1/cases/{id}/text`: destroys the case's text key (crypto-shredding of its
+/// summary, notes, records and reasons) once the case is finished, every party's personal data
+/// is erased and the retention period has passed.
+pub(crate) async fn erase_text(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<TextErased>, ApiError> {
+    let actor = app.authenticate(&headers)?.clone();
+    may_erase(&actor)?;
+    let req: EraseRequest = json_body(body)?;
+    let (case, state) = readable_case(&app, &actor, &id).await?;
+    let refused = |code: &'static str, message: String| ApiError::Refused { code, message };
+    use gridcase_domain::Status;
+    if !matches!(
+        state.status,
+        Status::Closed | Status::Rejected | Status::Merged
+    ) {
+        return Err(refused(
+            "case_not_finished",
+            format!(
+                "the case is {}: its text is kept until it is closed",
+                state.status
+            ),
+        ));
+    }
+    for p in state.details.iter().flat_map(|d| d.parties.iter()) {
+        if matches!(
+            app.vault.party_status(&p.id).await?,
+            gridcase_vault::PartyStatus::Present
+        ) {
+            return Err(refused(
+                "parties_not_erased",
+                format!(
+                    "party {} still has personal data: erase every party's data first",
+                    p.id
+                ),
+            ));
+        }
+    }
+    caught_up(&app).await?;
+    let last = app
+        .projection
+        .read()
+        .case(&case)
+        .map_or(Timestamp::now(), |e| e.updated_at);
+    let days = i64::from(app.case_text_retention_days);
+    let until = last.plus_millis(days * 86_400_000);
+    if Timestamp::now() < until {
+        return Err(refused(
+            "retention_not_passed",
+            format!("the case's text is kept {days} days after its last activity, until {until}"),
+        ));
+    }
+    let recorded = erasure_record(req.legal_basis, req.remark.as_deref())?;
+    let who = Accessor::now(actor.id().clone(), actor.role(), recorded);
+    match app.vault.erase_case_key(&case, &who).await {
+        // A case that never had sealed text has no key: there is nothing to destroy.
+        Ok(()) | Err(VaultError::UnknownCase(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
+    app.projection.forget_text(&case);
+    tracing::info!(target: "gridcase::audit", actor = %actor.id(), case = %case, basis = req.legal_basis.as_str(), "case text erased");
+    Ok(Json(TextErased {
+        case,
+        legal_basis: req.legal_basis,
+    }))
+}
+
+/// The basis and remark as the vault records them; 400 for a remark that is too long.
+fn erasure_record(basis: LegalBasis, remark: Option<&str>) -> Result<String, ApiError> {
+    let remark = remark.map(str::trim).filter(|r| !r.is_empty());
+    if remark.is_some_and(|r| r.chars().count() > MAX_PURPOSE_CHARS) {
+        return Err(ApiError::field(
+            "invalid_field",
+            "remark",
+            format!("remark: at most {MAX_PURPOSE_CHARS} characters"),
+        ));
+    }
+    Ok(match remark {
+        Some(r) => format!("{}: {r}", basis.as_str()),
+        None => basis.as_str().to_owned(),
+    })
+}
+
 /// Erases a party's personal data on `basis` (the API and the workbench both come here).
 ///
 /// # Errors
@@ -904,18 +1002,7 @@ pub async fn erase_party(
     basis: LegalBasis,
     remark: Option<&str>,
 ) -> Result<(), ApiError> {
-    let remark = remark.map(str::trim).filter(|r| !r.is_empty());
-    if remark.is_some_and(|r| r.chars().count() > MAX_PURPOSE_CHARS) {
-        return Err(ApiError::field(
-            "invalid_field",
-            "remark",
-            format!("remark: at most {MAX_PURPOSE_CHARS} characters"),
-        ));
-    }
-    let recorded = match remark {
-        Some(r) => format!("{}: {r}", basis.as_str()),
-        None => basis.as_str().to_owned(),
-    };
+    let recorded = erasure_record(basis, remark)?;
     let who = Accessor::now(actor.id().clone(), actor.role(), recorded);
     app.vault.erase_party(party, &who).await?;
     tracing::info!(target: "gridcase::audit", actor = %actor.id(), party = %party, basis = basis.as_str(), "personal data erased");

@@ -333,6 +333,111 @@ async fn free_text_is_ciphertext_in_the_log_and_clear_for_the_cases_readers() {
 }
 
 #[tokio::test]
+async fn a_finished_cases_text_is_erased_once_its_parties_are_and_the_history_stays() {
+    let h = Harness::new();
+    let case = report_people(&h, GW1, G1).await;
+    let delete = |uri: String, token: &'static str| {
+        let h = &h;
+        async move {
+            h.request(
+                Method::DELETE,
+                &uri,
+                Some(token),
+                &[("content-type", "application/json")],
+                Body::from(json!({ "legal_basis": "retention_expired" }).to_string()),
+            )
+            .await
+        }
+    };
+    let text_uri = format!("/api/v1/cases/{case}/text");
+    // Open: the text is kept.
+    h.refused(
+        delete(text_uri.clone(), SUP).await,
+        422,
+        "case_not_finished",
+    )
+    .await;
+    h.ok(GW1, &case, "register", json!({})).await;
+    h.ok(GW1, &case, "assign", json!({ "handler": "gw-1" }))
+        .await;
+    h.ok(
+        GW1,
+        &case,
+        "resolve",
+        json!({ "method": "on_the_spot", "summary": "当场化解，双方签字确认" }),
+    )
+    .await;
+    h.ok(GW1, &case, "close", json!({})).await;
+    // Closed, but its parties' data is still held.
+    h.refused(
+        delete(text_uri.clone(), SUP).await,
+        422,
+        "parties_not_erased",
+    )
+    .await;
+    for token in [GW1, VIL, AUD, ANA] {
+        h.refused(delete(text_uri.clone(), token).await, 403, "forbidden")
+            .await;
+    }
+    caught_up(&h).await;
+    let parties = h.read(&parties_uri(&case), SUP).await;
+    for p in parties["parties"].as_array().unwrap() {
+        let party = p["id"].as_str().unwrap();
+        let r = delete(format!("/api/v1/parties/{party}/personal-data"), SUP).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    }
+    let before = h.read(&format!("/api/v1/cases/{case}/timeline"), AUD).await;
+    assert!(before.to_string().contains(SUMMARY), "{before}");
+    // 院墙, a word of the summary.
+    let search_uri = format!("/api/v1/cases?q=%E9%99%A2%E5%A2%99&{}", h.after());
+    let found = h.read(&search_uri, GW1).await;
+    assert!(found.to_string().contains(&case), "{found}");
+    let commits = h
+        .app
+        .path
+        .log()
+        .read_case(&case.parse().unwrap())
+        .await
+        .unwrap();
+    let r = delete(text_uri.clone(), SUP).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    // The text reads ［已删除］ wherever it was; the history is the same records.
+    let after = h.read(&format!("/api/v1/cases/{case}/timeline"), AUD).await;
+    let text = after.to_string();
+    for gone in [SUMMARY, "当场化解，双方签字确认"] {
+        assert!(!text.contains(gone), "{gone} after erasure: {text}");
+    }
+    assert!(text.contains("［已删除］"), "{text}");
+    assert_eq!(
+        after["events"].as_array().unwrap().len(),
+        before["events"].as_array().unwrap().len()
+    );
+    for (a, b) in after["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(before["events"].as_array().unwrap())
+    {
+        assert_eq!(a["hash"], b["hash"]);
+    }
+    assert_eq!(
+        h.app
+            .path
+            .log()
+            .read_case(&case.parse().unwrap())
+            .await
+            .unwrap(),
+        commits,
+        "the log is unchanged"
+    );
+    // Search no longer finds it by its words; erasing again is harmless.
+    let found = h.read(&search_uri, GW1).await;
+    assert!(!found.to_string().contains(&case), "{found}");
+    let r = delete(text_uri, SUP).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+}
+
+#[tokio::test]
 async fn a_party_added_later_gets_a_derived_id_and_a_retry_names_the_same_party() {
     let h = Harness::new();
     let case = h.report(GW1, G1).await;
