@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use common::*;
 use gridcase_bus::testing::NatsServer;
-use gridcase_domain::{PartyId, RegionTree};
+use gridcase_domain::{CaseId, PartyId, RegionTree};
 use gridcase_server::config::{Config, NatsConfig};
 use gridcase_server::serve::{self, Server};
 use serde_json::{json, Value};
@@ -19,6 +19,7 @@ use serde_json::{json, Value};
 const NAME: &str = "郑雅琴";
 const ID_NUMBER: &str = "330802198503124427";
 const PHONE: &str = "13712345678";
+const SUMMARY: &str = "邻里纠纷（删除测试）";
 
 fn regions() -> Arc<RegionTree> {
     let mut t = gridcase_regions::bundled_divisions().clone();
@@ -61,7 +62,7 @@ async fn erasure_round(cfg: Config, store: Vec<PathBuf>, source: Vec<String>) {
         .header("Idempotency-Key", "erasure-round")
         .json(&json!({
             "kind": "dispute", "category": "neighbours", "source": "grid_patrol",
-            "severity": "normal", "location": G1, "summary": "邻里纠纷（删除测试）",
+            "severity": "normal", "location": G1, "summary": SUMMARY,
             "happened_at": gridcase_domain::Timestamp::now().plus_millis(-3_600_000).to_string(),
             "parties": [
                 { "role": "applicant", "personal": { "name": NAME, "id_number": ID_NUMBER, "phone": PHONE } },
@@ -102,7 +103,8 @@ async fn erasure_round(cfg: Config, store: Vec<PathBuf>, source: Vec<String>) {
         !holding(&store, &wrapped).is_empty(),
         "the wrapped key is stored"
     );
-    for secret in [NAME, ID_NUMBER, PHONE] {
+    // The summary is sealed under the case's key: in no file either.
+    for secret in [NAME, ID_NUMBER, PHONE, SUMMARY] {
         assert_eq!(holding(&store, secret.as_bytes()), Vec::<PathBuf>::new());
     }
     // The statistics and the history, before.
@@ -162,6 +164,116 @@ async fn erasure_round(cfg: Config, store: Vec<PathBuf>, source: Vec<String>) {
     assert_eq!(status, gridcase_replay_tool::Status::Ok, "{out}");
     let export_after = replay(&with(&["export", "--format", "jsonl"])).await;
     assert_eq!(export_after.1, export_before.1, "the export is unchanged");
+    case_text_round(&cfg, &store, &source, &case).await;
+}
+
+/// The case of `erasure_round` finished, its other party erased, then its text: the case key
+/// is in no file afterwards, the text reads ［已删除］, the log still verifies and exports the
+/// same records.
+async fn case_text_round(cfg: &Config, store: &[PathBuf], source: &[&str], case: &str) {
+    let log = serve::open_log(cfg).await.unwrap();
+    let server = Server::start(cfg, log, regions(), &tokens()).await.unwrap();
+    let base = format!("http://{}", server.addr);
+    let client = reqwest::Client::new();
+    let send = |method: reqwest::Method, uri: String, token: &'static str, body: Value| {
+        let client = client.clone();
+        async move {
+            let r = client
+                .request(method, &uri)
+                .bearer_auth(token)
+                .header(
+                    "Idempotency-Key",
+                    format!("text-round-{}", uri.rsplit('/').next().unwrap_or("x")),
+                )
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let status = r.status();
+            let text = r.text().await.unwrap();
+            assert!(status.is_success(), "{status}: {text}");
+            serde_json::from_str::<Value>(&text).unwrap()
+        }
+    };
+    let post = reqwest::Method::POST;
+    for (action, body) in [
+        ("register", json!({})),
+        ("assign", json!({ "handler": "gw-1" })),
+        (
+            "resolve",
+            json!({ "method": "on_the_spot", "summary": "当场化解" }),
+        ),
+        ("close", json!({})),
+    ] {
+        send(
+            post.clone(),
+            format!("{base}/api/v1/cases/{case}/{action}"),
+            GW1,
+            body,
+        )
+        .await;
+    }
+    let parties = send(
+        reqwest::Method::GET,
+        format!("{base}/api/v1/cases/{case}/parties"),
+        SUP,
+        json!(null),
+    )
+    .await;
+    let other = parties["parties"][1]["id"].as_str().unwrap().to_owned();
+    let basis = json!({ "legal_basis": "retention_expired" });
+    send(
+        reqwest::Method::DELETE,
+        format!("{base}/api/v1/parties/{other}/personal-data"),
+        SUP,
+        basis.clone(),
+    )
+    .await;
+    let case_id: CaseId = case.parse().unwrap();
+    let (raw, wrapped) = server
+        .app
+        .vault
+        .case_key_material(&case_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let raw = raw.expose().to_vec();
+    assert!(
+        !holding(store, &wrapped).is_empty(),
+        "the wrapped case key is stored"
+    );
+    send(
+        reqwest::Method::DELETE,
+        format!("{base}/api/v1/cases/{case}/text"),
+        SUP,
+        basis,
+    )
+    .await;
+    let timeline = send(
+        reqwest::Method::GET,
+        format!("{base}/api/v1/cases/{case}/timeline"),
+        AUD,
+        json!(null),
+    )
+    .await
+    .to_string();
+    assert!(!timeline.contains(SUMMARY), "{timeline}");
+    assert!(timeline.contains("［已删除］"), "{timeline}");
+    server.stop().await.unwrap();
+    for (what, needle) in [
+        ("raw case key", raw.clone()),
+        ("raw case key, hex", hex::encode(&raw).into_bytes()),
+        ("wrapped case key", wrapped.clone()),
+        ("wrapped case key, hex", hex::encode(&wrapped).into_bytes()),
+    ] {
+        assert_eq!(
+            holding(store, &needle),
+            Vec::<PathBuf>::new(),
+            "the {what} survives erasure"
+        );
+    }
+    let (status, out) = replay(&[source, &["verify"]].concat()).await;
+    assert_eq!(status, gridcase_replay_tool::Status::Ok, "{out}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -997,7 +997,21 @@ impl Vault {
         &self,
         party: &PartyId,
     ) -> Result<Option<(SecretKey, Vec<u8>)>> {
-        let owner = Owner::Party(party);
+        self.key_material(Owner::Party(party)).await
+    }
+
+    /// As [`Vault::party_key_material`], for a case's text key.
+    ///
+    /// # Errors
+    ///
+    /// As [`Vault::party_key_material`].
+    #[cfg(feature = "test-support")]
+    pub async fn case_key_material(&self, case: &CaseId) -> Result<Option<(SecretKey, Vec<u8>)>> {
+        self.key_material(Owner::Case(case)).await
+    }
+
+    #[cfg(feature = "test-support")]
+    async fn key_material(&self, owner: Owner<'_>) -> Result<Option<(SecretKey, Vec<u8>)>> {
         let Some(bytes) = self.store.get(&owner.key_entry()).await? else {
             return Ok(None);
         };
