@@ -206,6 +206,18 @@ impl Harness {
             .await
     }
 
+    /// A DELETE with a JSON body (the erasures).
+    pub(crate) async fn delete(&self, uri: &str, token: &str, body: &Value) -> Resp {
+        self.request(
+            Method::DELETE,
+            uri,
+            Some(token),
+            &[("content-type", "application/json")],
+            Body::from(body.to_string()),
+        )
+        .await
+    }
+
     /// A GET that must succeed.
     pub(crate) async fn read(&self, uri: &str, token: &str) -> Value {
         let r = self.get(uri, token).await;

@@ -148,15 +148,7 @@ async fn every_documented_route_answers_and_every_example_is_accepted() {
             let example = op["requestBody"]["content"]["application/json"]["example"].clone();
             if path.ends_with("/text") {
                 // The example parses; the case is still open, so the rules refuse it.
-                let r = h
-                    .request(
-                        Method::DELETE,
-                        &uri,
-                        Some(SUP),
-                        &[("content-type", "application/json")],
-                        Body::from(example.to_string()),
-                    )
-                    .await;
+                let r = h.delete(&uri, SUP, &example).await;
                 assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
                 assert_eq!(r.json()["code"], "case_not_finished", "{}", r.text());
                 continue;
@@ -166,16 +158,7 @@ async fn every_documented_route_answers_and_every_example_is_accepted() {
                 let r = match method.as_str() {
                     "get" => h.get(&format!("{uri}?purpose=x"), VIL).await,
                     "post" => h.post_raw(&uri, Some(VIL), &[], example.to_string()).await,
-                    "delete" => {
-                        h.request(
-                            Method::DELETE,
-                            &uri,
-                            Some(SUP),
-                            &[("content-type", "application/json")],
-                            Body::from(example.to_string()),
-                        )
-                        .await
-                    }
+                    "delete" => h.delete(&uri, SUP, &example).await,
                     other => panic!("{other} {path}"),
                 };
                 assert!(

@@ -336,18 +336,10 @@ async fn free_text_is_ciphertext_in_the_log_and_clear_for_the_cases_readers() {
 async fn a_finished_cases_text_is_erased_once_its_parties_are_and_the_history_stays() {
     let h = Harness::new();
     let case = report_people(&h, GW1, G1).await;
+    let basis = json!({ "legal_basis": "retention_expired" });
     let delete = |uri: String, token: &'static str| {
-        let h = &h;
-        async move {
-            h.request(
-                Method::DELETE,
-                &uri,
-                Some(token),
-                &[("content-type", "application/json")],
-                Body::from(json!({ "legal_basis": "retention_expired" }).to_string()),
-            )
-            .await
-        }
+        let (h, basis) = (&h, &basis);
+        async move { h.delete(&uri, token, basis).await }
     };
     let text_uri = format!("/api/v1/cases/{case}/text");
     // Open: the text is kept.
@@ -583,18 +575,8 @@ async fn erasure_shows_erased_and_changes_no_history_or_statistics() {
     let stats = h.read(&stats_uri, ANA).await;
     let uri = format!("/api/v1/parties/{party}/personal-data");
     let erase = |token: &'static str, body: Value| {
-        let uri = uri.clone();
-        let h = &h;
-        async move {
-            h.request(
-                Method::DELETE,
-                &uri,
-                Some(token),
-                &[("content-type", "application/json")],
-                Body::from(body.to_string()),
-            )
-            .await
-        }
+        let (h, uri) = (&h, &uri);
+        async move { h.delete(uri, token, &body).await }
     };
     let basis = json!({ "legal_basis": "data_subject_request", "remark": "申请编号 2026-117" });
     for token in [GW1, VIL, AUD] {
@@ -606,13 +588,7 @@ async fn erasure_shows_erased_and_changes_no_history_or_statistics() {
     let r = erase(SUP, json!({ "remark": "x" })).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
     let r = h
-        .request(
-            Method::DELETE,
-            "/api/v1/parties/p-nobody/personal-data",
-            Some(SUP),
-            &[("content-type", "application/json")],
-            Body::from(basis.to_string()),
-        )
+        .delete("/api/v1/parties/p-nobody/personal-data", SUP, &basis)
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text());
     let r = erase(SUP, basis).await;
