@@ -7,7 +7,8 @@
 //! - **Reading a case** (page, timeline, case view, the auditors' state at a time):
 //!   [`open_history`] / [`open_texts`] record one read of the case's text in the access log
 //!   (who, role, purpose) and open every sealed text in place; text whose key was destroyed
-//!   reads [`ERASED`].
+//!   reads [`ERASED`]. Auditors without the personal-data grant get the stored ciphertext, as
+//!   the export and the history download carry it ([`may_open`]).
 //! - **Lists** show summaries through [`summary`] (the vault's keys in memory, unlogged: a
 //!   work list is the unit's own work, not a read of one person's case).
 //! - The projection's text index opens summaries itself (the vault is its `TextOpener`).
@@ -16,7 +17,7 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use gridcase_bus::{SealError, TextSealer};
-use gridcase_domain::{Actor, CaseId, Event, Opened, Text, SEALED_MARK, SUMMARY_LABEL};
+use gridcase_domain::{Actor, CaseId, Event, Opened, Role, Text, SEALED_MARK, SUMMARY_LABEL};
 use gridcase_vault::{Accessor, Vault, VaultError};
 
 use crate::app::App;
@@ -66,14 +67,18 @@ fn shown(vault: &Vault, case: &CaseId, label: &str, text: &Text) -> String {
     }
 }
 
-/// A case's summary for a list row (unlogged; see the module documentation).
-pub fn summary(app: &App, case: &CaseId, text: &Text) -> String {
+/// A case's summary for `reader`'s list row (unlogged; see the module documentation).
+pub fn summary(app: &App, reader: &Actor, case: &CaseId, text: &Text) -> String {
+    if text.is_sealed() && !may_open(app, reader) {
+        return SEALED_MARK.to_owned();
+    }
     shown(&app.vault, case, SUMMARY_LABEL, text)
 }
 
 /// Opens the sealed ones of `texts` (labelled, as [`Event::texts_mut`] gives them) of `case`
 /// in place for `actor`, after recording one read of the case's text with `purpose` (nothing
-/// is recorded when none is sealed). Text whose key was destroyed reads [`ERASED`].
+/// is recorded when none is sealed). Text whose key was destroyed reads [`ERASED`]. For an
+/// auditor without the personal-data grant nothing is opened ([`may_open`]).
 ///
 /// # Errors
 ///
@@ -85,7 +90,7 @@ pub async fn open_texts(
     texts: Vec<(&str, &mut Text)>,
     purpose: &str,
 ) -> Result<(), ApiError> {
-    if !texts.iter().any(|(_, t)| t.is_sealed()) {
+    if !texts.iter().any(|(_, t)| t.is_sealed()) || !may_open(app, actor) {
         return Ok(());
     }
     let vault_error = |e: VaultError| ApiError::unavailable(format!("the vault: {e}"));
@@ -101,6 +106,14 @@ pub async fn open_texts(
         }
     }
     Ok(())
+}
+
+/// Whether `actor` reads a case's free text opened: everyone who may read the case, except
+/// auditors without the personal-data grant (`[privacy] personal_data_auditors`), who see it
+/// as the log stores it — free text can name people, so for them it is redacted like the
+/// parties' fields.
+pub fn may_open(app: &App, actor: &Actor) -> bool {
+    actor.role() != Role::Auditor || app.personal_data_auditors.contains(actor.id())
 }
 
 /// [`open_texts`] over every event of a case's history.

@@ -252,7 +252,7 @@ async fn case_text_round(cfg: &Config, store: &[PathBuf], source: &[&str], case:
     let timeline = send(
         reqwest::Method::GET,
         format!("{base}/api/v1/cases/{case}/timeline"),
-        AUD,
+        SUP,
         json!(null),
     )
     .await

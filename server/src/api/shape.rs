@@ -121,7 +121,12 @@ impl CaseRow {
             summary: (reader.role() != Role::Analyst)
                 .then(|| {
                     d.map(|d| {
-                        crate::text::summary(app, s.id.as_ref().expect("projected"), &d.summary)
+                        crate::text::summary(
+                            app,
+                            reader,
+                            s.id.as_ref().expect("projected"),
+                            &d.summary,
+                        )
                     })
                 })
                 .flatten(),
