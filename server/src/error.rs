@@ -28,7 +28,7 @@ pub enum ApiError {
     #[error("{message}")]
     BadRequest {
         /// Machine code.
-        code: &'static str,
+        code: BadRequestCode,
         /// What is wrong, naming the field.
         message: String,
         /// The offending field, when known.
@@ -75,7 +75,7 @@ pub enum ApiError {
     #[error("{message}")]
     Refused {
         /// Machine code.
-        code: &'static str,
+        code: RefusalCode,
         /// Why, for people.
         message: String,
     },
@@ -97,6 +97,55 @@ pub enum ApiError {
     /// 500.
     #[error("internal error")]
     Internal(String),
+}
+
+/// The codes of a 400 answer (the body or query is malformed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::VariantNames)]
+#[strum(serialize_all = "snake_case")]
+pub enum BadRequestCode {
+    /// The body is not a JSON object.
+    MalformedJson,
+    /// A field of the body or a header is invalid; `field` names it.
+    InvalidField,
+    /// A query parameter is invalid.
+    InvalidQuery,
+    /// `?after=` names a position beyond the log's head.
+    AfterBeyondHead,
+}
+
+/// The codes of a 422 answer for a reason outside the case's rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::VariantNames)]
+#[strum(serialize_all = "snake_case")]
+pub enum RefusalCode {
+    /// The party's personal data was erased.
+    PersonalDataErased,
+    /// The case's text is erased only once the case is closed, rejected or merged.
+    CaseNotFinished,
+    /// The case's text is erased only after every party's personal data.
+    PartiesNotErased,
+    /// The retention period since the case's last activity has not passed.
+    RetentionNotPassed,
+}
+
+impl ApiError {
+    /// Every code an answer of `status` can carry (the domain's rule names under 403 and 422
+    /// are [`Rejection::CODES`]), for the OpenAPI document.
+    pub fn codes(status: u16) -> Vec<&'static str> {
+        use strum::VariantNames;
+        match status {
+            400 => BadRequestCode::VARIANTS.to_vec(),
+            401 => vec!["unauthenticated"],
+            403 => vec!["forbidden"],
+            404 => vec!["not_found"],
+            405 => vec!["method_not_allowed"],
+            409 => vec!["conflict"],
+            413 => vec!["payload_too_large"],
+            422 => [&["idempotency_key_mismatch"][..], RefusalCode::VARIANTS].concat(),
+            500 => vec!["internal"],
+            503 => vec!["unavailable"],
+            _ => vec![],
+        }
+    }
 }
 
 /// The body of every error: RFC 9457 problem details with a stable `code`.
@@ -147,7 +196,7 @@ impl ApiError {
     /// The stable machine code.
     pub fn code(&self) -> &'static str {
         match self {
-            ApiError::BadRequest { code, .. } => code,
+            ApiError::BadRequest { code, .. } => code.into(),
             ApiError::Unauthenticated => "unauthenticated",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not_found",
@@ -157,7 +206,7 @@ impl ApiError {
             ApiError::Denied(r) => r.code(),
             ApiError::TooLarge { .. } => "payload_too_large",
             ApiError::Rejected(r) => r.code(),
-            ApiError::Refused { code, .. } => code,
+            ApiError::Refused { code, .. } => code.into(),
             ApiError::Unavailable { .. } => "unavailable",
             ApiError::Internal(_) => "internal",
         }
@@ -165,7 +214,7 @@ impl ApiError {
 
     /// A 400 naming a field.
     pub fn field(
-        code: &'static str,
+        code: BadRequestCode,
         field: impl Into<String>,
         message: impl Into<String>,
     ) -> ApiError {
@@ -179,7 +228,7 @@ impl ApiError {
     /// A 400 about the query string.
     pub fn query(message: impl Into<String>) -> ApiError {
         ApiError::BadRequest {
-            code: "invalid_query",
+            code: BadRequestCode::InvalidQuery,
             message: message.into(),
             field: None,
         }

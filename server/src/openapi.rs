@@ -580,28 +580,11 @@ fn action_doc(action: &Value, name: &str) -> String {
 
 /// The problem codes a status can carry.
 fn problem_codes(status: u16) -> Vec<&'static str> {
-    match status {
-        400 => vec![
-            "malformed_json",
-            "invalid_field",
-            "invalid_query",
-            "after_beyond_head",
-        ],
-        401 => vec!["unauthenticated"],
-        403 => vec![
-            "forbidden",
-            "…or the rule's name when the domain refused because of who asks",
-        ],
-        404 => vec!["not_found"],
-        409 => vec!["conflict"],
-        413 => vec!["payload_too_large"],
-        422 => vec![
-            "idempotency_key_mismatch",
-            "…or the rule's name (see RejectionCode)",
-        ],
-        503 => vec!["unavailable"],
-        _ => vec![],
+    let mut codes = crate::error::ApiError::codes(status);
+    if matches!(status, 403 | 422) {
+        codes.push("…or the rule's name (see RejectionCode)");
     }
+    codes
 }
 
 fn status_text(status: u16) -> &'static str {

@@ -264,6 +264,7 @@ async fn a_mediation_centers_day_over_http() {
         )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{v}");
+    assert_eq!(v["code"], "ReadOnlyRole", "{v}");
     assert_eq!(c.head().await, head);
 
     server.stop().await.unwrap();

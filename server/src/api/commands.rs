@@ -1,6 +1,7 @@
 //! Commands over HTTP: the body becomes an [`Action`], the headers its idempotency key and
 //! expected version, and the command path does the rest.
 
+use crate::error::BadRequestCode;
 use std::time::Instant;
 
 use axum::body::Bytes;
@@ -49,7 +50,7 @@ fn parse_action(
             ApiError::TooLarge { limit }
         } else {
             ApiError::BadRequest {
-                code: "malformed_json",
+                code: BadRequestCode::MalformedJson,
                 message: r.body_text(),
                 field: None,
             }
@@ -62,24 +63,26 @@ fn parse_action(
             Ok(Value::Object(m)) => m,
             Ok(_) => {
                 return Err(ApiError::BadRequest {
-                    code: "malformed_json",
+                    code: BadRequestCode::MalformedJson,
                     message: "the body must be a JSON object".into(),
                     field: None,
                 })
             }
             Err(e) => {
                 return Err(ApiError::BadRequest {
-                    code: "malformed_json",
+                    code: BadRequestCode::MalformedJson,
                     message: format!("malformed JSON: {e}"),
                     field: None,
                 })
             }
         }
     };
-    // Personal fields go to the vault, never into the action (nor into the fingerprint).
-    let lifted = super::parties::take_personal(name, &mut obj)?;
-    // What the request asks, canonically (keys sorted), for its fingerprint.
+    // What the request asks, canonically (keys sorted), for its fingerprint — personal fields
+    // included (the fingerprint is a keyed hash, never the bytes), so the same key with another
+    // ID number is a mismatch, not a duplicate that would overwrite the first party's data.
     let canonical = serde_json::to_vec(&obj).unwrap_or_default();
+    // Personal fields go to the vault, never into the action.
+    let lifted = super::parties::take_personal(name, &mut obj)?;
     // Envelope fields, not part of the action.
     let mut extra = Map::new();
     for k in ["occurred_at", "case_id", "correlation_id", "causation_id"] {
@@ -100,7 +103,7 @@ fn parse_action(
             path
         };
         ApiError::field(
-            "invalid_field",
+            BadRequestCode::InvalidField,
             field.clone(),
             format!("invalid {field}: {inner}"),
         )
@@ -140,7 +143,7 @@ fn extra_str(extra: &Map<String, Value>, key: &'static str) -> Result<Option<Str
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
         Some(_) => Err(ApiError::field(
-            "invalid_field",
+            BadRequestCode::InvalidField,
             key,
             format!("{key} must be a string"),
         )),
@@ -180,40 +183,44 @@ async fn execute(
 ) -> Result<Response, ApiError> {
     let actor = app.authenticate(&headers)?.clone();
     if !actor.role().can_command() {
-        return Err(ApiError::Forbidden(format!(
-            "a {} reads only and issues no commands",
-            actor.role()
-        )));
+        return Err(ApiError::Denied(gridcase_domain::Rejection::ReadOnlyRole {
+            role: actor.role(),
+        }));
     }
     let (action, extra, canonical, lifted) = parse_action(name, body, app.max_body_bytes)?;
     // A client's key is scoped to the client: two workers who happen to send the same key
     // make two commands.
     let key = header_str(&headers, "idempotency-key")?;
     if let Some(k) = key {
-        CommandId::new(k)
-            .map_err(|e| ApiError::field("invalid_field", "Idempotency-Key", e.to_string()))?;
+        CommandId::new(k).map_err(|e| {
+            ApiError::field(
+                BadRequestCode::InvalidField,
+                "Idempotency-Key",
+                e.to_string(),
+            )
+        })?;
     }
     let expected = match header_str(&headers, "if-match")? {
         None => ExpectedVersion::Any,
         Some(v) => ExpectedVersion::Exactly(v.trim_matches('"').parse().map_err(|_| {
             ApiError::field(
-                "invalid_field",
+                BadRequestCode::InvalidField,
                 "If-Match",
                 "If-Match must be a case version, e.g. \"3\"",
             )
         })?),
     };
     let occurred_at = match extra_str(&extra, "occurred_at")? {
-        Some(s) => Timestamp::parse(&s)
-            .map_err(|e| ApiError::field("invalid_field", "occurred_at", e.to_string()))?,
+        Some(s) => Timestamp::parse(&s).map_err(|e| {
+            ApiError::field(BadRequestCode::InvalidField, "occurred_at", e.to_string())
+        })?,
         None => Timestamp::now(),
     };
     let case = match (case, extra_str(&extra, "case_id")?) {
         (Some(c), _) => Some(c),
-        (None, Some(c)) => Some(
-            CaseId::new(c)
-                .map_err(|e| ApiError::field("invalid_field", "case_id", e.to_string()))?,
-        ),
+        (None, Some(c)) => Some(CaseId::new(c).map_err(|e| {
+            ApiError::field(BadRequestCode::InvalidField, "case_id", e.to_string())
+        })?),
         // Derived from the key, so a retried report finds its case.
         (None, None) => None,
     };
@@ -221,7 +228,7 @@ async fn execute(
         extra_str(&extra, k)?
             .map(|s| {
                 CorrelationId::new(s)
-                    .map_err(|e| ApiError::field("invalid_field", k, e.to_string()))
+                    .map_err(|e| ApiError::field(BadRequestCode::InvalidField, k, e.to_string()))
             })
             .transpose()
     };
@@ -263,8 +270,21 @@ pub(crate) async fn run(app: &AppState, sub: Submission) -> Result<Executed, Api
     );
     match result {
         Ok(done) => Ok(done),
-        Err(gridcase_bus::CommandError::Rejected(r)) if r.is_authorization() => {
-            Err(refused_access(app, &actor, &case, r).await)
+        // Any refusal of a case the actor may not know — for who asked, for a stale version,
+        // for a rule about its state — answers as an unknown case does; so does a version
+        // expected of a case that does not exist.
+        Err(
+            e @ (gridcase_bus::CommandError::Rejected(_) | gridcase_bus::CommandError::Conflict(_)),
+        ) => {
+            if answers_as_unknown(app, &actor, &case, &e).await? {
+                return Err(ApiError::NotFound("no such case".into()));
+            }
+            match e {
+                gridcase_bus::CommandError::Rejected(r) if r.is_authorization() => {
+                    Err(ApiError::Denied(r))
+                }
+                e => Err(e.into()),
+            }
         }
         Err(e) => Err(e.into()),
     }
@@ -388,23 +408,20 @@ pub fn scoped_command_id(actor: &Actor, key: &str) -> CommandId {
     })
 }
 
-/// The answer to a command the domain refused because of who asked: 404 when the actor may not
-/// even know the case exists (as for an unknown case), else 403 with the rule's code.
-async fn refused_access(
+/// Whether a refused command must answer as for an unknown case: its case exists (a report
+/// names a new one) but `actor` may not read it, or it does not exist and the refusal is a
+/// version conflict (which an unknown case would otherwise answer differently from a hidden
+/// one).
+async fn answers_as_unknown(
     app: &AppState,
     actor: &Actor,
     case: &CaseId,
-    r: gridcase_domain::Rejection,
-) -> ApiError {
-    let known = match app.path.load(case).await {
-        // A report names a place, not a case: refusing it reveals nothing.
-        Ok(state) if state.status == gridcase_domain::Status::New => true,
-        Ok(state) => super::access::may_read_case(actor, &state),
-        Err(e) => return e.into(),
-    };
-    if known {
-        ApiError::Denied(r)
+    refusal: &gridcase_bus::CommandError,
+) -> Result<bool, ApiError> {
+    let state = app.path.load(case).await?;
+    Ok(if state.status == gridcase_domain::Status::New {
+        matches!(refusal, gridcase_bus::CommandError::Conflict(_))
     } else {
-        ApiError::NotFound("no such case".into())
-    }
+        !super::access::may_read_case(actor, &state)
+    })
 }

@@ -1,5 +1,6 @@
 //! Parsing what requests carry: ids, region codes, headers; and what `?after=` means.
 
+use crate::error::BadRequestCode;
 use std::time::Duration;
 
 use axum::http::HeaderMap;
@@ -18,9 +19,9 @@ pub(crate) fn parse_region(
     s: &str,
     app: &AppState,
 ) -> Result<RegionCode, ApiError> {
-    let code: RegionCode = s
-        .parse()
-        .map_err(|e| ApiError::field("invalid_field", field, format!("{field}: {e}")))?;
+    let code: RegionCode = s.parse().map_err(|e| {
+        ApiError::field(BadRequestCode::InvalidField, field, format!("{field}: {e}"))
+    })?;
     if !app.regions.contains_code(code) {
         return Err(ApiError::NotFound(format!("unknown region {code}")));
     }
@@ -34,7 +35,11 @@ pub(crate) fn header_str<'a>(
     match h.get(name) {
         None => Ok(None),
         Some(v) => v.to_str().map(|s| Some(s.trim())).map_err(|_| {
-            ApiError::field("invalid_field", name, format!("header {name} is not ASCII"))
+            ApiError::field(
+                BadRequestCode::InvalidField,
+                name,
+                format!("header {name} is not ASCII"),
+            )
         }),
     }
 }
@@ -56,7 +61,7 @@ pub(crate) async fn wait_after(app: &AppState, after: Option<Position>) -> Resul
     let head = app.path.log().head().await?;
     if p > head {
         return Err(ApiError::BadRequest {
-            code: "after_beyond_head",
+            code: BadRequestCode::AfterBeyondHead,
             message: format!(
                 "after={p} is beyond the log's head ({head}): pass a position that one of your \
                  commands returned"

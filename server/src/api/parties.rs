@@ -23,6 +23,7 @@
 //! actor, role and stated purpose. Analysts never reach personal data (403 everywhere here);
 //! auditors see parties' ids, roles and whether data is held or erased, and the access log.
 
+use crate::error::{BadRequestCode, RefusalCode};
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
@@ -132,7 +133,7 @@ pub fn take_personal(action: &str, obj: &mut Map<String, Value>) -> Result<Lifte
             Some(p) => {
                 if has_id {
                     return Err(ApiError::field(
-                        "invalid_field",
+                        BadRequestCode::InvalidField,
                         format!("{at}.id"),
                         format!(
                             "{at}: personal data is given for new parties only; omit id (the \
@@ -142,7 +143,7 @@ pub fn take_personal(action: &str, obj: &mut Map<String, Value>) -> Result<Lifte
                 }
                 let input: PersonalInput = serde_json::from_value(p).map_err(|e| {
                     ApiError::field(
-                        "invalid_field",
+                        BadRequestCode::InvalidField,
                         format!("{at}.personal"),
                         format!("{at}.personal: {e}"),
                     )
@@ -174,7 +175,11 @@ pub fn personal_data(input: &PersonalInput, at: &str) -> Result<Option<PersonalD
             .filter(|s| !s.trim().is_empty())
             .map(|s| {
                 make(s).map_err(|e| {
-                    ApiError::field("invalid_field", format!("{at}.{name}"), e.to_string())
+                    ApiError::field(
+                        BadRequestCode::InvalidField,
+                        format!("{at}.{name}"),
+                        e.to_string(),
+                    )
                 })
             })
             .transpose()
@@ -309,7 +314,11 @@ pub async fn find_person(
         // Shaped like an ID number, but the check character does not fit: a typing error, not
         // a phone number.
         Err(e @ InvalidField::IdNumberChecksum) => {
-            return Err(ApiError::field("invalid_query", "person", e.to_string()))
+            return Err(ApiError::field(
+                BadRequestCode::InvalidQuery,
+                "person",
+                e.to_string(),
+            ))
         }
         Err(_) => other_lookup(person)?,
     };
@@ -319,7 +328,8 @@ pub async fn find_person(
 
 /// A lookup by phone (digits and `+ -()` only, at least seven digits), else by name.
 fn other_lookup(person: &str) -> Result<Lookup, ApiError> {
-    let bad = |e: InvalidField| ApiError::field("invalid_query", "person", e.to_string());
+    let bad =
+        |e: InvalidField| ApiError::field(BadRequestCode::InvalidQuery, "person", e.to_string());
     Ok(
         if person.chars().filter(char::is_ascii_digit).count() >= 7
             && person
@@ -338,14 +348,14 @@ pub fn purpose(v: Option<&str>, field: &'static str) -> Result<String, ApiError>
     let p = v.map(str::trim).unwrap_or_default();
     if p.is_empty() {
         return Err(ApiError::field(
-            "invalid_field",
+            BadRequestCode::InvalidField,
             field,
             format!("{field} is required: say why you need the personal data (it is recorded)"),
         ));
     }
     if p.chars().count() > MAX_PURPOSE_CHARS {
         return Err(ApiError::field(
-            "invalid_field",
+            BadRequestCode::InvalidField,
             field,
             format!("{field}: at most {MAX_PURPOSE_CHARS} characters"),
         ));
@@ -359,15 +369,19 @@ impl From<VaultError> for ApiError {
             VaultError::Forbidden(role) => {
                 ApiError::Forbidden(format!("the {role} role never sees personal data"))
             }
-            VaultError::PurposeRequired => {
-                ApiError::field("invalid_field", "purpose", "a purpose is required")
+            VaultError::PurposeRequired => ApiError::field(
+                BadRequestCode::InvalidField,
+                "purpose",
+                "a purpose is required",
+            ),
+            VaultError::Invalid(f) => {
+                ApiError::field(BadRequestCode::InvalidField, "personal", f.to_string())
             }
-            VaultError::Invalid(f) => ApiError::field("invalid_field", "personal", f.to_string()),
             VaultError::UnknownParty(_) => {
                 ApiError::NotFound("no personal data is held for this party".into())
             }
             VaultError::PartyErased(_) => ApiError::Refused {
-                code: "personal_data_erased",
+                code: RefusalCode::PersonalDataErased,
                 message: "this party's personal data was erased (已删除)".into(),
             },
             VaultError::Conflict(_) => ApiError::Unavailable {
@@ -600,12 +614,12 @@ fn json_body<T: serde::de::DeserializeOwned>(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<T, ApiError> {
     let bytes = body.map_err(|r| ApiError::BadRequest {
-        code: "malformed_json",
+        code: BadRequestCode::MalformedJson,
         message: r.body_text(),
         field: None,
     })?;
     serde_json::from_slice(&bytes).map_err(|e| ApiError::BadRequest {
-        code: "malformed_json",
+        code: BadRequestCode::MalformedJson,
         message: format!("malformed body: {e}"),
         field: None,
     })
@@ -917,14 +931,14 @@ pub(crate) async fn erase_text(
     may_erase(&actor)?;
     let req: EraseRequest = json_body(body)?;
     let (case, state) = readable_case(&app, &actor, &id).await?;
-    let refused = |code: &'static str, message: String| ApiError::Refused { code, message };
+    let refused = |code: RefusalCode, message: String| ApiError::Refused { code, message };
     use gridcase_domain::Status;
     if !matches!(
         state.status,
         Status::Closed | Status::Rejected | Status::Merged
     ) {
         return Err(refused(
-            "case_not_finished",
+            RefusalCode::CaseNotFinished,
             format!(
                 "the case is {}: its text is kept until it is closed",
                 state.status
@@ -937,7 +951,7 @@ pub(crate) async fn erase_text(
             gridcase_vault::PartyStatus::Present
         ) {
             return Err(refused(
-                "parties_not_erased",
+                RefusalCode::PartiesNotErased,
                 format!(
                     "party {} still has personal data: erase every party's data first",
                     p.id
@@ -955,7 +969,7 @@ pub(crate) async fn erase_text(
     let until = last.plus_millis(days * 86_400_000);
     if Timestamp::now() < until {
         return Err(refused(
-            "retention_not_passed",
+            RefusalCode::RetentionNotPassed,
             format!("the case's text is kept {days} days after its last activity, until {until}"),
         ));
     }
@@ -979,7 +993,7 @@ fn erasure_record(basis: LegalBasis, remark: Option<&str>) -> Result<String, Api
     let remark = remark.map(str::trim).filter(|r| !r.is_empty());
     if remark.is_some_and(|r| r.chars().count() > MAX_PURPOSE_CHARS) {
         return Err(ApiError::field(
-            "invalid_field",
+            BadRequestCode::InvalidField,
             "remark",
             format!("remark: at most {MAX_PURPOSE_CHARS} characters"),
         ));
@@ -1086,7 +1100,8 @@ pub(crate) async fn access_log_for(
             "the access log is for auditors and admins".into(),
         ));
     }
-    let bad = |field: &'static str, m: String| ApiError::field("invalid_query", field, m);
+    let bad =
+        |field: &'static str, m: String| ApiError::field(BadRequestCode::InvalidQuery, field, m);
     let time = |field: &'static str, v: &Option<String>| {
         v.as_deref()
             .filter(|s| !s.is_empty())

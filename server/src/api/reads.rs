@@ -1,6 +1,7 @@
 //! Reads: the case view and timeline, queues and open cases, statistics — each checked
 //! against the reader's scope, optionally after waiting for a position (read-your-writes).
 
+use crate::error::BadRequestCode;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
@@ -474,9 +475,8 @@ fn stats_region(
 
 fn stats_period(app: &AppState, period: &Option<String>) -> Result<Period, ApiError> {
     match period {
-        Some(p) => {
-            Period::parse(p).map_err(|e| ApiError::field("invalid_query", "period", e.to_string()))
-        }
+        Some(p) => Period::parse(p)
+            .map_err(|e| ApiError::field(BadRequestCode::InvalidQuery, "period", e.to_string())),
         // The current month.
         None => Ok(Period::month(gridcase_projections::month_of(
             app.calendar.day(Timestamp::now()),
@@ -491,7 +491,7 @@ fn stats_breakdown(b: Option<&str>) -> Result<Option<Breakdown>, ApiError> {
         Some("source") => Ok(Some(Breakdown::Source)),
         Some("kind") => Ok(Some(Breakdown::Kind)),
         Some(other) => Err(ApiError::field(
-            "invalid_query",
+            BadRequestCode::InvalidQuery,
             "breakdown",
             format!("breakdown {other:?}: use category, source or kind"),
         )),
@@ -502,7 +502,7 @@ fn stats_as_of(t: &Option<String>) -> Result<Option<Timestamp>, ApiError> {
     t.as_deref()
         .map(|t| {
             Timestamp::parse(t)
-                .map_err(|e| ApiError::field("invalid_query", "as_of", e.to_string()))
+                .map_err(|e| ApiError::field(BadRequestCode::InvalidQuery, "as_of", e.to_string()))
         })
         .transpose()
 }
@@ -521,7 +521,7 @@ pub(crate) async fn stats(
         None => RankBy::default(),
         Some(r) => RankBy::parse(r).ok_or_else(|| {
             ApiError::field(
-                "invalid_query",
+                BadRequestCode::InvalidQuery,
                 "rank_by",
                 format!(
                     "rank_by {r:?}: use one of {}",
@@ -586,7 +586,7 @@ pub(crate) async fn stats_series(
         None => Step::Month,
         Some(s) => Step::parse(s).ok_or_else(|| {
             ApiError::field(
-                "invalid_query",
+                BadRequestCode::InvalidQuery,
                 "step",
                 format!("step {s:?}: use day, week, month, quarter or year"),
             )
@@ -595,7 +595,7 @@ pub(crate) async fn stats_series(
     let points = period.split(step).len();
     if points > MAX_SERIES_POINTS {
         return Err(ApiError::field(
-            "invalid_query",
+            BadRequestCode::InvalidQuery,
             "period",
             format!(
                 "{period} in steps of {} is {points} periods; at most {MAX_SERIES_POINTS}: \

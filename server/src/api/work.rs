@@ -12,6 +12,7 @@
 //! Every list is a [`Page`] of [`CaseRow`]s with `total` and an opaque `next_cursor`; nothing
 //! is capped silently.
 
+use crate::error::BadRequestCode;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
@@ -86,7 +87,7 @@ pub(crate) struct SearchParams {
 }
 
 fn bad(field: &'static str, message: impl Into<String>) -> ApiError {
-    ApiError::field("invalid_query", field, message)
+    ApiError::field(BadRequestCode::InvalidQuery, field, message)
 }
 
 fn vocab<T: std::str::FromStr>(

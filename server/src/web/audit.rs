@@ -6,6 +6,7 @@
 //! [`chain::check_hash`] (its contents match its hash). "As of T" folds the events recorded
 //! at or before T, stopping at the first one recorded later (DESIGN.md invariant 9).
 
+use crate::error::BadRequestCode;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
@@ -330,7 +331,7 @@ pub async fn case(
                 &web,
                 &v,
                 ApiError::field(
-                    "invalid_query",
+                    BadRequestCode::InvalidQuery,
                     "at",
                     format!("at {s:?} is not a date and time"),
                 ),

@@ -17,6 +17,7 @@
 //! delegate to, and the people of a unit ([`crate::directory::Directory::staff_of`]) to
 //! assign or mediate.
 
+use crate::error::BadRequestCode;
 use std::collections::BTreeMap;
 
 use askama::Template;
@@ -661,7 +662,7 @@ fn action_of(
                 holder.map(|h| LocationPicker::new(Tr::default(), &web.app.regions, h, &chosen));
             let Some(picker) = picker.filter(LocationPicker::narrowed) else {
                 return Err(ApiError::field(
-                    "invalid_field",
+                    BadRequestCode::InvalidField,
                     "to",
                     "choose the unit to delegate to",
                 ));
@@ -705,7 +706,7 @@ fn action_of(
         "extend_deadline" => {
             let at = web.clock.parse_input(field("deadline")).ok_or_else(|| {
                 ApiError::field(
-                    "invalid_field",
+                    BadRequestCode::InvalidField,
                     "deadline",
                     "deadline is not a date and time",
                 )
@@ -752,7 +753,7 @@ fn action_of(
     serde_path_to_error::deserialize(Value::Object(obj)).map_err(|e| {
         let path = e.path().to_string();
         ApiError::field(
-            "invalid_field",
+            BadRequestCode::InvalidField,
             if path == "." { "body".to_owned() } else { path },
             e.into_inner().to_string(),
         )
@@ -1334,7 +1335,7 @@ pub async fn act(
             &web,
             &v,
             ApiError::BadRequest {
-                code: "invalid_field",
+                code: BadRequestCode::InvalidField,
                 message: e.body_text(),
                 field: None,
             },
@@ -1370,7 +1371,7 @@ pub async fn act(
         WebError::new(
             &web,
             &v,
-            ApiError::field("invalid_field", "key", e.to_string()),
+            ApiError::field(BadRequestCode::InvalidField, "key", e.to_string()),
         )
     })?;
     let lifted = if name == "add_party" {

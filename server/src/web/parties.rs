@@ -10,6 +10,7 @@
 //! | `POST /parties/{party}/erase` | erasure with a legal basis, back to the case | supervisors, admins |
 //! | `GET /audit/access-log` | who read, revealed, looked up or erased personal data | auditors |
 
+use crate::error::BadRequestCode;
 use std::collections::BTreeMap;
 
 use askama::Template;
@@ -215,7 +216,7 @@ pub(crate) fn form_error(web: &WebApp, v: &Viewer, e: FormRejection) -> WebError
         web,
         v,
         ApiError::BadRequest {
-            code: "invalid_field",
+            code: BadRequestCode::InvalidField,
             message: e.body_text(),
             field: None,
         },
@@ -329,7 +330,11 @@ pub async fn erase(
             .into_iter()
             .find(|b| b.as_str() == f.legal_basis)
             .ok_or_else(|| {
-                ApiError::field("invalid_field", "legal_basis", "choose the legal basis")
+                ApiError::field(
+                    BadRequestCode::InvalidField,
+                    "legal_basis",
+                    "choose the legal basis",
+                )
             })?;
         let (_, state) = api::readable_case(&web.app, &v.actor, &f.case).await?;
         let party = api::party_of(&state, &party)?;

@@ -5,6 +5,7 @@
 //! and the case id is derived from it as the API derives it, so a double click or a
 //! resubmitted form finds the first case instead of opening a second one.
 
+use crate::error::BadRequestCode;
 use std::collections::BTreeMap;
 
 use askama::Template;
@@ -427,7 +428,7 @@ pub async fn categories(
         WebError::new(
             &web,
             &v,
-            ApiError::field("invalid_field", "kind", e.to_string()),
+            ApiError::field(BadRequestCode::InvalidField, "kind", e.to_string()),
         )
     })?;
     Ok(render(&CategorySelect::new(
@@ -441,14 +442,14 @@ pub async fn categories(
 fn action(web: &WebApp, actor: &Actor, f: &ReportForm) -> Result<Action, ApiError> {
     let word = |field: &'static str, s: &'static str| {
         move |e: gridcase_domain::UnknownValue| {
-            ApiError::field("invalid_field", field, format!("{s}: {e}"))
+            ApiError::field(BadRequestCode::InvalidField, field, format!("{s}: {e}"))
         }
     };
     let kind: CaseKind = f.kind.parse().map_err(word("kind", "kind"))?;
     let category: Category = f.category.parse().map_err(word("category", "category"))?;
     if !categories_for(kind).contains(&category) {
         return Err(ApiError::field(
-            "invalid_field",
+            BadRequestCode::InvalidField,
             "category",
             format!("category {category} does not fit kind {kind}"),
         ));
@@ -462,7 +463,7 @@ fn action(web: &WebApp, actor: &Actor, f: &ReportForm) -> Result<Action, ApiErro
     if let Some(code) = deepest {
         if code != picker.location.to_string() {
             return Err(ApiError::field(
-                "invalid_field",
+                BadRequestCode::InvalidField,
                 "location",
                 format!("location {code} is not a region of your unit"),
             ));
@@ -472,7 +473,7 @@ fn action(web: &WebApp, actor: &Actor, f: &ReportForm) -> Result<Action, ApiErro
         "" => Timestamp::now(),
         s => web.clock.parse_input(s).ok_or_else(|| {
             ApiError::field(
-                "invalid_field",
+                BadRequestCode::InvalidField,
                 "happened_at",
                 format!("happened_at {s:?} is not a date and time"),
             )
@@ -504,7 +505,7 @@ pub async fn submit(
                 &web,
                 &v,
                 ApiError::BadRequest {
-                    code: "invalid_field",
+                    code: BadRequestCode::InvalidField,
                     message: e.body_text(),
                     field: None,
                 },
@@ -571,7 +572,7 @@ pub async fn submit(
         WebError::new(
             &web,
             &v,
-            ApiError::field("invalid_field", "key", e.to_string()),
+            ApiError::field(BadRequestCode::InvalidField, "key", e.to_string()),
         )
     })?;
     // The form's fields, canonically, are the request its key is bound to.

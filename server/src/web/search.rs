@@ -3,6 +3,7 @@
 //! level, overdue, handler, mediator, reported between two dates — and words of the summary;
 //! sorted, paged with the API's cursor. Rows link to the case page.
 
+use crate::error::BadRequestCode;
 use std::collections::BTreeMap;
 
 use askama::Template;
@@ -210,7 +211,7 @@ pub async fn page(
                 &web,
                 &v,
                 ApiError::field(
-                    "invalid_query",
+                    BadRequestCode::InvalidQuery,
                     field,
                     format!("{field} {s:?} is not a date"),
                 ),

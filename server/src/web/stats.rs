@@ -10,6 +10,7 @@
 //! `/api/v1/stats`; scope is [`access::may_read_stats`]. No free text and no parties: the
 //! figures are counts.
 
+use crate::error::BadRequestCode;
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::header;
@@ -84,7 +85,7 @@ fn shape(p: &Period) -> &'static str {
 }
 
 fn bad(field: &'static str, msg: String) -> ApiError {
-    ApiError::field("invalid_query", field, msg)
+    ApiError::field(BadRequestCode::InvalidQuery, field, msg)
 }
 
 /// Reads the period from the parameters; `None` when none was given.

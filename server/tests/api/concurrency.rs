@@ -100,7 +100,7 @@ async fn racing_clients_on_one_case_lose_no_update() {
             }
             403 => {
                 assert!(key.starts_with("auditor-"), "{key}: {}", r.text());
-                assert_eq!(r.json()["code"], "forbidden");
+                assert_eq!(r.json()["code"], "ReadOnlyRole");
             }
             s => panic!("{key}: unexpected {s}: {}", r.text()),
         }

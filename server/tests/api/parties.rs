@@ -715,3 +715,30 @@ async fn analysts_and_auditors_never_receive_a_personal_field_from_any_endpoint(
     }
     assert!(checked > 30, "{checked} responses checked");
 }
+
+/// The request's fingerprint covers its personal fields (as a keyed hash): the same key with
+/// another phone number is a mismatch, and the first party's data stays as it was.
+#[tokio::test]
+async fn a_retry_with_other_personal_data_is_a_mismatch_and_overwrites_nothing() {
+    let h = Harness::new();
+    let mut body = report_with_people(G1);
+    body["occurred_at"] = json!(h.tick());
+    let key = [("idempotency-key", "people-1")];
+    let r = h.send(GW1, "", "report", body.clone(), &key).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let case = r.json()["case_id"].as_str().unwrap().to_owned();
+    let mut other = body.clone();
+    other["parties"][0]["personal"]["phone"] = json!("13900001111");
+    let r = h.send(GW1, "", "report", other, &key).await;
+    h.refused(r, 422, "idempotency_key_mismatch").await;
+    let v = h.read(&parties_uri(&case), GW1).await;
+    assert_eq!(v["parties"][0]["personal"]["phone"], PHONE);
+    // The very same request again: the first result, the same data.
+    let r = h.send(GW1, "", "report", body, &key).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["duplicate"], true);
+    assert_eq!(r.json()["case_id"], case);
+    let v = h.read(&parties_uri(&case), GW1).await;
+    assert_eq!(v["parties"].as_array().unwrap().len(), 2);
+    assert_eq!(v["parties"][0]["personal"]["name"], NAME);
+}

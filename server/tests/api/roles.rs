@@ -274,13 +274,13 @@ async fn an_auditor_reads_history_in_scope_and_changes_nothing() {
         ("register", json!({})),
         ("close", json!({})),
     ] {
-        h.refused(h.command(AUD, &a, action, body).await, 403, "forbidden")
+        h.refused(h.command(AUD, &a, action, body).await, 403, "ReadOnlyRole")
             .await;
     }
     h.refused(
         h.command(AUD, "", "report", report_body(G1)).await,
         403,
-        "forbidden",
+        "ReadOnlyRole",
     )
     .await;
     // The whole history, its free text as the log stores it (sealed: auditors without the
@@ -355,7 +355,7 @@ async fn an_analyst_reads_statistics_without_personal_data_or_free_text() {
     h.refused(
         h.command(ANA, &a, "add_note", note("分析员备注")).await,
         403,
-        "forbidden",
+        "ReadOnlyRole",
     )
     .await;
 
@@ -438,4 +438,67 @@ async fn an_admin_corrects_details_but_does_not_handle_cases() {
         .read(&format!("/api/v1/cases/{a}?{}", h.after()), ADM)
         .await;
     assert_eq!(view["case"]["details"]["severity"], "urgent");
+}
+
+/// Whatever the command and whatever would refuse it — who asks, a stale version, the case's
+/// state, a time before the report — a case outside the actor's reach answers exactly as an
+/// unknown case does, so no refusal reveals that it exists.
+#[tokio::test]
+async fn no_refusal_reveals_a_case_outside_the_actors_reach() {
+    let h = Harness::new();
+    let a = h.report(GW1, G1).await;
+    let unknown = "330802-nosuchcase";
+    // (who, action, body, headers)
+    type Probe<'a> = (&'a str, &'a str, Value, Vec<(&'a str, &'a str)>);
+    let probes: Vec<Probe<'_>> = vec![
+        // A stale If-Match (the case is at version 1).
+        (GW2, "add_note", note("探测"), vec![("if-match", "\"7\"")]),
+        // A time before the report.
+        (
+            GW2,
+            "add_note",
+            json!({ "text": "探测", "occurred_at": "2020-01-01T00:00:00Z" }),
+            vec![],
+        ),
+        // A rule about the state: no mediation was ever started.
+        (
+            MED1,
+            "hold_mediation_session",
+            json!({ "summary": "探测" }),
+            vec![],
+        ),
+        // A role that may not close, on a case it cannot see.
+        (GW4, "close", json!({}), vec![]),
+    ];
+    for (token, action, body, headers) in probes {
+        let mut hidden = None;
+        for case in [a.as_str(), unknown] {
+            let key = h.next_key();
+            let mut all = headers.clone();
+            all.push(("idempotency-key", &key));
+            let r = h.send(token, case, action, body.clone(), &all).await;
+            let v = h.refused(r, 404, "not_found").await;
+            match &hidden {
+                None => hidden = Some(v),
+                Some(first) => assert_eq!(
+                    first["detail"], v["detail"],
+                    "{action} by {token}: the hidden case answers like an unknown one"
+                ),
+            }
+        }
+    }
+    // The same probes from someone who may see the case keep their reasons.
+    h.refused(
+        h.send(
+            GW1,
+            &a,
+            "add_note",
+            note("过期"),
+            &[("if-match", "\"7\""), ("idempotency-key", "stale-1")],
+        )
+        .await,
+        409,
+        "conflict",
+    )
+    .await;
 }
