@@ -731,16 +731,8 @@ pub fn other_cases_of(
     let mut items = Vec::new();
     let mut hidden = 0;
     for (other, fields) in same {
-        let q = SearchQuery {
-            parties: vec![other.clone()],
-            limit: 50,
-            ..SearchQuery::default()
-        };
         let seen = match &visible {
-            Some(v) => projector
-                .search(&q, v, now)
-                .map(|p| p.items)
-                .unwrap_or_default(),
+            Some(v) => every_case_of(&projector, &other, v, now),
             None => Vec::new(),
         };
         if seen.is_empty() {
@@ -870,16 +862,34 @@ fn cases_of_party(app: &AppState, actor: &Actor, party: &PartyId) -> Vec<CaseId>
     let Ok(visible) = super::access::visibility(actor) else {
         return Vec::new();
     };
-    let q = SearchQuery {
+    let projector = app.projection.read();
+    every_case_of(&projector, party, &visible, Timestamp::now())
+        .into_iter()
+        .filter_map(|e| e.state.id.clone())
+        .collect()
+}
+
+/// Every case of `party` visible as `visible`, page after page (no cap).
+fn every_case_of<'p>(
+    projector: &'p gridcase_projections::Projector,
+    party: &PartyId,
+    visible: &gridcase_projections::Visibility,
+    now: Timestamp,
+) -> Vec<&'p gridcase_projections::CaseEntry> {
+    let mut q = SearchQuery {
         parties: vec![party.clone()],
-        limit: 1000,
+        limit: super::work::MAX_LIMIT,
         ..SearchQuery::default()
     };
-    let projector = app.projection.read();
-    projector
-        .search(&q, &visible, Timestamp::now())
-        .map(|p| p.items.iter().filter_map(|e| e.state.id.clone()).collect())
-        .unwrap_or_default()
+    let mut all = Vec::new();
+    while let Ok(page) = projector.search(&q, visible, now) {
+        all.extend(page.items);
+        match page.next {
+            Some(c) => q.cursor = Some(c),
+            None => break,
+        }
+    }
+    all
 }
 
 /// `DELETE /api/v1/parties/{party}/personal-data`.
@@ -1039,6 +1049,10 @@ pub(crate) struct AccessLogQuery {
     pub(crate) since: Option<String>,
     /// Before this RFC 3339 time.
     pub(crate) until: Option<String>,
+    /// Entries per page, 1–200 (default 50).
+    pub(crate) limit: Option<usize>,
+    /// The `next_cursor` of the previous page.
+    pub(crate) cursor: Option<String>,
 }
 
 /// One entry of the access log.
@@ -1073,8 +1087,11 @@ pub struct AccessRecord {
 /// The access log: who read, revealed, looked up, wrote or erased personal data.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AccessLog {
-    /// Matching entries, oldest first.
+    /// Matching entries, oldest first (one page of them through the API).
     pub entries: Vec<AccessRecord>,
+    /// The cursor of the next page; absent on the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
 /// `GET /api/v1/access-log`.
@@ -1085,7 +1102,27 @@ pub(crate) async fn access_log(
 ) -> Result<Json<AccessLog>, ApiError> {
     let actor = app.authenticate(&headers)?.clone();
     let Query(q) = q.map_err(|e| ApiError::query(e.body_text()))?;
-    Ok(Json(access_log_for(&app, &actor, &q).await?))
+    let limit = super::work::limit(q.limit)?;
+    // The log only grows at its end, so an offset into the matching entries is a stable
+    // cursor.
+    let start = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
+        None => 0,
+        Some(c) => c
+            .strip_prefix('e')
+            .and_then(|n| n.parse::<usize>().ok())
+            .ok_or_else(|| {
+                ApiError::field(
+                    BadRequestCode::InvalidQuery,
+                    "cursor",
+                    "cursor: not a cursor this list gave",
+                )
+            })?,
+    };
+    let mut log = access_log_for(&app, &actor, &q).await?;
+    let end = start.saturating_add(limit).min(log.entries.len());
+    log.next_cursor = (end < log.entries.len()).then(|| format!("e{end}"));
+    log.entries = log.entries.drain(start.min(end)..end).collect();
+    Ok(Json(log))
 }
 
 /// The access log entries `actor` (an auditor or admin) may read: those about parties of cases
@@ -1176,5 +1213,8 @@ pub(crate) async fn access_log_for(
             purpose: e.purpose,
         });
     }
-    Ok(AccessLog { entries: out })
+    Ok(AccessLog {
+        entries: out,
+        next_cursor: None,
+    })
 }

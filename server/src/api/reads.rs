@@ -364,10 +364,7 @@ fn open_list(
         held_in: (!exactly).then_some(region),
         status: vec![Status::Reported, Status::Registered, Status::Assigned],
         sort: SearchSort::Deadline,
-        limit: p
-            .limit
-            .unwrap_or(super::work::DEFAULT_LIMIT)
-            .clamp(1, super::work::MAX_LIMIT),
+        limit: super::work::limit(p.limit)?,
         cursor: p.cursor.clone().filter(|c| !c.is_empty()),
         ..SearchQuery::default()
     };

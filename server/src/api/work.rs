@@ -66,7 +66,7 @@ pub(crate) struct SearchParams {
     pub(crate) reported_from: Option<String>,
     /// Reported before this RFC 3339 time.
     pub(crate) reported_to: Option<String>,
-    /// Text in the summary (Chinese needs no spaces; one character or more).
+    /// Text in the summary (Chinese needs no spaces; one character or more, at most 100).
     pub(crate) q: Option<String>,
     /// A person: an ID number, a phone number or a full name, matched exactly by the personal
     /// data vault's keyed blind index (nothing is decrypted). Not for auditors, supervisors or
@@ -162,7 +162,8 @@ fn sort(v: &Option<String>) -> Result<SearchSort, ApiError> {
     }
 }
 
-fn limit(v: Option<usize>) -> Result<usize, ApiError> {
+/// A page's `limit`: [`DEFAULT_LIMIT`] when absent, 400 outside 1 to [`MAX_LIMIT`].
+pub(crate) fn limit(v: Option<usize>) -> Result<usize, ApiError> {
     match v {
         None => Ok(DEFAULT_LIMIT),
         Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),

@@ -429,8 +429,7 @@ pub async fn access_log(
         party: Some(q.party.trim().to_owned()),
         actor: Some(q.actor.trim().to_owned()),
         action: Some(q.action.trim().to_owned()),
-        since: None,
-        until: None,
+        ..AccessLogQuery::default()
     };
     let log = api::access_log_for(&web.app, &v.actor, &query)
         .await

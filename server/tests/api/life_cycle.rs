@@ -179,6 +179,26 @@ async fn a_full_life_cycle_through_every_endpoint() {
     assert_eq!(view["status"], "closed");
     assert_eq!(view["case"]["resolution"]["level"], "village");
     assert_eq!(view["case"]["resolution"]["method"], "mediated_agreement");
+    // The case file tells the story without the timeline: both resolutions (the first sent
+    // back, the second verified by the township), by whom, at what level, and the supervision.
+    let file = &view["file"];
+    let resolutions = file["resolutions"].as_array().unwrap();
+    assert_eq!(resolutions.len(), 2, "{file}");
+    for r in resolutions {
+        assert_eq!(r["by"], "staff-v1", "{r}");
+        assert_eq!(r["level"], "village", "{r}");
+        assert_eq!(r["unit"], VILLAGE, "{r}");
+        assert_eq!(r["method"], "mediated_agreement", "{r}");
+        assert_eq!(r["summary"], "依调解协议化解", "{r}");
+    }
+    assert!(resolutions[0]["verified"].is_null(), "{file}");
+    assert_eq!(resolutions[1]["verified"][0]["by"], "staff-t1", "{file}");
+    assert_eq!(resolutions[1]["verified"][1], "经回访核实，协议已履行");
+    let supervision = &file["supervisions"][0];
+    assert_eq!(supervision["by"], "sup-1", "{file}");
+    assert_eq!(supervision["by_unit"], TOWNSHIP, "{file}");
+    assert_eq!(supervision["note"], "请抓紧调处，防止矛盾激化");
+    assert_eq!(file["mediations"].as_array().unwrap().len(), 2, "{file}");
 
     // New facts: reopened, and an audited correction.
     h.ok(
@@ -269,6 +289,24 @@ async fn a_full_life_cycle_through_every_endpoint() {
     let view_b = h.read(&format!("/api/v1/cases/{b}?{after}"), VIL).await;
     assert_eq!(view_b["status"], "merged");
     assert_eq!(view_b["case"]["merged_into"], a);
+    // Its referral out and back, and its moves up, down and up again, in the file.
+    let referral = &view_b["file"]["referrals"][0];
+    assert_eq!(referral["by"], "staff-v1", "{referral}");
+    assert_eq!(referral["target"], "court");
+    assert_eq!(referral["body"], "柯城区人民法院");
+    assert_eq!(referral["returned"][1], "法院退回，建议先行人民调解");
+    let moves: Vec<&str> = view_b["file"]["moves"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        moves,
+        ["escalated", "delegated", "referral_returned", "taken_over"],
+        "{}",
+        view_b["file"]
+    );
 
     // The timeline: every event, versions 1.. without gaps, chained.
     let tl = h.read(&format!("/api/v1/cases/{a}/timeline"), VIL).await;

@@ -7,7 +7,8 @@
 //! - many clients racing on one case: no 500, no lost update.
 //!
 //! One test binary, a module per concern: [`life_cycle`], [`errors`], [`roles`],
-//! [`concurrency`], [`read_your_writes`], [`work`] (search, my work, rosters, regions), [`openapi`] (the document against the server), [`parties`] (personal data: vault, reveal, lookup, erasure, access log), [`stats`]
+//! [`concurrency`], [`read_your_writes`], [`work`] (search, my work, rosters, regions), [`openapi`] (the document against the server), [`parties`] (personal data: vault, reveal, lookup, erasure, access log), [`rules`] (a center's domain rules as
+//! the API answers them), [`stats`]
 //! (what analysts ask: corrections, denominators, overdue at T, series, rankings); the harness they share is [`harness`].
 
 #[path = "../common/mod.rs"]
@@ -21,5 +22,6 @@ mod openapi;
 mod parties;
 mod read_your_writes;
 mod roles;
+mod rules;
 mod stats;
 mod work;

@@ -154,6 +154,32 @@ async fn others_see_ids_and_roles_only_and_the_reveal_is_recorded() {
         .await;
     h.refused(h.get("/api/v1/access-log", ANA).await, 403, "forbidden")
         .await;
+    // It pages: every entry once, oldest first, through the cursor.
+    let everything = h.read("/api/v1/access-log?limit=200", AUD).await;
+    let all = everything["entries"].as_array().unwrap().clone();
+    assert!(all.len() >= 3, "{everything}");
+    assert!(everything["next_cursor"].is_null());
+    let mut paged = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page = h
+            .read(&format!("/api/v1/access-log?limit=2&cursor={cursor}"), AUD)
+            .await;
+        let entries = page["entries"].as_array().unwrap();
+        assert!(entries.len() <= 2, "{page}");
+        paged.extend(entries.iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = c.to_owned(),
+            None => break,
+        }
+    }
+    assert_eq!(paged, all);
+    h.refused(
+        h.get("/api/v1/access-log?cursor=nonsense", AUD).await,
+        400,
+        "invalid_query",
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -336,3 +336,138 @@ async fn idempotency_keys_belong_to_their_sender_and_their_request() {
     assert_eq!(r.json()["duplicate"], true);
     assert_eq!(h.head().await, head);
 }
+
+#[tokio::test]
+async fn search_by_kind_source_level_time_and_order() {
+    let h = Harness::new();
+    let disputes = report_many(&h, GW1, G1, "邻里纠纷", 2).await;
+    let between = h.tick();
+    let mut hazard = report_body(G1);
+    hazard["kind"] = json!("incident");
+    hazard["category"] = json!("fire_safety");
+    hazard["source"] = json!("smart_sensing");
+    hazard["summary"] = json!("烟感报警：楼道电动车充电");
+    hazard["parties"] = json!([]);
+    let r = h.command(GW1, "", "report", hazard).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let alarm = r.json()["case_id"].as_str().unwrap().to_owned();
+    h.ok(GW1, &disputes[0], "register", json!({})).await;
+    h.ok(
+        GW1,
+        &disputes[0],
+        "escalate",
+        json!({ "reason": "需社区调委会调解" }),
+    )
+    .await;
+    let after = h.after();
+    let ids = |v: &Value| -> Vec<String> {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["case_id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let search = |query: String| {
+        let h = &h;
+        let after = after.clone();
+        async move { h.read(&format!("/api/v1/cases?{query}&{after}"), VIL).await }
+    };
+    assert_eq!(
+        ids(&search("kind=incident".into()).await),
+        vec![alarm.clone()]
+    );
+    assert_eq!(
+        ids(&search("kind=dispute&sort=oldest".into()).await),
+        disputes
+    );
+    assert_eq!(
+        ids(&search("source=smart_sensing".into()).await),
+        vec![alarm.clone()]
+    );
+    assert_eq!(
+        ids(&search("level=village".into()).await),
+        vec![disputes[0].clone()]
+    );
+    assert_eq!(
+        ids(&search("level=grid&sort=oldest".into()).await),
+        [disputes[1].clone(), alarm.clone()]
+    );
+    // Reported from a time on, or before it.
+    assert_eq!(
+        ids(&search(format!("reported_from={between}")).await),
+        vec![alarm.clone()]
+    );
+    assert_eq!(
+        ids(&search(format!("reported_to={between}&sort=oldest")).await),
+        disputes
+    );
+    // Orders: newest first by default, oldest, soonest deadline (only registered cases have
+    // one), most recently changed.
+    let all = [disputes[0].clone(), disputes[1].clone(), alarm.clone()];
+    let mut newest = all.to_vec();
+    newest.reverse();
+    assert_eq!(ids(&search("sort=newest".into()).await), newest);
+    assert_eq!(ids(&search("sort=oldest".into()).await), all);
+    assert_eq!(ids(&search("sort=deadline".into()).await)[0], disputes[0]);
+    assert_eq!(ids(&search("sort=updated".into()).await)[0], disputes[0]);
+    // Unknown values are 400 naming the field.
+    for (query, field) in [
+        ("kind=accident", "kind"),
+        ("source=rumour", "source"),
+        ("level=street", "level"),
+        ("reported_from=yesterday", "reported_from"),
+        ("sort=random", "sort"),
+    ] {
+        let v = h
+            .refused(
+                h.get(&format!("/api/v1/cases?{query}"), VIL).await,
+                400,
+                "invalid_query",
+            )
+            .await;
+        assert_eq!(v["field"], field, "{query}: {v}");
+    }
+}
+
+#[tokio::test]
+async fn queues_and_open_lists_page_with_cursors_and_refuse_bad_limits() {
+    let h = Harness::new();
+    let ids = report_many(&h, GW1, G1, "楼道堆物", 5).await;
+    let after = h.after();
+    for base in [
+        format!("/api/v1/units/{G1}/queue"),
+        format!("/api/v1/regions/{VILLAGE}/open"),
+    ] {
+        let mut seen = Vec::new();
+        let mut cursor = String::new();
+        loop {
+            let r = h
+                .read(&format!("{base}?limit=2&cursor={cursor}&{after}"), VIL)
+                .await;
+            assert_eq!(r["open"], 5, "{r}");
+            assert!(r["cases"].as_array().unwrap().len() <= 2, "{r}");
+            for item in r["cases"].as_array().unwrap() {
+                seen.push(item["case_id"].as_str().unwrap().to_owned());
+            }
+            match r["next_cursor"].as_str() {
+                Some(c) => cursor = c.to_owned(),
+                None => break,
+            }
+        }
+        seen.sort();
+        let mut want = ids.clone();
+        want.sort();
+        assert_eq!(seen, want, "{base}: every case once");
+        for limit in ["0", "201"] {
+            let v = h
+                .refused(
+                    h.get(&format!("{base}?limit={limit}"), VIL).await,
+                    400,
+                    "invalid_query",
+                )
+                .await;
+            assert_eq!(v["field"], "limit", "{v}");
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! A mediation center's domain rules as the API answers them: categories that fit the kind,
+//! the new sources, times in the future, a correction to critical severity, a correction that
+//! would move a case out of its holder's reach.
+
+use super::common::*;
+use super::harness::*;
+
+/// An incident report (a bare street-light cable found by a sensor).
+fn incident(category: &str, source: &str) -> Value {
+    let mut body = report_body(G1);
+    body["kind"] = json!("incident");
+    body["category"] = json!(category);
+    body["source"] = json!(source);
+    body["summary"] = json!("路灯电缆裸露，存在触电隐患");
+    body["parties"] = json!([]);
+    body
+}
+
+#[tokio::test]
+async fn categories_fit_their_kind_and_alerts_are_sources() {
+    let h = Harness::new();
+    // A dispute category on an incident: refused, nothing appended.
+    let v = h
+        .refused(
+            h.command(GW1, "", "report", incident("neighbours", "grid_patrol"))
+                .await,
+            422,
+            "CategoryNotForKind",
+        )
+        .await;
+    assert!(v["detail"].as_str().unwrap().contains("neighbours"), "{v}");
+    // Incident categories with the new sources: accepted, and searchable by them.
+    for (category, source) in [
+        ("public_facilities", "smart_sensing"),
+        ("safety_hazard", "platform_alert"),
+    ] {
+        let r = h
+            .command(GW1, "", "report", incident(category, source))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    }
+    let after = h.after();
+    for source in ["smart_sensing", "platform_alert"] {
+        let r = h
+            .read(&format!("/api/v1/cases?source={source}&{after}"), VIL)
+            .await;
+        assert_eq!(r["total"], 1, "{source}: {r}");
+        assert_eq!(r["items"][0]["source"], source, "{r}");
+        assert_eq!(r["items"][0]["kind"], "incident", "{r}");
+    }
+    // A correction must keep the pair fitting too.
+    let r = h
+        .read(&format!("/api/v1/cases?kind=incident&{after}"), VIL)
+        .await;
+    assert_eq!(r["total"], 2, "{r}");
+    let case = r["items"][0]["case_id"].as_str().unwrap().to_owned();
+    h.refused(
+        h.command(
+            ADM,
+            &case,
+            "correct_details",
+            json!({ "category": "marriage_family", "reason": "误填" }),
+        )
+        .await,
+        422,
+        "CategoryNotForKind",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn times_later_than_now_are_refused() {
+    let h = Harness::new();
+    let tomorrow = Timestamp::now().plus_millis(24 * 3_600_000).to_string();
+    let mut body = report_body(G1);
+    body["happened_at"] = json!(tomorrow);
+    let v = h
+        .refused(h.command(GW1, "", "report", body).await, 422, "InTheFuture")
+        .await;
+    assert!(v["detail"].as_str().unwrap().contains("happened_at"), "{v}");
+    let a = h.report(GW1, G1).await;
+    let v = h
+        .refused(
+            h.command(
+                GW1,
+                &a,
+                "add_note",
+                json!({ "text": "明天的备注", "occurred_at": tomorrow }),
+            )
+            .await,
+            422,
+            "InTheFuture",
+        )
+        .await;
+    assert!(v["detail"].as_str().unwrap().contains("occurred_at"), "{v}");
+}
+
+#[tokio::test]
+async fn a_correction_to_critical_brings_the_case_to_its_township() {
+    let h = Harness::new();
+    let a = h.report(GW1, G1).await;
+    h.ok(GW1, &a, "register", json!({})).await;
+    let v = h
+        .ok(
+            ADM,
+            &a,
+            "correct_details",
+            json!({ "severity": "critical", "reason": "现场核实有人员受伤风险" }),
+        )
+        .await;
+    let types: Vec<&str> = v["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, ["CaseDetailsCorrected", "CaseEscalated"], "{v}");
+    let view = h
+        .read(&format!("/api/v1/cases/{a}?{}", h.after()), TWN)
+        .await;
+    assert_eq!(view["case"]["holder"], TOWNSHIP, "{view}");
+    assert_eq!(view["file"]["moves"][0]["kind"], "escalated", "{view}");
+    assert_eq!(view["file"]["moves"][0]["to"], TOWNSHIP, "{view}");
+    // The township's queue has it; the grid no longer holds it.
+    let q = h
+        .read(
+            &format!("/api/v1/units/{TOWNSHIP}/queue?{}", h.after()),
+            TWN,
+        )
+        .await;
+    assert_eq!(q["open"], 1, "{q}");
+}
+
+#[tokio::test]
+async fn a_correction_cannot_move_a_case_out_of_its_holders_reach() {
+    let h = Harness::new();
+    let a = h.report(GW1, G1).await;
+    // Held by grid 1: another township's grid is outside it.
+    h.refused(
+        h.command(
+            ADM,
+            &a,
+            "correct_details",
+            json!({ "location": G4, "reason": "地点填错" }),
+        )
+        .await,
+        422,
+        "LocationOutsideHolder",
+    )
+    .await;
+    let view = h
+        .read(&format!("/api/v1/cases/{a}?{}", h.after()), VIL)
+        .await;
+    assert_eq!(view["case"]["details"]["location"], G1, "{view}");
+}
