@@ -9,7 +9,7 @@
 
 use clap::ValueEnum;
 use gridcase_domain::{Level, RegionCode, RegionTree, Timestamp};
-use gridcase_projections::{as_of, Breakdown, Calendar, Period, StatsQuery};
+use gridcase_projections::{as_of, Breakdown, Calendar, Period, RankBy, StatsQuery};
 use gridcase_regions::RegionsConfig;
 use serde_json::Value;
 
@@ -43,9 +43,21 @@ pub struct StatsArgs {
     /// Break the figures down by one dimension.
     #[arg(long, value_enum)]
     pub breakdown: Option<BreakdownArg>,
-    /// Also give every child region, ranked by township rate.
+    /// Also give every child region, ranked by `--rank-by`.
     #[arg(long)]
     pub drill_down: bool,
+    /// The rate child regions are ranked by, as the API's `rank_by`: grid_rate, village_rate,
+    /// township_rate (default), county_rate, resolution_rate, mediation_success, on_time,
+    /// rework, extension, escalation, reopen, satisfaction.
+    #[arg(long, value_name = "RATE", value_parser = parse_rank_by)]
+    pub rank_by: Option<RankBy>,
+}
+
+fn parse_rank_by(s: &str) -> Result<RankBy, String> {
+    RankBy::parse(s).ok_or_else(|| {
+        let names: Vec<&str> = RankBy::ALL.iter().map(|r| r.as_str()).collect();
+        format!("use one of {}", names.join(", "))
+    })
 }
 
 /// A checked `stats` request.
@@ -106,7 +118,7 @@ impl StatsArgs {
                     BreakdownArg::Kind => Breakdown::Kind,
                 }),
                 drill_down: self.drill_down,
-                rank_by: Default::default(),
+                rank_by: self.rank_by.unwrap_or_default(),
                 as_of: Some(as_of),
             },
             as_of,

@@ -819,6 +819,40 @@ fn region_data_and_time_zone_come_from_the_config_or_the_command_line() {
     ]);
     assert_eq!(json(&o)["time_zone"], "Asia/Shanghai");
 
+    // Ranked by the rate asked for, as the API's rank_by: lower rework first.
+    let grid_arg = grid_file.to_str().unwrap();
+    let ranked = |rate: &str| {
+        replay_on(
+            data.path(),
+            &[
+                "--grids",
+                grid_arg,
+                "stats",
+                "--region",
+                &village_arg,
+                "--period",
+                "2025",
+                "--drill-down",
+                "--rank-by",
+                rate,
+            ],
+        )
+    };
+    let o = ranked("rework");
+    assert_exit(&o, 0);
+    let v = json(&o);
+    assert_eq!(v["ranked_by"], "rework", "{v}");
+    let values: Vec<f64> = v["children"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["rank_value"].as_f64())
+        .collect();
+    assert!(values.windows(2).all(|w| w[0] <= w[1]), "{values:?}");
+    let o = ranked("speed");
+    assert_exit(&o, 2);
+    assert!(stderr(&o).contains("township_rate"), "{}", stderr(&o));
+
     // A division table the region is not in: unknown region.
     let divisions = dir.path().join("divisions.csv");
     std::fs::write(

@@ -64,6 +64,9 @@ pub struct Config {
     pub staff: Vec<StaffConfig>,
     /// Also name the fixtures' generated roster of every unit (the demo; not for production).
     pub demo_roster: bool,
+    /// Where no grid file is configured, use the demo's generated grids (`serve --demo`; not
+    /// for production, where a deployment names its grids in `[regions] grids`).
+    pub demo_grids: bool,
     /// Largest accepted request body in bytes.
     pub max_body_bytes: usize,
     /// Cases kept in the command path's cache.
@@ -188,6 +191,7 @@ impl Default for Config {
             tokens: Vec::new(),
             staff: Vec::new(),
             demo_roster: false,
+            demo_grids: false,
             max_body_bytes: 64 * 1024,
             cache_cases: 100_000,
             request_key_file: None,

@@ -10,7 +10,7 @@
 //! - [`config::Config`]: TOML plus environment overrides; the region data comes from
 //!   `gridcase-regions` ([`serve::load_regions`]: the `[regions]` table, or `--divisions` /
 //!   `--grids`, the same options as `gridcase-replay`'s), never from the fixtures — but for
-//!   the demo's generated grids when no grid file is configured.
+//!   the demo's generated grids with `serve --demo` ([`config::Config::demo_grids`]).
 //! - [`serve::ServeError`], [`load::LoadError`]: kind + source, printed by `main` as a chain;
 //!   an [`error::ApiError`] logs its internal cause and sends the client only its public
 //!   text.

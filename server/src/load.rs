@@ -50,6 +50,25 @@ pub enum LoadError {
     Task(#[from] tokio::task::JoinError),
 }
 
+/// The grid file the demo and the fixtures' data are read with (`--grids`): `DATA/demo-grids.csv`.
+pub fn demo_grid_file(data_dir: &std::path::Path) -> std::path::PathBuf {
+    data_dir.join("demo-grids.csv")
+}
+
+/// Writes the grids of fixture `scale` (seed `seed`) as a grid file at `path`, for `serve` and
+/// `gridcase-replay --grids` over the loaded data.
+///
+/// # Errors
+///
+/// An unknown fixture (`InvalidInput`), or the file cannot be written.
+pub fn write_fixture_grids(scale: &str, seed: u64, path: &std::path::Path) -> std::io::Result<()> {
+    let scale = Scale::from_str(scale)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    let tree = scale.generator(seed).regions().clone();
+    path.parent().map_or(Ok(()), std::fs::create_dir_all)?;
+    crate::serve::write_grid_file(&tree, path)
+}
+
 /// What a load wrote.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Loaded {

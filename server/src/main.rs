@@ -46,8 +46,8 @@ struct RegionArgs {
     /// divisions.
     #[arg(long, value_name = "FILE")]
     divisions: Option<PathBuf>,
-    /// The grid file, one 15-digit grid code per line; without one the demo's generated grids
-    /// are used.
+    /// The grid file, one 15-digit grid code per line; without one no grids are known (with
+    /// `--demo`, the demo's generated grids).
     #[arg(long, value_name = "FILE")]
     grids: Option<PathBuf>,
 }
@@ -204,6 +204,18 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 l.seconds,
                 l.events as f64 / l.seconds.max(1e-9)
             );
+            let grids = gridcase_server::load::demo_grid_file(&cfg.data_dir);
+            gridcase_server::load::write_fixture_grids(&fixture, seed, &grids).map_err(
+                |source| serve::ServeError::Io {
+                    context: format!("writing {}", grids.display()),
+                    source,
+                },
+            )?;
+            println!(
+                "its grids: {} (serve and gridcase-replay: --grids {})",
+                grids.display(),
+                grids.display()
+            );
             Ok(())
         }
         Cmd::Serve {
@@ -233,7 +245,17 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             }
             // The demo's people have names, and every unit a generated roster to pick from.
             cfg.demo_roster |= demo;
+            cfg.demo_grids |= demo;
             let regions = Arc::new(serve::load_regions(&cfg)?);
+            let demo_grid_file = gridcase_server::load::demo_grid_file(&cfg.data_dir);
+            if demo && cfg.regions.grids.is_none() {
+                std::fs::create_dir_all(&cfg.data_dir)
+                    .and_then(|()| serve::write_grid_file(&regions, &demo_grid_file))
+                    .map_err(|source| serve::ServeError::Io {
+                        context: format!("writing {}", demo_grid_file.display()),
+                        source,
+                    })?;
+            }
             let log = serve::open_log(&cfg).await?;
             let mut tokens = Vec::new();
             if demo {
@@ -264,6 +286,12 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                     );
                 }
                 println!("try: curl -H 'Authorization: Bearer {}' 'http://{}/api/v1/stats?region=330800&period=2025-01'", tokens.last().map(|t| t.0.as_str()).unwrap_or(""), server.addr);
+                if cfg.regions.grids.is_none() {
+                    println!(
+                        "the demo's grids, for gridcase-replay --grids: {}",
+                        demo_grid_file.display()
+                    );
+                }
             }
             serve::shutdown_signal().await;
             eprintln!("shutting down: finishing in-flight requests …");

@@ -85,16 +85,42 @@ fn io(context: String) -> impl FnOnce(std::io::Error) -> ServeError {
 }
 
 /// Loads the deployment's region data ([`gridcase_regions::load`]: the configured division
-/// table, default the bundled Zhejiang divisions, and grid file). Without a grid file the
-/// demo's generated grids ([`gridcase_fixtures::Grids`], seed 1) stand in, with a warning.
+/// table, default the bundled Zhejiang divisions, and grid file) — what `gridcase-replay`
+/// loads from the same options. Without a grid file there are no grids (reports name a
+/// village, statistics drill down to villages), except for the demo ([`Config::demo_grids`]),
+/// whose generated grids ([`gridcase_fixtures::Grids`], seed 1) stand in.
 pub fn load_regions(cfg: &Config) -> Result<RegionTree, ServeError> {
     let mut tree = cfg.regions.load()?;
     if cfg.regions.grids.is_none() {
-        tracing::warn!("no grid file configured: using the demo's generated grids");
-        gridcase_fixtures::Grids::new(gridcase_fixtures::Area::Zhejiang, 1)
-            .add_where_known(&mut tree);
+        if cfg.demo_grids {
+            gridcase_fixtures::Grids::new(gridcase_fixtures::Area::Zhejiang, 1)
+                .add_where_known(&mut tree);
+        } else {
+            tracing::warn!(
+                "no grid file configured ([regions] grids or --grids): no grids are known, \
+                 reports name a village and statistics drill down to villages"
+            );
+        }
     }
     Ok(tree)
+}
+
+/// Writes the grids of `tree` as a grid file (one code per line), e.g. the demo's for
+/// `gridcase-replay --grids`.
+///
+/// # Errors
+///
+/// The file cannot be written.
+pub fn write_grid_file(tree: &RegionTree, path: &std::path::Path) -> std::io::Result<()> {
+    let mut text = String::from("# the grids of this deployment, one 15-digit code per line\n");
+    for r in tree
+        .iter()
+        .filter(|r| r.level == gridcase_domain::Level::Grid)
+    {
+        text.push_str(&r.code.to_string());
+        text.push('\n');
+    }
+    std::fs::write(path, text)
 }
 
 /// Opens the configured log.

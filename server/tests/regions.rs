@@ -1,5 +1,5 @@
-//! The deployment's region data: `[regions]` / `--divisions` / `--grids`, and the demo's grids
-//! when no grid file is configured.
+//! The deployment's region data: `[regions]` / `--divisions` / `--grids`; without a grid file
+//! no grids, except the demo's (`serve --demo`).
 
 use std::process::Command;
 
@@ -11,7 +11,7 @@ use gridcase_server::serve::{load_regions, ServeError};
 use gridcase_domain::error_messages as chain;
 
 #[test]
-fn a_grid_file_names_the_grids_and_without_one_the_demo_grids_stand_in() {
+fn a_grid_file_names_the_grids_and_without_one_only_the_demo_has_grids() {
     let dir = tempfile::tempdir().unwrap();
     let grids = dir.path().join("grids.csv");
     std::fs::write(&grids, "330802005001001\n330802005001002\n").unwrap();
@@ -21,7 +21,12 @@ fn a_grid_file_names_the_grids_and_without_one_the_demo_grids_stand_in() {
     assert_eq!(tree.count(Level::Grid), 2);
     assert_eq!(tree.count(Level::Village), 25_547);
 
+    // Without one: no grids, as `gridcase-replay` loads from the same options.
     cfg.regions.grids = None;
+    let tree = load_regions(&cfg).unwrap();
+    assert_eq!(tree.count(Level::Grid), 0);
+    // The demo's generated grids stand in only for the demo.
+    cfg.demo_grids = true;
     let tree = load_regions(&cfg).unwrap();
     assert_eq!(
         tree.count(Level::Grid),

@@ -54,6 +54,7 @@ impl App {
             // The fixture's people have names, and demo-privacy-auditor its grant, as with
             // `serve --demo`.
             demo_roster: true,
+            demo_grids: true,
             privacy: gridcase_server::config::PrivacyConfig {
                 personal_data_auditors: gridcase_server::load::demo_personal_data_auditors(),
                 ..Default::default()
