@@ -65,6 +65,8 @@ pub struct Counts {
     pub cases_reopened: i64,
     /// Cohort: registered cases closed at least once (reopen rate's denominator).
     pub cases_closed: i64,
+    /// Activity: take-overs (提级领办) by an ancestor unit.
+    pub taken_over: i64,
 }
 
 /// The counter slots of [`Counts`]: each counter's fixed id, written once, here.
@@ -113,6 +115,7 @@ macro_rules! counter_slots {
             31 => cases_extended,
             32 => cases_reopened,
             33 => cases_closed,
+            34 => taken_over,
         }
     };
 }
@@ -885,6 +888,7 @@ mod tests {
         (31, "cases_extended"),
         (32, "cases_reopened"),
         (33, "cases_closed"),
+        (34, "taken_over"),
     ];
 
     /// See [`RELEASED_SLOTS`].
@@ -973,7 +977,7 @@ mod tests {
     fn the_layout_fingerprint_is_pinned() {
         assert_eq!(
             layout_fingerprint(),
-            "83fcb2d5daff00b2bd781853c009d6c9576f49facebe4a6e402734a1c152d8ee",
+            "a309f0cebb44596b401024daaff86988708a2d374cad39ac55485e8d93b506af",
             "the counter layout changed:\n{}",
             layout_description()
         );
@@ -1071,7 +1075,7 @@ mod tests {
         let mut zero = ok.clone();
         zero[2..6].copy_from_slice(&0i32.to_le_bytes());
         assert!(Cells::decode(&zero).is_err(), "zero value");
-        for key in [0x7fff, 34, 63, GROUP_SLOTS * (1 + Dim::ID_END)] {
+        for key in [0x7fff, 35, 63, GROUP_SLOTS * (1 + Dim::ID_END)] {
             let mut unknown = ok.clone();
             unknown[..2].copy_from_slice(&u16::to_le_bytes(key));
             assert!(Cells::decode(&unknown).is_err(), "unknown key {key}");

@@ -350,6 +350,7 @@ fn activity(
         Event::CaseRegistered(_) => c.registrations = 1,
         Event::CaseEscalated(_) => c.escalated = 1,
         Event::CaseDelegated(_) => c.delegated = 1,
+        Event::CaseTakenOver(_) => c.taken_over = 1,
         Event::CaseReferred(_) => c.referred = 1,
         Event::MediationConcluded(e) => {
             c.mediations_concluded = 1;

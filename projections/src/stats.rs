@@ -233,6 +233,8 @@ pub struct Activity {
     pub escalated: i64,
     /// Delegations.
     pub delegated: i64,
+    /// Take-overs (提级领办) by an ancestor unit: their own fact, not escalations.
+    pub taken_over: i64,
     /// Referrals out.
     pub referred: i64,
     /// Mediations concluded.
@@ -554,6 +556,7 @@ impl Figures {
             registered: c.registrations,
             escalated: c.escalated,
             delegated: c.delegated,
+            taken_over: c.taken_over,
             referred: c.referred,
             mediations_concluded: c.mediations_concluded,
             mediation_agreements: c.mediation_agreements,

@@ -123,8 +123,10 @@ fn check(name: &str, f: &Figures, want: &Value) {
         ("reported", act.reported),
         ("registered", act.registered),
         ("escalated", act.escalated),
+        ("taken_over", act.taken_over),
         ("mediations_concluded", act.mediations_concluded),
         ("resolved", act.resolved),
+        ("resolved_late", act.overdue),
         ("reworked", act.reworked),
         ("extended", act.extended),
     ] {
