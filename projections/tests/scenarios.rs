@@ -859,3 +859,71 @@ fn periods_split_into_steps_and_go_back_a_year() {
     assert_eq!(p("2026-Q1").year_before(), p("2025-Q1"));
     assert_eq!(p("2024-02-29").year_before(), p("2023-02-28"));
 }
+
+/// A report recorded before categories were checked against the kind (an incident filed under
+/// a dispute category) still decodes, takes new commands and counts where it says: the rule
+/// applies to new commands only.
+#[tokio::test]
+async fn an_old_report_with_a_category_outside_its_kind_still_counts() {
+    let w = World::new();
+    let case = CaseId::new("old-1").unwrap();
+    let at = t("2026-03-02T02:00:00Z");
+    let header = chain::CommitHeader {
+        case_id: case.clone(),
+        command_id: CommandId::new("old-report").unwrap(),
+        occurred_at: at,
+        recorded_at: at,
+        actor: gw(G1),
+        correlation_id: None,
+        causation_id: None,
+    };
+    let reported: Event = event::CaseReported {
+        kind: CaseKind::Incident,
+        category: Category::Neighbours,
+        source: Source::GridPatrol,
+        severity: Severity::Normal,
+        location: code(G1),
+        received_by: code(G1),
+        parties: vec![],
+        summary: "楼道杂物".into(),
+        happened_at: at,
+    }
+    .into();
+    assert!(!Category::Neighbours.fits(CaseKind::Incident));
+    let events = chain::seal(&header, chain::ChainHead::default(), &[reported]).unwrap();
+    w.path
+        .log()
+        .append(Commit {
+            case_id: case.clone(),
+            partition: code("330802"),
+            command_id: header.command_id.clone(),
+            expected_version: 0,
+            events,
+            fingerprint: None,
+        })
+        .await
+        .unwrap();
+    // New commands on it are taken (the pair is not checked again).
+    w.run("old-1", gw(G1), "2026-03-02T03:00:00Z", Action::Register)
+        .await;
+    let p = w.project().await;
+    let mut q = query("330802005", "2026-03");
+    q.breakdown = Some(Breakdown::Category);
+    let r = p.read().stats(&q, &regions());
+    assert_eq!(r.figures.cohort.registered, 1);
+    assert_eq!(r.figures.activity.reported, 1);
+    let cats: Vec<(Dim, i64)> = r
+        .breakdown
+        .iter()
+        .map(|(d, f)| (*d, f.cohort.registered))
+        .collect();
+    assert_eq!(cats, vec![(Dim::Category(Category::Neighbours), 1)]);
+    q.breakdown = Some(Breakdown::Kind);
+    let r = p.read().stats(&q, &regions());
+    let kinds: Vec<(Dim, i64)> = r
+        .breakdown
+        .iter()
+        .map(|(d, f)| (*d, f.cohort.registered))
+        .collect();
+    assert_eq!(kinds, vec![(Dim::Kind(CaseKind::Incident), 1)]);
+}
