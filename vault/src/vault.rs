@@ -862,15 +862,11 @@ impl Vault {
             .data_key(owner)
             .await?
             .ok_or_else(|| VaultError::UnknownCase(case.clone()))?;
-        let tampered = || VaultError::Tampered {
-            what: format!("text {label} of case {}", case.as_str()),
-        };
-        let body = match sealed.0.split_first() {
-            Some((&SEALED_VERSION, body)) => body,
-            _ => return Err(tampered()),
-        };
-        let clear = crypto::open(&key, &case_text_aad(case, label), body).ok_or_else(tampered)?;
-        let text = Zeroizing::new(String::from_utf8(clear.to_vec()).map_err(|_| tampered())?);
+        let text = open_sealed(&key, case, label, &sealed.0)
+            .map(Zeroizing::new)
+            .ok_or_else(|| VaultError::Tampered {
+                what: format!("text {label} of case {}", case.as_str()),
+            })?;
         let mut entry = AccessEntry::new(who, Action::ReadCaseText);
         entry.case = Some(case.clone());
         self.log(entry).await?;
@@ -1054,11 +1050,17 @@ impl TextOpener for Vault {
             Some(None) => return Opened::Erased,
             None => return Opened::Unavailable,
         };
-        let Some((&SEALED_VERSION, body)) = sealed.split_first() else {
-            return Opened::Unavailable;
-        };
-        crypto::open(&key, &case_text_aad(case, label), body)
-            .and_then(|clear| String::from_utf8(clear.to_vec()).ok())
-            .map_or(Opened::Unavailable, Opened::Clear)
+        open_sealed(&key, case, label, sealed).map_or(Opened::Unavailable, Opened::Clear)
     }
+}
+
+/// Opens case text sealed under `key` (version byte, then the AEAD of the text bound to the
+/// case and the field's label); `None` when it does not open (another key, version, case or
+/// label, altered bytes) or is not UTF-8.
+fn open_sealed(key: &SecretKey, case: &CaseId, label: &str, sealed: &[u8]) -> Option<String> {
+    let (&SEALED_VERSION, body) = sealed.split_first()? else {
+        return None;
+    };
+    let clear = crypto::open(key, &case_text_aad(case, label), body)?;
+    String::from_utf8(clear.to_vec()).ok()
 }
