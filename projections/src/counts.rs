@@ -461,6 +461,10 @@ pub fn layout_description() -> String {
         "case views (compact, by position): {}",
         crate::projector::case_view_shape()
     );
+    let _ = writeln!(
+        out,
+        "unit activity: key prefix u, totals only, by the acting actor's unit and its ancestors"
+    );
     out
 }
 
@@ -977,7 +981,7 @@ mod tests {
     fn the_layout_fingerprint_is_pinned() {
         assert_eq!(
             layout_fingerprint(),
-            "a309f0cebb44596b401024daaff86988708a2d374cad39ac55485e8d93b506af",
+            "40955775b2a439059880bdfbefdad32bb8e602c3c08fd93fce632af6d5b5395b",
             "the counter layout changed:\n{}",
             layout_description()
         );

@@ -219,6 +219,9 @@ pub struct Projector {
     pub(crate) calendar: Calendar,
     pub(crate) cases: FastMap<CaseId, CaseEntry>,
     pub(crate) aggregates: FastMap<AggKey, Cells>,
+    /// Activity by the unit that acted (the acting actor's unit, rolled up to its ancestors),
+    /// totals only: a correction of a case's location or category never moves it.
+    pub(crate) unit_aggregates: FastMap<AggKey, Cells>,
     pub(crate) queue: BTreeSet<QueueKey>,
     /// Open cases (registered, not resolved, referred or merged) by deadline: the overdue
     /// ones at any time T are a prefix. Derived from the case views (never persisted).
@@ -228,6 +231,8 @@ pub struct Projector {
     pub(crate) checkpoint: Position,
     /// Reused per commit (no allocation per commit).
     changes: Vec<Change>,
+    /// Activity by acting unit of the commit being applied: (unit, day, counts); reused.
+    unit_changes: Vec<(RegionCode, Day, Counts)>,
     /// Opens sealed summaries for the text index ([`Projector::set_text_opener`]).
     pub(crate) opener: Option<Arc<dyn TextOpener>>,
 }
@@ -391,11 +396,13 @@ impl Projector {
             calendar,
             cases: FastMap::default(),
             aggregates: FastMap::default(),
+            unit_aggregates: FastMap::default(),
             queue: BTreeSet::new(),
             deadlines: BTreeSet::new(),
             index: Indexes::default(),
             checkpoint: Position::ZERO,
             changes: Vec::new(),
+            unit_changes: Vec::new(),
             opener: None,
         }
     }
@@ -470,6 +477,8 @@ impl Projector {
             });
         }
         let mut changes = std::mem::take(&mut self.changes);
+        let mut unit_changes = std::mem::take(&mut self.unit_changes);
+        unit_changes.clear();
         changes.clear();
         let calendar = &self.calendar;
         let entry = match self.cases.get_mut(&c.case_id) {
@@ -527,6 +536,7 @@ impl Projector {
                     slots: change.counts.slot_mask(),
                     ttr: change.ttr.map(|(l, ms, _)| (l, ms)),
                 });
+                unit_changes.push((r.header.actor.unit(), change.day, change.counts.clone()));
                 push_change(&mut changes, change);
             }
             entry.updated_at = r.header.recorded_at;
@@ -588,7 +598,11 @@ impl Projector {
         for ch in &changes {
             self.add_everywhere(ch);
         }
+        for (unit, day, counts) in &unit_changes {
+            self.add_unit_activity(*unit, *day, counts);
+        }
         self.changes = changes;
+        self.unit_changes = unit_changes;
         self.checkpoint = c.position;
         Ok(())
     }
@@ -621,9 +635,37 @@ impl Projector {
         }
     }
 
+    /// Adds the activity of a unit to its day and month aggregates and its ancestors'.
+    fn add_unit_activity(&mut self, unit: RegionCode, day: Day, counts: &Counts) {
+        let delta = counts.delta();
+        if delta.is_empty() {
+            return;
+        }
+        let month = month_of(day);
+        for region in unit.self_and_ancestors() {
+            let buckets = [Bucket::Day(day), Bucket::Month(month)];
+            let n = if has_month_buckets(region.level()) {
+                2
+            } else {
+                1
+            };
+            for bucket in &buckets[..n] {
+                self.unit_aggregates
+                    .entry((region, *bucket))
+                    .or_default()
+                    .add(&delta, &[], 1);
+            }
+        }
+    }
+
     /// The counters of one region and bucket.
     pub fn aggregate(&self, region: RegionCode, bucket: Bucket) -> Option<&Cells> {
         self.aggregates.get(&(region, bucket))
+    }
+
+    /// The activity of the units in `region` (by the unit that acted) in one bucket.
+    pub fn unit_aggregate(&self, region: RegionCode, bucket: Bucket) -> Option<&Cells> {
+        self.unit_aggregates.get(&(region, bucket))
     }
 
     /// Open cases held by exactly `unit`, soonest deadline first.

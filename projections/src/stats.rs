@@ -351,6 +351,8 @@ pub struct ChildFigures {
     pub breakdown: Vec<(Dim, Figures)>,
     /// Overdue open cases at T located in it.
     pub overdue_open: i64,
+    /// What the child's units did in the period (see [`StatsReport::unit_activity`]).
+    pub unit_activity: Activity,
 }
 
 /// A count of overdue open cases for one unit or region.
@@ -397,8 +399,14 @@ pub struct StatsReport {
     pub period: String,
     /// The time zone of the period.
     pub time_zone: String,
-    /// Everything.
+    /// Everything, about the cases located in the region (where their details, corrected as
+    /// known at T, put them).
     pub figures: Figures,
+    /// Activity by handling unit: what the units of the region did in the period (who
+    /// reported, escalated, mediated, resolved…), by the acting actor's unit, whatever case
+    /// it was about and wherever a later correction puts that case. Cohort figures do not
+    /// apply (its `registered` counts registrations made by these units).
+    pub unit_activity: Activity,
     /// Time to resolution by resolving level.
     pub time_to_resolution: BTreeMap<Level, Durations>,
     /// Change against the previous period.
@@ -659,6 +667,21 @@ fn unit_counts(counts: BTreeMap<RegionCode, i64>, regions: &RegionTree) -> Vec<U
 impl Projector {
     /// The summed aggregate of a region over a period.
     pub fn sum(&self, region: RegionCode, period: &Period) -> Aggregate {
+        self.sum_of(region, period, |r, b| self.aggregate(r, b))
+    }
+
+    /// The activity of the units in `region` in `period`, by the unit that acted.
+    pub fn unit_activity(&self, region: RegionCode, period: &Period) -> Activity {
+        let agg = self.sum_of(region, period, |r, b| self.unit_aggregate(r, b));
+        Figures::from_counts(&agg.total).activity
+    }
+
+    fn sum_of<'a>(
+        &'a self,
+        region: RegionCode,
+        period: &Period,
+        cells: impl Fn(RegionCode, Bucket) -> Option<&'a crate::Cells>,
+    ) -> Aggregate {
         let (months, days) = if has_month_buckets(region.level()) {
             period.buckets()
         } else {
@@ -670,7 +693,7 @@ impl Projector {
             .map(Bucket::Month)
             .chain(days.into_iter().map(Bucket::Day));
         for b in buckets {
-            if let Some(cells) = self.aggregate(region, b) {
+            if let Some(cells) = cells(region, b) {
                 acc.add(cells);
             }
         }
@@ -707,6 +730,7 @@ impl Projector {
                 let c = self.sum(*child, &q.period);
                 let figures = Figures::from_counts(&c.total);
                 children.push(ChildFigures {
+                    unit_activity: self.unit_activity(*child, &q.period),
                     region: *child,
                     name: regions.name(*child).unwrap_or_default().to_owned(),
                     rank: 0,
@@ -727,6 +751,7 @@ impl Projector {
             level: q.region.level(),
             period: q.period.to_string(),
             time_zone: self.calendar.name().to_owned(),
+            unit_activity: self.unit_activity(q.region, &q.period),
             figures,
             time_to_resolution,
             change: change_now,

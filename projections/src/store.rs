@@ -89,9 +89,18 @@ fn io<'a>(what: &str, path: &'a Path) -> impl FnOnce(std::io::Error) -> Projecti
     }
 }
 
-pub(crate) fn agg_key((region, bucket): &AggKey) -> [u8; 15] {
+pub(crate) fn agg_key(key: &AggKey) -> [u8; 15] {
+    agg_key_with(b'a', key)
+}
+
+/// The key of a unit-activity aggregate: as [`agg_key`], prefix `u`.
+pub(crate) fn unit_agg_key(key: &AggKey) -> [u8; 15] {
+    agg_key_with(b'u', key)
+}
+
+fn agg_key_with(prefix: u8, (region, bucket): &AggKey) -> [u8; 15] {
     let mut k = [0u8; 15];
-    k[0] = b'a';
+    k[0] = prefix;
     k[1..10].copy_from_slice(&region.to_sortable_bytes());
     let (kind, n) = match bucket {
         Bucket::Month(m) => (0u8, *m),
@@ -181,18 +190,25 @@ pub fn describe_key(k: &[u8]) -> String {
     let lossy = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     match k.first() {
         Some(b'c') => format!("case view {}", lossy(&k[1..])),
-        Some(b'a') => match parse_agg_key(k) {
-            Ok((region, Bucket::Month(n))) => format!(
-                "aggregate {region} month {:04}-{:02}",
-                n.div_euclid(12),
-                n.rem_euclid(12) + 1
-            ),
-            Ok((region, Bucket::Day(n))) => {
-                let (y, m, d) = civil_from_days(n);
-                format!("aggregate {region} day {y:04}-{m:02}-{d:02}")
+        Some(prefix @ (b'a' | b'u')) => {
+            let what = if *prefix == b'a' {
+                "aggregate"
+            } else {
+                "unit activity"
+            };
+            match parse_agg_key(k) {
+                Ok((region, Bucket::Month(n))) => format!(
+                    "{what} {region} month {:04}-{:02}",
+                    n.div_euclid(12),
+                    n.rem_euclid(12) + 1
+                ),
+                Ok((region, Bucket::Day(n))) => {
+                    let (y, m, d) = civil_from_days(n);
+                    format!("{what} {region} day {y:04}-{m:02}-{d:02}")
+                }
+                Err(_) => format!("key {:?}", lossy(k)),
             }
-            Err(_) => format!("key {:?}", lossy(k)),
-        },
+        }
         Some(b'm') => format!("metadata {}", lossy(&k[1..])),
         _ => format!("key {:?}", lossy(k)),
     }
@@ -341,6 +357,14 @@ impl Store {
                     )))?;
                     p.aggregates.insert(key, cells);
                 }
+                Some(b'u') => {
+                    let key = parse_agg_key(k)?;
+                    let cells = Cells::decode(v).map_err(undecodable_because(format!(
+                        "unit activity {:?} of {}",
+                        key.1, key.0
+                    )))?;
+                    p.unit_aggregates.insert(key, cells);
+                }
                 Some(b'c') => {
                     let id = CaseId::new(String::from_utf8_lossy(&k[1..]).into_owned())
                         .map_err(undecodable_because("case id of a case view"))?;
@@ -468,7 +492,19 @@ impl Projector {
         }
         f(CHECKPOINT, &self.checkpoint.to_be_bytes())?;
         f(LAYOUT, layout_fingerprint().as_bytes())?;
-        f(TIME_ZONE, self.calendar.name().as_bytes())
+        f(TIME_ZONE, self.calendar.name().as_bytes())?;
+        let mut units: Vec<([u8; 15], &Cells)> = self
+            .unit_aggregates
+            .iter()
+            .map(|(k, c)| (unit_agg_key(k), c))
+            .collect();
+        units.sort_unstable_by_key(|(k, _)| *k);
+        for (k, cells) in units {
+            value.clear();
+            cells.encode_into(&mut value);
+            f(&k, &value)?;
+        }
+        Ok(())
     }
 
     /// Every entry a snapshot of this projection holds, in key order (see the module docs):

@@ -588,6 +588,22 @@ async fn a_correction_moves_the_cases_activity_and_cohort_to_the_corrected_regio
             (1, 1, 1, 1)
         );
         assert_eq!(v2.time_to_resolution[&Level::Township].count, 1);
+        // Activity by handling unit stays with the units that acted: grid 1's worker
+        // reported, registered and escalated; the township resolved.
+        let a1 = &v1.unit_activity;
+        assert_eq!(
+            (a1.reported, a1.registered, a1.escalated, a1.resolved),
+            (1, 1, 1, 0),
+            "grid 1's work stays in village 1"
+        );
+        let u2 = &v2.unit_activity;
+        assert_eq!((u2.reported, u2.escalated, u2.resolved), (0, 0, 0));
+        let township = march(TOWNSHIP);
+        assert_eq!(township.unit_activity.resolved, 1);
+        assert_eq!(
+            township.unit_activity.reported, 1,
+            "its grids' work rolls up"
+        );
         // The township's drill-down adds up: the case is under village 2 only.
         let mut q = query(TOWNSHIP, "2026-03");
         q.drill_down = true;

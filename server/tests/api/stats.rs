@@ -66,6 +66,13 @@ async fn a_correction_moves_the_cases_activity_to_the_corrected_village_and_cate
     assert_eq!(new["activity"]["registered"], 1);
     assert_eq!(new["activity"]["escalated"], 1);
     assert_eq!(new["cohort"]["registered"], 1);
+    // Activity by handling unit stays with the unit that acted: grid 1 (in the first village)
+    // reported, registered and escalated it.
+    let by_unit = &child(&s, VILLAGE)["unit_activity"];
+    assert_eq!(by_unit["reported"], 1, "{s}");
+    assert_eq!(by_unit["escalated"], 1, "{s}");
+    assert_eq!(child(&s, VILLAGE2)["unit_activity"]["escalated"], 0, "{s}");
+    assert_eq!(s["unit_activity"]["escalated"], 1, "{s}");
     // Under the corrected category only, activity included; each child broken down too.
     let cats: Vec<&str> = s["breakdown"]
         .as_array()
