@@ -440,14 +440,20 @@ fn sort_key(sort: SearchSort, e: &CaseEntry) -> i64 {
     }
 }
 
+/// A cursor: opaque to clients (hex), standing for the order, the sort key and the case of
+/// the last row given.
 fn encode_cursor(sort: SearchSort, key: i64, case: &CaseId) -> String {
-    format!("{}.{key}.{case}", sort.as_str())
+    hex::encode(format!("{}.{key}.{case}", sort.as_str()))
 }
 
 fn decode_cursor(sort: SearchSort, cursor: &str) -> Result<(i64, CaseId), SearchError> {
     let bad = || SearchError::BadCursor {
         sort: sort.as_str(),
     };
+    let cursor = hex::decode(cursor)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(bad)?;
     let rest = cursor
         .strip_prefix(sort.as_str())
         .and_then(|r| r.strip_prefix('.'))
