@@ -27,5 +27,24 @@ async fn after_beyond_the_head_is_a_client_error_at_once_and_an_unapplied_positi
         .get(&format!("/api/v1/units/{G1}/queue?after={unapplied}"), GW1)
         .await;
     assert!(r.headers.get(header::RETRY_AFTER).is_some(), "{}", r.text());
-    h.refused(r, 503, "unavailable").await;
+    let waited = h.refused(r, 503, "unavailable").await;
+
+    // The wait cannot hold connections cheaply: with every waiting place taken, a read that
+    // would wait answers 503 at once, with Retry-After.
+    let places = u32::try_from(gridcase_server::app::MAX_WAITERS).unwrap();
+    let taken = h.app.waiters.try_acquire_many(places).unwrap();
+    let r = h
+        .get(&format!("/api/v1/units/{G1}/queue?after={unapplied}"), GW1)
+        .await;
+    assert_eq!(r.headers[header::RETRY_AFTER], "1", "{}", r.text());
+    let full = h.refused(r, 503, "unavailable").await;
+    assert!(
+        full["detail"].as_str().unwrap().contains("too many reads"),
+        "{full}"
+    );
+    assert_ne!(full["detail"], waited["detail"]);
+    // A read that needs no wait is served all the same.
+    let r = h.get(&format!("/api/v1/units/{G1}/queue"), GW1).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    drop(taken);
 }
