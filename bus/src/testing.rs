@@ -550,3 +550,140 @@ pub mod sled_damage {
         Ok(changed)
     }
 }
+
+/// A cluster of nats-server processes with JetStream, routed to each other on 127.0.0.1, for
+/// tests of replicated streams (where a direct get may be answered by a lagging follower).
+/// Dropping it kills every process and deletes their stores.
+#[derive(Debug)]
+pub struct NatsCluster {
+    /// Holds `n<i>/` per node: `store/`, `ports/`, `nats-server.conf`, `nats-server.log`.
+    dir: TempDir,
+    /// Each node's process and client port.
+    nodes: Vec<(Child, u16)>,
+}
+
+impl NatsCluster {
+    /// Starts `size` nodes, or returns `None` after printing why when no usable nats-server is
+    /// installed and `GRIDCASE_REQUIRE_NATS` is not set (as [`NatsServer::start_or_skip`]).
+    /// The nodes accept clients when this returns; JetStream elects its meta leader soon
+    /// after, so the first stream request may need retrying.
+    ///
+    /// # Panics
+    ///
+    /// As [`NatsServer::start_or_skip`].
+    pub fn start_or_skip(size: usize) -> Option<Self> {
+        match Self::try_start(size) {
+            Ok(cluster) => Some(cluster),
+            Err(err @ (StartError::NotInstalled { .. } | StartError::TooOld { .. }))
+                if !nats_required() =>
+            {
+                eprintln!("skipping: {err} (set {REQUIRE_NATS_ENV}=1 to make this a failure)");
+                None
+            }
+            Err(err) => panic!("{err}"),
+        }
+    }
+
+    fn try_start(size: usize) -> Result<Self, StartError> {
+        let io_error = |what: &str| {
+            let what = what.to_owned();
+            move |source| StartError::Io { what, source }
+        };
+        let bin = server_binary();
+        check_binary(&bin)?;
+        let dir = tempfile::Builder::new()
+            .prefix("gridcase-nats-cluster-")
+            .tempdir()
+            .map_err(io_error("create a temporary directory"))?;
+        // Route ports must be known before any node starts: ask the kernel for free ones.
+        let route_ports = (0..size)
+            .map(|_| {
+                std::net::TcpListener::bind("127.0.0.1:0")
+                    .and_then(|l| l.local_addr())
+                    .map(|a| a.port())
+            })
+            .collect::<Result<Vec<u16>, _>>()
+            .map_err(io_error("find free route ports"))?;
+        let routes = route_ports
+            .iter()
+            .map(|p| format!("nats-route://127.0.0.1:{p}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut cluster = Self {
+            dir,
+            nodes: Vec::new(),
+        };
+        for (i, route_port) in route_ports.iter().enumerate() {
+            let node = cluster.dir.path().join(format!("n{i}"));
+            let (store, ports) = (node.join("store"), node.join("ports"));
+            fs::create_dir_all(&store).map_err(io_error("create a store directory"))?;
+            fs::create_dir_all(&ports).map_err(io_error("create a ports directory"))?;
+            let conf = node.join("nats-server.conf");
+            fs::write(
+                &conf,
+                format!(
+                    "server_name: n{i}\njetstream {{\n  store_dir: {store:?}\n}}\n\
+                     cluster {{\n  name: gridcase\n  listen: 127.0.0.1:{route_port}\n  \
+                     routes: [{routes}]\n}}\n"
+                ),
+            )
+            .map_err(io_error("write a node's configuration"))?;
+            let log = File::create(node.join("nats-server.log"))
+                .map_err(io_error("open a node's log"))?;
+            let log_err = log.try_clone().map_err(io_error("open a node's log"))?;
+            let mut child = Command::new(&bin)
+                .arg("-c")
+                .arg(&conf)
+                .args(["-p", "-1", "-a", "127.0.0.1", "--ports_file_dir"])
+                .arg(&ports)
+                .stdin(Stdio::null())
+                .stdout(log)
+                .stderr(log_err)
+                .spawn()
+                .map_err(|source| StartError::Spawn {
+                    bin: bin.clone(),
+                    source,
+                })?;
+            match wait_for_port(&mut child, &ports) {
+                Ok(port) => cluster.nodes.push((child, port)),
+                Err(reason) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(StartError::Failed {
+                        bin,
+                        reason,
+                        log: fs::read_to_string(node.join("nats-server.log")).unwrap_or_default(),
+                    });
+                }
+            }
+        }
+        Ok(cluster)
+    }
+
+    /// The client URL of node `i`.
+    pub fn url(&self, i: usize) -> String {
+        format!("nats://127.0.0.1:{}", self.nodes[i].1)
+    }
+
+    /// The nodes' logs, for failure messages.
+    pub fn logs(&self) -> String {
+        (0..self.nodes.len())
+            .map(|i| {
+                let path = self.dir.path().join(format!("n{i}/nats-server.log"));
+                format!(
+                    "--- node {i} ---\n{}",
+                    fs::read_to_string(path).unwrap_or_default()
+                )
+            })
+            .collect()
+    }
+}
+
+impl Drop for NatsCluster {
+    fn drop(&mut self) {
+        for (child, _) in &mut self.nodes {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
