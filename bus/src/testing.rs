@@ -97,22 +97,7 @@ impl NatsServer {
     /// When the server is installed but fails to start, or when `GRIDCASE_REQUIRE_NATS` is set
     /// and no usable server is installed.
     pub fn start_or_skip() -> Option<Self> {
-        Self::or_skip(Self::try_start())
-    }
-
-    /// The server, or `None` after printing why when none is installed (or it is too old) and
-    /// none is required; any other failure panics.
-    fn or_skip(started: Result<Self, StartError>) -> Option<Self> {
-        match started {
-            Ok(server) => Some(server),
-            Err(err @ (StartError::NotInstalled { .. } | StartError::TooOld { .. }))
-                if !nats_required() =>
-            {
-                eprintln!("skipping: {err} (set {REQUIRE_NATS_ENV}=1 to make this a failure)");
-                None
-            }
-            Err(err) => panic!("{err}"),
-        }
+        or_skip(Self::try_start())
     }
 
     /// Starts a server, reporting failure as a value.
@@ -132,7 +117,7 @@ impl NatsServer {
     ///
     /// As [`NatsServer::start_or_skip`].
     pub fn start_in_domain(domain: &str) -> Option<Self> {
-        Self::or_skip(Self::try_start_in(Some(domain.to_owned())))
+        or_skip(Self::try_start_in(Some(domain.to_owned())))
     }
 
     fn try_start_in(domain: Option<String>) -> Result<Self, StartError> {
@@ -324,6 +309,21 @@ pub enum StartError {
         #[source]
         source: io::Error,
     },
+}
+
+/// What was started, or `None` after printing why when no nats-server is installed (or it is
+/// too old) and none is required; any other failure panics.
+fn or_skip<T>(started: Result<T, StartError>) -> Option<T> {
+    match started {
+        Ok(started) => Some(started),
+        Err(err @ (StartError::NotInstalled { .. } | StartError::TooOld { .. }))
+            if !nats_required() =>
+        {
+            eprintln!("skipping: {err} (set {REQUIRE_NATS_ENV}=1 to make this a failure)");
+            None
+        }
+        Err(err) => panic!("{err}"),
+    }
 }
 
 fn nats_required() -> bool {
@@ -572,16 +572,7 @@ impl NatsCluster {
     ///
     /// As [`NatsServer::start_or_skip`].
     pub fn start_or_skip(size: usize) -> Option<Self> {
-        match Self::try_start(size) {
-            Ok(cluster) => Some(cluster),
-            Err(err @ (StartError::NotInstalled { .. } | StartError::TooOld { .. }))
-                if !nats_required() =>
-            {
-                eprintln!("skipping: {err} (set {REQUIRE_NATS_ENV}=1 to make this a failure)");
-                None
-            }
-            Err(err) => panic!("{err}"),
-        }
+        or_skip(Self::try_start(size))
     }
 
     fn try_start(size: usize) -> Result<Self, StartError> {

@@ -349,21 +349,18 @@ impl Store {
         let mut p = Projector::new(calendar);
         for (k, v) in entries {
             match k.first() {
-                Some(b'a') => {
+                Some(prefix @ (b'a' | b'u')) => {
                     let key = parse_agg_key(k)?;
+                    let (map, what) = if *prefix == b'a' {
+                        (&mut p.aggregates, "aggregate")
+                    } else {
+                        (&mut p.unit_aggregates, "unit activity")
+                    };
                     let cells = Cells::decode(v).map_err(undecodable_because(format!(
-                        "aggregate {:?} of {}",
+                        "{what} {:?} of {}",
                         key.1, key.0
                     )))?;
-                    p.aggregates.insert(key, cells);
-                }
-                Some(b'u') => {
-                    let key = parse_agg_key(k)?;
-                    let cells = Cells::decode(v).map_err(undecodable_because(format!(
-                        "unit activity {:?} of {}",
-                        key.1, key.0
-                    )))?;
-                    p.unit_aggregates.insert(key, cells);
+                    map.insert(key, cells);
                 }
                 Some(b'c') => {
                     let id = CaseId::new(String::from_utf8_lossy(&k[1..]).into_owned())
