@@ -1333,6 +1333,23 @@ async fn the_csv_and_the_printed_report_hold_the_same_table() {
         "{r}"
     );
     assert!(!r.contains("chart-levels"), "no charts on paper");
+    assert!(
+        !r.contains("较上期 </td>"),
+        "较上期 only beside a change: {r}"
+    );
+    let quarter = c
+        .get(app.url(&format!("/stats/print?region={COUNTY}&period=2025-Q1")))
+        .header(header::COOKIE, format!("gc_session={session}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        quarter.contains("矛盾纠纷化解情况季报") && !quarter.contains("月报"),
+        "a quarter's report is a 季报: {quarter}"
+    );
     app.stop().await;
 }
 

@@ -167,12 +167,27 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ("stats.satisfaction", "满意率", "Satisfaction"),
     ("stats.overdue", "超期办结", "Resolved late"),
     ("stats.csv", "下载表格（CSV）", "Download table (CSV)"),
-    ("stats.print", "打印月报", "Printable report"),
+    ("stats.print", "打印报告", "Printable report"),
     ("stats.print_now", "打印", "Print"),
     (
-        "stats.report_title",
+        "stats.report_title.month",
         "矛盾纠纷化解情况月报",
         "Monthly report on case resolution",
+    ),
+    (
+        "stats.report_title.quarter",
+        "矛盾纠纷化解情况季报",
+        "Quarterly report on case resolution",
+    ),
+    (
+        "stats.report_title.year",
+        "矛盾纠纷化解情况年报",
+        "Annual report on case resolution",
+    ),
+    (
+        "stats.report_title.custom",
+        "矛盾纠纷化解情况统计报告",
+        "Report on case resolution",
     ),
     (
         "stats.no_children",
