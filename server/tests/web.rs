@@ -1740,6 +1740,28 @@ async fn a_case_from_report_to_close_across_the_workbench() {
         json!(true)
     );
     assert!(village.text(&row).await.contains(summary));
+    // The status line is the server's: the page's language, the deployment's zone (Shanghai),
+    // not the browser's clock (UTC here) or a hard-coded locale.
+    let mut status = String::new();
+    for _ in 0..50 {
+        status = village.text(".live-status").await;
+        if status.starts_with("列表已更新 ") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let shanghai =
+        jiff::Timestamp::now().to_zoned_datetime(jiff::tz::db().get("Asia/Shanghai").unwrap());
+    let time = status
+        .strip_prefix("列表已更新 ")
+        .unwrap_or_else(|| panic!("the live status: {status:?}"));
+    assert!(
+        time.len() == 8
+            && time[..2].parse::<i8>().is_ok_and(
+                |h| (h - shanghai.hour()).abs() <= 1 || (h - shanghai.hour()).abs() == 23
+            ),
+        "{status:?} is not the time in Shanghai ({shanghai})"
+    );
 
     // Village staff assign it (to themselves) and start mediation with the roster's mediator.
     village.click(&format!("{row} a.case-link")).await;

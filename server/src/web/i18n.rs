@@ -1051,6 +1051,11 @@ impl Clock {
         self.zoned(t).strftime("%Y-%m-%d %H:%M").to_string()
     }
 
+    /// `09:30:05` in the zone.
+    pub fn time_of_day(&self, t: Timestamp) -> String {
+        self.zoned(t).strftime("%H:%M:%S").to_string()
+    }
+
     /// `2025-01-31 09:30:05` in the zone.
     pub fn second(&self, t: Timestamp) -> String {
         self.zoned(t).strftime("%Y-%m-%d %H:%M:%S").to_string()
