@@ -15,6 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use fantoccini::actions::{InputSource, MouseActions, PointerAction};
 use fantoccini::{Client, ClientBuilder, Locator};
 use gridcase_bus::EventLog;
 use gridcase_domain::{Actor, CaseId, Role};
@@ -712,6 +713,53 @@ async fn the_dashboard_shows_the_apis_figures_draws_its_charts_and_drills_down()
             .await;
         assert!(png.as_u64().unwrap() > 5_000, "{id} looks blank: {png}");
     }
+    // Hovering a chart shows its tooltip without breaking the Content-Security-Policy
+    // (`style-src 'self'` refuses style attributes in HTML a script writes): the listener is
+    // in place before the pointer moves, and hears nothing.
+    b.js("window.__csp = [];
+          document.addEventListener('securitypolicyviolation', e =>
+              window.__csp.push(e.violatedDirective + ' ' + (e.sample || e.blockedURI)));
+          window.__tips = {};
+          ['chart-levels', 'chart-trend'].forEach(id =>
+              echarts.getInstanceByDom(document.getElementById(id))
+                  .on('showTip', () => { window.__tips[id] = (window.__tips[id] || 0) + 1; }));")
+        .await;
+    for id in ["chart-levels", "chart-trend"] {
+        let canvas = b
+            .c()
+            .find(Locator::Css(&format!("#{id} canvas")))
+            .await
+            .unwrap();
+        let moves =
+            [(-40.0, 10.0), (0.0, 20.0), (40.0, 30.0)].map(|(x, y)| PointerAction::MoveToElement {
+                element: canvas.clone(),
+                duration: Some(Duration::from_millis(50)),
+                x,
+                y,
+            });
+        let mouse = moves
+            .into_iter()
+            .fold(MouseActions::new(format!("mouse-{id}")), |m, a| m.then(a));
+        b.c().perform_actions(mouse).await.unwrap();
+        let mut tips = Value::Null;
+        for _ in 0..30 {
+            tips = b.js(&format!("return window.__tips['{id}'] || 0")).await;
+            if tips.as_u64() > Some(0) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(tips.as_u64() > Some(0), "no tooltip on {id}");
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let violations = b
+        .js("return [window.__csp.length, window.__csp.slice(0, 3)]")
+        .await;
+    assert_eq!(
+        violations[0],
+        json!(0),
+        "the tooltips broke the Content-Security-Policy: {violations}"
+    );
     // Drill down from the city to a county, then to the fixture's township.
     b.goto(&app.url(&format!("/stats?region={CITY}&period={MONTH}")))
         .await;
