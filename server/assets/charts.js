@@ -10,6 +10,9 @@
     city: "#f57c00", referred: "#9e9e9e", open: "#e57373"
   };
   var LINE_COLOURS = ["#1a7f37", "#1565c0", "#6a1b9a", "#c62828"];
+  // Tooltips drawn by ECharts itself, not as HTML: its HTML tooltips carry style attributes,
+  // which the Content-Security-Policy (style-src 'self') refuses.
+  var TOOLTIP = { renderMode: "richText", confine: true };
   var FONT = '"Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", "PingFang SC", sans-serif';
 
   function levels(spec) {
@@ -19,7 +22,7 @@
     if (!horizontal) cat.axisLabel.rotate = spec.categories.length > 4 ? 30 : 0;
     return {
       textStyle: { fontFamily: FONT },
-      tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
+      tooltip: Object.assign({ trigger: "axis", axisPointer: { type: "shadow" } }, TOOLTIP),
       legend: { top: 0, type: "scroll" },
       grid: { left: 8, right: 16, top: 36, bottom: 8, containLabel: true },
       xAxis: horizontal ? val : cat,
@@ -49,7 +52,7 @@
     return {
       color: LINE_COLOURS,
       textStyle: { fontFamily: FONT },
-      tooltip: { trigger: "axis" },
+      tooltip: Object.assign({ trigger: "axis" }, TOOLTIP),
       legend: { top: 0, type: "scroll" },
       grid: { left: 8, right: 8, top: 36, bottom: 8, containLabel: true },
       xAxis: { type: "category", data: spec.categories, axisLabel: { interval: 0, rotate: 30 } },

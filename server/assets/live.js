@@ -11,12 +11,16 @@
     if (!src || !list || !window.EventSource || !window.htmx) return;
     var status = box.querySelector("[data-live-status]");
     var events = new EventSource(src);
-    events.addEventListener("change", function () {
+    events.addEventListener("change", function (e) {
       var target = box.querySelector("[data-live-target]");
       if (!target) return;
+      // The server writes the status line (列表已更新 14:05:22): the page's language, the
+      // deployment's time zone, not the browser's clock or locale.
+      var text = "";
+      try { text = JSON.parse(e.data).status || ""; } catch (_) { /* an older server */ }
       htmx.ajax("GET", list, { target: target, swap: "outerHTML" }).then(function () {
         box.setAttribute("data-refreshed", String(Date.now()));
-        if (status) status.textContent = status.getAttribute("data-text") + " " + new Date().toLocaleTimeString("zh-CN", { hour12: false });
+        if (status && text) status.textContent = text;
       });
     });
     // Leaving the page closes the stream at once (the server counts open lists).

@@ -15,6 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use fantoccini::actions::{InputSource, MouseActions, PointerAction};
 use fantoccini::{Client, ClientBuilder, Locator};
 use gridcase_bus::EventLog;
 use gridcase_domain::{Actor, CaseId, Role};
@@ -713,6 +714,53 @@ async fn the_dashboard_shows_the_apis_figures_draws_its_charts_and_drills_down()
             .await;
         assert!(png.as_u64().unwrap() > 5_000, "{id} looks blank: {png}");
     }
+    // Hovering a chart shows its tooltip without breaking the Content-Security-Policy
+    // (`style-src 'self'` refuses style attributes in HTML a script writes): the listener is
+    // in place before the pointer moves, and hears nothing.
+    b.js("window.__csp = [];
+          document.addEventListener('securitypolicyviolation', e =>
+              window.__csp.push(e.violatedDirective + ' ' + (e.sample || e.blockedURI)));
+          window.__tips = {};
+          ['chart-levels', 'chart-trend'].forEach(id =>
+              echarts.getInstanceByDom(document.getElementById(id))
+                  .on('showTip', () => { window.__tips[id] = (window.__tips[id] || 0) + 1; }));")
+        .await;
+    for id in ["chart-levels", "chart-trend"] {
+        let canvas = b
+            .c()
+            .find(Locator::Css(&format!("#{id} canvas")))
+            .await
+            .unwrap();
+        let moves =
+            [(-40.0, 10.0), (0.0, 20.0), (40.0, 30.0)].map(|(x, y)| PointerAction::MoveToElement {
+                element: canvas.clone(),
+                duration: Some(Duration::from_millis(50)),
+                x,
+                y,
+            });
+        let mouse = moves
+            .into_iter()
+            .fold(MouseActions::new(format!("mouse-{id}")), |m, a| m.then(a));
+        b.c().perform_actions(mouse).await.unwrap();
+        let mut tips = Value::Null;
+        for _ in 0..30 {
+            tips = b.js(&format!("return window.__tips['{id}'] || 0")).await;
+            if tips.as_u64() > Some(0) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(tips.as_u64() > Some(0), "no tooltip on {id}");
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let violations = b
+        .js("return [window.__csp.length, window.__csp.slice(0, 3)]")
+        .await;
+    assert_eq!(
+        violations[0],
+        json!(0),
+        "the tooltips broke the Content-Security-Policy: {violations}"
+    );
     // Drill down from the city to a county, then to the fixture's township.
     b.goto(&app.url(&format!("/stats?region={CITY}&period={MONTH}")))
         .await;
@@ -1334,6 +1382,23 @@ async fn the_csv_and_the_printed_report_hold_the_same_table() {
         "{r}"
     );
     assert!(!r.contains("chart-levels"), "no charts on paper");
+    assert!(
+        !r.contains("较上期 </td>"),
+        "较上期 only beside a change: {r}"
+    );
+    let quarter = c
+        .get(app.url(&format!("/stats/print?region={COUNTY}&period=2025-Q1")))
+        .header(header::COOKIE, format!("gc_session={session}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        quarter.contains("矛盾纠纷化解情况季报") && !quarter.contains("月报"),
+        "a quarter's report is a 季报: {quarter}"
+    );
     app.stop().await;
 }
 
@@ -1724,6 +1789,28 @@ async fn a_case_from_report_to_close_across_the_workbench() {
         json!(true)
     );
     assert!(village.text(&row).await.contains(summary));
+    // The status line is the server's: the page's language, the deployment's zone (Shanghai),
+    // not the browser's clock (UTC here) or a hard-coded locale.
+    let mut status = String::new();
+    for _ in 0..50 {
+        status = village.text(".live-status").await;
+        if status.starts_with("列表已更新 ") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let shanghai =
+        jiff::Timestamp::now().to_zoned_datetime(jiff::tz::db().get("Asia/Shanghai").unwrap());
+    let time = status
+        .strip_prefix("列表已更新 ")
+        .unwrap_or_else(|| panic!("the live status: {status:?}"));
+    assert!(
+        time.len() == 8
+            && time[..2].parse::<i8>().is_ok_and(
+                |h| (h - shanghai.hour()).abs() <= 1 || (h - shanghai.hour()).abs() == 23
+            ),
+        "{status:?} is not the time in Shanghai ({shanghai})"
+    );
 
     // Village staff assign it (to themselves) and start mediation with the roster's mediator.
     village.click(&format!("{row} a.case-link")).await;

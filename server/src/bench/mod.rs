@@ -646,6 +646,7 @@ fn fmt_value(v: f64, unit: &str) -> String {
         "commands/s" => format!("{} cmd/s", group_digits(v)),
         "events/s" => format!("{} ev/s", group_digits(v)),
         "ms (p99)" => format!("{v:.3} ms"),
+        "bytes" => format!("{} B", group_digits(v)),
         other => format!("{v:.1} {other}"),
     }
 }

@@ -219,6 +219,20 @@ pub(crate) async fn run(run: &mut Run) -> Result<(), BenchError> {
             apis: vec![format!("/api/v1/stats?region={county}&period={year}-06")],
         },
         Probe {
+            name: "web stats: county-month, printed report".into(),
+            actor: analyst.clone(),
+            pages: vec![format!("/stats/print?region={county}&period={year}-06")],
+            apis: vec![format!("/api/v1/stats?region={county}&period={year}-06")],
+        },
+        Probe {
+            name: "web stats: city-year, table as CSV".into(),
+            actor: analyst.clone(),
+            pages: vec![format!("/stats/children.csv?region={city}&period={year}")],
+            apis: vec![format!(
+                "/api/v1/stats?region={city}&period={year}&drill_down=true"
+            )],
+        },
+        Probe {
             name: "web report form".into(),
             actor: worker.clone(),
             pages: vec!["/report".into()],
@@ -294,6 +308,8 @@ pub(crate) async fn run(run: &mut Run) -> Result<(), BenchError> {
         run.rows.push(row);
         web.sessions.remove(&session);
     }
+    run.rows
+        .push(first_load(&web, &pages, &analyst, city, year).await?);
     if run.opts.smoke {
         return Ok(());
     }
@@ -312,8 +328,80 @@ fn busiest<K: Ord>(counts: std::collections::BTreeMap<K, usize>) -> Option<(K, u
         .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
 }
 
-/// Sends `req` to `router` and reads the whole body: (status, body bytes).
-async fn time(router: &Router, req: Request<Body>) -> Result<(StatusCode, usize), BenchError> {
+/// The target: the dashboard's first load (page and every asset it references, as sent) in
+/// bytes.
+pub(crate) const MAX_FIRST_LOAD_BYTES: f64 = 1_500_000.0;
+
+/// The bytes of the dashboard's first load, as a browser with an empty cache fetches it: the
+/// page (the city's year, ECharts included) and every asset it references, gzipped as sent
+/// (bodies; headers not counted), against the same uncompressed.
+async fn first_load(
+    web: &WebApp,
+    pages: &Router,
+    analyst: &Actor,
+    city: RegionCode,
+    year: &str,
+) -> Result<Row, BenchError> {
+    let session = web.sessions.create(analyst.clone());
+    let page = format!("/stats?region={city}&period={year}");
+    let get = |path: &str, gzip: bool| {
+        let mut r =
+            Request::get(path).header(header::COOKIE, format!("gc_session={session}; gc_lang=zh"));
+        if gzip {
+            r = r.header(header::ACCEPT_ENCODING, "gzip");
+        }
+        r.body(Body::empty()).map_err(ctx("a request"))
+    };
+    let (status, html) = fetch(pages, get(&page, false)?).await?;
+    if status != StatusCode::OK {
+        return Err(BenchError::new(format!("web: {page} answered {status}")));
+    }
+    let html = String::from_utf8_lossy(&html);
+    let mut assets: Vec<&str> = html
+        .split(['"', '\''])
+        .filter(|s| s.starts_with("/assets/"))
+        .collect();
+    assets.sort_unstable();
+    assets.dedup();
+    if !assets.iter().any(|a| a.contains("echarts")) {
+        return Err(BenchError::new(format!("web: {page} loads no ECharts")));
+    }
+    let (mut gzipped, mut plain) = (0usize, 0usize);
+    for path in std::iter::once(page.as_str()).chain(assets.iter().copied()) {
+        for gzip in [true, false] {
+            let (status, body) = fetch(pages, get(path, gzip)?).await?;
+            if status != StatusCode::OK {
+                return Err(BenchError::new(format!("web: {path} answered {status}")));
+            }
+            *(if gzip { &mut gzipped } else { &mut plain }) += body.len();
+        }
+    }
+    web.sessions.remove(&session);
+    eprintln!(
+        "bench: web first dashboard load: {gzipped} B gzipped ({plain} B uncompressed), {} files",
+        assets.len() + 1
+    );
+    Ok(Row::at_most(
+        "web",
+        "web first dashboard load (page + assets, gzip)",
+        "bytes",
+        gzipped as f64,
+        plain as f64,
+        MAX_FIRST_LOAD_BYTES,
+    )
+    .note(format!(
+        "{page}: the page and its {} assets (ECharts included) as sent, bodies; raw: uncompressed",
+        assets.len()
+    ))
+    .detail("files", assets.len() + 1)
+    .detail("assets", &assets))
+}
+
+/// Sends `req` to `router` and reads the whole body.
+async fn fetch(
+    router: &Router,
+    req: Request<Body>,
+) -> Result<(StatusCode, axum::body::Bytes), BenchError> {
     let resp = router
         .clone()
         .oneshot(req)
@@ -323,5 +411,11 @@ async fn time(router: &Router, req: Request<Body>) -> Result<(StatusCode, usize)
     let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
         .await
         .map_err(ctx("reading a body"))?;
+    Ok((status, body))
+}
+
+/// Sends `req` to `router` and reads the whole body: (status, body bytes).
+async fn time(router: &Router, req: Request<Body>) -> Result<(StatusCode, usize), BenchError> {
+    let (status, body) = fetch(router, req).await?;
     Ok((status, body.len()))
 }

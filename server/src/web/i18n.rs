@@ -167,12 +167,27 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ("stats.satisfaction", "满意率", "Satisfaction"),
     ("stats.overdue", "超期办结", "Resolved late"),
     ("stats.csv", "下载表格（CSV）", "Download table (CSV)"),
-    ("stats.print", "打印月报", "Printable report"),
+    ("stats.print", "打印报告", "Printable report"),
     ("stats.print_now", "打印", "Print"),
     (
-        "stats.report_title",
+        "stats.report_title.month",
         "矛盾纠纷化解情况月报",
         "Monthly report on case resolution",
+    ),
+    (
+        "stats.report_title.quarter",
+        "矛盾纠纷化解情况季报",
+        "Quarterly report on case resolution",
+    ),
+    (
+        "stats.report_title.year",
+        "矛盾纠纷化解情况年报",
+        "Annual report on case resolution",
+    ),
+    (
+        "stats.report_title.custom",
+        "矛盾纠纷化解情况统计报告",
+        "Report on case resolution",
     ),
     (
         "stats.no_children",
@@ -1034,6 +1049,11 @@ impl Clock {
     /// `2025-01-31 09:30` in the zone.
     pub fn minute(&self, t: Timestamp) -> String {
         self.zoned(t).strftime("%Y-%m-%d %H:%M").to_string()
+    }
+
+    /// `09:30:05` in the zone.
+    pub fn time_of_day(&self, t: Timestamp) -> String {
+        self.zoned(t).strftime("%H:%M:%S").to_string()
     }
 
     /// `2025-01-31 09:30:05` in the zone.

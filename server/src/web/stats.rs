@@ -84,6 +84,16 @@ fn shape(p: &Period) -> &'static str {
     }
 }
 
+/// The message key of the printed report's title for a period of this shape.
+fn report_title(p: &Period) -> &'static str {
+    match shape(p) {
+        "month" => "stats.report_title.month",
+        "quarter" => "stats.report_title.quarter",
+        "year" => "stats.report_title.year",
+        _ => "stats.report_title.custom",
+    }
+}
+
 fn bad(field: &'static str, msg: String) -> ApiError {
     ApiError::field(BadRequestCode::InvalidQuery, field, msg)
 }
@@ -248,6 +258,8 @@ pub struct Dashboard {
     pub level: &'static str,
     /// The period, named.
     pub period_label: String,
+    /// The printed report's title key, by the period's kind (月报, 季报, 年报, 统计报告).
+    pub report_title: &'static str,
     /// The query of this view (`region=…&period=…[&as_of=…]`).
     pub qs: String,
     /// The query without the region (`period=…[&as_of=…]`), for links to other regions.
@@ -570,6 +582,7 @@ impl Dashboard {
             region: region.to_string(),
             level: t.level(&region.level()),
             period_label: t.period(&period),
+            report_title: report_title(&period),
             qs: query_string(region, &period, as_of),
             rest: format!("period={period_q}{as_of_q}"),
             as_of: as_of.as_ref().map(|(d, _)| d.clone()),
@@ -765,7 +778,7 @@ pub async fn print(
         &web,
         &v,
         Some(Page::Stats),
-        format!("{} · {}", t.s("stats.report_title"), d.period_label),
+        format!("{} · {}", t.s(d.report_title), d.period_label),
     );
     Ok(render(&PrintView {
         c,
@@ -852,6 +865,29 @@ mod tests {
             canonical(&Period::parse("2025-W05").unwrap()),
             "2025-01-27..2025-02-03"
         );
+    }
+
+    #[test]
+    fn the_printed_report_is_titled_by_the_period_kind() {
+        let zh = Tr {
+            lang: super::super::i18n::Lang::Zh,
+        };
+        let en = Tr {
+            lang: super::super::i18n::Lang::En,
+        };
+        let title = |s: &str| report_title(&Period::parse(s).unwrap());
+        assert_eq!(zh.s(title("2025-03")), "矛盾纠纷化解情况月报");
+        assert_eq!(zh.s(title("2025-Q1")), "矛盾纠纷化解情况季报");
+        assert_eq!(zh.s(title("2025")), "矛盾纠纷化解情况年报");
+        assert_eq!(
+            zh.s(title("2025-02-01..2025-02-10")),
+            "矛盾纠纷化解情况统计报告"
+        );
+        assert_eq!(
+            en.s(title("2025-Q1")),
+            "Quarterly report on case resolution"
+        );
+        assert_eq!(en.s(title("2025")), "Annual report on case resolution");
     }
 
     #[test]

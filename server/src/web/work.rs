@@ -25,6 +25,7 @@ use axum::response::{IntoResponse, Response};
 use gridcase_domain::{Actor, CaseKind, Category, Status, Timestamp};
 use gridcase_projections::{SearchQuery, Visibility};
 use serde::Deserialize;
+use serde_json::json;
 
 use super::i18n::Tr;
 use super::rows::{query_string, CaseTable};
@@ -363,12 +364,20 @@ pub async fn events(
         first: true,
         _permit: permit,
     };
-    let stream = futures::stream::unfold(live, |mut live| async move {
-        let fp = live.next_change().await?;
-        Some((
-            Ok::<Event, Infallible>(Event::default().event("change").data(fp)),
-            live,
-        ))
+    // The event carries the page's new fingerprint and the status line to show, in the
+    // page's language and the deployment's time zone (not the browser's clock).
+    let (clock, updated) = (web.clock.clone(), v.tr().s("work.updated"));
+    let stream = futures::stream::unfold(live, move |mut live| {
+        let clock = clock.clone();
+        async move {
+            let fp = live.next_change().await?;
+            let status = format!("{updated} {}", clock.time_of_day(Timestamp::now()));
+            let data = json!({ "fingerprint": fp, "status": status }).to_string();
+            Some((
+                Ok::<Event, Infallible>(Event::default().event("change").data(data)),
+                live,
+            ))
+        }
     });
     Ok(Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(20)))
