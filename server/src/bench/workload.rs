@@ -92,9 +92,10 @@ pub(crate) async fn run_command_path<L: EventLog + Clone>(
             for g in work {
                 let sub = submission(&g);
                 let t = Instant::now();
-                let e = path.execute(sub).await.map_err(|e| {
-                    BenchError::Failed(format!("case {} command {}: {e}", g.case_id, g.command_id))
-                })?;
+                let e = path
+                    .execute(sub)
+                    .await
+                    .map_err(|e| ctx(&format!("case {} command {}", g.case_id, g.command_id))(e))?;
                 latencies.push(t.elapsed());
                 if e.duplicate || e.events != g.events {
                     return Err(BenchError::Failed(format!(
@@ -258,7 +259,7 @@ pub(crate) async fn fill_sled(
                     Ok(_) => Err(BenchError::Failed(format!(
                         "case {case}: unexpected duplicate"
                     ))),
-                    Err(e) => Err(BenchError::Failed(format!("appending case {case}: {e}"))),
+                    Err(e) => Err(ctx(&format!("appending case {case}"))(e)),
                 }
             }
         },
