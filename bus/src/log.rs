@@ -133,7 +133,11 @@ pub type Cause = Arc<dyn std::error::Error + Send + Sync + 'static>;
 pub enum LogError {
     /// A stored commit was read but does not decode (bad checksum, bad MessagePack, a commit
     /// on another case's subject). The log is damaged at this position.
-    #[error("corrupt commit at position {position}{}: {reason}", case_suffix(case.as_ref()))]
+    #[error(
+        "corrupt commit at position {position}{}: {reason}; run `gridcase-replay verify` for a \
+         full report",
+        case_suffix(case.as_ref())
+    )]
     Corrupt {
         /// Where.
         position: Position,

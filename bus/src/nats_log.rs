@@ -415,8 +415,8 @@ impl NatsLog {
         self.inner.conn.jetstream.clone()
     }
 
-    /// The underlying connection, for tools and tests that need raw JetStream access.
-    #[doc(hidden)]
+    /// The underlying connection, for tests that need raw JetStream access.
+    #[cfg(feature = "test-support")]
     pub fn connection(&self) -> &Connection {
         &self.inner.conn
     }

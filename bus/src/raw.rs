@@ -104,22 +104,13 @@ pub struct RawCommit {
 impl RawCommit {
     /// Checks the CRC-32 and returns the commit bytes.
     pub fn body(&self) -> Result<&[u8], RawError> {
-        if self.value.len() < 4 {
-            return Err(RawError::Truncated(self.value.len()));
-        }
-        let (crc, body) = self.value.split_at(4);
-        let stored = u32::from_be_bytes(crc.try_into().expect("4 bytes"));
-        let computed = crc32fast::hash(body);
-        if stored != computed {
-            return Err(RawError::Checksum { stored, computed });
-        }
-        Ok(body)
+        unframe(&self.value)
     }
 
     /// Checks the framing, decodes the commit and, on NATS, checks its subject. Does not look
     /// at hashes or versions (the replay tool's `verify` does).
     pub fn decode(&self) -> Result<Committed, RawError> {
-        let c = self.decode_body(self.body()?)?;
+        let c = decode_body(self.position, self.body()?)?;
         if let Some(subject) = &self.subject {
             if subject.rsplit('.').next() != Some(c.case_id.as_str()) {
                 return Err(RawError::WrongSubject {
@@ -135,7 +126,7 @@ impl RawCommit {
     pub fn decode_ignoring_checksum(&self) -> Option<Committed> {
         self.value
             .get(4..)
-            .and_then(|body| self.decode_body(body).ok())
+            .and_then(|body| decode_body(self.position, body).ok())
     }
 
     /// The case a NATS subject names (`<prefix>.<partition>.<case id>`), if any.
@@ -168,18 +159,38 @@ impl RawCommit {
             }),
         }
     }
+}
 
-    fn decode_body(&self, body: &[u8]) -> Result<Committed, RawError> {
-        let s: StoredCommit = rmp_serde::from_slice(body)
-            .map_err(|e| RawError::Undecodable(CodecError::from(e).to_string()))?;
-        Ok(Committed {
-            position: self.position,
-            case_id: s.case_id,
-            command_id: s.command_id,
-            events: s.events,
-            fingerprint: s.fingerprint,
-        })
+/// Checks a stored value's CRC-32 and returns the commit bytes.
+fn unframe(value: &[u8]) -> Result<&[u8], RawError> {
+    if value.len() < 4 {
+        return Err(RawError::Truncated(value.len()));
     }
+    let (crc, body) = value.split_at(4);
+    let stored = u32::from_be_bytes(crc.try_into().expect("4 bytes"));
+    let computed = crc32fast::hash(body);
+    if stored != computed {
+        return Err(RawError::Checksum { stored, computed });
+    }
+    Ok(body)
+}
+
+/// [`RawCommit::decode`] on borrowed bytes, with no subject to check: the framing checked and
+/// the commit at `position` decoded (its events' bodies are not).
+pub fn decode_value(position: Position, value: &[u8]) -> Result<Committed, RawError> {
+    decode_body(position, unframe(value)?)
+}
+
+fn decode_body(position: Position, body: &[u8]) -> Result<Committed, RawError> {
+    let s: StoredCommit = rmp_serde::from_slice(body)
+        .map_err(|e| RawError::Undecodable(CodecError::from(e).to_string()))?;
+    Ok(Committed {
+        position,
+        case_id: s.case_id,
+        command_id: s.command_id,
+        events: s.events,
+        fingerprint: s.fingerprint,
+    })
 }
 
 #[cfg(test)]

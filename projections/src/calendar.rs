@@ -120,15 +120,9 @@ pub struct PeriodParseError {
     pub input: String,
 }
 
+/// `2026-03-02` (month and day may have one digit).
 fn date(s: &str) -> Option<Day> {
-    let mut it = s.split('-');
-    let y: i32 = it.next()?.parse().ok()?;
-    let m: u32 = it.next()?.parse().ok()?;
-    let d: u32 = it.next()?.parse().ok()?;
-    if it.next().is_some() {
-        return None;
-    }
-    days_from_civil(y, m, d)
+    Date::strptime("%Y-%m-%d", s).ok().map(day_of)
 }
 
 impl Period {
@@ -193,10 +187,13 @@ impl Period {
                     .ok()
                     .filter(|w| (1..=53).contains(w))
                     .ok_or_else(err)?;
-                // ISO week 1 contains 4 January; weeks start on Monday.
-                let jan4 = month_start(y * 12) + 3;
-                let weekday = (jan4 + 3).rem_euclid(7); // 0 = Monday
-                let from = jan4 - weekday + (w - 1) * 7;
+                // Week 53 of a year of 52 weeks is the next year's first, as before.
+                let monday = jiff::civil::Weekday::Monday;
+                let week1 = i16::try_from(y)
+                    .ok()
+                    .and_then(|y| jiff::civil::ISOWeekDate::new(y, 1, monday).ok())
+                    .ok_or_else(err)?;
+                let from = day_of(week1.date()) + (w - 1) * 7;
                 Ok(Period { from, to: from + 7 })
             }
             [y, m] => {

@@ -61,7 +61,10 @@ pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
 #[non_exhaustive]
 pub enum ProjectionError {
     /// A commit arrived out of order: the log or the subscription is broken.
-    #[error("expected position {expected}, got {got}: the log skipped or repeated a commit")]
+    #[error(
+        "expected position {expected}, got {got}: the log skipped or repeated a commit; run \
+         `gridcase-replay verify` for a full report"
+    )]
     Gap {
         /// The next position expected.
         expected: Position,
@@ -69,7 +72,10 @@ pub enum ProjectionError {
         got: Position,
     },
     /// An event of a commit does not decode.
-    #[error("cannot project the commit at position {position}: an event does not decode")]
+    #[error(
+        "cannot project the commit at position {position}: an event does not decode; run \
+         `gridcase-replay verify` for a full report"
+    )]
     Corrupt {
         /// Where.
         position: Position,
@@ -80,7 +86,7 @@ pub enum ProjectionError {
     /// A commit does not continue its case: its first version is not the next one.
     #[error(
         "cannot project the commit at position {position}: case {case} jumps from version \
-         {from} to {to}"
+         {from} to {to}; run `gridcase-replay verify` for a full report"
     )]
     VersionJump {
         /// Where.

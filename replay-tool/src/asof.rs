@@ -62,10 +62,7 @@ pub async fn state_at(source: &Source, case: &CaseId, as_of: Timestamp) -> Resul
             let corrupt = |reason: String| gridcase_bus::LogError::Corrupt {
                 position: c.position,
                 case: Some(case.clone()),
-                reason: format!(
-                    "version {}: {reason} (run `gridcase-replay verify`)",
-                    r.header.case_version
-                ),
+                reason: format!("version {}: {reason}", r.header.case_version),
             };
             if r.header.case_version != out.state.version + 1 {
                 return Err(corrupt(format!("follows version {}", out.state.version)).into());

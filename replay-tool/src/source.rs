@@ -108,26 +108,10 @@ impl CommitCursor {
     /// unreadable storage [`LogError::Damaged`].
     pub async fn next(&mut self) -> Result<Option<Committed>, LogError> {
         match self.raw.next_raw().await? {
-            Some(r) => Ok(Some(strict(r)?)),
+            Some(r) => Ok(Some(r.into_committed()?)),
             None => Ok(None),
         }
     }
-}
-
-/// A stored commit decoded, or [`LogError::Corrupt`] pointing at `verify`.
-fn strict(r: RawCommit) -> Result<Committed, LogError> {
-    r.into_committed().map_err(|e| match e {
-        LogError::Corrupt {
-            position,
-            case,
-            reason,
-        } => LogError::Corrupt {
-            position,
-            case,
-            reason: format!("{reason} (run `gridcase-replay verify` for a full report)"),
-        },
-        other => other,
-    })
 }
 
 impl EventLog for Source {
@@ -136,7 +120,11 @@ impl EventLog for Source {
     }
 
     async fn read_case(&self, case: &CaseId) -> Result<Vec<Committed>, LogError> {
-        self.raw_case(case).await?.into_iter().map(strict).collect()
+        self.raw_case(case)
+            .await?
+            .into_iter()
+            .map(RawCommit::into_committed)
+            .collect()
     }
 
     async fn read_from(&self, from: Position, limit: usize) -> Result<Vec<Committed>, LogError> {

@@ -250,9 +250,11 @@ impl ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        match &self {
+impl ApiError {
+    /// Logs the internal cause of a 500 or 503 (the client is told none of it); a no-op for
+    /// the others. Every answer made from an `ApiError`, as a problem or as a page, calls it.
+    pub(crate) fn log_cause(&self) {
+        match self {
             ApiError::Internal(detail) => tracing::error!(%detail, "internal error"),
             ApiError::Unavailable {
                 internal,
@@ -268,6 +270,12 @@ impl IntoResponse for ApiError {
             }
             _ => {}
         }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        self.log_cause();
         let status = self.status();
         let (expected, actual) = match &self {
             ApiError::Conflict { expected, actual } => (Some(*expected), Some(*actual)),

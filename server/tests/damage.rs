@@ -85,6 +85,29 @@ async fn serve_refuses_to_start_on_a_store_damaged_where_it_reads_at_start_up() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_refuses_to_start_on_a_flipped_byte_caught_by_the_page_checksum() {
+    let data = tempfile::tempdir().unwrap();
+    let cases = load_tiny(data.path()).await;
+    let middle = cases.len() as u64 / 2;
+    let n = needle(data.path(), middle);
+    let flipped = sled_damage::flip_bit(&data.path().join("log"), &n).unwrap();
+    assert!(!flipped.is_empty(), "the commit is in the store's files");
+    // Whether sled's recovery meets the page (opening fails) or the replay does (no snapshot
+    // yet: start-up reads the whole log), `serve` must refuse with a pointer to `verify`.
+    let out = Command::new(env!("CARGO_BIN_EXE_gridcase"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(data.path())
+        .env_remove("GRIDCASE_DATA_DIR")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("damaged"), "{stderr}");
+    assert!(stderr.contains("gridcase-replay verify"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn damage_met_later_answers_503_for_what_it_touches_only() {
     let data = tempfile::tempdir().unwrap();
     let cases = load_tiny(data.path()).await;

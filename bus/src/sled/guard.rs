@@ -15,7 +15,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::path::Path;
 use std::sync::Once;
 
-use crate::log::{LogError, Position, Reason};
+use crate::log::{LogError, Position};
 
 thread_local! {
     /// Whether this thread is inside [`guard`] (depth, for nested guards).
@@ -137,6 +137,6 @@ pub(crate) fn sled_error(
             }
         }
         sled::Error::Io(io) => LogError::storage(context, io),
-        other => LogError::storage(context, Reason(other.to_string())),
+        other => LogError::storage(context, other),
     }
 }

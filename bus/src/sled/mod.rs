@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 
-use gridcase_domain::{CaseId, CommandId, Hash};
+use gridcase_domain::{CaseId, CommandId, EventRecord, Hash};
 use tokio::sync::{oneshot, watch};
 
 use self::guard::{guard, Reading};
@@ -100,6 +100,36 @@ pub(super) fn command_key(cmd: &CommandId) -> Vec<u8> {
     let mut k = vec![PREFIX_COMMAND];
     k.extend_from_slice(cmd.as_str().as_bytes());
     k
+}
+
+/// The four writes of one commit: the commit under its position; the case index entry (the
+/// case and the commit's first version → the position); the case head (the last version, its
+/// hash, the position); the command record (the position, the last version).
+pub(super) fn commit_writes(
+    position: Position,
+    case: &CaseId,
+    command: &CommandId,
+    first_version: u64,
+    last: &EventRecord,
+    value: Vec<u8>,
+) -> [(Vec<u8>, Vec<u8>); 4] {
+    let at = position.to_be_bytes();
+    let last_version = last.header.case_version.to_be_bytes();
+    let mut ck = case_prefix(case);
+    ck.extend_from_slice(&first_version.to_be_bytes());
+    let mut hv = Vec::with_capacity(48);
+    hv.extend_from_slice(&last_version);
+    hv.extend_from_slice(&last.hash.0);
+    hv.extend_from_slice(&at);
+    let mut kv = Vec::with_capacity(16);
+    kv.extend_from_slice(&at);
+    kv.extend_from_slice(&last_version);
+    [
+        (commit_key(position).to_vec(), value),
+        (ck, at.to_vec()),
+        (head_key(case), hv),
+        (command_key(command), kv),
+    ]
 }
 
 pub(super) fn be_u64(b: &[u8]) -> u64 {
@@ -333,6 +363,62 @@ impl SledLog {
     #[cfg(feature = "test-support")]
     pub fn raw_tree(&self) -> &sled::Tree {
         &self.inner.tree
+    }
+
+    /// The keys and values the writer stored for the commit at `position` (the commit, the
+    /// case index entry, the case head as it was after the commit, the command record), from
+    /// the stored commit; `None` when there is none. The bench writes them into a bare sled
+    /// store as its raw baseline.
+    #[cfg(feature = "test-support")]
+    #[allow(clippy::type_complexity)]
+    pub fn stored_writes(
+        &self,
+        position: Position,
+    ) -> Result<Option<[(Vec<u8>, Vec<u8>); 4]>, LogError> {
+        let reading = Reading::Positions(position, position);
+        let Some(value) = self.with_tree(reading, "reading a commit", |tree| {
+            tree.get(commit_key(position))
+        })?
+        else {
+            return Ok(None);
+        };
+        let value = value.to_vec();
+        let c = RawCommit {
+            position,
+            subject: None,
+            value: value.clone(),
+        }
+        .into_committed()?;
+        let (Some(first), Some(last)) = (c.events.first(), c.events.last()) else {
+            return Err(LogError::Corrupt {
+                position,
+                case: Some(c.case_id),
+                reason: "a commit without events".into(),
+            });
+        };
+        Ok(Some(commit_writes(
+            position,
+            &c.case_id,
+            &c.command_id,
+            first.header.case_version,
+            last,
+            value,
+        )))
+    }
+
+    /// Every stored commit value with its position, in order, straight from sled (no
+    /// paging, no damage reporting): the bench's raw read baseline.
+    #[cfg(feature = "test-support")]
+    pub fn raw_commit_values(
+        &self,
+    ) -> impl Iterator<Item = Result<(Position, sled::IVec), LogError>> {
+        self.inner
+            .tree
+            .scan_prefix([PREFIX_COMMIT])
+            .map(|kv| match kv {
+                Ok((k, v)) => Ok((be_position(&k[1..]), v)),
+                Err(e) => Err(LogError::storage("scanning the log", e)),
+            })
     }
 
     /// Flushes sled's buffers (everything acknowledged is already durable; this is for tests

@@ -10,9 +10,7 @@ use gridcase_domain::{CaseId, ChainHead, CommandId, Hash};
 use tokio::sync::watch;
 
 use super::guard::{guard, Reading};
-use super::{
-    be_position, be_u64, case_prefix, command_key, commit_key, head_key, Reply, MAX_GROUP,
-};
+use super::{be_position, be_u64, command_key, commit_writes, head_key, Reply, MAX_GROUP};
 use crate::log::*;
 use crate::raw::encode_value;
 
@@ -133,22 +131,18 @@ impl Writer {
         let position = self.next;
         let last = c.events.last().expect("validated: not empty");
         let new_version = last.header.case_version;
-        batch.insert(
-            &commit_key(position),
-            encode_value(&c.case_id, &c.command_id, &c.events, c.fingerprint.as_ref())?,
+        let value = encode_value(&c.case_id, &c.command_id, &c.events, c.fingerprint.as_ref())?;
+        let writes = commit_writes(
+            position,
+            &c.case_id,
+            &c.command_id,
+            c.expected_version + 1,
+            last,
+            value,
         );
-        let mut ck = case_prefix(&c.case_id);
-        ck.extend_from_slice(&(c.expected_version + 1).to_be_bytes());
-        batch.insert(ck, &position.to_be_bytes());
-        let mut hv = Vec::with_capacity(48);
-        hv.extend_from_slice(&new_version.to_be_bytes());
-        hv.extend_from_slice(&last.hash.0);
-        hv.extend_from_slice(&position.to_be_bytes());
-        batch.insert(head_key(&c.case_id), hv);
-        let mut kv = Vec::with_capacity(16);
-        kv.extend_from_slice(&position.to_be_bytes());
-        kv.extend_from_slice(&new_version.to_be_bytes());
-        batch.insert(command_key(&c.command_id), kv);
+        for (k, v) in writes {
+            batch.insert(k, v);
+        }
         self.next = self.next.next();
         heads.insert(c.case_id.clone(), ChainHead::of(last));
         let a = Appended {

@@ -9,9 +9,9 @@ use std::time::Instant;
 use async_nats::jetstream::message::PublishMessage;
 use futures::StreamExt;
 use gridcase_bus::testing::jetstream as js;
-use gridcase_bus::{CommandPath, NatsLog, SledLog};
+use gridcase_bus::{CommandPath, NatsLog, Position, SledLog};
 
-use super::workload::{self, Applied, GroupProbe, LaneRun, WRITERS};
+use super::workload::{self, GroupProbe, LaneRun, WRITERS};
 use super::{ctx, group_digits, BenchError, Percentiles, Row, Run, Target};
 
 /// Most raw publishes awaiting their acknowledgement at once.
@@ -108,35 +108,15 @@ pub(crate) async fn embedded(run: &mut Run) -> Result<(), BenchError> {
     Ok(())
 }
 
-/// Reads back the exact commit values the engine stored and rebuilds the other three writes
-/// of each commit with the engine's keys and value sizes.
-fn commit_writes(log: &SledLog, applied: &[Applied]) -> Result<Vec<CommitWrites>, BenchError> {
-    let tree = log.raw_tree();
+/// The exact keys and values the engine stored for each applied commit (the bus rebuilds
+/// them from the stored commit, with the writer's layout).
+fn commit_writes(log: &SledLog, applied: &[Position]) -> Result<Vec<CommitWrites>, BenchError> {
     applied
         .iter()
-        .map(|a| {
-            let pos = a.position.to_be_bytes();
-            let mut pk = vec![b'P'];
-            pk.extend_from_slice(&pos);
-            let value = tree
-                .get(&pk)
+        .map(|&p| {
+            log.stored_writes(p)
                 .map_err(ctx("reading the engine's log"))?
-                .ok_or_else(|| BenchError::Failed(format!("position {} is missing", a.position)))?
-                .to_vec();
-            let mut ck = vec![b'C'];
-            ck.extend_from_slice(a.case_id.as_str().as_bytes());
-            ck.push(0);
-            ck.extend_from_slice(&a.first_version.to_be_bytes());
-            let mut vk = vec![b'V'];
-            vk.extend_from_slice(a.case_id.as_str().as_bytes());
-            let mut vv = a.version.to_be_bytes().to_vec();
-            vv.extend_from_slice(&a.last_hash.0);
-            vv.extend_from_slice(&pos);
-            let mut kk = vec![b'K'];
-            kk.extend_from_slice(a.command_id.as_str().as_bytes());
-            let mut kv = pos.to_vec();
-            kv.extend_from_slice(&a.version.to_be_bytes());
-            Ok([(pk, value), (ck, pos.to_vec()), (vk, vv), (kk, kv)])
+                .ok_or_else(|| BenchError::Failed(format!("position {p} is missing")))
         })
         .collect()
 }
@@ -271,7 +251,7 @@ pub(crate) async fn nats(run: &mut Run) -> Result<(), BenchError> {
         .detail("raw_64_in_flight_seconds", raw64_secs)
         .detail("raw_64_in_flight_commands_per_s", raw64_rate)
         .detail("last_message_request", rtt.last_msg)
-        .detail("case_read_ordered_consumer", rtt.read_case)
+        .detail("case_read_subject", rtt.read_case)
         .detail("single_publish_and_ack", publish)
         .detail("server_version", conn.server_version.to_string())
         .detail(
@@ -342,8 +322,8 @@ struct RoundTrips {
     /// Last message on a case's subject from the stream leader (`NatsLog::append` asks only
     /// when it knows nothing of the case: after its own appends and reads it knows the head).
     last_msg: Percentiles,
-    /// A whole case through an ordered consumer (`NatsLog::read_case`, on a command-path
-    /// cache miss).
+    /// A whole case through batched direct gets by subject (`read_subject`, as
+    /// `NatsLog::read_case` reads on a command-path cache miss; no consumer).
     read_case: Percentiles,
 }
 

@@ -83,7 +83,7 @@ pub async fn run_child(
         }
         ChildMode::RawScan => {
             let t = Instant::now();
-            raw_scan(sled_log.raw_tree())?;
+            raw_scan(&sled_log)?;
             t.elapsed().as_secs_f64()
         }
     };

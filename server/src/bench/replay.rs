@@ -5,11 +5,10 @@ use std::time::Instant;
 use async_nats::jetstream::consumer::pull::OrderedConfig;
 use async_nats::jetstream::consumer::DeliverPolicy;
 use futures::StreamExt;
+use gridcase_bus::raw::decode_value;
 use gridcase_bus::testing::jetstream as js;
-use gridcase_bus::{EventLog, Position};
-use gridcase_domain::{CaseId, CommandId, EventRecord};
+use gridcase_bus::{EventLog, Position, SledLog};
 use gridcase_projections::{Calendar, Projection};
-use serde::Deserialize;
 
 use super::workload;
 use super::{append, child, ctx, group_digits, BenchError, Row, Run, Target};
@@ -17,40 +16,24 @@ use super::{append, child, ctx, group_digits, BenchError, Row, Run, Target};
 /// The events/s the embedded rebuild must reach.
 pub(crate) const MIN_REPLAY_EVENTS_PER_S: f64 = 300_000.0;
 
-/// A stored commit, decoded independently of the engine (same MessagePack, named fields).
-#[derive(Deserialize)]
-struct RawCommit {
-    #[allow(dead_code)]
-    case_id: CaseId,
-    #[allow(dead_code)]
-    command_id: CommandId,
-    events: Vec<EventRecord>,
-}
-
-/// Checks and strips the CRC-32 framing, decodes the commit and every event body. Returns
-/// the number of events.
-pub(crate) fn raw_decode(value: &[u8]) -> Result<u64, BenchError> {
-    if value.len() < 4 {
-        return Err(BenchError::new("a stored commit shorter than its CRC"));
-    }
-    let (crc, body) = value.split_at(4);
-    if crc32fast::hash(body).to_be_bytes() != crc {
-        return Err(BenchError::new("a stored commit fails its CRC"));
-    }
-    let c: RawCommit = rmp_serde::from_slice(body).map_err(ctx("decoding a stored commit"))?;
+/// Checks the CRC-32 framing of the stored commit at `position`, decodes it and every event
+/// body (with the bus's decoder of the stored format, not the engine's readers). Returns the
+/// number of events.
+pub(crate) fn raw_decode(position: Position, value: &[u8]) -> Result<u64, BenchError> {
+    let c = decode_value(position, value).map_err(ctx("decoding a stored commit"))?;
     for r in &c.events {
         r.decode().map_err(ctx("decoding an event body"))?;
     }
     Ok(c.events.len() as u64)
 }
 
-/// Raw scan of a sled log: every commit value in key order, CRC checked, decoded.
-/// Returns (commits, events).
-pub(crate) fn raw_scan(tree: &sled::Tree) -> Result<(u64, u64), BenchError> {
+/// Raw scan of a sled log: every commit value straight from sled in key order, CRC checked,
+/// decoded. Returns (commits, events).
+pub(crate) fn raw_scan(log: &SledLog) -> Result<(u64, u64), BenchError> {
     let (mut commits, mut events) = (0, 0);
-    for kv in tree.scan_prefix([b'P']) {
-        let (_, v) = kv.map_err(ctx("scanning the log"))?;
-        events += raw_decode(&v)?;
+    for kv in log.raw_commit_values() {
+        let (position, v) = kv.map_err(ctx("scanning the log"))?;
+        events += raw_decode(position, &v)?;
         commits += 1;
     }
     Ok((commits, events))
@@ -78,11 +61,10 @@ async fn embedded(run: &mut Run) -> Result<(), BenchError> {
     let scale = run.sizes.replay;
     let (dir, log, filled) = workload::new_filled_sled(run, "replay-log", scale).await?;
     let events = filled.events as f64;
-    let tree = log.raw_tree().clone();
 
     // Warm-up (and a cold-ish raw figure): the log's pages into the OS and sled caches.
     let t = Instant::now();
-    let (_, raw_events) = raw_scan(&tree)?;
+    let (_, raw_events) = raw_scan(&log)?;
     let raw_first = t.elapsed().as_secs_f64();
     if raw_events != filled.events {
         return Err(BenchError::Failed(format!(
@@ -122,7 +104,7 @@ async fn embedded(run: &mut Run) -> Result<(), BenchError> {
         engine_secs = engine_secs.min(rebuild(&log, &proj_dir).await?);
         store_written = child::io_write_bytes().saturating_sub(written_before);
         let t = Instant::now();
-        raw_scan(&tree)?;
+        raw_scan(&log)?;
         raw_secs = raw_secs.min(t.elapsed().as_secs_f64());
     }
 
@@ -131,7 +113,6 @@ async fn embedded(run: &mut Run) -> Result<(), BenchError> {
     let store_bytes = dir_bytes(&proj_dir);
     let log_bytes = dir_bytes(&dir);
     let store = StoreStats::read(&proj_dir).await;
-    drop(tree);
     drop(log);
     if !run.opts.keep {
         // These are big (the projection store especially): free the disk for the next suites.
@@ -259,8 +240,9 @@ async fn raw_read(
             .await
             .ok_or_else(|| BenchError::new("the ordered consumer ended early"))?
             .map_err(ctx("reading the stream"))?;
-        events += raw_decode(&m.payload)?;
         n += 1;
+        // The stream allows no deletes: the n-th message is at sequence n.
+        events += raw_decode(Position::new(n), &m.payload)?;
     }
     Ok((n, events))
 }

@@ -47,26 +47,14 @@ pub(crate) fn materialize(scale: Scale, seed: u64) -> Workload {
     }
 }
 
-/// One command as applied by the engine.
-#[derive(Debug, Clone)]
-pub(crate) struct Applied {
-    pub case_id: CaseId,
-    pub command_id: CommandId,
-    /// The case version of the commit's first event.
-    pub first_version: u64,
-    pub position: Position,
-    /// The case version after the commit.
-    pub version: u64,
-    pub last_hash: Hash,
-}
-
 /// What a run of the command path did.
 pub(crate) struct LaneRun {
     pub commands: u64,
     pub events: u64,
     pub seconds: f64,
     pub latencies: Vec<Duration>,
-    pub applied: Vec<Applied>,
+    /// Where the engine appended each command's commit, in order.
+    pub applied: Vec<Position>,
 }
 
 /// Pushes `commits` through `path` with `lanes` concurrent writers, each owning the cases
@@ -92,9 +80,10 @@ pub(crate) async fn run_command_path<L: EventLog + Clone>(
             for g in work {
                 let sub = submission(&g);
                 let t = Instant::now();
-                let e = path.execute(sub).await.map_err(|e| {
-                    BenchError::Failed(format!("case {} command {}: {e}", g.case_id, g.command_id))
-                })?;
+                let e = path
+                    .execute(sub)
+                    .await
+                    .map_err(|e| ctx(&format!("case {} command {}", g.case_id, g.command_id))(e))?;
                 latencies.push(t.elapsed());
                 if e.duplicate || e.events != g.events {
                     return Err(BenchError::Failed(format!(
@@ -104,14 +93,7 @@ pub(crate) async fn run_command_path<L: EventLog + Clone>(
                     )));
                 }
                 events += e.events.len() as u64;
-                applied.push(Applied {
-                    case_id: g.case_id,
-                    command_id: g.command_id,
-                    first_version: g.expected_version + 1,
-                    position: e.position,
-                    version: e.version,
-                    last_hash: e.events.last().map_or(Hash::ZERO, |r| r.hash),
-                });
+                applied.push(e.position);
             }
             Ok::<_, BenchError>((latencies, applied, events))
         }));
@@ -131,7 +113,7 @@ pub(crate) async fn run_command_path<L: EventLog + Clone>(
         run.events += events;
     }
     run.seconds = started.elapsed().as_secs_f64();
-    run.applied.sort_by_key(|a| a.position);
+    run.applied.sort_unstable();
     Ok(run)
 }
 
@@ -258,7 +240,7 @@ pub(crate) async fn fill_sled(
                     Ok(_) => Err(BenchError::Failed(format!(
                         "case {case}: unexpected duplicate"
                     ))),
-                    Err(e) => Err(BenchError::Failed(format!("appending case {case}: {e}"))),
+                    Err(e) => Err(ctx(&format!("appending case {case}"))(e)),
                 }
             }
         },

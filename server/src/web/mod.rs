@@ -366,6 +366,8 @@ impl WebError {
     /// An error for a signed-in viewer.
     pub fn new(web: &WebApp, v: &Viewer, e: impl Into<ApiError>) -> WebError {
         let e = e.into();
+        // The page says none of a 500's or 503's cause: the log keeps it.
+        e.log_cause();
         let t = v.tr();
         let detail = match &e {
             ApiError::Rejected(r) | ApiError::Denied(r) => {
