@@ -263,13 +263,15 @@ pub fn build_app(
 }
 
 /// The people the server knows by name: every token's actor, the configured staff, and with
-/// `demo_roster` the fixtures' generated roster.
+/// `demo_roster` the fixtures' generated roster. An actor without a configured name is shown
+/// by its id — a generated name only for the demo.
 fn directory(cfg: &Config, extra_tokens: &[(String, Actor)]) -> Directory {
     let named = |actor: &Actor, name: Option<&str>| {
-        let name = name.map_or_else(
-            || gridcase_fixtures::Roster::name_of(actor.id()),
-            str::to_owned,
-        );
+        let name = match name {
+            Some(name) => name.to_owned(),
+            None if cfg.demo_roster => gridcase_fixtures::Roster::name_of(actor.id()),
+            None => actor.id().as_str().to_owned(),
+        };
         Person::new(actor, name)
     };
     let people = cfg

@@ -130,6 +130,8 @@ async fn my_work_is_what_each_role_works_on() {
 
     let me = h.read("/api/v1/me", MED1).await;
     assert_eq!(me["id"], "med-1");
+    // No name configured and no demo roster: the id, not a name made up by the fixtures.
+    assert_eq!(me["name"], "med-1", "{me}");
     assert_eq!(me["role"], "mediator");
     assert_eq!(me["views"][0], "mediations");
     // The mediator sees the mediation assigned to them; another mediator sees nothing.
