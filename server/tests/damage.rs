@@ -55,6 +55,22 @@ fn needle(data: &Path, position: u64) -> Vec<u8> {
     raw.value[raw.value.len() - 48..].to_vec()
 }
 
+/// `gridcase serve` on `data` exits 2 saying the store is damaged and what to run, without a
+/// panic.
+fn assert_serve_refuses_to_start(data: &Path) {
+    let out = Command::new(env!("CARGO_BIN_EXE_gridcase"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(data)
+        .env_remove("GRIDCASE_DATA_DIR")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("damaged"), "{stderr}");
+    assert!(stderr.contains("gridcase-replay verify"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
 fn config(data: &Path) -> Config {
     Config {
         listen: "127.0.0.1:0".parse().unwrap(),
@@ -71,17 +87,7 @@ async fn serve_refuses_to_start_on_a_store_damaged_where_it_reads_at_start_up() 
     let n = needle(data.path(), middle);
     sled_damage::garble_with_valid_checksum(&data.path().join("log"), &n).unwrap();
     // No projection snapshot yet: start-up replays the whole log and meets the damage.
-    let out = Command::new(env!("CARGO_BIN_EXE_gridcase"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
-        .arg(data.path())
-        .env_remove("GRIDCASE_DATA_DIR")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("damaged"), "{stderr}");
-    assert!(stderr.contains("gridcase-replay verify"), "{stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_serve_refuses_to_start(data.path());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -94,17 +100,7 @@ async fn serve_refuses_to_start_on_a_flipped_byte_caught_by_the_page_checksum() 
     assert!(!flipped.is_empty(), "the commit is in the store's files");
     // Whether sled's recovery meets the page (opening fails) or the replay does (no snapshot
     // yet: start-up reads the whole log), `serve` must refuse with a pointer to `verify`.
-    let out = Command::new(env!("CARGO_BIN_EXE_gridcase"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
-        .arg(data.path())
-        .env_remove("GRIDCASE_DATA_DIR")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("damaged"), "{stderr}");
-    assert!(stderr.contains("gridcase-replay verify"), "{stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_serve_refuses_to_start(data.path());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
