@@ -231,8 +231,8 @@ pub struct Projector {
     pub(crate) checkpoint: Position,
     /// Reused per commit (no allocation per commit).
     changes: Vec<Change>,
-    /// Activity by acting unit of the commit being applied: (unit, day, counts); reused.
-    unit_changes: Vec<(RegionCode, Day, Counts)>,
+    /// Activity by acting unit of the commit being applied: (unit, day, slot mask); reused.
+    unit_changes: Vec<(RegionCode, Day, u64)>,
     /// Opens sealed summaries for the text index ([`Projector::set_text_opener`]).
     pub(crate) opener: Option<Arc<dyn TextOpener>>,
 }
@@ -389,6 +389,16 @@ fn activity(
     })
 }
 
+/// The aggregates a change on `day` at `location` adds to: the day of the location and of
+/// every region above it, and the month of those that keep months.
+fn rollup_keys(location: RegionCode, day: Day) -> impl Iterator<Item = AggKey> {
+    let month = month_of(day);
+    location.self_and_ancestors().flat_map(move |region| {
+        let month = has_month_buckets(region.level()).then_some((region, Bucket::Month(month)));
+        std::iter::once((region, Bucket::Day(day))).chain(month)
+    })
+}
+
 impl Projector {
     /// An empty projection bucketing days in `calendar`.
     pub fn new(calendar: Calendar) -> Projector {
@@ -531,12 +541,13 @@ impl Projector {
             }
             if let Some(change) = activity(calendar, &entry.state, &r.header, event, registered_at)
             {
+                let slots = change.counts.slot_mask();
                 entry.acted.push(Acted {
                     day: change.day,
-                    slots: change.counts.slot_mask(),
+                    slots,
                     ttr: change.ttr.map(|(l, ms, _)| (l, ms)),
                 });
-                unit_changes.push((r.header.actor.unit(), change.day, change.counts.clone()));
+                unit_changes.push((r.header.actor.unit(), change.day, slots));
                 push_change(&mut changes, change);
             }
             entry.updated_at = r.header.recorded_at;
@@ -598,8 +609,8 @@ impl Projector {
         for ch in &changes {
             self.add_everywhere(ch);
         }
-        for (unit, day, counts) in &unit_changes {
-            self.add_unit_activity(*unit, *day, counts);
+        for &(unit, day, slots) in &unit_changes {
+            self.add_unit_activity(unit, day, slots);
         }
         self.changes = changes;
         self.unit_changes = unit_changes;
@@ -613,48 +624,27 @@ impl Projector {
         if delta.is_empty() && ch.ttr.is_none() {
             return;
         }
-        let month = month_of(ch.day);
-        for region in ch.location.self_and_ancestors() {
-            let buckets = [Bucket::Day(ch.day), Bucket::Month(month)];
-            let n = if has_month_buckets(region.level()) {
-                2
-            } else {
-                1
-            };
-            for bucket in &buckets[..n] {
-                let key = (region, *bucket);
-                let cells = self.aggregates.entry(key).or_default();
-                cells.add(&delta, &ch.dims, 1);
-                if let Some((level, ms, sign)) = ch.ttr {
-                    cells.add_ttr(level, ms, sign);
-                }
-                if cells.is_empty() {
-                    self.aggregates.remove(&key);
-                }
+        for key in rollup_keys(ch.location, ch.day) {
+            let cells = self.aggregates.entry(key).or_default();
+            cells.add(&delta, &ch.dims, 1);
+            if let Some((level, ms, sign)) = ch.ttr {
+                cells.add_ttr(level, ms, sign);
+            }
+            if cells.is_empty() {
+                self.aggregates.remove(&key);
             }
         }
     }
 
-    /// Adds the activity of a unit to its day and month aggregates and its ancestors'.
-    fn add_unit_activity(&mut self, unit: RegionCode, day: Day, counts: &Counts) {
-        let delta = counts.delta();
-        if delta.is_empty() {
-            return;
-        }
-        let month = month_of(day);
-        for region in unit.self_and_ancestors() {
-            let buckets = [Bucket::Day(day), Bucket::Month(month)];
-            let n = if has_month_buckets(region.level()) {
-                2
-            } else {
-                1
-            };
-            for bucket in &buckets[..n] {
-                self.unit_aggregates
-                    .entry((region, *bucket))
-                    .or_default()
-                    .add(&delta, &[], 1);
-            }
+    /// Adds one event's activity (its [`Counts::slot_mask`]) to the acting unit's day and month
+    /// aggregates and its ancestors'.
+    fn add_unit_activity(&mut self, unit: RegionCode, day: Day, slots: u64) {
+        let delta = Counts::from_slot_mask(slots).delta();
+        for key in rollup_keys(unit, day) {
+            self.unit_aggregates
+                .entry(key)
+                .or_default()
+                .add(&delta, &[], 1);
         }
     }
 
