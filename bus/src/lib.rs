@@ -6,7 +6,8 @@
 //!   expected version (typed [`Conflict`] otherwise), read a case, read everything from a
 //!   [`Position`], subscribe (catch-up then live, no gap, no duplicate), the head.
 //! - [`Position`]: a commit's place in the global order, a newtype over the number (the
-//!   stream sequence on NATS); [`LogError`] keeps its cause (kind + source).
+//!   stream sequence on NATS); [`LogError`] keeps its cause (kind + source; a corrupt commit's
+//!   is a typed [`Corruption`]).
 //! - [`SledLog`]: the embedded default; single writer with group commit, durable before
 //!   acknowledgement.
 //! - [`NatsLog`]: NATS JetStream (server ≥ 2.11), the system of record beyond one machine; one
@@ -16,7 +17,8 @@
 //!   ([`DEFAULT_API_PREFIX`], or a domain's); a case is read with batched direct gets, never a
 //!   consumer per read.
 //! - [`AnyLog`]: either backend, chosen at run time; its raw readers ([`AnyLog::raw_from`],
-//!   [`AnyLog::raw_case`], [`SledLog::index_entries`]) serve the auditors' tool.
+//!   [`AnyLog::raw_case`], [`SledLog::index_entries`]) and the embedded store's index check
+//!   ([`IndexCheck`], against the commits a reader saw) serve the auditors' tool.
 //! - [`raw`]: the one home of the storage format (the stored commit and its CRC framing) and
 //!   [`RawCommit`], a stored value read without stopping at damage.
 //! - [`CommandPath`]: load a case (bounded cache), decide, append, re-decide on conflict.
@@ -39,12 +41,13 @@ pub use command_path::{
 };
 pub use log::{
     validate_commit, AppendError, Appended, Cause, Commit, CommitStream, Committed, Conflict,
-    EventLog, ExpectedVersion, Fingerprint, InvalidCommit, LogError, Reason,
+    Corruption, EventLog, ExpectedVersion, Fingerprint, InvalidCommit, LogError, Reason,
 };
 pub use nats::jetstream::{ServerVersion, DEFAULT_API_PREFIX, MIN_SERVER_VERSION};
 pub use nats_log::{NatsLog, NatsRawCursor, NatsSettings};
 pub use position::Position;
 pub use raw::{RawCommit, RawError};
 pub use sled::{
-    Compacted, EntryBytes, IndexCursor, IndexEntry, SledLog, SledRawCursor, SpaceUsage,
+    CommitIndex, Compacted, EntryBytes, HeadProblem, Holds, IndexCheck, IndexCursor, IndexEntry,
+    IndexFinding, SledLog, SledRawCursor, SpaceUsage,
 };

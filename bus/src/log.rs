@@ -11,8 +11,10 @@ use std::sync::Arc;
 
 use futures::Stream;
 use gridcase_domain::{
-    chain, CaseId, ChainHead, CommandId, EventRecord, Hash, LinkError, RegionCode,
+    chain, CaseId, ChainHead, CodecError, CommandId, EventRecord, Hash, LinkError, RegionCode,
 };
+
+use crate::raw::RawError;
 use serde::{Deserialize, Serialize};
 
 pub use crate::position::Position;
@@ -132,10 +134,10 @@ pub type Cause = Arc<dyn std::error::Error + Send + Sync + 'static>;
 #[non_exhaustive]
 pub enum LogError {
     /// A stored commit was read but does not decode (bad checksum, bad MessagePack, a commit
-    /// on another case's subject). The log is damaged at this position.
+    /// on another case's subject, an event that does not decode). The log is damaged at this
+    /// position; the cause says how.
     #[error(
-        "corrupt commit at position {position}{}: {reason}; run `gridcase-replay verify` for a \
-         full report",
+        "corrupt commit at position {position}{} (run `gridcase-replay verify` for a full report)",
         case_suffix(case.as_ref())
     )]
     Corrupt {
@@ -143,8 +145,9 @@ pub enum LogError {
         position: Position,
         /// The case, when the stored bytes or the NATS subject name it.
         case: Option<CaseId>,
-        /// What the decoder said.
-        reason: String,
+        /// What is wrong with it.
+        #[source]
+        cause: Corruption,
     },
     /// The storage itself could not be read: the embedded store's own page checksum failed or
     /// its pages do not parse. `location` names what could not be read (a file offset, or a
@@ -184,6 +187,51 @@ pub enum LogError {
     /// The log was closed.
     #[error("the event log is closed")]
     Closed,
+}
+
+/// What is wrong with a stored commit that was read: the cause of [`LogError::Corrupt`].
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Corruption {
+    /// Its stored bytes: framing, checksum, MessagePack, subject.
+    #[error(transparent)]
+    Stored(#[from] RawError),
+    /// The commit decodes but one of its events does not.
+    #[error("event version {version} does not decode")]
+    Event {
+        /// The event's case version.
+        version: u64,
+        /// The codec's complaint.
+        #[source]
+        source: Arc<CodecError>,
+    },
+    /// An event's version does not follow the one before it.
+    #[error("event version {version} follows version {previous}")]
+    VersionGap {
+        /// The event's case version.
+        version: u64,
+        /// The version before it.
+        previous: u64,
+    },
+    /// The case index names a position that holds no commit.
+    #[error("the case index names a missing commit")]
+    MissingCommit,
+    /// A stored commit with no events.
+    #[error("a commit without events")]
+    NoEvents,
+    /// NATS reported a duplicate of a message it does not have.
+    #[error("the server reported a duplicate of a message it does not have")]
+    UnknownDuplicate,
+}
+
+impl Corruption {
+    /// An event (at case `version`) that does not decode.
+    pub fn event(version: u64, source: CodecError) -> Corruption {
+        Corruption::Event {
+            version,
+            source: Arc::new(source),
+        }
+    }
 }
 
 fn case_suffix(case: Option<&CaseId>) -> String {

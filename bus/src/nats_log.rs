@@ -557,7 +557,7 @@ impl NatsLog {
             None => Err(LogError::Corrupt {
                 position: Position::new(seq),
                 case: None,
-                reason: "the server reported a duplicate of a message it does not have".into(),
+                cause: Corruption::UnknownDuplicate,
             }),
         }
     }

@@ -12,6 +12,8 @@
 //! [`RawCommit::into_committed`], which turns any of them into [`LogError::Corrupt`] naming
 //! the case when the subject or the bytes tell it.
 
+use std::sync::Arc;
+
 use gridcase_domain::{CaseId, CodecError, CommandId, EventRecord};
 use serde::{Deserialize, Serialize};
 
@@ -63,7 +65,7 @@ pub fn frame(body: &[u8]) -> Vec<u8> {
 }
 
 /// Why a stored value is not a commit.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum RawError {
     /// Shorter than the 4-byte checksum.
@@ -78,8 +80,8 @@ pub enum RawError {
         computed: u32,
     },
     /// The bytes are not a commit.
-    #[error("undecodable commit: {0}")]
-    Undecodable(String),
+    #[error("undecodable commit")]
+    Undecodable(#[source] Arc<CodecError>),
     /// A NATS message on a subject that is not its case's.
     #[error("a commit of case {case} stored on subject {subject}")]
     WrongSubject {
@@ -155,7 +157,7 @@ impl RawCommit {
                     }
                     _ => self.case_hint(),
                 },
-                reason: e.to_string(),
+                cause: e.into(),
             }),
         }
     }
@@ -183,7 +185,7 @@ pub fn decode_value(position: Position, value: &[u8]) -> Result<Committed, RawEr
 
 fn decode_body(position: Position, body: &[u8]) -> Result<Committed, RawError> {
     let s: StoredCommit = rmp_serde::from_slice(body)
-        .map_err(|e| RawError::Undecodable(CodecError::from(e).to_string()))?;
+        .map_err(|e| RawError::Undecodable(Arc::new(CodecError::from(e))))?;
     Ok(Committed {
         position,
         case_id: s.case_id,
@@ -196,6 +198,7 @@ fn decode_body(position: Position, body: &[u8]) -> Result<Committed, RawError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::log::Corruption;
 
     fn raw(value: Vec<u8>, subject: Option<&str>) -> RawCommit {
         RawCommit {
@@ -207,13 +210,28 @@ mod tests {
 
     #[test]
     fn a_damaged_value_names_its_case_from_the_subject() {
-        let e = raw(vec![1, 2, 3, 4, 5], Some("gridcase.cases.330802.c-1"))
+        let e = raw(frame(&[0xc1]), Some("gridcase.cases.330802.c-1"))
             .into_committed()
             .unwrap_err();
         match e {
-            LogError::Corrupt { position, case, .. } => {
+            LogError::Corrupt {
+                position,
+                ref case,
+                ref cause,
+            } => {
                 assert_eq!(position.get(), 7);
-                assert_eq!(case.map(|c| c.to_string()).as_deref(), Some("c-1"));
+                assert_eq!(case.as_ref().map(|c| c.as_str()), Some("c-1"));
+                assert!(matches!(
+                    cause,
+                    Corruption::Stored(RawError::Undecodable(_))
+                ));
+                // The cause is the error's source, down to the decoder's own words.
+                let chain = gridcase_domain::error_chain(&e);
+                assert!(
+                    chain.starts_with("corrupt commit at position 7 (case c-1)")
+                        && chain.contains(": undecodable commit: undecodable record: "),
+                    "{chain}"
+                );
             }
             other => panic!("{other:?}"),
         }
@@ -221,9 +239,12 @@ mod tests {
 
     #[test]
     fn framing_is_checked() {
-        assert_eq!(raw(vec![1, 2], None).body(), Err(RawError::Truncated(2)));
+        assert!(matches!(
+            raw(vec![1, 2], None).body(),
+            Err(RawError::Truncated(2))
+        ));
         let mut v = frame(b"abc");
-        assert_eq!(raw(v.clone(), None).body(), Ok(&b"abc"[..]));
+        assert_eq!(raw(v.clone(), None).body().unwrap(), &b"abc"[..]);
         v[5] ^= 1;
         assert!(matches!(
             raw(v, None).body(),

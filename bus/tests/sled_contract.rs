@@ -231,3 +231,50 @@ async fn compacting_refuses_a_store_open_for_writing_and_a_used_destination() {
     ));
     assert!(!other.exists());
 }
+
+/// The index check finds nothing when it was shown every commit; when one was not read, each
+/// index entry naming its position is a finding, and so is its case's head, which ends where
+/// no commit read ends.
+#[tokio::test]
+async fn the_index_check_agrees_with_a_whole_store_and_names_what_it_was_not_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = SledLog::open(dir.path()).unwrap();
+    for i in 0..6 {
+        contract::append_next(&log, &format!("c{}", i % 2), &format!("cmd{i}"), 2)
+            .await
+            .unwrap();
+    }
+    let (commits, _, _) = stored(&log);
+    let findings = |skip: Option<Position>| {
+        let mut check = IndexCheck::new();
+        for raw in &commits {
+            if Some(raw.position) != skip {
+                check.commit(raw.position, &raw.clone().into_committed().unwrap());
+            }
+        }
+        let mut found = Vec::new();
+        check.run(&log, |f| found.push(f)).unwrap();
+        found
+    };
+    assert!(findings(None).is_empty(), "{:?}", findings(None));
+
+    // The last commit of case c1 (position 6, versions 5..=6) not read: both index entries
+    // name a position with no commit read, and c1's head ends at 6 while what was read of c1
+    // ends at version 4.
+    let found = findings(Some(Position::new(6)));
+    assert!(
+        matches!(
+            &found[..],
+            [
+                IndexFinding::CaseEntry { position: p1, holds: Holds::Nothing, version: 5, .. },
+                IndexFinding::CommandEntry { position: p2, version: 6, .. },
+                IndexFinding::Head {
+                    position: p3,
+                    problem: HeadProblem::EndsAt { version: 4, .. },
+                    ..
+                },
+            ] if p1.get() == 6 && p2.get() == 6 && p3.get() == 6
+        ),
+        "{found:?}"
+    );
+}

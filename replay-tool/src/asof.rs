@@ -5,7 +5,7 @@
 //! after T; a later event recorded earlier (a clock that stepped back) is not applied out of
 //! order, so the state is always one the case actually passed through.
 
-use gridcase_bus::{EventLog, Position};
+use gridcase_bus::{Corruption, EventLog, LogError, Position};
 use gridcase_domain::{CaseId, CaseState, Envelope, Timestamp};
 use serde::Serialize;
 
@@ -59,15 +59,20 @@ pub async fn state_at(source: &Source, case: &CaseId, as_of: Timestamp) -> Resul
                 done = true;
                 break;
             }
-            let corrupt = |reason: String| gridcase_bus::LogError::Corrupt {
+            let corrupt = |cause: Corruption| LogError::Corrupt {
                 position: c.position,
                 case: Some(case.clone()),
-                reason: format!("version {}: {reason}", r.header.case_version),
+                cause,
             };
-            if r.header.case_version != out.state.version + 1 {
-                return Err(corrupt(format!("follows version {}", out.state.version)).into());
+            let version = r.header.case_version;
+            if version != out.state.version + 1 {
+                return Err(corrupt(Corruption::VersionGap {
+                    version,
+                    previous: out.state.version,
+                })
+                .into());
             }
-            let env = Envelope::try_from(r).map_err(|e| corrupt(e.to_string()))?;
+            let env = Envelope::try_from(r).map_err(|e| corrupt(Corruption::event(version, e)))?;
             out.state.apply(&env);
             out.events_applied += 1;
             out.position = Some(c.position);

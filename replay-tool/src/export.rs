@@ -25,7 +25,7 @@ use std::collections::HashSet;
 use std::io::Write;
 
 use clap::ValueEnum;
-use gridcase_bus::{EventLog, Position};
+use gridcase_bus::{Corruption, EventLog, Position};
 use gridcase_domain::{CaseId, Event, EventRecord, RegionCode, Timestamp};
 use gridcase_projections::{Calendar, Period};
 use gridcase_regions::RegionsConfig;
@@ -181,7 +181,7 @@ async fn region_cases(source: &Source, region: RegionCode) -> Result<HashSet<Cas
                     return Err(gridcase_bus::LogError::Corrupt {
                         position: c.position,
                         case: Some(c.case_id.clone()),
-                        reason: format!("version {}: {e}", r.header.case_version),
+                        cause: Corruption::event(r.header.case_version, e),
                     }
                     .into())
                 }
@@ -199,7 +199,7 @@ pub fn row(position: Position, r: &EventRecord, redact: bool) -> Result<Map<Stri
     let event = r.decode().map_err(|e| gridcase_bus::LogError::Corrupt {
         position,
         case: Some(r.header.case_id.clone()),
-        reason: format!("version {}: {e}", r.header.case_version),
+        cause: Corruption::event(r.header.case_version, e),
     })?;
     let facts = if redact {
         crate::redact::facts(&event)

@@ -17,10 +17,12 @@
 //! Every call into sled goes through `guard`, so a damaged store is a
 //! [`LogError::Damaged`] naming what could not be read — never a panic. For auditors,
 //! [`SledLog::raw_from`] reads stored commits past damage and [`SledLog::index_entries`]
-//! reads the indexes, typed. [`SledLog::space_usage`] says where the disk space goes, and
+//! reads the indexes, typed; [`IndexCheck`] checks them against the commits read.
+//! [`SledLog::space_usage`] says where the disk space goes, and
 //! [`SledLog::compact_into`] copies a store opened read-only into much less of it.
 
 mod guard;
+mod index_check;
 mod space;
 mod writer;
 
@@ -33,6 +35,7 @@ use gridcase_domain::{CaseId, CommandId, EventRecord, Hash};
 use tokio::sync::{oneshot, watch};
 
 use self::guard::{guard, Reading};
+pub use self::index_check::{CommitIndex, HeadProblem, Holds, IndexCheck, IndexFinding};
 pub use self::space::{Compacted, EntryBytes, SpaceUsage};
 use self::writer::Writer;
 use crate::log::*;
@@ -328,7 +331,7 @@ impl SledLog {
                     return Err(LogError::Corrupt {
                         position: p,
                         case: Some(case.clone()),
-                        reason: "the case index names a missing commit".into(),
+                        cause: Corruption::MissingCommit,
                     })
                 }
             }
@@ -393,7 +396,7 @@ impl SledLog {
             return Err(LogError::Corrupt {
                 position,
                 case: Some(c.case_id),
-                reason: "a commit without events".into(),
+                cause: Corruption::NoEvents,
             });
         };
         Ok(Some(commit_writes(

@@ -31,7 +31,8 @@
 //!
 //! In files: `report.rs` (the [`Report`]: what was found, and how it is printed), `pass.rs` (the
 //! pass over the log and the per-case chains), `indexes.rs` (the embedded store's indexes
-//! against the commits read), `projections.rs` ([`check_projections`]: the live projection
+//! against the commits read: the check is the bus's `IndexCheck`, this turns its findings into
+//! problems), `projections.rs` ([`check_projections`]: the live projection
 //! against a rebuild).
 
 mod indexes;

@@ -2,11 +2,11 @@
 //! position; each case's chain followed as its commits come.
 
 use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash as _, Hasher};
 
-use gridcase_bus::{LogError, Position, RawCommit, RawError, SledLog};
+use gridcase_bus::{IndexCheck, LogError, Position, RawCommit, RawError, SledLog};
 use gridcase_domain::{chain, CaseId, ChainHead, Event, EventId, Hash, LinkError, Timestamp};
 
-use super::indexes::{case_fp, command_fp, fingerprint};
 use super::report::{problem, Kind, Problem};
 use super::Options;
 
@@ -24,8 +24,8 @@ pub(super) struct Track {
     pub(super) in_region: bool,
     /// The next event is taken as the new baseline (after an unreadable commit).
     pub(super) resync: bool,
+    /// A fingerprint of the NATS subject of its first commit (0: none seen).
     pub(super) subject: u64,
-    pub(super) has_head: bool,
 }
 
 impl Track {
@@ -40,7 +40,6 @@ impl Track {
             in_region: false,
             resync: false,
             subject: 0,
-            has_head: false,
         }
     }
 }
@@ -57,9 +56,8 @@ pub(super) struct Verifier<'a> {
     pub(super) first: Option<Position>,
     pub(super) last: Position,
     pub(super) commits_read: u64,
-    /// By position: fingerprint of (case, first version) and of (command, last version).
-    pub(super) case_fps: Vec<u64>,
-    pub(super) command_fps: Vec<u64>,
+    /// The embedded store's index check, fed as the commits come.
+    pub(super) index_check: Option<IndexCheck>,
     pub(super) lookups: usize,
     /// Stretches of positions that could not be read, with the index of their problem.
     pub(super) unreadable: Vec<(Position, Position, usize)>,
@@ -81,8 +79,7 @@ impl<'a> Verifier<'a> {
             first: None,
             last: Position::ZERO,
             commits_read: 0,
-            case_fps: Vec::new(),
-            command_fps: Vec::new(),
+            index_check: sled.map(|_| IndexCheck::new()),
             lookups: 0,
             unreadable: Vec::new(),
             lost: HashMap::new(),
@@ -121,6 +118,9 @@ impl Verifier<'_> {
             self.last = self.last.max(last);
             self.next = self.next.max(last.next());
             self.unreadable.push((first, last, self.problems.len()));
+            if let Some(check) = &mut self.index_check {
+                check.unreadable(first, last);
+            }
         }
         self.report(problem(
             Kind::Unreadable,
@@ -218,7 +218,7 @@ impl Verifier<'_> {
                     Some(p),
                     case.as_ref(),
                     version,
-                    format!("{e}{note}"),
+                    format!("{}{note}", crate::error::chain(&e)),
                 ));
                 match salvaged {
                     Some(c) => c,
@@ -240,6 +240,9 @@ impl Verifier<'_> {
         subject: Option<&str>,
         c: gridcase_bus::Committed,
     ) {
+        if let Some(check) = &mut self.index_check {
+            check.commit(p, &c);
+        }
         let mut found = Vec::new();
         let mut warnings = Vec::new();
         let region = self.opts.region;
@@ -249,7 +252,11 @@ impl Verifier<'_> {
         let previous_position = track.last_position;
         track.last_position = p;
         if let Some(s) = subject {
-            let f = fingerprint(&[s.as_bytes()]);
+            let f = {
+                let mut h = DefaultHasher::new();
+                s.hash(&mut h);
+                h.finish().max(1)
+            };
             if track.subject == 0 {
                 track.subject = f;
             } else if track.subject != f {
@@ -262,12 +269,6 @@ impl Verifier<'_> {
                 ));
             }
         }
-        let fps = c.events.first().zip(c.events.last()).map(|(first, last)| {
-            (
-                case_fp(case.as_str(), first.header.case_version),
-                command_fp(c.command_id.as_str(), last.header.case_version),
-            )
-        });
         if c.events.is_empty() {
             found.push(problem(
                 Kind::EmptyCommit,
@@ -386,9 +387,6 @@ impl Verifier<'_> {
             track.recorded = r.header.recorded_at;
             track.resync = false;
             track.events += 1;
-        }
-        if let Some((cf, kf)) = fps {
-            self.set_fp(p, cf, kf);
         }
         for f in found {
             self.report(f);

@@ -54,7 +54,7 @@ pub(crate) async fn read_case_file(
                 ApiError::from(gridcase_bus::LogError::Corrupt {
                     position: c.position,
                     case: Some(id.clone()),
-                    reason: e.to_string(),
+                    cause: gridcase_bus::Corruption::event(r.header.case_version, e),
                 })
             })?;
             envelopes.push((c.position, env));
