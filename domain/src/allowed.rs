@@ -10,7 +10,7 @@
 //! says, never for who sends it or when).
 
 use crate::actor::Actor;
-use crate::command::{Action, Command};
+use crate::command::{Action, ActionKind, Command};
 use crate::decide::{decide, Context};
 use crate::event::Party;
 use crate::ids::{CaseId, Hash, PartyId};
@@ -18,29 +18,34 @@ use crate::region::Level;
 use crate::state::CaseState;
 use crate::vocab::*;
 
-/// A plausible command of the action named `name` for `state`, as `actor` would send it now;
-/// `None` for `report` or an unknown name.
-pub fn probe(name: &str, state: &CaseState, actor: &Actor, ctx: &Context<'_>) -> Option<Action> {
+/// A plausible command of the action `kind` for `state`, as `actor` would send it now; `None`
+/// for [`ActionKind::Report`] (it opens a case, there is none to act on).
+pub fn probe(
+    kind: ActionKind,
+    state: &CaseState,
+    actor: &Actor,
+    ctx: &Context<'_>,
+) -> Option<Action> {
     let text = || "—".to_owned();
     let holder = state.holder.unwrap_or_else(|| actor.unit());
     let critical = state
         .details
         .as_ref()
         .is_some_and(|d| d.severity == Severity::Critical);
-    Some(match name {
-        "register" => Action::Register,
-        "reject" => Action::Reject {
+    Some(match kind {
+        ActionKind::Register => Action::Register,
+        ActionKind::Reject => Action::Reject {
             reason: RejectReason::Duplicate,
             note: String::new(),
         },
-        "assign" => Action::Assign {
+        ActionKind::Assign => Action::Assign {
             handler: actor.id().clone(),
         },
-        "escalate" => Action::Escalate {
+        ActionKind::Escalate => Action::Escalate {
             to: None,
             reason: text(),
         },
-        "delegate" => Action::Delegate {
+        ActionKind::Delegate => Action::Delegate {
             to: ctx
                 .regions
                 .children(holder)
@@ -50,23 +55,23 @@ pub fn probe(name: &str, state: &CaseState, actor: &Actor, ctx: &Context<'_>) ->
                 .unwrap_or(holder),
             reason: text(),
         },
-        "refer" => Action::Refer {
+        ActionKind::Refer => Action::Refer {
             target: ReferralTarget::Court,
             body: text(),
             reason: text(),
         },
-        "return_referral" => Action::ReturnReferral { reason: text() },
-        "start_mediation" => Action::StartMediation {
+        ActionKind::ReturnReferral => Action::ReturnReferral { reason: text() },
+        ActionKind::StartMediation => Action::StartMediation {
             mediation_type: MediationType::People,
             mediator: actor.id().clone(),
             organization: holder,
         },
-        "hold_mediation_session" => Action::HoldMediationSession { summary: text() },
-        "conclude_mediation" => Action::ConcludeMediation {
+        ActionKind::HoldMediationSession => Action::HoldMediationSession { summary: text() },
+        ActionKind::ConcludeMediation => Action::ConcludeMediation {
             outcome: MediationOutcome::Agreement,
             note: text(),
         },
-        "resolve" => Action::Resolve {
+        ActionKind::Resolve => Action::Resolve {
             method: if state.agreement_pending {
                 ResolutionMethod::MediatedAgreement
             } else {
@@ -74,41 +79,41 @@ pub fn probe(name: &str, state: &CaseState, actor: &Actor, ctx: &Context<'_>) ->
             },
             summary: text(),
         },
-        "verify_resolution" => Action::VerifyResolution {
+        ActionKind::VerifyResolution => Action::VerifyResolution {
             note: String::new(),
         },
-        "reject_resolution" => Action::RejectResolution { reason: text() },
-        "close" => Action::Close,
-        "record_feedback" => Action::RecordFeedback {
+        ActionKind::RejectResolution => Action::RejectResolution { reason: text() },
+        ActionKind::Close => Action::Close,
+        ActionKind::RecordFeedback => Action::RecordFeedback {
             satisfaction: Satisfaction::Satisfied,
             comment: String::new(),
         },
-        "reopen" => Action::Reopen {
+        ActionKind::Reopen => Action::Reopen {
             reason: ReopenReason::NewFacts,
             note: String::new(),
         },
-        "extend_deadline" => Action::ExtendDeadline {
+        ActionKind::ExtendDeadline => Action::ExtendDeadline {
             deadline: state.deadline.unwrap_or(ctx.now).plus_days(1),
             reason: text(),
         },
-        "issue_supervision" => Action::IssueSupervision { note: text() },
-        "add_party" => Action::AddParty {
+        ActionKind::IssueSupervision => Action::IssueSupervision { note: text() },
+        ActionKind::AddParty => Action::AddParty {
             party: Party {
                 id: PartyId::new("probe-new-party").expect("a valid party id"),
                 role: PartyRole::Applicant,
             },
         },
-        "add_note" => Action::AddNote { text: text() },
-        "attach_evidence" => Action::AttachEvidence {
+        ActionKind::AddNote => Action::AddNote { text: text() },
+        ActionKind::AttachEvidence => Action::AttachEvidence {
             content_hash: Hash::ZERO,
             media_type: "image/jpeg".into(),
             description: String::new(),
         },
-        "merge" => Action::Merge {
+        ActionKind::Merge => Action::Merge {
             into: other_case(state),
             reason: text(),
         },
-        "correct_details" => Action::CorrectDetails {
+        ActionKind::CorrectDetails => Action::CorrectDetails {
             kind: None,
             category: None,
             source: None,
@@ -120,8 +125,8 @@ pub fn probe(name: &str, state: &CaseState, actor: &Actor, ctx: &Context<'_>) ->
                 .map(|d| format!("{}。", d.summary.to_clear_or_mark())),
             reason: text(),
         },
-        "take_over" => Action::TakeOver { reason: text() },
-        _ => return None,
+        ActionKind::TakeOver => Action::TakeOver { reason: text() },
+        ActionKind::Report => return None,
     })
 }
 
@@ -136,11 +141,11 @@ fn other_case(state: &CaseState) -> CaseId {
     CaseId::new(id).expect("valid")
 }
 
-/// The actions (their names, in [`Action::NAMES`] order) `actor` may take on `state` now.
-pub fn allowed_actions(state: &CaseState, actor: &Actor, ctx: &Context<'_>) -> Vec<&'static str> {
-    Action::case_commands()
-        .filter(|name| {
-            probe(name, state, actor, ctx).is_some_and(|action| {
+/// The actions (in declaration order) `actor` may take on `state` now.
+pub fn allowed_actions(state: &CaseState, actor: &Actor, ctx: &Context<'_>) -> Vec<ActionKind> {
+    ActionKind::case_commands()
+        .filter(|kind| {
+            probe(*kind, state, actor, ctx).is_some_and(|action| {
                 let cmd = Command {
                     actor: actor.clone(),
                     occurred_at: ctx.now,

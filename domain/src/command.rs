@@ -27,12 +27,38 @@ pub struct Command {
 ///
 /// An action's name ([`Action::name`], [`Action::NAMES`]) is its variant in snake case, derived
 /// by `strum` from the variants themselves; it is also the JSON tag.
+///
+/// [`ActionKind`] is the same list without the fields, derived from it: code that says
+/// something about every action (which probe, which words, which form fields) matches on it
+/// without a wildcard, so a new action does not compile until each of those says its part.
 #[derive(
-    Debug, Clone, PartialEq, Eq, Serialize, Deserialize, strum::IntoStaticStr, strum::VariantNames,
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+    strum::EnumDiscriminants,
 )]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
 #[strum(serialize_all = "snake_case")]
+#[strum_discriminants(
+    name(ActionKind),
+    vis(pub),
+    derive(
+        Hash,
+        PartialOrd,
+        Ord,
+        strum::IntoStaticStr,
+        strum::VariantArray,
+        strum::EnumString
+    ),
+    strum(serialize_all = "snake_case"),
+    doc = "An [`Action`] without its fields: the kind of action, named as the action is."
+)]
 #[non_exhaustive]
 pub enum Action {
     /// Open a case (信息收集). The actor's unit becomes the holder.
@@ -257,6 +283,11 @@ impl Action {
         self.into()
     }
 
+    /// The kind of action this is.
+    pub fn kind(&self) -> ActionKind {
+        self.into()
+    }
+
     /// Every action name, in declaration order.
     pub const NAMES: &'static [&'static str] = <Action as strum::VariantNames>::VARIANTS;
 
@@ -266,9 +297,33 @@ impl Action {
     /// The names of the actions on an existing case: every name but [`Action::REPORT`], in
     /// declaration order.
     pub fn case_commands() -> impl Iterator<Item = &'static str> + Clone {
-        Self::NAMES
+        ActionKind::case_commands().map(ActionKind::name)
+    }
+}
+
+impl ActionKind {
+    /// The action's stable name, as [`Action::name`] (e.g. `"escalate"`).
+    pub fn name(self) -> &'static str {
+        self.into()
+    }
+
+    /// The kind with this name, `None` for an unknown one.
+    pub fn from_name(name: &str) -> Option<ActionKind> {
+        name.parse().ok()
+    }
+
+    /// Every kind but [`ActionKind::Report`] (the actions on an existing case), in
+    /// declaration order.
+    pub fn case_commands() -> impl Iterator<Item = ActionKind> + Clone {
+        <ActionKind as strum::VariantArray>::VARIANTS
             .iter()
             .copied()
-            .filter(|name| *name != Self::REPORT)
+            .filter(|k| *k != ActionKind::Report)
+    }
+}
+
+impl std::fmt::Display for ActionKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }

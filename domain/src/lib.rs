@@ -77,7 +77,7 @@ pub use allowed::allowed_actions;
 pub use casefile::CaseFile;
 pub use causes::{error_chain, error_messages};
 pub use chain::{ChainHead, CommitHeader, LinkError};
-pub use command::{Action, Command};
+pub use command::{Action, ActionKind, Command};
 pub use decide::{decide, Context, Rejection};
 pub use event::{Event, EventBody, Party};
 pub use ids::{ActorId, CaseId, CommandId, CorrelationId, EventId, Hash, IdError, PartyId};

@@ -9,47 +9,47 @@ use gridcase_domain::allowed::{allowed_actions, probe};
 use gridcase_domain::*;
 use support::*;
 
-/// Several commands of the action `name` with different arguments.
-fn variants(name: &str, state: &CaseState, actor: &Actor, ctx: &Context<'_>) -> Vec<Action> {
-    let mut out: Vec<Action> = probe(name, state, actor, ctx).into_iter().collect();
+/// Several commands of the action `kind` with different arguments.
+fn variants(kind: ActionKind, state: &CaseState, actor: &Actor, ctx: &Context<'_>) -> Vec<Action> {
+    let mut out: Vec<Action> = probe(kind, state, actor, ctx).into_iter().collect();
     let text = || "理由".to_owned();
     let others: Vec<RegionCode> = all_regions();
-    match name {
-        "assign" => out.push(Action::Assign {
+    match kind {
+        ActionKind::Assign => out.push(Action::Assign {
             handler: aid("someone-else"),
         }),
-        "escalate" => out.extend(others.iter().map(|to| Action::Escalate {
+        ActionKind::Escalate => out.extend(others.iter().map(|to| Action::Escalate {
             to: Some(*to),
             reason: text(),
         })),
-        "delegate" => out.extend(others.iter().map(|to| Action::Delegate {
+        ActionKind::Delegate => out.extend(others.iter().map(|to| Action::Delegate {
             to: *to,
             reason: text(),
         })),
-        "resolve" => out.extend(ResolutionMethod::ALL.iter().map(|m| Action::Resolve {
+        ActionKind::Resolve => out.extend(ResolutionMethod::ALL.iter().map(|m| Action::Resolve {
             method: *m,
             summary: text(),
         })),
-        "start_mediation" => out.extend(MediationType::ALL.iter().flat_map(|t| {
+        ActionKind::StartMediation => out.extend(MediationType::ALL.iter().flat_map(|t| {
             others.iter().map(|org| Action::StartMediation {
                 mediation_type: *t,
                 mediator: aid("med-x"),
                 organization: *org,
             })
         })),
-        "conclude_mediation" => out.push(Action::ConcludeMediation {
+        ActionKind::ConcludeMediation => out.push(Action::ConcludeMediation {
             outcome: MediationOutcome::Failure,
             note: text(),
         }),
-        "reject" => out.extend(RejectReason::ALL.iter().map(|r| Action::Reject {
+        ActionKind::Reject => out.extend(RejectReason::ALL.iter().map(|r| Action::Reject {
             reason: *r,
             note: text(),
         })),
-        "record_feedback" => out.push(Action::RecordFeedback {
+        ActionKind::RecordFeedback => out.push(Action::RecordFeedback {
             satisfaction: Satisfaction::Dissatisfied,
             comment: text(),
         }),
-        "correct_details" => out.push(Action::CorrectDetails {
+        ActionKind::CorrectDetails => out.push(Action::CorrectDetails {
             kind: None,
             category: None,
             source: None,
@@ -114,23 +114,23 @@ fn an_action_is_listed_exactly_when_the_decider_would_take_it() {
         };
         for actor in actors() {
             let allowed = allowed_actions(&state, &actor, &ctx);
-            for name in Action::case_commands() {
-                let accepted = variants(name, &state, &actor, &ctx)
+            for kind in ActionKind::case_commands() {
+                let accepted = variants(kind, &state, &actor, &ctx)
                     .into_iter()
                     .any(|action| {
                         let cmd = cmd_at(actor.clone(), now, action);
                         decide(&state, &cmd, &ctx).is_ok()
                     });
                 assert_eq!(
-                    allowed.contains(&name),
+                    allowed.contains(&kind),
                     accepted,
-                    "{name} for {} ({}) at status {}: listed {allowed:?}",
+                    "{kind} for {} ({}) at status {}: listed {allowed:?}",
                     actor.id(),
                     actor.role(),
                     state.status
                 );
                 if accepted {
-                    listed_somewhere.insert(name);
+                    listed_somewhere.insert(kind);
                 }
             }
             if matches!(actor.role(), Role::Auditor | Role::Analyst) {
@@ -153,12 +153,12 @@ fn the_list_follows_the_case_a_grid_worker_holds() {
     let worker = grid_worker(grid1());
     let reported = given(&h_reported(grid1())).state().clone();
     let allowed = allowed_actions(&reported, &worker, &ctx);
-    assert!(allowed.contains(&"register"), "{allowed:?}");
-    assert!(allowed.contains(&"reject"), "{allowed:?}");
-    assert!(!allowed.contains(&"resolve"), "{allowed:?}");
+    assert!(allowed.contains(&ActionKind::Register), "{allowed:?}");
+    assert!(allowed.contains(&ActionKind::Reject), "{allowed:?}");
+    assert!(!allowed.contains(&ActionKind::Resolve), "{allowed:?}");
     let closed = given(&h_closed(grid1())).state().clone();
     let allowed = allowed_actions(&closed, &worker, &ctx);
-    assert!(!allowed.contains(&"register"), "{allowed:?}");
+    assert!(!allowed.contains(&ActionKind::Register), "{allowed:?}");
     // Another grid's worker may do nothing at all.
     let neighbour = grid_worker(grid2());
     assert!(allowed_actions(&reported, &neighbour, &ctx).is_empty());

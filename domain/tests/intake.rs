@@ -23,6 +23,19 @@ fn the_sample_actions_cover_every_action() {
     assert_eq!(names, Action::NAMES);
 }
 
+/// An action's kind carries its name: the kinds, by name, are the actions' names and back.
+#[test]
+fn each_kind_is_named_as_its_action() {
+    for action in sample_actions() {
+        let kind = action.kind();
+        assert_eq!(kind.name(), action.name());
+        assert_eq!(ActionKind::from_name(action.name()), Some(kind));
+    }
+    assert_eq!(ActionKind::from_name("no_such_action"), None);
+    let kinds: Vec<&str> = ActionKind::case_commands().map(ActionKind::name).collect();
+    assert_eq!(kinds, Action::case_commands().collect::<Vec<_>>());
+}
+
 /// The names come from `strum`, the JSON tags from serde: they must agree, or the API would
 /// route one name and parse another.
 #[test]

@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use gridcase_domain::{Action, Rejection};
+use gridcase_domain::{Action, ActionKind, Rejection};
 use gridcase_projections::{Series, StatsReport};
 use serde_json::{json, Map, Value};
 use utoipa::openapi::path::{Parameter, ParameterIn};
@@ -164,9 +164,9 @@ fn action_body(action_schema: &Value, name: &str) -> Value {
 }
 
 /// A valid example body for each action, in the demo deployment's terms (衢州市柯城区).
-pub fn action_example(name: &str) -> Value {
-    match name {
-        "report" => json!({
+pub fn action_example(kind: ActionKind) -> Value {
+    match kind {
+        ActionKind::Report => json!({
             "kind": "dispute", "category": "neighbours", "source": "grid_patrol",
             "severity": "normal", "location": "330802005001",
             "parties": [
@@ -177,44 +177,49 @@ pub fn action_example(name: &str) -> Value {
             ],
             "summary": "两户因院墙滴水发生争执", "happened_at": "2026-03-02T08:30:00+08:00",
         }),
-        "register" | "close" => json!({}),
-        "reject" => json!({ "reason": "duplicate", "note": "与已登记案件重复" }),
-        "assign" => json!({ "handler": "staff-330802005001-1" }),
-        "escalate" => json!({ "reason": "涉及两个村，需要乡镇协调" }),
-        "delegate" => json!({ "to": "330802005001", "reason": "属地村社处理" }),
-        "refer" => {
+        ActionKind::Register | ActionKind::Close => json!({}),
+        ActionKind::Reject => json!({ "reason": "duplicate", "note": "与已登记案件重复" }),
+        ActionKind::Assign => json!({ "handler": "staff-330802005001-1" }),
+        ActionKind::Escalate => json!({ "reason": "涉及两个村，需要乡镇协调" }),
+        ActionKind::Delegate => json!({ "to": "330802005001", "reason": "属地村社处理" }),
+        ActionKind::Refer => {
             json!({ "target": "court", "body": "柯城区人民法院", "reason": "当事人申请诉讼" })
         }
-        "return_referral" => json!({ "reason": "法院建议先行调解" }),
-        "start_mediation" => json!({
+        ActionKind::ReturnReferral => json!({ "reason": "法院建议先行调解" }),
+        ActionKind::StartMediation => json!({
             "mediation_type": "people", "mediator": "med-330802005001-1",
             "organization": "330802005001",
         }),
-        "hold_mediation_session" => json!({ "summary": "双方到场，陈述各自诉求" }),
-        "conclude_mediation" => json!({ "outcome": "agreement", "note": "达成书面协议" }),
-        "resolve" => json!({ "method": "mediated_agreement", "summary": "调解达成协议，已履行" }),
-        "verify_resolution" => json!({ "note": "电话回访，属实" }),
-        "reject_resolution" => json!({ "reason": "协议未履行" }),
-        "record_feedback" => json!({ "satisfaction": "satisfied", "comment": "处理及时" }),
-        "reopen" => json!({ "reason": "agreement_not_honoured", "note": "对方未按协议履行" }),
-        "extend_deadline" => {
+        ActionKind::HoldMediationSession => json!({ "summary": "双方到场，陈述各自诉求" }),
+        ActionKind::ConcludeMediation => json!({ "outcome": "agreement", "note": "达成书面协议" }),
+        ActionKind::Resolve => {
+            json!({ "method": "mediated_agreement", "summary": "调解达成协议，已履行" })
+        }
+        ActionKind::VerifyResolution => json!({ "note": "电话回访，属实" }),
+        ActionKind::RejectResolution => json!({ "reason": "协议未履行" }),
+        ActionKind::RecordFeedback => json!({ "satisfaction": "satisfied", "comment": "处理及时" }),
+        ActionKind::Reopen => {
+            json!({ "reason": "agreement_not_honoured", "note": "对方未按协议履行" })
+        }
+        ActionKind::ExtendDeadline => {
             json!({ "deadline": "2026-12-31T18:00:00+08:00", "reason": "需等待鉴定结果" })
         }
-        "issue_supervision" => json!({ "note": "请于三日内反馈进展" }),
-        "add_note" => json!({ "text": "已电话联系双方" }),
-        "add_party" => json!({
+        ActionKind::IssueSupervision => json!({ "note": "请于三日内反馈进展" }),
+        ActionKind::AddNote => json!({ "text": "已电话联系双方" }),
+        ActionKind::AddParty => json!({
             "party": { "role": "third_party", "personal": { "name": "张卫东", "phone": "13900001111" } },
         }),
-        "attach_evidence" => json!({
+        ActionKind::AttachEvidence => json!({
             "content_hash": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
             "media_type": "image/jpeg", "description": "现场照片",
         }),
-        "merge" => {
+        ActionKind::Merge => {
             json!({ "into": "0123456789abcdef0123456789abcdef", "reason": "同一事件重复上报" })
         }
-        "correct_details" => json!({ "category": "housing_homestead", "reason": "登记类别有误" }),
-        "take_over" => json!({ "reason": "影响面扩大，县级提级办理" }),
-        other => panic!("no example for action {other}"),
+        ActionKind::CorrectDetails => {
+            json!({ "category": "housing_homestead", "reason": "登记类别有误" })
+        }
+        ActionKind::TakeOver => json!({ "reason": "影响面扩大，县级提级办理" }),
     }
 }
 
@@ -266,7 +271,9 @@ pub fn endpoints() -> (Vec<Endpoint>, BTreeMap<String, Value>) {
                 ),
                 parameters,
                 body: Some(reference(&schema_name)),
-                example: Some(action_example(name)),
+                example: Some(action_example(
+                    ActionKind::from_name(name).expect("a documented action is an action"),
+                )),
                 ok: (ok, Some(result.clone())),
                 errors: COMMAND_ERRORS,
             });

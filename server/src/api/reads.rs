@@ -10,8 +10,8 @@ use gridcase_bus::{EventLog, Position};
 use std::collections::BTreeMap;
 
 use gridcase_domain::{
-    allowed_actions, Actor, ActorId, CaseFile, CaseId, CaseState, CommandId, Context, Envelope,
-    Event, Hash, Level, RegionCode, Role, Status, Timestamp,
+    allowed_actions, ActionKind, Actor, ActorId, CaseFile, CaseId, CaseState, CommandId, Context,
+    Envelope, Event, Hash, Level, RegionCode, Role, Status, Timestamp,
 };
 use gridcase_projections::{
     as_of, Breakdown, CaseEntry, Period, RankBy, SearchQuery, SearchSort, StatsQuery, Step,
@@ -174,7 +174,10 @@ pub(crate) fn case_view_of(
         location: location.map(|l| region_ref(app, l)),
         place: location.map(|l| place_name(app, l)),
         holder: s.holder.map(|h| region_ref(app, h)),
-        allowed_actions: allowed_actions(s, reader, &ctx),
+        allowed_actions: allowed_actions(s, reader, &ctx)
+            .into_iter()
+            .map(ActionKind::name)
+            .collect(),
         case: s.clone(),
         file,
     }

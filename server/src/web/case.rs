@@ -29,9 +29,10 @@ use axum::Form;
 use gridcase_bus::{ExpectedVersion, Position};
 use gridcase_domain::allowed::probe;
 use gridcase_domain::{
-    decide, Action, Actor, CaseFile, CaseId, CaseState, Category, Command, CommandId, Context,
-    Envelope, MediationOutcome, MediationType, PartyRole, ReferralTarget, RegionCode, RejectReason,
-    Rejection, ReopenReason, ResolutionMethod, Role, Satisfaction, Severity, Timestamp,
+    decide, Action, ActionKind, Actor, CaseFile, CaseId, CaseState, Category, Command, CommandId,
+    Context, Envelope, MediationOutcome, MediationType, PartyRole, ReferralTarget, RegionCode,
+    RejectReason, Rejection, ReopenReason, ResolutionMethod, Role, Satisfaction, Severity,
+    Timestamp,
 };
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -172,71 +173,99 @@ struct CasePage {
 }
 
 /// The page's words for an action.
-fn action_words(name: &str) -> (&'static str, &'static str) {
-    match name {
-        "register" => ("act.register", "act.register_help"),
-        "reject" => ("act.reject", "act.reject_help"),
-        "assign" => ("act.assign", "act.assign_help"),
-        "escalate" => ("act.escalate", "act.escalate_help"),
-        "delegate" => ("act.delegate", "act.delegate_help"),
-        "refer" => ("act.refer", "act.refer_help"),
-        "return_referral" => ("act.return_referral", "act.return_referral_help"),
-        "start_mediation" => ("act.start_mediation", "act.start_mediation_help"),
-        "hold_mediation_session" => ("act.hold_session", "act.hold_session_help"),
-        "conclude_mediation" => ("act.conclude", "act.conclude_help"),
-        "resolve" => ("act.resolve", "act.resolve_help"),
-        "verify_resolution" => ("act.verify", "act.verify_help"),
-        "reject_resolution" => ("act.rework", "act.rework_help"),
-        "close" => ("act.close", "act.close_help"),
-        "record_feedback" => ("act.feedback", "act.feedback_help"),
-        "reopen" => ("act.reopen", "act.reopen_help"),
-        "extend_deadline" => ("act.extend", "act.extend_help"),
-        "issue_supervision" => ("act.supervise", "act.supervise_help"),
-        "add_note" => ("act.note", "act.note_help"),
-        "add_party" => ("act.add_party", "act.add_party_help"),
-        "attach_evidence" => ("act.evidence", "act.evidence_help"),
-        "merge" => ("act.merge", "act.merge_help"),
-        "correct_details" => ("act.correct", "act.correct_help"),
-        "take_over" => ("act.take_over", "act.take_over_help"),
-        _ => ("act.unknown", "act.unknown"),
+fn action_words(kind: ActionKind) -> (&'static str, &'static str) {
+    match kind {
+        ActionKind::Register => ("act.register", "act.register_help"),
+        ActionKind::Reject => ("act.reject", "act.reject_help"),
+        ActionKind::Assign => ("act.assign", "act.assign_help"),
+        ActionKind::Escalate => ("act.escalate", "act.escalate_help"),
+        ActionKind::Delegate => ("act.delegate", "act.delegate_help"),
+        ActionKind::Refer => ("act.refer", "act.refer_help"),
+        ActionKind::ReturnReferral => ("act.return_referral", "act.return_referral_help"),
+        ActionKind::StartMediation => ("act.start_mediation", "act.start_mediation_help"),
+        ActionKind::HoldMediationSession => ("act.hold_session", "act.hold_session_help"),
+        ActionKind::ConcludeMediation => ("act.conclude", "act.conclude_help"),
+        ActionKind::Resolve => ("act.resolve", "act.resolve_help"),
+        ActionKind::VerifyResolution => ("act.verify", "act.verify_help"),
+        ActionKind::RejectResolution => ("act.rework", "act.rework_help"),
+        ActionKind::Close => ("act.close", "act.close_help"),
+        ActionKind::RecordFeedback => ("act.feedback", "act.feedback_help"),
+        ActionKind::Reopen => ("act.reopen", "act.reopen_help"),
+        ActionKind::ExtendDeadline => ("act.extend", "act.extend_help"),
+        ActionKind::IssueSupervision => ("act.supervise", "act.supervise_help"),
+        ActionKind::AddNote => ("act.note", "act.note_help"),
+        ActionKind::AddParty => ("act.add_party", "act.add_party_help"),
+        ActionKind::AttachEvidence => ("act.evidence", "act.evidence_help"),
+        ActionKind::Merge => ("act.merge", "act.merge_help"),
+        ActionKind::CorrectDetails => ("act.correct", "act.correct_help"),
+        ActionKind::TakeOver => ("act.take_over", "act.take_over_help"),
+        // It opens a case: never offered on one.
+        ActionKind::Report => ("act.unknown", "act.unknown"),
     }
+}
+
+/// The action on a case named `name` (`None` for an unknown name and for `report`).
+fn on_a_case(name: &str) -> Option<ActionKind> {
+    ActionKind::from_name(name).filter(|k| *k != ActionKind::Report)
 }
 
 /// The actions that move the case on (the rest — notes, evidence, merging, corrections —
 /// come after them).
-fn is_step(name: &str) -> bool {
-    !matches!(
-        name,
-        "add_note" | "attach_evidence" | "merge" | "correct_details"
-    )
+fn is_step(kind: ActionKind) -> bool {
+    use ActionKind as K;
+    match kind {
+        K::AddNote | K::AttachEvidence | K::Merge | K::CorrectDetails => false,
+        K::Report
+        | K::Register
+        | K::Reject
+        | K::Assign
+        | K::Escalate
+        | K::Delegate
+        | K::Refer
+        | K::ReturnReferral
+        | K::StartMediation
+        | K::HoldMediationSession
+        | K::ConcludeMediation
+        | K::Resolve
+        | K::VerifyResolution
+        | K::RejectResolution
+        | K::Close
+        | K::RecordFeedback
+        | K::Reopen
+        | K::ExtendDeadline
+        | K::IssueSupervision
+        | K::AddParty
+        | K::TakeOver => true,
+    }
 }
 
 /// The action to offer first: the one that moves the case on in the usual course — register it,
 /// finish a running mediation, resolve after an agreement, give it a handler, resolve, verify,
 /// close — or else the first allowed step.
-fn next_step(allowed: &[&'static str], s: &CaseState) -> Option<&'static str> {
+fn next_step(allowed: &[ActionKind], s: &CaseState) -> Option<ActionKind> {
     let agreed = s
         .mediations
         .last()
         .is_some_and(|m| m.outcome == MediationOutcome::Agreement)
         && s.mediation.is_none();
-    let mut order: Vec<&str> = vec![
-        "register",
-        "conclude_mediation",
-        "verify_resolution",
-        "close",
+    let mut order = vec![
+        ActionKind::Register,
+        ActionKind::ConcludeMediation,
+        ActionKind::VerifyResolution,
+        ActionKind::Close,
     ];
     if agreed {
-        order.push("resolve");
+        order.push(ActionKind::Resolve);
     }
     if s.handler.is_none() {
-        order.push("assign");
+        order.push(ActionKind::Assign);
     }
-    order.extend(["resolve", "record_feedback"]);
+    order.extend([ActionKind::Resolve, ActionKind::RecordFeedback]);
     order
         .iter()
-        .find_map(|o| allowed.iter().copied().find(|a| a == o))
-        .or_else(|| allowed.iter().copied().find(|n| is_step(n)))
+        .find(|o| allowed.contains(o))
+        .or_else(|| allowed.iter().find(|k| is_step(**k)))
+        .copied()
 }
 
 /// Refusals that explain why an action a person expects is not offered.
@@ -310,12 +339,12 @@ fn units_picker(
 }
 
 /// The fields of the form of `name`.
-fn fields(web: &WebApp, t: Tr, v: &Viewer, name: &str, s: &CaseState) -> Vec<Field> {
+fn fields(web: &WebApp, t: Tr, v: &Viewer, kind: ActionKind, s: &CaseState) -> Vec<Field> {
     let holder = s.holder.unwrap_or_else(|| v.actor.unit());
     let regions = &web.app.regions;
     let dir = &web.app.directory;
-    match name {
-        "reject" => vec![
+    match kind {
+        ActionKind::Reject => vec![
             select(
                 "reason",
                 t.s("f.reject_reason"),
@@ -325,7 +354,7 @@ fn fields(web: &WebApp, t: Tr, v: &Viewer, name: &str, s: &CaseState) -> Vec<Fie
             ),
             textarea("note", t.s("f.note"), false),
         ],
-        "assign" => {
+        ActionKind::Assign => {
             let handlers: Vec<_> = if v.actor.role() == Role::GridWorker {
                 vec![crate::directory::Person::new(
                     &v.actor,
@@ -351,7 +380,7 @@ fn fields(web: &WebApp, t: Tr, v: &Viewer, name: &str, s: &CaseState) -> Vec<Fie
                     .collect(),
             )]
         }
-        "escalate" => vec![
+        ActionKind::Escalate => vec![
             select(
                 "to",
                 t.s("f.escalate_to"),
@@ -368,7 +397,7 @@ fn fields(web: &WebApp, t: Tr, v: &Viewer, name: &str, s: &CaseState) -> Vec<Fie
             ),
             textarea("reason", t.s("f.reason"), true),
         ],
-        "delegate" => vec![
+        ActionKind::Delegate => vec![
             Field {
                 kind: "units",
                 name: "to",
@@ -384,7 +413,7 @@ fn fields(web: &WebApp, t: Tr, v: &Viewer, name: &str, s: &CaseState) -> Vec<Fie
             },
             textarea("reason", t.s("f.reason"), true),
         ],
-        "refer" => vec![
+        ActionKind::Refer => vec![
             select(
                 "target",
                 t.s("f.refer_target"),
@@ -401,10 +430,10 @@ fn fields(web: &WebApp, t: Tr, v: &Viewer, name: &str, s: &CaseState) -> Vec<Fie
             },
             textarea("reason", t.s("f.reason"), true),
         ],
-        "return_referral" | "reject_resolution" | "take_over" => {
+        ActionKind::ReturnReferral | ActionKind::RejectResolution | ActionKind::TakeOver => {
             vec![textarea("reason", t.s("f.reason"), true)]
         }
-        "start_mediation" => {
+        ActionKind::StartMediation => {
             // The mediators of the holding unit and of the units above it, nearest first.
             let mediators: Vec<Opt> = holder
                 .self_and_ancestors()
@@ -429,8 +458,10 @@ fn fields(web: &WebApp, t: Tr, v: &Viewer, name: &str, s: &CaseState) -> Vec<Fie
                 select("mediator", t.s("f.mediator"), mediators),
             ]
         }
-        "hold_mediation_session" => vec![textarea("summary", t.s("f.session_summary"), true)],
-        "conclude_mediation" => vec![
+        ActionKind::HoldMediationSession => {
+            vec![textarea("summary", t.s("f.session_summary"), true)]
+        }
+        ActionKind::ConcludeMediation => vec![
             select(
                 "outcome",
                 t.s("f.outcome"),
@@ -446,7 +477,7 @@ fn fields(web: &WebApp, t: Tr, v: &Viewer, name: &str, s: &CaseState) -> Vec<Fie
                 ..textarea("note", t.s("f.outcome_note"), false)
             },
         ],
-        "resolve" => vec![
+        ActionKind::Resolve => vec![
             select(
                 "method",
                 t.s("f.method"),
@@ -469,8 +500,8 @@ fn fields(web: &WebApp, t: Tr, v: &Viewer, name: &str, s: &CaseState) -> Vec<Fie
             },
             textarea("summary", t.s("f.resolution_summary"), true),
         ],
-        "verify_resolution" => vec![textarea("note", t.s("f.note"), false)],
-        "record_feedback" => vec![
+        ActionKind::VerifyResolution => vec![textarea("note", t.s("f.note"), false)],
+        ActionKind::RecordFeedback => vec![
             select(
                 "satisfaction",
                 t.s("f.satisfaction"),
@@ -483,7 +514,7 @@ fn fields(web: &WebApp, t: Tr, v: &Viewer, name: &str, s: &CaseState) -> Vec<Fie
             ),
             textarea("comment", t.s("f.comment"), false),
         ],
-        "reopen" => vec![
+        ActionKind::Reopen => vec![
             select(
                 "reason",
                 t.s("f.reopen_reason"),
@@ -493,7 +524,7 @@ fn fields(web: &WebApp, t: Tr, v: &Viewer, name: &str, s: &CaseState) -> Vec<Fie
             ),
             textarea("note", t.s("f.note"), false),
         ],
-        "extend_deadline" => {
+        ActionKind::ExtendDeadline => {
             let current = s.deadline.unwrap_or_else(Timestamp::now);
             vec![
                 Field {
@@ -509,9 +540,9 @@ fn fields(web: &WebApp, t: Tr, v: &Viewer, name: &str, s: &CaseState) -> Vec<Fie
                 textarea("reason", t.s("f.reason"), true),
             ]
         }
-        "issue_supervision" => vec![textarea("note", t.s("f.instruction"), true)],
-        "add_note" => vec![textarea("text", t.s("f.note_text"), true)],
-        "add_party" => {
+        ActionKind::IssueSupervision => vec![textarea("note", t.s("f.instruction"), true)],
+        ActionKind::AddNote => vec![textarea("text", t.s("f.note_text"), true)],
+        ActionKind::AddParty => {
             let text = |name, label, help| Field {
                 kind: "text",
                 name,
@@ -540,7 +571,7 @@ fn fields(web: &WebApp, t: Tr, v: &Viewer, name: &str, s: &CaseState) -> Vec<Fie
                 text("address", t.s("parties.address"), None),
             ]
         }
-        "attach_evidence" => vec![
+        ActionKind::AttachEvidence => vec![
             Field {
                 kind: "text",
                 name: "content_hash",
@@ -559,7 +590,7 @@ fn fields(web: &WebApp, t: Tr, v: &Viewer, name: &str, s: &CaseState) -> Vec<Fie
             },
             textarea("description", t.s("f.description"), false),
         ],
-        "merge" => vec![
+        ActionKind::Merge => vec![
             Field {
                 kind: "text",
                 name: "into",
@@ -569,7 +600,7 @@ fn fields(web: &WebApp, t: Tr, v: &Viewer, name: &str, s: &CaseState) -> Vec<Fie
             },
             textarea("reason", t.s("f.reason"), true),
         ],
-        "correct_details" => {
+        ActionKind::CorrectDetails => {
             let d = s.details.as_ref();
             let unchanged = |label: &str| Opt {
                 value: String::new(),
@@ -612,7 +643,8 @@ fn fields(web: &WebApp, t: Tr, v: &Viewer, name: &str, s: &CaseState) -> Vec<Fie
                 textarea("reason", t.s("f.reason"), true),
             ]
         }
-        _ => Vec::new(),
+        // Nothing to fill in; `report` has its own page.
+        ActionKind::Register | ActionKind::Close | ActionKind::Report => Vec::new(),
     }
 }
 
@@ -627,31 +659,31 @@ fn vocab(t: Tr, zh: &str, wire: &str) -> String {
 /// What the form sent, as the API's action (400 naming the field when it does not fit).
 fn action_of(
     web: &WebApp,
-    name: &str,
+    kind: ActionKind,
     s: &CaseState,
     form: &BTreeMap<String, String>,
 ) -> Result<Action, ApiError> {
     let field = |k: &str| form.get(k).map(|v| v.trim()).unwrap_or("");
     let mut obj = Map::new();
-    obj.insert("action".into(), Value::String(name.into()));
+    obj.insert("action".into(), Value::String(kind.name().into()));
     let mut put = |k: &str, v: Value| {
         obj.insert(k.into(), v);
     };
     let text = |k: &str| Value::String(field(k).to_owned());
     let holder = s.holder;
-    match name {
-        "reject" | "reopen" => {
+    match kind {
+        ActionKind::Reject | ActionKind::Reopen => {
             put("reason", text("reason"));
             put("note", text("note"));
         }
-        "assign" => put("handler", text("handler")),
-        "escalate" => {
+        ActionKind::Assign => put("handler", text("handler")),
+        ActionKind::Escalate => {
             if !field("to").is_empty() {
                 put("to", text("to"));
             }
             put("reason", text("reason"));
         }
-        "delegate" => {
+        ActionKind::Delegate => {
             let chosen: BTreeMap<u8, String> = (1..=4)
                 .filter_map(|r| {
                     let v = field(&format!("l{r}"));
@@ -670,13 +702,15 @@ fn action_of(
             put("to", Value::String(picker.location.to_string()));
             put("reason", text("reason"));
         }
-        "refer" => {
+        ActionKind::Refer => {
             put("target", text("target"));
             put("body", text("body"));
             put("reason", text("reason"));
         }
-        "return_referral" | "reject_resolution" | "take_over" => put("reason", text("reason")),
-        "start_mediation" => {
+        ActionKind::ReturnReferral | ActionKind::RejectResolution | ActionKind::TakeOver => {
+            put("reason", text("reason"))
+        }
+        ActionKind::StartMediation => {
             put("mediation_type", text("mediation_type"));
             put("mediator", text("mediator"));
             // The mediation organization is the mediator's unit.
@@ -689,21 +723,21 @@ fn action_of(
                 put("organization", Value::String(org.to_string()));
             }
         }
-        "hold_mediation_session" => put("summary", text("summary")),
-        "conclude_mediation" => {
+        ActionKind::HoldMediationSession => put("summary", text("summary")),
+        ActionKind::ConcludeMediation => {
             put("outcome", text("outcome"));
             put("note", text("note"));
         }
-        "resolve" => {
+        ActionKind::Resolve => {
             put("method", text("method"));
             put("summary", text("summary"));
         }
-        "verify_resolution" => put("note", text("note")),
-        "record_feedback" => {
+        ActionKind::VerifyResolution => put("note", text("note")),
+        ActionKind::RecordFeedback => {
             put("satisfaction", text("satisfaction"));
             put("comment", text("comment"));
         }
-        "extend_deadline" => {
+        ActionKind::ExtendDeadline => {
             let at = web.clock.parse_input(field("deadline")).ok_or_else(|| {
                 ApiError::field(
                     BadRequestCode::InvalidField,
@@ -717,24 +751,24 @@ fn action_of(
             );
             put("reason", text("reason"));
         }
-        "issue_supervision" => put("note", text("note")),
-        "add_note" => put("text", text("text")),
+        ActionKind::IssueSupervision => put("note", text("note")),
+        ActionKind::AddNote => put("text", text("text")),
         // The id is the server's ([`crate::api::parties::assign_party_ids`]); the personal
         // fields go to the vault, not into the action.
-        "add_party" => put(
+        ActionKind::AddParty => put(
             "party",
             serde_json::json!({ "id": "pending", "role": field("role") }),
         ),
-        "attach_evidence" => {
+        ActionKind::AttachEvidence => {
             put("content_hash", text("content_hash"));
             put("media_type", text("media_type"));
             put("description", text("description"));
         }
-        "merge" => {
+        ActionKind::Merge => {
             put("into", text("into"));
             put("reason", text("reason"));
         }
-        "correct_details" => {
+        ActionKind::CorrectDetails => {
             let d = s.details.as_ref();
             for k in ["category", "severity"] {
                 if !field(k).is_empty() {
@@ -748,7 +782,7 @@ fn action_of(
             }
             put("reason", text("reason"));
         }
-        _ => {}
+        ActionKind::Register | ActionKind::Close | ActionKind::Report => {}
     }
     serde_path_to_error::deserialize(Value::Object(obj)).map_err(|e| {
         let path = e.path().to_string();
@@ -797,15 +831,21 @@ async fn read(
 }
 
 /// The refusals that explain missing actions, grouped by reason.
-fn blocked(web: &WebApp, t: Tr, actor: &Actor, s: &CaseState, allowed: &[&str]) -> Vec<Blocked> {
+fn blocked(
+    web: &WebApp,
+    t: Tr,
+    actor: &Actor,
+    s: &CaseState,
+    allowed: &[ActionKind],
+) -> Vec<Blocked> {
     let ctx = Context {
         regions: web.app.path.regions(),
         policy: web.app.path.policy(),
         now: Timestamp::now(),
     };
     let mut out: Vec<Blocked> = Vec::new();
-    for name in Action::case_commands().filter(|n| !allowed.contains(n)) {
-        let Some(action) = probe(name, s, actor, &ctx) else {
+    for kind in ActionKind::case_commands().filter(|k| !allowed.contains(k)) {
+        let Some(action) = probe(kind, s, actor, &ctx) else {
             continue;
         };
         let cmd = Command {
@@ -820,7 +860,7 @@ fn blocked(web: &WebApp, t: Tr, actor: &Actor, s: &CaseState, allowed: &[&str]) 
             continue;
         }
         let reason = t.rejection(&r, &web.app.regions, &web.clock);
-        let label = t.s(action_words(name).0);
+        let label = t.s(action_words(kind).0);
         match out.iter_mut().find(|b| b.reason == reason) {
             Some(b) => {
                 b.labels.push_str(" / ");
@@ -1130,23 +1170,27 @@ fn page(
         })
         .unwrap_or_default();
     let (countdown, due) = countdown(t, s.deadline, s.status.is_open(), now);
-    let allowed = view.allowed_actions.clone();
-    let step = next_step(&allowed, s);
-    let mut forms: Vec<ActionForm> = allowed
+    let mut allowed: Vec<ActionKind> = view
+        .allowed_actions
         .iter()
-        .map(|name| {
-            let (label, help) = action_words(name);
+        .filter_map(|name| ActionKind::from_name(name))
+        .collect();
+    let step = next_step(&allowed, s);
+    allowed.sort_by_key(|k| !is_step(*k));
+    let forms: Vec<ActionForm> = allowed
+        .iter()
+        .map(|&kind| {
+            let (label, help) = action_words(kind);
             ActionForm {
-                name,
+                name: kind.name(),
                 label: t.s(label),
                 help: t.s(help),
-                fields: fields(web, t, v, name, s),
+                fields: fields(web, t, v, kind, s),
                 key: format!("web-{}", &csrf::token()[..32]),
-                primary: Some(*name) == step,
+                primary: Some(kind) == step,
             }
         })
         .collect();
-    forms.sort_by_key(|f| !is_step(f.name));
     let blocked = blocked(web, t, &v.actor, s, &allowed);
     let timeline = envelopes
         .iter()
@@ -1230,8 +1274,8 @@ pub async fn show(
     let done = if q.done == "erased" {
         Some(t.s("parties.done_erased").to_owned())
     } else {
-        Action::case_commands().find(|n| *n == q.done).map(|n| {
-            let mut s = format!("{}{}", t.s("case.done"), t.s(action_words(n).0));
+        on_a_case(&q.done).map(|kind| {
+            let mut s = format!("{}{}", t.s("case.done"), t.s(action_words(kind).0));
             if !q.dup.is_empty() {
                 s.push_str(t.s("case.done_again"));
             }
@@ -1345,7 +1389,7 @@ pub async fn act(
         return Err(WebError::csrf(Chrome::new(&web, &v, None, "")));
     }
     let case_page = format!("/cases/{}", encode(&id));
-    let Some(name) = Action::case_commands().find(|n| *n == name) else {
+    let Some(kind) = on_a_case(&name) else {
         return Err(WebError::new(
             &web,
             &v,
@@ -1354,7 +1398,7 @@ pub async fn act(
     };
     let (case, file, _) = read(&web, &v, &id).await?;
     let t = v.tr();
-    let action = action_of(&web, name, &file.state, &f).map_err(|e| match &e {
+    let action = action_of(&web, kind, &file.state, &f).map_err(|e| match &e {
         ApiError::BadRequest {
             field: Some(field), ..
         } if t.zh() => WebError::with_detail(
@@ -1374,7 +1418,7 @@ pub async fn act(
             ApiError::field(BadRequestCode::InvalidField, "key", e.to_string()),
         )
     })?;
-    let lifted = if name == "add_party" {
+    let lifted = if kind == ActionKind::AddParty {
         let data = super::parties::personal_of_form(&f, "")
             .map_err(|e| WebError::new(&web, &v, e).reload_at(case_page.clone()))?;
         crate::api::parties::Lifted {
@@ -1419,7 +1463,7 @@ pub async fn act(
             };
             let reason = format!(
                 "{}：{}",
-                t.s(action_words(name).0),
+                t.s(action_words(kind).0),
                 t.rejection(&r, &web.app.regions, &web.clock)
             );
             let parties = super::parties::card(&web, &v, &case, &file.state).await;
@@ -1467,8 +1511,9 @@ mod tests {
 
     #[test]
     fn every_action_has_words_and_a_form() {
-        for name in Action::case_commands() {
-            let (label, help) = action_words(name);
+        for kind in ActionKind::case_commands() {
+            let (label, help) = action_words(kind);
+            let name = kind.name();
             assert_ne!(label, "act.unknown", "{name}");
             let t = Tr::default();
             assert_ne!(t.s(label), "?", "{name}");
