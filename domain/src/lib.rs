@@ -6,7 +6,9 @@
 //!   [`RegionTree`] of known divisions and grids.
 //! - [`actor`]: [`Actor`] = id + [`Role`] + [`Scope`].
 //! - [`command`] and [`mod@decide`]: a [`Command`] is decided against a [`CaseState`] into events or
-//!   a typed [`Rejection`]; every business rule lives in [`decide()`].
+//!   a typed [`Rejection`]; every business rule lives in [`decide()`]. [`ActionKind`] is an
+//!   [`Action`] without its fields (derived): what says something about every action matches on
+//!   it without a wildcard.
 //! - [`event`] and [`state`]: the past-tense [`Event`]s and [`evolve`], which only applies facts.
 //! - [`casefile`]: the [`CaseFile`], a case's whole story (moves, deadlines, referrals,
 //!   mediations, resolutions, supervision, notes) folded from its events when it is read.

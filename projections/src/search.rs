@@ -181,22 +181,54 @@ impl IndexKeys {
 }
 
 /// The search indexes of a projection (never persisted).
+///
+/// The indexes name a case by its number here ([`CaseNumbers`]), not by its id: an entry is
+/// a few bytes and is inserted without allocating or comparing ids.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Indexes {
-    by_location: BTreeSet<(RegionCode, CaseId)>,
-    by_unit: BTreeSet<(RegionCode, CaseId)>,
-    by_reported: BTreeSet<(i64, CaseId)>,
-    by_handler: BTreeSet<(ActorId, CaseId)>,
-    by_mediator: BTreeSet<(ActorId, CaseId)>,
-    by_party: BTreeSet<(PartyId, CaseId)>,
+    numbers: CaseNumbers,
+    by_location: BTreeSet<(RegionCode, u32)>,
+    by_unit: BTreeSet<(RegionCode, u32)>,
+    by_reported: BTreeSet<(i64, u32)>,
+    by_handler: BTreeSet<(ActorId, u32)>,
+    by_mediator: BTreeSet<(ActorId, u32)>,
+    by_party: BTreeSet<(PartyId, u32)>,
     /// Open cases by location.
-    open_by_location: BTreeSet<(RegionCode, CaseId)>,
+    open_by_location: BTreeSet<(RegionCode, u32)>,
     /// Open cases by their holding unit.
-    open_by_holder: BTreeSet<(RegionCode, CaseId)>,
+    open_by_holder: BTreeSet<(RegionCode, u32)>,
     text: TextIndex,
     /// The opened summaries of cases whose summary is sealed (in memory only), for the
     /// substring test of text queries.
     opened: FastMap<CaseId, String>,
+}
+
+/// Cases numbered in the order the indexes first see them.
+#[derive(Debug, Clone, Default)]
+struct CaseNumbers {
+    ids: Vec<CaseId>,
+    of: FastMap<CaseId, u32>,
+}
+
+impl CaseNumbers {
+    /// The number of `case`, given one if it has none yet.
+    fn number(&mut self, case: &CaseId) -> u32 {
+        if let Some(n) = self.of.get(case) {
+            return *n;
+        }
+        let n = u32::try_from(self.ids.len()).expect("fewer than 2^32 cases");
+        self.ids.push(case.clone());
+        self.of.insert(case.clone(), n);
+        n
+    }
+
+    fn get(&self, case: &CaseId) -> Option<u32> {
+        self.of.get(case).copied()
+    }
+
+    fn id(&self, n: u32) -> &CaseId {
+        &self.ids[n as usize]
+    }
 }
 
 impl Indexes {
@@ -204,8 +236,8 @@ impl Indexes {
     pub(crate) fn forget_text(&mut self, case: &CaseId) {
         self.opened.remove(case);
         // Its grams stay posted: make every hit be checked against the text, which is gone.
-        if let Some(doc) = self.text.doc_of.get(case) {
-            self.text.revised.insert(*doc);
+        if let Some(doc) = self.numbers.get(case) {
+            self.text.revised.insert(doc);
         }
     }
 
@@ -218,56 +250,57 @@ impl Indexes {
         parties: &[Party],
         opener: Option<&dyn TextOpener>,
     ) {
+        let n = self.numbers.number(case);
         if old.location != new.location {
             if let Some(l) = old.location {
-                self.by_location.remove(&(l, case.clone()));
+                self.by_location.remove(&(l, n));
             }
             if let Some(l) = new.location {
-                self.by_location.insert((l, case.clone()));
+                self.by_location.insert((l, n));
             }
         }
         if old.units != new.units {
             for u in old.units.iter().filter(|u| !new.units.contains(u)) {
-                self.by_unit.remove(&(*u, case.clone()));
+                self.by_unit.remove(&(*u, n));
             }
             for u in new.units.iter().filter(|u| !old.units.contains(u)) {
-                self.by_unit.insert((*u, case.clone()));
+                self.by_unit.insert((*u, n));
             }
         }
         if old.reported != new.reported {
             if let Some(r) = old.reported {
-                self.by_reported.remove(&(r, case.clone()));
+                self.by_reported.remove(&(r, n));
             }
             if let Some(r) = new.reported {
-                self.by_reported.insert((r, case.clone()));
+                self.by_reported.insert((r, n));
             }
         }
         if old.handler != new.handler {
             if let Some(h) = &old.handler {
-                self.by_handler.remove(&(h.clone(), case.clone()));
+                self.by_handler.remove(&(h.clone(), n));
             }
             if let Some(h) = &new.handler {
-                self.by_handler.insert((h.clone(), case.clone()));
+                self.by_handler.insert((h.clone(), n));
             }
         }
         if old.mediators != new.mediators {
             for m in old.mediators.iter().filter(|m| !new.mediators.contains(m)) {
-                self.by_mediator.remove(&(m.clone(), case.clone()));
+                self.by_mediator.remove(&(m.clone(), n));
             }
             for m in new.mediators.iter().filter(|m| !old.mediators.contains(m)) {
-                self.by_mediator.insert((m.clone(), case.clone()));
+                self.by_mediator.insert((m.clone(), n));
             }
         }
         if new.parties > old.parties {
             for p in parties.get(old.parties..).unwrap_or_default() {
-                self.by_party.insert((p.id.clone(), case.clone()));
+                self.by_party.insert((p.id.clone(), n));
             }
         }
         if old.summary != new.summary {
             match &new.summary {
                 Some(Text::Clear(s)) => {
                     self.opened.remove(case);
-                    self.text.add(case, s);
+                    self.text.add(n, s);
                 }
                 Some(sealed) => {
                     // Text that cannot be opened here (its key erased, or made by another
@@ -275,7 +308,7 @@ impl Indexes {
                     let opened = sealed.open(case, SUMMARY_LABEL, opener);
                     match opened.text() {
                         Some(s) => {
-                            self.text.add(case, s);
+                            self.text.add(n, s);
                             self.opened.insert(case.clone(), s.to_owned());
                         }
                         None => {
@@ -288,56 +321,60 @@ impl Indexes {
         }
         if old.open != new.open {
             if let Some((location, holder)) = old.open {
-                self.open_by_location.remove(&(location, case.clone()));
+                self.open_by_location.remove(&(location, n));
                 if let Some(h) = holder {
-                    self.open_by_holder.remove(&(h, case.clone()));
+                    self.open_by_holder.remove(&(h, n));
                 }
             }
             if let Some((location, holder)) = new.open {
-                self.open_by_location.insert((location, case.clone()));
+                self.open_by_location.insert((location, n));
                 if let Some(h) = holder {
-                    self.open_by_holder.insert((h, case.clone()));
+                    self.open_by_holder.insert((h, n));
                 }
             }
         }
     }
 
-    fn subtree<'a>(
-        set: &'a BTreeSet<(RegionCode, CaseId)>,
-        root: RegionCode,
-    ) -> impl Iterator<Item = &'a CaseId> + 'a {
-        let lo = (root, CaseId::new("0").expect("valid"));
-        set.range(lo..)
+    fn subtree(set: &BTreeSet<(RegionCode, u32)>, root: RegionCode) -> impl Iterator<Item = u32> + '_ {
+        set.range((root, 0)..)
             .take_while(move |(r, _)| root.contains(*r))
-            .map(|(_, c)| c)
+            .map(|(_, n)| *n)
     }
 
-    fn of_party<'a>(&'a self, party: &'a PartyId) -> impl Iterator<Item = &'a CaseId> + 'a {
-        let lo = (party.clone(), CaseId::new("0").expect("valid"));
+    fn of_party<'a>(&'a self, party: &'a PartyId) -> impl Iterator<Item = u32> + 'a {
         self.by_party
-            .range(lo..)
+            .range((party.clone(), 0)..)
             .take_while(move |(p, _)| p == party)
-            .map(|(_, c)| c)
+            .map(|(_, n)| *n)
     }
 
     fn of_actor<'a>(
-        set: &'a BTreeSet<(ActorId, CaseId)>,
+        set: &'a BTreeSet<(ActorId, u32)>,
         actor: &'a ActorId,
-    ) -> impl Iterator<Item = &'a CaseId> + 'a {
-        let lo = (actor.clone(), CaseId::new("0").expect("valid"));
-        set.range(lo..)
+    ) -> impl Iterator<Item = u32> + 'a {
+        set.range((actor.clone(), 0)..)
             .take_while(move |(a, _)| a == actor)
-            .map(|(_, c)| c)
+            .map(|(_, n)| *n)
+    }
+
+    /// The cases whose summary may contain `query`, each with whether it surely does.
+    fn text_candidates(&self, query: &[char]) -> Vec<(&CaseId, bool)> {
+        self.text
+            .candidates_confirmed(query)
+            .into_iter()
+            .map(|(n, sure)| (self.numbers.id(n), sure))
+            .collect()
     }
 }
 
-/// Unigram and bigram postings of the summaries. Postings only grow: a corrected summary adds
-/// its new grams, and the substring test on the current summary drops what no longer fits.
+/// Unigram and bigram postings of the summaries, by case number. Postings only grow: a
+/// corrected summary adds its new grams, and the substring test on the current summary drops
+/// what no longer fits.
 #[derive(Debug, Clone, Default)]
 struct TextIndex {
     postings: FastMap<u64, Vec<u32>>,
-    docs: Vec<CaseId>,
-    doc_of: FastMap<CaseId, u32>,
+    /// By case number: whether a summary of the case was indexed.
+    has_text: Vec<bool>,
     /// Documents whose summary was corrected: their postings may name grams the summary no
     /// longer has.
     revised: HashSet<u32>,
@@ -364,34 +401,36 @@ fn grams(chars: &[char]) -> impl Iterator<Item = u64> + '_ {
 }
 
 impl TextIndex {
-    fn add(&mut self, case: &CaseId, text: &str) {
-        let doc = match self.doc_of.get(case) {
-            Some(d) => {
-                self.revised.insert(*d);
-                *d
-            }
-            None => {
-                let d = self.docs.len() as u32;
-                self.docs.push(case.clone());
-                self.doc_of.insert(case.clone(), d);
-                d
-            }
-        };
+    fn add(&mut self, doc: u32, text: &str) {
+        let i = doc as usize;
+        if self.has_text.len() <= i {
+            self.has_text.resize(i + 1, false);
+        }
+        if std::mem::replace(&mut self.has_text[i], true) {
+            self.revised.insert(doc);
+        }
         let chars = normalize(text);
-        let mut seen = HashSet::new();
-        for g in grams(&chars) {
-            if seen.insert(g) {
-                let list = self.postings.entry(g).or_default();
-                if let Err(at) = list.binary_search(&doc) {
-                    list.insert(at, doc);
+        let mut grams: Vec<u64> = grams(&chars).collect();
+        grams.sort_unstable();
+        grams.dedup();
+        for g in grams {
+            let list = self.postings.entry(g).or_default();
+            // Cases are numbered as they come, so a new summary's number is usually the
+            // largest: appended, no search.
+            match list.last() {
+                Some(&last) if last >= doc => {
+                    if let Err(at) = list.binary_search(&doc) {
+                        list.insert(at, doc);
+                    }
                 }
+                _ => list.push(doc),
             }
         }
     }
 
     /// The cases whose summary may contain `query` (a superset: confirm with the text).
     #[cfg(test)]
-    fn candidates(&self, query: &[char]) -> Vec<&CaseId> {
+    fn candidates(&self, query: &[char]) -> Vec<u32> {
         self.candidates_confirmed(query)
             .into_iter()
             .map(|(c, _)| c)
@@ -400,7 +439,7 @@ impl TextIndex {
 
     /// The cases whose summary may contain `query`, each with whether it surely does: a query
     /// of one or two characters is a single posting, exact for a summary never corrected.
-    fn candidates_confirmed(&self, query: &[char]) -> Vec<(&CaseId, bool)> {
+    fn candidates_confirmed(&self, query: &[char]) -> Vec<(u32, bool)> {
         let exact = query.len() <= 2;
         let keys: Vec<u64> = if query.len() == 1 {
             vec![gram(query[0], None)]
@@ -421,7 +460,7 @@ impl TextIndex {
         first
             .iter()
             .filter(|d| rest.iter().all(|l| l.binary_search(d).is_ok()))
-            .map(|d| (&self.docs[*d as usize], exact && !self.revised.contains(d)))
+            .map(|d| (*d, exact && !self.revised.contains(d)))
             .collect()
     }
 }
@@ -516,17 +555,17 @@ impl Projector {
         // Each candidate with whether its text is already known to match.
         let candidates: Vec<(&CaseId, bool)> = if !q.parties.is_empty() {
             // A person is in few cases: the most selective index of all.
-            let mut seen: HashSet<&CaseId> = HashSet::new();
+            let mut seen: HashSet<u32> = HashSet::new();
             q.parties
                 .iter()
                 .flat_map(|p| idx.of_party(p))
-                .filter(|c| seen.insert(*c))
-                .map(|c| (c, false))
+                .filter(|n| seen.insert(*n))
+                .map(|n| (idx.numbers.id(n), false))
                 .collect()
         } else if let Some(t) = &text {
-            idx.text.candidates_confirmed(t)
+            idx.text_candidates(t)
         } else {
-            let ids: Vec<&CaseId> = if let Some(m) = q.mediator.as_ref().or(match visible {
+            let numbers: Vec<u32> = if let Some(m) = q.mediator.as_ref().or(match visible {
                 Visibility::Mediator(m) => Some(m),
                 Visibility::Subtree(_) => None,
             }) {
@@ -542,9 +581,9 @@ impl Projector {
             } else if let Some(root) = q.holder.or(q.held_in) {
                 // Every unit that ever held a case is indexed, the current holder among them; a
                 // case held by several units of the subtree comes once.
-                let mut seen: HashSet<&CaseId> = HashSet::new();
+                let mut seen: HashSet<u32> = HashSet::new();
                 Indexes::subtree(&idx.by_unit, root)
-                    .filter(|c| seen.insert(*c))
+                    .filter(|n| seen.insert(*n))
                     .collect()
             } else {
                 let root = match (q.region, scope) {
@@ -555,16 +594,19 @@ impl Projector {
                 };
                 match root {
                     Some(root) => {
-                        let mut seen: HashSet<&CaseId> = HashSet::new();
+                        let mut seen: HashSet<u32> = HashSet::new();
                         Indexes::subtree(&idx.by_location, root)
                             .chain(Indexes::subtree(&idx.by_unit, root))
-                            .filter(|c| seen.insert(*c))
+                            .filter(|n| seen.insert(*n))
                             .collect()
                     }
-                    None => idx.by_reported.iter().map(|(_, c)| c).collect(),
+                    None => idx.by_reported.iter().map(|(_, n)| *n).collect(),
                 }
             };
-            ids.into_iter().map(|c| (c, false)).collect()
+            numbers
+                .into_iter()
+                .map(|n| (idx.numbers.id(n), false))
+                .collect()
         };
         let mut matches: Vec<(i64, &CaseEntry)> = candidates
             .into_iter()
@@ -722,47 +764,41 @@ mod tests {
         };
         let mut idx = Indexes::default();
         idx.update(&a, &IndexKeys::default(), &keys, &[], Some(&Reverse));
-        assert_eq!(
-            idx.text.candidates_confirmed(&normalize("漏水")),
-            vec![(&a, true)]
-        );
+        assert_eq!(idx.text_candidates(&normalize("漏水")), vec![(&a, true)]);
         assert_eq!(idx.opened.get(&a).map(String::as_str), Some("楼上漏水"));
         // Without the key, nothing of the text is indexed.
         let mut idx = Indexes::default();
         idx.update(&a, &IndexKeys::default(), &keys, &[], None);
-        assert!(idx.text.candidates_confirmed(&normalize("漏水")).is_empty());
+        assert!(idx.text_candidates(&normalize("漏水")).is_empty());
         assert!(idx.opened.is_empty());
     }
 
     #[test]
     fn a_corrected_summary_is_checked_against_its_text() {
         let mut t = TextIndex::default();
-        let a = CaseId::new("a").unwrap();
-        t.add(&a, "楼上漏水");
-        t.add(&a, "路灯电缆裸露");
-        // The old grams stay posted, so the text must be confirmed.
+        let (a, b) = (0, 1);
+        t.add(b, "楼上漏水");
+        t.add(a, "楼上漏水");
+        t.add(a, "路灯电缆裸露");
+        // The old grams stay posted, so the text must be confirmed; the other case's need not.
         assert_eq!(
             t.candidates_confirmed(&normalize("漏水")),
-            vec![(&a, false)]
+            vec![(a, false), (b, true)]
         );
-        assert_eq!(
-            t.candidates_confirmed(&normalize("路灯")),
-            vec![(&a, false)]
-        );
+        assert_eq!(t.candidates_confirmed(&normalize("路灯")), vec![(a, false)]);
     }
 
     #[test]
     fn grams_find_chinese_text_without_spaces() {
         let mut t = TextIndex::default();
-        let a = CaseId::new("a").unwrap();
-        let b = CaseId::new("b").unwrap();
-        t.add(&a, "楼上漏水引发邻里纠纷");
-        t.add(&b, "路灯电缆裸露 Street light");
-        assert_eq!(t.candidates_confirmed(&normalize("漏水")), vec![(&a, true)]);
-        assert_eq!(t.candidates(&normalize("漏水")), vec![&a]);
-        assert_eq!(t.candidates(&normalize("纠")), vec![&a]);
-        assert_eq!(t.candidates(&normalize("light")), vec![&b]);
-        assert_eq!(t.candidates(&normalize("STREET")), vec![&b]);
+        let (a, b) = (0, 1);
+        t.add(a, "楼上漏水引发邻里纠纷");
+        t.add(b, "路灯电缆裸露 Street light");
+        assert_eq!(t.candidates_confirmed(&normalize("漏水")), vec![(a, true)]);
+        assert_eq!(t.candidates(&normalize("漏水")), vec![a]);
+        assert_eq!(t.candidates(&normalize("纠")), vec![a]);
+        assert_eq!(t.candidates(&normalize("light")), vec![b]);
+        assert_eq!(t.candidates(&normalize("STREET")), vec![b]);
         assert!(t.candidates(&normalize("火灾")).is_empty());
     }
 
