@@ -335,7 +335,10 @@ impl Indexes {
         }
     }
 
-    fn subtree(set: &BTreeSet<(RegionCode, u32)>, root: RegionCode) -> impl Iterator<Item = u32> + '_ {
+    fn subtree(
+        set: &BTreeSet<(RegionCode, u32)>,
+        root: RegionCode,
+    ) -> impl Iterator<Item = u32> + '_ {
         set.range((root, 0)..)
             .take_while(move |(r, _)| root.contains(*r))
             .map(|(_, n)| *n)
