@@ -232,6 +232,10 @@ mod tests {
                         && chain.contains(": undecodable commit: undecodable record: "),
                     "{chain}"
                 );
+                // Each cause once: no message repeated by the error that follows it.
+                let parts: Vec<&str> = chain.split(": ").collect();
+                assert!(parts.windows(2).all(|w| w[0] != w[1]), "{chain}");
+                assert_eq!(chain.matches("undecodable record").count(), 1, "{chain}");
             }
             other => panic!("{other:?}"),
         }

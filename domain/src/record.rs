@@ -92,22 +92,29 @@ struct Hashed<'a> {
     prev_hash: &'a Hash,
 }
 
+impl From<rmp_serde::decode::Error> for CodecError {
+    fn from(e: rmp_serde::decode::Error) -> CodecError {
+        CodecError::Record(e)
+    }
+}
+
 /// A stored event that could not be read.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CodecError {
-    /// The bytes are not a record at all (truncated or corrupted).
+    /// The bytes are not a record at all (truncated or corrupted). The decoder's complaint
+    /// is in the message (and the field), not repeated as a source.
     #[error("undecodable record: {0}")]
-    Record(#[from] rmp_serde::decode::Error),
+    Record(rmp_serde::decode::Error),
     /// The body does not decode as its declared type and version.
-    #[error("body of {event_type} v{schema_version} does not decode: {source}")]
+    #[error("body of {event_type} v{schema_version} does not decode: {complaint}")]
     Body {
         /// The declared type.
         event_type: String,
         /// The declared version.
         schema_version: u16,
-        /// The decoder's complaint.
-        source: rmp_serde::decode::Error,
+        /// The decoder's complaint (in the message, not repeated as a source).
+        complaint: rmp_serde::decode::Error,
     },
     /// No event type has this name.
     #[error("unknown event type {0:?}: written by a newer gridcase? upgrade before reading")]
@@ -284,10 +291,10 @@ impl EventRecord {
         };
         let body = schema.upcast(self)?;
         match Event::decode_body(&self.event_type, &body) {
-            Some(r) => r.map_err(|source| CodecError::Body {
+            Some(r) => r.map_err(|complaint| CodecError::Body {
                 event_type: self.event_type.clone(),
                 schema_version: self.schema_version,
-                source,
+                complaint,
             }),
             None => Err(CodecError::UnknownType(self.event_type.clone())),
         }

@@ -58,7 +58,7 @@ impl History {
             let commit = match r.decode() {
                 Ok(c) => c,
                 Err(e) => {
-                    h.damaged.push((r.position, e.to_string()));
+                    h.damaged.push((r.position, crate::chain(&e)));
                     match r.decode_ignoring_checksum() {
                         Some(c) => c,
                         None => continue,

@@ -406,13 +406,14 @@ fn command_fp(command: &str, last_version: u64) -> u64 {
 }
 
 impl SledLog {
-    /// The case and first version the case index names for position `p` (a full scan of
-    /// the case index: for naming what an unreadable commit held, not for reads).
+    /// The case (`None` if its stored id is not valid) and first version the case index
+    /// names for position `p` (a full scan of the case index: for naming what an unreadable
+    /// commit held, not for reads).
     ///
     /// # Errors
     ///
     /// The index could not be read.
-    pub fn case_indexed_at(&self, p: Position) -> Result<Option<(CaseId, u64)>, LogError> {
+    pub fn case_indexed_at(&self, p: Position) -> Result<Option<(Option<CaseId>, u64)>, LogError> {
         let mut entries = self.index_entries();
         while let Some(entry) = entries.next_entry()? {
             match entry {
@@ -421,7 +422,7 @@ impl SledLog {
                     first_version,
                     position,
                 } if position == p => {
-                    return Ok(CaseId::new(case).ok().map(|c| (c, first_version)));
+                    return Ok(Some((CaseId::new(case).ok(), first_version)));
                 }
                 IndexEntry::Case { .. } | IndexEntry::Malformed { .. } => {}
                 // The case index's keys come first: past them there is nothing more to find.

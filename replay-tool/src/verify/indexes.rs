@@ -21,7 +21,10 @@ impl Verifier<'_> {
             return (None, None);
         }
         self.lookups += 1;
-        log.case_indexed_at(p).ok().flatten().unzip()
+        match log.case_indexed_at(p) {
+            Ok(Some((case, version))) => (case, Some(version)),
+            Ok(None) | Err(_) => (None, None),
+        }
     }
 
     /// Checks the embedded store's indexes against the commits read and reports what
@@ -30,11 +33,8 @@ impl Verifier<'_> {
         let (Some(log), Some(check)) = (self.sled, self.index_check.take()) else {
             return Ok(());
         };
-        let mut findings = Vec::new();
-        check.run(log, |f| findings.push(f))?;
-        for f in findings {
-            self.found(f);
-        }
+        // Reported as they come, so the report's cap bounds what is kept.
+        check.run(log, |f| self.found(f))?;
         for (i, cases) in std::mem::take(&mut self.lost) {
             if let Some(p) = self.problems.get_mut(i) {
                 let shown: Vec<&str> = cases.iter().take(10).map(String::as_str).collect();
