@@ -312,6 +312,12 @@ impl ActionKind {
         name.parse().ok()
     }
 
+    /// The action on an existing case named `name`: `None` for an unknown name and for
+    /// `report` (it opens a case).
+    pub fn case_command(name: &str) -> Option<ActionKind> {
+        ActionKind::from_name(name).filter(|k| *k != ActionKind::Report)
+    }
+
     /// Every kind but [`ActionKind::Report`] (the actions on an existing case), in
     /// declaration order.
     pub fn case_commands() -> impl Iterator<Item = ActionKind> + Clone {

@@ -32,6 +32,13 @@ fn each_kind_is_named_as_its_action() {
         assert_eq!(ActionKind::from_name(action.name()), Some(kind));
     }
     assert_eq!(ActionKind::from_name("no_such_action"), None);
+    // An action on a case is any but `report`, which opens one.
+    assert_eq!(ActionKind::case_command("report"), None);
+    assert_eq!(ActionKind::case_command("no_such_action"), None);
+    assert_eq!(
+        ActionKind::case_command("escalate"),
+        Some(ActionKind::Escalate)
+    );
     let kinds: Vec<&str> = ActionKind::case_commands().map(ActionKind::name).collect();
     assert_eq!(kinds, Action::case_commands().collect::<Vec<_>>());
 }

@@ -248,9 +248,7 @@ impl ApiError {
             damage: false,
         }
     }
-}
 
-impl ApiError {
     /// Logs the internal cause of a 500 or 503 (the client is told none of it); a no-op for
     /// the others. Every answer made from an `ApiError`, as a problem or as a page, calls it.
     pub(crate) fn log_cause(&self) {

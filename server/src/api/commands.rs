@@ -11,7 +11,9 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use gridcase_bus::{partition_of, Executed, ExpectedVersion, Position, Submission};
-use gridcase_domain::{Action, Actor, CaseId, Command, CommandId, CorrelationId, Timestamp};
+use gridcase_domain::{
+    Action, ActionKind, Actor, CaseId, Command, CommandId, CorrelationId, Timestamp,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -164,7 +166,7 @@ pub(crate) async fn command(
     Path((id, action)): Path<(String, String)>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    if !Action::case_commands().any(|name| name == action) {
+    if ActionKind::case_command(&action).is_none() {
         return Err(ApiError::NotFound(format!(
             "no command {action:?}; commands are {}",
             Action::case_commands().collect::<Vec<_>>().join(", ")

@@ -204,11 +204,6 @@ fn action_words(kind: ActionKind) -> (&'static str, &'static str) {
     }
 }
 
-/// The action on a case named `name` (`None` for an unknown name and for `report`).
-fn on_a_case(name: &str) -> Option<ActionKind> {
-    ActionKind::from_name(name).filter(|k| *k != ActionKind::Report)
-}
-
 /// The actions that move the case on (the rest — notes, evidence, merging, corrections —
 /// come after them).
 fn is_step(kind: ActionKind) -> bool {
@@ -1274,7 +1269,7 @@ pub async fn show(
     let done = if q.done == "erased" {
         Some(t.s("parties.done_erased").to_owned())
     } else {
-        on_a_case(&q.done).map(|kind| {
+        ActionKind::case_command(&q.done).map(|kind| {
             let mut s = format!("{}{}", t.s("case.done"), t.s(action_words(kind).0));
             if !q.dup.is_empty() {
                 s.push_str(t.s("case.done_again"));
@@ -1389,7 +1384,7 @@ pub async fn act(
         return Err(WebError::csrf(Chrome::new(&web, &v, None, "")));
     }
     let case_page = format!("/cases/{}", encode(&id));
-    let Some(kind) = on_a_case(&name) else {
+    let Some(kind) = ActionKind::case_command(&name) else {
         return Err(WebError::new(
             &web,
             &v,
