@@ -290,11 +290,39 @@ impl SledLog {
     }
 
     /// Synchronous form of [`EventLog::read_from`].
+    ///
+    /// Each value is decoded straight from sled's buffer (no copy); only a value that does not
+    /// decode is copied out, to name what it holds in the error.
     pub fn read_from_sync(&self, from: Position, limit: usize) -> Result<Vec<Committed>, LogError> {
-        self.raw_page(from.max(Position::FIRST), self.durable(), limit)?
-            .into_iter()
-            .map(RawCommit::into_committed)
-            .collect()
+        let (from, end) = (from.max(Position::FIRST), self.durable());
+        if from > end || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::with_capacity(limit.min(end.since(from) as usize + 1));
+        let mut undecodable = None;
+        self.with_tree(Reading::Positions(from, end), "reading commits", |tree| {
+            for kv in tree.range(commit_key(from)..=commit_key(end)).take(limit) {
+                let (k, v) = kv?;
+                let position = be_position(&k[1..]);
+                match crate::raw::decode_value(position, &v) {
+                    Ok(commit) => out.push(commit),
+                    Err(_) => {
+                        undecodable = Some(RawCommit {
+                            position,
+                            subject: None,
+                            value: v.to_vec(),
+                        });
+                        break;
+                    }
+                }
+            }
+            Ok(())
+        })?;
+        if let Some(raw) = undecodable {
+            // The same decode again, on the copy, to build the error that names the commit.
+            out.push(raw.into_committed()?);
+        }
+        Ok(out)
     }
 
     /// Synchronous form of [`EventLog::read_case`].
