@@ -233,6 +233,9 @@ pub struct Projector {
     changes: Vec<Change>,
     /// Activity by acting unit of the commit being applied: (unit, day, slot mask); reused.
     unit_changes: Vec<(RegionCode, Day, u64)>,
+    /// Whether the lookups derived from the case views (`queue`, `deadlines`, `index`) follow
+    /// every commit, or wait to be rebuilt once from the views ([`Projector::defer_lookups`]).
+    lookups: Lookups,
     /// Opens sealed summaries for the text index ([`Projector::set_text_opener`]).
     pub(crate) opener: Option<Arc<dyn TextOpener>>,
 }
@@ -249,7 +252,43 @@ fn dims(s: &CaseState) -> Option<(RegionCode, [Dim; 3])> {
     ))
 }
 
-fn queue_key(s: &CaseState) -> Option<QueueKey> {
+/// Whether the derived lookups follow every commit (see [`Projector::defer_lookups`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lookups {
+    Current,
+    Deferred,
+}
+
+/// A case's keys in the lookups derived from its view: compared before and after a commit.
+struct LookupKeys {
+    queue: Option<QueueKey>,
+    deadline: Option<DeadlineKey>,
+    index: IndexKeys,
+}
+
+impl LookupKeys {
+    fn of(s: &CaseState) -> LookupKeys {
+        LookupKeys {
+            queue: queue_key(s),
+            deadline: deadline_key(s),
+            index: IndexKeys::of(s),
+        }
+    }
+}
+
+/// Moves one case's entry in a set from its `old` key to its `new` one.
+fn replace_key<K: Ord>(set: &mut BTreeSet<K>, old: Option<K>, new: Option<K>) {
+    if old != new {
+        if let Some(k) = old {
+            set.remove(&k);
+        }
+        if let Some(k) = new {
+            set.insert(k);
+        }
+    }
+}
+
+pub(crate) fn queue_key(s: &CaseState) -> Option<QueueKey> {
     if !s.status.is_open() {
         return None;
     }
@@ -413,7 +452,30 @@ impl Projector {
             checkpoint: Position::ZERO,
             changes: Vec::new(),
             unit_changes: Vec::new(),
+            lookups: Lookups::Current,
             opener: None,
+        }
+    }
+
+    /// Stops keeping the work queues, the deadline index and the search indexes up to date
+    /// commit by commit, until [`Projector::rebuild_lookups`]: for replays of many commits
+    /// (a rebuild, a long catch-up, an as-of replay), where one pass over the final case views
+    /// costs less than following each case through every change of its keys. Until then
+    /// those lookups are empty: nothing may read them.
+    pub(crate) fn defer_lookups(&mut self) {
+        self.lookups = Lookups::Deferred;
+        self.queue.clear();
+        self.deadlines.clear();
+        self.index = Indexes::default();
+    }
+
+    /// Rebuilds the lookups from the case views if they were deferred, and follows every
+    /// commit again.
+    pub(crate) fn rebuild_lookups(&mut self) {
+        if self.lookups == Lookups::Deferred {
+            self.rebuild_queue();
+            self.rebuild_indexes();
+            self.lookups = Lookups::Current;
         }
     }
 
@@ -501,9 +563,7 @@ impl Projector {
                 acted: Vec::new(),
             }),
         };
-        let old_queue = queue_key(&entry.state);
-        let old_deadline = deadline_key(&entry.state);
-        let old_keys = IndexKeys::of(&entry.state);
+        let old_lookups = (self.lookups == Lookups::Current).then(|| LookupKeys::of(&entry.state));
         debug_assert!(
             bodies.is_none_or(|b| b.len() == c.events.len()),
             "decoded bodies do not match the commit's events"
@@ -577,34 +637,20 @@ impl Projector {
             }
             entry.cohort = new_mark;
         }
-        let new_keys = IndexKeys::of(&entry.state);
-        if new_keys != old_keys {
-            let parties = entry.state.details.as_ref().map_or(&[][..], |d| &d.parties);
-            self.index.update(
-                &c.case_id,
-                &old_keys,
-                &new_keys,
-                parties,
-                self.opener.as_deref(),
-            );
-        }
-        let new_queue = queue_key(&entry.state);
-        if old_queue != new_queue {
-            if let Some(k) = old_queue {
-                self.queue.remove(&k);
+        if let Some(old) = old_lookups {
+            let new = LookupKeys::of(&entry.state);
+            if new.index != old.index {
+                let parties = entry.state.details.as_ref().map_or(&[][..], |d| &d.parties);
+                self.index.update(
+                    &c.case_id,
+                    &old.index,
+                    &new.index,
+                    parties,
+                    self.opener.as_deref(),
+                );
             }
-            if let Some(k) = new_queue {
-                self.queue.insert(k);
-            }
-        }
-        let new_deadline = deadline_key(&entry.state);
-        if old_deadline != new_deadline {
-            if let Some(k) = old_deadline {
-                self.deadlines.remove(&k);
-            }
-            if let Some(k) = new_deadline {
-                self.deadlines.insert(k);
-            }
+            replace_key(&mut self.queue, old.queue, new.queue);
+            replace_key(&mut self.deadlines, old.deadline, new.deadline);
         }
         for ch in &changes {
             self.add_everywhere(ch);

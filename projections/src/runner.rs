@@ -225,7 +225,10 @@ impl Projection {
     ///
     /// Reading and applying overlap: this task reads and decodes the next pages of the log
     /// while a thread of its own applies (and periodically saves) the previous ones, so a
-    /// rebuild keeps two cores busy.
+    /// rebuild keeps two cores busy. When there are at least as many commits to apply as
+    /// cases already held, the work queues, deadlines and search indexes are built once from
+    /// the case views at the end instead of following every commit
+    /// ([`Projector::defer_lookups`]): nothing reads them before this returns.
     pub async fn catch_up<L: EventLog>(
         &self,
         log: &L,
@@ -235,6 +238,12 @@ impl Projection {
         if self.checkpoint() >= head {
             return Ok(self.checkpoint());
         }
+        {
+            let mut p = self.inner.projector.write().expect("projection lock");
+            if head.since(p.checkpoint()) >= p.case_count() as u64 {
+                p.defer_lookups();
+            }
+        }
         // A few chunks in flight: one being applied, some read ahead.
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Chunk>(4);
         let applier = {
@@ -242,10 +251,17 @@ impl Projection {
             std::thread::Builder::new()
                 .name("projection-catch-up".into())
                 .spawn(move || -> Result<(), ProjectionError> {
-                    while let Some(chunk) = rx.blocking_recv() {
-                        me.apply_chunk(&chunk)?;
+                    let applied = (|| {
+                        while let Some(chunk) = rx.blocking_recv() {
+                            me.apply_chunk(&chunk)?;
+                        }
+                        Ok(())
+                    })();
+                    // Also after a failure: what was applied stays readable.
+                    if let Ok(mut p) = me.inner.projector.write() {
+                        p.rebuild_lookups();
                     }
-                    Ok(())
+                    applied
                 })
                 .map_err(|e| ProjectionError::Worker {
                     what: "applier thread could not start",
@@ -352,6 +368,7 @@ pub async fn as_of<L: EventLog>(
     as_of: Timestamp,
 ) -> Result<Projector, ProjectionError> {
     let mut p = Projector::new(calendar);
+    p.defer_lookups();
     let head = log.head().await?;
     let mut next = Position::FIRST;
     while next <= head {
@@ -369,6 +386,7 @@ pub async fn as_of<L: EventLog>(
             }
         }
     }
+    p.rebuild_lookups();
     Ok(p)
 }
 

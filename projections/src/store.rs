@@ -447,19 +447,17 @@ pub fn checkpoint_of(dump: &Dump) -> Position {
 
 impl Projector {
     pub(crate) fn rebuild_queue(&mut self) {
-        self.queue.clear();
-        self.deadlines.clear();
-        for e in self.cases.values() {
-            if let Some(k) = crate::projector::deadline_key(&e.state) {
-                self.deadlines.insert(k);
-            }
-            if let (true, Some(h), Some(id)) =
-                (e.state.status.is_open(), e.state.holder, e.state.id.clone())
-            {
-                self.queue
-                    .insert((h, e.state.deadline.map_or(i64::MAX, |d| d.as_millis()), id));
-            }
-        }
+        use crate::projector::{deadline_key, queue_key};
+        self.queue = self
+            .cases
+            .values()
+            .filter_map(|e| queue_key(&e.state))
+            .collect();
+        self.deadlines = self
+            .cases
+            .values()
+            .filter_map(|e| deadline_key(&e.state))
+            .collect();
     }
 
     /// Calls `f` with every entry of this projection's snapshot, in key order.

@@ -1,11 +1,13 @@
 //! The search indexes answer exactly what a scan of every case answers: for regions at every
 //! level, work lists (open cases by holder and by location), categories and texts, read page by
 //! page through the cursor — at several points of a fixture's history, so that cases enter and
-//! leave the open indexes in between.
+//! leave the open indexes in between. A projection caught up from the log, which builds its
+//! lookups once from the case views, answers every query, queue and deadline list exactly as
+//! one that followed each commit.
 
 use std::collections::BTreeSet;
 
-use gridcase_bus::{Committed, Position};
+use gridcase_bus::{partition_of, Commit, Committed, EventLog, Position, SledLog};
 use gridcase_domain::{CaseId, Category, Level, RegionCode, Status, Timestamp};
 use gridcase_fixtures::Scale;
 use gridcase_projections::{
@@ -39,9 +41,17 @@ fn wanted(q: &SearchQuery, e: &CaseEntry, now: Timestamp) -> bool {
 
 /// Every case the search finds, reading every page.
 fn search(view: &Projector, q: &SearchQuery, v: &Visibility, now: Timestamp) -> BTreeSet<CaseId> {
+    let found = pages(view, q, v, now);
+    let set: BTreeSet<CaseId> = found.iter().cloned().collect();
+    assert_eq!(set.len(), found.len(), "a case on two pages");
+    set
+}
+
+/// Every case the search finds, in the order of its pages.
+fn pages(view: &Projector, q: &SearchQuery, v: &Visibility, now: Timestamp) -> Vec<CaseId> {
     let mut q = q.clone();
     q.limit = 7;
-    let mut found = BTreeSet::new();
+    let mut found = Vec::new();
     let mut total = None;
     loop {
         let page = view.search(&q, v, now).unwrap();
@@ -50,12 +60,7 @@ fn search(view: &Projector, q: &SearchQuery, v: &Visibility, now: Timestamp) -> 
             "the total changed between pages"
         );
         total = Some(page.total);
-        for e in &page.items {
-            assert!(
-                found.insert(e.state.id.clone().unwrap()),
-                "a case on two pages"
-            );
-        }
+        found.extend(page.items.iter().map(|e| e.state.id.clone().unwrap()));
         match page.next {
             Some(c) => q.cursor = Some(c),
             None => break,
@@ -80,7 +85,6 @@ fn search_finds_what_a_scan_finds() {
             fingerprint: None,
         })
         .collect();
-    let open = vec![Status::Reported, Status::Registered, Status::Assigned];
     let mut checked = 0usize;
     let mut nonempty_open = 0usize;
     for chunk in commits.chunks(commits.len() / 6 + 1) {
@@ -108,47 +112,7 @@ fn search_finds_what_a_scan_finds() {
             .collect();
         for (i, unit) in units.iter().enumerate() {
             let v = Visibility::Subtree(*unit);
-            let mut queries = vec![
-                SearchQuery {
-                    region: Some(*unit),
-                    status: open.clone(),
-                    sort: SearchSort::Deadline,
-                    ..SearchQuery::default()
-                },
-                SearchQuery {
-                    region: Some(*unit),
-                    status: open.clone(),
-                    overdue: Some(true),
-                    ..SearchQuery::default()
-                },
-                SearchQuery {
-                    holder: Some(*unit),
-                    status: open.clone(),
-                    ..SearchQuery::default()
-                },
-                SearchQuery {
-                    held_in: Some(*unit),
-                    status: open.clone(),
-                    sort: SearchSort::Updated,
-                    ..SearchQuery::default()
-                },
-                SearchQuery {
-                    region: Some(*unit),
-                    category: Some(Category::ALL[i % Category::ALL.len()]),
-                    sort: SearchSort::Oldest,
-                    ..SearchQuery::default()
-                },
-                SearchQuery {
-                    status: vec![Status::Closed],
-                    ..SearchQuery::default()
-                },
-            ];
-            if let Some(t) = texts.get(i % texts.len().max(1)) {
-                queries.push(SearchQuery {
-                    text: Some(t.clone()),
-                    ..SearchQuery::default()
-                });
-            }
+            let queries = queries_for(*unit, i, &texts);
             for q in &queries {
                 let expected = scan(&view, q, &v, now);
                 assert_eq!(search(&view, q, &v, now), expected, "{q:?} for {unit}");
@@ -164,4 +128,183 @@ fn search_finds_what_a_scan_finds() {
         nonempty_open > 10,
         "the open work lists were almost always empty ({nonempty_open})"
     );
+}
+
+/// The queries asked of a unit: its work lists, its overdue cases, a category and a text.
+fn queries_for(unit: RegionCode, i: usize, texts: &[String]) -> Vec<SearchQuery> {
+    let open = vec![Status::Reported, Status::Registered, Status::Assigned];
+    let mut queries = vec![
+        SearchQuery {
+            region: Some(unit),
+            status: open.clone(),
+            sort: SearchSort::Deadline,
+            ..SearchQuery::default()
+        },
+        SearchQuery {
+            region: Some(unit),
+            status: open.clone(),
+            overdue: Some(true),
+            ..SearchQuery::default()
+        },
+        SearchQuery {
+            holder: Some(unit),
+            status: open.clone(),
+            ..SearchQuery::default()
+        },
+        SearchQuery {
+            held_in: Some(unit),
+            status: open.clone(),
+            sort: SearchSort::Updated,
+            ..SearchQuery::default()
+        },
+        SearchQuery {
+            region: Some(unit),
+            category: Some(Category::ALL[i % Category::ALL.len()]),
+            sort: SearchSort::Oldest,
+            ..SearchQuery::default()
+        },
+        SearchQuery {
+            status: vec![Status::Closed],
+            ..SearchQuery::default()
+        },
+    ];
+    if let Some(t) = texts.get(i % texts.len().max(1)) {
+        queries.push(SearchQuery {
+            text: Some(t.clone()),
+            ..SearchQuery::default()
+        });
+    }
+    queries
+}
+
+/// The case ids of a list of case views, in its order.
+fn ids<'a>(entries: impl Iterator<Item = &'a CaseEntry>) -> Vec<CaseId> {
+    entries.filter_map(|e| e.state.id.clone()).collect()
+}
+
+#[test]
+fn a_caught_up_projection_answers_as_one_that_followed_every_commit() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let log = SledLog::open(dir.path().join("log")).unwrap();
+        let generator = Scale::Tiny.generator(11);
+        let regions = generator.regions().clone();
+        let generated: Vec<_> = generator.collect();
+        let live = Projection::in_memory(Calendar::default());
+        // Follows the log by catching up at each point: sometimes far behind, sometimes not.
+        let follower = Projection::in_memory(Calendar::default());
+        let mut compared = 0usize;
+        for chunk in generated.chunks(generated.len() / 6 + 1) {
+            let from = log.head().await.unwrap().next();
+            for g in chunk {
+                log.append(Commit {
+                    case_id: g.case_id.clone(),
+                    partition: partition_of(g.command.actor.unit()),
+                    command_id: g.command_id.clone(),
+                    expected_version: g.expected_version,
+                    events: g.events.clone(),
+                    fingerprint: None,
+                })
+                .await
+                .unwrap();
+            }
+            live.apply_batch(&log.read_from(from, usize::MAX).await.unwrap())
+                .unwrap();
+            follower.catch_up(&log, |_, _| {}).await.unwrap();
+            // A fresh projection catches up the whole log: its lookups are built at the end.
+            let rebuilt = Projection::in_memory(Calendar::default());
+            rebuilt.catch_up(&log, |_, _| {}).await.unwrap();
+
+            let expected = live.read();
+            let now = chunk
+                .last()
+                .unwrap()
+                .events
+                .last()
+                .unwrap()
+                .header
+                .recorded_at;
+            let texts: Vec<String> = expected
+                .cases()
+                .step_by(37)
+                .filter_map(|e| e.state.details.as_ref())
+                .map(|d| d.summary.clear().unwrap().chars().skip(1).take(2).collect())
+                .take(5)
+                .collect();
+            // People to ask for: handlers, mediators, parties of some cases.
+            let sample: Vec<&CaseEntry> = expected.cases().step_by(13).collect();
+            let city = regions
+                .iter()
+                .find(|r| r.level == Level::City)
+                .unwrap()
+                .code;
+            for view in [follower.read(), rebuilt.read()] {
+                assert_eq!(
+                    ids(view.overdue_at(now.as_millis())),
+                    ids(expected.overdue_at(now.as_millis()))
+                );
+                for (i, (unit, level)) in regions.iter().map(|r| (r.code, r.level)).enumerate() {
+                    assert_eq!(ids(view.queue(unit)), ids(expected.queue(unit)), "{unit}");
+                    assert_eq!(
+                        ids(view.open_in_subtree(unit)),
+                        ids(expected.open_in_subtree(unit)),
+                        "{unit}"
+                    );
+                    if level < Level::County {
+                        continue;
+                    }
+                    let v = Visibility::Subtree(unit);
+                    for q in queries_for(unit, i, &texts) {
+                        assert_eq!(pages(&view, &q, &v, now), pages(&expected, &q, &v, now));
+                        compared += 1;
+                    }
+                }
+                for e in &sample {
+                    let s = &e.state;
+                    let city = Visibility::Subtree(city);
+                    let mut people = vec![SearchQuery {
+                        parties: s
+                            .details
+                            .iter()
+                            .flat_map(|d| &d.parties)
+                            .map(|p| p.id.clone())
+                            .collect(),
+                        ..SearchQuery::default()
+                    }];
+                    if let Some(h) = &s.handler {
+                        people.push(SearchQuery {
+                            assignee: Some(h.clone()),
+                            ..SearchQuery::default()
+                        });
+                    }
+                    for m in s
+                        .mediations
+                        .iter()
+                        .map(|m| &m.mediator)
+                        .chain(s.mediation.iter().map(|m| &m.mediator))
+                    {
+                        let q = SearchQuery {
+                            mediator: Some(m.clone()),
+                            ..SearchQuery::default()
+                        };
+                        let v = Visibility::Mediator(m.clone());
+                        assert_eq!(pages(&view, &q, &v, now), pages(&expected, &q, &v, now));
+                        people.push(q);
+                    }
+                    for q in people {
+                        assert_eq!(
+                            pages(&view, &q, &city, now),
+                            pages(&expected, &q, &city, now)
+                        );
+                        compared += 1;
+                    }
+                }
+            }
+        }
+        assert!(compared > 500, "only {compared} answers compared");
+    });
 }
