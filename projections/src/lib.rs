@@ -15,6 +15,7 @@
 //!   them; [`as_of`] replays the log up to a time for historical views.
 //! - [`Calendar`] and [`Period`]: local days in the deployment's time zone.
 
+mod aggregates;
 mod calendar;
 mod counts;
 mod projector;

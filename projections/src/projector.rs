@@ -13,6 +13,7 @@ use gridcase_domain::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::aggregates::Aggregates;
 use crate::calendar::{month_of, Calendar, Day, Month};
 use crate::counts::{Cells, Counts, Dim};
 use crate::search::{IndexKeys, Indexes};
@@ -218,10 +219,10 @@ struct Change {
 pub struct Projector {
     pub(crate) calendar: Calendar,
     pub(crate) cases: FastMap<CaseId, CaseEntry>,
-    pub(crate) aggregates: FastMap<AggKey, Cells>,
+    pub(crate) aggregates: Aggregates,
     /// Activity by the unit that acted (the acting actor's unit, rolled up to its ancestors),
     /// totals only: a correction of a case's location or category never moves it.
-    pub(crate) unit_aggregates: FastMap<AggKey, Cells>,
+    pub(crate) unit_aggregates: Aggregates,
     pub(crate) queue: BTreeSet<QueueKey>,
     /// Open cases (registered, not resolved, referred or merged) by deadline: the overdue
     /// ones at any time T are a prefix. Derived from the case views (never persisted).
@@ -428,14 +429,26 @@ fn activity(
     })
 }
 
-/// The aggregates a change on `day` at `location` adds to: the day of the location and of
-/// every region above it, and the month of those that keep months.
-fn rollup_keys(location: RegionCode, day: Day) -> impl Iterator<Item = AggKey> {
-    let month = month_of(day);
-    location.self_and_ancestors().flat_map(move |region| {
-        let month = has_month_buckets(region.level()).then_some((region, Bucket::Month(month)));
-        std::iter::once((region, Bucket::Day(day))).chain(month)
-    })
+/// Calls `f` with the map of `day` and then of its month, and each region the aggregates of
+/// `location` roll up to in it: the location and every region above, and for months only the
+/// levels that keep them.
+fn for_rollup(
+    aggregates: &mut Aggregates,
+    location: RegionCode,
+    day: Day,
+    mut f: impl FnMut(&mut FastMap<RegionCode, Cells>, RegionCode),
+) {
+    let days = aggregates.bucket_mut(Bucket::Day(day));
+    for region in location.self_and_ancestors() {
+        f(days, region);
+    }
+    let months = aggregates.bucket_mut(Bucket::Month(month_of(day)));
+    for region in location
+        .self_and_ancestors()
+        .filter(|r| has_month_buckets(r.level()))
+    {
+        f(months, region);
+    }
 }
 
 impl Projector {
@@ -444,8 +457,8 @@ impl Projector {
         Projector {
             calendar,
             cases: FastMap::default(),
-            aggregates: FastMap::default(),
-            unit_aggregates: FastMap::default(),
+            aggregates: Aggregates::default(),
+            unit_aggregates: Aggregates::default(),
             queue: BTreeSet::new(),
             deadlines: BTreeSet::new(),
             index: Indexes::default(),
@@ -670,38 +683,40 @@ impl Projector {
         if delta.is_empty() && ch.ttr.is_none() {
             return;
         }
-        for key in rollup_keys(ch.location, ch.day) {
-            let cells = self.aggregates.entry(key).or_default();
-            cells.add(&delta, &ch.dims, 1);
-            if let Some((level, ms, sign)) = ch.ttr {
-                cells.add_ttr(level, ms, sign);
-            }
-            if cells.is_empty() {
-                self.aggregates.remove(&key);
-            }
-        }
+        for_rollup(
+            &mut self.aggregates,
+            ch.location,
+            ch.day,
+            |regions, region| {
+                let cells = regions.entry(region).or_default();
+                cells.add(&delta, &ch.dims, 1);
+                if let Some((level, ms, sign)) = ch.ttr {
+                    cells.add_ttr(level, ms, sign);
+                }
+                if cells.is_empty() {
+                    regions.remove(&region);
+                }
+            },
+        );
     }
 
     /// Adds one event's activity (its [`Counts::slot_mask`]) to the acting unit's day and month
     /// aggregates and its ancestors'.
     fn add_unit_activity(&mut self, unit: RegionCode, day: Day, slots: u64) {
         let delta = Counts::from_slot_mask(slots).delta();
-        for key in rollup_keys(unit, day) {
-            self.unit_aggregates
-                .entry(key)
-                .or_default()
-                .add(&delta, &[], 1);
-        }
+        for_rollup(&mut self.unit_aggregates, unit, day, |regions, region| {
+            regions.entry(region).or_default().add(&delta, &[], 1);
+        });
     }
 
     /// The counters of one region and bucket.
     pub fn aggregate(&self, region: RegionCode, bucket: Bucket) -> Option<&Cells> {
-        self.aggregates.get(&(region, bucket))
+        self.aggregates.get(region, bucket)
     }
 
     /// The activity of the units in `region` (by the unit that acted) in one bucket.
     pub fn unit_aggregate(&self, region: RegionCode, bucket: Bucket) -> Option<&Cells> {
-        self.unit_aggregates.get(&(region, bucket))
+        self.unit_aggregates.get(region, bucket)
     }
 
     /// Open cases held by exactly `unit`, soonest deadline first.

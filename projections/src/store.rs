@@ -468,7 +468,7 @@ impl Projector {
         let mut keys: Vec<([u8; 15], &Cells)> = self
             .aggregates
             .iter()
-            .map(|(k, c)| (agg_key(k), c))
+            .map(|(k, c)| (agg_key(&k), c))
             .collect();
         keys.sort_unstable_by_key(|(k, _)| *k);
         let mut value = Vec::new();
@@ -491,7 +491,7 @@ impl Projector {
         let mut units: Vec<([u8; 15], &Cells)> = self
             .unit_aggregates
             .iter()
-            .map(|(k, c)| (unit_agg_key(k), c))
+            .map(|(k, c)| (unit_agg_key(&k), c))
             .collect();
         units.sort_unstable_by_key(|(k, _)| *k);
         for (k, cells) in units {
