@@ -5,8 +5,9 @@
 //! was reported, who handles it, which mediators run or ran its mediations, and the
 //! character unigrams and bigrams of its summary (Chinese has no spaces between words, so
 //! text is matched by characters, then confirmed by a substring test). The indexes are
-//! derived from the case views: they are built when a snapshot is loaded and kept current by
-//! every applied commit, and never written to disk — the text index holds free text, which
+//! derived from the case views: they are built when a snapshot is loaded or a long catch-up
+//! ends (see [`crate::Projection::catch_up`]), kept current by every commit applied live, and
+//! never written to disk — the text index holds free text, which
 //! must not lie in clear in the data directory (see DOMAIN.md, "Personal information").
 //!
 //! [`Projector::search`] narrows the candidates with the most selective index the query
@@ -508,7 +509,8 @@ fn decode_cursor(sort: SearchSort, cursor: &str) -> Result<(i64, CaseId), Search
 }
 
 impl Projector {
-    /// Rebuilds every search index from the case views (after loading a snapshot).
+    /// Rebuilds every search index from the case views (after loading a snapshot or a long
+    /// catch-up).
     pub(crate) fn rebuild_indexes(&mut self) {
         let mut index = Indexes::default();
         let empty = IndexKeys::default();
