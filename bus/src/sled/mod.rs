@@ -263,6 +263,29 @@ impl SledLog {
         guard(&self.inner.path, reading, context, || f(&self.inner.tree))
     }
 
+    /// Up to `limit` stored values from position `from` to `end`, as sled holds them (no copy
+    /// of their bytes); a page that cannot be read is [`LogError::Damaged`] naming the
+    /// positions.
+    fn stored_page(
+        &self,
+        from: Position,
+        end: Position,
+        limit: usize,
+    ) -> Result<Vec<(Position, sled::IVec)>, LogError> {
+        if from > end || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::with_capacity(limit.min(end.since(from) as usize + 1));
+        self.with_tree(Reading::Positions(from, end), "reading commits", |tree| {
+            for kv in tree.range(commit_key(from)..=commit_key(end)).take(limit) {
+                let (k, v) = kv?;
+                out.push((be_position(&k[1..]), v));
+            }
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
     /// Up to `limit` stored commits from position `from` to `end`, undecoded; a page that
     /// cannot be read is [`LogError::Damaged`] naming the positions.
     fn raw_page(
@@ -271,58 +294,35 @@ impl SledLog {
         end: Position,
         limit: usize,
     ) -> Result<Vec<RawCommit>, LogError> {
-        if from > end || limit == 0 {
-            return Ok(Vec::new());
-        }
-        let mut out = Vec::with_capacity(limit.min(end.since(from) as usize + 1));
-        self.with_tree(Reading::Positions(from, end), "reading commits", |tree| {
-            for kv in tree.range(commit_key(from)..=commit_key(end)).take(limit) {
-                let (k, v) = kv?;
-                out.push(RawCommit {
-                    position: be_position(&k[1..]),
-                    subject: None,
-                    value: v.to_vec(),
-                });
-            }
-            Ok(())
-        })?;
-        Ok(out)
+        Ok(self
+            .stored_page(from, end, limit)?
+            .into_iter()
+            .map(|(position, v)| RawCommit {
+                position,
+                subject: None,
+                value: v.to_vec(),
+            })
+            .collect())
     }
 
     /// Synchronous form of [`EventLog::read_from`].
     ///
-    /// Each value is decoded straight from sled's buffer (no copy); only a value that does not
-    /// decode is copied out, to name what it holds in the error.
+    /// Each value is decoded from sled's buffer (no copy); only a value that does not decode
+    /// is copied, to name what it holds in the error.
     pub fn read_from_sync(&self, from: Position, limit: usize) -> Result<Vec<Committed>, LogError> {
-        let (from, end) = (from.max(Position::FIRST), self.durable());
-        if from > end || limit == 0 {
-            return Ok(Vec::new());
-        }
-        let mut out = Vec::with_capacity(limit.min(end.since(from) as usize + 1));
-        let mut undecodable = None;
-        self.with_tree(Reading::Positions(from, end), "reading commits", |tree| {
-            for kv in tree.range(commit_key(from)..=commit_key(end)).take(limit) {
-                let (k, v) = kv?;
-                let position = be_position(&k[1..]);
-                match crate::raw::decode_value(position, &v) {
-                    Ok(commit) => out.push(commit),
-                    Err(_) => {
-                        undecodable = Some(RawCommit {
-                            position,
-                            subject: None,
-                            value: v.to_vec(),
-                        });
-                        break;
+        self.stored_page(from.max(Position::FIRST), self.durable(), limit)?
+            .into_iter()
+            .map(|(position, v)| {
+                crate::raw::decode_value(position, &v).or_else(|_| {
+                    RawCommit {
+                        position,
+                        subject: None,
+                        value: v.to_vec(),
                     }
-                }
-            }
-            Ok(())
-        })?;
-        if let Some(raw) = undecodable {
-            // The same decode again, on the copy, to build the error that names the commit.
-            out.push(raw.into_committed()?);
-        }
-        Ok(out)
+                    .into_committed()
+                })
+            })
+            .collect()
     }
 
     /// Synchronous form of [`EventLog::read_case`].
