@@ -486,10 +486,24 @@ impl Projector {
     /// commit again.
     pub(crate) fn rebuild_lookups(&mut self) {
         if self.lookups == Lookups::Deferred {
-            self.rebuild_queue();
-            self.rebuild_indexes();
             self.lookups = Lookups::Current;
+            self.build_lookups();
         }
+    }
+
+    /// Builds the work queues, the deadline index and the search indexes from the case views
+    /// (after loading a snapshot, or at the end of a bulk replay).
+    pub(crate) fn build_lookups(&mut self) {
+        self.rebuild_queue();
+        self.rebuild_indexes();
+    }
+
+    /// Checks, in debug builds, that the lookups are not waiting to be rebuilt.
+    pub(crate) fn debug_assert_lookups_current(&self) {
+        debug_assert!(
+            self.lookups == Lookups::Current,
+            "the lookups were read during a bulk replay, before they were built"
+        );
     }
 
     /// Drops the opened summary of `case` (its key was destroyed): text queries no longer
@@ -502,7 +516,10 @@ impl Projector {
     /// already held. Without one, sealed summaries are not searchable by text.
     pub fn set_text_opener(&mut self, opener: Arc<dyn TextOpener>) {
         self.opener = Some(opener);
-        self.rebuild_indexes();
+        // During a bulk replay the indexes are built, with the opener, at its end.
+        if self.lookups == Lookups::Current {
+            self.rebuild_indexes();
+        }
     }
 
     /// The last position applied.
@@ -721,6 +738,7 @@ impl Projector {
 
     /// Open cases held by exactly `unit`, soonest deadline first.
     pub fn queue(&self, unit: RegionCode) -> impl Iterator<Item = &CaseEntry> + '_ {
+        self.debug_assert_lookups_current();
         let lo = (unit, i64::MIN, CaseId::new("0").expect("valid"));
         self.queue
             .range(lo..)
@@ -730,6 +748,7 @@ impl Projector {
 
     /// Open cases held anywhere in `region`'s subtree.
     pub fn open_in_subtree(&self, region: RegionCode) -> impl Iterator<Item = &CaseEntry> + '_ {
+        self.debug_assert_lookups_current();
         let lo = (region, i64::MIN, CaseId::new("0").expect("valid"));
         self.queue
             .range(lo..)
@@ -740,6 +759,7 @@ impl Projector {
     /// Open cases (registered, not resolved, referred or merged) whose deadline in force is
     /// before `t` (ms), soonest first: the overdue open cases at `t`, everywhere.
     pub fn overdue_at(&self, t: i64) -> impl Iterator<Item = &CaseEntry> + '_ {
+        self.debug_assert_lookups_current();
         self.deadlines
             .iter()
             .take_while(move |(d, _)| *d < t)

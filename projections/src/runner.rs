@@ -227,8 +227,8 @@ impl Projection {
     /// while a thread of its own applies (and periodically saves) the previous ones, so a
     /// rebuild keeps two cores busy. When there are at least as many commits to apply as
     /// cases already held, the work queues, deadlines and search indexes are built once from
-    /// the case views at the end instead of following every commit
-    /// ([`Projector::defer_lookups`]): nothing reads them before this returns.
+    /// the case views at the end instead of following every commit (one pass over the views
+    /// costs less then): nothing may read them before this returns.
     pub async fn catch_up<L: EventLog>(
         &self,
         log: &L,
@@ -238,12 +238,6 @@ impl Projection {
         if self.checkpoint() >= head {
             return Ok(self.checkpoint());
         }
-        {
-            let mut p = self.inner.projector.write().expect("projection lock");
-            if head.since(p.checkpoint()) >= p.case_count() as u64 {
-                p.defer_lookups();
-            }
-        }
         // A few chunks in flight: one being applied, some read ahead.
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Chunk>(4);
         let applier = {
@@ -251,13 +245,20 @@ impl Projection {
             std::thread::Builder::new()
                 .name("projection-catch-up".into())
                 .spawn(move || -> Result<(), ProjectionError> {
+                    {
+                        let mut p = me.inner.projector.write().expect("projection lock");
+                        if head.since(p.checkpoint()) >= p.case_count() as u64 {
+                            p.defer_lookups();
+                        }
+                    }
                     let applied = (|| {
                         while let Some(chunk) = rx.blocking_recv() {
                             me.apply_chunk(&chunk)?;
                         }
                         Ok(())
                     })();
-                    // Also after a failure: what was applied stays readable.
+                    // Also after a failure: what was applied stays readable. (Deferred here, on
+                    // this thread, so that nothing leaves them deferred.)
                     if let Ok(mut p) = me.inner.projector.write() {
                         p.rebuild_lookups();
                     }

@@ -543,6 +543,7 @@ impl Projector {
         visible: &Visibility,
         now: Timestamp,
     ) -> Result<SearchPage<'_>, SearchError> {
+        self.debug_assert_lookups_current();
         let after = q
             .cursor
             .as_deref()

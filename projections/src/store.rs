@@ -391,8 +391,7 @@ impl Store {
                 }
             }
         }
-        p.rebuild_queue();
-        p.rebuild_indexes();
+        p.build_lookups();
         Ok(p)
     }
 
