@@ -240,7 +240,7 @@ pub fn build_app(
         .map_err(io(format!("creating {}", cfg.data_dir.display())))?;
     let request_key = crate::secrets::load_or_create(&key_file)?;
     if !projection.has_text_opener() {
-        // (Server::start sets it before catching up, so that nothing is indexed twice.)
+        // (Server::start sets it once it has caught up.)
         projection.set_text_opener(vault.clone());
     }
     Ok(Arc::new(App {
@@ -312,7 +312,6 @@ impl Server {
         // The text index opens sealed summaries with the case keys, all held in memory.
         let vault = open_vault(cfg, &log).await?;
         vault.load_case_keys().await.map_err(ServeError::Vault)?;
-        projection.set_text_opener(vault.clone());
         // Catch up before serving, so the first reads are current; the runner follows live
         // from there. (On restart this only replays what arrived since the checkpoint.)
         let started = std::time::Instant::now();
@@ -320,6 +319,10 @@ impl Server {
             .catch_up(&log, |_, _| {})
             .await
             .map_err(ServeError::CatchUp)?;
+        // Then index the texts with the keys: each sealed summary is opened once, here (a
+        // long catch-up builds its indexes at its end, which would otherwise open them all
+        // a second time).
+        projection.set_text_opener(vault.clone());
         tracing::info!(
             applied = applied.get(),
             seconds = started.elapsed().as_secs_f64(),
