@@ -2,29 +2,13 @@
 //! histories, the live (incremental) projection equals a rebuild from position 0 byte for
 //! byte, and a runner killed at a random point resumes to the same bytes.
 
-use gridcase_bus::{partition_of, Commit, EventLog, Position, SledLog};
-use gridcase_fixtures::{GeneratedCommit, Scale};
+mod common;
+
+use common::{commit_of, runtime};
+use gridcase_bus::{EventLog, Position, SledLog};
+use gridcase_fixtures::Scale;
 use gridcase_projections::{Calendar, Projection, Store};
 use proptest::prelude::*;
-
-fn commit_of(g: &GeneratedCommit) -> Commit {
-    Commit {
-        case_id: g.case_id.clone(),
-        // The embedded log ignores the partition; NATS would need the case's first unit.
-        partition: partition_of(g.command.actor.unit()),
-        command_id: g.command_id.clone(),
-        expected_version: g.expected_version,
-        events: g.events.clone(),
-        fingerprint: None,
-    }
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 /// Appends a tiny dataset, projecting it live in bursts of the given sizes.
 async fn live(seed: u64, bursts: &[usize], dir: &std::path::Path) -> (SledLog, Projection) {

@@ -7,7 +7,10 @@
 
 use std::collections::BTreeSet;
 
-use gridcase_bus::{partition_of, Commit, Committed, EventLog, Position, SledLog};
+mod common;
+
+use common::{commit_of, runtime};
+use gridcase_bus::{Committed, EventLog, Position, SledLog};
 use gridcase_domain::{CaseId, Category, Level, RegionCode, Status, Timestamp};
 use gridcase_fixtures::Scale;
 use gridcase_projections::{
@@ -184,33 +187,38 @@ fn ids<'a>(entries: impl Iterator<Item = &'a CaseEntry>) -> Vec<CaseId> {
 
 #[test]
 fn a_caught_up_projection_answers_as_one_that_followed_every_commit() {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
+    runtime().block_on(async {
         let dir = tempfile::tempdir().unwrap();
         let log = SledLog::open(dir.path().join("log")).unwrap();
         let generator = Scale::Tiny.generator(11);
         let regions = generator.regions().clone();
         let generated: Vec<_> = generator.collect();
         let live = Projection::in_memory(Calendar::default());
-        // Follows the log by catching up at each point: sometimes far behind, sometimes not.
+        // Follows the log by catching up at each point: far behind at first (as many commits
+        // to apply as cases held or more: the lookups are built at the end), then not (they
+        // follow each commit).
         let follower = Projection::in_memory(Calendar::default());
+        let (mut far_behind, mut close_behind) = (0, 0);
         let mut compared = 0usize;
-        for chunk in generated.chunks(generated.len() / 6 + 1) {
+        let n = generated.len();
+        let ends = [
+            n / 2,
+            n * 7 / 10,
+            n * 85 / 100,
+            n * 95 / 100,
+            n * 99 / 100,
+            n,
+        ];
+        for (i, end) in ends.into_iter().enumerate() {
+            let chunk = &generated[if i == 0 { 0 } else { ends[i - 1] }..end];
+            if chunk.len() >= follower.read().case_count() {
+                far_behind += 1;
+            } else {
+                close_behind += 1;
+            }
             let from = log.head().await.unwrap().next();
             for g in chunk {
-                log.append(Commit {
-                    case_id: g.case_id.clone(),
-                    partition: partition_of(g.command.actor.unit()),
-                    command_id: g.command_id.clone(),
-                    expected_version: g.expected_version,
-                    events: g.events.clone(),
-                    fingerprint: None,
-                })
-                .await
-                .unwrap();
+                log.append(commit_of(g)).await.unwrap();
             }
             live.apply_batch(&log.read_from(from, usize::MAX).await.unwrap())
                 .unwrap();
@@ -306,5 +314,9 @@ fn a_caught_up_projection_answers_as_one_that_followed_every_commit() {
             }
         }
         assert!(compared > 500, "only {compared} answers compared");
+        assert!(
+            far_behind > 0 && close_behind > 0,
+            "the follower caught up {far_behind} times far behind, {close_behind} times close"
+        );
     });
 }

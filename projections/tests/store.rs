@@ -2,31 +2,18 @@
 //! aside and rebuilt from the log; a store has one owner at a time; a snapshot from another
 //! time zone is refused.
 
-use gridcase_bus::{partition_of, Commit, EventLog, SledLog};
+mod common;
+
+use common::{commit_of, runtime};
+use gridcase_bus::{EventLog, SledLog};
 use gridcase_fixtures::Scale;
 use gridcase_projections::{Calendar, Projection, ProjectionError, Store};
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 /// A tiny log, and a projection of all of it saved in `dir/projection`.
 async fn saved(dir: &std::path::Path) -> (SledLog, gridcase_projections::Dump) {
     let log = SledLog::open(dir.join("log")).unwrap();
     for g in Scale::Tiny.generator(3) {
-        log.append(Commit {
-            case_id: g.case_id.clone(),
-            partition: partition_of(g.command.actor.unit()),
-            command_id: g.command_id.clone(),
-            expected_version: g.expected_version,
-            events: g.events.clone(),
-            fingerprint: None,
-        })
-        .await
-        .unwrap();
+        log.append(commit_of(&g)).await.unwrap();
     }
     let p = Projection::open(&dir.join("projection"), Calendar::default()).unwrap();
     p.catch_up(&log, |_, _| {}).await.unwrap();
