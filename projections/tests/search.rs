@@ -11,7 +11,7 @@ mod common;
 
 use common::{commit_of, runtime};
 use gridcase_bus::{Committed, EventLog, Position, SledLog};
-use gridcase_domain::{CaseId, Category, Level, RegionCode, Status, Timestamp};
+use gridcase_domain::{CaseId, Category, EventRecord, Level, RegionCode, Status, Timestamp};
 use gridcase_fixtures::Scale;
 use gridcase_projections::{
     is_visible, Calendar, CaseEntry, Projection, Projector, SearchQuery, SearchSort, Visibility,
@@ -40,6 +40,21 @@ fn wanted(q: &SearchQuery, e: &CaseEntry, now: Timestamp) -> bool {
         && q.text
             .as_deref()
             .is_none_or(|t| d.summary.clear().unwrap().contains(t))
+}
+
+/// Two characters from the summaries of five cases (every `step`-th), to search for.
+fn sample_texts(view: &Projector, step: usize) -> Vec<String> {
+    view.cases()
+        .step_by(step)
+        .filter_map(|e| e.state.details.as_ref())
+        .map(|d| d.summary.clear().unwrap().chars().skip(1).take(2).collect())
+        .take(5)
+        .collect()
+}
+
+/// When the last of a commit's events was recorded: "now" for the queries after it.
+fn last_recorded(events: &[EventRecord]) -> Timestamp {
+    events.last().unwrap().header.recorded_at
 }
 
 /// Every case the search finds, reading every page.
@@ -93,26 +108,13 @@ fn search_finds_what_a_scan_finds() {
     for chunk in commits.chunks(commits.len() / 6 + 1) {
         projection.apply_batch(chunk).unwrap();
         let view = projection.read();
-        let now = chunk
-            .last()
-            .unwrap()
-            .events
-            .last()
-            .unwrap()
-            .header
-            .recorded_at;
+        let now = last_recorded(&chunk.last().unwrap().events);
         let units: Vec<RegionCode> = regions
             .iter()
             .filter(|r| r.level >= Level::County)
             .map(|r| r.code)
             .collect();
-        let texts: Vec<String> = view
-            .cases()
-            .step_by(41)
-            .filter_map(|e| e.state.details.as_ref())
-            .map(|d| d.summary.clear().unwrap().chars().skip(1).take(2).collect())
-            .take(5)
-            .collect();
+        let texts = sample_texts(&view, 41);
         for (i, unit) in units.iter().enumerate() {
             let v = Visibility::Subtree(*unit);
             let queries = queries_for(*unit, i, &texts);
@@ -228,21 +230,8 @@ fn a_caught_up_projection_answers_as_one_that_followed_every_commit() {
             rebuilt.catch_up(&log, |_, _| {}).await.unwrap();
 
             let expected = live.read();
-            let now = chunk
-                .last()
-                .unwrap()
-                .events
-                .last()
-                .unwrap()
-                .header
-                .recorded_at;
-            let texts: Vec<String> = expected
-                .cases()
-                .step_by(37)
-                .filter_map(|e| e.state.details.as_ref())
-                .map(|d| d.summary.clear().unwrap().chars().skip(1).take(2).collect())
-                .take(5)
-                .collect();
+            let now = last_recorded(&chunk.last().unwrap().events);
+            let texts = sample_texts(&expected, 37);
             // People to ask for: handlers, mediators, parties of some cases.
             let sample: Vec<&CaseEntry> = expected.cases().step_by(13).collect();
             let city = regions
