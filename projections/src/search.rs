@@ -138,6 +138,7 @@ pub enum SearchError {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub(crate) struct IndexKeys {
     location: Option<RegionCode>,
+    category: Option<Category>,
     units: Vec<RegionCode>,
     reported: Option<i64>,
     handler: Option<ActorId>,
@@ -167,6 +168,7 @@ impl IndexKeys {
         IndexKeys {
             parties: s.details.as_ref().map_or(0, |d| d.parties.len()),
             location: s.details.as_ref().map(|d| d.location),
+            category: s.details.as_ref().map(|d| d.category),
             units,
             reported: s.reported_at.map(Timestamp::as_millis),
             handler: s.handler.clone(),
@@ -189,6 +191,8 @@ impl IndexKeys {
 pub(crate) struct Indexes {
     numbers: CaseNumbers,
     by_location: BTreeSet<(RegionCode, u32)>,
+    /// Cases by category, then location (a region's cases of one category).
+    by_category: BTreeSet<(Category, RegionCode, u32)>,
     by_unit: BTreeSet<(RegionCode, u32)>,
     by_reported: BTreeSet<(i64, u32)>,
     by_handler: BTreeSet<(ActorId, u32)>,
@@ -258,6 +262,14 @@ impl Indexes {
             }
             if let Some(l) = new.location {
                 self.by_location.insert((l, n));
+            }
+        }
+        if (old.category, old.location) != (new.category, new.location) {
+            if let (Some(c), Some(l)) = (old.category, old.location) {
+                self.by_category.remove(&(c, l, n));
+            }
+            if let (Some(c), Some(l)) = (new.category, new.location) {
+                self.by_category.insert((c, l, n));
             }
         }
         if old.units != new.units {
@@ -343,6 +355,14 @@ impl Indexes {
         set.range((root, 0)..)
             .take_while(move |(r, _)| root.contains(*r))
             .map(|(_, n)| *n)
+    }
+
+    /// The cases of `category` located in `root`'s subtree.
+    fn category_in(&self, category: Category, root: RegionCode) -> impl Iterator<Item = u32> + '_ {
+        self.by_category
+            .range((category, root, 0)..)
+            .take_while(move |(c, r, _)| *c == category && root.contains(*r))
+            .map(|(_, _, n)| *n)
     }
 
     fn of_party<'a>(&'a self, party: &'a PartyId) -> impl Iterator<Item = u32> + 'a {
@@ -584,6 +604,9 @@ impl Projector {
             } else if let (true, Some(region)) = (open_only, q.region) {
                 // `region` filters by location, so the open cases located there are all candidates.
                 Indexes::subtree(&idx.open_by_location, region).collect()
+            } else if let (Some(category), Some(region)) = (q.category, q.region) {
+                // `region` filters by location: the cases of the category located there.
+                idx.category_in(category, region).collect()
             } else if let Some(root) = q.holder.or(q.held_in) {
                 // Every unit that ever held a case is indexed, the current holder among them; a
                 // case held by several units of the subtree comes once.
