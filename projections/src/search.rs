@@ -1,19 +1,19 @@
 //! Finding cases: the indexes the projection keeps beside its case views, and search over
 //! them.
 //!
-//! [`Indexes`] holds, for every case, where it is located, which units ever held it, when it
-//! was reported, who handles it, which mediators run or ran its mediations, and the
-//! character unigrams and bigrams of its summary (Chinese has no spaces between words, so
-//! text is matched by characters, then confirmed by a substring test). The indexes are
-//! derived from the case views: they are built when a snapshot is loaded or a long catch-up
-//! ends (see [`crate::Projection::catch_up`]), kept current by every commit applied live, and
-//! never written to disk — the text index holds free text, which
-//! must not lie in clear in the data directory (see DOMAIN.md, "Personal information").
+//! [`Indexes`] holds, for every case, where it is located (also by category), which units
+//! ever held it, when it was reported, who handles it, which mediators run or ran its
+//! mediations, and the character unigrams and bigrams of its summary (Chinese has no spaces
+//! between words, so text is matched by characters, then confirmed by a substring test). The
+//! indexes are derived from the case views: they are built when a snapshot is loaded or a long
+//! catch-up ends (see [`crate::Projection::catch_up`]), kept current by every commit applied
+//! live, and never written to disk — the text index holds free text, which must not lie in
+//! clear in the data directory (see DOMAIN.md, "Personal information").
 //!
 //! [`Projector::search`] narrows the candidates with the most selective index the query
-//! allows (text, mediator, handler, region), filters them with every condition and the
-//! reader's visibility, sorts and pages them with an opaque cursor. Nothing is capped
-//! silently: `total` counts every match.
+//! allows (text, mediator, handler, category in a region, region), filters them with every
+//! condition and the reader's visibility, sorts and pages them with an opaque cursor. Nothing
+//! is capped silently: `total` counts every match.
 
 use std::collections::{BTreeSet, HashSet};
 
