@@ -10,8 +10,9 @@
 
 use gridcase_domain::RegionCode;
 
+use crate::calendar::{month_of, Day};
 use crate::counts::Cells;
-use crate::projector::{AggKey, Bucket, FastMap};
+use crate::projector::{has_month_buckets, AggKey, Bucket, FastMap};
 
 /// Counters by bucket and region; see the module documentation.
 #[derive(Debug, Clone, Default)]
@@ -26,8 +27,30 @@ impl Aggregates {
     }
 
     /// The regions counted in one bucket, to update several of them.
-    pub(crate) fn bucket_mut(&mut self, bucket: Bucket) -> &mut FastMap<RegionCode, Cells> {
+    fn bucket_mut(&mut self, bucket: Bucket) -> &mut FastMap<RegionCode, Cells> {
         self.by_bucket.entry(bucket).or_default()
+    }
+
+    /// Calls `f` with the regions of `day` and then of its month, and each region a change at
+    /// `location` counts in there: the location and every region above, and for months only
+    /// the levels that keep them.
+    pub(crate) fn roll_up(
+        &mut self,
+        location: RegionCode,
+        day: Day,
+        mut f: impl FnMut(&mut FastMap<RegionCode, Cells>, RegionCode),
+    ) {
+        let days = self.bucket_mut(Bucket::Day(day));
+        for region in location.self_and_ancestors() {
+            f(days, region);
+        }
+        let months = self.bucket_mut(Bucket::Month(month_of(day)));
+        for region in location
+            .self_and_ancestors()
+            .filter(|r| has_month_buckets(r.level()))
+        {
+            f(months, region);
+        }
     }
 
     /// Sets the counters of one region in one bucket (loading a snapshot).

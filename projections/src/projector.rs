@@ -14,7 +14,7 @@ use gridcase_domain::{
 use serde::{Deserialize, Serialize};
 
 use crate::aggregates::Aggregates;
-use crate::calendar::{month_of, Calendar, Day, Month};
+use crate::calendar::{Calendar, Day, Month};
 use crate::counts::{Cells, Counts, Dim};
 use crate::search::{IndexKeys, Indexes};
 use crate::ProjectionError;
@@ -289,7 +289,7 @@ fn replace_key<K: Ord>(set: &mut BTreeSet<K>, old: Option<K>, new: Option<K>) {
     }
 }
 
-pub(crate) fn queue_key(s: &CaseState) -> Option<QueueKey> {
+fn queue_key(s: &CaseState) -> Option<QueueKey> {
     if !s.status.is_open() {
         return None;
     }
@@ -300,7 +300,7 @@ pub(crate) fn queue_key(s: &CaseState) -> Option<QueueKey> {
     ))
 }
 
-pub(crate) fn deadline_key(s: &CaseState) -> Option<DeadlineKey> {
+fn deadline_key(s: &CaseState) -> Option<DeadlineKey> {
     if Outcome::of(s) != Outcome::Open {
         return None;
     }
@@ -429,28 +429,6 @@ fn activity(
     })
 }
 
-/// Calls `f` with the map of `day` and then of its month, and each region the aggregates of
-/// `location` roll up to in it: the location and every region above, and for months only the
-/// levels that keep them.
-fn for_rollup(
-    aggregates: &mut Aggregates,
-    location: RegionCode,
-    day: Day,
-    mut f: impl FnMut(&mut FastMap<RegionCode, Cells>, RegionCode),
-) {
-    let days = aggregates.bucket_mut(Bucket::Day(day));
-    for region in location.self_and_ancestors() {
-        f(days, region);
-    }
-    let months = aggregates.bucket_mut(Bucket::Month(month_of(day)));
-    for region in location
-        .self_and_ancestors()
-        .filter(|r| has_month_buckets(r.level()))
-    {
-        f(months, region);
-    }
-}
-
 impl Projector {
     /// An empty projection bucketing days in `calendar`.
     pub fn new(calendar: Calendar) -> Projector {
@@ -491,8 +469,22 @@ impl Projector {
         }
     }
 
+    /// Builds the work queues and the deadline index from the case views.
+    fn rebuild_queue(&mut self) {
+        self.queue = self
+            .cases
+            .values()
+            .filter_map(|e| queue_key(&e.state))
+            .collect();
+        self.deadlines = self
+            .cases
+            .values()
+            .filter_map(|e| deadline_key(&e.state))
+            .collect();
+    }
+
     /// Builds the work queues, the deadline index and the search indexes from the case views
-    /// (after loading a snapshot, or at the end of a bulk replay).
+    /// (after loading a snapshot, or when they were deferred).
     pub(crate) fn build_lookups(&mut self) {
         self.rebuild_queue();
         self.rebuild_indexes();
@@ -502,7 +494,7 @@ impl Projector {
     pub(crate) fn debug_assert_lookups_current(&self) {
         debug_assert!(
             self.lookups == Lookups::Current,
-            "the lookups were read during a bulk replay, before they were built"
+            "the lookups were read while deferred, before they were built"
         );
     }
 
@@ -516,7 +508,7 @@ impl Projector {
     /// already held. Without one, sealed summaries are not searchable by text.
     pub fn set_text_opener(&mut self, opener: Arc<dyn TextOpener>) {
         self.opener = Some(opener);
-        // During a bulk replay the indexes are built, with the opener, at its end.
+        // While the lookups are deferred, the indexes are built (with the opener) when they are.
         if self.lookups == Lookups::Current {
             self.rebuild_indexes();
         }
@@ -700,11 +692,8 @@ impl Projector {
         if delta.is_empty() && ch.ttr.is_none() {
             return;
         }
-        for_rollup(
-            &mut self.aggregates,
-            ch.location,
-            ch.day,
-            |regions, region| {
+        self.aggregates
+            .roll_up(ch.location, ch.day, |regions, region| {
                 let cells = regions.entry(region).or_default();
                 cells.add(&delta, &ch.dims, 1);
                 if let Some((level, ms, sign)) = ch.ttr {
@@ -713,15 +702,14 @@ impl Projector {
                 if cells.is_empty() {
                     regions.remove(&region);
                 }
-            },
-        );
+            });
     }
 
     /// Adds one event's activity (its [`Counts::slot_mask`]) to the acting unit's day and month
     /// aggregates and its ancestors'.
     fn add_unit_activity(&mut self, unit: RegionCode, day: Day, slots: u64) {
         let delta = Counts::from_slot_mask(slots).delta();
-        for_rollup(&mut self.unit_aggregates, unit, day, |regions, region| {
+        self.unit_aggregates.roll_up(unit, day, |regions, region| {
             regions.entry(region).or_default().add(&delta, &[], 1);
         });
     }

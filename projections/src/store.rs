@@ -445,20 +445,6 @@ pub fn checkpoint_of(dump: &Dump) -> Position {
 }
 
 impl Projector {
-    pub(crate) fn rebuild_queue(&mut self) {
-        use crate::projector::{deadline_key, queue_key};
-        self.queue = self
-            .cases
-            .values()
-            .filter_map(|e| queue_key(&e.state))
-            .collect();
-        self.deadlines = self
-            .cases
-            .values()
-            .filter_map(|e| deadline_key(&e.state))
-            .collect();
-    }
-
     /// Calls `f` with every entry of this projection's snapshot, in key order.
     pub(crate) fn for_each_entry<E>(
         &self,
