@@ -8,8 +8,11 @@
 //! - [`Position`]: a commit's place in the global order, a newtype over the number (the
 //!   stream sequence on NATS); [`LogError`] keeps its cause (kind + source; a corrupt commit's
 //!   is a typed [`Corruption`]).
-//! - [`SledLog`]: the embedded default; single writer with group commit, durable before
+//! - [`FileLog`]: the embedded default for new stores: one append-only file of the stored
+//!   commits, indexes in memory; single writer with group commit, durable before
 //!   acknowledgement.
+//! - [`SledLog`]: the embedded store of earlier versions (sled), still read and written: a
+//!   data directory keeps the backend it was created with ([`AnyLog::open_embedded`]).
 //! - [`NatsLog`]: NATS JetStream (server ≥ 2.11), the system of record beyond one machine; one
 //!   message per commit on `<prefix>.<partition>.<case id>`, optimistic concurrency through the
 //!   expected last subject sequence, deduplication through `Nats-Msg-Id` (both set through
@@ -25,6 +28,8 @@
 
 mod any;
 mod command_path;
+mod file;
+mod local;
 mod log;
 mod nats;
 mod nats_log;
@@ -39,6 +44,7 @@ pub use command_path::{
     partition_for, partition_of, Clock, CommandError, CommandPath, Executed, SealError, Submission,
     TextSealer,
 };
+pub use file::{Copied, FileLog, FileRawCursor, LOG_FILE};
 pub use log::{
     validate_commit, AppendError, Appended, Cause, Commit, CommitStream, Committed, Conflict,
     Corruption, EventLog, ExpectedVersion, Fingerprint, InvalidCommit, LogError, Reason,

@@ -164,7 +164,7 @@ impl RawCommit {
 }
 
 /// Checks a stored value's CRC-32 and returns the commit bytes.
-fn unframe(value: &[u8]) -> Result<&[u8], RawError> {
+pub(crate) fn unframe(value: &[u8]) -> Result<&[u8], RawError> {
     if value.len() < 4 {
         return Err(RawError::Truncated(value.len()));
     }
@@ -181,6 +181,19 @@ fn unframe(value: &[u8]) -> Result<&[u8], RawError> {
 /// the commit at `position` decoded (its events' bodies are not).
 pub fn decode_value(position: Position, value: &[u8]) -> Result<Committed, RawError> {
     decode_body(position, unframe(value)?)
+}
+
+/// Decodes a stored value for a reader that stops at damage: from the borrowed bytes, and only
+/// for a value that does not decode, copied to name what it holds in [`LogError::Corrupt`].
+pub(crate) fn decode_stored(position: Position, value: &[u8]) -> Result<Committed, LogError> {
+    decode_value(position, value).or_else(|_| {
+        RawCommit {
+            position,
+            subject: None,
+            value: value.to_vec(),
+        }
+        .into_committed()
+    })
 }
 
 fn decode_body(position: Position, body: &[u8]) -> Result<Committed, RawError> {

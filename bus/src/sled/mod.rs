@@ -32,12 +32,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 
 use gridcase_domain::{CaseId, CommandId, EventRecord, Hash};
-use tokio::sync::{oneshot, watch};
+use tokio::sync::watch;
 
 use self::guard::{guard, Reading};
 pub use self::index_check::{CommitIndex, HeadProblem, Holds, IndexCheck, IndexFinding};
 pub use self::space::{Compacted, EntryBytes, SpaceUsage};
 use self::writer::Writer;
+use crate::local::{append_through, subscription, LocalRead, Reply};
 use crate::log::*;
 use crate::raw::RawCommit;
 
@@ -45,12 +46,8 @@ const PREFIX_COMMIT: u8 = b'P';
 const PREFIX_CASE: u8 = b'C';
 const PREFIX_HEAD: u8 = b'V';
 const PREFIX_COMMAND: u8 = b'K';
-/// Most appends taken into one batch (one flush).
-pub(super) const MAX_GROUP: usize = 1024;
 /// Commits read per page by the readers.
 const PAGE: usize = 512;
-
-pub(super) type Reply = oneshot::Sender<Result<Appended, AppendError>>;
 
 /// The embedded sled event log. Cheap to clone; all clones share one writer.
 #[derive(Clone)]
@@ -312,16 +309,7 @@ impl SledLog {
     pub fn read_from_sync(&self, from: Position, limit: usize) -> Result<Vec<Committed>, LogError> {
         self.stored_page(from.max(Position::FIRST), self.durable(), limit)?
             .into_iter()
-            .map(|(position, v)| {
-                crate::raw::decode_value(position, &v).or_else(|_| {
-                    RawCommit {
-                        position,
-                        subject: None,
-                        value: v.to_vec(),
-                    }
-                    .into_committed()
-                })
-            })
+            .map(|(position, v)| crate::raw::decode_stored(position, &v))
             .collect()
     }
 
@@ -710,12 +698,19 @@ fn parse_command_entry(k: &[u8], v: &[u8]) -> IndexEntry {
     }
 }
 
+impl LocalRead for SledLog {
+    fn durable(&self) -> Position {
+        SledLog::durable(self)
+    }
+
+    fn read_page(&self, from: Position, limit: usize) -> Result<Vec<Committed>, LogError> {
+        self.read_from_sync(from, limit)
+    }
+}
+
 impl EventLog for SledLog {
     async fn append(&self, commit: Commit) -> Result<Appended, AppendError> {
-        let tx = self.inner.tx.as_ref().ok_or(LogError::Closed)?;
-        let (reply, rx) = oneshot::channel();
-        tx.send((commit, reply)).map_err(|_| LogError::Closed)?;
-        rx.await.map_err(|_| LogError::Closed)?
+        append_through(self.inner.tx.as_ref(), commit).await
     }
 
     async fn read_case(&self, case: &CaseId) -> Result<Vec<Committed>, LogError> {
@@ -727,38 +722,7 @@ impl EventLog for SledLog {
     }
 
     async fn subscribe(&self, from: Position) -> Result<CommitStream, LogError> {
-        let log = self.clone();
-        let rx = self.inner.head_rx.clone();
-        let state = (
-            log,
-            rx,
-            from.max(Position::FIRST),
-            std::collections::VecDeque::<Committed>::new(),
-        );
-        let s = futures::stream::unfold(Some(state), |st| async move {
-            let (log, mut rx, mut next, mut buf) = st?;
-            loop {
-                if let Some(c) = buf.pop_front() {
-                    return Some((Ok(c), Some((log, rx, next, buf))));
-                }
-                if next <= log.durable() {
-                    match log.read_from_sync(next, 512) {
-                        Ok(batch) => {
-                            if let Some(last) = batch.last() {
-                                next = last.position.next();
-                            }
-                            buf.extend(batch);
-                            continue;
-                        }
-                        Err(e) => return Some((Err(e), None)),
-                    }
-                }
-                if rx.changed().await.is_err() && next > log.durable() {
-                    return None;
-                }
-            }
-        });
-        Ok(Box::pin(s))
+        Ok(subscription(self.clone(), self.inner.head_rx.clone(), from))
     }
 
     async fn head(&self) -> Result<Position, LogError> {

@@ -1,16 +1,16 @@
 //! The single writer of the embedded log: group commit, one flush (fsync) per group, and
 //! acknowledgement only once the group is durable.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 
-use gridcase_domain::{CaseId, ChainHead, CommandId, Hash};
+use gridcase_domain::{ChainHead, Hash};
 use tokio::sync::watch;
 
 use super::guard::{guard, Reading};
-use super::{be_position, be_u64, command_key, commit_writes, head_key, Reply, MAX_GROUP};
+use super::{be_position, be_u64, command_key, commit_writes, head_key};
+use crate::local::{run_groups, Admitted, Group, Reply};
 use crate::log::*;
 use crate::raw::encode_value;
 
@@ -26,16 +26,7 @@ pub(super) struct Writer {
 
 impl Writer {
     pub(super) fn run(mut self, rx: mpsc::Receiver<(Commit, Reply)>) {
-        while let Ok(first) = rx.recv() {
-            let mut group = vec![first];
-            while group.len() < MAX_GROUP {
-                match rx.try_recv() {
-                    Ok(r) => group.push(r),
-                    Err(_) => break,
-                }
-            }
-            self.commit_group(group);
-        }
+        run_groups(rx, |group| self.commit_group(group));
     }
 
     fn commit_group(&mut self, group: Vec<(Commit, Reply)>) {
@@ -47,11 +38,10 @@ impl Writer {
         }
         let start = self.next;
         let mut batch = sled::Batch::default();
-        let mut heads: HashMap<CaseId, ChainHead> = HashMap::new();
-        let mut commands: HashMap<CommandId, Appended> = HashMap::new();
+        let mut staging = Group::default();
         let mut results = Vec::with_capacity(group.len());
         for (commit, reply) in group {
-            let r = self.stage(&commit, &mut batch, &mut heads, &mut commands);
+            let r = self.stage(&commit, &mut batch, &mut staging);
             results.push((reply, r));
         }
         if self.next > start {
@@ -89,51 +79,39 @@ impl Writer {
         &mut self,
         c: &Commit,
         batch: &mut sled::Batch,
-        heads: &mut HashMap<CaseId, ChainHead>,
-        commands: &mut HashMap<CommandId, Appended>,
+        staging: &mut Group,
     ) -> Result<Appended, AppendError> {
-        if let Some(a) = commands.get(&c.command_id) {
-            return Ok(Appended {
-                duplicate: true,
-                ..*a
-            });
-        }
-        let tree = &self.tree;
-        let known = guard(
-            &self.dir,
-            Reading::Indexes,
-            "reading the command index",
-            || tree.get(command_key(&c.command_id)),
-        )?;
-        if let Some(v) = known {
-            return Ok(Appended {
+        let (tree, dir) = (&self.tree, &self.dir);
+        let stored_command = || {
+            let known = guard(dir, Reading::Indexes, "reading the command index", || {
+                tree.get(command_key(&c.command_id))
+            })?;
+            Ok(known.map(|v| Appended {
                 position: be_position(&v),
                 version: be_u64(&v[8..]),
                 duplicate: true,
-            });
-        }
-        let head = match heads.get(&c.case_id) {
-            Some(h) => *h,
-            None => match guard(
-                &self.dir,
+            }))
+        };
+        let stored_head = || {
+            let v = guard(
+                dir,
                 Reading::Case(c.case_id.as_str()),
                 "reading a case head",
                 || tree.get(head_key(&c.case_id)),
-            )? {
-                Some(v) => ChainHead {
-                    version: be_u64(&v),
-                    hash: Hash(v[8..40].try_into().expect("32-byte hash in case head")),
-                },
-                None => ChainHead::EMPTY,
-            },
+            )?;
+            Ok(v.map_or(ChainHead::EMPTY, |v| ChainHead {
+                version: be_u64(&v),
+                hash: Hash(v[8..40].try_into().expect("32-byte hash in case head")),
+            }))
         };
-        validate_commit(c, head)?;
-        let position = self.next;
+        let a = match staging.admit(c, self.next, stored_command, stored_head)? {
+            Admitted::Duplicate(a) => return Ok(a),
+            Admitted::New(a) => a,
+        };
         let last = c.events.last().expect("validated: not empty");
-        let new_version = last.header.case_version;
         let value = encode_value(&c.case_id, &c.command_id, &c.events, c.fingerprint.as_ref())?;
         let writes = commit_writes(
-            position,
+            a.position,
             &c.case_id,
             &c.command_id,
             c.expected_version + 1,
@@ -144,13 +122,7 @@ impl Writer {
             batch.insert(k, v);
         }
         self.next = self.next.next();
-        heads.insert(c.case_id.clone(), ChainHead::of(last));
-        let a = Appended {
-            position,
-            version: new_version,
-            duplicate: false,
-        };
-        commands.insert(c.command_id.clone(), a);
+        staging.staged(c, a);
         Ok(a)
     }
 }

@@ -1,0 +1,449 @@
+//! The embedded log in one append-only file: the one-machine default for new stores.
+//!
+//! `DIR/commits.log` is a 16-byte header (`gridcase-log v1\n`) followed by one record per
+//! commit, in position order: the stored value's length (u32 little-endian), then the stored
+//! value itself ([`crate::raw`]: CRC-32 + MessagePack, the same bytes NATS and the sled store
+//! keep). Nothing else is on disk: about the events' own size, against three times as much in
+//! sled (see BENCHMARKS.md).
+//!
+//! The indexes live in memory, built by reading the file once when it is opened (`scan`):
+//! where each position's record starts, each case's head and commits, each command's first
+//! result. A single writer thread does group commit (`writer`): it validates a group of
+//! appends against the index, writes their records in one write at the end of the file,
+//! fsyncs, and only then extends the index, raises the durable head and acknowledges them.
+//! Readers never look past the durable head.
+//!
+//! A crash can cut the last write short. Opening finds such a torn tail (a record whose length
+//! reaches past the end of the file, or zeros) and, opened for writing, cuts it off: it was
+//! never acknowledged. A whole record that fails its checksum is damage, not a torn tail: a
+//! writer refuses to open the store ([`LogError::Corrupt`] naming the position), a reader
+//! ([`FileLog::open_read_only`], the auditors' tool) reads past it and reports it where it is.
+//!
+//! The store is locked with an advisory lock on the file (exclusive for a writer, shared for
+//! readers), so two servers never write one store.
+
+mod copy;
+mod scan;
+mod writer;
+
+use std::collections::VecDeque;
+use std::fs::{File, OpenOptions, TryLockError};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, RwLock};
+
+use gridcase_domain::CaseId;
+use tokio::sync::watch;
+
+pub use self::copy::Copied;
+use self::scan::{scan, Index, LEN, MAGIC};
+use self::writer::Writer;
+use crate::local::{append_through, subscription, LocalRead, Reply};
+use crate::log::*;
+use crate::raw::RawCommit;
+
+/// The log file's name in its directory.
+pub const LOG_FILE: &str = "commits.log";
+/// Commits read per page by the readers.
+const PAGE: usize = 512;
+
+/// The embedded log in one append-only file. Cheap to clone; all clones share one writer.
+#[derive(Clone)]
+pub struct FileLog {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    dir: PathBuf,
+    file: Arc<File>,
+    index: Arc<RwLock<Index>>,
+    durable: Arc<AtomicU64>,
+    head_rx: watch::Receiver<Position>,
+    /// The first damaged record the opening scan found (a reader's; a writer refuses).
+    damage: Option<LogError>,
+    tx: Option<mpsc::Sender<(Commit, Reply)>>,
+    writer: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.tx.take();
+        if let Some(w) = self.writer.take() {
+            let _ = w.join();
+        }
+    }
+}
+
+impl FileLog {
+    /// Whether `dir` holds a file log.
+    pub fn exists_in(dir: impl AsRef<Path>) -> bool {
+        dir.as_ref().join(LOG_FILE).is_file()
+    }
+
+    /// Opens (or creates) the log in `dir`, reading the whole file to index it. Fails with
+    /// [`LogError::Locked`] when another process has it open, and with [`LogError::Corrupt`]
+    /// or [`LogError::Damaged`] when a stored record is damaged (a torn tail left by a crash
+    /// is cut off instead: it was never acknowledged).
+    pub fn open(dir: impl AsRef<Path>) -> Result<FileLog, LogError> {
+        Self::open_inner(dir.as_ref(), true)
+    }
+
+    /// Opens the log for reading only: no writer runs, and appends fail with
+    /// [`LogError::Closed`]. Takes a shared lock (so no writer can hold the store meanwhile)
+    /// and reads past damaged records: reading one reports it.
+    pub fn open_read_only(dir: impl AsRef<Path>) -> Result<FileLog, LogError> {
+        Self::open_inner(dir.as_ref(), false)
+    }
+
+    fn open_inner(dir: &Path, writable: bool) -> Result<FileLog, LogError> {
+        let path = dir.join(LOG_FILE);
+        let file = if writable {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| LogError::storage("creating the data directory", e))?;
+            OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)
+        } else {
+            File::open(&path)
+        }
+        .map_err(|e| LogError::storage("opening the log file", e))?;
+        let locked = if writable {
+            file.try_lock()
+        } else {
+            file.try_lock_shared()
+        };
+        match locked {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                return Err(LogError::Locked {
+                    path: dir.display().to_string(),
+                })
+            }
+            Err(TryLockError::Error(e)) => {
+                return Err(LogError::storage("locking the log file", e))
+            }
+        }
+        let len = file
+            .metadata()
+            .map_err(|e| LogError::storage("reading the log file's size", e))?
+            .len();
+        if len == 0 && writable {
+            file.write_all_at(MAGIC, 0)
+                .and_then(|()| file.sync_all())
+                .and_then(|()| File::open(dir)?.sync_all())
+                .map_err(|e| LogError::storage("creating the log file", e))?;
+        }
+        let scanned = scan(&path, &file, !writable)?;
+        if scanned.torn > 0 && writable {
+            tracing::warn!(
+                bytes = scanned.torn,
+                file = %path.display(),
+                "cutting off a write a crash left unfinished (never acknowledged)"
+            );
+            file.set_len(scanned.index.end)
+                .and_then(|()| file.sync_all())
+                .map_err(|e| LogError::storage("cutting off a torn write", e))?;
+        }
+        if let Some(damage) = &scanned.damage {
+            tracing::warn!(%damage, "the log file holds a damaged record");
+        }
+        let damage = scanned.damage;
+        let head = scanned.index.head();
+        let end = scanned.index.end;
+        let file = Arc::new(file);
+        let index = Arc::new(RwLock::new(scanned.index));
+        let durable = Arc::new(AtomicU64::new(head.get()));
+        let (head_tx, head_rx) = watch::channel(head);
+        let (tx, writer) = if writable {
+            let (tx, rx) = mpsc::channel();
+            let w = Writer {
+                file: file.clone(),
+                index: index.clone(),
+                end,
+                durable: durable.clone(),
+                head_tx,
+                failed: None,
+            };
+            let handle = std::thread::Builder::new()
+                .name("gridcase-file-writer".into())
+                .spawn(move || w.run(rx))
+                .map_err(|e| LogError::storage("starting the writer thread", e))?;
+            (Some(tx), Some(handle))
+        } else {
+            (None, None)
+        };
+        Ok(FileLog {
+            inner: Arc::new(Inner {
+                dir: dir.to_owned(),
+                file,
+                index,
+                durable,
+                head_rx,
+                damage,
+                tx,
+                writer,
+            }),
+        })
+    }
+
+    /// The data directory.
+    pub fn path(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// The first damaged record found when the log was opened for reading (a writer refuses
+    /// a damaged store instead): reading its position reports it too.
+    pub fn first_damage(&self) -> Option<LogError> {
+        self.inner.damage.clone()
+    }
+
+    /// The log file's size in bytes.
+    pub fn file_bytes(&self) -> Result<u64, LogError> {
+        Ok(self
+            .inner
+            .file
+            .metadata()
+            .map_err(|e| LogError::storage("reading the log file's size", e))?
+            .len())
+    }
+
+    fn durable(&self) -> Position {
+        Position::new(self.inner.durable.load(Ordering::Acquire))
+    }
+
+    fn index(&self) -> std::sync::RwLockReadGuard<'_, Index> {
+        self.inner
+            .index
+            .read()
+            .expect("the index lock is not poisoned")
+    }
+
+    /// Reads the records at positions `from..=to` (all durable) in one read, and hands each
+    /// stored value to `each`.
+    fn records(
+        &self,
+        from: Position,
+        to: Position,
+        mut each: impl FnMut(Position, &[u8]) -> Result<(), LogError>,
+    ) -> Result<(), LogError> {
+        let (start, end, offsets) = {
+            let index = self.index();
+            let (start, end) = index.span(from, to);
+            let offsets = index.offsets[(from.get() - 1) as usize..to.get() as usize].to_vec();
+            (start, end, offsets)
+        };
+        let mut buf = vec![0u8; (end - start) as usize];
+        self.inner
+            .file
+            .read_exact_at(&mut buf, start)
+            .map_err(|e| LogError::storage("reading the log file", e))?;
+        let mut p = from;
+        for (i, offset) in offsets.iter().enumerate() {
+            let at = (offset - start) as usize;
+            let stop = offsets
+                .get(i + 1)
+                .map_or(buf.len(), |next| (next - start) as usize);
+            let record = &buf[at..stop];
+            let stated = record
+                .get(..LEN)
+                .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")) as usize);
+            if stated != Some(record.len() - LEN.min(record.len())) {
+                return Err(LogError::Damaged {
+                    location: format!(
+                        "file offset {offset} of {}",
+                        self.path().join(LOG_FILE).display()
+                    ),
+                    reason: "a record's length changed since the file was opened".into(),
+                });
+            }
+            each(p, &record[LEN..])?;
+            p = p.next();
+        }
+        Ok(())
+    }
+
+    /// Hands every stored value up to the durable head to `each`, in order, straight from
+    /// the file (no copy, no damage reporting): the bench's raw read baseline.
+    #[cfg(feature = "test-support")]
+    pub fn for_each_value(
+        &self,
+        mut each: impl FnMut(Position, &[u8]) -> Result<(), LogError>,
+    ) -> Result<(), LogError> {
+        let mut from = Position::FIRST;
+        while let Some(to) = self.page_end(from, usize::MAX) {
+            self.records(from, to, &mut each)?;
+            from = to.next();
+        }
+        Ok(())
+    }
+
+    /// Overwrites the stored value at a durable `position` with `value` of the same length, as
+    /// someone with access to the file could: for tamper tests.
+    #[cfg(feature = "test-support")]
+    pub fn replace_stored(&self, position: Position, value: &[u8]) -> Result<(), LogError> {
+        let mut at = None;
+        if position >= Position::FIRST && position <= self.durable() {
+            self.records(position, position, |_, stored| {
+                at = Some(stored.len());
+                Ok(())
+            })?;
+        }
+        if at != Some(value.len()) {
+            return Err(LogError::storage(
+                "replacing a stored value",
+                std::io::Error::other("no stored value of that length at that position"),
+            ));
+        }
+        let offset = self.index().offsets[(position.get() - 1) as usize] + LEN as u64;
+        self.inner
+            .file
+            .write_all_at(value, offset)
+            .and_then(|()| self.inner.file.sync_data())
+            .map_err(|e| LogError::storage("replacing a stored value", e))
+    }
+
+    /// The last position of a page of at most `limit` from `from`, up to the durable head;
+    /// `None` when there is nothing to read.
+    fn page_end(&self, from: Position, limit: usize) -> Option<Position> {
+        let head = self.durable();
+        if from > head || limit == 0 {
+            return None;
+        }
+        let room = head.since(from) + 1;
+        Some(from.plus(room.min(limit.min(PAGE * 8) as u64) - 1))
+    }
+
+    /// Synchronous form of [`EventLog::read_from`].
+    pub fn read_from_sync(&self, from: Position, limit: usize) -> Result<Vec<Committed>, LogError> {
+        let mut from = from.max(Position::FIRST);
+        let mut out = Vec::new();
+        while let Some(to) = self.page_end(from, limit - out.len()) {
+            out.reserve(to.since(from) as usize + 1);
+            self.records(from, to, |p, value| {
+                out.push(crate::raw::decode_stored(p, value)?);
+                Ok(())
+            })?;
+            from = to.next();
+        }
+        Ok(out)
+    }
+
+    /// Synchronous form of [`EventLog::read_case`].
+    pub fn read_case_sync(&self, case: &CaseId) -> Result<Vec<Committed>, LogError> {
+        self.raw_case(case)?
+            .into_iter()
+            .map(RawCommit::into_committed)
+            .collect()
+    }
+
+    /// Every stored commit of one case, undecoded, in version order.
+    ///
+    /// # Errors
+    ///
+    /// [`LogError::Storage`] when the file cannot be read.
+    pub fn raw_case(&self, case: &CaseId) -> Result<Vec<RawCommit>, LogError> {
+        let end = self.durable();
+        let positions = self
+            .index()
+            .cases
+            .get(case)
+            .map(|c| c.commits.clone())
+            .unwrap_or_default();
+        let mut out = Vec::with_capacity(positions.len());
+        for p in positions.into_iter().take_while(|p| *p <= end) {
+            self.records(p, p, |position, value| {
+                out.push(RawCommit {
+                    position,
+                    subject: None,
+                    value: value.to_vec(),
+                });
+                Ok(())
+            })?;
+        }
+        Ok(out)
+    }
+
+    /// Every stored commit from `from` on, undecoded and in position order, up to the durable
+    /// head when called: see [`FileRawCursor`].
+    pub fn raw_from(&self, from: Position) -> FileRawCursor {
+        FileRawCursor {
+            log: self.clone(),
+            next: from.max(Position::FIRST),
+            end: self.durable(),
+            buf: VecDeque::new(),
+        }
+    }
+}
+
+/// Stored commits in position order, undecoded, from [`FileLog::raw_from`]. A damaged record
+/// comes back as it is stored (its checksum fails when decoded).
+pub struct FileRawCursor {
+    log: FileLog,
+    next: Position,
+    end: Position,
+    buf: VecDeque<RawCommit>,
+}
+
+impl FileRawCursor {
+    /// The next stored commit; `Ok(None)` at the end.
+    ///
+    /// # Errors
+    ///
+    /// [`LogError::Storage`] when the file cannot be read.
+    pub fn next_raw(&mut self) -> Result<Option<RawCommit>, LogError> {
+        if let Some(c) = self.buf.pop_front() {
+            return Ok(Some(c));
+        }
+        if self.next > self.end {
+            return Ok(None);
+        }
+        let to = self.end.min(self.next.plus(PAGE as u64 - 1));
+        let buf = &mut self.buf;
+        self.log.records(self.next, to, |position, value| {
+            buf.push_back(RawCommit {
+                position,
+                subject: None,
+                value: value.to_vec(),
+            });
+            Ok(())
+        })?;
+        self.next = to.next();
+        Ok(self.buf.pop_front())
+    }
+}
+
+impl LocalRead for FileLog {
+    fn durable(&self) -> Position {
+        FileLog::durable(self)
+    }
+
+    fn read_page(&self, from: Position, limit: usize) -> Result<Vec<Committed>, LogError> {
+        self.read_from_sync(from, limit)
+    }
+}
+
+impl EventLog for FileLog {
+    async fn append(&self, commit: Commit) -> Result<Appended, AppendError> {
+        append_through(self.inner.tx.as_ref(), commit).await
+    }
+
+    async fn read_case(&self, case: &CaseId) -> Result<Vec<Committed>, LogError> {
+        self.read_case_sync(case)
+    }
+
+    async fn read_from(&self, from: Position, limit: usize) -> Result<Vec<Committed>, LogError> {
+        self.read_from_sync(from, limit)
+    }
+
+    async fn subscribe(&self, from: Position) -> Result<CommitStream, LogError> {
+        Ok(subscription(self.clone(), self.inner.head_rx.clone(), from))
+    }
+
+    async fn head(&self) -> Result<Position, LogError> {
+        Ok(self.durable())
+    }
+}

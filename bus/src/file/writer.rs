@@ -1,0 +1,139 @@
+//! The single writer of the file log: group commit, one write and one fsync per group, and
+//! acknowledgement (and the index, and the durable head) only once the group is on disk.
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, RwLock};
+
+use gridcase_domain::ChainHead;
+use tokio::sync::watch;
+
+use super::scan::{put_record, Index, Indexed, LEN};
+use crate::local::{run_groups, Admitted, Group, Reply};
+use crate::log::*;
+use crate::raw::encode_value;
+
+pub(super) struct Writer {
+    pub(super) file: Arc<File>,
+    pub(super) index: Arc<RwLock<Index>>,
+    /// Where the next group is written: the end of the last whole record.
+    pub(super) end: u64,
+    pub(super) durable: Arc<AtomicU64>,
+    pub(super) head_tx: watch::Sender<Position>,
+    pub(super) failed: Option<LogError>,
+}
+
+/// A commit staged in the group's buffer: where its record starts and ends, what the index
+/// keeps of it.
+struct Staged {
+    offset: u64,
+    end: u64,
+    indexed: Indexed,
+}
+
+impl Writer {
+    pub(super) fn run(mut self, rx: mpsc::Receiver<(Commit, Reply)>) {
+        run_groups(rx, |group| self.commit_group(group));
+    }
+
+    fn commit_group(&mut self, group: Vec<(Commit, Reply)>) {
+        if let Some(e) = &self.failed {
+            for (_, reply) in group {
+                let _ = reply.send(Err(e.clone().into()));
+            }
+            return;
+        }
+        let mut buf = Vec::new();
+        let mut staged = Vec::new();
+        let mut staging = Group::default();
+        let mut results = Vec::with_capacity(group.len());
+        for (commit, reply) in group {
+            let r = self.stage(&commit, &mut buf, &mut staged, &mut staging);
+            results.push((reply, r));
+        }
+        if !staged.is_empty() {
+            let done = self
+                .file
+                .write_all_at(&buf, self.end)
+                .and_then(|()| self.file.sync_data());
+            if let Err(e) = done {
+                // Whether the records reached the disk is unknown: stop writing rather than
+                // risk reusing positions. Reopening the store finds what is there.
+                let err = LogError::storage(
+                    "writing a group of commits (the log stops accepting appends until reopened)",
+                    e,
+                );
+                tracing::error!(%err);
+                self.failed = Some(err.clone());
+                for (reply, r) in results {
+                    let _ = reply.send(match r {
+                        Ok(a) if !a.duplicate => Err(err.clone().into()),
+                        other => other,
+                    });
+                }
+                return;
+            }
+            let head = {
+                let mut index = self.index.write().expect("the index lock is not poisoned");
+                for s in staged {
+                    index.push(s.offset, s.end, s.indexed);
+                }
+                index.head()
+            };
+            self.end += buf.len() as u64;
+            self.durable.store(head.get(), Ordering::Release);
+            self.head_tx.send_replace(head);
+        }
+        for (reply, r) in results {
+            let _ = reply.send(r);
+        }
+    }
+
+    fn stage(
+        &self,
+        c: &Commit,
+        buf: &mut Vec<u8>,
+        staged: &mut Vec<Staged>,
+        staging: &mut Group,
+    ) -> Result<Appended, AppendError> {
+        let next = {
+            let index = self.index.read().expect("the index lock is not poisoned");
+            index.head().plus(staged.len() as u64 + 1)
+        };
+        let index = &self.index;
+        let admitted = staging.admit(
+            c,
+            next,
+            || {
+                let index = index.read().expect("the index lock is not poisoned");
+                Ok(index.commands.get(&c.command_id).copied())
+            },
+            || {
+                let index = index.read().expect("the index lock is not poisoned");
+                Ok(index
+                    .cases
+                    .get(&c.case_id)
+                    .map_or(ChainHead::EMPTY, |e| e.head))
+            },
+        )?;
+        let a = match admitted {
+            Admitted::Duplicate(a) => return Ok(a),
+            Admitted::New(a) => a,
+        };
+        let value = encode_value(&c.case_id, &c.command_id, &c.events, c.fingerprint.as_ref())?;
+        let offset = self.end + buf.len() as u64;
+        put_record(&value, buf);
+        staged.push(Staged {
+            offset,
+            end: offset + (LEN + value.len()) as u64,
+            indexed: Indexed {
+                case_id: c.case_id.clone(),
+                command_id: c.command_id.clone(),
+                head: ChainHead::of(c.events.last().expect("admitted: not empty")),
+            },
+        });
+        staging.staged(c, a);
+        Ok(a)
+    }
+}
