@@ -3,8 +3,10 @@
 //! The auditors' tool: it reads the gridcase event log — the embedded store of a server data
 //! directory (`--data DIR`, log in `DIR/log`) or a NATS JetStream stream (`--nats URL`, with
 //! `--stream`, `--subject-prefix` and, for a JetStream domain, `--api-prefix`) — and never
-//! writes to it. The embedded store is opened read-only ([`gridcase_bus::SledLog::open_read_only`]);
-//! sled has no shared mode, so stop the server first or point `--data` at a copy or backup.
+//! writes to it. The embedded store is opened read-only
+//! ([`gridcase_bus::AnyLog::open_embedded_read_only`]: the file log, or a sled store of an
+//! earlier version); either is locked by a running server, so stop the server first or point
+//! `--data` at a copy or backup.
 //!
 //! | command | what it does | module |
 //! |---|---|---|

@@ -1,7 +1,8 @@
 //! Where the log is read from, read-only: the embedded store or NATS JetStream.
 //!
 //! [`Source`] is an [`AnyLog`] opened for reading only — the embedded store with
-//! [`SledLog::open_read_only`] (no writer runs), a NATS stream with
+//! [`AnyLog::open_embedded_read_only`] (the file log, or the sled store of earlier versions;
+//! no writer runs), a NATS stream with
 //! [`NatsLog::open_read_only`] (nothing is created or changed) — and offers two levels:
 //!
 //! - **raw**: stored commits exactly as stored ([`gridcase_bus::RawCommit`]: position, bytes,
@@ -19,8 +20,8 @@
 use std::path::{Path, PathBuf};
 
 use gridcase_bus::{
-    AnyLog, AppendError, Appended, Commit, CommitStream, Committed, EventLog, LogError, NatsLog,
-    NatsSettings, Position, RawCommit, RawCursor, SledLog,
+    AnyLog, AppendError, Appended, Commit, CommitStream, Committed, EventLog, FileLog, LogError,
+    NatsLog, NatsSettings, Position, RawCommit, RawCursor, SledLog,
 };
 use gridcase_domain::CaseId;
 
@@ -36,14 +37,14 @@ impl Source {
     /// Opens the embedded log of a server data directory (`DIR/log`) read-only.
     pub fn open_data_dir(data: &Path) -> Result<Source, Error> {
         let dir = data.join("log");
-        if !dir.join("conf").exists() && !dir.join("db").exists() {
+        if !dir.join("conf").exists() && !dir.join("db").exists() && !FileLog::exists_in(&dir) {
             return Err(Error::NoLog { path: dir });
         }
-        let log = SledLog::open_read_only(&dir).map_err(|source| Error::OpenLog {
+        let log = AnyLog::open_embedded_read_only(&dir).map_err(|source| Error::OpenLog {
             what: dir.display().to_string(),
             source,
         })?;
-        Ok(Source { log: log.into() })
+        Ok(Source { log })
     }
 
     /// Connects to a NATS server and checks that the stream exists; creates nothing.

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-use gridcase_bus::{AnyLog, CommandPath, EventLog, NatsLog, NatsSettings, SledLog};
+use gridcase_bus::{AnyLog, CommandPath, EventLog, NatsLog, NatsSettings};
 use gridcase_domain::{Actor, ActorId, RegionTree, Role};
 use gridcase_projections::{Calendar, Projection};
 use gridcase_vault::{NatsConfig as VaultNats, Store, Vault};
@@ -137,7 +137,7 @@ pub async fn open_log(cfg: &Config) -> Result<AnyLog, ServeError> {
     }
     std::fs::create_dir_all(&cfg.data_dir)
         .map_err(io(format!("creating {}", cfg.data_dir.display())))?;
-    Ok(SledLog::open(cfg.data_dir.join("log"))?.into())
+    Ok(AnyLog::open_embedded(cfg.data_dir.join("log"))?)
 }
 
 /// Opens the personal data vault beside the log: `DATA/vault.db` for the embedded store, a
@@ -160,7 +160,7 @@ pub async fn open_vault(cfg: &Config, log: &AnyLog) -> Result<Arc<Vault>, ServeE
     }
     let store = match log {
         AnyLog::Nats(n) => Store::nats(n.jetstream(), VaultNats::default()).await,
-        AnyLog::Sled(_) => Store::open_dir(&cfg.data_dir),
+        AnyLog::File(_) | AnyLog::Sled(_) => Store::open_dir(&cfg.data_dir),
     }
     .map_err(ServeError::Vault)?;
     let vault = Vault::open(store, loaded.key)

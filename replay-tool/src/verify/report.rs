@@ -224,7 +224,8 @@ impl Report {
             if self.indexes_checked {
                 "case index, case heads and command index checked"
             } else {
-                "none to check (NATS: subjects checked instead)"
+                "none stored to check (the file log builds them from its records when opened; \
+                 NATS: subjects checked instead)"
             }
         )?;
         if let Some(p) = &self.projections {
