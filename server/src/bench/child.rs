@@ -5,7 +5,7 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-use gridcase_bus::{LogError, SledLog};
+use gridcase_bus::{AnyLog, LogError};
 use gridcase_projections::{Calendar, Projection};
 use serde::{Deserialize, Serialize};
 
@@ -60,30 +60,30 @@ pub(crate) struct ChildResult {
     pub write_bytes: u64,
 }
 
-/// Runs one measurement on the sled log in `log` (projection, if any, in `work`) and returns
+/// Runs one measurement on the embedded log in `log` (the file log or a sled store) (projection, if any, in `work`) and returns
 /// the JSON line to print.
 pub async fn run_child(
     mode: ChildMode,
     log: &Path,
     work: Option<&Path>,
 ) -> Result<String, BenchError> {
-    let sled_log = open_read_only(log).await?;
+    let opened = open_read_only(log).await?;
     let seconds = match mode {
         ChildMode::Rebuild => {
             let dir = work.ok_or_else(|| BenchError::new("rebuild needs --work"))?;
-            rebuild(&sled_log, dir).await?
+            rebuild(&opened, dir).await?
         }
         ChildMode::RebuildMemory => {
             let t = Instant::now();
             Projection::in_memory(Calendar::default())
-                .catch_up(&sled_log, |_, _| {})
+                .catch_up(&opened, |_, _| {})
                 .await
                 .map_err(ctx("rebuilding the projection in memory"))?;
             t.elapsed().as_secs_f64()
         }
         ChildMode::RawScan => {
             let t = Instant::now();
-            raw_scan(&sled_log)?;
+            raw_scan(&opened)?;
             t.elapsed().as_secs_f64()
         }
     };
@@ -109,10 +109,10 @@ pub(crate) fn io_write_bytes() -> u64 {
 }
 
 /// Opens the log, waiting a little while the parent's store is still closing.
-pub(crate) async fn open_read_only(dir: &Path) -> Result<SledLog, BenchError> {
+pub(crate) async fn open_read_only(dir: &Path) -> Result<AnyLog, BenchError> {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        match SledLog::open_read_only(dir) {
+        match AnyLog::open_embedded_read_only(dir) {
             Ok(l) => return Ok(l),
             Err(LogError::Locked { .. }) if Instant::now() < deadline => {
                 tokio::time::sleep(Duration::from_millis(50)).await;

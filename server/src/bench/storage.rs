@@ -1,10 +1,11 @@
-//! The storage suite: bytes on disk per event of the embedded log, as a load leaves it and
-//! after [`SledLog::compact_into`], next to the MessagePack of the same events; and the rebuild
-//! rate over each, against the raw scan of the same store.
+//! The storage suite: bytes on disk per event of the embedded log — the file log new stores
+//! get, and the sled store of earlier versions as a load leaves it and after
+//! [`SledLog::compact_into`] — next to the MessagePack of the same events; and the rebuild rate
+//! over each, against the raw scan of the same store.
 
 use std::time::Instant;
 
-use gridcase_bus::{EventLog, Position, SledLog, SpaceUsage};
+use gridcase_bus::{EventLog, FileLog, Position, SledLog, SpaceUsage};
 
 use super::replay::{raw_scan, rebuild};
 use super::workload;
@@ -23,17 +24,40 @@ pub(crate) async fn run(run: &mut Run) -> Result<(), BenchError> {
     drop(log);
     let loaded_log = child::open_read_only(&loaded).await?;
     let compacted = run.work.path().join("storage-compacted");
+    let sled_log = loaded_log
+        .sled()
+        .expect("the fill writes a sled store")
+        .clone();
     let t = Instant::now();
-    let c = loaded_log
+    let c = sled_log
         .compact_into(&compacted)
         .map_err(ctx("compacting the log"))?;
     let compact_secs = t.elapsed().as_secs_f64();
+    // The file log holds the same stored values, each behind a 4-byte length, and nothing
+    // that depends on how appends were grouped: a copy is byte for byte what a load writes.
+    let file = run.work.path().join("storage-file-log");
+    let _ = std::fs::remove_dir_all(&file);
+    let sled_log = loaded_log
+        .sled()
+        .expect("the fill writes a sled store")
+        .clone();
+    let mut cursor = sled_log.raw_from(Position::FIRST);
+    let copied =
+        FileLog::write_copy(&file, || cursor.next_raw()).map_err(ctx("copying into a file log"))?;
+    drop((cursor, sled_log));
+    let file_usage = SpaceUsage {
+        disk_bytes: copied.file_bytes,
+        ..SpaceUsage::default()
+    };
     let mut loaded_log = Some(loaded_log);
 
     let events = filled.events as f64;
+    // The sled store as loaded first: its handle is still open (sled lets go of a store's
+    // lock only some time after its last handle is dropped).
     for (name, usage, dir) in [
-        ("as loaded", c.before, &loaded),
-        ("compacted", c.after, &compacted),
+        ("sled as loaded", c.before, &loaded),
+        ("sled compacted", c.after, &compacted),
+        ("file log", file_usage, &file),
     ] {
         let mut row = Row::at_most(
             "storage",
@@ -43,13 +67,21 @@ pub(crate) async fn run(run: &mut Run) -> Result<(), BenchError> {
             msgpack as f64 / events,
             MAX_BYTES_PER_EVENT,
         )
-        .note(breakdown(&usage, events))
+        .note(if dir == &file {
+            format!(
+                "the file log: {} B/event of stored commits (length, CRC-32, MessagePack), \
+                 indexes in memory",
+                group_digits(usage.disk_bytes as f64 / events)
+            )
+        } else {
+            breakdown(&usage, events)
+        })
         .detail("fixture", scale.name())
         .detail("events", filled.events)
         .detail("commits", filled.commits)
         .detail("event_msgpack_bytes", msgpack)
         .detail("space", usage);
-        if name == "compacted" {
+        if name == "sled compacted" {
             row = row.detail("compact_seconds", compact_secs);
         }
         run.rows.push(row);
@@ -58,7 +90,7 @@ pub(crate) async fn run(run: &mut Run) -> Result<(), BenchError> {
             Some(l) if dir == &loaded => l,
             _ => child::open_read_only(dir).await?,
         };
-        raw_scan(&log)?; // warm-up: the pages into the OS and sled caches
+        raw_scan(&log)?; // warm-up: the pages into the OS (and sled's) caches
         let proj = run.dir("storage-projection")?;
         let (mut engine_secs, mut raw_secs) = (f64::MAX, f64::MAX);
         for round in 0..2 {
@@ -96,6 +128,7 @@ pub(crate) async fn run(run: &mut Run) -> Result<(), BenchError> {
     if !run.opts.keep {
         let _ = std::fs::remove_dir_all(&loaded);
         let _ = std::fs::remove_dir_all(&compacted);
+        let _ = std::fs::remove_dir_all(&file);
     }
     Ok(())
 }
