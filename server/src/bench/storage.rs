@@ -115,7 +115,7 @@ pub(crate) async fn run(run: &mut Run) -> Result<(), BenchError> {
                 },
             )
             .note(format!(
-                "persisted projection from the {name} log of {} MiB",
+                "persisted projection from the {name} ({} MiB)",
                 usage.disk_bytes >> 20
             ))
             .detail("fixture", scale.name())
