@@ -16,16 +16,60 @@ const PAGE: usize = 512;
 /// Where the writer sends an append's result.
 pub(crate) type Reply = oneshot::Sender<Result<Appended, AppendError>>;
 
-/// Hands `commit` to the writer behind `tx` and waits for its result; a log opened for
-/// reading only (no writer) is [`LogError::Closed`].
-pub(crate) async fn append_through(
-    tx: Option<&mpsc::Sender<(Commit, Reply)>>,
-    commit: Commit,
-) -> Result<Appended, AppendError> {
-    let tx = tx.ok_or(LogError::Closed)?;
-    let (reply, rx) = oneshot::channel();
-    tx.send((commit, reply)).map_err(|_| LogError::Closed)?;
-    rx.await.map_err(|_| LogError::Closed)?
+/// An embedded log's writer thread and the channel that feeds it; none for a log opened for
+/// reading only. Dropping it closes the channel and waits for the thread to finish the
+/// appends it has taken.
+pub(crate) struct WriterThread {
+    tx: Option<mpsc::Sender<(Commit, Reply)>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl WriterThread {
+    /// Starts the thread `name` running `run` on the receiving end of the channel.
+    pub(crate) fn start(
+        name: &str,
+        run: impl FnOnce(mpsc::Receiver<(Commit, Reply)>) + Send + 'static,
+    ) -> Result<WriterThread, LogError> {
+        let (tx, rx) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || run(rx))
+            .map_err(|e| LogError::storage("starting the writer thread", e))?;
+        Ok(WriterThread {
+            tx: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// No writer: appends are [`LogError::Closed`].
+    pub(crate) fn none() -> WriterThread {
+        WriterThread {
+            tx: None,
+            thread: None,
+        }
+    }
+
+    /// Whether there is a writer (the log was opened for writing).
+    pub(crate) fn is_running(&self) -> bool {
+        self.tx.is_some()
+    }
+
+    /// Hands `commit` to the writer and waits for its result.
+    pub(crate) async fn append(&self, commit: Commit) -> Result<Appended, AppendError> {
+        let tx = self.tx.as_ref().ok_or(LogError::Closed)?;
+        let (reply, rx) = oneshot::channel();
+        tx.send((commit, reply)).map_err(|_| LogError::Closed)?;
+        rx.await.map_err(|_| LogError::Closed)?
+    }
+}
+
+impl Drop for WriterThread {
+    fn drop(&mut self) {
+        self.tx.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 /// The writer's loop: waits for an append, takes every other one already waiting (up to
@@ -45,6 +89,81 @@ pub(crate) fn run_groups(
         commit_group(group);
     }
 }
+
+/// A writer that failed earlier refuses every append of a group with its error.
+pub(crate) fn refuse_group(group: Vec<(Commit, Reply)>, err: &LogError) {
+    for (_, reply) in group {
+        let _ = reply.send(Err(err.clone().into()));
+    }
+}
+
+/// After a group's write failed with `err`: the writer stops (it keeps `err` to refuse what
+/// comes next), each new append staged in the group gets `err`, and each duplicate its first
+/// result (durable before). Returns `err`, for the writer to keep.
+pub(crate) fn write_failed(
+    results: Vec<(Reply, Result<Appended, AppendError>)>,
+    err: LogError,
+) -> LogError {
+    tracing::error!(%err);
+    for (reply, r) in results {
+        let _ = reply.send(match r {
+            Ok(a) if !a.duplicate => Err(err.clone().into()),
+            other => other,
+        });
+    }
+    err
+}
+
+/// Implements [`EventLog`] for an embedded log through its writer (`inner.writer`), its
+/// synchronous readers (`raw_case`, `read_from_sync`), its head watch (`inner.head_rx`)
+/// and [`LocalRead`].
+macro_rules! embedded_event_log {
+    ($log:ty) => {
+        impl $crate::local::LocalRead for $log {
+            fn durable(&self) -> Position {
+                <$log>::durable(self)
+            }
+
+            fn read_page(&self, from: Position, limit: usize) -> Result<Vec<Committed>, LogError> {
+                self.read_from_sync(from, limit)
+            }
+        }
+
+        impl EventLog for $log {
+            async fn append(&self, commit: Commit) -> Result<Appended, AppendError> {
+                self.inner.writer.append(commit).await
+            }
+
+            async fn read_case(&self, case: &CaseId) -> Result<Vec<Committed>, LogError> {
+                self.raw_case(case)?
+                    .into_iter()
+                    .map($crate::raw::RawCommit::into_committed)
+                    .collect()
+            }
+
+            async fn read_from(
+                &self,
+                from: Position,
+                limit: usize,
+            ) -> Result<Vec<Committed>, LogError> {
+                self.read_from_sync(from, limit)
+            }
+
+            async fn subscribe(&self, from: Position) -> Result<CommitStream, LogError> {
+                Ok($crate::local::subscription(
+                    self.clone(),
+                    self.inner.head_rx.clone(),
+                    from,
+                ))
+            }
+
+            async fn head(&self) -> Result<Position, LogError> {
+                Ok(self.durable())
+            }
+        }
+    };
+}
+pub(crate) use embedded_event_log;
 
 /// An embedded log as its subscriptions see it.
 pub(crate) trait LocalRead: Clone + Send + Sync + 'static {

@@ -21,6 +21,62 @@ use tempfile::TempDir;
 
 use crate::nats::jetstream::{ServerVersion, MIN_SERVER_VERSION};
 
+/// The writer of a crash test: this very test binary run again for one test (its `child`),
+/// printing `ACK <id>` for each write it got acknowledged, killed with SIGKILL mid-load.
+pub struct AckingChild {
+    child: Child,
+    lines: io::Lines<io::BufReader<std::process::ChildStdout>>,
+    acked: Vec<String>,
+}
+
+impl AckingChild {
+    /// Runs the test named `test` of the current test binary (alone, output not captured)
+    /// with `env` added to its environment.
+    pub fn spawn(test: &str, env: &[(&str, &std::ffi::OsStr)]) -> AckingChild {
+        use std::io::BufRead;
+        let mut child = Command::new(std::env::current_exe().expect("the test binary"))
+            .args([test, "--exact", "--nocapture", "--test-threads=1"])
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the child starts");
+        let stdout = child.stdout.take().expect("piped");
+        AckingChild {
+            child,
+            lines: io::BufReader::new(stdout).lines(),
+            acked: Vec::new(),
+        }
+    }
+
+    /// Reads the child's output until it has acknowledged at least `n` writes.
+    pub fn wait_for_acks(&mut self, n: usize) {
+        while self.acked.len() < n {
+            let line = self
+                .lines
+                .next()
+                .expect("the child exited early")
+                .expect("the child's output");
+            if let Some(id) = line.strip_prefix("ACK ") {
+                self.acked.push(id.to_owned());
+            }
+        }
+    }
+
+    /// Kills the child with SIGKILL (no destructors, no flush) and returns every id it
+    /// acknowledged, with those still in the pipe.
+    pub fn kill(mut self) -> Vec<String> {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("the child is reaped");
+        for line in self.lines.map_while(Result::ok) {
+            if let Some(id) = line.strip_prefix("ACK ") {
+                self.acked.push(id.to_owned());
+            }
+        }
+        self.acked
+    }
+}
+
 /// The key of the commit at position `p` in the embedded store's tree ([`crate::SledLog::raw_tree`]),
 /// for tamper tests.
 pub fn sled_commit_key(p: crate::Position) -> [u8; 9] {

@@ -31,7 +31,7 @@ use std::fs::{File, OpenOptions, TryLockError};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{mpsc, Arc, RwLock};
+use std::sync::{Arc, RwLock};
 
 use gridcase_domain::CaseId;
 use tokio::sync::watch;
@@ -39,7 +39,7 @@ use tokio::sync::watch;
 pub use self::copy::Copied;
 use self::scan::{scan, Index, LEN, MAGIC};
 use self::writer::Writer;
-use crate::local::{append_through, subscription, LocalRead, Reply};
+use crate::local::{embedded_event_log, WriterThread};
 use crate::log::*;
 use crate::raw::RawCommit;
 
@@ -62,17 +62,7 @@ struct Inner {
     head_rx: watch::Receiver<Position>,
     /// The first damaged record the opening scan found (a reader's; a writer refuses).
     damage: Option<LogError>,
-    tx: Option<mpsc::Sender<(Commit, Reply)>>,
-    writer: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        self.tx.take();
-        if let Some(w) = self.writer.take() {
-            let _ = w.join();
-        }
-    }
+    writer: WriterThread,
 }
 
 impl FileLog {
@@ -158,8 +148,7 @@ impl FileLog {
         let index = Arc::new(RwLock::new(scanned.index));
         let durable = Arc::new(AtomicU64::new(head.get()));
         let (head_tx, head_rx) = watch::channel(head);
-        let (tx, writer) = if writable {
-            let (tx, rx) = mpsc::channel();
+        let writer = if writable {
             let w = Writer {
                 file: file.clone(),
                 index: index.clone(),
@@ -168,13 +157,9 @@ impl FileLog {
                 head_tx,
                 failed: None,
             };
-            let handle = std::thread::Builder::new()
-                .name("gridcase-file-writer".into())
-                .spawn(move || w.run(rx))
-                .map_err(|e| LogError::storage("starting the writer thread", e))?;
-            (Some(tx), Some(handle))
+            WriterThread::start("gridcase-file-writer", move |rx| w.run(rx))?
         } else {
-            (None, None)
+            WriterThread::none()
         };
         Ok(FileLog {
             inner: Arc::new(Inner {
@@ -184,7 +169,6 @@ impl FileLog {
                 durable,
                 head_rx,
                 damage,
-                tx,
                 writer,
             }),
         })
@@ -332,14 +316,6 @@ impl FileLog {
         Ok(out)
     }
 
-    /// Synchronous form of [`EventLog::read_case`].
-    pub fn read_case_sync(&self, case: &CaseId) -> Result<Vec<Committed>, LogError> {
-        self.raw_case(case)?
-            .into_iter()
-            .map(RawCommit::into_committed)
-            .collect()
-    }
-
     /// Every stored commit of one case, undecoded, in version order.
     ///
     /// # Errors
@@ -416,34 +392,4 @@ impl FileRawCursor {
     }
 }
 
-impl LocalRead for FileLog {
-    fn durable(&self) -> Position {
-        FileLog::durable(self)
-    }
-
-    fn read_page(&self, from: Position, limit: usize) -> Result<Vec<Committed>, LogError> {
-        self.read_from_sync(from, limit)
-    }
-}
-
-impl EventLog for FileLog {
-    async fn append(&self, commit: Commit) -> Result<Appended, AppendError> {
-        append_through(self.inner.tx.as_ref(), commit).await
-    }
-
-    async fn read_case(&self, case: &CaseId) -> Result<Vec<Committed>, LogError> {
-        self.read_case_sync(case)
-    }
-
-    async fn read_from(&self, from: Position, limit: usize) -> Result<Vec<Committed>, LogError> {
-        self.read_from_sync(from, limit)
-    }
-
-    async fn subscribe(&self, from: Position) -> Result<CommitStream, LogError> {
-        Ok(subscription(self.clone(), self.inner.head_rx.clone(), from))
-    }
-
-    async fn head(&self) -> Result<Position, LogError> {
-        Ok(self.durable())
-    }
-}
+embedded_event_log!(FileLog);

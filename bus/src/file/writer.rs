@@ -10,7 +10,7 @@ use gridcase_domain::ChainHead;
 use tokio::sync::watch;
 
 use super::scan::{put_record, Index, Indexed, LEN};
-use crate::local::{run_groups, Admitted, Group, Reply};
+use crate::local::{refuse_group, run_groups, write_failed, Admitted, Group, Reply};
 use crate::log::*;
 use crate::raw::encode_value;
 
@@ -39,10 +39,7 @@ impl Writer {
 
     fn commit_group(&mut self, group: Vec<(Commit, Reply)>) {
         if let Some(e) = &self.failed {
-            for (_, reply) in group {
-                let _ = reply.send(Err(e.clone().into()));
-            }
-            return;
+            return refuse_group(group, e);
         }
         let mut buf = Vec::new();
         let mut staged = Vec::new();
@@ -64,14 +61,7 @@ impl Writer {
                     "writing a group of commits (the log stops accepting appends until reopened)",
                     e,
                 );
-                tracing::error!(%err);
-                self.failed = Some(err.clone());
-                for (reply, r) in results {
-                    let _ = reply.send(match r {
-                        Ok(a) if !a.duplicate => Err(err.clone().into()),
-                        other => other,
-                    });
-                }
+                self.failed = Some(write_failed(results, err));
                 return;
             }
             let head = {

@@ -29,7 +29,7 @@ mod writer;
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 
 use gridcase_domain::{CaseId, CommandId, EventRecord, Hash};
 use tokio::sync::watch;
@@ -38,7 +38,7 @@ use self::guard::{guard, Reading};
 pub use self::index_check::{CommitIndex, HeadProblem, Holds, IndexCheck, IndexFinding};
 pub use self::space::{Compacted, EntryBytes, SpaceUsage};
 use self::writer::Writer;
-use crate::local::{append_through, subscription, LocalRead, Reply};
+use crate::local::{embedded_event_log, WriterThread};
 use crate::log::*;
 use crate::raw::RawCommit;
 
@@ -63,17 +63,7 @@ struct Inner {
     path: PathBuf,
     durable: Arc<AtomicU64>,
     head_rx: watch::Receiver<Position>,
-    tx: Option<mpsc::Sender<(Commit, Reply)>>,
-    writer: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        self.tx.take();
-        if let Some(w) = self.writer.take() {
-            let _ = w.join();
-        }
-    }
+    writer: WriterThread,
 }
 
 pub(crate) fn commit_key(p: Position) -> [u8; 9] {
@@ -209,8 +199,7 @@ impl SledLog {
         };
         let durable = Arc::new(AtomicU64::new(head.get()));
         let (head_tx, head_rx) = watch::channel(head);
-        let (tx, writer) = if writable {
-            let (tx, rx) = mpsc::channel();
+        let writer = if writable {
             let w = Writer {
                 dir: dir.to_owned(),
                 tree: tree.clone(),
@@ -220,13 +209,9 @@ impl SledLog {
                 head_tx,
                 failed: None,
             };
-            let handle = std::thread::Builder::new()
-                .name("gridcase-sled-writer".into())
-                .spawn(move || w.run(rx))
-                .map_err(|e| LogError::storage("starting the writer thread", e))?;
-            (Some(tx), Some(handle))
+            WriterThread::start("gridcase-sled-writer", move |rx| w.run(rx))?
         } else {
-            (None, None)
+            WriterThread::none()
         };
         Ok(SledLog {
             inner: Arc::new(Inner {
@@ -235,7 +220,6 @@ impl SledLog {
                 path: dir.to_owned(),
                 durable,
                 head_rx,
-                tx,
                 writer,
             }),
         })
@@ -310,14 +294,6 @@ impl SledLog {
         self.stored_page(from.max(Position::FIRST), self.durable(), limit)?
             .into_iter()
             .map(|(position, v)| crate::raw::decode_stored(position, &v))
-            .collect()
-    }
-
-    /// Synchronous form of [`EventLog::read_case`].
-    pub fn read_case_sync(&self, case: &CaseId) -> Result<Vec<Committed>, LogError> {
-        self.raw_case(case)?
-            .into_iter()
-            .map(RawCommit::into_committed)
             .collect()
     }
 
@@ -698,34 +674,4 @@ fn parse_command_entry(k: &[u8], v: &[u8]) -> IndexEntry {
     }
 }
 
-impl LocalRead for SledLog {
-    fn durable(&self) -> Position {
-        SledLog::durable(self)
-    }
-
-    fn read_page(&self, from: Position, limit: usize) -> Result<Vec<Committed>, LogError> {
-        self.read_from_sync(from, limit)
-    }
-}
-
-impl EventLog for SledLog {
-    async fn append(&self, commit: Commit) -> Result<Appended, AppendError> {
-        append_through(self.inner.tx.as_ref(), commit).await
-    }
-
-    async fn read_case(&self, case: &CaseId) -> Result<Vec<Committed>, LogError> {
-        self.read_case_sync(case)
-    }
-
-    async fn read_from(&self, from: Position, limit: usize) -> Result<Vec<Committed>, LogError> {
-        self.read_from_sync(from, limit)
-    }
-
-    async fn subscribe(&self, from: Position) -> Result<CommitStream, LogError> {
-        Ok(subscription(self.clone(), self.inner.head_rx.clone(), from))
-    }
-
-    async fn head(&self) -> Result<Position, LogError> {
-        Ok(self.durable())
-    }
-}
+embedded_event_log!(SledLog);

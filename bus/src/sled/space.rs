@@ -149,7 +149,7 @@ impl SledLog {
     /// be read, [`LogError::Storage`] on I/O failures.
     pub fn compact_into(&self, dst: impl AsRef<Path>) -> Result<Compacted, LogError> {
         let dst = dst.as_ref();
-        if self.inner.tx.is_some() {
+        if self.inner.writer.is_running() {
             // Appends during the copy could be copied in part (the entries are read in key
             // order, a commit's index entries before it).
             return Err(LogError::Misconfigured(std::sync::Arc::new(Reason(

@@ -10,7 +10,7 @@ use tokio::sync::watch;
 
 use super::guard::{guard, Reading};
 use super::{be_position, be_u64, command_key, commit_writes, head_key};
-use crate::local::{run_groups, Admitted, Group, Reply};
+use crate::local::{refuse_group, run_groups, write_failed, Admitted, Group, Reply};
 use crate::log::*;
 use crate::raw::encode_value;
 
@@ -31,10 +31,7 @@ impl Writer {
 
     fn commit_group(&mut self, group: Vec<(Commit, Reply)>) {
         if let Some(e) = &self.failed {
-            for (_, reply) in group {
-                let _ = reply.send(Err(e.clone().into()));
-            }
-            return;
+            return refuse_group(group, e);
         }
         let start = self.next;
         let mut batch = sled::Batch::default();
@@ -56,14 +53,7 @@ impl Writer {
                     "writing a batch (the log stops accepting appends until reopened)",
                     e,
                 );
-                tracing::error!(%err);
-                self.failed = Some(err.clone());
-                for (reply, r) in results {
-                    let _ = reply.send(match r {
-                        Ok(a) if !a.duplicate => Err(err.clone().into()),
-                        other => other,
-                    });
-                }
+                self.failed = Some(write_failed(results, err));
                 return;
             }
             let head = self.next.previous().expect("a batch was written");
