@@ -6,9 +6,6 @@
 
 mod contract;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-
 use gridcase_bus::*;
 
 const CHILD_ENV: &str = "GRIDCASE_CRASH_CHILD_DIR";
@@ -55,32 +52,15 @@ async fn crash_child() {
 /// Runs the child on `dir` until it has acknowledged `at_least` appends, kills it, and
 /// returns every command id it acknowledged.
 fn kill_mid_load(backend: &str, dir: &std::path::Path, at_least: usize) -> Vec<String> {
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["crash_child", "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, dir)
-        .env(BACKEND_ENV, backend)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut acked = Vec::new();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    while acked.len() < at_least {
-        let line = lines.next().expect("child exited early").unwrap();
-        if let Some(cmd) = line.strip_prefix("ACK ") {
-            acked.push(cmd.to_owned());
-        }
-    }
-    // SIGKILL: no destructors, no flush on exit.
-    child.kill().unwrap();
-    child.wait().unwrap();
-    // Acks printed between our last read and the kill are in the pipe: count them too.
-    for line in lines.map_while(Result::ok) {
-        if let Some(cmd) = line.strip_prefix("ACK ") {
-            acked.push(cmd.to_owned());
-        }
-    }
-    acked
+    let mut child = testing::AckingChild::spawn(
+        "crash_child",
+        &[
+            (CHILD_ENV, dir.as_os_str()),
+            (BACKEND_ENV, backend.as_ref()),
+        ],
+    );
+    child.wait_for_acks(at_least);
+    child.kill()
 }
 
 /// Kills the child `rounds` times on one store, then checks that every acknowledged commit

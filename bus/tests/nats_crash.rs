@@ -9,8 +9,6 @@
 mod contract;
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use gridcase_bus::testing::NatsServer;
@@ -69,37 +67,14 @@ async fn sigkill_of_server_and_writer_loses_nothing_acknowledged() {
     drop(NatsLog::connect(settings(&server.url())).await.unwrap());
 
     let started = Instant::now();
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "nats_crash_child",
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD_URL_ENV, server.url())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut acked = Vec::new();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    while acked.len() < ACKS_BEFORE_KILL {
-        let line = lines.next().expect("child exited early").unwrap();
-        if let Some(cmd) = line.strip_prefix("ACK ") {
-            acked.push(cmd.to_owned());
-        }
-    }
+    let url = server.url();
+    let mut child =
+        testing::AckingChild::spawn("nats_crash_child", &[(CHILD_URL_ENV, url.as_ref())]);
+    child.wait_for_acks(ACKS_BEFORE_KILL);
     let load_time = started.elapsed();
     // SIGKILL the server while the child is writing (no shutdown, no flush), then the child.
     server.kill_hard();
-    child.kill().unwrap();
-    child.wait().unwrap();
-    // Acks printed between our last read and the kills are in the pipe: count them too.
-    for line in lines.map_while(Result::ok) {
-        if let Some(cmd) = line.strip_prefix("ACK ") {
-            acked.push(cmd.to_owned());
-        }
-    }
+    let acked = child.kill();
 
     server.restart();
     let log = NatsLog::connect(settings(&server.url())).await.unwrap();

@@ -7,14 +7,9 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::sync::Arc;
-
 use common::*;
+use gridcase_bus::testing::AckingChild;
 use gridcase_bus::{AnyLog, EventLog, Position};
-use gridcase_domain::RegionTree;
-use gridcase_server::config::Config;
 use gridcase_server::serve::{self, Server};
 use reqwest::StatusCode;
 use serde_json::json;
@@ -24,22 +19,6 @@ const ROUND_ENV: &str = "GRIDCASE_SERVER_CRASH_ROUND";
 /// Reports acknowledged per round before the kill.
 const PER_ROUND: usize = 300;
 
-fn regions() -> Arc<RegionTree> {
-    let mut t = gridcase_regions::bundled_divisions().clone();
-    t.add_grid(code(G1), None).unwrap();
-    Arc::new(t)
-}
-
-fn config(dir: &std::path::Path) -> Config {
-    let mut cfg = Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: dir.to_owned(),
-        ..Config::default()
-    };
-    cfg.policy.times.max_backdate_days = 0;
-    cfg
-}
-
 /// The child: runs only when re-invoked by `kill_mid_load`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_crash_child() {
@@ -47,9 +26,9 @@ async fn server_crash_child() {
         return;
     };
     let round = std::env::var(ROUND_ENV).unwrap();
-    let cfg = config(std::path::Path::new(&dir));
+    let cfg = walk_config(std::path::Path::new(&dir));
     let log = serve::open_log(&cfg).await.unwrap();
-    let server = Server::start(&cfg, log, regions(), &tokens())
+    let server = Server::start(&cfg, log, walk_regions(), &tokens())
         .await
         .unwrap();
     let base = format!("http://{}", server.addr);
@@ -83,36 +62,13 @@ async fn server_crash_child() {
 /// Runs the child on `dir` until it has acknowledged [`PER_ROUND`] reports, kills it, and
 /// returns every case it acknowledged.
 fn kill_mid_load(dir: &std::path::Path, round: usize) -> Vec<String> {
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "server_crash_child",
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD_ENV, dir)
-        .env(ROUND_ENV, round.to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut acked = Vec::new();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    while acked.len() < PER_ROUND {
-        let line = lines.next().expect("child exited early").unwrap();
-        if let Some(case) = line.strip_prefix("ACK ") {
-            acked.push(case.to_owned());
-        }
-    }
-    // SIGKILL: no destructors, no flush, no graceful stop.
-    child.kill().unwrap();
-    child.wait().unwrap();
-    for line in lines.map_while(Result::ok) {
-        if let Some(case) = line.strip_prefix("ACK ") {
-            acked.push(case.to_owned());
-        }
-    }
-    acked
+    let round = round.to_string();
+    let mut child = AckingChild::spawn(
+        "server_crash_child",
+        &[(CHILD_ENV, dir.as_os_str()), (ROUND_ENV, round.as_ref())],
+    );
+    child.wait_for_acks(PER_ROUND);
+    child.kill()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -123,7 +79,7 @@ async fn a_killed_server_loses_no_acknowledged_report() {
         acked.extend(kill_mid_load(dir.path(), round));
     }
 
-    let cfg = config(dir.path());
+    let cfg = walk_config(dir.path());
     let log = serve::open_log(&cfg).await.unwrap();
     assert!(
         matches!(log, AnyLog::File(_)),
@@ -144,7 +100,7 @@ async fn a_killed_server_loses_no_acknowledged_report() {
         &missing[..missing.len().min(5)]
     );
 
-    let server = Server::start(&cfg, log, regions(), &tokens())
+    let server = Server::start(&cfg, log, walk_regions(), &tokens())
         .await
         .unwrap();
     let client = reqwest::Client::new();

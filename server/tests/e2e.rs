@@ -10,38 +10,17 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use common::*;
 use gridcase_bus::testing::NatsServer;
 use gridcase_bus::EventLog;
-use gridcase_domain::{CaseId, RegionTree};
+use gridcase_domain::CaseId;
 use gridcase_server::config::{Config, NatsConfig};
 use gridcase_server::serve::{self, Server};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-/// The bundled Zhejiang divisions plus the grids the walk uses.
-fn regions() -> Arc<RegionTree> {
-    let mut t = gridcase_regions::bundled_divisions().clone();
-    for g in [G1, G2] {
-        t.add_grid(code(g), None).unwrap();
-    }
-    Arc::new(t)
-}
-
-fn config(dir: &std::path::Path) -> Config {
-    let mut cfg = Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: dir.to_owned(),
-        ..Config::default()
-    };
-    // The walk is dated June 2025 and runs on the wall clock: lift the back-dating window.
-    cfg.policy.times.max_backdate_days = 0;
-    cfg
-}
 
 /// A client of one server.
 struct Api {
@@ -316,9 +295,9 @@ async fn walk(base: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dispute_walks_its_whole_life_over_http_on_the_embedded_store() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path());
+    let cfg = walk_config(dir.path());
     let log = serve::open_log(&cfg).await.unwrap();
-    let server = Server::start(&cfg, log, regions(), &tokens())
+    let server = Server::start(&cfg, log, walk_regions(), &tokens())
         .await
         .unwrap();
     walk(&format!("http://{}", server.addr)).await;
@@ -336,11 +315,11 @@ async fn a_dispute_walks_its_whole_life_over_http_on_nats() {
             url: nats.url(),
             ..NatsConfig::default()
         }),
-        ..config(dir.path())
+        ..walk_config(dir.path())
     };
     let log = serve::open_log(&cfg).await.unwrap();
     assert!(matches!(log, gridcase_bus::AnyLog::Nats(_)));
-    let server = Server::start(&cfg, log, regions(), &tokens())
+    let server = Server::start(&cfg, log, walk_regions(), &tokens())
         .await
         .unwrap();
     walk(&format!("http://{}", server.addr)).await;
@@ -367,9 +346,9 @@ async fn refuses_connections(addr: SocketAddr) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_graceful_stop_finishes_the_command_in_flight() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path());
+    let cfg = walk_config(dir.path());
     let log = serve::open_log(&cfg).await.unwrap();
-    let server = Server::start(&cfg, log, regions(), &tokens())
+    let server = Server::start(&cfg, log, walk_regions(), &tokens())
         .await
         .unwrap();
     let addr = server.addr;

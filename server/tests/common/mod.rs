@@ -144,3 +144,25 @@ pub fn files_holding(dirs: &[&std::path::Path], needle: &[u8]) -> Vec<std::path:
         })
         .collect()
 }
+
+/// The bundled Zhejiang divisions plus the grids [`G1`] and [`G2`]: the regions of the
+/// real-socket tests.
+pub fn walk_regions() -> std::sync::Arc<gridcase_domain::RegionTree> {
+    let mut t = gridcase_regions::bundled_divisions().clone();
+    for g in [G1, G2] {
+        t.add_grid(code(g), None).unwrap();
+    }
+    std::sync::Arc::new(t)
+}
+
+/// A server on `127.0.0.1:0` with its data in `dir` and the back-dating window lifted (the
+/// walks are dated June 2025 and run on the wall clock).
+pub fn walk_config(dir: &std::path::Path) -> gridcase_server::config::Config {
+    let mut cfg = gridcase_server::config::Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.to_owned(),
+        ..Default::default()
+    };
+    cfg.policy.times.max_backdate_days = 0;
+    cfg
+}
