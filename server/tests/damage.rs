@@ -172,3 +172,54 @@ async fn damage_met_later_answers_503_for_what_it_touches_only() {
     assert_eq!(status, 200, "{body}");
     server.stop().await.unwrap();
 }
+
+/// A file log (what new data directories get) with a damaged record: `serve` refuses to start,
+/// naming the position and what to run, and changes nothing in the file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_refuses_a_file_log_with_a_damaged_record_and_changes_nothing() {
+    use std::os::unix::fs::FileExt;
+    let data = tempfile::tempdir().unwrap();
+    {
+        let log: AnyLog = gridcase_bus::FileLog::open(data.path().join("log"))
+            .unwrap()
+            .into();
+        load::load(&log, "tiny", 1, false).await.unwrap();
+    }
+    // A byte near the end of the tenth record (in its last event's hash).
+    let path = data.path().join("log").join(gridcase_bus::LOG_FILE);
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&path)
+        .unwrap();
+    let (mut at, mut len) = (16u64, [0u8; 4]);
+    for _ in 0..9 {
+        file.read_exact_at(&mut len, at).unwrap();
+        at += 4 + u64::from(u32::from_le_bytes(len));
+    }
+    file.read_exact_at(&mut len, at).unwrap();
+    let flip = at + 4 + u64::from(u32::from_le_bytes(len)) - 10;
+    let mut byte = [0u8; 1];
+    file.read_exact_at(&mut byte, flip).unwrap();
+    file.write_all_at(&[byte[0] ^ 1], flip).unwrap();
+    drop(file);
+    let before = std::fs::read(&path).unwrap();
+
+    let out = Command::new(env!("CARGO_BIN_EXE_gridcase"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(data.path())
+        .env_remove("GRIDCASE_DATA_DIR")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("corrupt commit at position 10"), "{stderr}");
+    assert!(stderr.contains("checksum mismatch"), "{stderr}");
+    assert!(stderr.contains("gridcase-replay verify"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        before,
+        "nothing cut or changed"
+    );
+}
