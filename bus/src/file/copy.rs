@@ -108,7 +108,7 @@ fn write_partial(
                 });
             }
             record.clear();
-            put_record(&c.value, &mut record);
+            put_record(&c.value, &mut record)?;
             digest.update(&record);
             out.write_all(&record).map_err(write_err)?;
             expected = expected.next();
@@ -128,7 +128,7 @@ fn write_partial(
         let mut read = 0u64;
         while let Some(c) = cursor.next_raw()? {
             record.clear();
-            put_record(&c.value, &mut record);
+            put_record(&c.value, &mut record)?;
             back.update(&record);
             read += 1;
         }

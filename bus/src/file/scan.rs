@@ -18,9 +18,24 @@ pub(super) const MAGIC: &[u8; 16] = b"gridcase-log v1\n";
 pub(super) const LEN: usize = 4;
 
 /// Appends one record (length prefix, then the stored value) to `out`.
-pub(super) fn put_record(value: &[u8], out: &mut Vec<u8>) {
-    out.extend_from_slice(&(value.len() as u32).to_le_bytes());
+///
+/// # Errors
+///
+/// [`LogError::Storage`] for a value of 4 GiB or more, which a record cannot hold (the API
+/// refuses requests anywhere near that size, so this is a bug where it happens).
+pub(super) fn put_record(value: &[u8], out: &mut Vec<u8>) -> Result<(), LogError> {
+    let len = u32::try_from(value.len()).map_err(|_| {
+        LogError::storage(
+            "framing a record",
+            std::io::Error::other(format!(
+                "a stored commit of {} bytes is larger than a record can hold (4 GiB)",
+                value.len()
+            )),
+        )
+    })?;
+    out.extend_from_slice(&len.to_le_bytes());
     out.extend_from_slice(value);
+    Ok(())
 }
 
 /// What the log holds, in memory: where each record is, each case's head and commits, each

@@ -113,7 +113,7 @@ impl Writer {
         };
         let value = encode_value(&c.case_id, &c.command_id, &c.events, c.fingerprint.as_ref())?;
         let offset = self.end + buf.len() as u64;
-        put_record(&value, buf);
+        put_record(&value, buf)?;
         staged.push(Staged {
             offset,
             end: offset + (LEN + value.len()) as u64,
