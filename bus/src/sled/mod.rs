@@ -360,47 +360,6 @@ impl SledLog {
         &self.inner.tree
     }
 
-    /// The keys and values the writer stored for the commit at `position` (the commit, the
-    /// case index entry, the case head as it was after the commit, the command record), from
-    /// the stored commit; `None` when there is none. The bench writes them into a bare sled
-    /// store as its raw baseline.
-    #[cfg(feature = "test-support")]
-    #[allow(clippy::type_complexity)]
-    pub fn stored_writes(
-        &self,
-        position: Position,
-    ) -> Result<Option<[(Vec<u8>, Vec<u8>); 4]>, LogError> {
-        let reading = Reading::Positions(position, position);
-        let Some(value) = self.with_tree(reading, "reading a commit", |tree| {
-            tree.get(commit_key(position))
-        })?
-        else {
-            return Ok(None);
-        };
-        let value = value.to_vec();
-        let c = RawCommit {
-            position,
-            subject: None,
-            value: value.clone(),
-        }
-        .into_committed()?;
-        let (Some(first), Some(last)) = (c.events.first(), c.events.last()) else {
-            return Err(LogError::Corrupt {
-                position,
-                case: Some(c.case_id),
-                cause: Corruption::NoEvents,
-            });
-        };
-        Ok(Some(commit_writes(
-            position,
-            &c.case_id,
-            &c.command_id,
-            first.header.case_version,
-            last,
-            value,
-        )))
-    }
-
     /// Every stored commit value with its position, in order, straight from sled (no
     /// paging, no damage reporting): the bench's raw read baseline.
     #[cfg(feature = "test-support")]

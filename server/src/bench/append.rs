@@ -1,5 +1,6 @@
 //! The append suites: commands/s through the full command path against the raw write limit
-//! of the same bytes.
+//! of the same bytes (the embedded file log against a plain file written in the same groups;
+//! NATS against raw publishes).
 
 use std::collections::VecDeque;
 use std::path::Path;
@@ -9,17 +10,13 @@ use std::time::Instant;
 use async_nats::jetstream::message::PublishMessage;
 use futures::StreamExt;
 use gridcase_bus::testing::jetstream as js;
-use gridcase_bus::{CommandPath, NatsLog, Position, SledLog};
+use gridcase_bus::{CommandPath, FileLog, NatsLog, Position};
 
 use super::workload::{self, GroupProbe, LaneRun, WRITERS};
 use super::{ctx, group_digits, BenchError, Percentiles, Row, Run, Target};
 
 /// Most raw publishes awaiting their acknowledgement at once.
 const PUBLISH_WINDOW: usize = 4096;
-
-/// The keys and values one commit writes, in the embedded log's layout (see
-/// `gridcase_bus::SledLog`): the commit, the case index, the case head, the command record.
-type CommitWrites = [(Vec<u8>, Vec<u8>); 4];
 
 pub(crate) async fn embedded(run: &mut Run) -> Result<(), BenchError> {
     let scale = run.sizes.append;
@@ -31,7 +28,7 @@ pub(crate) async fn embedded(run: &mut Run) -> Result<(), BenchError> {
         w.events
     );
     let dir = run.dir("append-embedded-engine")?;
-    let log = SledLog::open(&dir).map_err(ctx("opening the sled log"))?;
+    let log = FileLog::open(&dir).map_err(ctx("opening the file log"))?;
     let path = Arc::new(CommandPath::new(
         log.clone(),
         w.regions.clone(),
@@ -41,7 +38,7 @@ pub(crate) async fn embedded(run: &mut Run) -> Result<(), BenchError> {
     let probe = GroupProbe::start(log.clone())?;
     let mut engine = workload::run_command_path(path.clone(), w.commits, WRITERS).await?;
     let groups = probe.finish();
-    let writes = commit_writes(&log, &engine.applied)?;
+    let values = stored_values(&log, &engine.applied)?;
     drop(path);
     drop(log);
 
@@ -49,10 +46,10 @@ pub(crate) async fn embedded(run: &mut Run) -> Result<(), BenchError> {
     let mean_group = engine.commands as f64 / flushes;
     let group = (mean_group.round() as usize).max(1);
     let raw_dir = run.dir("append-embedded-raw")?;
-    let raw_secs = raw_sled(&raw_dir, writes.clone(), group).await?;
+    let raw_secs = raw_file(&raw_dir, values.clone(), group).await?;
     let raw64_dir = run.dir("append-embedded-raw64")?;
-    let raw64_secs = raw_sled(&raw64_dir, writes.clone(), WRITERS).await?;
-    let n = writes.len() as f64;
+    let raw64_secs = raw_file(&raw64_dir, values.clone(), WRITERS).await?;
+    let n = values.len() as f64;
     let (engine_rate, raw_rate, raw64_rate) = (
         engine.commands as f64 / engine.seconds,
         n / raw_secs,
@@ -65,7 +62,7 @@ pub(crate) async fn embedded(run: &mut Run) -> Result<(), BenchError> {
         .get(sorted_groups.len() / 2)
         .copied()
         .unwrap_or(0);
-    let value_bytes: usize = writes.iter().map(|w| w[0].1.len()).sum();
+    let value_bytes: usize = values.iter().map(Vec::len).sum();
     run.rows.push(
         Row::rate(
             "append-embedded",
@@ -79,7 +76,7 @@ pub(crate) async fn embedded(run: &mut Run) -> Result<(), BenchError> {
             },
         )
         .note(format!(
-            "p50 {:.1} ms, p99 {:.1} ms; {} cmds, group {:.1} (raw at 64: {} cmd/s)",
+            "file log; p50 {:.1} ms, p99 {:.1} ms; {} cmds, group {:.1} (raw at 64: {} cmd/s)",
             lat.p50_ms,
             lat.p99_ms,
             engine.commands,
@@ -108,44 +105,46 @@ pub(crate) async fn embedded(run: &mut Run) -> Result<(), BenchError> {
     Ok(())
 }
 
-/// The exact keys and values the engine stored for each applied commit (the bus rebuilds
-/// them from the stored commit, with the writer's layout).
-fn commit_writes(log: &SledLog, applied: &[Position]) -> Result<Vec<CommitWrites>, BenchError> {
+/// The stored value of each applied commit, as the engine wrote it.
+fn stored_values(log: &FileLog, applied: &[Position]) -> Result<Vec<Vec<u8>>, BenchError> {
+    let mut by_position = std::collections::HashMap::new();
+    let mut cursor = log.raw_from(Position::FIRST);
+    while let Some(c) = cursor.next_raw().map_err(ctx("reading the engine's log"))? {
+        by_position.insert(c.position, c.value);
+    }
     applied
         .iter()
-        .map(|&p| {
-            log.stored_writes(p)
-                .map_err(ctx("reading the engine's log"))?
+        .map(|p| {
+            by_position
+                .remove(p)
                 .ok_or_else(|| BenchError::Failed(format!("position {p} is missing")))
         })
         .collect()
 }
 
-/// Raw sled: the same writes into a fresh store, `group` commits per batch, one flush per
-/// batch. Returns the seconds taken.
-async fn raw_sled(dir: &Path, writes: Vec<CommitWrites>, group: usize) -> Result<f64, BenchError> {
-    let dir = dir.to_owned();
+/// The raw limit of the file log: the same records (a 4-byte length, then the stored value)
+/// appended to a plain file, `group` commits per write, one `fdatasync` per write. Returns
+/// the seconds taken.
+async fn raw_file(dir: &Path, values: Vec<Vec<u8>>, group: usize) -> Result<f64, BenchError> {
+    use std::io::Write;
+    let path = dir.join("raw.log");
     tokio::task::spawn_blocking(move || -> Result<f64, BenchError> {
-        let db = sled::Config::new()
-            .path(&dir)
-            .open()
-            .map_err(ctx("opening the raw sled store"))?;
-        let tree = db.open_tree("log").map_err(ctx("opening the raw tree"))?;
+        let mut file = std::fs::File::create(&path).map_err(ctx("creating the raw file"))?;
         let started = Instant::now();
-        for chunk in writes.chunks(group) {
-            let mut batch = sled::Batch::default();
-            for commit in chunk {
-                for (k, v) in commit {
-                    batch.insert(k.as_slice(), v.as_slice());
-                }
+        let mut buf = Vec::new();
+        for chunk in values.chunks(group) {
+            buf.clear();
+            for v in chunk {
+                buf.extend_from_slice(&(v.len() as u32).to_le_bytes());
+                buf.extend_from_slice(v);
             }
-            tree.apply_batch(batch).map_err(ctx("raw sled batch"))?;
-            db.flush().map_err(ctx("raw sled flush"))?;
+            file.write_all(&buf).map_err(ctx("raw write"))?;
+            file.sync_data().map_err(ctx("raw fdatasync"))?;
         }
         Ok(started.elapsed().as_secs_f64())
     })
     .await
-    .map_err(ctx("the raw sled writer failed"))?
+    .map_err(ctx("the raw file writer failed"))?
 }
 
 /// Fills the engine's NATS stream through the command path (the append-nats workload).

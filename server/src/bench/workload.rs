@@ -117,7 +117,7 @@ pub(crate) async fn run_command_path<L: EventLog + Clone>(
     Ok(run)
 }
 
-/// Watches a sled log's durable head from a thread: each jump is one group commit (one
+/// Watches an embedded log's durable head from a thread: each jump is one group commit (one
 /// flush), so the jumps give the group sizes the writer achieved.
 pub(crate) struct GroupProbe {
     stop: Arc<AtomicBool>,
@@ -125,7 +125,7 @@ pub(crate) struct GroupProbe {
 }
 
 impl GroupProbe {
-    pub fn start(log: SledLog) -> Result<GroupProbe, BenchError> {
+    pub fn start(log: impl EventLog) -> Result<GroupProbe, BenchError> {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let handle = std::thread::Builder::new()
