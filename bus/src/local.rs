@@ -98,20 +98,32 @@ pub(crate) fn refuse_group(group: Vec<(Commit, Reply)>, err: &LogError) {
 }
 
 /// After a group's write failed with `err`: the writer stops (it keeps `err` to refuse what
-/// comes next), each new append staged in the group gets `err`, and each duplicate its first
-/// result (durable before). Returns `err`, for the writer to keep.
+/// comes next), and every append answered with a position from `first` on — a new commit of
+/// the group, or a retry of one within the group — gets `err`: whether it reached the disk is
+/// unknown. A duplicate of a commit durable before the group keeps its first result. Returns
+/// `err`, for the writer to keep.
 pub(crate) fn write_failed(
     results: Vec<(Reply, Result<Appended, AppendError>)>,
+    first: Position,
     err: LogError,
 ) -> LogError {
     tracing::error!(%err);
     for (reply, r) in results {
-        let _ = reply.send(match r {
-            Ok(a) if !a.duplicate => Err(err.clone().into()),
-            other => other,
-        });
+        let _ = reply.send(refused_after_failed_write(r, first, &err));
     }
     err
+}
+
+/// [`write_failed`]'s answer to one append of the failed group.
+fn refused_after_failed_write(
+    r: Result<Appended, AppendError>,
+    first: Position,
+    err: &LogError,
+) -> Result<Appended, AppendError> {
+    match r {
+        Ok(a) if a.position >= first => Err(err.clone().into()),
+        other => other,
+    }
 }
 
 /// Implements [`EventLog`] for an embedded log through its writer (`inner.writer`), its
@@ -272,5 +284,47 @@ impl Group {
         self.heads
             .insert(c.case_id.clone(), gridcase_domain::ChainHead::of(last));
         self.commands.insert(c.command_id.clone(), a);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn after_a_failed_write_only_what_was_durable_before_the_group_is_answered_as_written() {
+        let err = LogError::Closed;
+        let first = Position::new(10);
+        let appended = |p: u64, duplicate| {
+            Ok(Appended {
+                position: Position::new(p),
+                version: 1,
+                duplicate,
+            })
+        };
+        // A new commit of the group, and a retry of it within the group: unknown, refused.
+        for r in [appended(10, false), appended(11, true)] {
+            assert!(matches!(
+                refused_after_failed_write(r, first, &err),
+                Err(AppendError::Log(LogError::Closed))
+            ));
+        }
+        // A retry of a commit durable before the group: its first result.
+        assert!(matches!(
+            refused_after_failed_write(appended(9, true), first, &err),
+            Ok(Appended {
+                duplicate: true,
+                ..
+            })
+        ));
+        // A refusal (a conflict) stays what it was.
+        let conflict = Err(AppendError::Conflict(Conflict {
+            expected: 1,
+            actual: 2,
+        }));
+        assert!(matches!(
+            refused_after_failed_write(conflict, first, &err),
+            Err(AppendError::Conflict(_))
+        ));
     }
 }

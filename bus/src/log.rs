@@ -2,8 +2,9 @@
 //!
 //! A [`Commit`] is the events one command produced for one case: appended all-or-nothing at
 //! the next global position, only if the case is still at the expected version. The
-//! [`EventLog`] trait is implemented by [`crate::SledLog`] (embedded default) and
-//! [`crate::NatsLog`] (JetStream); [`crate::AnyLog`] picks one at run time.
+//! [`EventLog`] trait is implemented by [`crate::FileLog`] (the embedded default),
+//! [`crate::SledLog`] (the embedded store of earlier versions) and [`crate::NatsLog`]
+//! (JetStream); [`crate::AnyLog`] picks one at run time.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -272,7 +273,10 @@ impl LogError {
     }
 }
 
-/// Why an append did not happen. Nothing was appended in any case.
+/// Why an append was not acknowledged. After a conflict or an invalid commit nothing was
+/// appended; after a log failure ([`AppendError::Log`]) whether the commit reached the log is
+/// unknown (a write can fail after its bytes landed): retrying with the same command id is
+/// safe, and answers with the first result if it did.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum AppendError {
@@ -282,7 +286,8 @@ pub enum AppendError {
     /// The commit is malformed (a bug in the caller): empty, wrong versions, broken chain.
     #[error("invalid commit")]
     Invalid(#[from] InvalidCommit),
-    /// The log failed.
+    /// The log failed; the commit may or may not have been stored (retry with the same
+    /// command id).
     #[error(transparent)]
     Log(#[from] LogError),
 }

@@ -1,8 +1,10 @@
-//! Durability before acknowledgement on both embedded backends, proven with SIGKILL: a child
+//! Acknowledgement after the write, on both embedded backends, proven with SIGKILL: a child
 //! process appends concurrently and prints every acknowledged command id; the parent kills it
 //! mid-load, reopens the store and finds every acknowledged commit. The file log is killed
 //! several times over one store, so its reopening (cutting off what a kill left half
-//! written) is exercised too.
+//! written) is exercised too. A kill keeps the page cache, so this proves that nothing is
+//! acknowledged before it is written and that reopening loses nothing; the fsync before each
+//! acknowledgement, which carries it past a power cut, cannot be proven by a kill.
 
 mod contract;
 

@@ -7,6 +7,7 @@ mod contract;
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::os::unix::fs::FileExt;
+
 use std::path::Path;
 use std::sync::Arc;
 
@@ -96,25 +97,35 @@ async fn a_write_cut_short_by_a_crash_is_cut_off_and_appends_go_on() {
     let dir = tempfile::tempdir().unwrap();
     fill(dir.path(), 10).await;
     let whole = file_len(dir.path());
-    // What a crash in the middle of a write leaves: the start of a record whose length
-    // reaches past the end of the file.
+    // What a crash in the middle of a write leaves: the start of a record whose (sound)
+    // header states more bytes than remain.
     let mut f = OpenOptions::new()
         .append(true)
         .open(dir.path().join(LOG_FILE))
         .unwrap();
-    f.write_all(&500u32.to_le_bytes()).unwrap();
-    f.write_all(&[7u8; 100]).unwrap();
+    let torn = [&header(500)[..], &[7u8; 100]].concat();
+    f.write_all(&torn).unwrap();
     drop(f);
     {
         let reader = FileLog::open_read_only(dir.path()).unwrap();
         assert_eq!(reader.head().await.unwrap().get(), 10);
-        assert_eq!(file_len(dir.path()), whole + 104, "a reader cuts nothing");
+        assert!(
+            reader.first_damage().is_none(),
+            "a torn write is not damage"
+        );
+        assert_eq!(file_len(dir.path()), whole + 108, "a reader cuts nothing");
     }
     let log = FileLog::open(dir.path()).unwrap();
     assert_eq!(
         file_len(dir.path()),
         whole,
         "the writer cuts the torn write off"
+    );
+    let aside = dir.path().join(format!("{LOG_FILE}.torn-at-{whole}"));
+    assert_eq!(
+        std::fs::read(&aside).unwrap(),
+        torn,
+        "the bytes it cut are kept beside the log"
     );
     assert_eq!(log.head().await.unwrap().get(), 10);
     let a = contract::append_next(&log, "c0", "after", 1).await.unwrap();
@@ -131,12 +142,29 @@ async fn a_write_cut_short_by_a_crash_is_cut_off_and_appends_go_on() {
     contract::assert_log_consistent(&log).await;
 }
 
-/// The offset of the second record: just after the header and the first.
-fn second_record(dir: &Path) -> u64 {
+/// A record header: the value's length and the CRC-32 of its four bytes.
+fn header(len: u32) -> [u8; 8] {
+    let len = len.to_le_bytes();
+    let mut h = [0u8; 8];
+    h[..4].copy_from_slice(&len);
+    h[4..].copy_from_slice(&crc32fast::hash(&len).to_le_bytes());
+    h
+}
+
+/// The offset of the `n`-th record (from 1): past the file header and the records before it.
+fn record_offset(dir: &Path, n: u64) -> u64 {
     let f = std::fs::File::open(dir.join(LOG_FILE)).unwrap();
-    let mut len = [0u8; 4];
-    f.read_exact_at(&mut len, 16).unwrap();
-    16 + 4 + u64::from(u32::from_le_bytes(len))
+    let mut at = 16;
+    for _ in 1..n {
+        let mut len = [0u8; 4];
+        f.read_exact_at(&mut len, at).unwrap();
+        at += 8 + u64::from(u32::from_le_bytes(len));
+    }
+    at
+}
+
+fn second_record(dir: &Path) -> u64 {
+    record_offset(dir, 2)
 }
 
 #[tokio::test]
@@ -152,7 +180,7 @@ async fn a_damaged_record_is_refused_by_a_writer_and_reported_where_it_is_by_a_r
     // A byte of the last event's hash: the record still decodes, so the case is named.
     let mut len = [0u8; 4];
     f.read_exact_at(&mut len, at).unwrap();
-    let flip = at + 4 + u64::from(u32::from_le_bytes(len)) - 10;
+    let flip = at + 8 + u64::from(u32::from_le_bytes(len)) - 10;
     let mut byte = [0u8; 1];
     f.read_exact_at(&mut byte, flip).unwrap();
     f.write_all_at(&[byte[0] ^ 0x20], flip).unwrap();
@@ -225,7 +253,7 @@ async fn the_file_holds_the_stored_commits_and_nothing_else() {
         n += 1;
     }
     assert_eq!(n, 30);
-    assert_eq!(log.file_bytes().unwrap(), 16 + 4 * n + values);
+    assert_eq!(log.file_bytes().unwrap(), 16 + 8 * n + values);
 }
 
 #[tokio::test]
@@ -318,4 +346,103 @@ async fn a_sled_store_copied_into_a_file_log_holds_the_same_commits_and_takes_ap
         other => panic!("expected the damaged commit named, got {other:?}"),
     }
     assert!(!other.exists());
+}
+
+#[tokio::test]
+async fn a_damaged_record_length_is_damage_and_nothing_is_cut() {
+    let dir = tempfile::tempdir().unwrap();
+    fill(dir.path(), 10).await;
+    // One bit of the first record's length: read as a torn write, it would cut off all ten.
+    let at = record_offset(dir.path(), 1);
+    let path = dir.path().join(LOG_FILE);
+    let f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&path)
+        .unwrap();
+    let mut byte = [0u8; 1];
+    f.read_exact_at(&mut byte, at + 2).unwrap();
+    f.write_all_at(&[byte[0] ^ 0x10], at + 2).unwrap();
+    drop(f);
+    let before = std::fs::read(&path).unwrap();
+    match FileLog::open(dir.path()) {
+        Err(LogError::Damaged { location, reason }) => {
+            assert!(
+                location.contains(&format!("file offset {at}")),
+                "{location}"
+            );
+            assert!(reason.contains("fails its checksum"), "{reason}");
+        }
+        Err(other) => panic!("expected Damaged, got {other}"),
+        Ok(_) => panic!("a writer must refuse a damaged store"),
+    }
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        before,
+        "nothing cut or changed"
+    );
+    // A reader opens it, says so, and its raw cursor reports what it cannot read.
+    let reader = FileLog::open_read_only(dir.path()).unwrap();
+    assert!(matches!(
+        reader.first_damage(),
+        Some(LogError::Damaged { .. })
+    ));
+    let mut cursor = reader.raw_from(Position::FIRST);
+    assert!(matches!(cursor.next_raw(), Err(LogError::Damaged { .. })));
+    assert!(matches!(cursor.next_raw(), Ok(None)));
+}
+
+#[tokio::test]
+async fn a_reader_keeps_a_damaged_record_in_its_case() {
+    let dir = tempfile::tempdir().unwrap();
+    fill(dir.path(), 9).await;
+    // The second record (case c1, its first commit) fails its checksum.
+    let at = second_record(dir.path());
+    let f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(dir.path().join(LOG_FILE))
+        .unwrap();
+    let mut len = [0u8; 4];
+    f.read_exact_at(&mut len, at).unwrap();
+    let flip = at + 8 + u64::from(u32::from_le_bytes(len)) - 10;
+    let mut byte = [0u8; 1];
+    f.read_exact_at(&mut byte, flip).unwrap();
+    f.write_all_at(&[byte[0] ^ 0x20], flip).unwrap();
+    drop(f);
+    let reader = FileLog::open_read_only(dir.path()).unwrap();
+    let c1 = CaseId::new("c1").unwrap();
+    let raw = reader.raw_case(&c1).unwrap();
+    assert_eq!(
+        raw.iter().map(|c| c.position.get()).collect::<Vec<_>>(),
+        [2, 5, 8],
+        "the damaged commit and the ones after it are all in the case"
+    );
+    assert!(matches!(raw[0].decode(), Err(RawError::Checksum { .. })));
+    assert!(raw[1..].iter().all(|c| c.decode().is_ok()));
+    assert!(matches!(
+        reader.read_case(&c1).await,
+        Err(LogError::Corrupt { position, .. }) if position.get() == 2
+    ));
+}
+
+#[tokio::test]
+async fn a_file_whose_creation_a_crash_cut_short_opens_as_new() {
+    let dir = tempfile::tempdir().unwrap();
+    for start in [&[][..], &[0u8; 16][..], &b"gridcase-l"[..]] {
+        std::fs::write(dir.path().join(LOG_FILE), start).unwrap();
+        let log = FileLog::open(dir.path()).unwrap();
+        assert_eq!(log.head().await.unwrap().get(), 0);
+        contract::append_next(&log, "a", "one", 1).await.unwrap();
+        drop(log);
+        assert_eq!(
+            FileLog::open_read_only(dir.path())
+                .unwrap()
+                .head()
+                .await
+                .unwrap()
+                .get(),
+            1
+        );
+    }
 }

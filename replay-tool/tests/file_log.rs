@@ -41,7 +41,7 @@ fn tiny_file_data() -> TempDir {
 }
 
 /// The file offset of the stored value at `position`: past the 16-byte header and, for each
-/// record before it, its 4-byte length and its value.
+/// record before it, its 8-byte record header and its value.
 fn value_offset(file: &std::fs::File, position: Position) -> (u64, usize) {
     let mut at = 16u64;
     let mut len = [0u8; 4];
@@ -49,9 +49,9 @@ fn value_offset(file: &std::fs::File, position: Position) -> (u64, usize) {
         file.read_exact_at(&mut len, at).unwrap();
         let n = u32::from_le_bytes(len) as usize;
         if p == position.get() {
-            return (at + 4, n);
+            return (at + 8, n);
         }
-        at += 4 + n as u64;
+        at += 8 + n as u64;
     }
     unreachable!("positions start at 1")
 }

@@ -195,10 +195,10 @@ async fn serve_refuses_a_file_log_with_a_damaged_record_and_changes_nothing() {
     let (mut at, mut len) = (16u64, [0u8; 4]);
     for _ in 0..9 {
         file.read_exact_at(&mut len, at).unwrap();
-        at += 4 + u64::from(u32::from_le_bytes(len));
+        at += 8 + u64::from(u32::from_le_bytes(len));
     }
     file.read_exact_at(&mut len, at).unwrap();
-    let flip = at + 4 + u64::from(u32::from_le_bytes(len)) - 10;
+    let flip = at + 8 + u64::from(u32::from_le_bytes(len)) - 10;
     let mut byte = [0u8; 1];
     file.read_exact_at(&mut byte, flip).unwrap();
     file.write_all_at(&[byte[0] ^ 1], flip).unwrap();

@@ -37,8 +37,9 @@ impl FileLog {
     /// commits `next` yields, positions 1, 2, … in order, their stored values unchanged.
     ///
     /// The copy is written to `dst.partial`, fsynced, opened again (which checks every
-    /// record's checksum and versions) and read back: only when it holds the same values at
-    /// the same positions is it moved to `dst`.
+    /// record's checksum and versions) and read back (through the page cache: this checks
+    /// what was written, not the disk's later reading of it): only when it holds the same
+    /// values at the same positions is it moved to `dst`.
     ///
     /// # Errors
     ///
@@ -142,9 +143,8 @@ fn write_partial(
         drop(copy);
         std::fs::rename(partial, dst)
             .map_err(|e| LogError::storage("moving the copy into place", e))?;
-        if let Some(parent) = dst.parent().filter(|p| !p.as_os_str().is_empty()) {
-            sync_dir(parent)?;
-        }
+        let parent = dst.parent().filter(|p| !p.as_os_str().is_empty());
+        sync_dir(parent.unwrap_or(Path::new(".")))?;
         Ok(Copied {
             commits,
             file_bytes,

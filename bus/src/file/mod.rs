@@ -1,23 +1,30 @@
 //! The embedded log in one append-only file: the one-machine default for new stores.
 //!
 //! `DIR/commits.log` is a 16-byte header (`gridcase-log v1\n`) followed by one record per
-//! commit, in position order: the stored value's length (u32 little-endian), then the stored
-//! value itself ([`crate::raw`]: CRC-32 + MessagePack, the same bytes NATS and the sled store
-//! keep). Nothing else is on disk: about the events' own size, against three times as much in
-//! sled (see BENCHMARKS.md).
+//! commit, in position order: a record header — the stored value's length (u32
+//! little-endian) and the CRC-32 of those four bytes — then the stored value itself
+//! ([`crate::raw`]: CRC-32 + MessagePack, the same bytes NATS and the sled store keep).
+//! Nothing else is on disk: about the events' own size, against three times as much in sled
+//! (see BENCHMARKS.md).
 //!
 //! The indexes live in memory, built by reading the file once when it is opened (`scan`):
 //! where each position's record starts, each case's head and commits, each command's first
 //! result. A single writer thread does group commit (`writer`): it validates a group of
 //! appends against the index, writes their records in one write at the end of the file,
 //! fsyncs, and only then extends the index, raises the durable head and acknowledges them.
-//! Readers never look past the durable head.
+//! Readers never look past the durable head. Opened for writing, the file is fsynced once
+//! after the scan, so what a killed writer left unsynced is durable before it is served.
 //!
-//! A crash can cut the last write short. Opening finds such a torn tail (a record whose length
-//! reaches past the end of the file, or zeros) and, opened for writing, cuts it off: it was
-//! never acknowledged. A whole record that fails its checksum is damage, not a torn tail: a
-//! writer refuses to open the store ([`LogError::Corrupt`] naming the position), a reader
-//! ([`FileLog::open_read_only`], the auditors' tool) reads past it and reports it where it is.
+//! A crash can cut the last write short: opening finds a record header cut short, a sound
+//! header stating more bytes than remain, or zeros. Opened for writing, such a torn tail
+//! (never acknowledged) is copied beside the log (`commits.log.torn-at-OFFSET`) and cut off.
+//! Anything else is damage, never cut: a record header or a whole record that fails its
+//! checksum, a record that does not decode or does not follow its case's versions. A writer
+//! refuses a damaged store ([`LogError::Corrupt`] or [`LogError::Damaged`] naming where); a
+//! reader ([`FileLog::open_read_only`], the auditors' tool) reads past a damaged record
+//! (kept in its case's commits when its bytes tell the case) and reports what it cannot read
+//! where it is. A power cut can also leave zeros in the middle of the last, unsynced write,
+//! followed by records: that is refused as damage too (nothing is lost; the operator decides).
 //!
 //! The store is locked with an advisory lock on the file (exclusive for a writer, shared for
 //! readers), so two servers never write one store.
@@ -37,7 +44,7 @@ use gridcase_domain::CaseId;
 use tokio::sync::watch;
 
 pub use self::copy::Copied;
-use self::scan::{scan, Index, LEN, MAGIC};
+use self::scan::{scan, stated_len, Index, LEN, MAGIC};
 use self::writer::Writer;
 use crate::local::{embedded_event_log, WriterThread};
 use crate::log::*;
@@ -47,6 +54,8 @@ use crate::raw::RawCommit;
 pub const LOG_FILE: &str = "commits.log";
 /// Commits read per page by the readers.
 const PAGE: usize = 512;
+/// About the most bytes one page reads (a page holds at least one commit).
+const PAGE_BYTES: u64 = 4 << 20;
 
 /// The embedded log in one append-only file. Cheap to clone; all clones share one writer.
 #[derive(Clone)]
@@ -60,8 +69,10 @@ struct Inner {
     index: Arc<RwLock<Index>>,
     durable: Arc<AtomicU64>,
     head_rx: watch::Receiver<Position>,
-    /// The first damaged record the opening scan found (a reader's; a writer refuses).
+    /// The first damage the opening scan found (a reader's; a writer refuses).
     damage: Option<LogError>,
+    /// Bytes after the last readable record that are not a torn write (a reader's).
+    unreadable_tail: Option<LogError>,
     writer: WriterThread,
 }
 
@@ -121,27 +132,34 @@ impl FileLog {
             .metadata()
             .map_err(|e| LogError::storage("reading the log file's size", e))?
             .len();
-        if len == 0 && writable {
-            file.write_all_at(MAGIC, 0)
+        if writable && len <= MAGIC.len() as u64 && unfinished_header(&file, len)? {
+            // New (or a crash cut its creation short: no commit was ever in it).
+            file.set_len(0)
+                .and_then(|()| file.write_all_at(MAGIC, 0))
                 .and_then(|()| file.sync_all())
-                .and_then(|()| File::open(dir)?.sync_all())
                 .map_err(|e| LogError::storage("creating the log file", e))?;
+            sync_dir(dir)?;
+            if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+                sync_dir(parent)?;
+            }
         }
         let scanned = scan(&path, &file, !writable)?;
-        if scanned.torn > 0 && writable {
-            tracing::warn!(
-                bytes = scanned.torn,
-                file = %path.display(),
-                "cutting off a write a crash left unfinished (never acknowledged)"
-            );
-            file.set_len(scanned.index.end)
-                .and_then(|()| file.sync_all())
-                .map_err(|e| LogError::storage("cutting off a torn write", e))?;
+        if writable {
+            if scanned.torn > 0 {
+                set_aside(&file, &path, scanned.index.end, scanned.torn)?;
+                file.set_len(scanned.index.end)
+                    .map_err(|e| LogError::storage("cutting off a torn write", e))?;
+            }
+            // What a killed writer wrote but had not yet synced is still in the page cache,
+            // and is now indexed as durable: make it so before anything is read or retried.
+            file.sync_all()
+                .map_err(|e| LogError::storage("syncing the log file", e))?;
         }
         if let Some(damage) = &scanned.damage {
-            tracing::warn!(%damage, "the log file holds a damaged record");
+            tracing::warn!(%damage, "the log file is damaged");
         }
         let damage = scanned.damage;
+        let unreadable_tail = scanned.unreadable_tail;
         let head = scanned.index.head();
         let end = scanned.index.end;
         let file = Arc::new(file);
@@ -169,6 +187,7 @@ impl FileLog {
                 durable,
                 head_rx,
                 damage,
+                unreadable_tail,
                 writer,
             }),
         })
@@ -224,7 +243,13 @@ impl FileLog {
         self.inner
             .file
             .read_exact_at(&mut buf, start)
-            .map_err(|e| LogError::storage("reading the log file", e))?;
+            .map_err(|e| LogError::Damaged {
+                location: format!(
+                    "positions {from}..={to} (file offsets {start}..{end} of {})",
+                    self.path().join(LOG_FILE).display()
+                ),
+                reason: format!("reading the log file failed: {e}"),
+            })?;
         let mut p = from;
         for (i, offset) in offsets.iter().enumerate() {
             let at = (offset - start) as usize;
@@ -234,8 +259,8 @@ impl FileLog {
             let record = &buf[at..stop];
             let stated = record
                 .get(..LEN)
-                .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")) as usize);
-            if stated != Some(record.len() - LEN.min(record.len())) {
+                .and_then(|h| stated_len(h.try_into().expect("a header")));
+            if stated != Some((record.len() - LEN.min(record.len())) as u64) {
                 return Err(LogError::Damaged {
                     location: format!(
                         "file offset {offset} of {}",
@@ -265,6 +290,13 @@ impl FileLog {
         Ok(())
     }
 
+    /// Appends the record of `value` (its header, then the value) to `out`, as the writer
+    /// frames it: the bench's raw write baseline writes the same bytes.
+    #[cfg(feature = "test-support")]
+    pub fn frame_record(value: &[u8], out: &mut Vec<u8>) -> Result<(), LogError> {
+        scan::put_record(value, out)
+    }
+
     /// Overwrites the stored value at a durable `position` with `value` of the same length, as
     /// someone with access to the file could: for tamper tests.
     #[cfg(feature = "test-support")]
@@ -290,15 +322,22 @@ impl FileLog {
             .map_err(|e| LogError::storage("replacing a stored value", e))
     }
 
-    /// The last position of a page of at most `limit` from `from`, up to the durable head;
-    /// `None` when there is nothing to read.
+    /// The last position of a page of at most `limit` commits and about [`PAGE_BYTES`] from
+    /// `from` (at least one commit), up to the durable head; `None` when there is nothing to
+    /// read.
     fn page_end(&self, from: Position, limit: usize) -> Option<Position> {
         let head = self.durable();
         if from > head || limit == 0 {
             return None;
         }
         let room = head.since(from) + 1;
-        Some(from.plus(room.min(limit.min(PAGE * 8) as u64) - 1))
+        let last = from.plus(room.min(limit.min(PAGE * 8) as u64) - 1);
+        let index = self.index();
+        let offsets = &index.offsets[(from.get() - 1) as usize..last.get() as usize];
+        let start = offsets[0];
+        // Records start at increasing offsets: the last one starting within the budget.
+        let within = offsets.partition_point(|o| o - start < PAGE_BYTES);
+        Some(from.plus(within.max(1) as u64 - 1))
     }
 
     /// Synchronous form of [`EventLog::read_from`].
@@ -351,35 +390,101 @@ impl FileLog {
             next: from.max(Position::FIRST),
             end: self.durable(),
             buf: VecDeque::new(),
+            tail_pending: true,
         }
     }
 }
 
+/// Whether a log file of `len` bytes (at most the header's) holds no more than a header being
+/// written: nothing, zeros, or the start of the header.
+fn unfinished_header(file: &File, len: u64) -> Result<bool, LogError> {
+    let mut start = vec![0u8; len as usize];
+    file.read_exact_at(&mut start, 0)
+        .map_err(|e| LogError::storage("reading the log file's header", e))?;
+    Ok(start.iter().all(|b| *b == 0) || MAGIC.starts_with(&start) && start.len() < MAGIC.len())
+}
+
+fn sync_dir(dir: &Path) -> Result<(), LogError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| LogError::storage("syncing a directory", e))
+}
+
+/// Copies the `torn` bytes at `from` (a write a crash cut short) beside the log, synced,
+/// before they are cut off: nothing is destroyed, even if the rule that called them torn
+/// were wrong.
+fn set_aside(file: &File, path: &Path, from: u64, torn: u64) -> Result<(), LogError> {
+    let io = |e| LogError::storage("setting a torn write aside", e);
+    let aside = path.with_extension(format!("log.torn-at-{from}"));
+    tracing::warn!(
+        bytes = torn,
+        file = %path.display(),
+        kept = %aside.display(),
+        "cutting off a write a crash left unfinished (never acknowledged); its bytes are kept"
+    );
+    let mut out = File::create(&aside).map_err(io)?;
+    let mut reader = FileSlice {
+        file,
+        at: from,
+        end: from + torn,
+    };
+    std::io::copy(&mut reader, &mut out).map_err(io)?;
+    out.sync_all().map_err(io)?;
+    if let Some(dir) = aside.parent() {
+        sync_dir(dir)?;
+    }
+    Ok(())
+}
+
+/// A byte range of a file as a reader (positioned reads, the file's cursor untouched).
+struct FileSlice<'a> {
+    file: &'a File,
+    at: u64,
+    end: u64,
+}
+
+impl std::io::Read for FileSlice<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = buf.len().min((self.end - self.at) as usize);
+        let n = self.file.read_at(&mut buf[..n], self.at)?;
+        self.at += n as u64;
+        Ok(n)
+    }
+}
+
 /// Stored commits in position order, undecoded, from [`FileLog::raw_from`]. A damaged record
-/// comes back as it is stored (its checksum fails when decoded).
+/// comes back as it is stored (its checksum fails when decoded). Damage does not end the read:
+/// a page that cannot be read, and bytes after the last record that cannot be read as
+/// records, each come back once, in their place, as [`LogError::Damaged`]; the next call goes
+/// on after them.
 pub struct FileRawCursor {
     log: FileLog,
     next: Position,
     end: Position,
     buf: VecDeque<RawCommit>,
+    /// Whether the unreadable tail (if any) is still to be reported.
+    tail_pending: bool,
 }
 
 impl FileRawCursor {
-    /// The next stored commit; `Ok(None)` at the end.
-    ///
-    /// # Errors
-    ///
-    /// [`LogError::Storage`] when the file cannot be read.
+    /// The next stored commit; `Ok(None)` at the end; [`LogError::Damaged`] for what cannot
+    /// be read, after which the read continues.
     pub fn next_raw(&mut self) -> Result<Option<RawCommit>, LogError> {
         if let Some(c) = self.buf.pop_front() {
             return Ok(Some(c));
         }
         if self.next > self.end {
+            if std::mem::take(&mut self.tail_pending) {
+                if let Some(e) = self.log.inner.unreadable_tail.clone() {
+                    return Err(e);
+                }
+            }
             return Ok(None);
         }
         let to = self.end.min(self.next.plus(PAGE as u64 - 1));
+        let from = std::mem::replace(&mut self.next, to.next());
         let buf = &mut self.buf;
-        self.log.records(self.next, to, |position, value| {
+        self.log.records(from, to, |position, value| {
             buf.push_back(RawCommit {
                 position,
                 subject: None,
@@ -387,8 +492,7 @@ impl FileRawCursor {
             });
             Ok(())
         })?;
-        self.next = to.next();
-        Ok(self.buf.pop_front())
+        self.next_raw()
     }
 }
 

@@ -14,8 +14,9 @@ use crate::raw::{RawCommit, RawError};
 
 /// The first bytes of a log file: the format's name and version.
 pub(super) const MAGIC: &[u8; 16] = b"gridcase-log v1\n";
-/// A record's length prefix: the stored value's length, u32 little-endian.
-pub(super) const LEN: usize = 4;
+/// A record's header: the stored value's length (u32 little-endian), then the CRC-32 of those
+/// four bytes (u32 little-endian), so that a damaged length is told from a write cut short.
+pub(super) const LEN: usize = 8;
 
 /// Appends one record (length prefix, then the stored value) to `out`.
 ///
@@ -33,9 +34,25 @@ pub(super) fn put_record(value: &[u8], out: &mut Vec<u8>) -> Result<(), LogError
             )),
         )
     })?;
-    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(&header(len));
     out.extend_from_slice(value);
     Ok(())
+}
+
+/// The header of a record whose value is `len` bytes long.
+fn header(len: u32) -> [u8; LEN] {
+    let len = len.to_le_bytes();
+    let mut h = [0u8; LEN];
+    h[..4].copy_from_slice(&len);
+    h[4..].copy_from_slice(&crc32fast::hash(&len).to_le_bytes());
+    h
+}
+
+/// The value length a record header states, `None` when its checksum fails.
+pub(super) fn stated_len(h: &[u8; LEN]) -> Option<u64> {
+    let len: [u8; 4] = h[..4].try_into().expect("4 bytes");
+    let crc = u32::from_le_bytes(h[4..].try_into().expect("4 bytes"));
+    (crc32fast::hash(&len) == crc).then(|| u64::from(u32::from_le_bytes(len)))
 }
 
 /// What the log holds, in memory: where each record is, each case's head and commits, each
@@ -165,20 +182,27 @@ enum Damage {
 /// What the scan found.
 pub(super) struct Scanned {
     pub(super) index: Index,
-    /// Bytes after the last whole record that are not one (a write cut short by a crash):
-    /// never acknowledged, since acknowledgement waits for the fsync after the whole write.
+    /// Bytes after the last whole record that are what a crash leaves of an unfinished write
+    /// (never acknowledged: acknowledgement waits for the fsync after the whole write).
     pub(super) torn: u64,
-    /// The first damaged record (a reader keeps going past it; a writer refuses the store).
+    /// The first damage found: a damaged record (a reader keeps going past it; a writer
+    /// refuses the store), or bytes after the last readable record that are not a torn write.
     pub(super) damage: Option<LogError>,
+    /// Bytes after the last readable record that are not a torn write (a reader's; a writer
+    /// refuses the store): [`LogError::Damaged`] naming where.
+    pub(super) unreadable_tail: Option<LogError>,
 }
 
 /// Reads the whole file once, from just after its magic, and indexes every record.
 ///
-/// A record that is cut short at the end of the file (or a tail of zeros, which is what a
-/// crashed file system leaves of unwritten blocks) is a torn tail: counted in
-/// [`Scanned::torn`], not indexed. A whole record that fails its checksum, does not decode or
-/// does not follow its case's versions is damage: `keep_going` says whether to index past it
-/// (a reader, which reports it when the position is read) or to stop there.
+/// What follows the last whole record is a torn tail when it is what a crash leaves of one
+/// unfinished write: a record header cut short, a record whose (checksummed) header states
+/// more bytes than remain, or zeros (the unwritten blocks a crashed file system can leave).
+/// It is counted in [`Scanned::torn`], not indexed. Anything else is damage: a record whose
+/// header fails its checksum (its length cannot be trusted, so nothing after it can be read),
+/// a whole record that fails its checksum, does not decode or does not follow its case's
+/// versions. `keep_going` says whether to index past a damaged record (a reader, which
+/// reports it where it is read) or to stop at the first damage with its error (a writer).
 pub(super) fn scan(path: &Path, file: &File, keep_going: bool) -> Result<Scanned, LogError> {
     let len = file
         .metadata()
@@ -207,15 +231,11 @@ pub(super) fn scan(path: &Path, file: &File, keep_going: bool) -> Result<Scanned
             .read_exact(buf)
             .map_err(|e| LogError::storage("reading the log file", e))
     };
-    while at < len {
-        let remaining = len - at;
-        let mut prefix = [0u8; LEN];
-        if remaining < LEN as u64 {
-            break;
-        }
-        read(&mut reader, &mut prefix)?;
-        let n = u32::from_le_bytes(prefix) as u64;
-        if n == 0 || n > remaining - LEN as u64 {
+    while len - at >= LEN as u64 {
+        let mut h = [0u8; LEN];
+        read(&mut reader, &mut h)?;
+        let Some(n) = stated_len(&h) else { break };
+        if n > len - at - LEN as u64 {
             break;
         }
         value.resize(n as usize, 0);
@@ -246,43 +266,89 @@ pub(super) fn scan(path: &Path, file: &File, keep_going: bool) -> Result<Scanned
                     return Err(e);
                 }
                 damage.get_or_insert(e);
-                // Still a record: its place is kept, and reading it reports the damage.
-                index.offsets.push(at);
-                index.end = end;
+                // Still a record: its place is kept, in its case's commits when the bytes tell
+                // the case (so reading the case reports it), and reading it reports the damage.
+                match lenient(&value) {
+                    Some(indexed) => index.push(at, end, indexed),
+                    None => {
+                        index.offsets.push(at);
+                        index.end = end;
+                    }
+                }
             }
         }
         at = end;
     }
-    let torn = len - index.end;
-    if torn > 0 && !keep_going && !tail_is_torn(file, index.end, len)? {
-        return Err(LogError::Damaged {
+    let rest = len - index.end;
+    let torn = if rest > 0 && tail_is_torn(file, index.end, len)? {
+        rest
+    } else {
+        0
+    };
+    let mut unreadable_tail = None;
+    if rest > torn {
+        let e = LogError::Damaged {
             location: format!("file offset {} of {}", index.end, path.display()),
             reason: format!(
-                "{torn} bytes after the last whole record are neither a record nor a cut-short \
-                 one"
+                "the {rest} bytes after position {} are neither records nor a write a crash \
+                 cut short (a record header fails its checksum)",
+                index.head()
             ),
-        });
+        };
+        if !keep_going {
+            return Err(e);
+        }
+        damage.get_or_insert(e.clone());
+        unreadable_tail = Some(e);
     }
     Ok(Scanned {
         index,
         torn,
         damage,
+        unreadable_tail,
     })
 }
 
-/// Whether the bytes from `from` to `len` are what a crash leaves: the start of one record cut
-/// short (its length reaching past the end), or zeros.
+/// What the index keeps of a damaged record, read without checking its checksum or versions:
+/// its case, command and last event, when the bytes still decode that far.
+fn lenient(value: &[u8]) -> Option<Indexed> {
+    let view: IndexView = rmp_serde::from_slice(value.get(4..)?).ok()?;
+    let last = view.events.last()?;
+    Some(Indexed {
+        case_id: view.case_id,
+        command_id: view.command_id,
+        head: ChainHead {
+            version: last.header.case_version,
+            hash: last.hash,
+        },
+    })
+}
+
+/// Whether the bytes from `from` to `len` are what a crash leaves of one unfinished write: a
+/// record header cut short, a record whose header is sound but states more bytes than remain,
+/// or zeros. Reads the header and then the tail in pieces (a damaged file can have a long one).
 fn tail_is_torn(file: &File, from: u64, len: u64) -> Result<bool, LogError> {
     use std::os::unix::fs::FileExt;
-    let mut tail = vec![0u8; (len - from) as usize];
-    file.read_exact_at(&mut tail, from)
-        .map_err(|e| LogError::storage("reading the log file's tail", e))?;
-    if tail.iter().all(|b| *b == 0) {
-        return Ok(true);
+    let io = |e| LogError::storage("reading the log file's tail", e);
+    let rest = len - from;
+    if rest >= LEN as u64 {
+        let mut h = [0u8; LEN];
+        file.read_exact_at(&mut h, from).map_err(io)?;
+        if let Some(n) = stated_len(&h) {
+            return Ok(n > rest - LEN as u64);
+        }
     }
-    if tail.len() < LEN {
-        return Ok(true);
+    let mut chunk = vec![0u8; (1 << 20).min(rest as usize)];
+    let mut at = from;
+    while at < len {
+        let n = chunk.len().min((len - at) as usize);
+        file.read_exact_at(&mut chunk[..n], at).map_err(io)?;
+        if chunk[..n].iter().any(|b| *b != 0) {
+            // A header cut short is torn; other bytes that are neither zeros nor a sound
+            // header are damage.
+            return Ok(rest < LEN as u64);
+        }
+        at += n as u64;
     }
-    let n = u32::from_le_bytes(tail[..LEN].try_into().expect("4 bytes")) as usize;
-    Ok(n > tail.len() - LEN)
+    Ok(true)
 }

@@ -61,7 +61,13 @@ impl Writer {
                     "writing a group of commits (the log stops accepting appends until reopened)",
                     e,
                 );
-                self.failed = Some(write_failed(results, err));
+                let first = self
+                    .index
+                    .read()
+                    .expect("the index lock is not poisoned")
+                    .head()
+                    .next();
+                self.failed = Some(write_failed(results, first, err));
                 return;
             }
             let head = {

@@ -53,7 +53,7 @@ impl Writer {
                     "writing a batch (the log stops accepting appends until reopened)",
                     e,
                 );
-                self.failed = Some(write_failed(results, err));
+                self.failed = Some(write_failed(results, start, err));
                 return;
             }
             let head = self.next.previous().expect("a batch was written");

@@ -122,7 +122,7 @@ fn stored_values(log: &FileLog, applied: &[Position]) -> Result<Vec<Vec<u8>>, Be
         .collect()
 }
 
-/// The raw limit of the file log: the same records (a 4-byte length, then the stored value)
+/// The raw limit of the file log: the same records (the record header, then the stored value)
 /// appended to a plain file, `group` commits per write, one `fdatasync` per write. Returns
 /// the seconds taken.
 async fn raw_file(dir: &Path, values: Vec<Vec<u8>>, group: usize) -> Result<f64, BenchError> {
@@ -135,8 +135,7 @@ async fn raw_file(dir: &Path, values: Vec<Vec<u8>>, group: usize) -> Result<f64,
         for chunk in values.chunks(group) {
             buf.clear();
             for v in chunk {
-                buf.extend_from_slice(&(v.len() as u32).to_le_bytes());
-                buf.extend_from_slice(v);
+                FileLog::frame_record(v, &mut buf).map_err(ctx("framing a record"))?;
             }
             file.write_all(&buf).map_err(ctx("raw write"))?;
             file.sync_data().map_err(ctx("raw fdatasync"))?;
