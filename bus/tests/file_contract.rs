@@ -446,3 +446,32 @@ async fn a_file_whose_creation_a_crash_cut_short_opens_as_new() {
         );
     }
 }
+
+#[tokio::test]
+async fn an_append_whose_fsync_failed_is_not_acknowledged_and_its_retry_after_reopening_is_safe() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = FileLog::open(dir.path()).unwrap();
+    contract::append_next(&log, "a", "first", 1).await.unwrap();
+    log.fail_next_sync();
+    match contract::append_next(&log, "a", "unsure", 1).await {
+        Err(AppendError::Log(LogError::Storage { .. })) => {}
+        other => panic!("expected a storage failure, got {other:?}"),
+    }
+    // The writer stops: nothing more is acknowledged until the store is reopened, and a
+    // retry of the unsure command is not answered as written.
+    for cmd in ["unsure", "next"] {
+        assert!(matches!(
+            contract::append_next(&log, "b", cmd, 1).await,
+            Err(AppendError::Log(LogError::Storage { .. }))
+        ));
+    }
+    assert_eq!(log.head().await.unwrap().get(), 1, "nothing unsure is read");
+    drop(log);
+    // Its bytes had been written: reopened, the commit is there (synced now), and the retry
+    // gets its first result.
+    let log = FileLog::open(dir.path()).unwrap();
+    assert_eq!(log.head().await.unwrap().get(), 2);
+    let again = contract::append_next(&log, "a", "unsure", 1).await.unwrap();
+    assert!(again.duplicate && again.position.get() == 2, "{again:?}");
+    contract::assert_log_consistent(&log).await;
+}

@@ -73,6 +73,8 @@ struct Inner {
     damage: Option<LogError>,
     /// Bytes after the last readable record that are not a torn write (a reader's).
     unreadable_tail: Option<LogError>,
+    #[cfg(feature = "test-support")]
+    fail_next_sync: Arc<std::sync::atomic::AtomicBool>,
     writer: WriterThread,
 }
 
@@ -166,6 +168,8 @@ impl FileLog {
         let index = Arc::new(RwLock::new(scanned.index));
         let durable = Arc::new(AtomicU64::new(head.get()));
         let (head_tx, head_rx) = watch::channel(head);
+        #[cfg(feature = "test-support")]
+        let fail_next_sync = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let writer = if writable {
             let w = Writer {
                 file: file.clone(),
@@ -174,6 +178,8 @@ impl FileLog {
                 durable: durable.clone(),
                 head_tx,
                 failed: None,
+                #[cfg(feature = "test-support")]
+                fail_next_sync: fail_next_sync.clone(),
             };
             WriterThread::start("gridcase-file-writer", move |rx| w.run(rx))?
         } else {
@@ -188,6 +194,8 @@ impl FileLog {
                 head_rx,
                 damage,
                 unreadable_tail,
+                #[cfg(feature = "test-support")]
+                fail_next_sync,
                 writer,
             }),
         })
@@ -288,6 +296,15 @@ impl FileLog {
             from = to.next();
         }
         Ok(())
+    }
+
+    /// Makes the writer's next fsync fail after its write succeeded, as a failing disk can:
+    /// for tests of what an append that fails that way leaves.
+    #[cfg(feature = "test-support")]
+    pub fn fail_next_sync(&self) {
+        self.inner
+            .fail_next_sync
+            .store(true, std::sync::atomic::Ordering::Release);
     }
 
     /// Appends the record of `value` (its header, then the value) to `out`, as the writer

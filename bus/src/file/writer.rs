@@ -22,6 +22,9 @@ pub(super) struct Writer {
     pub(super) durable: Arc<AtomicU64>,
     pub(super) head_tx: watch::Sender<Position>,
     pub(super) failed: Option<LogError>,
+    /// Set by tests: the next fsync fails (after its write succeeded).
+    #[cfg(feature = "test-support")]
+    pub(super) fail_next_sync: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// A commit staged in the group's buffer: where its record starts and ends, what the index
@@ -53,7 +56,7 @@ impl Writer {
             let done = self
                 .file
                 .write_all_at(&buf, self.end)
-                .and_then(|()| self.file.sync_data());
+                .and_then(|()| self.sync());
             if let Err(e) = done {
                 // Whether the records reached the disk is unknown: stop writing rather than
                 // risk reusing positions. Reopening the store finds what is there.
@@ -84,6 +87,14 @@ impl Writer {
         for (reply, r) in results {
             let _ = reply.send(r);
         }
+    }
+
+    fn sync(&self) -> std::io::Result<()> {
+        #[cfg(feature = "test-support")]
+        if self.fail_next_sync.swap(false, Ordering::AcqRel) {
+            return Err(std::io::Error::other("an injected fsync failure"));
+        }
+        self.file.sync_data()
     }
 
     fn stage(
