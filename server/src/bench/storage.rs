@@ -69,8 +69,8 @@ pub(crate) async fn run(run: &mut Run) -> Result<(), BenchError> {
         )
         .note(if dir == &file {
             format!(
-                "the file log: {} B/event of stored commits (length, CRC-32, MessagePack), \
-                 indexes in memory",
+                "the file log: {} B/event of stored commits (record header, CRC-32, \
+                 MessagePack), indexes in memory",
                 group_digits(usage.disk_bytes as f64 / events)
             )
         } else {
