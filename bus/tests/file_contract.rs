@@ -467,11 +467,79 @@ async fn an_append_whose_fsync_failed_is_not_acknowledged_and_its_retry_after_re
     }
     assert_eq!(log.head().await.unwrap().get(), 1, "nothing unsure is read");
     drop(log);
-    // Its bytes had been written: reopened, the commit is there (synced now), and the retry
-    // gets its first result.
+    // The writer cut the unsure group off (its pages may never reach the disk): reopened, the
+    // log ends where it did, and the retry is appended as new.
+    let log = FileLog::open(dir.path()).unwrap();
+    assert_eq!(log.head().await.unwrap().get(), 1);
+    let again = contract::append_next(&log, "a", "unsure", 1).await.unwrap();
+    assert!(!again.duplicate && again.position.get() == 2, "{again:?}");
+    // Two appends of one command sent together when the fsync fails: neither is answered as
+    // written, whether they share the failed group or the second comes after it.
+    log.fail_next_sync();
+    let c = contract::commit(
+        "a",
+        "together",
+        again.version,
+        contract::case_head(&log, "a").await.1,
+        1,
+    );
+    let (x, y) = tokio::join!(log.append(c.clone()), log.append(c));
+    assert!(x.is_err() && y.is_err(), "{x:?} {y:?}");
+    drop(log);
     let log = FileLog::open(dir.path()).unwrap();
     assert_eq!(log.head().await.unwrap().get(), 2);
-    let again = contract::append_next(&log, "a", "unsure", 1).await.unwrap();
-    assert!(again.duplicate && again.position.get() == 2, "{again:?}");
+    contract::assert_log_consistent(&log).await;
+}
+
+#[tokio::test]
+async fn zeros_from_a_block_boundary_inside_the_last_record_are_a_torn_write() {
+    // A power cut can keep a write's new file size but not its last blocks: the last record
+    // then ends in zeros from a block boundary on. That is torn (set aside, cut off), not
+    // damage.
+    let dir = tempfile::tempdir().unwrap();
+    let log = FileLog::open(dir.path()).unwrap();
+    let mut n = 0;
+    let (start, end) = loop {
+        let start = file_len(dir.path());
+        contract::append_next(&log, "z", &format!("big{n}"), 6)
+            .await
+            .unwrap();
+        n += 1;
+        let end = file_len(dir.path());
+        if (start + 8).div_ceil(4096) * 4096 < end {
+            break (start, end);
+        }
+    };
+    drop(log);
+    let boundary = (start + 8).div_ceil(4096) * 4096;
+    let f = OpenOptions::new()
+        .write(true)
+        .open(dir.path().join(LOG_FILE))
+        .unwrap();
+    f.write_all_at(&vec![0u8; (end - boundary) as usize], boundary)
+        .unwrap();
+    drop(f);
+    let log = FileLog::open(dir.path()).unwrap();
+    assert_eq!(log.head().await.unwrap().get(), n - 1);
+    assert_eq!(file_len(dir.path()), start);
+    assert!(dir
+        .path()
+        .join(format!("{LOG_FILE}.torn-at-{start}"))
+        .exists());
+    // A header cut short after it is torn too, and its set-aside file does not overwrite
+    // the first.
+    drop(log);
+    let f = OpenOptions::new()
+        .write(true)
+        .open(dir.path().join(LOG_FILE))
+        .unwrap();
+    f.write_all_at(&header(300)[..5], start).unwrap();
+    drop(f);
+    let log = FileLog::open(dir.path()).unwrap();
+    assert_eq!(log.head().await.unwrap().get(), n - 1);
+    assert!(dir
+        .path()
+        .join(format!("{LOG_FILE}.torn-at-{start}.1"))
+        .exists());
     contract::assert_log_consistent(&log).await;
 }

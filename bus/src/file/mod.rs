@@ -16,8 +16,11 @@
 //! after the scan, so what a killed writer left unsynced is durable before it is served.
 //!
 //! A crash can cut the last write short: opening finds a record header cut short, a sound
-//! header stating more bytes than remain, or zeros. Opened for writing, such a torn tail
-//! (never acknowledged) is copied beside the log (`commits.log.torn-at-OFFSET`) and cut off.
+//! header stating more bytes than remain, zeros, or — after a power cut that kept the file's
+//! new size but not its last blocks — a last record or header that ends in zeros from a block
+//! boundary on. Opened for writing, such a torn tail (never acknowledged) is copied beside the
+//! log (`commits.log.torn-at-OFFSET`, never overwriting an earlier one) and cut off. A write
+//! or fsync that fails cuts its group off the same way and stops the writer.
 //! Anything else is damage, never cut: a record header or a whole record that fails its
 //! checksum, a record that does not decode or does not follow its case's versions. A writer
 //! refuses a damaged store ([`LogError::Corrupt`] or [`LogError::Damaged`] naming where); a
@@ -408,6 +411,7 @@ impl FileLog {
             end: self.durable(),
             buf: VecDeque::new(),
             tail_pending: true,
+            pending: None,
         }
     }
 }
@@ -432,14 +436,27 @@ fn sync_dir(dir: &Path) -> Result<(), LogError> {
 /// were wrong.
 fn set_aside(file: &File, path: &Path, from: u64, torn: u64) -> Result<(), LogError> {
     let io = |e| LogError::storage("setting a torn write aside", e);
-    let aside = path.with_extension(format!("log.torn-at-{from}"));
+    let (aside, mut out) = (0..)
+        .map(|n| {
+            let suffix = if n == 0 {
+                String::new()
+            } else {
+                format!(".{n}")
+            };
+            path.with_extension(format!("log.torn-at-{from}{suffix}"))
+        })
+        .find_map(|aside| match File::create_new(&aside) {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => None,
+            created => Some(created.map(|f| (aside, f))),
+        })
+        .expect("some name is free")
+        .map_err(io)?;
     tracing::warn!(
         bytes = torn,
         file = %path.display(),
         kept = %aside.display(),
         "cutting off a write a crash left unfinished (never acknowledged); its bytes are kept"
     );
-    let mut out = File::create(&aside).map_err(io)?;
     let mut reader = FileSlice {
         file,
         at: from,
@@ -481,6 +498,8 @@ pub struct FileRawCursor {
     buf: VecDeque<RawCommit>,
     /// Whether the unreadable tail (if any) is still to be reported.
     tail_pending: bool,
+    /// A page's failure, reported after the records read before it.
+    pending: Option<LogError>,
 }
 
 impl FileRawCursor {
@@ -490,6 +509,9 @@ impl FileRawCursor {
         if let Some(c) = self.buf.pop_front() {
             return Ok(Some(c));
         }
+        if let Some(e) = self.pending.take() {
+            return Err(e);
+        }
         if self.next > self.end {
             if std::mem::take(&mut self.tail_pending) {
                 if let Some(e) = self.log.inner.unreadable_tail.clone() {
@@ -498,17 +520,34 @@ impl FileRawCursor {
             }
             return Ok(None);
         }
-        let to = self.end.min(self.next.plus(PAGE as u64 - 1));
+        let Some(to) = self
+            .log
+            .page_end(self.next, PAGE)
+            .map(|to| to.min(self.end))
+        else {
+            return Ok(None);
+        };
         let from = std::mem::replace(&mut self.next, to.next());
         let buf = &mut self.buf;
-        self.log.records(from, to, |position, value| {
+        let read = self.log.records(from, to, |position, value| {
             buf.push_back(RawCommit {
                 position,
                 subject: None,
                 value: value.to_vec(),
             });
             Ok(())
-        })?;
+        });
+        if let Err(e) = read {
+            // The records read before the failure first, then the failure; the read goes
+            // on after the page.
+            match self.buf.pop_front() {
+                Some(c) => {
+                    self.pending = Some(e);
+                    return Ok(Some(c));
+                }
+                None => return Err(e),
+            }
+        }
         self.next_raw()
     }
 }

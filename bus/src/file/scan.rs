@@ -226,6 +226,7 @@ pub(super) fn scan(path: &Path, file: &File, keep_going: bool) -> Result<Scanned
     let mut at = index.end;
     let mut value = Vec::new();
     let mut damage = None;
+    let mut zero_filled_last = false;
     let read = |reader: &mut BufReader<&File>, buf: &mut [u8]| {
         reader
             .read_exact(buf)
@@ -242,6 +243,15 @@ pub(super) fn scan(path: &Path, file: &File, keep_going: bool) -> Result<Scanned
         read(&mut reader, &mut value)?;
         let position = index.head().next();
         let end = at + LEN as u64 + n;
+        if end == len
+            && zeros_from_a_block(&value, at + LEN as u64)
+            && index_value(&value, &index.cases).is_err()
+        {
+            // The last record, its end zeros from a block boundary on: what a power cut
+            // leaves of an unsynced write whose file size was kept. Torn, not damaged.
+            zero_filled_last = true;
+            break;
+        }
         match index_value(&value, &index.cases) {
             Ok(indexed) => index.push(at, end, indexed),
             Err(d) => {
@@ -280,7 +290,7 @@ pub(super) fn scan(path: &Path, file: &File, keep_going: bool) -> Result<Scanned
         at = end;
     }
     let rest = len - index.end;
-    let torn = if rest > 0 && tail_is_torn(file, index.end, len)? {
+    let torn = if rest > 0 && (zero_filled_last || tail_is_torn(file, index.end, len)?) {
         rest
     } else {
         0
@@ -324,6 +334,18 @@ fn lenient(value: &[u8]) -> Option<Indexed> {
     })
 }
 
+/// Block size of the zero runs a power cut can leave (file systems allocate whole blocks).
+const BLOCK: u64 = 4096;
+
+/// Whether `value` (at file offset `offset`) ends in zeros from a block boundary inside it.
+fn zeros_from_a_block(value: &[u8], offset: u64) -> bool {
+    let boundary = offset.div_ceil(BLOCK) * BLOCK;
+    let Some(from) = boundary.checked_sub(offset).map(|b| b as usize) else {
+        return false;
+    };
+    from < value.len() && value[from..].iter().all(|b| *b == 0)
+}
+
 /// Whether the bytes from `from` to `len` are what a crash leaves of one unfinished write: a
 /// record header cut short, a record whose header is sound but states more bytes than remain,
 /// or zeros. Reads the header and then the tail in pieces (a damaged file can have a long one).
@@ -337,16 +359,28 @@ fn tail_is_torn(file: &File, from: u64, len: u64) -> Result<bool, LogError> {
         if let Some(n) = stated_len(&h) {
             return Ok(n > rest - LEN as u64);
         }
+        // A header split by a block boundary, its second part zeros (a power cut).
+        let boundary = from.div_ceil(BLOCK) * BLOCK;
+        if boundary > from && boundary - from < LEN as u64 && all_zero(file, boundary, len)? {
+            return Ok(true);
+        }
     }
-    let mut chunk = vec![0u8; (1 << 20).min(rest as usize)];
+    // A header cut short is torn; other bytes that are neither zeros nor a sound header are
+    // damage.
+    Ok(rest < LEN as u64 || all_zero(file, from, len)?)
+}
+
+/// Whether the bytes from `from` to `len` are all zeros (read in pieces).
+fn all_zero(file: &File, from: u64, len: u64) -> Result<bool, LogError> {
+    use std::os::unix::fs::FileExt;
+    let mut chunk = vec![0u8; (1 << 20).min((len - from) as usize)];
     let mut at = from;
     while at < len {
         let n = chunk.len().min((len - at) as usize);
-        file.read_exact_at(&mut chunk[..n], at).map_err(io)?;
+        file.read_exact_at(&mut chunk[..n], at)
+            .map_err(|e| LogError::storage("reading the log file's tail", e))?;
         if chunk[..n].iter().any(|b| *b != 0) {
-            // A header cut short is torn; other bytes that are neither zeros nor a sound
-            // header are damage.
-            return Ok(rest < LEN as u64);
+            return Ok(false);
         }
         at += n as u64;
     }

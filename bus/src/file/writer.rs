@@ -58,8 +58,16 @@ impl Writer {
                 .write_all_at(&buf, self.end)
                 .and_then(|()| self.sync());
             if let Err(e) = done {
-                // Whether the records reached the disk is unknown: stop writing rather than
-                // risk reusing positions. Reopening the store finds what is there.
+                // Whether the records reached the disk is unknown (after a failed fsync the
+                // kernel may keep pages readable that never reach the disk): cut the group
+                // off, so that no reopening serves it, and stop writing.
+                let cut = self
+                    .file
+                    .set_len(self.end)
+                    .and_then(|()| self.file.sync_all());
+                if let Err(cut) = cut {
+                    tracing::error!(%cut, "could not cut off a group whose write failed");
+                }
                 let err = LogError::storage(
                     "writing a group of commits (the log stops accepting appends until reopened)",
                     e,
