@@ -167,24 +167,28 @@ fn second_record(dir: &Path) -> u64 {
     record_offset(dir, 2)
 }
 
-#[tokio::test]
-async fn a_damaged_record_is_refused_by_a_writer_and_reported_where_it_is_by_a_reader() {
-    let dir = tempfile::tempdir().unwrap();
-    fill(dir.path(), 6).await;
-    let at = second_record(dir.path());
+/// Flips a byte of the second record's last event hash: its checksum fails, but it still
+/// decodes, so the case can be told.
+fn flip_a_hash_byte_of_the_second_record(dir: &Path) {
+    let at = second_record(dir);
     let f = OpenOptions::new()
         .read(true)
         .write(true)
-        .open(dir.path().join(LOG_FILE))
+        .open(dir.join(LOG_FILE))
         .unwrap();
-    // A byte of the last event's hash: the record still decodes, so the case is named.
     let mut len = [0u8; 4];
     f.read_exact_at(&mut len, at).unwrap();
     let flip = at + 8 + u64::from(u32::from_le_bytes(len)) - 10;
     let mut byte = [0u8; 1];
     f.read_exact_at(&mut byte, flip).unwrap();
     f.write_all_at(&[byte[0] ^ 0x20], flip).unwrap();
-    drop(f);
+}
+
+#[tokio::test]
+async fn a_damaged_record_is_refused_by_a_writer_and_reported_where_it_is_by_a_reader() {
+    let dir = tempfile::tempdir().unwrap();
+    fill(dir.path(), 6).await;
+    flip_a_hash_byte_of_the_second_record(dir.path());
     let before = std::fs::read(dir.path().join(LOG_FILE)).unwrap();
 
     match FileLog::open(dir.path()) {
@@ -397,19 +401,7 @@ async fn a_reader_keeps_a_damaged_record_in_its_case() {
     let dir = tempfile::tempdir().unwrap();
     fill(dir.path(), 9).await;
     // The second record (case c1, its first commit) fails its checksum.
-    let at = second_record(dir.path());
-    let f = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(dir.path().join(LOG_FILE))
-        .unwrap();
-    let mut len = [0u8; 4];
-    f.read_exact_at(&mut len, at).unwrap();
-    let flip = at + 8 + u64::from(u32::from_le_bytes(len)) - 10;
-    let mut byte = [0u8; 1];
-    f.read_exact_at(&mut byte, flip).unwrap();
-    f.write_all_at(&[byte[0] ^ 0x20], flip).unwrap();
-    drop(f);
+    flip_a_hash_byte_of_the_second_record(dir.path());
     let reader = FileLog::open_read_only(dir.path()).unwrap();
     let c1 = CaseId::new("c1").unwrap();
     let raw = reader.raw_case(&c1).unwrap();

@@ -146,3 +146,54 @@ pub fn case_with_commits(n: usize) -> (CaseId, Vec<&'static GeneratedCommit>) {
 pub fn data_path(d: &TempDir) -> PathBuf {
     d.path().to_owned()
 }
+
+/// `verify`'s report of a byte altered in the report of `case` at position `p` and then
+/// re-framed: a broken hash naming them, no checksum failure, the rest verified.
+#[track_caller]
+pub fn assert_reports_a_broken_hash(out: &str, case: &CaseId, p: gridcase_bus::Position) {
+    assert!(out.contains("FAIL"), "{out}");
+    let first = out
+        .lines()
+        .find(|l| l.contains("hash_mismatch"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        first.contains(&format!("case {case}, version 1, position {p}")),
+        "{out}"
+    );
+    assert!(!out.contains("checksum"), "the value was re-framed: {out}");
+    assert!(
+        out.contains(&format!("read {} in", tiny().len())),
+        "the rest is read: {out}"
+    );
+}
+
+/// `verify`'s report of a byte altered in the report of `case` at position `p` without
+/// re-framing: a failed checksum naming them; then `export`, which needs the whole log,
+/// refuses it with the position.
+#[track_caller]
+pub fn assert_reports_a_failed_checksum(
+    data: &Path,
+    out: &str,
+    case: &CaseId,
+    p: gridcase_bus::Position,
+) {
+    let line = out
+        .lines()
+        .find(|l| l.contains("[checksum]"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        line.contains(&format!("case {case}, version 1, position {p}")),
+        "{out}"
+    );
+    assert!(
+        out.contains("hash_mismatch"),
+        "the bytes still decode, so the hash is checked: {out}"
+    );
+    let o = replay_on(data, &["export", "--format", "jsonl"]);
+    assert_exit(&o, 2);
+    assert!(
+        stderr(&o).contains(&format!("corrupt commit at position {p}")),
+        "{}",
+        stderr(&o)
+    );
+}
