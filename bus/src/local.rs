@@ -1,12 +1,38 @@
 //! What the two embedded backends ([`crate::SledLog`], [`crate::FileLog`]) share: one writer
-//! thread fed through a channel, taking appends in groups, and subscriptions that read pages
-//! up to the durable head and wait for it to move.
+//! thread fed through a channel, taking appends in groups, subscriptions that read pages up
+//! to the durable head and wait for it to move, and moving a finished copy into place.
 
+use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
 use tokio::sync::{oneshot, watch};
 
 use crate::log::*;
+
+/// Syncs the directory `dir`, so that the entries created or renamed in it are durable.
+pub(crate) fn sync_dir(dir: &Path) -> Result<(), LogError> {
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| LogError::storage("syncing a directory", e))
+}
+
+/// `dst` with `.partial` added to its name: where a copy of a store is written before it is
+/// moved into place with [`move_into_place`].
+pub(crate) fn partial_dir(dst: &Path) -> PathBuf {
+    let mut name = dst.file_name().unwrap_or_default().to_os_string();
+    name.push(".partial");
+    dst.with_file_name(name)
+}
+
+/// Moves a finished copy from `partial` to `dst`, durably: the copy's directory synced, the
+/// rename, then the directory that now holds `dst`.
+pub(crate) fn move_into_place(partial: &Path, dst: &Path) -> Result<(), LogError> {
+    sync_dir(partial)?;
+    std::fs::rename(partial, dst)
+        .map_err(|e| LogError::storage("moving the copy into place", e))?;
+    let parent = dst.parent().filter(|p| !p.as_os_str().is_empty());
+    sync_dir(parent.unwrap_or(Path::new(".")))
+}
 
 /// Most appends taken into one group (one fsync).
 pub(crate) const MAX_GROUP: usize = 1024;

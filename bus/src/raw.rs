@@ -126,9 +126,7 @@ impl RawCommit {
 
     /// Decodes the commit bytes even though the checksum failed, to name the damaged case.
     pub fn decode_ignoring_checksum(&self) -> Option<Committed> {
-        self.value
-            .get(4..)
-            .and_then(|body| decode_body(self.position, body).ok())
+        body_unchecked(&self.value).and_then(|body| decode_body(self.position, body).ok())
     }
 
     /// The case a NATS subject names (`<prefix>.<partition>.<case id>`), if any.
@@ -161,6 +159,12 @@ impl RawCommit {
             }),
         }
     }
+}
+
+/// A stored value's commit bytes without checking its CRC-32 (to name what a damaged value
+/// held); `None` when it is too short to have any.
+pub(crate) fn body_unchecked(value: &[u8]) -> Option<&[u8]> {
+    value.get(4..)
 }
 
 /// Checks a stored value's CRC-32 and returns the commit bytes.

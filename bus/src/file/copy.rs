@@ -1,12 +1,13 @@
 //! Writing a file log from stored commits read elsewhere: how `gridcase compact` moves a sled
 //! store of an earlier version into the file log, byte for byte.
 
-use std::fs::{File, OpenOptions};
+use std::fs::OpenOptions;
 use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::scan::{put_record, MAGIC};
 use super::{FileLog, LOG_FILE};
+use crate::local::{move_into_place, partial_dir};
 use crate::log::{LogError, Position};
 use crate::raw::RawCommit;
 
@@ -19,20 +20,20 @@ pub struct Copied {
     pub file_bytes: u64,
 }
 
-/// `dst` with `.partial` added to its name: where a copy is written before it is moved.
-fn partial_dir(dst: &Path) -> PathBuf {
-    let mut name = dst.file_name().unwrap_or_default().to_os_string();
-    name.push(".partial");
-    dst.with_file_name(name)
-}
-
-fn sync_dir(dir: &Path) -> Result<(), LogError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| LogError::storage("syncing a directory", e))
-}
-
 impl FileLog {
+    /// Writes the stored commits of the sled store `from` (opened read-only) into a new file
+    /// log in `dst`: [`FileLog::write_copy`] of its commits in position order. How a data
+    /// directory of an earlier version moves to the file log (`gridcase compact`).
+    ///
+    /// # Errors
+    ///
+    /// As [`FileLog::write_copy`], and [`LogError::Damaged`] for a stretch of the sled store
+    /// that cannot be read.
+    pub fn copy_from_sled(from: &crate::SledLog, dst: &Path) -> Result<Copied, LogError> {
+        let mut cursor = from.raw_from(Position::FIRST);
+        FileLog::write_copy(dst, || cursor.next_raw())
+    }
+
     /// Writes a new file log in `dst` (which must not exist) holding exactly the stored
     /// commits `next` yields, positions 1, 2, … in order, their stored values unchanged.
     ///
@@ -59,95 +60,90 @@ impl FileLog {
     }
 }
 
-/// [`FileLog::write_copy`] up to moving the copy into place; `partial` may be left behind.
+/// [`FileLog::write_copy`], written in `partial` and moved to `dst`; `partial` may be left
+/// behind when it fails.
 fn write_partial(
     dst: &Path,
     partial: &Path,
     mut next: impl FnMut() -> Result<Option<RawCommit>, LogError>,
 ) -> Result<Copied, LogError> {
-    {
-        if dst.exists() {
-            return Err(LogError::storage(
-                "creating the copy",
-                std::io::Error::new(
-                    std::io::ErrorKind::AlreadyExists,
-                    format!("{} already exists", dst.display()),
-                ),
-            ));
-        }
-        if partial.exists() {
-            std::fs::remove_dir_all(partial)
-                .map_err(|e| LogError::storage("removing an unfinished copy", e))?;
-        }
-        std::fs::create_dir_all(partial)
-            .map_err(|e| LogError::storage("creating the copy's directory", e))?;
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(partial.join(LOG_FILE))
-            .map_err(|e| LogError::storage("creating the copy's log file", e))?;
-        let mut out = BufWriter::with_capacity(1 << 20, file);
-        let write_err = |e| LogError::storage("writing the copy", e);
-        out.write_all(MAGIC).map_err(write_err)?;
-        let mut expected = Position::FIRST;
-        let mut digest = crc32fast::Hasher::new();
-        let mut record = Vec::new();
-        while let Some(c) = next()? {
-            if c.position != expected {
-                return Err(LogError::Corrupt {
-                    position: expected,
-                    case: None,
-                    cause: crate::log::Corruption::MissingCommit,
-                });
-            }
-            if let Err(e) = c.body() {
-                let case = c.case_hint();
-                return Err(LogError::Corrupt {
-                    position: c.position,
-                    case,
-                    cause: e.into(),
-                });
-            }
-            record.clear();
-            put_record(&c.value, &mut record)?;
-            digest.update(&record);
-            out.write_all(&record).map_err(write_err)?;
-            expected = expected.next();
-        }
-        let file = out.into_inner().map_err(|e| write_err(e.into_error()))?;
-        file.sync_all().map_err(write_err)?;
-        drop(file);
-        sync_dir(partial)?;
-
-        let copy = FileLog::open_read_only(partial)?;
-        let commits = expected.get() - 1;
-        if let Some(damage) = copy.first_damage() {
-            return Err(damage);
-        }
-        let mut back = crc32fast::Hasher::new();
-        let mut cursor = copy.raw_from(Position::FIRST);
-        let mut read = 0u64;
-        while let Some(c) = cursor.next_raw()? {
-            record.clear();
-            put_record(&c.value, &mut record)?;
-            back.update(&record);
-            read += 1;
-        }
-        if read != commits || back.finalize() != digest.finalize() {
-            return Err(LogError::Damaged {
-                location: partial.display().to_string(),
-                reason: format!("the copy read back differs ({read} of {commits} commits)"),
+    if dst.exists() {
+        return Err(LogError::storage(
+            "creating the copy",
+            std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                format!("{} already exists", dst.display()),
+            ),
+        ));
+    }
+    if partial.exists() {
+        std::fs::remove_dir_all(partial)
+            .map_err(|e| LogError::storage("removing an unfinished copy", e))?;
+    }
+    std::fs::create_dir_all(partial)
+        .map_err(|e| LogError::storage("creating the copy's directory", e))?;
+    let file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(partial.join(LOG_FILE))
+        .map_err(|e| LogError::storage("creating the copy's log file", e))?;
+    let mut out = BufWriter::with_capacity(1 << 20, file);
+    let write_err = |e| LogError::storage("writing the copy", e);
+    out.write_all(MAGIC).map_err(write_err)?;
+    let mut expected = Position::FIRST;
+    let mut digest = crc32fast::Hasher::new();
+    let mut record = Vec::new();
+    while let Some(c) = next()? {
+        if c.position != expected {
+            return Err(LogError::Corrupt {
+                position: expected,
+                case: None,
+                cause: crate::log::Corruption::MissingCommit,
             });
         }
-        let file_bytes = copy.file_bytes()?;
-        drop(copy);
-        std::fs::rename(partial, dst)
-            .map_err(|e| LogError::storage("moving the copy into place", e))?;
-        let parent = dst.parent().filter(|p| !p.as_os_str().is_empty());
-        sync_dir(parent.unwrap_or(Path::new(".")))?;
-        Ok(Copied {
-            commits,
-            file_bytes,
-        })
+        if let Err(e) = c.body() {
+            let case = c.case_hint();
+            return Err(LogError::Corrupt {
+                position: c.position,
+                case,
+                cause: e.into(),
+            });
+        }
+        record.clear();
+        put_record(&c.value, &mut record)?;
+        digest.update(&record);
+        out.write_all(&record).map_err(write_err)?;
+        expected = expected.next();
     }
+    let file = out.into_inner().map_err(|e| write_err(e.into_error()))?;
+    file.sync_all().map_err(write_err)?;
+    drop(file);
+
+    let copy = FileLog::open_read_only(partial)?;
+    let commits = expected.get() - 1;
+    if let Some(damage) = copy.first_damage() {
+        return Err(damage);
+    }
+    let mut back = crc32fast::Hasher::new();
+    let mut cursor = copy.raw_from(Position::FIRST);
+    let mut read = 0u64;
+    while let Some(c) = cursor.next_raw()? {
+        record.clear();
+        put_record(&c.value, &mut record)?;
+        back.update(&record);
+        read += 1;
+    }
+    if read != commits || back.finalize() != digest.finalize() {
+        return Err(LogError::Damaged {
+            location: partial.display().to_string(),
+            reason: format!("the copy read back differs ({read} of {commits} commits)"),
+        });
+    }
+    let file_bytes = copy.file_bytes()?;
+    drop(copy);
+    move_into_place(partial, dst)?;
+    Ok(Copied {
+        commits,
+        file_bytes,
+    })
 }

@@ -40,7 +40,6 @@ use std::collections::VecDeque;
 use std::fs::{File, OpenOptions, TryLockError};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use gridcase_domain::CaseId;
@@ -49,7 +48,7 @@ use tokio::sync::watch;
 pub use self::copy::Copied;
 use self::scan::{scan, stated_len, Index, LEN, MAGIC};
 use self::writer::Writer;
-use crate::local::{embedded_event_log, WriterThread};
+use crate::local::{embedded_event_log, sync_dir, WriterThread};
 use crate::log::*;
 use crate::raw::RawCommit;
 
@@ -69,8 +68,8 @@ pub struct FileLog {
 struct Inner {
     dir: PathBuf,
     file: Arc<File>,
+    /// Extended by the writer only once a group is on disk: its head is the durable head.
     index: Arc<RwLock<Index>>,
-    durable: Arc<AtomicU64>,
     head_rx: watch::Receiver<Position>,
     /// The first damage the opening scan found (a reader's; a writer refuses).
     damage: Option<LogError>,
@@ -165,20 +164,15 @@ impl FileLog {
         }
         let damage = scanned.damage;
         let unreadable_tail = scanned.unreadable_tail;
-        let head = scanned.index.head();
-        let end = scanned.index.end;
+        let (head_tx, head_rx) = watch::channel(scanned.index.head());
         let file = Arc::new(file);
         let index = Arc::new(RwLock::new(scanned.index));
-        let durable = Arc::new(AtomicU64::new(head.get()));
-        let (head_tx, head_rx) = watch::channel(head);
         #[cfg(feature = "test-support")]
         let fail_next_sync = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let writer = if writable {
             let w = Writer {
                 file: file.clone(),
                 index: index.clone(),
-                end,
-                durable: durable.clone(),
                 head_tx,
                 failed: None,
                 #[cfg(feature = "test-support")]
@@ -193,7 +187,6 @@ impl FileLog {
                 dir: dir.to_owned(),
                 file,
                 index,
-                durable,
                 head_rx,
                 damage,
                 unreadable_tail,
@@ -226,7 +219,7 @@ impl FileLog {
     }
 
     fn durable(&self) -> Position {
-        Position::new(self.inner.durable.load(Ordering::Acquire))
+        self.index().head()
     }
 
     fn index(&self) -> std::sync::RwLockReadGuard<'_, Index> {
@@ -423,12 +416,6 @@ fn unfinished_header(file: &File, len: u64) -> Result<bool, LogError> {
     file.read_exact_at(&mut start, 0)
         .map_err(|e| LogError::storage("reading the log file's header", e))?;
     Ok(start.iter().all(|b| *b == 0) || MAGIC.starts_with(&start) && start.len() < MAGIC.len())
-}
-
-fn sync_dir(dir: &Path) -> Result<(), LogError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| LogError::storage("syncing a directory", e))
 }
 
 /// Copies the `torn` bytes at `from` (a write a crash cut short) beside the log, synced,

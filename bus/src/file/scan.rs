@@ -10,7 +10,7 @@ use gridcase_domain::{CaseId, ChainHead, CodecError, CommandId, Hash};
 use serde::Deserialize;
 
 use crate::log::{Appended, Corruption, LogError, Position};
-use crate::raw::{RawCommit, RawError};
+use crate::raw::RawError;
 
 /// The first bytes of a log file: the format's name and version.
 pub(super) const MAGIC: &[u8; 16] = b"gridcase-log v1\n";
@@ -243,26 +243,20 @@ pub(super) fn scan(path: &Path, file: &File, keep_going: bool) -> Result<Scanned
         read(&mut reader, &mut value)?;
         let position = index.head().next();
         let end = at + LEN as u64 + n;
-        if end == len
-            && zeros_from_a_block(&value, at + LEN as u64)
-            && index_value(&value, &index.cases).is_err()
-        {
-            // The last record, its end zeros from a block boundary on: what a power cut
-            // leaves of an unsynced write whose file size was kept. Torn, not damaged.
-            zero_filled_last = true;
-            break;
-        }
         match index_value(&value, &index.cases) {
             Ok(indexed) => index.push(at, end, indexed),
+            Err(_) if end == len && zeros_from_a_block(&value, at + LEN as u64) => {
+                // The last record, its end zeros from a block boundary on: what a power cut
+                // leaves of an unsynced write whose file size was kept. Torn, not damaged.
+                zero_filled_last = true;
+                break;
+            }
             Err(d) => {
+                // What the bytes still tell without their checksum or versions.
+                let lenient = lenient(&value);
                 let (case, cause) = match d {
                     Damage::Stored(e) => (
-                        RawCommit {
-                            position,
-                            subject: None,
-                            value: value.clone(),
-                        }
-                        .case_hint(),
+                        lenient.as_ref().map(|i| i.case_id.clone()),
                         Corruption::Stored(e),
                     ),
                     Damage::Commit(case, cause) => (Some(case), cause),
@@ -278,7 +272,7 @@ pub(super) fn scan(path: &Path, file: &File, keep_going: bool) -> Result<Scanned
                 damage.get_or_insert(e);
                 // Still a record: its place is kept, in its case's commits when the bytes tell
                 // the case (so reading the case reports it), and reading it reports the damage.
-                match lenient(&value) {
+                match lenient {
                     Some(indexed) => index.push(at, end, indexed),
                     None => {
                         index.offsets.push(at);
@@ -322,7 +316,7 @@ pub(super) fn scan(path: &Path, file: &File, keep_going: bool) -> Result<Scanned
 /// What the index keeps of a damaged record, read without checking its checksum or versions:
 /// its case, command and last event, when the bytes still decode that far.
 fn lenient(value: &[u8]) -> Option<Indexed> {
-    let view: IndexView = rmp_serde::from_slice(value.get(4..)?).ok()?;
+    let view: IndexView = rmp_serde::from_slice(crate::raw::body_unchecked(value)?).ok()?;
     let last = view.events.last()?;
     Some(Indexed {
         case_id: view.case_id,

@@ -3,7 +3,6 @@
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, RwLock};
 
 use gridcase_domain::ChainHead;
@@ -16,10 +15,9 @@ use crate::raw::encode_value;
 
 pub(super) struct Writer {
     pub(super) file: Arc<File>,
+    /// Extended only once a group is on disk: its head is the durable head, its end where
+    /// the next group is written.
     pub(super) index: Arc<RwLock<Index>>,
-    /// Where the next group is written: the end of the last whole record.
-    pub(super) end: u64,
-    pub(super) durable: Arc<AtomicU64>,
     pub(super) head_tx: watch::Sender<Position>,
     pub(super) failed: Option<LogError>,
     /// Set by tests: the next fsync fails (after its write succeeded).
@@ -48,23 +46,25 @@ impl Writer {
         let mut staged = Vec::new();
         let mut staging = Group::default();
         let mut results = Vec::with_capacity(group.len());
-        for (commit, reply) in group {
-            let r = self.stage(&commit, &mut buf, &mut staged, &mut staging);
-            results.push((reply, r));
-        }
+        // Only this thread changes the index: what it says now holds for the whole group.
+        let (first, start) = {
+            let index = self.index.read().expect("the index lock is not poisoned");
+            for (commit, reply) in group {
+                let r = stage(&index, &commit, &mut buf, &mut staged, &mut staging);
+                results.push((reply, r));
+            }
+            (index.head().next(), index.end)
+        };
         if !staged.is_empty() {
             let done = self
                 .file
-                .write_all_at(&buf, self.end)
+                .write_all_at(&buf, start)
                 .and_then(|()| self.sync());
             if let Err(e) = done {
                 // Whether the records reached the disk is unknown (after a failed fsync the
                 // kernel may keep pages readable that never reach the disk): cut the group
                 // off, so that no reopening serves it, and stop writing.
-                let cut = self
-                    .file
-                    .set_len(self.end)
-                    .and_then(|()| self.file.sync_all());
+                let cut = self.file.set_len(start).and_then(|()| self.file.sync_all());
                 if let Err(cut) = cut {
                     tracing::error!(%cut, "could not cut off a group whose write failed");
                 }
@@ -72,12 +72,6 @@ impl Writer {
                     "writing a group of commits (the log stops accepting appends until reopened)",
                     e,
                 );
-                let first = self
-                    .index
-                    .read()
-                    .expect("the index lock is not poisoned")
-                    .head()
-                    .next();
                 self.failed = Some(write_failed(results, first, err));
                 return;
             }
@@ -88,8 +82,6 @@ impl Writer {
                 }
                 index.head()
             };
-            self.end += buf.len() as u64;
-            self.durable.store(head.get(), Ordering::Release);
             self.head_tx.send_replace(head);
         }
         for (reply, r) in results {
@@ -99,56 +91,53 @@ impl Writer {
 
     fn sync(&self) -> std::io::Result<()> {
         #[cfg(feature = "test-support")]
-        if self.fail_next_sync.swap(false, Ordering::AcqRel) {
+        if self
+            .fail_next_sync
+            .swap(false, std::sync::atomic::Ordering::AcqRel)
+        {
             return Err(std::io::Error::other("an injected fsync failure"));
         }
         self.file.sync_data()
     }
+}
 
-    fn stage(
-        &self,
-        c: &Commit,
-        buf: &mut Vec<u8>,
-        staged: &mut Vec<Staged>,
-        staging: &mut Group,
-    ) -> Result<Appended, AppendError> {
-        let next = {
-            let index = self.index.read().expect("the index lock is not poisoned");
-            index.head().plus(staged.len() as u64 + 1)
-        };
-        let index = &self.index;
-        let admitted = staging.admit(
-            c,
-            next,
-            || {
-                let index = index.read().expect("the index lock is not poisoned");
-                Ok(index.commands.get(&c.command_id).copied())
-            },
-            || {
-                let index = index.read().expect("the index lock is not poisoned");
-                Ok(index
-                    .cases
-                    .get(&c.case_id)
-                    .map_or(ChainHead::EMPTY, |e| e.head))
-            },
-        )?;
-        let a = match admitted {
-            Admitted::Duplicate(a) => return Ok(a),
-            Admitted::New(a) => a,
-        };
-        let value = encode_value(&c.case_id, &c.command_id, &c.events, c.fingerprint.as_ref())?;
-        let offset = self.end + buf.len() as u64;
-        put_record(&value, buf)?;
-        staged.push(Staged {
-            offset,
-            end: offset + (LEN + value.len()) as u64,
-            indexed: Indexed {
-                case_id: c.case_id.clone(),
-                command_id: c.command_id.clone(),
-                head: ChainHead::of(c.events.last().expect("admitted: not empty")),
-            },
-        });
-        staging.staged(c, a);
-        Ok(a)
-    }
+/// Checks `c` against `index` and the appends staged before it in the group and, when it is
+/// new, frames its record at the end of `buf` (which is written at `index.end`).
+fn stage(
+    index: &Index,
+    c: &Commit,
+    buf: &mut Vec<u8>,
+    staged: &mut Vec<Staged>,
+    staging: &mut Group,
+) -> Result<Appended, AppendError> {
+    let next = index.head().plus(staged.len() as u64 + 1);
+    let admitted = staging.admit(
+        c,
+        next,
+        || Ok(index.commands.get(&c.command_id).copied()),
+        || {
+            Ok(index
+                .cases
+                .get(&c.case_id)
+                .map_or(ChainHead::EMPTY, |e| e.head))
+        },
+    )?;
+    let a = match admitted {
+        Admitted::Duplicate(a) => return Ok(a),
+        Admitted::New(a) => a,
+    };
+    let value = encode_value(&c.case_id, &c.command_id, &c.events, c.fingerprint.as_ref())?;
+    let offset = index.end + buf.len() as u64;
+    put_record(&value, buf)?;
+    staged.push(Staged {
+        offset,
+        end: offset + (LEN + value.len()) as u64,
+        indexed: Indexed {
+            case_id: c.case_id.clone(),
+            command_id: c.command_id.clone(),
+            head: ChainHead::of(c.events.last().expect("admitted: not empty")),
+        },
+    });
+    staging.staged(c, a);
+    Ok(a)
 }

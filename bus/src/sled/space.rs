@@ -12,6 +12,7 @@ use std::path::Path;
 
 use super::guard::{guard, Reading};
 use super::{SledLog, LOG_CACHE_BYTES, PREFIX_CASE, PREFIX_COMMAND, PREFIX_COMMIT, PREFIX_HEAD};
+use crate::local::{move_into_place, partial_dir};
 use crate::log::{LogError, Reason};
 
 /// The keys and values of one kind of entry of the embedded store.
@@ -198,26 +199,9 @@ impl SledLog {
                 ),
             ))));
         }
-        let sync_dir = |dir: &Path| {
-            std::fs::File::open(dir)
-                .and_then(|d| d.sync_all())
-                .map_err(|e| LogError::storage("syncing the compacted store's directory", e))
-        };
-        sync_dir(&partial)?;
-        std::fs::rename(&partial, dst)
-            .map_err(|e| LogError::storage("moving the compacted store into place", e))?;
-        if let Some(parent) = dst.parent().filter(|p| !p.as_os_str().is_empty()) {
-            sync_dir(parent)?;
-        }
+        move_into_place(&partial, dst)?;
         Ok(Compacted { before, after })
     }
-}
-
-/// `dst` with `.partial` added to its name: where [`SledLog::compact_into`] writes.
-fn partial_dir(dst: &Path) -> std::path::PathBuf {
-    let mut name = dst.file_name().unwrap_or_default().to_os_string();
-    name.push(".partial");
-    dst.with_file_name(name)
 }
 
 /// Copies every entry of `from` into a new store in `dst`, [`COMPACT_BATCH`] entries per
