@@ -307,8 +307,7 @@ async fn a_sled_store_copied_into_a_file_log_holds_the_same_commits_and_takes_ap
             .await
             .unwrap();
     }
-    let mut cursor = sled.raw_from(Position::FIRST);
-    let copied = FileLog::write_copy(&dst, || cursor.next_raw()).unwrap();
+    let copied = FileLog::copy_from_sled(&sled, &dst).unwrap();
     assert_eq!(copied.commits, 40);
     assert!(!dir.path().join("file.partial").exists());
     let original = {
@@ -339,8 +338,7 @@ async fn a_sled_store_copied_into_a_file_log_holds_the_same_commits_and_takes_ap
     contract::assert_log_consistent(&copy).await;
 
     // A copy never goes over an existing directory, and a damaged source stops it.
-    let mut c = sled.raw_from(Position::FIRST);
-    assert!(FileLog::write_copy(&dst, || c.next_raw()).is_err());
+    assert!(FileLog::copy_from_sled(&sled, &dst).is_err());
     let mut damaged = original.clone();
     damaged[5].value[20] ^= 1;
     let mut it = damaged.into_iter();

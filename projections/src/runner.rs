@@ -227,8 +227,8 @@ impl Projection {
     /// while a thread of its own applies (and periodically saves) the previous ones, so a
     /// rebuild keeps two cores busy. When there are at least as many commits to apply as
     /// cases already held, the work queues, deadlines and search indexes are built once from
-    /// the case views at the end instead of following every commit (one pass over the views
-    /// costs less then): nothing may read them before this returns.
+    /// the case views at the end instead of following every commit (then one pass over the
+    /// views costs less): nothing may read them before this returns.
     pub async fn catch_up<L: EventLog>(
         &self,
         log: &L,

@@ -176,8 +176,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             }
             let sled = gridcase_bus::SledLog::open_read_only(&from)?;
             let before = sled.space_usage()?;
-            let mut cursor = sled.raw_from(gridcase_bus::Position::FIRST);
-            let c = gridcase_bus::FileLog::write_copy(&to, || cursor.next_raw())?;
+            let c = gridcase_bus::FileLog::copy_from_sled(&sled, &to)?;
             let per = |bytes: u64| bytes / c.commits.max(1);
             println!(
                 "copied {} (sled, {} commits, {} MiB, {} bytes/commit) into the file log {} \

@@ -60,8 +60,8 @@ pub(crate) struct ChildResult {
     pub write_bytes: u64,
 }
 
-/// Runs one measurement on the embedded log in `log` (the file log or a sled store) (projection, if any, in `work`) and returns
-/// the JSON line to print.
+/// Runs one measurement on the embedded log in `log`, the file log or a sled store (the
+/// projection, if any, in `work`), and returns the JSON line to print.
 pub async fn run_child(
     mode: ChildMode,
     log: &Path,

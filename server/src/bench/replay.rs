@@ -44,7 +44,7 @@ pub(crate) fn raw_scan(log: &AnyLog) -> Result<(u64, u64), BenchError> {
             log.for_each_value(|position, v| {
                 match raw_decode(position, v) {
                     Ok(n) => events += n,
-                    Err(e) => failed = failed.take().or(Some(e)),
+                    Err(e) => _ = failed.get_or_insert(e),
                 }
                 commits += 1;
                 Ok(())
@@ -84,9 +84,8 @@ async fn embedded(run: &mut Run) -> Result<(), BenchError> {
     // commits, copied (the file holds nothing that depends on how appends were grouped).
     let dir = run.work.path().join("replay-file-log");
     let _ = std::fs::remove_dir_all(&dir);
-    let mut cursor = sled.raw_from(Position::FIRST);
-    FileLog::write_copy(&dir, || cursor.next_raw()).map_err(ctx("copying into a file log"))?;
-    drop((cursor, sled));
+    FileLog::copy_from_sled(&sled, &dir).map_err(ctx("copying into a file log"))?;
+    drop(sled);
     let _ = std::fs::remove_dir_all(&sled_dir);
     let log: AnyLog = FileLog::open_read_only(&dir)
         .map_err(ctx("opening the file log"))?

@@ -24,27 +24,18 @@ pub(crate) async fn run(run: &mut Run) -> Result<(), BenchError> {
     drop(log);
     let loaded_log = child::open_read_only(&loaded).await?;
     let compacted = run.work.path().join("storage-compacted");
-    let sled_log = loaded_log
-        .sled()
-        .expect("the fill writes a sled store")
-        .clone();
+    let sled_log = loaded_log.sled().expect("the fill writes a sled store");
     let t = Instant::now();
     let c = sled_log
         .compact_into(&compacted)
         .map_err(ctx("compacting the log"))?;
     let compact_secs = t.elapsed().as_secs_f64();
-    // The file log holds the same stored values, each behind a 4-byte length, and nothing
+    // The file log holds the same stored values, each behind its record header, and nothing
     // that depends on how appends were grouped: a copy is byte for byte what a load writes.
     let file = run.work.path().join("storage-file-log");
     let _ = std::fs::remove_dir_all(&file);
-    let sled_log = loaded_log
-        .sled()
-        .expect("the fill writes a sled store")
-        .clone();
-    let mut cursor = sled_log.raw_from(Position::FIRST);
     let copied =
-        FileLog::write_copy(&file, || cursor.next_raw()).map_err(ctx("copying into a file log"))?;
-    drop((cursor, sled_log));
+        FileLog::copy_from_sled(sled_log, &file).map_err(ctx("copying into a file log"))?;
     let file_usage = SpaceUsage {
         disk_bytes: copied.file_bytes,
         ..SpaceUsage::default()
