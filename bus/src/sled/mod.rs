@@ -1,4 +1,5 @@
-//! The embedded log on sled: the one-machine default.
+//! The embedded log on sled: the one-machine store of data directories created before the
+//! file log ([`crate::file`]), which new ones get.
 //!
 //! One sled tree holds everything, so a commit and its indexes land in one atomic batch:
 //!
@@ -64,6 +65,50 @@ struct Inner {
     durable: Arc<AtomicU64>,
     head_rx: watch::Receiver<Position>,
     writer: WriterThread,
+    /// Declared last, so dropped after every sled handle above: see [`LockReleased`].
+    _released: LockReleased,
+}
+
+/// Waits, when a log is dropped, until sled has let go of the store's lock, so that the store
+/// can be opened again as soon as the log is gone (a restart in the same process, a test
+/// reopening it, `gridcase compact` after a read). sled finishes its buffer writes and file
+/// truncations on a global thread pool whose tasks keep the locked file open for a moment
+/// after the database is dropped; without this wait a reopen could fail with
+/// [`LogError::Locked`] although nothing holds the store any more.
+struct LockReleased {
+    db_file: PathBuf,
+}
+
+/// How long a dropped log waits for sled's pool before it gives up (and warns).
+const LOCK_RELEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+impl Drop for LockReleased {
+    fn drop(&mut self) {
+        let Ok(file) = std::fs::File::open(&self.db_file) else {
+            return;
+        };
+        let deadline = std::time::Instant::now() + LOCK_RELEASE_WAIT;
+        loop {
+            match file.try_lock() {
+                Ok(()) => {
+                    let _ = file.unlock();
+                    return;
+                }
+                // sled's pool tasks end on their own; there is nothing to wait on but the lock.
+                Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(1))
+                }
+                Err(e) => {
+                    tracing::warn!(
+                        path = %self.db_file.display(),
+                        error = %e,
+                        "the sled store is still locked after the log was dropped"
+                    );
+                    return;
+                }
+            }
+        }
+    }
 }
 
 pub(crate) fn commit_key(p: Position) -> [u8; 9] {
@@ -221,6 +266,9 @@ impl SledLog {
                 durable,
                 head_rx,
                 writer,
+                _released: LockReleased {
+                    db_file: dir.join("db"),
+                },
             }),
         })
     }
