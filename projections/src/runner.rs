@@ -16,7 +16,7 @@ use gridcase_domain::Timestamp;
 use tokio::sync::watch;
 
 use crate::calendar::Calendar;
-use crate::projector::Projector;
+use crate::projector::{AggregateWorker, Projector, StagedChanges};
 use crate::store::{Dump, Store};
 use crate::ProjectionError;
 
@@ -44,6 +44,71 @@ struct Chunk {
     save: bool,
 }
 
+/// The aggregates' own thread during a long catch-up: the applier hands it each chunk's
+/// aggregate changes and goes on with the next chunk, so the counters' updates run beside the
+/// case views' (on the core the log's reader leaves mostly idle).
+struct Aggregator {
+    changes: std::sync::mpsc::SyncSender<StagedChanges>,
+    thread: std::thread::JoinHandle<Option<AggregateWorker>>,
+}
+
+impl Aggregator {
+    /// Takes `p`'s aggregates to a new thread ([`Projector::stage_aggregates`]).
+    fn start(p: &mut Projector) -> Result<Aggregator, ProjectionError> {
+        let (worker_tx, worker_rx) = std::sync::mpsc::sync_channel::<AggregateWorker>(1);
+        // A few chunks' changes in flight; the applier waits when the aggregates fall behind.
+        let (changes, rx) = std::sync::mpsc::sync_channel::<StagedChanges>(4);
+        let thread = std::thread::Builder::new()
+            .name("projection-aggregates".into())
+            .spawn(move || {
+                let mut worker = worker_rx.recv().ok()?;
+                while let Ok(staged) = rx.recv() {
+                    worker.apply(&staged);
+                }
+                Some(worker)
+            })
+            .map_err(|e| ProjectionError::Worker {
+                what: "aggregate thread could not start",
+                source: Some(e.into()),
+            })?;
+        // The aggregates leave the projector only once the thread runs to take them.
+        if let Err(back) = worker_tx.send(p.stage_aggregates()) {
+            p.unstage_aggregates(back.0);
+            return Err(ProjectionError::Worker {
+                what: "aggregate thread stopped abnormally",
+                source: None,
+            });
+        }
+        Ok(Aggregator { changes, thread })
+    }
+
+    /// Hands one chunk's aggregate changes to the thread.
+    fn send(&self, staged: StagedChanges) -> Result<(), ProjectionError> {
+        self.changes
+            .send(staged)
+            .map_err(|_| ProjectionError::Worker {
+                what: "aggregate thread stopped abnormally",
+                source: None,
+            })
+    }
+
+    /// Waits for the thread to add everything it was handed and puts the aggregates back
+    /// into `p` ([`Projector::unstage_aggregates`]).
+    fn finish(self, p: &mut Projector) -> Result<(), ProjectionError> {
+        drop(self.changes);
+        match self.thread.join() {
+            Ok(Some(worker)) => {
+                p.unstage_aggregates(worker);
+                Ok(())
+            }
+            _ => Err(ProjectionError::Worker {
+                what: "aggregate thread panicked",
+                source: None,
+            }),
+        }
+    }
+}
+
 /// A live projection, optionally persisted. Cheap to clone.
 #[derive(Clone)]
 pub struct Projection {
@@ -54,6 +119,8 @@ struct Inner {
     projector: RwLock<Projector>,
     store: Mutex<Option<Store>>,
     applied: watch::Sender<Position>,
+    /// Commits a catch-up applies between snapshots ([`CATCH_UP_SAVE_EVERY`] unless set).
+    catch_up_save_every: usize,
 }
 
 impl Projection {
@@ -76,8 +143,23 @@ impl Projection {
                 projector: RwLock::new(projector),
                 store: Mutex::new(store),
                 applied,
+                catch_up_save_every: CATCH_UP_SAVE_EVERY,
             }),
         }
+    }
+
+    /// Sets how many commits a long [`Projection::catch_up`] applies between the snapshots it
+    /// saves (about 2 million unless set; a snapshot is saved after the chunk that reaches
+    /// the count, and at the end). For tests of the snapshots taken midway. Call it on a
+    /// projection not yet shared.
+    ///
+    /// # Panics
+    /// If the projection has been cloned.
+    pub fn with_catch_up_save_every(mut self, commits: usize) -> Projection {
+        Arc::get_mut(&mut self.inner)
+            .expect("a projection not yet shared")
+            .catch_up_save_every = commits.max(1);
+        self
     }
 
     /// Drops what the text index knows of `case`'s summary (its key was destroyed): text
@@ -146,21 +228,44 @@ impl Projection {
         Ok(())
     }
 
-    /// Applies a chunk read ahead by [`Projection::catch_up`].
-    fn apply_chunk(&self, chunk: &Chunk) -> Result<(), ProjectionError> {
-        let checkpoint = {
-            let mut p = self.inner.projector.write().expect("projection lock");
+    /// Applies a chunk read ahead by [`Projection::catch_up`], handing its aggregate changes
+    /// to `aggregator` if the aggregates are kept there. Before a snapshot is saved, the
+    /// aggregator's work is waited for and its aggregates put back; a new one takes them after.
+    fn apply_chunk(
+        &self,
+        chunk: &Chunk,
+        aggregator: &mut Option<Aggregator>,
+    ) -> Result<(), ProjectionError> {
+        let (checkpoint, staged) = {
+            let mut p = self.write();
             for (i, c) in chunk.commits.iter().enumerate() {
                 let bodies = chunk.bodies.as_ref().map(|b| b[i].as_slice());
                 p.apply_decoded(c, bodies)?;
             }
-            p.checkpoint()
+            (p.checkpoint(), p.take_staged())
         };
+        if let Some(a) = aggregator {
+            a.send(staged)?;
+        }
         self.inner.applied.send_replace(checkpoint);
-        if chunk.save {
+        if chunk.save && self.inner.store.lock().expect("store lock").is_some() {
+            let resume = match aggregator.take() {
+                Some(a) => {
+                    a.finish(&mut self.write())?;
+                    true
+                }
+                None => false,
+            };
             self.save()?;
+            if resume {
+                *aggregator = Some(Aggregator::start(&mut self.write())?);
+            }
         }
         Ok(())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Projector> {
+        self.inner.projector.write().expect("projection lock")
     }
 
     /// Saves a snapshot now (nothing for in-memory projections). Readers go on meanwhile: the
@@ -245,24 +350,41 @@ impl Projection {
             std::thread::Builder::new()
                 .name("projection-catch-up".into())
                 .spawn(move || -> Result<(), ProjectionError> {
-                    {
-                        let mut p = me.inner.projector.write().expect("projection lock");
-                        if head.since(p.checkpoint()) >= p.case_count() as u64 {
-                            p.defer_lookups();
-                        }
-                    }
+                    let long = {
+                        let p = me.write();
+                        head.since(p.checkpoint()) >= p.case_count() as u64
+                    };
+                    // A long catch-up also keeps the aggregates on a thread of their own.
+                    let mut aggregator = None;
                     let applied = (|| {
+                        if long {
+                            let mut p = me.write();
+                            p.defer_lookups();
+                            aggregator = Some(Aggregator::start(&mut p)?);
+                        }
                         while let Some(chunk) = rx.blocking_recv() {
-                            me.apply_chunk(&chunk)?;
+                            me.apply_chunk(&chunk, &mut aggregator)?;
                         }
                         Ok(())
                     })();
-                    // Also after a failure: what was applied stays readable. (Deferred here, on
-                    // this thread, so that nothing leaves them deferred.)
+                    // Also after a failure: what was applied stays readable. (Done here, on
+                    // this thread, so that nothing leaves them deferred or elsewhere.)
+                    let aggregated = match aggregator {
+                        Some(a) => me
+                            .inner
+                            .projector
+                            .write()
+                            .map_err(|_| ProjectionError::Worker {
+                                what: "projection lock poisoned",
+                                source: None,
+                            })
+                            .and_then(|mut p| a.finish(&mut p)),
+                        None => Ok(()),
+                    };
                     if let Ok(mut p) = me.inner.projector.write() {
                         p.rebuild_lookups();
                     }
-                    applied
+                    applied.and(aggregated)
                 })
                 .map_err(|e| ProjectionError::Worker {
                     what: "applier thread could not start",
@@ -288,7 +410,7 @@ impl Projection {
                     }
                 }
                 since_save += chunk.len();
-                let save = since_save >= CATCH_UP_SAVE_EVERY || done;
+                let save = since_save >= self.inner.catch_up_save_every || done;
                 if save {
                     since_save = 0;
                 }

@@ -450,6 +450,7 @@ impl Projector {
         &self,
         mut f: impl FnMut(&[u8], &[u8]) -> Result<(), E>,
     ) -> Result<(), E> {
+        self.debug_assert_aggregates_here();
         let mut keys: Vec<([u8; 15], &Cells)> = self
             .aggregates
             .iter()

@@ -52,6 +52,16 @@ proptest! {
             // What was saved is what is held, for both.
             prop_assert!(Store::dump_dir(&dir.path().join("live")).unwrap() == live_bytes, "the live snapshot differs from the live projection");
             prop_assert!(Store::dump_dir(&dir.path().join("rebuilt")).unwrap() == live_bytes, "the rebuilt snapshot differs");
+            // A rebuild that saves after every chunk it applies (1,024 commits; a tiny history
+            // has two): the aggregates come back from their thread for each snapshot and go
+            // to a new one after it.
+            prop_assert!(head.get() > 1024, "{head} commits are one chunk");
+            let often = Projection::open(&dir.path().join("often"), Calendar::default())
+                .unwrap()
+                .with_catch_up_save_every(1);
+            often.catch_up(&log, |_, _| {}).await.unwrap();
+            prop_assert!(often.dump() == live_bytes, "a rebuild saving after every chunk differs");
+            prop_assert!(Store::dump_dir(&dir.path().join("often")).unwrap() == live_bytes, "its snapshot differs");
 
             // Crash: some commits saved, then more applied in memory and never saved.
             let crash_dir = dir.path().join("crashed");
