@@ -688,9 +688,22 @@ impl Cells {
     /// Appends the storage encoding: per counter its key (u16) and value (i32), little-endian.
     pub fn encode_into(&self, out: &mut Vec<u8>) {
         out.reserve(self.encoded_len());
-        for c in self.iter() {
-            out.extend_from_slice(&c.key.to_le_bytes());
-            out.extend_from_slice(&c.value.to_le_bytes());
+        // Not through `iter` (one dynamic call per counter): a snapshot encodes millions.
+        let mut put = |key: u16, value: i32| {
+            let mut counter = [0u8; 6];
+            counter[..2].copy_from_slice(&key.to_le_bytes());
+            counter[2..].copy_from_slice(&value.to_le_bytes());
+            out.extend_from_slice(&counter);
+        };
+        match &self.repr {
+            Repr::Sparse(cells) => cells.iter().for_each(|c| put(c.key, c.value)),
+            Repr::Dense { values, .. } => {
+                for (i, &v) in values.iter().enumerate() {
+                    if v != 0 {
+                        put(dense_key(i), v);
+                    }
+                }
+            }
         }
     }
 

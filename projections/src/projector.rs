@@ -214,6 +214,13 @@ struct Change {
     ttr: Option<(Level, i64, i64)>,
 }
 
+/// The lookups derived from the case views, built apart ([`Projector::derive_lookups`]).
+pub(crate) struct DerivedLookups {
+    queue: BTreeSet<QueueKey>,
+    deadlines: BTreeSet<DeadlineKey>,
+    index: Indexes,
+}
+
 /// The aggregate changes of commits applied while the aggregates are kept by an
 /// [`AggregateWorker`] ([`Projector::stage_aggregates`]), in the order they were applied.
 #[derive(Debug, Clone, Default)]
@@ -523,31 +530,48 @@ impl Projector {
     /// Rebuilds the lookups from the case views if they were deferred, and follows every
     /// commit again.
     pub(crate) fn rebuild_lookups(&mut self) {
-        if self.lookups == Lookups::Deferred {
-            self.lookups = Lookups::Current;
+        if self.lookups_deferred() {
             self.build_lookups();
         }
     }
 
-    /// Builds the work queues and the deadline index from the case views.
-    fn rebuild_queue(&mut self) {
-        self.queue = self
-            .cases
-            .values()
-            .filter_map(|e| queue_key(&e.state))
-            .collect();
-        self.deadlines = self
-            .cases
-            .values()
-            .filter_map(|e| deadline_key(&e.state))
-            .collect();
+    /// Whether the lookups wait to be rebuilt ([`Projector::defer_lookups`]).
+    pub(crate) fn lookups_deferred(&self) -> bool {
+        self.lookups == Lookups::Deferred
+    }
+
+    /// Builds the work queues, the deadline index and the search indexes from the case views,
+    /// reading only: the projector can be read (a snapshot saved) meanwhile.
+    pub(crate) fn derive_lookups(&self) -> DerivedLookups {
+        DerivedLookups {
+            queue: self
+                .cases
+                .values()
+                .filter_map(|e| queue_key(&e.state))
+                .collect(),
+            deadlines: self
+                .cases
+                .values()
+                .filter_map(|e| deadline_key(&e.state))
+                .collect(),
+            index: self.indexes_of_views(),
+        }
+    }
+
+    /// Puts lookups built by [`Projector::derive_lookups`] in place, and follows every commit
+    /// again.
+    pub(crate) fn set_lookups(&mut self, derived: DerivedLookups) {
+        self.queue = derived.queue;
+        self.deadlines = derived.deadlines;
+        self.index = derived.index;
+        self.lookups = Lookups::Current;
     }
 
     /// Builds the work queues, the deadline index and the search indexes from the case views
     /// (after loading a snapshot, or when they were deferred).
     pub(crate) fn build_lookups(&mut self) {
-        self.rebuild_queue();
-        self.rebuild_indexes();
+        let derived = self.derive_lookups();
+        self.set_lookups(derived);
     }
 
     /// Checks, in debug builds, that the lookups are not waiting to be rebuilt.
@@ -570,7 +594,7 @@ impl Projector {
         self.opener = Some(opener);
         // While the lookups are deferred, the indexes are built (with the opener) when they are.
         if self.lookups == Lookups::Current {
-            self.rebuild_indexes();
+            self.index = self.indexes_of_views();
         }
     }
 

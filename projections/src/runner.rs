@@ -42,6 +42,8 @@ struct Chunk {
     bodies: Option<Vec<Vec<gridcase_domain::Event>>>,
     /// Save a snapshot after applying.
     save: bool,
+    /// The catch-up's last chunk.
+    last: bool,
 }
 
 /// The aggregates' own thread during a long catch-up: the applier hands it each chunk's
@@ -248,7 +250,8 @@ impl Projection {
             a.send(staged)?;
         }
         self.inner.applied.send_replace(checkpoint);
-        if chunk.save && self.inner.store.lock().expect("store lock").is_some() {
+        // The last chunk's snapshot is saved by `finish_catch_up`.
+        if chunk.save && !chunk.last && self.inner.store.lock().expect("store lock").is_some() {
             let resume = match aggregator.take() {
                 Some(a) => {
                     a.finish(&mut self.write())?;
@@ -262,6 +265,51 @@ impl Projection {
             }
         }
         Ok(())
+    }
+
+    /// The end of a catch-up, on its applier thread: the aggregates come back from their
+    /// thread, then the snapshot is saved (if `save`) while the deferred lookups are built
+    /// from the same case views — both only read them, so they run side by side.
+    fn finish_catch_up(
+        &self,
+        aggregator: Option<Aggregator>,
+        save: bool,
+    ) -> Result<(), ProjectionError> {
+        let poisoned = || ProjectionError::Worker {
+            what: "projection lock poisoned",
+            source: None,
+        };
+        let mut p = self.inner.projector.write().map_err(|_| poisoned())?;
+        let aggregated = match aggregator {
+            Some(a) => a.finish(&mut p),
+            None => Ok(()),
+        };
+        let store = self.inner.store.lock().map_err(|_| poisoned())?;
+        // Without its aggregates the state is not one to save.
+        let store = store.as_ref().filter(|_| save && aggregated.is_ok());
+        let view = &*p;
+        let (saved, lookups) = std::thread::scope(|scope| {
+            let saving = store.map(|s| {
+                std::thread::Builder::new()
+                    .name("projection-snapshot".into())
+                    .spawn_scoped(scope, move || s.save(view))
+                    .map_err(|_| s)
+            });
+            let lookups = view.lookups_deferred().then(|| view.derive_lookups());
+            let saved = match saving {
+                None => Ok(()),
+                Some(Ok(thread)) => thread
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                // No thread to spare: saved here, after the lookups.
+                Some(Err(s)) => s.save(view),
+            };
+            (saved, lookups)
+        });
+        if let Some(lookups) = lookups {
+            p.set_lookups(lookups);
+        }
+        aggregated.and(saved)
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, Projector> {
@@ -356,6 +404,7 @@ impl Projection {
                     };
                     // A long catch-up also keeps the aggregates on a thread of their own.
                     let mut aggregator = None;
+                    let mut save_at_end = false;
                     let applied = (|| {
                         if long {
                             let mut p = me.write();
@@ -364,27 +413,14 @@ impl Projection {
                         }
                         while let Some(chunk) = rx.blocking_recv() {
                             me.apply_chunk(&chunk, &mut aggregator)?;
+                            save_at_end = chunk.save && chunk.last;
                         }
                         Ok(())
                     })();
                     // Also after a failure: what was applied stays readable. (Done here, on
                     // this thread, so that nothing leaves them deferred or elsewhere.)
-                    let aggregated = match aggregator {
-                        Some(a) => me
-                            .inner
-                            .projector
-                            .write()
-                            .map_err(|_| ProjectionError::Worker {
-                                what: "projection lock poisoned",
-                                source: None,
-                            })
-                            .and_then(|mut p| a.finish(&mut p)),
-                        None => Ok(()),
-                    };
-                    if let Ok(mut p) = me.inner.projector.write() {
-                        p.rebuild_lookups();
-                    }
-                    applied.and(aggregated)
+                    let finished = me.finish_catch_up(aggregator, applied.is_ok() && save_at_end);
+                    applied.and(finished)
                 })
                 .map_err(|e| ProjectionError::Worker {
                     what: "applier thread could not start",
@@ -430,6 +466,7 @@ impl Projection {
                     commits: chunk,
                     bodies,
                     save,
+                    last: done,
                 };
                 if tx.send(chunk).await.is_err() {
                     break; // the applier stopped: its error is reported below

@@ -529,9 +529,9 @@ fn decode_cursor(sort: SearchSort, cursor: &str) -> Result<(i64, CaseId), Search
 }
 
 impl Projector {
-    /// Rebuilds every search index from the case views (after loading a snapshot or a long
+    /// Every search index, built from the case views (after loading a snapshot or a long
     /// catch-up).
-    pub(crate) fn rebuild_indexes(&mut self) {
+    pub(crate) fn indexes_of_views(&self) -> Indexes {
         let mut index = Indexes::default();
         let empty = IndexKeys::default();
         let mut ids: Vec<&CaseId> = self.cases.keys().collect();
@@ -548,7 +548,7 @@ impl Projector {
                 self.opener.as_deref(),
             );
         }
-        self.index = index;
+        index
     }
 
     /// One page of the cases that match `q` and that `visible` lets the reader see; see the

@@ -32,7 +32,7 @@
 //! `*.other-layout`) and rebuilt, never read into the wrong counters.
 
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use gridcase_bus::Position;
@@ -137,28 +137,38 @@ pub(crate) fn case_key(id: &CaseId) -> Vec<u8> {
     k
 }
 
-/// Writes entries in the snapshot layout, computing the trailer as it goes.
+/// Writes entries in the snapshot layout, computing the trailer as it goes. Entries are
+/// gathered into a buffer of [`SNAPSHOT_WRITE_BYTES`] that is checksummed and written whole:
+/// a snapshot holds millions of small entries, and a checksum update and a write for each of
+/// their four parts cost more than encoding them.
 struct SnapshotWriter<W: Write> {
     out: W,
+    buf: Vec<u8>,
     crc: crc32fast::Hasher,
     entries: u64,
 }
 
+/// How much a [`SnapshotWriter`] gathers before it writes.
+const SNAPSHOT_WRITE_BYTES: usize = 1 << 20;
+
 impl<W: Write> SnapshotWriter<W> {
-    fn new(mut out: W) -> std::io::Result<Self> {
-        out.write_all(MAGIC)?;
-        let mut crc = crc32fast::Hasher::new();
-        crc.update(MAGIC);
-        Ok(SnapshotWriter {
+    fn new(out: W) -> Self {
+        let mut buf = Vec::with_capacity(SNAPSHOT_WRITE_BYTES + 4096);
+        buf.extend_from_slice(MAGIC);
+        SnapshotWriter {
             out,
-            crc,
+            buf,
+            crc: crc32fast::Hasher::new(),
             entries: 0,
-        })
+        }
     }
 
-    fn put(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        self.crc.update(bytes);
-        self.out.write_all(bytes)
+    /// Checksums and writes what is gathered.
+    fn write_out(&mut self) -> std::io::Result<()> {
+        self.crc.update(&self.buf);
+        self.out.write_all(&self.buf)?;
+        self.buf.clear();
+        Ok(())
     }
 
     fn entry(&mut self, key: &[u8], value: &[u8]) -> std::io::Result<()> {
@@ -167,17 +177,20 @@ impl<W: Write> SnapshotWriter<W> {
                 .map(u32::to_le_bytes)
                 .map_err(|_| std::io::Error::other("a snapshot entry over 4 GiB"))
         };
-        self.put(&len(key.len())?)?;
-        self.put(key)?;
-        self.put(&len(value.len())?)?;
-        self.put(value)?;
+        self.buf.extend_from_slice(&len(key.len())?);
+        self.buf.extend_from_slice(key);
+        self.buf.extend_from_slice(&len(value.len())?);
+        self.buf.extend_from_slice(value);
         self.entries += 1;
+        if self.buf.len() >= SNAPSHOT_WRITE_BYTES {
+            self.write_out()?;
+        }
         Ok(())
     }
 
     fn finish(mut self) -> std::io::Result<W> {
-        let count = self.entries.to_le_bytes();
-        self.put(&count)?;
+        self.buf.extend_from_slice(&self.entries.to_le_bytes());
+        self.write_out()?;
         let crc = self.crc.clone().finalize().to_le_bytes();
         self.out.write_all(&crc)?;
         Ok(self.out)
@@ -400,14 +413,10 @@ impl Store {
     pub fn save(&self, p: &Projector) -> Result<(), ProjectionError> {
         let tmp = self.dir.join(format!("{SNAPSHOT}.tmp"));
         let file = File::create(&tmp).map_err(io("creating", &tmp))?;
-        let mut w = SnapshotWriter::new(BufWriter::with_capacity(1 << 20, file))
-            .map_err(io("writing", &tmp))?;
+        let mut w = SnapshotWriter::new(file);
         p.for_each_entry(|k, v| w.entry(k, v))
             .map_err(io("writing", &tmp))?;
-        let file = w
-            .finish()
-            .and_then(|b| b.into_inner().map_err(|e| e.into_error()))
-            .map_err(io("writing", &tmp))?;
+        let file = w.finish().map_err(io("writing", &tmp))?;
         file.sync_all().map_err(io("syncing", &tmp))?;
         drop(file);
         let path = self.snapshot_path();
@@ -457,20 +466,34 @@ impl Projector {
             .map(|(k, c)| (agg_key(&k), c))
             .collect();
         keys.sort_unstable_by_key(|(k, _)| *k);
+        std::thread::scope(|scope| {
+            // The case views, the larger half of the work, are encoded on a thread of their own
+            // (into one buffer) while the aggregates are encoded and handed to `f` here.
+            let encode_cases = || self.encoded_cases();
+            let cases = std::thread::Builder::new()
+                .name("snapshot-cases".into())
+                .spawn_scoped(scope, encode_cases);
+            let mut value = Vec::new();
+            for (k, cells) in keys {
+                value.clear();
+                cells.encode_into(&mut value);
+                f(&k, &value)?;
+            }
+            let (ids, bytes, ends) = match cases {
+                Ok(thread) => thread
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                // No thread to spare: encoded here.
+                Err(_) => encode_cases(),
+            };
+            let mut start = 0;
+            for (id, end) in ids.into_iter().zip(ends) {
+                f(&case_key(id), &bytes[start..end])?;
+                start = end;
+            }
+            Ok(())
+        })?;
         let mut value = Vec::new();
-        for (k, cells) in keys {
-            value.clear();
-            cells.encode_into(&mut value);
-            f(&k, &value)?;
-        }
-        let mut ids: Vec<&CaseId> = self.cases.keys().collect();
-        ids.sort_unstable();
-        for id in ids {
-            value.clear();
-            rmp_serde::encode::write(&mut value, &self.cases[id])
-                .expect("a case view encodes into memory");
-            f(&case_key(id), &value)?;
-        }
         f(CHECKPOINT, &self.checkpoint.to_be_bytes())?;
         f(LAYOUT, layout_fingerprint().as_bytes())?;
         f(TIME_ZONE, self.calendar.name().as_bytes())?;
@@ -486,6 +509,23 @@ impl Projector {
             f(&k, &value)?;
         }
         Ok(())
+    }
+
+    /// The case views in key order, each encoded: the ids, the encodings one after another,
+    /// and where each ends.
+    fn encoded_cases(&self) -> (Vec<&CaseId>, Vec<u8>, Vec<usize>) {
+        let mut ids: Vec<&CaseId> = self.cases.keys().collect();
+        ids.sort_unstable();
+        let mut bytes = Vec::new();
+        let ends = ids
+            .iter()
+            .map(|id| {
+                rmp_serde::encode::write(&mut bytes, &self.cases[*id])
+                    .expect("a case view encodes into memory");
+                bytes.len()
+            })
+            .collect();
+        (ids, bytes, ends)
     }
 
     /// Every entry a snapshot of this projection holds, in key order (see the module docs):
