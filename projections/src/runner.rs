@@ -5,6 +5,10 @@
 //! [`LIVE_SAVE_EVERY`] commits or [`LIVE_SAVE_INTERVAL`], whichever comes first, so a restart
 //! replays at most that much. Readers take a read lock and see a consistent state;
 //! [`Projection::wait_for`] gives read-your-writes.
+//!
+//! [`Projection::catch_up`] (start-up, rebuilds, tools) reads ahead on one thread and applies
+//! on another; a long one keeps the aggregates on a third and writes its last snapshot while
+//! the lookups are built from the final case views.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
@@ -379,9 +383,11 @@ impl Projection {
     /// Reading and applying overlap: this task reads and decodes the next pages of the log
     /// while a thread of its own applies (and periodically saves) the previous ones, so a
     /// rebuild keeps two cores busy. When there are at least as many commits to apply as
-    /// cases already held, the work queues, deadlines and search indexes are built once from
-    /// the case views at the end instead of following every commit (then one pass over the
-    /// views costs less): nothing may read them before this returns.
+    /// cases already held (a long catch-up), the work queues, deadlines and search indexes
+    /// are built once from the case views at the end instead of following every commit (then
+    /// one pass over the views costs less), while the last snapshot is written; and the
+    /// aggregates are kept on a third thread, fed each chunk's changes. Nothing may read the
+    /// lookups or the aggregates before this returns.
     pub async fn catch_up<L: EventLog>(
         &self,
         log: &L,
