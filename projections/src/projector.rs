@@ -516,7 +516,7 @@ impl Projector {
     }
 
     /// Stops keeping the work queues, the deadline index and the search indexes up to date
-    /// commit by commit, until [`Projector::rebuild_lookups`]: for replays of many commits
+    /// commit by commit, until [`Projector::set_lookups`]: for replays of many commits
     /// (a rebuild, a long catch-up, an as-of replay), where one pass over the final case views
     /// costs less than following each case through every change of its keys. Until then
     /// those lookups are empty: nothing may read them.
@@ -525,14 +525,6 @@ impl Projector {
         self.queue.clear();
         self.deadlines.clear();
         self.index = Indexes::default();
-    }
-
-    /// Rebuilds the lookups from the case views if they were deferred, and follows every
-    /// commit again.
-    pub(crate) fn rebuild_lookups(&mut self) {
-        if self.lookups_deferred() {
-            self.build_lookups();
-        }
     }
 
     /// Whether the lookups wait to be rebuilt ([`Projector::defer_lookups`]).

@@ -29,8 +29,6 @@ const MAX_BURST: usize = 2048;
 /// Commits handed to the applier at a time while catching up: small enough that what the
 /// reader decoded is still in the CPU's cache when the applier gets it.
 const CATCH_UP_CHUNK: usize = 1024;
-/// Commits read per page by as-of replays.
-const CATCH_UP_PAGE: usize = 16_384;
 /// Commits applied between snapshots while catching up (a long rebuild that is interrupted
 /// resumes from the last one).
 const CATCH_UP_SAVE_EVERY: usize = 1 << 21;
@@ -44,6 +42,9 @@ struct Chunk {
     commits: Vec<Committed>,
     /// The event bodies, if the reader had time to decode them.
     bodies: Option<Vec<Vec<gridcase_domain::Event>>>,
+    /// Which commits to apply (the others are only passed: [`Projection::catch_up_where`]);
+    /// none: every one.
+    kept: Option<Vec<bool>>,
     /// Save a snapshot after applying.
     save: bool,
     /// The catch-up's last chunk.
@@ -245,6 +246,10 @@ impl Projection {
         let (checkpoint, staged) = {
             let mut p = self.write();
             for (i, c) in chunk.commits.iter().enumerate() {
+                if chunk.kept.as_ref().is_some_and(|k| !k[i]) {
+                    p.skip(c.position);
+                    continue;
+                }
                 let bodies = chunk.bodies.as_ref().map(|b| b[i].as_slice());
                 p.apply_decoded(c, bodies)?;
             }
@@ -314,6 +319,22 @@ impl Projection {
             p.set_lookups(lookups);
         }
         aggregated.and(saved)
+    }
+
+    /// The projector itself, from a projection nothing else shares (an as-of replay's own,
+    /// its catch-up over).
+    fn into_projector(self) -> Result<Projector, ProjectionError> {
+        let inner = Arc::try_unwrap(self.inner).map_err(|_| ProjectionError::Worker {
+            what: "the replayed projection is still shared",
+            source: None,
+        })?;
+        inner
+            .projector
+            .into_inner()
+            .map_err(|_| ProjectionError::Worker {
+                what: "projection lock poisoned",
+                source: None,
+            })
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, Projector> {
@@ -391,6 +412,17 @@ impl Projection {
     pub async fn catch_up<L: EventLog>(
         &self,
         log: &L,
+        progress: impl FnMut(Position, Position),
+    ) -> Result<Position, ProjectionError> {
+        self.catch_up_where(log, |_| true, progress).await
+    }
+
+    /// [`Projection::catch_up`] applying only the commits `keep` accepts; the others are
+    /// passed over (the checkpoint moves past them). For as-of replays.
+    pub async fn catch_up_where<L: EventLog>(
+        &self,
+        log: &L,
+        keep: impl Fn(&Committed) -> bool,
         mut progress: impl FnMut(Position, Position),
     ) -> Result<Position, ProjectionError> {
         let head = log.head().await?;
@@ -456,13 +488,19 @@ impl Projection {
                 if save {
                     since_save = 0;
                 }
+                let kept: Vec<bool> = chunk.iter().map(&keep).collect();
+                let kept = kept.contains(&false).then_some(kept);
                 // Balance the two threads: when the applier is behind (the channel is full),
                 // this side has time to decode the bodies too; otherwise it sends at once.
                 let bodies = if tx.capacity() == 0 {
                     Some(
                         chunk
                             .iter()
-                            .map(Projector::decode_bodies)
+                            .enumerate()
+                            .map(|(i, c)| match &kept {
+                                Some(k) if !k[i] => Ok(Vec::new()),
+                                _ => Projector::decode_bodies(c),
+                            })
                             .collect::<Result<Vec<_>, _>>()?,
                     )
                 } else {
@@ -471,6 +509,7 @@ impl Projection {
                 let chunk = Chunk {
                     commits: chunk,
                     bodies,
+                    kept,
                     save,
                     last: done,
                 };
@@ -527,33 +566,26 @@ impl Projection {
 }
 
 /// The projection as it stood at `as_of`: replays every commit recorded at or before it into
-/// a fresh in-memory projector.
+/// a fresh in-memory projector (a [`Projection::catch_up_where`] of its own: reading, the case
+/// views and the aggregates on their own threads, off the caller's runtime).
 pub async fn as_of<L: EventLog>(
     log: &L,
     calendar: Calendar,
     as_of: Timestamp,
 ) -> Result<Projector, ProjectionError> {
-    let mut p = Projector::new(calendar);
-    p.defer_lookups();
-    let head = log.head().await?;
-    let mut next = Position::FIRST;
-    while next <= head {
-        let page = log.read_from(next, CATCH_UP_PAGE).await?;
-        let Some(last) = page.last() else { break };
-        next = last.position.next();
-        for c in &page {
-            if c.events
-                .first()
-                .is_some_and(|e| e.header.recorded_at <= as_of)
-            {
-                p.apply(c)?;
-            } else {
-                p.skip(c.position);
-            }
-        }
-    }
-    p.rebuild_lookups();
-    Ok(p)
+    let replay = Projection::in_memory(calendar);
+    replay
+        .catch_up_where(
+            log,
+            |c| {
+                c.events
+                    .first()
+                    .is_some_and(|e| e.header.recorded_at <= as_of)
+            },
+            |_, _| {},
+        )
+        .await?;
+    replay.into_projector()
 }
 
 impl Projector {

@@ -7,7 +7,7 @@ mod common;
 use common::{commit_of, runtime};
 use gridcase_bus::{EventLog, Position, SledLog};
 use gridcase_fixtures::Scale;
-use gridcase_projections::{Calendar, Projection, Store};
+use gridcase_projections::{as_of, Calendar, Projection, Projector, Store};
 use proptest::prelude::*;
 
 /// Appends a tiny dataset, projecting it live in bursts of the given sizes.
@@ -99,5 +99,40 @@ fn commits_already_applied_are_not_counted_twice() {
         let all = log.read_from(Position::FIRST, usize::MAX).await.unwrap();
         live.apply_batch(&all).unwrap();
         assert_eq!(live.dump(), before);
+    });
+}
+
+#[test]
+fn as_of_equals_the_commits_recorded_until_then_applied_one_by_one() {
+    runtime().block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let (log, _) = live(11, &[100], dir.path()).await;
+        let all = log.read_from(Position::FIRST, usize::MAX).await.unwrap();
+        assert!(all.len() > 1024, "the replays span two chunks");
+        let recorded = |i: usize| all[i].events[0].header.recorded_at;
+        let before_all = gridcase_domain::Timestamp::from_millis(recorded(0).as_millis() - 1);
+        // Before everything, within the first and the second chunk, at its border, at the end.
+        let cuts = [0, 1, 700, 1023, 1024, 1400, all.len() - 1].map(recorded);
+        for t in std::iter::once(before_all).chain(cuts) {
+            let replayed = as_of(&log, Calendar::default(), t).await.unwrap();
+            let mut expected = Projector::new(Calendar::default());
+            for c in all.iter().filter(|c| c.events[0].header.recorded_at <= t) {
+                expected.apply(c).unwrap();
+            }
+            // Equal but for the checkpoint: the replay has passed over the later commits.
+            let state = |p: &Projector| {
+                let mut d = p.entries();
+                d.retain(|(k, _)| k.as_slice() != b"mcheckpoint");
+                d
+            };
+            assert_eq!(state(&replayed), state(&expected), "as of {t}");
+            let open = |p: &Projector| {
+                p.overdue_at(i64::MAX)
+                    .map(|e| e.state.id.clone())
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(open(&replayed), open(&expected), "open cases as of {t}");
+            assert_eq!(replayed.checkpoint(), log.head().await.unwrap());
+        }
     });
 }
