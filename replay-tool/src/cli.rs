@@ -62,39 +62,27 @@ pub fn parse_case(s: &str) -> Result<CaseId, Error> {
         Exit status: 0 ok, 1 a problem was found, 2 usage or runtime error."
 )]
 pub struct Cli {
-    /// The server's data directory; the log is DIR/log.
-    #[arg(
-        long,
-        global = true,
-        value_name = "DIR",
-        env = "GRIDCASE_DATA_DIR",
-        default_value = "./data"
-    )]
-    pub data: PathBuf,
-    /// Read the log from NATS JetStream at this URL instead of --data.
-    #[arg(long, global = true, value_name = "URL")]
+    /// The server's data directory; the log is DIR/log (default: the configuration's
+    /// `data_dir`, or ./data).
+    #[arg(long, global = true, value_name = "DIR", env = "GRIDCASE_DATA_DIR")]
+    pub data: Option<PathBuf>,
+    /// Read the log from NATS JetStream at this URL instead of a data directory (default:
+    /// the configuration's `[nats] url`, unless --data is given).
+    #[arg(long, global = true, value_name = "URL", env = "GRIDCASE_NATS_URL")]
     pub nats: Option<String>,
-    /// The NATS stream holding the log.
-    #[arg(long, global = true, value_name = "NAME", default_value = "GRIDCASE")]
-    pub stream: String,
-    /// The NATS subject prefix of cases (`<prefix>.<county>.<case id>`).
-    #[arg(
-        long,
-        global = true,
-        value_name = "PREFIX",
-        default_value = "gridcase.cases"
-    )]
-    pub subject_prefix: String,
+    /// The NATS stream holding the log (default: the configuration's, or GRIDCASE).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub stream: Option<String>,
+    /// The NATS subject prefix of cases, `<prefix>.<county>.<case id>` (default: the
+    /// configuration's, or gridcase.cases).
+    #[arg(long, global = true, value_name = "PREFIX")]
+    pub subject_prefix: Option<String>,
     /// The JetStream API prefix: `$JS.API`, or `$JS.<domain>.API` for a stream in a
-    /// JetStream domain (as the server's `[nats] api_prefix`).
-    #[arg(
-        long,
-        global = true,
-        value_name = "PREFIX",
-        default_value = gridcase_bus::DEFAULT_API_PREFIX
-    )]
-    pub api_prefix: String,
-    /// The server's TOML configuration: its `time_zone` and `[regions]` are used.
+    /// JetStream domain (default: the configuration's `[nats] api_prefix`, or `$JS.API`).
+    #[arg(long, global = true, value_name = "PREFIX")]
+    pub api_prefix: Option<String>,
+    /// The server's TOML configuration: where its log is (`data_dir` or `[nats]`), its
+    /// `time_zone` and `[regions]` are used; the options here override them.
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// The deployment's time zone: statistics, rebuilt projections and export dates (default:
@@ -185,16 +173,37 @@ pub enum Cmd {
 }
 
 impl Cli {
-    /// Where to read from.
-    pub fn location(&self) -> Location {
-        match &self.nats {
+    /// Where to read from: the command line's --nats or --data, else the configuration's
+    /// `[nats]` or `data_dir`, else ./data. NATS settings the command line leaves out come
+    /// from the configuration's `[nats]` table, then the server's defaults.
+    pub fn location(&self, deployment: &config::Deployment) -> Location {
+        let nats = deployment.nats.clone().unwrap_or_default();
+        let url = match (&self.nats, &self.data) {
+            (Some(url), _) => Some(url.clone()),
+            (None, Some(_)) => None,
+            (None, None) => deployment
+                .nats
+                .as_ref()
+                .map(|n| n.url.clone().unwrap_or_else(|| DEFAULT_NATS_URL.into())),
+        };
+        match url {
             Some(url) => Location::Nats {
-                url: url.clone(),
-                stream: self.stream.clone(),
-                prefix: self.subject_prefix.clone(),
-                api_prefix: self.api_prefix.clone(),
+                url,
+                stream: (self.stream.clone())
+                    .or(nats.stream)
+                    .unwrap_or_else(|| DEFAULT_STREAM.into()),
+                prefix: (self.subject_prefix.clone())
+                    .or(nats.subject_prefix)
+                    .unwrap_or_else(|| DEFAULT_SUBJECT_PREFIX.into()),
+                api_prefix: (self.api_prefix.clone())
+                    .or(nats.api_prefix)
+                    .unwrap_or_else(|| gridcase_bus::DEFAULT_API_PREFIX.into()),
             },
-            None => Location::DataDir(self.data.clone()),
+            None => Location::DataDir(
+                (self.data.clone())
+                    .or_else(|| deployment.data_dir.clone())
+                    .unwrap_or_else(|| PathBuf::from("./data")),
+            ),
         }
     }
 
@@ -223,6 +232,11 @@ pub fn calendar(deployment: &config::Deployment) -> Result<Calendar, Error> {
     Calendar::new(tz).map_err(bad_value(format!("--time-zone {tz:?}")))
 }
 
+/// The server's defaults for a `[nats]` table that leaves these out.
+const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";
+const DEFAULT_STREAM: &str = "GRIDCASE";
+const DEFAULT_SUBJECT_PREFIX: &str = "gridcase.cases";
+
 /// The time zone when neither the command line nor the configuration names one.
 pub const DEFAULT_TIME_ZONE: &str = "Asia/Shanghai";
 
@@ -235,7 +249,7 @@ pub async fn execute(cli: Cli, out: &mut dyn Write) -> Result<Status, Error> {
     match &cli.command {
         Cmd::History { case, format } => {
             let case = parse_case(case)?;
-            let source = cli.location().open().await?;
+            let source = cli.location(&deployment).open().await?;
             let h = history::History::load(&source, &case).await?;
             match format {
                 HistoryFormat::Table => h.write_table(out)?,
@@ -255,7 +269,7 @@ pub async fn execute(cli: Cli, out: &mut dyn Write) -> Result<Status, Error> {
                 Some(s) => parse_time("--as-of", s)?,
                 None => Timestamp::now(),
             };
-            let source = cli.location().open().await?;
+            let source = cli.location(&deployment).open().await?;
             let s = asof::state_at(&source, &case, t).await?;
             serde_json::to_writer_pretty(&mut *out, &s).map_err(crate::json_error)?;
             outln!(out)?;
@@ -273,7 +287,7 @@ pub async fn execute(cli: Cli, out: &mut dyn Write) -> Result<Status, Error> {
                 max_problems: *max_problems,
                 progress,
             };
-            let source = match cli.location().open().await {
+            let source = match cli.location(&deployment).open().await {
                 Ok(source) => source,
                 // A store too damaged to open is a finding, not a failure of the tool.
                 Err(Error::OpenLog { what, source }) if source.is_damage() => {
@@ -299,21 +313,21 @@ pub async fn execute(cli: Cli, out: &mut dyn Write) -> Result<Status, Error> {
         }
         Cmd::Rebuild { out: dir } => {
             rebuild::check_fresh(dir)?;
-            let source = cli.location().open().await?;
+            let source = cli.location(&deployment).open().await?;
             let r = rebuild::rebuild(&source, dir, calendar, progress).await?;
             outln!(out, "{r}")?;
             Ok(Status::Ok)
         }
         Cmd::Export(args) => {
             let opts = args.options(&calendar, &deployment.regions)?;
-            let source = cli.location().open().await?;
+            let source = cli.location(&deployment).open().await?;
             export::export(&source, &opts, out, progress).await?;
             Ok(Status::Ok)
         }
         Cmd::Stats(args) => {
             let regions = deployment.regions.load()?;
             let q = args.query(&regions)?;
-            let source = cli.location().open().await?;
+            let source = cli.location(&deployment).open().await?;
             let v = stats::stats(&source, &q, calendar, &regions).await?;
             serde_json::to_writer_pretty(&mut *out, &v).map_err(crate::json_error)?;
             outln!(out)?;
@@ -334,6 +348,7 @@ mod tests {
 
     #[test]
     fn arguments_parse() {
+        let none = config::Deployment::default();
         let cli = Cli::try_parse_from([
             "gridcase-replay",
             "verify",
@@ -344,7 +359,7 @@ mod tests {
         ])
         .unwrap();
         assert!(
-            matches!(cli.location(), Location::DataDir(d) if d == std::path::Path::new("/tmp/x"))
+            matches!(cli.location(&none), Location::DataDir(d) if d == std::path::Path::new("/tmp/x"))
         );
         let cli = Cli::try_parse_from([
             "gridcase-replay",
@@ -354,7 +369,63 @@ mod tests {
             "c1",
         ])
         .unwrap();
-        assert!(matches!(cli.location(), Location::Nats { url, .. } if url == "nats://h:4222"));
+        assert!(
+            matches!(cli.location(&none), Location::Nats { url, .. } if url == "nats://h:4222")
+        );
         assert!(Cli::try_parse_from(["gridcase-replay", "export"]).is_err());
+    }
+
+    #[test]
+    fn the_log_is_where_the_server_configuration_puts_it_unless_the_command_line_says() {
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from(
+                ["gridcase-replay"]
+                    .iter()
+                    .chain(args)
+                    .chain(&["history", "c1"]),
+            )
+            .unwrap()
+        };
+        let nats: config::Deployment = toml::from_str(
+            "data_dir = \"/srv/unused\"\n[nats]\nurl = \"nats://leaf:4222\"\nstream = \"CASES\"\napi_prefix = \"$JS.hub.API\"",
+        )
+        .unwrap();
+        assert_eq!(
+            parse(&[]).location(&nats),
+            Location::Nats {
+                url: "nats://leaf:4222".into(),
+                stream: "CASES".into(),
+                prefix: "gridcase.cases".into(),
+                api_prefix: "$JS.hub.API".into(),
+            }
+        );
+        // Each option given wins over the file.
+        assert_eq!(
+            parse(&["--stream", "OTHER", "--nats", "nats://h:1"]).location(&nats),
+            Location::Nats {
+                url: "nats://h:1".into(),
+                stream: "OTHER".into(),
+                prefix: "gridcase.cases".into(),
+                api_prefix: "$JS.hub.API".into(),
+            }
+        );
+        assert_eq!(
+            parse(&["--data", "/tmp/copy"]).location(&nats),
+            Location::DataDir("/tmp/copy".into())
+        );
+        // A `[nats]` table without a URL means the server's default one.
+        let bare: config::Deployment = toml::from_str("[nats]").unwrap();
+        assert!(
+            matches!(parse(&[]).location(&bare), Location::Nats { url, .. } if url == "nats://127.0.0.1:4222")
+        );
+        let embedded: config::Deployment = toml::from_str("data_dir = \"/srv/gridcase\"").unwrap();
+        assert_eq!(
+            parse(&[]).location(&embedded),
+            Location::DataDir("/srv/gridcase".into())
+        );
+        assert_eq!(
+            parse(&[]).location(&config::Deployment::default()),
+            Location::DataDir("./data".into())
+        );
     }
 }

@@ -1,6 +1,8 @@
 //! The deployment settings `gridcase-replay` shares with the server: `--config FILE` names the
-//! server's TOML configuration, of which the tool reads `time_zone` and the `[regions]` table
-//! (see `gridcase_server::config`); the rest is the server's business and is not read.
+//! server's TOML configuration, of which the tool reads where the log is (`data_dir`, or the
+//! `[nats]` table: `url`, `stream`, `subject_prefix`, `api_prefix`), `time_zone` and the
+//! `[regions]` table (see `gridcase_server::config`); the rest is the server's business and
+//! is not read. The command line overrides each.
 
 use std::path::{Path, PathBuf};
 
@@ -11,10 +13,29 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(default)]
 pub struct Deployment {
+    /// The server's data directory, when the file sets one.
+    pub data_dir: Option<PathBuf>,
+    /// The server's NATS JetStream log, when the file has a `[nats]` table.
+    pub nats: Option<NatsLocation>,
     /// The deployment's time zone, when the file sets one.
     pub time_zone: Option<String>,
     /// The deployment's region data.
     pub regions: RegionsConfig,
+}
+
+/// Where the server's `[nats]` table puts the log; what it leaves out takes the server's
+/// defaults (those of the command line's options).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct NatsLocation {
+    /// Server URL.
+    pub url: Option<String>,
+    /// Stream name.
+    pub stream: Option<String>,
+    /// Subject prefix of cases.
+    pub subject_prefix: Option<String>,
+    /// The JetStream API prefix.
+    pub api_prefix: Option<String>,
 }
 
 /// A configuration file that could not be read: fix the file named.
@@ -42,7 +63,8 @@ pub enum ConfigError {
 }
 
 impl Deployment {
-    /// Reads `time_zone` and `[regions]` from the server's configuration file.
+    /// Reads what the tool uses (see the module documentation) from the server's
+    /// configuration file.
     pub fn read(path: &Path) -> Result<Deployment, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_owned(),
@@ -77,6 +99,14 @@ mod tests {
         )
         .unwrap();
         assert_eq!(d.time_zone.as_deref(), Some("Asia/Urumqi"));
+        assert_eq!(
+            d.nats,
+            Some(NatsLocation {
+                url: Some("nats://h:4222".into()),
+                ..NatsLocation::default()
+            })
+        );
+        assert_eq!(d.data_dir, None);
         assert_eq!(d.regions.divisions.as_deref(), Some(Path::new("d.csv")));
         assert_eq!(d.regions.grids.as_deref(), Some(Path::new("g.csv")));
         assert_eq!(

@@ -152,8 +152,8 @@ impl EventLog for Source {
     }
 }
 
-/// Where the tool reads from, as given on the command line.
-#[derive(Debug, Clone)]
+/// Where the tool reads from (the command line's, else the configuration's).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Location {
     /// A server data directory (the log is `DIR/log`).
     DataDir(PathBuf),

@@ -819,6 +819,40 @@ fn region_data_and_time_zone_come_from_the_config_or_the_command_line() {
     ]);
     assert_eq!(json(&o)["time_zone"], "Asia/Shanghai");
 
+    // The configuration's data directory is where the log is read when --data is not given.
+    let with_dir = dir.path().join("with-data-dir.toml");
+    std::fs::write(
+        &with_dir,
+        format!(
+            "data_dir = {:?}\n[regions]\ngrids = {:?}\n",
+            data.path().to_str().unwrap(),
+            grid_file.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let o = replay(&[
+        "--config",
+        with_dir.to_str().unwrap(),
+        "stats",
+        "--region",
+        &village_arg,
+        "--period",
+        "2025",
+        "--drill-down",
+    ]);
+    assert_exit(&o, 0);
+    // (As of now: the two runs' "now" differ.)
+    let but_now = |o: &std::process::Output| {
+        let mut v = json(o);
+        v["as_of"] = Value::Null;
+        v["overdue"]["as_of"] = Value::Null;
+        v
+    };
+    assert_eq!(
+        but_now(&o),
+        but_now(&stats(&["--grids", grid_file.to_str().unwrap()]))
+    );
+
     // Ranked by the rate asked for, as the API's rank_by: lower rework first.
     let grid_arg = grid_file.to_str().unwrap();
     let ranked = |rate: &str| {

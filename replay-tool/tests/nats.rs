@@ -57,6 +57,26 @@ fn the_tool_reads_and_verifies_a_nats_log_without_writing() {
     );
     assert!(out.contains("stream REPLAY at"), "{out}");
 
+    // The server's configuration names the stream: no --nats needed, its data_dir unused.
+    let conf_dir = tempfile::tempdir().unwrap();
+    let conf = conf_dir.path().join("gridcase.toml");
+    std::fs::write(
+        &conf,
+        format!(
+            "data_dir = \"/nonexistent\"\n[nats]\nurl = {url:?}\nstream = \"REPLAY\"\nsubject_prefix = \"replay.cases\"\nduplicate_window_secs = 600\n"
+        ),
+    )
+    .unwrap();
+    let o = replay(&["--config", conf.to_str().unwrap(), "verify"]);
+    assert_exit(&o, 0);
+    let from_config = stdout(&o);
+    assert!(from_config.contains("PASS"), "{from_config}");
+    assert!(from_config.contains("stream REPLAY at"), "{from_config}");
+    assert!(
+        from_config.contains(&format!("{} commits, {events} events", tiny().len())),
+        "{from_config}"
+    );
+
     let (case, commits) = case_with_commits(3);
     let o = run(&base, &["history", case.as_str(), "--format", "json"]);
     assert_exit(&o, 0);

@@ -95,6 +95,7 @@ pub fn replay(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_gridcase-replay"))
         .args(args)
         .env_remove("GRIDCASE_DATA_DIR")
+        .env_remove("GRIDCASE_NATS_URL")
         .env_remove("GRIDCASE_TIME_ZONE")
         .output()
         .expect("run gridcase-replay")
