@@ -319,7 +319,7 @@ pub fn endpoints() -> (Vec<Endpoint>, BTreeMap<String, Value>) {
     read(
         "/api/v1/cases",
         "Search cases",
-        "Cases the reader may see, filtered; analysts have no case search, and a region, holder or held-in filter outside the reader's subtree is refused (403).",
+        "Cases the reader may see, filtered; analysts have no case search (403).",
         params::<SearchParams>(),
         page.clone(),
     );
