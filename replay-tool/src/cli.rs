@@ -62,13 +62,14 @@ pub fn parse_case(s: &str) -> Result<CaseId, Error> {
         Exit status: 0 ok, 1 a problem was found, 2 usage or runtime error."
 )]
 pub struct Cli {
-    /// The server's data directory; the log is DIR/log (default: the configuration's
-    /// `data_dir`, or ./data).
-    #[arg(long, global = true, value_name = "DIR", env = "GRIDCASE_DATA_DIR")]
+    /// The server's data directory; the log is DIR/log. Without --data or --nats the log is
+    /// where the server would look: NATS if its configuration has a `[nats]` table or
+    /// GRIDCASE_NATS_URL is set, else GRIDCASE_DATA_DIR, the configuration's `data_dir`, or
+    /// ./data.
+    #[arg(long, global = true, value_name = "DIR")]
     pub data: Option<PathBuf>,
-    /// Read the log from NATS JetStream at this URL instead of a data directory (default:
-    /// the configuration's `[nats] url`, unless --data is given).
-    #[arg(long, global = true, value_name = "URL", env = "GRIDCASE_NATS_URL")]
+    /// Read the log from NATS JetStream at this URL instead of a data directory.
+    #[arg(long, global = true, value_name = "URL", conflicts_with = "data")]
     pub nats: Option<String>,
     /// The NATS stream holding the log (default: the configuration's, or GRIDCASE).
     #[arg(long, global = true, value_name = "NAME")]
@@ -173,9 +174,10 @@ pub enum Cmd {
 }
 
 impl Cli {
-    /// Where to read from: the command line's --nats or --data, else the configuration's
-    /// `[nats]` or `data_dir`, else ./data. NATS settings the command line leaves out come
-    /// from the configuration's `[nats]` table, then the server's defaults.
+    /// Where to read from: the command line's --nats or --data, else where the deployment
+    /// (the configuration under the server's environment variables) puts the log: its
+    /// `[nats]`, else its `data_dir`, else ./data. NATS settings the command line leaves out
+    /// come from the deployment's `[nats]` table, then the server's defaults.
     pub fn location(&self, deployment: &config::Deployment) -> Location {
         let nats = deployment.nats.clone().unwrap_or_default();
         let url = match (&self.nats, &self.data) {
@@ -207,12 +209,14 @@ impl Cli {
         }
     }
 
-    /// The deployment's settings: the configuration file (if any) under the command line.
+    /// The deployment's settings: the configuration file (if any) under the server's
+    /// environment variables (as `gridcase serve` reads them), under the command line.
     pub fn deployment(&self) -> Result<config::Deployment, Error> {
         let mut d = match &self.config {
             Some(path) => config::Deployment::read(path)?,
             None => config::Deployment::default(),
-        };
+        }
+        .with_env(|name| std::env::var(name).ok());
         if let Some(tz) = &self.time_zone {
             d.time_zone = Some(tz.clone());
         }
@@ -426,6 +430,58 @@ mod tests {
         assert_eq!(
             parse(&[]).location(&config::Deployment::default()),
             Location::DataDir("./data".into())
+        );
+        assert!(Cli::try_parse_from([
+            "gridcase-replay",
+            "--data",
+            "d",
+            "--nats",
+            "n",
+            "history",
+            "c1"
+        ])
+        .is_err());
+    }
+
+    #[test]
+    fn the_servers_environment_variables_apply_as_for_the_server_under_the_command_line() {
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from(
+                ["gridcase-replay"]
+                    .iter()
+                    .chain(args)
+                    .chain(&["history", "c1"]),
+            )
+            .unwrap()
+        };
+        let env = |vars: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                vars.iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        let nats_url = env(&[("GRIDCASE_NATS_URL", "nats://env:4222")]);
+        let data_dir = env(&[("GRIDCASE_DATA_DIR", "/srv/env")]);
+        // GRIDCASE_NATS_URL puts the log on NATS, but --data on the command line wins.
+        let d = config::Deployment::default().with_env(nats_url);
+        assert!(
+            matches!(parse(&[]).location(&d), Location::Nats { url, .. } if url == "nats://env:4222")
+        );
+        assert_eq!(
+            parse(&["--data", "/backup"]).location(&d),
+            Location::DataDir("/backup".into())
+        );
+        // GRIDCASE_DATA_DIR moves the data directory; a NATS deployment keeps its log on NATS.
+        let d = config::Deployment::default().with_env(data_dir);
+        assert_eq!(
+            parse(&[]).location(&d),
+            Location::DataDir("/srv/env".into())
+        );
+        let on_nats: config::Deployment =
+            toml::from_str("[nats]\nurl = \"nats://leaf:4222\"").unwrap();
+        assert!(
+            matches!(parse(&[]).location(&on_nats.with_env(data_dir)), Location::Nats { url, .. } if url == "nats://leaf:4222")
         );
     }
 }

@@ -2,7 +2,8 @@
 //! server's TOML configuration, of which the tool reads where the log is (`data_dir`, or the
 //! `[nats]` table: `url`, `stream`, `subject_prefix`, `api_prefix`), `time_zone` and the
 //! `[regions]` table (see `gridcase_server::config`); the rest is the server's business and
-//! is not read. The command line overrides each.
+//! is not read. The server's environment variables apply as they do for the server
+//! ([`Deployment::with_env`]); the command line overrides each.
 
 use std::path::{Path, PathBuf};
 
@@ -63,6 +64,19 @@ pub enum ConfigError {
 }
 
 impl Deployment {
+    /// Applies the environment variables `gridcase serve` reads the same way:
+    /// `GRIDCASE_DATA_DIR` replaces `data_dir` (a NATS deployment keeps its log on NATS),
+    /// `GRIDCASE_NATS_URL` sets `[nats] url` (and so puts the log on NATS).
+    pub fn with_env(mut self, env: impl Fn(&str) -> Option<String>) -> Deployment {
+        if let Some(dir) = env("GRIDCASE_DATA_DIR") {
+            self.data_dir = Some(dir.into());
+        }
+        if let Some(url) = env("GRIDCASE_NATS_URL") {
+            self.nats.get_or_insert_with(NatsLocation::default).url = Some(url);
+        }
+        self
+    }
+
     /// Reads what the tool uses (see the module documentation) from the server's
     /// configuration file.
     pub fn read(path: &Path) -> Result<Deployment, ConfigError> {
