@@ -811,6 +811,11 @@ impl Projector {
         self.unit_aggregates = worker.unit_aggregates;
     }
 
+    /// Whether the aggregates are kept on another thread ([`Projector::stage_aggregates`]).
+    pub(crate) fn aggregates_staged(&self) -> bool {
+        self.staged.is_some()
+    }
+
     /// Checks, in debug builds, that the aggregates are not kept on another thread.
     pub(crate) fn debug_assert_aggregates_here(&self) {
         debug_assert!(

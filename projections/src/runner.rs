@@ -78,7 +78,8 @@ impl Aggregator {
                 what: "aggregate thread could not start",
                 source: Some(e.into()),
             })?;
-        // The aggregates leave the projector only once the thread runs to take them.
+        // The aggregates leave the projector only once the thread is started (if it cannot
+        // start, they stay); a thread that stopped before taking them hands them back here.
         if let Err(back) = worker_tx.send(p.stage_aggregates()) {
             p.unstage_aggregates(back.0);
             return Err(ProjectionError::Worker {
@@ -284,21 +285,26 @@ impl Projection {
         aggregator: Option<Aggregator>,
         save: bool,
     ) -> Result<(), ProjectionError> {
-        let poisoned = || ProjectionError::Worker {
-            what: "projection lock poisoned",
-            source: None,
-        };
-        let mut p = self.inner.projector.write().map_err(|_| poisoned())?;
+        let poisoned = |what| ProjectionError::Worker { what, source: None };
+        // The store's lock before the projector's, the order `save` takes them in.
+        let store = self.inner.store.lock();
+        let mut p = self
+            .inner
+            .projector
+            .write()
+            .map_err(|_| poisoned("projection lock poisoned"))?;
         let aggregated = match aggregator {
             Some(a) => a.finish(&mut p),
             None => Ok(()),
         };
-        let store = self.inner.store.lock().map_err(|_| poisoned())?;
         // Without its aggregates the state is not one to save.
-        let store = store.as_ref().filter(|_| save && aggregated.is_ok());
+        let saving_to = match &store {
+            Ok(s) => s.as_ref().filter(|_| save && aggregated.is_ok()),
+            Err(_) => None,
+        };
         let view = &*p;
         let (saved, lookups) = std::thread::scope(|scope| {
-            let saving = store.map(|s| {
+            let saving = saving_to.map(|s| {
                 std::thread::Builder::new()
                     .name("projection-snapshot".into())
                     .spawn_scoped(scope, move || s.save(view))
@@ -309,16 +315,22 @@ impl Projection {
                 None => Ok(()),
                 Some(Ok(thread)) => thread
                     .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                    .unwrap_or_else(|_| Err(poisoned("snapshot writer panicked"))),
                 // No thread to spare: saved here, after the lookups.
                 Some(Err(s)) => s.save(view),
             };
             (saved, lookups)
         });
+        // Built whatever else failed: what was applied stays readable.
         if let Some(lookups) = lookups {
             p.set_lookups(lookups);
         }
-        aggregated.and(saved)
+        let store_ok = match store {
+            Ok(_) => Ok(()),
+            Err(_) if save => Err(poisoned("snapshot store lock poisoned")),
+            Err(_) => Ok(()),
+        };
+        aggregated.and(saved).and(store_ok)
     }
 
     /// The projector itself, from a projection nothing else shares (an as-of replay's own,

@@ -20,6 +20,7 @@
 //! | `m` + `checkpoint` | position (u64 BE) |
 //! | `m` + `layout` | the [`layout_fingerprint`] of the counters (hex) |
 //! | `m` + `time_zone` | the calendar's zone name |
+//! | `u` + region + bucket kind + bucket (as `a`) | the acting units' activity counters (as `a`) |
 //!
 //! File layout (`projection.snapshot`): the magic `GRIDCASE-PROJECTION-1\n`, then per entry
 //! its key length (u32 LE), key, value length (u32 LE) and value; then the trailer: the entry
@@ -412,6 +413,14 @@ impl Store {
     /// Writes a snapshot of `p` (state and checkpoint together) and makes it durable: temporary
     /// file, sync, rename over the previous snapshot, sync the directory.
     pub fn save(&self, p: &Projector) -> Result<(), ProjectionError> {
+        // A projector whose aggregates are on a catch-up's thread (or were lost with it when
+        // that thread failed) holds no aggregates to save: never a snapshot without them.
+        if p.aggregates_staged() {
+            return Err(ProjectionError::Worker {
+                what: "the aggregates are not in the projector (a catch-up holds them, or it failed): nothing saved",
+                source: None,
+            });
+        }
         let tmp = self.dir.join(format!("{SNAPSHOT}.tmp"));
         let file = File::create(&tmp).map_err(io("creating", &tmp))?;
         let mut w = SnapshotWriter::new(file);
@@ -550,5 +559,29 @@ impl Projector {
         })
         .unwrap_or_else(|e| match e {});
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_projector_whose_aggregates_are_away_is_never_saved() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let mut p = Projector::new(Calendar::default());
+        let away = p.stage_aggregates();
+        assert!(matches!(
+            store.save(&p),
+            Err(ProjectionError::Worker { .. })
+        ));
+        assert!(
+            Store::dump_dir(dir.path()).unwrap().is_empty(),
+            "nothing written"
+        );
+        p.unstage_aggregates(away);
+        store.save(&p).unwrap();
+        assert_eq!(Store::dump_dir(dir.path()).unwrap(), p.entries());
     }
 }

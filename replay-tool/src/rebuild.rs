@@ -85,8 +85,8 @@ pub async fn rebuild(
     let projection = Projection::open(dir, calendar)?;
     let head = source.head().await?;
     let bar = progress::bar(head.get(), progress, "rebuild");
-    // catch_up saves state and checkpoint together every few hundred thousand commits and at
-    // the end, then flushes the store to disk.
+    // catch_up saves state and checkpoint together about every two million commits and at the
+    // end, each snapshot synced to disk.
     let checkpoint = projection
         .catch_up(source, |applied, _| {
             bar.set_position(applied.min(head).get())

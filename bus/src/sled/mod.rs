@@ -205,6 +205,9 @@ impl SledLog {
                 .cache_capacity(LOG_CACHE_BYTES)
                 .open()
         });
+        // Declared before the database so that it is dropped after it, also when opening fails
+        // further on: a failed open lets go of the lock as a dropped log does.
+        let released: LockReleased;
         let db = match opened {
             Err(LogError::Storage { source, .. })
                 if source.to_string().contains("lock")
@@ -217,6 +220,9 @@ impl SledLog {
                 })
             }
             other => other?,
+        };
+        released = LockReleased {
+            db_file: dir.join("db"),
         };
         let tree = guard(dir, Reading::Open, "opening the log tree", || {
             db.open_tree("log")
@@ -266,9 +272,7 @@ impl SledLog {
                 durable,
                 head_rx,
                 writer,
-                _released: LockReleased {
-                    db_file: dir.join("db"),
-                },
+                _released: released,
             }),
         })
     }
