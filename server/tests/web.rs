@@ -48,8 +48,13 @@ struct App {
 impl App {
     /// A server over a fresh store holding `fixture`, with the demo tokens.
     async fn start(fixture: &str) -> App {
+        Self::start_with(fixture, |_| {}).await
+    }
+
+    /// [`App::start`] with the configuration changed by `change`.
+    async fn start_with(fixture: &str, change: impl FnOnce(&mut Config)) -> App {
         let dir = tempfile::tempdir().unwrap();
-        let cfg = Config {
+        let mut cfg = Config {
             listen: "127.0.0.1:0".parse().unwrap(),
             data_dir: dir.path().to_owned(),
             // The fixture's people have names, and demo-privacy-auditor its grant, as with
@@ -62,6 +67,7 @@ impl App {
             },
             ..Config::default()
         };
+        change(&mut cfg);
         let regions = Arc::new(serve::load_regions(&cfg).unwrap());
         let log = serve::open_log(&cfg).await.unwrap();
         gridcase_server::load::load(&log, fixture, 1, false)
@@ -2268,6 +2274,103 @@ async fn parties_on_the_workbench_from_report_to_erasure() {
     assert!(log.contains("审计（查看案件页面）"), "{log}");
     grid.close().await;
     other.close().await;
+    app.stop().await;
+}
+
+/// A finished case's free text erased from its page by a supervisor: the page says why not
+/// while the case is open and while a party's data is held, then offers the form; afterwards
+/// the text reads ［已删除］ and the page says when it was erased.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finished_cases_text_is_erased_from_its_page() {
+    let Some(sup) = Browser::start().await else {
+        return;
+    };
+    // Retention 0 days: the text may go as soon as the case is finished and its parties erased.
+    let app = App::start_with("tiny", |cfg| cfg.privacy.case_text_retention_days = 0).await;
+    let shots = screenshot_dir();
+    let summary = "两户因晾晒衣物占道发生口角（文字删除测试）";
+    let v = api(
+        &app,
+        "demo-grid-worker",
+        "/api/v1/cases",
+        "text-erase-1",
+        json!({
+            "kind": "dispute", "category": "neighbours", "source": "grid_patrol",
+            "severity": "normal", "location": GRID, "summary": summary,
+            "parties": [{ "role": "applicant", "personal": { "name": "钱美玲" } }],
+            "happened_at": gridcase_domain::Timestamp::now().plus_millis(-3_600_000).to_string(),
+        }),
+    )
+    .await;
+    let id = v["case_id"].as_str().unwrap().to_owned();
+    app.settle().await;
+    sup.sign_in(&app, "demo-supervisor").await;
+    let note = |state: &'static str| {
+        let sup = &sup;
+        let url = app.url(&format!("/cases/{id}"));
+        async move {
+            sup.goto(&url).await;
+            sup.wait_for(&format!("#case-text[data-state={state}]"))
+                .await;
+            sup.text("#case-text-note").await
+        }
+    };
+    // Open: kept until it is finished.
+    assert!(note("open").await.contains("办结"));
+    // Not registered, so finished — but its party's data is still held.
+    api(
+        &app,
+        "demo-grid-worker",
+        &format!("/api/v1/cases/{id}/reject"),
+        "text-erase-2",
+        json!({ "reason": "duplicate", "note": "重复上报" }),
+    )
+    .await;
+    app.settle().await;
+    assert!(note("party_held").await.contains("当事人"));
+    let parties: Value = plain()
+        .get(app.url(&format!("/api/v1/cases/{id}/parties")))
+        .bearer_auth("demo-supervisor")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let party = parties["parties"][0]["id"].as_str().unwrap().to_owned();
+    let erased = plain()
+        .delete(app.url(&format!("/api/v1/parties/{party}/personal-data")))
+        .bearer_auth("demo-supervisor")
+        .json(&json!({ "legal_basis": "data_subject_request" }))
+        .send()
+        .await
+        .unwrap();
+    assert!(erased.status().is_success(), "{}", erased.status());
+    // Now the form: basis, remark, and a button that says what it does.
+    sup.goto(&app.url(&format!("/cases/{id}"))).await;
+    sup.wait_for("#case-text[data-state=allowed]").await;
+    assert!(sup.text("body").await.contains(summary));
+    sup.click("#case-text details[data-erase-text] > summary")
+        .await;
+    sup.choose("#text-basis", "retention_expired").await;
+    sup.fill("#text-remark", "归档期满 2026-12").await;
+    if let Some(dir) = &shots {
+        sup.js("window.scrollTo(0, document.querySelector('#parties').getBoundingClientRect().top + window.scrollY - 16)").await;
+        sup.screenshot(dir, "case-text-erase").await;
+    }
+    sup.click("#case-text details[data-erase-text] button[type=submit]")
+        .await;
+    sup.wait_for("#done").await;
+    assert!(sup.text("#done").await.contains("已删除案件文字"));
+    sup.wait_for("#case-text[data-state=erased]").await;
+    assert!(sup.text("#case-text-note").await.contains("案件文字已删除"));
+    let page = sup.text("body").await;
+    assert!(!page.contains(summary), "the summary is still shown");
+    assert!(page.contains("已删除"), "{page}");
+    if let Some(dir) = &shots {
+        sup.screenshot(dir, "case-text-erased").await;
+    }
+    sup.close().await;
     app.stop().await;
 }
 

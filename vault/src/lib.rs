@@ -68,4 +68,4 @@ pub use error::{Result, VaultError};
 pub use master::{KeySource, KeyWarning, LoadedKey, MasterKey};
 pub use personal::{Address, Field, IdNumber, InvalidField, PersonName, PersonalData, Phone};
 pub use store::{nats::NatsConfig, Store};
-pub use vault::{Lookup, PartyStatus, PartyView, Sealed, Vault};
+pub use vault::{CaseTextStatus, Lookup, PartyStatus, PartyView, Sealed, Vault};

@@ -157,6 +157,21 @@ pub enum PartyStatus {
     },
 }
 
+/// Whether a case's free text is sealed under a key of its own. Reading it is not an access
+/// to personal data and is not logged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CaseTextStatus {
+    /// The case has no key: none of its text was sealed.
+    Unknown,
+    /// Its text is sealed under its key.
+    Sealed,
+    /// The key was destroyed: the text reads ［已删除］.
+    Erased {
+        /// When.
+        at: Timestamp,
+    },
+}
+
 /// Free text sealed under a case's key: version byte, nonce, ciphertext and tag. This is what
 /// events will carry; it stays verifiable (hashable) after the case key is destroyed.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -649,6 +664,24 @@ impl Vault {
             PartyStatus::Present
         } else {
             PartyStatus::Unknown
+        })
+    }
+
+    /// Whether a case's free text is sealed, or its key was destroyed. Not an access to
+    /// personal data.
+    ///
+    /// # Errors
+    ///
+    /// Storage errors.
+    pub async fn case_text_status(&self, case: &CaseId) -> Result<CaseTextStatus> {
+        let owner = Owner::Case(case);
+        if let Some(erasure) = self.erasure(owner).await? {
+            return Ok(CaseTextStatus::Erased { at: erasure.at });
+        }
+        Ok(if self.store.get(&owner.key_entry()).await?.is_some() {
+            CaseTextStatus::Sealed
+        } else {
+            CaseTextStatus::Unknown
         })
     }
 

@@ -834,7 +834,7 @@ pub struct Erased {
 }
 
 /// Who may erase: supervisors and admins (not the units that use the data).
-fn may_erase(actor: &Actor) -> Result<(), ApiError> {
+pub(crate) fn may_erase(actor: &Actor) -> Result<(), ApiError> {
     match actor.role() {
         Role::Supervisor | Role::Admin => Ok(()),
         Role::Analyst => Err(ApiError::Forbidden(
@@ -940,50 +940,108 @@ pub(crate) async fn erase_text(
     let actor = app.authenticate(&headers)?.clone();
     may_erase(&actor)?;
     let req: EraseRequest = json_body(body)?;
-    let (case, state) = readable_case(&app, &actor, &id).await?;
-    let refused = |code: RefusalCode, message: String| ApiError::Refused { code, message };
+    let case = erase_case_text(&app, &actor, &id, req.legal_basis, req.remark.as_deref()).await?;
+    Ok(Json(TextErased {
+        case,
+        legal_basis: req.legal_basis,
+    }))
+}
+
+/// Whether a case's free text may be erased now, and if not, why (the rules of
+/// `DELETE /api/v1/cases/{id}/text`, also shown on the workbench's case page).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum TextErasure {
+    /// Its key was destroyed already.
+    Erased {
+        /// When.
+        at: Timestamp,
+    },
+    /// The case is not finished (closed, rejected or merged).
+    NotFinished(gridcase_domain::Status),
+    /// This party still has personal data.
+    PartyHeld(PartyId),
+    /// The retention period after the case's last activity runs until then.
+    KeptUntil(Timestamp),
+    /// It may be erased.
+    Allowed,
+}
+
+/// Where `case` (in `state`) stands for the erasure of its free text.
+pub(crate) async fn text_erasure(
+    app: &AppState,
+    case: &CaseId,
+    state: &gridcase_domain::CaseState,
+) -> Result<TextErasure, ApiError> {
     use gridcase_domain::Status;
+    if let gridcase_vault::CaseTextStatus::Erased { at } = app.vault.case_text_status(case).await? {
+        return Ok(TextErasure::Erased {
+            at: Timestamp::from_millis(at.as_millisecond()),
+        });
+    }
     if !matches!(
         state.status,
         Status::Closed | Status::Rejected | Status::Merged
     ) {
-        return Err(refused(
-            RefusalCode::CaseNotFinished,
-            format!(
-                "the case is {}: its text is kept until it is closed",
-                state.status
-            ),
-        ));
+        return Ok(TextErasure::NotFinished(state.status));
     }
     for p in state.details.iter().flat_map(|d| d.parties.iter()) {
         if matches!(
             app.vault.party_status(&p.id).await?,
             gridcase_vault::PartyStatus::Present
         ) {
-            return Err(refused(
-                RefusalCode::PartiesNotErased,
-                format!(
-                    "party {} still has personal data: erase every party's data first",
-                    p.id
-                ),
-            ));
+            return Ok(TextErasure::PartyHeld(p.id.clone()));
         }
     }
-    caught_up(&app).await?;
+    caught_up(app).await?;
     let last = app
         .projection
         .read()
-        .case(&case)
+        .case(case)
         .map_or(Timestamp::now(), |e| e.updated_at);
-    let days = i64::from(app.case_text_retention_days);
-    let until = last.plus_millis(days * 86_400_000);
+    let until = last.plus_millis(i64::from(app.case_text_retention_days) * 86_400_000);
     if Timestamp::now() < until {
-        return Err(refused(
-            RefusalCode::RetentionNotPassed,
-            format!("the case's text is kept {days} days after its last activity, until {until}"),
-        ));
+        return Ok(TextErasure::KeptUntil(until));
     }
-    let recorded = erasure_record(req.legal_basis, req.remark.as_deref())?;
+    Ok(TextErasure::Allowed)
+}
+
+/// Erases the free text of case `id` for `actor` (who may erase) with a legal basis: 404 for
+/// a case they cannot read, 422 naming the rule when it may not be erased yet. Repeating an
+/// erasure finishes it again.
+pub(crate) async fn erase_case_text(
+    app: &AppState,
+    actor: &Actor,
+    id: &str,
+    basis: LegalBasis,
+    remark: Option<&str>,
+) -> Result<CaseId, ApiError> {
+    let (case, state) = readable_case(app, actor, id).await?;
+    let refused = |code: RefusalCode, message: String| ApiError::Refused { code, message };
+    match text_erasure(app, &case, &state).await? {
+        TextErasure::Allowed | TextErasure::Erased { .. } => {}
+        TextErasure::NotFinished(status) => {
+            return Err(refused(
+                RefusalCode::CaseNotFinished,
+                format!("the case is {status}: its text is kept until it is closed"),
+            ))
+        }
+        TextErasure::PartyHeld(party) => {
+            return Err(refused(
+                RefusalCode::PartiesNotErased,
+                format!("party {party} still has personal data: erase every party's data first"),
+            ))
+        }
+        TextErasure::KeptUntil(until) => {
+            return Err(refused(
+                RefusalCode::RetentionNotPassed,
+                format!(
+                    "the case's text is kept {} days after its last activity, until {until}",
+                    app.case_text_retention_days
+                ),
+            ))
+        }
+    }
+    let recorded = erasure_record(basis, remark)?;
     let who = Accessor::now(actor.id().clone(), actor.role(), recorded);
     match app.vault.erase_case_key(&case, &who).await {
         // A case that never had sealed text has no key: there is nothing to destroy.
@@ -991,11 +1049,8 @@ pub(crate) async fn erase_text(
         Err(e) => return Err(e.into()),
     }
     app.projection.forget_text(&case);
-    tracing::info!(target: "gridcase::audit", actor = %actor.id(), case = %case, basis = req.legal_basis.as_str(), "case text erased");
-    Ok(Json(TextErased {
-        case,
-        legal_basis: req.legal_basis,
-    }))
+    tracing::info!(target: "gridcase::audit", actor = %actor.id(), case = %case, basis = basis.as_str(), "case text erased");
+    Ok(case)
 }
 
 /// The basis and remark as the vault records them; 400 for a remark that is too long.

@@ -1268,6 +1268,8 @@ pub async fn show(
     let t = v.tr();
     let done = if q.done == "erased" {
         Some(t.s("parties.done_erased").to_owned())
+    } else if q.done == "text_erased" {
+        Some(t.s("parties.done_text_erased").to_owned())
     } else {
         ActionKind::case_command(&q.done).map(|kind| {
             let mut s = format!("{}{}", t.s("case.done"), t.s(action_words(kind).0));

@@ -535,6 +535,25 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
         "E.g. the request's reference number. Recorded in clear: no personal data here.",
     ),
     ("parties.done_erased", "已删除当事人的个人信息。", "The party's personal data was erased."),
+    ("parties.erase_text", "删除案件文字", "Erase the case's text"),
+    (
+        "parties.erase_text_help",
+        "案件的简要情况、备注、记录和理由将无法再读取，显示为［已删除］；案件经过、哈希链和统计不变。此操作不可撤销。",
+        "The case's summary, notes, records and reasons can never be read again and show as ［已删除］; its history, hash chain and statistics stay. This cannot be undone.",
+    ),
+    ("parties.text_erased", "案件文字已删除：", "The case's text was erased: "),
+    (
+        "parties.text_open",
+        "案件文字在案件办结、全部当事人的个人信息删除且保留期满后方可删除。",
+        "The case's text can be erased once the case is finished, every party's data is erased and the retention period has passed.",
+    ),
+    (
+        "parties.text_party_held",
+        "须先删除全部当事人的个人信息，方可删除案件文字。",
+        "Erase every party's personal data first; then the case's text can be erased.",
+    ),
+    ("parties.text_kept", "案件文字保留期至：", "The case's text is kept until: "),
+    ("parties.done_text_erased", "已删除案件文字。", "The case's text was erased."),
     (
         "parties.recorded",
         "查看当事人信息会记入访问日志（查看人、时间、用途）。",

@@ -16,7 +16,7 @@
 //! | `GET /work`, `/work/list`, `/work/events` (SSE) | [`work`] 我的工作台, live | grid workers, unit staff, mediators, supervisors, admins |
 //! | `GET /search`, `/search/region` | [`search`] 检索 | everyone but analysts |
 //! | `GET /cases/{id}`, `/cases/{id}/units`; `POST /cases/{id}/{action}` | [`case`] the case page and its action forms | everyone but analysts, within their view |
-//! | `POST /cases/{id}/parties/{party}/reveal`, `GET …/other-cases`, `POST /parties/{party}/erase`, `GET /audit/access-log` | [`parties`] 当事人: reveal, other cases, erasure, access log | the holding unit and active mediator; supervisors and admins erase; auditors read the log |
+//! | `POST /cases/{id}/parties/{party}/reveal`, `GET …/other-cases`, `POST /parties/{party}/erase`, `POST /cases/{id}/text/erase`, `GET /audit/access-log` | [`parties`] 当事人: reveal, other cases, erasure, access log | the holding unit and active mediator; supervisors and admins erase; auditors read the log |
 //! | `GET /assets/{fingerprint}/{*name}` | [`assets`] | everyone |
 //!
 //! Templates live in `server/templates/` (one `layout.html`, `views/`, `partials/`), checked
@@ -124,6 +124,7 @@ pub fn router_of(web: Web) -> Router {
             get(parties::other_cases),
         )
         .route("/parties/{party}/erase", post(parties::erase))
+        .route("/cases/{id}/text/erase", post(parties::erase_text))
         .route("/assets/{fingerprint}/{*name}", get(assets::serve))
         .layer(CompressionLayer::new());
     // The live list's event stream is never compressed: a compressor would hold events back.

@@ -8,6 +8,7 @@
 //! | `POST /cases/{id}/parties/{party}/reveal` | the case page with the whole ID number shown once ([`super::case::reveal`]) | the holding unit, the active mediator |
 //! | `GET /cases/{id}/parties/{party}/other-cases` | the same person's other cases (blind index) | the same |
 //! | `POST /parties/{party}/erase` | erasure with a legal basis, back to the case | supervisors, admins |
+//! | `POST /cases/{id}/text/erase` | a finished case's free text erased, back to the case | the same |
 //! | `GET /audit/access-log` | who read, revealed, looked up or erased personal data | auditors |
 
 use crate::error::BadRequestCode;
@@ -73,6 +74,17 @@ pub struct PartiesCard {
     pub bases: Vec<Opt>,
     /// An ID number revealed just now: (party id, the number).
     pub revealed: Option<(String, String)>,
+    /// For those who may erase: where the case's free text stands.
+    pub text: Option<TextCard>,
+}
+
+/// Where a case's free text stands, for those who may erase it.
+#[derive(Debug, Clone, Default)]
+pub struct TextCard {
+    /// `allowed` (the form is shown), `erased`, `open`, `party_held` or `kept`.
+    pub state: &'static str,
+    /// Why not, or when it was erased, in words.
+    pub note: String,
 }
 
 /// The card for `v` on a case; a vault that cannot be read shows the parties without their
@@ -144,10 +156,17 @@ pub async fn card(web: &WebApp, v: &Viewer, case: &CaseId, state: &CaseState) ->
             }
         })
         .collect();
+    let can_erase = api::may_erase(&v.actor).is_ok();
+    let text = if can_erase {
+        text_card(web, t, case, state).await
+    } else {
+        None
+    };
     PartiesCard {
         personal: list.personal_data,
         can_look_up: list.personal_data && api::require_lookup(&v.actor).is_ok(),
-        can_erase: matches!(v.actor.role(), Role::Supervisor | Role::Admin),
+        can_erase,
+        text,
         rows,
         bases: LegalBasis::ALL
             .iter()
@@ -163,6 +182,32 @@ pub async fn card(web: &WebApp, v: &Viewer, case: &CaseId, state: &CaseState) ->
             .collect(),
         revealed: None,
     }
+}
+
+/// Where the case's free text stands ([`api::text_erasure`]); none if the vault cannot say.
+async fn text_card(web: &WebApp, t: Tr, case: &CaseId, state: &CaseState) -> Option<TextCard> {
+    use api::TextErasure as E;
+    let at = match api::text_erasure(&web.app, case, state).await {
+        Ok(at) => at,
+        Err(e) => {
+            tracing::warn!(error = %e, "the case text's erasure state is unknown");
+            return None;
+        }
+    };
+    let (state, note) = match at {
+        E::Allowed => ("allowed", String::new()),
+        E::Erased { at } => (
+            "erased",
+            format!("{}{}", t.s("parties.text_erased"), web.clock.minute(at)),
+        ),
+        E::NotFinished(_) => ("open", t.s("parties.text_open").to_owned()),
+        E::PartyHeld(_) => ("party_held", t.s("parties.text_party_held").to_owned()),
+        E::KeptUntil(until) => (
+            "kept",
+            format!("{}{}", t.s("parties.text_kept"), web.clock.minute(until)),
+        ),
+    };
+    Some(TextCard { state, note })
 }
 
 fn role_words(t: Tr, role: gridcase_domain::PartyRole) -> String {
@@ -321,21 +366,8 @@ pub async fn erase(
     }
     let back = format!("/cases/{}", encode(&f.case));
     let done = async {
-        if !matches!(v.actor.role(), Role::Supervisor | Role::Admin) {
-            return Err(ApiError::Forbidden(
-                "erasing personal data is for supervisors and admins".into(),
-            ));
-        }
-        let basis = LegalBasis::ALL
-            .into_iter()
-            .find(|b| b.as_str() == f.legal_basis)
-            .ok_or_else(|| {
-                ApiError::field(
-                    BadRequestCode::InvalidField,
-                    "legal_basis",
-                    "choose the legal basis",
-                )
-            })?;
+        api::may_erase(&v.actor)?;
+        let basis = legal_basis(&f.legal_basis)?;
         let (_, state) = api::readable_case(&web.app, &v.actor, &f.case).await?;
         let party = api::party_of(&state, &party)?;
         api::erase_party(&web.app, &v.actor, &party, basis, Some(&f.remark)).await
@@ -343,6 +375,57 @@ pub async fn erase(
     .await;
     match done {
         Ok(()) => Ok(Redirect::to(&format!("{back}?done=erased")).into_response()),
+        Err(e) => Err(WebError::new(&web, &v, e).reload_at(back)),
+    }
+}
+
+/// The legal basis chosen in an erasure form: 400 naming the field if none is.
+fn legal_basis(chosen: &str) -> Result<LegalBasis, ApiError> {
+    LegalBasis::ALL
+        .into_iter()
+        .find(|b| b.as_str() == chosen)
+        .ok_or_else(|| {
+            ApiError::field(
+                BadRequestCode::InvalidField,
+                "legal_basis",
+                "choose the legal basis",
+            )
+        })
+}
+
+/// The form erasing a case's free text.
+#[derive(Debug, Deserialize)]
+pub struct EraseTextForm {
+    csrf: String,
+    #[serde(default)]
+    legal_basis: String,
+    #[serde(default)]
+    remark: String,
+}
+
+/// `POST /cases/{id}/text/erase`: the case's free text erased (its key destroyed), back to
+/// the case page; refused in words while the case is open, a party's data is held or the
+/// retention period runs.
+pub async fn erase_text(
+    State(web): State<Web>,
+    v: Viewer,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    form: Result<Form<EraseTextForm>, FormRejection>,
+) -> Result<Response, WebError> {
+    let Form(f) = form.map_err(|e| form_error(&web, &v, e))?;
+    if !csrf::verify(&v.csrf, Some(&f.csrf), &headers) {
+        return Err(WebError::csrf(Chrome::new(&web, &v, None, "")));
+    }
+    let back = format!("/cases/{}", encode(&id));
+    let done = async {
+        api::may_erase(&v.actor)?;
+        let basis = legal_basis(&f.legal_basis)?;
+        api::erase_case_text(&web.app, &v.actor, &id, basis, Some(&f.remark)).await
+    }
+    .await;
+    match done {
+        Ok(_) => Ok(Redirect::to(&format!("{back}?done=text_erased")).into_response()),
         Err(e) => Err(WebError::new(&web, &v, e).reload_at(back)),
     }
 }
