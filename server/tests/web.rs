@@ -2317,6 +2317,18 @@ async fn a_finished_cases_text_is_erased_from_its_page() {
     };
     // Open: kept until it is finished.
     assert!(note("open").await.contains("办结"));
+    // The form sent anyway (a page left open while the case changed) is refused in words.
+    sup.js(&format!(
+        "const f = document.createElement('form'); f.method = 'post'; \
+         f.action = '/cases/{id}/text/erase'; \
+         f.appendChild(document.querySelector('input[name=csrf]').cloneNode()); \
+         const b = document.createElement('input'); b.name = 'legal_basis'; \
+         b.value = 'retention_expired'; f.appendChild(b); \
+         document.body.appendChild(f); f.submit();"
+    ))
+    .await;
+    sup.wait_for(".error-page[data-status='422'] .detail").await;
+    assert!(sup.text(".error-page .detail").await.contains("办结"));
     // Not registered, so finished — but its party's data is still held.
     api(
         &app,
@@ -2366,7 +2378,7 @@ async fn a_finished_cases_text_is_erased_from_its_page() {
     assert!(sup.text("#case-text-note").await.contains("案件文字已删除"));
     let page = sup.text("body").await;
     assert!(!page.contains(summary), "the summary is still shown");
-    assert!(page.contains("已删除"), "{page}");
+    assert!(page.contains("［已删除］"), "{page}");
     if let Some(dir) = &shots {
         sup.screenshot(dir, "case-text-erased").await;
     }

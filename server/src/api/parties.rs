@@ -951,11 +951,6 @@ pub(crate) async fn erase_text(
 /// `DELETE /api/v1/cases/{id}/text`, also shown on the workbench's case page).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum TextErasure {
-    /// Its key was destroyed already.
-    Erased {
-        /// When.
-        at: Timestamp,
-    },
     /// The case is not finished (closed, rejected or merged).
     NotFinished(gridcase_domain::Status),
     /// This party still has personal data.
@@ -966,18 +961,15 @@ pub(crate) enum TextErasure {
     Allowed,
 }
 
-/// Where `case` (in `state`) stands for the erasure of its free text.
+/// Where `case` (in `state`) stands under the rules for erasing its free text (whether its
+/// key is already gone is [`gridcase_vault::Vault::case_text_status`]'s to say).
 pub(crate) async fn text_erasure(
     app: &AppState,
     case: &CaseId,
     state: &gridcase_domain::CaseState,
+    settled: bool,
 ) -> Result<TextErasure, ApiError> {
     use gridcase_domain::Status;
-    if let gridcase_vault::CaseTextStatus::Erased { at } = app.vault.case_text_status(case).await? {
-        return Ok(TextErasure::Erased {
-            at: Timestamp::from_millis(at.as_millisecond()),
-        });
-    }
     if !matches!(
         state.status,
         Status::Closed | Status::Rejected | Status::Merged
@@ -992,7 +984,11 @@ pub(crate) async fn text_erasure(
             return Ok(TextErasure::PartyHeld(p.id.clone()));
         }
     }
-    caught_up(app).await?;
+    // The last activity as the projection has it: an erasure waits for it to catch up first
+    // (`settled`); a page showing the state takes it as it stands rather than wait.
+    if settled {
+        caught_up(app).await?;
+    }
     let last = app
         .projection
         .read()
@@ -1006,8 +1002,8 @@ pub(crate) async fn text_erasure(
 }
 
 /// Erases the free text of case `id` for `actor` (who may erase) with a legal basis: 404 for
-/// a case they cannot read, 422 naming the rule when it may not be erased yet. Repeating an
-/// erasure finishes it again.
+/// a case they cannot read, 422 naming the rule when it may not be erased (also on a repeat:
+/// the rules are checked again). Repeating an erasure finishes it again.
 pub(crate) async fn erase_case_text(
     app: &AppState,
     actor: &Actor,
@@ -1017,8 +1013,8 @@ pub(crate) async fn erase_case_text(
 ) -> Result<CaseId, ApiError> {
     let (case, state) = readable_case(app, actor, id).await?;
     let refused = |code: RefusalCode, message: String| ApiError::Refused { code, message };
-    match text_erasure(app, &case, &state).await? {
-        TextErasure::Allowed | TextErasure::Erased { .. } => {}
+    match text_erasure(app, &case, &state, true).await? {
+        TextErasure::Allowed => {}
         TextErasure::NotFinished(status) => {
             return Err(refused(
                 RefusalCode::CaseNotFinished,

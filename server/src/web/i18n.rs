@@ -553,6 +553,21 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
         "Erase every party's personal data first; then the case's text can be erased.",
     ),
     ("parties.text_kept", "案件文字保留期至：", "The case's text is kept until: "),
+    (
+        "parties.text_kept_refused",
+        "案件文字的保留期尚未届满，暂不能删除。",
+        "The case's text is kept until its retention period has passed.",
+    ),
+    (
+        "parties.text_unsealed",
+        "此案件没有加密保存的文字，无需删除。",
+        "This case has no sealed text: there is nothing to erase.",
+    ),
+    (
+        "parties.erased_already",
+        "该当事人的个人信息已删除。",
+        "The party's personal data was erased.",
+    ),
     ("parties.done_text_erased", "已删除案件文字。", "The case's text was erased."),
     (
         "parties.recorded",

@@ -388,6 +388,15 @@ impl WebError {
                 })
                 .to_owned(),
             ApiError::NotFound(_) => t.s("error.not_found").to_owned(),
+            ApiError::Refused { message, .. } if !t.zh() => message.clone(),
+            ApiError::Refused { code, .. } => t
+                .s(match code {
+                    crate::error::RefusalCode::PersonalDataErased => "parties.erased_already",
+                    crate::error::RefusalCode::CaseNotFinished => "parties.text_open",
+                    crate::error::RefusalCode::PartiesNotErased => "parties.text_party_held",
+                    crate::error::RefusalCode::RetentionNotPassed => "parties.text_kept_refused",
+                })
+                .to_owned(),
             _ => String::new(),
         };
         WebError {

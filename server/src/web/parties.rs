@@ -81,7 +81,7 @@ pub struct PartiesCard {
 /// Where a case's free text stands, for those who may erase it.
 #[derive(Debug, Clone, Default)]
 pub struct TextCard {
-    /// `allowed` (the form is shown), `erased`, `open`, `party_held` or `kept`.
+    /// `allowed` (the form is shown), `erased`, `unsealed`, `open`, `party_held` or `kept`.
     pub state: &'static str,
     /// Why not, or when it was erased, in words.
     pub note: String,
@@ -184,28 +184,37 @@ pub async fn card(web: &WebApp, v: &Viewer, case: &CaseId, state: &CaseState) ->
     }
 }
 
-/// Where the case's free text stands ([`api::text_erasure`]); none if the vault cannot say.
+/// Where the case's free text stands (its key, then [`api::text_erasure`] as the projection
+/// stands, without waiting for it); none if the vault cannot say.
 async fn text_card(web: &WebApp, t: Tr, case: &CaseId, state: &CaseState) -> Option<TextCard> {
     use api::TextErasure as E;
-    let at = match api::text_erasure(&web.app, case, state).await {
-        Ok(at) => at,
-        Err(e) => {
-            tracing::warn!(error = %e, "the case text's erasure state is unknown");
-            return None;
-        }
+    use gridcase_vault::CaseTextStatus;
+    let unknown = |e: &dyn std::fmt::Display| {
+        tracing::warn!(error = %e, "the case text's erasure state is unknown");
+        None
     };
-    let (state, note) = match at {
-        E::Allowed => ("allowed", String::new()),
-        E::Erased { at } => (
+    let (state, note) = match web.app.vault.case_text_status(case).await {
+        Err(e) => return unknown(&e),
+        Ok(CaseTextStatus::Erased { at }) => (
             "erased",
-            format!("{}{}", t.s("parties.text_erased"), web.clock.minute(at)),
+            format!(
+                "{}{}",
+                t.s("parties.text_erased"),
+                web.clock
+                    .minute(gridcase_domain::Timestamp::from_millis(at.as_millisecond()))
+            ),
         ),
-        E::NotFinished(_) => ("open", t.s("parties.text_open").to_owned()),
-        E::PartyHeld(_) => ("party_held", t.s("parties.text_party_held").to_owned()),
-        E::KeptUntil(until) => (
-            "kept",
-            format!("{}{}", t.s("parties.text_kept"), web.clock.minute(until)),
-        ),
+        Ok(CaseTextStatus::Unknown) => ("unsealed", t.s("parties.text_unsealed").to_owned()),
+        Ok(CaseTextStatus::Sealed) => match api::text_erasure(&web.app, case, state, false).await {
+            Err(e) => return unknown(&e),
+            Ok(E::Allowed) => ("allowed", String::new()),
+            Ok(E::NotFinished(_)) => ("open", t.s("parties.text_open").to_owned()),
+            Ok(E::PartyHeld(_)) => ("party_held", t.s("parties.text_party_held").to_owned()),
+            Ok(E::KeptUntil(until)) => (
+                "kept",
+                format!("{}{}", t.s("parties.text_kept"), web.clock.minute(until)),
+            ),
+        },
     };
     Some(TextCard { state, note })
 }
