@@ -379,17 +379,19 @@ mod tests {
         assert!(Cli::try_parse_from(["gridcase-replay", "export"]).is_err());
     }
 
+    /// `gridcase-replay ARGS history c1`.
+    fn parse(args: &[&str]) -> Cli {
+        Cli::try_parse_from(
+            ["gridcase-replay"]
+                .iter()
+                .chain(args)
+                .chain(&["history", "c1"]),
+        )
+        .unwrap()
+    }
+
     #[test]
     fn the_log_is_where_the_server_configuration_puts_it_unless_the_command_line_says() {
-        let parse = |args: &[&str]| {
-            Cli::try_parse_from(
-                ["gridcase-replay"]
-                    .iter()
-                    .chain(args)
-                    .chain(&["history", "c1"]),
-            )
-            .unwrap()
-        };
         let nats: config::Deployment = toml::from_str(
             "data_dir = \"/srv/unused\"\n[nats]\nurl = \"nats://leaf:4222\"\nstream = \"CASES\"\napi_prefix = \"$JS.hub.API\"",
         )
@@ -445,15 +447,6 @@ mod tests {
 
     #[test]
     fn the_servers_environment_variables_apply_as_for_the_server_under_the_command_line() {
-        let parse = |args: &[&str]| {
-            Cli::try_parse_from(
-                ["gridcase-replay"]
-                    .iter()
-                    .chain(args)
-                    .chain(&["history", "c1"]),
-            )
-            .unwrap()
-        };
         let env = |vars: &'static [(&'static str, &'static str)]| {
             move |name: &str| {
                 vars.iter()

@@ -370,21 +370,49 @@ pub async fn erase(
     form: Result<Form<EraseForm>, FormRejection>,
 ) -> Result<Response, WebError> {
     let Form(f) = form.map_err(|e| form_error(&web, &v, e))?;
-    if !csrf::verify(&v.csrf, Some(&f.csrf), &headers) {
-        return Err(WebError::csrf(Chrome::new(&web, &v, None, "")));
+    let (app, actor) = (&web.app, &v.actor);
+    erasure(
+        &web,
+        &v,
+        &headers,
+        &f.csrf,
+        &f.case,
+        &f.legal_basis,
+        "erased",
+        async |basis| {
+            let (_, state) = api::readable_case(app, actor, &f.case).await?;
+            let party = api::party_of(&state, &party)?;
+            api::erase_party(app, actor, &party, basis, Some(&f.remark)).await
+        },
+    )
+    .await
+}
+
+/// What both erasure forms do around their erasure: the CSRF token, who may erase, the legal
+/// basis chosen; then back to the case page with `done` shown, or the refusal in words.
+#[allow(clippy::too_many_arguments)]
+async fn erasure(
+    web: &Web,
+    v: &Viewer,
+    headers: &HeaderMap,
+    csrf_token: &str,
+    case: &str,
+    basis: &str,
+    done: &str,
+    erase: impl AsyncFnOnce(LegalBasis) -> Result<(), ApiError>,
+) -> Result<Response, WebError> {
+    if !csrf::verify(&v.csrf, Some(csrf_token), headers) {
+        return Err(WebError::csrf(Chrome::new(web, v, None, "")));
     }
-    let back = format!("/cases/{}", encode(&f.case));
-    let done = async {
+    let back = format!("/cases/{}", encode(case));
+    let erased = async {
         api::may_erase(&v.actor)?;
-        let basis = legal_basis(&f.legal_basis)?;
-        let (_, state) = api::readable_case(&web.app, &v.actor, &f.case).await?;
-        let party = api::party_of(&state, &party)?;
-        api::erase_party(&web.app, &v.actor, &party, basis, Some(&f.remark)).await
+        erase(legal_basis(basis)?).await
     }
     .await;
-    match done {
-        Ok(()) => Ok(Redirect::to(&format!("{back}?done=erased")).into_response()),
-        Err(e) => Err(WebError::new(&web, &v, e).reload_at(back)),
+    match erased {
+        Ok(()) => Ok(Redirect::to(&format!("{back}?done={done}")).into_response()),
+        Err(e) => Err(WebError::new(web, v, e).reload_at(back)),
     }
 }
 
@@ -423,20 +451,22 @@ pub async fn erase_text(
     form: Result<Form<EraseTextForm>, FormRejection>,
 ) -> Result<Response, WebError> {
     let Form(f) = form.map_err(|e| form_error(&web, &v, e))?;
-    if !csrf::verify(&v.csrf, Some(&f.csrf), &headers) {
-        return Err(WebError::csrf(Chrome::new(&web, &v, None, "")));
-    }
-    let back = format!("/cases/{}", encode(&id));
-    let done = async {
-        api::may_erase(&v.actor)?;
-        let basis = legal_basis(&f.legal_basis)?;
-        api::erase_case_text(&web.app, &v.actor, &id, basis, Some(&f.remark)).await
-    }
-    .await;
-    match done {
-        Ok(_) => Ok(Redirect::to(&format!("{back}?done=text_erased")).into_response()),
-        Err(e) => Err(WebError::new(&web, &v, e).reload_at(back)),
-    }
+    let (app, actor) = (&web.app, &v.actor);
+    erasure(
+        &web,
+        &v,
+        &headers,
+        &f.csrf,
+        &id,
+        &f.legal_basis,
+        "text_erased",
+        async |basis| {
+            api::erase_case_text(app, actor, &id, basis, Some(&f.remark))
+                .await
+                .map(drop)
+        },
+    )
+    .await
 }
 
 /// One line of the access log page.
