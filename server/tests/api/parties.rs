@@ -463,6 +463,41 @@ async fn a_finished_cases_text_is_erased_once_its_parties_are_and_the_history_st
 }
 
 #[tokio::test]
+async fn a_finished_cases_text_is_kept_for_the_retention_period() {
+    let mut cfg = Config::default();
+    cfg.privacy.case_text_retention_days = 30;
+    let h = Harness::with_config(cfg);
+    let case = report_people(&h, GW1, G1).await;
+    h.ok(
+        GW1,
+        &case,
+        "reject",
+        json!({ "reason": "duplicate", "note": "重复上报" }),
+    )
+    .await;
+    caught_up(&h).await;
+    let basis = json!({ "legal_basis": "retention_expired" });
+    let parties = h.read(&parties_uri(&case), SUP).await;
+    for p in parties["parties"].as_array().unwrap() {
+        let party = p["id"].as_str().unwrap();
+        let r = h
+            .delete(
+                &format!("/api/v1/parties/{party}/personal-data"),
+                SUP,
+                &basis,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    }
+    // Finished and its parties erased, but its last activity was just now.
+    let r = h
+        .delete(&format!("/api/v1/cases/{case}/text"), SUP, &basis)
+        .await;
+    assert!(r.text().contains("30 days"), "{}", r.text());
+    h.refused(r, 422, "retention_not_passed").await;
+}
+
+#[tokio::test]
 async fn a_party_added_later_gets_a_derived_id_and_a_retry_names_the_same_party() {
     let h = Harness::new();
     let case = h.report(GW1, G1).await;
