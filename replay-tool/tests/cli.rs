@@ -778,12 +778,16 @@ fn region_data_and_time_zone_come_from_the_config_or_the_command_line() {
     let grid_file = dir.path().join("grids.csv");
     let text: String = grids.iter().map(|g| format!("{g}\n")).collect();
     std::fs::write(&grid_file, format!("# the village's grids\n{text}")).unwrap();
-    let stats = |extra: &[&str]| {
+    // `stats` of the village's year, drilled down, after `extra`; on the fixture's data
+    // directory unless `extra` says where the log is.
+    let stats_after = |extra: &[&str]| {
         let mut args = extra.to_vec();
         args.extend(["stats", "--region", &village_arg, "--period", "2025"]);
         args.push("--drill-down");
-        replay_on(data.path(), &args)
+        replay(&args)
     };
+    let data_arg = data.path().to_str().unwrap();
+    let stats = |extra: &[&str]| stats_after(&[&["--data", data_arg], extra].concat());
     let children = |o: &std::process::Output| json(o)["children"].as_array().unwrap().len();
 
     // Without a grid file a village has no children to drill down to.
@@ -830,16 +834,7 @@ fn region_data_and_time_zone_come_from_the_config_or_the_command_line() {
         ),
     )
     .unwrap();
-    let o = replay(&[
-        "--config",
-        with_dir.to_str().unwrap(),
-        "stats",
-        "--region",
-        &village_arg,
-        "--period",
-        "2025",
-        "--drill-down",
-    ]);
+    let o = stats_after(&["--config", with_dir.to_str().unwrap()]);
     assert_exit(&o, 0);
     // (As of now: the two runs' "now" differ.)
     let but_now = |o: &std::process::Output| {

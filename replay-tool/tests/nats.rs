@@ -168,15 +168,9 @@ fn the_tool_reads_and_verifies_a_nats_log_without_writing() {
     let o = run(&base, &["verify"]);
     assert_exit(&o, 1);
     let out = stdout(&o);
-    let line = out
-        .lines()
-        .find(|l| l.contains("[wrong_subject]"))
-        .unwrap_or_else(|| panic!("{out}"));
+    let line = line_with(&out, "[wrong_subject]");
     assert!(line.contains(&format!("case {case}, version 2")), "{out}");
-    let line = out
-        .lines()
-        .find(|l| l.contains("[checksum]"))
-        .unwrap_or_else(|| panic!("{out}"));
+    let line = line_with(&out, "[checksum]");
     assert!(
         line.contains(&format!("case {case}")),
         "named from its subject: {out}"

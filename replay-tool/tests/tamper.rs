@@ -107,10 +107,7 @@ fn garbage_in_a_value_is_a_problem_at_its_position_not_a_crash() {
     assert_exit(&o, 1);
     let out = stdout(&o);
     let v2 = commits[1].events[0].header.case_version;
-    let line = out
-        .lines()
-        .find(|l| l.contains("[undecodable]"))
-        .unwrap_or_else(|| panic!("{out}"));
+    let line = line_with(&out, "[undecodable]");
     assert!(
         line.contains(&format!("case {case}, version {v2}, position {p}")),
         "named through the case index: {out}"
@@ -132,20 +129,14 @@ fn a_deleted_commit_is_found() {
     assert_exit(&o, 1);
     let out = stdout(&o);
     assert!(out.contains(&format!("position {p} is missing")), "{out}");
-    let gap = out
-        .lines()
-        .find(|l| l.contains("[version_gap]"))
-        .unwrap_or_else(|| panic!("{out}"));
+    let gap = line_with(&out, "[version_gap]");
     assert!(gap.contains(&format!("case {case}")), "{out}");
     assert!(
         gap.contains(&format!("version {deleted} is missing"))
             || gap.contains(&format!("versions {deleted}..=")),
         "{out}"
     );
-    let index = out
-        .lines()
-        .find(|l| l.contains("[index_mismatch]"))
-        .unwrap_or_else(|| panic!("{out}"));
+    let index = line_with(&out, "[index_mismatch]");
     assert!(
         index.contains(&format!("case {case}, version {deleted}, position {p}")),
         "{out}"
@@ -172,10 +163,7 @@ fn a_deleted_last_commit_of_a_case_is_found_through_its_head() {
         .unwrap()
         .header
         .case_version;
-    let head = out
-        .lines()
-        .find(|l| l.contains("[head_mismatch]"))
-        .unwrap_or_else(|| panic!("{out}"));
+    let head = line_with(&out, "[head_mismatch]");
     assert!(
         head.contains(&format!("case {case}, version {last_version}")),
         "{out}"

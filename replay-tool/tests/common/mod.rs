@@ -148,15 +148,20 @@ pub fn data_path(d: &TempDir) -> PathBuf {
     d.path().to_owned()
 }
 
+/// The first line of `out` that contains `needle`; panics showing `out` if none does.
+#[track_caller]
+pub fn line_with<'a>(out: &'a str, needle: &str) -> &'a str {
+    out.lines()
+        .find(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("no line with {needle:?} in:\n{out}"))
+}
+
 /// `verify`'s report of a byte altered in the report of `case` at position `p` and then
 /// re-framed: a broken hash naming them, no checksum failure, the rest verified.
 #[track_caller]
 pub fn assert_reports_a_broken_hash(out: &str, case: &CaseId, p: gridcase_bus::Position) {
     assert!(out.contains("FAIL"), "{out}");
-    let first = out
-        .lines()
-        .find(|l| l.contains("hash_mismatch"))
-        .unwrap_or_else(|| panic!("{out}"));
+    let first = line_with(out, "hash_mismatch");
     assert!(
         first.contains(&format!("case {case}, version 1, position {p}")),
         "{out}"
@@ -178,10 +183,7 @@ pub fn assert_reports_a_failed_checksum(
     case: &CaseId,
     p: gridcase_bus::Position,
 ) {
-    let line = out
-        .lines()
-        .find(|l| l.contains("[checksum]"))
-        .unwrap_or_else(|| panic!("{out}"));
+    let line = line_with(out, "[checksum]");
     assert!(
         line.contains(&format!("case {case}, version 1, position {p}")),
         "{out}"
