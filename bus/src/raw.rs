@@ -19,6 +19,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::log::{Committed, Fingerprint, LogError, Position};
 
+mod direct;
+
 /// The body of a stored commit (the position is the key or the stream sequence). Commits
 /// stored before fingerprints were kept have none.
 #[derive(Debug, Deserialize)]
@@ -200,11 +202,28 @@ pub(crate) fn decode_stored(position: Position, value: &[u8]) -> Result<Committe
     })
 }
 
+/// Decodes commit bytes: read directly when they have the layout this build writes (the
+/// fast path, see [`direct`]), else through serde, which decides what they are.
 fn decode_body(position: Position, body: &[u8]) -> Result<Committed, RawError> {
-    let s: StoredCommit = rmp_serde::from_slice(body)
-        .map_err(|e| RawError::Undecodable(Arc::new(CodecError::from(e))))?;
+    let s = match direct::decode(body) {
+        Some(fields) => fields,
+        None => decode_with_serde(body)?,
+    };
     Ok(Committed {
         position,
+        case_id: s.case_id,
+        command_id: s.command_id,
+        events: s.events,
+        fingerprint: s.fingerprint,
+    })
+}
+
+/// Commit bytes decoded through serde: any layout serde reads, and the decoder's own words
+/// for bytes that are not a commit.
+fn decode_with_serde(body: &[u8]) -> Result<direct::Fields, RawError> {
+    let s: StoredCommit = rmp_serde::from_slice(body)
+        .map_err(|e| RawError::Undecodable(Arc::new(CodecError::from(e))))?;
+    Ok(direct::Fields {
         case_id: s.case_id,
         command_id: s.command_id,
         events: s.events,
