@@ -562,6 +562,26 @@ fn known_key(key: u16) -> bool {
     }
 }
 
+/// Where `key` is (`Ok`) or belongs (`Err`) in `cells` (sorted by key), looking from `from`
+/// on: a few steps forward first — the keys of one update are close together, usually in
+/// the same group — then a binary search of the rest.
+fn find_from(cells: &[Cell], from: usize, key: u16) -> Result<usize, usize> {
+    const STEPS: usize = 8;
+    let mut i = from.min(cells.len());
+    let near = (i + STEPS).min(cells.len());
+    while i < near {
+        match cells[i].key.cmp(&key) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Equal => return Ok(i),
+            std::cmp::Ordering::Greater => return Err(i),
+        }
+    }
+    match cells[i..].binary_search_by_key(&key, |c| c.key) {
+        Ok(j) => Ok(i + j),
+        Err(j) => Err(i + j),
+    }
+}
+
 impl Cells {
     /// Adds `v` to counter `key`, searching a sparse vector from `from` on (keys of one update
     /// come in increasing order); returns where the search may resume.
@@ -582,28 +602,23 @@ impl Cells {
                 }
                 from
             }
-            Repr::Sparse(cells) => {
-                let from = from.min(cells.len());
-                match cells[from..].binary_search_by_key(&key, |c| c.key) {
-                    Ok(i) => {
-                        let i = from + i;
-                        let c = &mut cells[i];
-                        c.value = c.value.checked_add(v).expect("a counter fits in i32");
-                        if c.value == 0 {
-                            cells.remove(i);
-                        }
-                        i
+            Repr::Sparse(cells) => match find_from(cells, from, key) {
+                Ok(i) => {
+                    let c = &mut cells[i];
+                    c.value = c.value.checked_add(v).expect("a counter fits in i32");
+                    if c.value == 0 {
+                        cells.remove(i);
                     }
-                    Err(i) => {
-                        let i = from + i;
-                        cells.insert(i, Cell { key, value: v });
-                        if cells.len() >= DENSE_FROM {
-                            self.densify();
-                        }
-                        i
-                    }
+                    i
                 }
-            }
+                Err(i) => {
+                    cells.insert(i, Cell { key, value: v });
+                    if cells.len() >= DENSE_FROM {
+                        self.densify();
+                    }
+                    i
+                }
+            },
         }
     }
 
@@ -685,26 +700,74 @@ impl Cells {
         self.len() * 6
     }
 
-    /// Appends the storage encoding: per counter its key (u16) and value (i32), little-endian.
-    pub fn encode_into(&self, out: &mut Vec<u8>) {
-        out.reserve(self.encoded_len());
-        // Not through `iter` (one dynamic call per counter): a snapshot encodes millions.
-        let mut put = |key: u16, value: i32| {
-            let mut counter = [0u8; 6];
-            counter[..2].copy_from_slice(&key.to_le_bytes());
-            counter[2..].copy_from_slice(&value.to_le_bytes());
-            out.extend_from_slice(&counter);
-        };
+    /// Calls `f` with each non-zero counter's key and value, in key order. (Not through
+    /// [`Cells::iter`], one dynamic call per counter: a snapshot encodes millions.)
+    fn for_each_counter(&self, mut f: impl FnMut(u16, i32)) {
         match &self.repr {
-            Repr::Sparse(cells) => cells.iter().for_each(|c| put(c.key, c.value)),
+            Repr::Sparse(cells) => cells.iter().for_each(|c| f(c.key, c.value)),
             Repr::Dense { values, .. } => {
-                for (i, &v) in values.iter().enumerate() {
-                    if v != 0 {
-                        put(dense_key(i), v);
+                // Mostly zeros: skip a run of 16 at a time (one vector compare).
+                const RUN: usize = 16;
+                for (r, run) in values.chunks(RUN).enumerate() {
+                    if run.iter().all(|&v| v == 0) {
+                        continue;
+                    }
+                    for (j, &v) in run.iter().enumerate() {
+                        if v != 0 {
+                            f(dense_key(r * RUN + j), v);
+                        }
                     }
                 }
             }
         }
+    }
+
+    /// Adds every counter of `other` (summing aggregates: a region's days into its month).
+    pub fn add_cells(&mut self, other: &Cells) {
+        let theirs = match (&mut self.repr, &other.repr) {
+            (Repr::Dense { values, nonzero }, Repr::Sparse(cells)) => {
+                // Sparse into dense: an index per counter.
+                for c in cells {
+                    let slot = &mut values[dense_index(c.key)];
+                    let was = *slot;
+                    *slot = was.checked_add(c.value).expect("a counter fits in i32");
+                    match (was == 0, *slot == 0) {
+                        (true, false) => *nonzero += 1,
+                        (false, true) => *nonzero -= 1,
+                        _ => {}
+                    }
+                }
+                return;
+            }
+            (_, Repr::Sparse(_)) => {
+                let mut at = 0;
+                other.for_each_counter(|key, value| at = self.add_key(key, i64::from(value), at));
+                return;
+            }
+            (_, Repr::Dense { values, .. }) => values,
+        };
+        // Dense into dense: one pass over both arrays.
+        if matches!(self.repr, Repr::Sparse(_)) {
+            self.densify();
+        }
+        let Repr::Dense { values, nonzero } = &mut self.repr else {
+            unreachable!("densified above")
+        };
+        for (v, t) in values.iter_mut().zip(theirs.iter()) {
+            *v = v.checked_add(*t).expect("a counter fits in i32");
+        }
+        *nonzero = values.iter().filter(|&&v| v != 0).count();
+    }
+
+    /// Appends the storage encoding: per counter its key (u16) and value (i32), little-endian.
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        out.reserve(self.encoded_len());
+        self.for_each_counter(|key, value| {
+            let mut counter = [0u8; 6];
+            counter[..2].copy_from_slice(&key.to_le_bytes());
+            counter[2..].copy_from_slice(&value.to_le_bytes());
+            out.extend_from_slice(&counter);
+        });
     }
 
     /// Decodes [`Cells::encode_into`]'s output, checking it is well formed: whole counters,
@@ -1075,6 +1138,39 @@ mod tests {
             acc.add(&cells);
             acc.add(&back);
             prop_assert_eq!(acc.finish(), by_merge);
+        }
+
+        /// Adding one aggregate's counters to another gives the counter-by-counter sums, in
+        /// every pairing of the two forms (sparse or dense), zeros dropped.
+        #[test]
+        fn added_cells_are_the_sums(
+            a in proptest::collection::vec((any_slot(), any_dim(), -3i64..4), 0..300),
+            b in proptest::collection::vec((any_slot(), any_dim(), -3i64..4), 0..300),
+            negate_b in any::<bool>(),
+        ) {
+            let fill = |ops: &[(u8, Dim, i64)], sign: i64| {
+                let mut cells = Cells::default();
+                for &(slot, d, v) in ops {
+                    cells.add(&delta_of(slot, v), &[d], sign);
+                }
+                cells
+            };
+            let (x, y) = (fill(&a, 1), fill(&b, if negate_b { -1 } else { 1 }));
+            let mut model: BTreeMap<u16, i64> = BTreeMap::new();
+            for c in x.iter().chain(y.iter()) {
+                *model.entry(c.key).or_default() += i64::from(c.value);
+            }
+            model.retain(|_, v| *v != 0);
+            let want: Vec<(u16, i64)> = model.into_iter().collect();
+            let mut sum = x.clone();
+            sum.add_cells(&y);
+            let got: Vec<(u16, i64)> = sum.iter().map(|c| (c.key, i64::from(c.value))).collect();
+            prop_assert_eq!(&got, &want);
+            prop_assert_eq!(sum.len(), want.len());
+            // x - x is nothing, whatever its form.
+            let mut none = x.clone();
+            none.add_cells(&fill(&a, -1));
+            prop_assert!(none.is_empty());
         }
     }
 

@@ -13,9 +13,9 @@ use gridcase_domain::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::aggregates::Aggregates;
+use crate::aggregates::{Aggregates, Deferred};
 use crate::calendar::{Calendar, Day, Month};
-use crate::counts::{Cells, Counts, Dim};
+use crate::counts::{Cells, Counts, Delta, Dim};
 use crate::search::{IndexKeys, Indexes};
 use crate::ProjectionError;
 
@@ -231,37 +231,74 @@ pub(crate) struct StagedChanges {
 
 /// A projector's two aggregates, taken out to be kept up to date on a thread of their own
 /// while a long catch-up applies the case views on another ([`Projector::stage_aggregates`]):
-/// the counters' updates are about half of what applying a commit costs.
+/// the counters' updates are about half of what applying a commit costs. The changes it is
+/// handed are counted below the regions that keep months and rolled up when it is done
+/// ([`Deferred`]).
 #[derive(Debug, Default)]
 pub(crate) struct AggregateWorker {
     aggregates: Aggregates,
     unit_aggregates: Aggregates,
+    /// The changes handed so far, not yet rolled up into `aggregates`.
+    pending: Deferred,
+    /// The same for `unit_aggregates`.
+    pending_units: Deferred,
 }
 
 impl AggregateWorker {
-    /// Adds staged changes, as the projector would have added them commit by commit.
+    /// Adds staged changes, to the same counters as the projector would have added them to
+    /// commit by commit once [`AggregateWorker::into_aggregates`] has rolled them up.
     pub(crate) fn apply(&mut self, staged: &StagedChanges) {
         for ch in &staged.changes {
-            add_everywhere(&mut self.aggregates, ch);
+            if let Some(delta) = counted(ch) {
+                self.pending
+                    .add(ch.location, ch.day, |cells| count(cells, ch, &delta));
+            }
         }
         for &(unit, day, slots) in &staged.units {
-            add_unit_activity(&mut self.unit_aggregates, unit, day, slots);
+            let delta = Counts::from_slot_mask(slots).delta();
+            if !delta.is_empty() {
+                self.pending_units
+                    .add(unit, day, |cells| cells.add(&delta, &[], 1));
+            }
         }
+    }
+
+    /// Rolls the changes handed so far up into the aggregates (see [`Deferred`]); done on
+    /// the worker's thread once it has been handed everything.
+    pub(crate) fn roll_up(&mut self) {
+        std::mem::take(&mut self.pending).roll_into(&mut self.aggregates);
+        std::mem::take(&mut self.pending_units).roll_into(&mut self.unit_aggregates);
+    }
+
+    /// The aggregates with every change handed rolled up: (aggregates, unit aggregates).
+    fn into_aggregates(mut self) -> (Aggregates, Aggregates) {
+        self.roll_up();
+        (self.aggregates, self.unit_aggregates)
+    }
+}
+
+/// The change of counters `ch` makes, if it makes one.
+fn counted(ch: &Change) -> Option<Delta> {
+    let delta = ch.counts.delta();
+    (!delta.is_empty() || ch.ttr.is_some()).then_some(delta)
+}
+
+/// Adds `ch` (whose counters change by `delta`) to one region's counters of one bucket.
+fn count(cells: &mut Cells, ch: &Change, delta: &Delta) {
+    cells.add(delta, &ch.dims, 1);
+    if let Some((level, ms, sign)) = ch.ttr {
+        cells.add_ttr(level, ms, sign);
     }
 }
 
 /// Adds one change to the day and month aggregates of its location and every region above.
 fn add_everywhere(aggregates: &mut Aggregates, ch: &Change) {
-    let delta = ch.counts.delta();
-    if delta.is_empty() && ch.ttr.is_none() {
+    let Some(delta) = counted(ch) else {
         return;
-    }
+    };
     aggregates.roll_up(ch.location, ch.day, |regions, region| {
         let cells = regions.entry(region).or_default();
-        cells.add(&delta, &ch.dims, 1);
-        if let Some((level, ms, sign)) = ch.ttr {
-            cells.add_ttr(level, ms, sign);
-        }
+        count(cells, ch, &delta);
         if cells.is_empty() {
             regions.remove(&region);
         }
@@ -272,6 +309,9 @@ fn add_everywhere(aggregates: &mut Aggregates, ch: &Change) {
 /// aggregates and its ancestors'.
 fn add_unit_activity(unit_aggregates: &mut Aggregates, unit: RegionCode, day: Day, slots: u64) {
     let delta = Counts::from_slot_mask(slots).delta();
+    if delta.is_empty() {
+        return;
+    }
     unit_aggregates.roll_up(unit, day, |regions, region| {
         regions.entry(region).or_default().add(&delta, &[], 1);
     });
@@ -793,6 +833,7 @@ impl Projector {
         AggregateWorker {
             aggregates: std::mem::take(&mut self.aggregates),
             unit_aggregates: std::mem::take(&mut self.unit_aggregates),
+            ..AggregateWorker::default()
         }
     }
 
@@ -807,8 +848,7 @@ impl Projector {
         if let Some(rest) = self.staged.take() {
             worker.apply(&rest);
         }
-        self.aggregates = worker.aggregates;
-        self.unit_aggregates = worker.unit_aggregates;
+        (self.aggregates, self.unit_aggregates) = worker.into_aggregates();
     }
 
     /// Whether the aggregates are kept on another thread ([`Projector::stage_aggregates`]).

@@ -72,6 +72,7 @@ impl Aggregator {
                 while let Ok(staged) = rx.recv() {
                     worker.apply(&staged);
                 }
+                worker.roll_up();
                 Some(worker)
             })
             .map_err(|e| ProjectionError::Worker {
