@@ -205,7 +205,7 @@ pub(crate) fn decode_stored(position: Position, value: &[u8]) -> Result<Committe
 /// Decodes commit bytes: read directly when they have the layout this build writes (the
 /// fast path, see [`direct`]), else through serde, which decides what they are.
 fn decode_body(position: Position, body: &[u8]) -> Result<Committed, RawError> {
-    let s = match direct::decode(body) {
+    let s = match decode_direct(body) {
         Some(fields) => fields,
         None => decode_with_serde(body)?,
     };
@@ -216,6 +216,12 @@ fn decode_body(position: Position, body: &[u8]) -> Result<Committed, RawError> {
         events: s.events,
         fingerprint: s.fingerprint,
     })
+}
+
+/// Commit bytes read directly when they have this build's layout (see [`direct`]); `None`
+/// for anything else.
+pub(crate) fn decode_direct(body: &[u8]) -> Option<direct::Fields> {
+    direct::decode(body)
 }
 
 /// Commit bytes decoded through serde: any layout serde reads, and the decoder's own words

@@ -53,6 +53,12 @@ fn validate(kind: &'static str, s: &str, max: usize, extra: &'static str) -> Res
             len: s.len(),
         });
     }
+    // Byte by byte (every id of every stored event is checked when the log is read); the
+    // alphabets are ASCII, so any other byte starts a character that is refused.
+    let allowed = |b: u8| b.is_ascii_alphanumeric() || extra.as_bytes().contains(&b);
+    if s.bytes().all(allowed) {
+        return Ok(());
+    }
     if let Some(ch) = s
         .chars()
         .find(|c| !(c.is_ascii_alphanumeric() || extra.contains(*c)))

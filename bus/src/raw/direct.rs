@@ -23,11 +23,11 @@ use gridcase_domain::{
 use crate::log::Fingerprint;
 
 /// A commit's fields as [`super::decode_body`] returns them.
-pub(super) struct Fields {
-    pub(super) case_id: CaseId,
-    pub(super) command_id: CommandId,
-    pub(super) events: Vec<EventRecord>,
-    pub(super) fingerprint: Option<Fingerprint>,
+pub(crate) struct Fields {
+    pub(crate) case_id: CaseId,
+    pub(crate) command_id: CommandId,
+    pub(crate) events: Vec<EventRecord>,
+    pub(crate) fingerprint: Option<Fingerprint>,
 }
 
 /// Decodes commit bytes written in this build's layout; `None` for anything else (decode
