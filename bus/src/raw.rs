@@ -6,6 +6,9 @@
 //! (the request's keyed fingerprint, absent in commits stored before it was kept). The position
 //! is not in the value: it is the embedded store's key, or the NATS stream sequence.
 //!
+//! Commits in the layout this build writes are read straight from their bytes (`raw/direct.rs`);
+//! serde reads (or refuses) any other, so both accept and read exactly the same commits.
+//!
 //! [`RawCommit`] is such a value with its position (and, on NATS, its subject), undecoded.
 //! [`RawCommit::decode`] checks it step by step and names what is wrong as a [`RawError`];
 //! the replay tool reports those as findings. The backends' own readers use

@@ -145,6 +145,9 @@ impl Deferred {
     /// earlier and the later half of the days side by side (a catch-up's other threads are
     /// done by then), each into aggregates of its own, then those into `into`.
     pub(crate) fn roll_into(self, into: &mut Aggregates) {
+        if self.days.is_empty() {
+            return;
+        }
         let mut days: Vec<(Day, FastMap<RegionCode, Cells>)> = self.days.into_iter().collect();
         days.sort_unstable_by_key(|(day, _)| *day);
         let later = days.split_off(days.len() / 2);
@@ -156,23 +159,31 @@ impl Deferred {
             out
         };
         let (earlier, later) = std::thread::scope(|scope| {
+            // The later days go to the helper only once it runs: if it cannot start (or
+            // stops before taking them), they are rolled up here.
+            let (hand, handed) = std::sync::mpsc::channel();
             let helper = std::thread::Builder::new()
                 .name("projection-roll-up".into())
-                .spawn_scoped(scope, || rolled(later));
-            match helper {
-                Ok(thread) => {
-                    let earlier = rolled(days);
-                    let later = thread
-                        .join()
-                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-                    (earlier, later)
-                }
-                // No thread to spare: one after the other.
+                .spawn_scoped(scope, move || handed.recv().ok().map(rolled));
+            let helper = match helper {
+                Ok(thread) => match hand.send(later) {
+                    Ok(()) => Some(thread),
+                    Err(back) => return (rolled(days), rolled(back.0)),
+                },
                 Err(e) => {
                     tracing::debug!(error = %e, "rolling the aggregates up on one thread");
-                    (rolled(days), Aggregates::default())
+                    return (rolled(days), rolled(later));
                 }
-            }
+            };
+            let earlier = rolled(days);
+            let later = helper
+                .and_then(|thread| {
+                    thread
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .expect("the helper rolls up the days it was handed");
+            (earlier, later)
         });
         into.add_all(earlier);
         into.add_all(later);

@@ -761,16 +761,13 @@ impl Cells {
 
     /// Appends the storage encoding: per counter its key (u16) and value (i32), little-endian.
     pub fn encode_into(&self, out: &mut Vec<u8>) {
-        // Sized first, then filled counter by counter (no capacity check per counter).
-        let start = out.len();
-        out.resize(start + self.encoded_len(), 0);
-        let mut slots = out[start..].chunks_exact_mut(6);
+        out.reserve(self.encoded_len());
         self.for_each_counter(|key, value| {
-            let slot = slots.next().expect("one slot per non-zero counter");
-            slot[..2].copy_from_slice(&key.to_le_bytes());
-            slot[2..].copy_from_slice(&value.to_le_bytes());
+            let mut counter = [0u8; 6];
+            counter[..2].copy_from_slice(&key.to_le_bytes());
+            counter[2..].copy_from_slice(&value.to_le_bytes());
+            out.extend_from_slice(&counter);
         });
-        debug_assert!(slots.next().is_none(), "as many slots as non-zero counters");
     }
 
     /// Decodes [`Cells::encode_into`]'s output, checking it is well formed: whole counters,

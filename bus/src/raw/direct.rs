@@ -168,7 +168,7 @@ impl<'a> Reader<'a> {
         self.key("events")?;
         let count = self.array_len()?;
         // Each record takes well over 100 bytes: a damaged count cannot reserve much.
-        let mut events = Vec::with_capacity(count.min(self.buf.len() / 100 + 1));
+        let mut events = Vec::with_capacity(count.min(self.buf.len() / 100 + 1).min(1024));
         for _ in 0..count {
             events.push(self.record()?);
         }
