@@ -190,22 +190,167 @@ impl IndexKeys {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Indexes {
     numbers: CaseNumbers,
-    by_location: BTreeSet<(RegionCode, u32)>,
-    /// Cases by category, then location (a region's cases of one category).
-    by_category: BTreeSet<(Category, RegionCode, u32)>,
-    by_unit: BTreeSet<(RegionCode, u32)>,
-    by_reported: BTreeSet<(i64, u32)>,
-    by_handler: BTreeSet<(ActorId, u32)>,
-    by_mediator: BTreeSet<(ActorId, u32)>,
-    by_party: BTreeSet<(PartyId, u32)>,
-    /// Open cases by location.
-    open_by_location: BTreeSet<(RegionCode, u32)>,
-    /// Open cases by their holding unit.
-    open_by_holder: BTreeSet<(RegionCode, u32)>,
+    sets: Sets<Tree>,
     text: TextIndex,
     /// The opened summaries of cases whose summary is sealed (in memory only), for the
     /// substring test of text queries.
     opened: FastMap<CaseId, String>,
+}
+
+/// The sorted indexes: entries (key, case number).
+#[derive(Debug, Clone, Default)]
+struct Sets<H: Hold> {
+    by_location: H::Of<(RegionCode, u32)>,
+    /// Cases by category, then location (a region's cases of one category).
+    by_category: H::Of<(Category, RegionCode, u32)>,
+    by_unit: H::Of<(RegionCode, u32)>,
+    by_reported: H::Of<(i64, u32)>,
+    by_handler: H::Of<(ActorId, u32)>,
+    by_mediator: H::Of<(ActorId, u32)>,
+    by_party: H::Of<(PartyId, u32)>,
+    /// Open cases by location.
+    open_by_location: H::Of<(RegionCode, u32)>,
+    /// Open cases by their holding unit.
+    open_by_holder: H::Of<(RegionCode, u32)>,
+}
+
+/// How [`Sets`] hold their entries: in B-trees ([`Tree`], searched and updated entry by
+/// entry), or gathered unsorted ([`Gather`]) while the indexes of a whole projection are
+/// built, then sorted once each — inserting hundreds of thousands of entries one by one at
+/// random places was a third of that build.
+trait Hold {
+    type Of<E: Ord + Clone + std::fmt::Debug>: Entries<E> + Default + Clone + std::fmt::Debug;
+}
+
+#[derive(Debug, Clone, Default)]
+struct Tree;
+
+impl Hold for Tree {
+    type Of<E: Ord + Clone + std::fmt::Debug> = BTreeSet<E>;
+}
+
+#[derive(Debug, Clone, Default)]
+struct Gather;
+
+impl Hold for Gather {
+    type Of<E: Ord + Clone + std::fmt::Debug> = Vec<E>;
+}
+
+/// Entries of one index.
+trait Entries<E> {
+    fn put(&mut self, e: E);
+    fn take(&mut self, e: &E);
+}
+
+impl<E: Ord> Entries<E> for BTreeSet<E> {
+    fn put(&mut self, e: E) {
+        self.insert(e);
+    }
+
+    fn take(&mut self, e: &E) {
+        self.remove(e);
+    }
+}
+
+impl<E: PartialEq> Entries<E> for Vec<E> {
+    fn put(&mut self, e: E) {
+        self.push(e);
+    }
+
+    fn take(&mut self, e: &E) {
+        self.retain(|x| x != e);
+    }
+}
+
+impl Sets<Gather> {
+    /// Each index sorted (duplicates dropped, as a set drops them).
+    fn sorted(self) -> Sets<Tree> {
+        Sets {
+            by_location: self.by_location.into_iter().collect(),
+            by_category: self.by_category.into_iter().collect(),
+            by_unit: self.by_unit.into_iter().collect(),
+            by_reported: self.by_reported.into_iter().collect(),
+            by_handler: self.by_handler.into_iter().collect(),
+            by_mediator: self.by_mediator.into_iter().collect(),
+            by_party: self.by_party.into_iter().collect(),
+            open_by_location: self.open_by_location.into_iter().collect(),
+            open_by_holder: self.open_by_holder.into_iter().collect(),
+        }
+    }
+}
+
+impl<H: Hold> Sets<H> {
+    /// Moves case number `n` from the `old` keys to the `new` ones; `parties` are the case's
+    /// parties now.
+    fn update(&mut self, n: u32, old: &IndexKeys, new: &IndexKeys, parties: &[Party]) {
+        if old.location != new.location {
+            if let Some(l) = old.location {
+                self.by_location.take(&(l, n));
+            }
+            if let Some(l) = new.location {
+                self.by_location.put((l, n));
+            }
+        }
+        if (old.category, old.location) != (new.category, new.location) {
+            if let (Some(c), Some(l)) = (old.category, old.location) {
+                self.by_category.take(&(c, l, n));
+            }
+            if let (Some(c), Some(l)) = (new.category, new.location) {
+                self.by_category.put((c, l, n));
+            }
+        }
+        if old.units != new.units {
+            for u in old.units.iter().filter(|u| !new.units.contains(u)) {
+                self.by_unit.take(&(*u, n));
+            }
+            for u in new.units.iter().filter(|u| !old.units.contains(u)) {
+                self.by_unit.put((*u, n));
+            }
+        }
+        if old.reported != new.reported {
+            if let Some(r) = old.reported {
+                self.by_reported.take(&(r, n));
+            }
+            if let Some(r) = new.reported {
+                self.by_reported.put((r, n));
+            }
+        }
+        if old.handler != new.handler {
+            if let Some(h) = &old.handler {
+                self.by_handler.take(&(h.clone(), n));
+            }
+            if let Some(h) = &new.handler {
+                self.by_handler.put((h.clone(), n));
+            }
+        }
+        if old.mediators != new.mediators {
+            for m in old.mediators.iter().filter(|m| !new.mediators.contains(m)) {
+                self.by_mediator.take(&(m.clone(), n));
+            }
+            for m in new.mediators.iter().filter(|m| !old.mediators.contains(m)) {
+                self.by_mediator.put((m.clone(), n));
+            }
+        }
+        if new.parties > old.parties {
+            for p in parties.get(old.parties..).unwrap_or_default() {
+                self.by_party.put((p.id.clone(), n));
+            }
+        }
+        if old.open != new.open {
+            if let Some((location, holder)) = old.open {
+                self.open_by_location.take(&(location, n));
+                if let Some(h) = holder {
+                    self.open_by_holder.take(&(h, n));
+                }
+            }
+            if let Some((location, holder)) = new.open {
+                self.open_by_location.put((location, n));
+                if let Some(h) = holder {
+                    self.open_by_holder.put((h, n));
+                }
+            }
+        }
+    }
 }
 
 /// Cases numbered in the order the indexes first see them.
@@ -256,59 +401,19 @@ impl Indexes {
         opener: Option<&dyn TextOpener>,
     ) {
         let n = self.numbers.number(case);
-        if old.location != new.location {
-            if let Some(l) = old.location {
-                self.by_location.remove(&(l, n));
-            }
-            if let Some(l) = new.location {
-                self.by_location.insert((l, n));
-            }
-        }
-        if (old.category, old.location) != (new.category, new.location) {
-            if let (Some(c), Some(l)) = (old.category, old.location) {
-                self.by_category.remove(&(c, l, n));
-            }
-            if let (Some(c), Some(l)) = (new.category, new.location) {
-                self.by_category.insert((c, l, n));
-            }
-        }
-        if old.units != new.units {
-            for u in old.units.iter().filter(|u| !new.units.contains(u)) {
-                self.by_unit.remove(&(*u, n));
-            }
-            for u in new.units.iter().filter(|u| !old.units.contains(u)) {
-                self.by_unit.insert((*u, n));
-            }
-        }
-        if old.reported != new.reported {
-            if let Some(r) = old.reported {
-                self.by_reported.remove(&(r, n));
-            }
-            if let Some(r) = new.reported {
-                self.by_reported.insert((r, n));
-            }
-        }
-        if old.handler != new.handler {
-            if let Some(h) = &old.handler {
-                self.by_handler.remove(&(h.clone(), n));
-            }
-            if let Some(h) = &new.handler {
-                self.by_handler.insert((h.clone(), n));
-            }
-        }
-        if old.mediators != new.mediators {
-            for m in old.mediators.iter().filter(|m| !new.mediators.contains(m)) {
-                self.by_mediator.remove(&(m.clone(), n));
-            }
-            for m in new.mediators.iter().filter(|m| !old.mediators.contains(m)) {
-                self.by_mediator.insert((m.clone(), n));
-            }
-        }
-        if new.parties > old.parties {
-            for p in parties.get(old.parties..).unwrap_or_default() {
-                self.by_party.insert((p.id.clone(), n));
-            }
-        }
+        self.sets.update(n, old, new, parties);
+        self.update_text(case, n, old, new, opener);
+    }
+
+    /// The summary's part of [`Indexes::update`]: its grams, and the opened text of a sealed one.
+    fn update_text(
+        &mut self,
+        case: &CaseId,
+        n: u32,
+        old: &IndexKeys,
+        new: &IndexKeys,
+        opener: Option<&dyn TextOpener>,
+    ) {
         if old.summary != new.summary {
             match &new.summary {
                 Some(Text::Clear(s)) => {
@@ -332,20 +437,24 @@ impl Indexes {
                 None => {}
             }
         }
-        if old.open != new.open {
-            if let Some((location, holder)) = old.open {
-                self.open_by_location.remove(&(location, n));
-                if let Some(h) = holder {
-                    self.open_by_holder.remove(&(h, n));
-                }
-            }
-            if let Some((location, holder)) = new.open {
-                self.open_by_location.insert((location, n));
-                if let Some(h) = holder {
-                    self.open_by_holder.insert((h, n));
-                }
-            }
+    }
+
+    /// The indexes of many cases at once: `views` (id, keys, parties) in the order their
+    /// numbers are given, each set sorted once at the end.
+    fn of_views<'a>(
+        views: impl Iterator<Item = (&'a CaseId, IndexKeys, &'a [Party])>,
+        opener: Option<&dyn TextOpener>,
+    ) -> Indexes {
+        let mut index = Indexes::default();
+        let mut gathered = Sets::<Gather>::default();
+        let empty = IndexKeys::default();
+        for (case, keys, parties) in views {
+            let n = index.numbers.number(case);
+            gathered.update(n, &empty, &keys, parties);
+            index.update_text(case, n, &empty, &keys, opener);
         }
+        index.sets = gathered.sorted();
+        index
     }
 
     fn subtree(
@@ -359,14 +468,16 @@ impl Indexes {
 
     /// The cases of `category` located in `root`'s subtree.
     fn category_in(&self, category: Category, root: RegionCode) -> impl Iterator<Item = u32> + '_ {
-        self.by_category
+        self.sets
+            .by_category
             .range((category, root, 0)..)
             .take_while(move |(c, r, _)| *c == category && root.contains(*r))
             .map(|(_, _, n)| *n)
     }
 
     fn of_party<'a>(&'a self, party: &'a PartyId) -> impl Iterator<Item = u32> + 'a {
-        self.by_party
+        self.sets
+            .by_party
             .range((party.clone(), 0)..)
             .take_while(move |(p, _)| p == party)
             .map(|(_, n)| *n)
@@ -532,23 +643,15 @@ impl Projector {
     /// Every search index, built from the case views (after loading a snapshot or a long
     /// catch-up).
     pub(crate) fn indexes_of_views(&self) -> Indexes {
-        let mut index = Indexes::default();
-        let empty = IndexKeys::default();
         let mut ids: Vec<&CaseId> = self.cases.keys().collect();
         // Text documents are numbered in a stable order.
         ids.sort();
-        for id in ids {
+        let views = ids.into_iter().map(|id| {
             let state = &self.cases[id].state;
-            let parties = state.details.as_ref().map_or(&[][..], |d| &d.parties);
-            index.update(
-                id,
-                &empty,
-                &IndexKeys::of(state),
-                parties,
-                self.opener.as_deref(),
-            );
-        }
-        index
+            let parties = state.details.as_ref().map_or(&[][..], |d| &d.parties[..]);
+            (id, IndexKeys::of(state), parties)
+        });
+        Indexes::of_views(views, self.opener.as_deref())
     }
 
     /// One page of the cases that match `q` and that `visible` lets the reader see; see the
@@ -595,15 +698,15 @@ impl Projector {
                 Visibility::Mediator(m) => Some(m),
                 Visibility::Subtree(_) => None,
             }) {
-                Indexes::of_actor(&idx.by_mediator, m).collect()
+                Indexes::of_actor(&idx.sets.by_mediator, m).collect()
             } else if let Some(h) = &q.assignee {
-                Indexes::of_actor(&idx.by_handler, h).collect()
+                Indexes::of_actor(&idx.sets.by_handler, h).collect()
             } else if let (true, Some(root)) = (open_only, q.holder.or(q.held_in)) {
                 // One holder per case: no duplicates.
-                Indexes::subtree(&idx.open_by_holder, root).collect()
+                Indexes::subtree(&idx.sets.open_by_holder, root).collect()
             } else if let (true, Some(region)) = (open_only, q.region) {
                 // `region` filters by location, so the open cases located there are all candidates.
-                Indexes::subtree(&idx.open_by_location, region).collect()
+                Indexes::subtree(&idx.sets.open_by_location, region).collect()
             } else if let (Some(category), Some(region)) = (q.category, q.region) {
                 // `region` filters by location: the cases of the category located there.
                 idx.category_in(category, region).collect()
@@ -611,7 +714,7 @@ impl Projector {
                 // Every unit that ever held a case is indexed, the current holder among them; a
                 // case held by several units of the subtree comes once.
                 let mut seen: HashSet<u32> = HashSet::new();
-                Indexes::subtree(&idx.by_unit, root)
+                Indexes::subtree(&idx.sets.by_unit, root)
                     .filter(|n| seen.insert(*n))
                     .collect()
             } else {
@@ -624,12 +727,12 @@ impl Projector {
                 match root {
                     Some(root) => {
                         let mut seen: HashSet<u32> = HashSet::new();
-                        Indexes::subtree(&idx.by_location, root)
-                            .chain(Indexes::subtree(&idx.by_unit, root))
+                        Indexes::subtree(&idx.sets.by_location, root)
+                            .chain(Indexes::subtree(&idx.sets.by_unit, root))
                             .filter(|n| seen.insert(*n))
                             .collect()
                     }
-                    None => idx.by_reported.iter().map(|(_, n)| *n).collect(),
+                    None => idx.sets.by_reported.iter().map(|(_, n)| *n).collect(),
                 }
             };
             numbers

@@ -172,6 +172,17 @@ fn queries_for(unit: RegionCode, i: usize, texts: &[String]) -> Vec<SearchQuery>
             status: vec![Status::Closed],
             ..SearchQuery::default()
         },
+        // Any status: cases by location and by every unit that held them.
+        SearchQuery {
+            region: Some(unit),
+            ..SearchQuery::default()
+        },
+        SearchQuery {
+            held_in: Some(unit),
+            sort: SearchSort::Oldest,
+            ..SearchQuery::default()
+        },
+        SearchQuery::default(),
     ];
     if let Some(t) = texts.get(i % texts.len().max(1)) {
         queries.push(SearchQuery {
