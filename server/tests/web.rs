@@ -2277,23 +2277,13 @@ async fn parties_on_the_workbench_from_report_to_erasure() {
     app.stop().await;
 }
 
-/// A finished case's free text erased from its page by a supervisor: the page says why not
-/// while the case is open and while a party's data is held, then offers the form; afterwards
-/// the text reads ［已删除］ and the page says when it was erased.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_finished_cases_text_is_erased_from_its_page() {
-    let Some(sup) = Browser::start().await else {
-        return;
-    };
-    // Retention 0 days: the text may go as soon as the case is finished and its parties erased.
-    let app = App::start_with("tiny", |cfg| cfg.privacy.case_text_retention_days = 0).await;
-    let shots = screenshot_dir();
-    let summary = "两户因晾晒衣物占道发生口角（文字删除测试）";
+/// A grid worker's report of a dispute with one party, an hour old; its case id.
+async fn report_with_party(app: &App, key: &str, summary: &str) -> String {
     let v = api(
-        &app,
+        app,
         "demo-grid-worker",
         "/api/v1/cases",
-        "text-erase-1",
+        key,
         json!({
             "kind": "dispute", "category": "neighbours", "source": "grid_patrol",
             "severity": "normal", "location": GRID, "summary": summary,
@@ -2302,44 +2292,24 @@ async fn a_finished_cases_text_is_erased_from_its_page() {
         }),
     )
     .await;
-    let id = v["case_id"].as_str().unwrap().to_owned();
-    app.settle().await;
-    sup.sign_in(&app, "demo-supervisor").await;
-    let note = |state: &'static str| {
-        let sup = &sup;
-        let url = app.url(&format!("/cases/{id}"));
-        async move {
-            sup.goto(&url).await;
-            sup.wait_for(&format!("#case-text[data-state={state}]"))
-                .await;
-            sup.text("#case-text-note").await
-        }
-    };
-    // Open: kept until it is finished.
-    assert!(note("open").await.contains("办结"));
-    // The form sent anyway (a page left open while the case changed) is refused in words.
-    sup.js(&format!(
-        "const f = document.createElement('form'); f.method = 'post'; \
-         f.action = '/cases/{id}/text/erase'; \
-         f.appendChild(document.querySelector('input[name=csrf]').cloneNode()); \
-         const b = document.createElement('input'); b.name = 'legal_basis'; \
-         b.value = 'retention_expired'; f.appendChild(b); \
-         document.body.appendChild(f); f.submit();"
-    ))
-    .await;
-    sup.wait_for(".error-page[data-status='422'] .detail").await;
-    assert!(sup.text(".error-page .detail").await.contains("办结"));
-    // Not registered, so finished — but its party's data is still held.
+    v["case_id"].as_str().unwrap().to_owned()
+}
+
+/// Rejects (so finishes) a reported case, as its grid worker.
+async fn reject_report(app: &App, id: &str, key: &str) {
     api(
-        &app,
+        app,
         "demo-grid-worker",
         &format!("/api/v1/cases/{id}/reject"),
-        "text-erase-2",
+        key,
         json!({ "reason": "duplicate", "note": "重复上报" }),
     )
     .await;
     app.settle().await;
-    assert!(note("party_held").await.contains("当事人"));
+}
+
+/// Erases the personal data of a case's (only) party, as a supervisor, through the API.
+async fn erase_the_party(app: &App, id: &str) {
     let parties: Value = plain()
         .get(app.url(&format!("/api/v1/cases/{id}/parties")))
         .bearer_auth("demo-supervisor")
@@ -2358,6 +2328,56 @@ async fn a_finished_cases_text_is_erased_from_its_page() {
         .await
         .unwrap();
     assert!(erased.status().is_success(), "{}", erased.status());
+}
+
+/// Sends the text-erasure form of case `id` from the page shown, whatever the page offers (a
+/// page left open while the case changed), and returns the refusal's words.
+async fn send_text_erasure_anyway(b: &Browser, id: &str) -> String {
+    b.js(&format!(
+        "const f = document.createElement('form'); f.method = 'post'; \
+         f.action = '/cases/{id}/text/erase'; \
+         f.appendChild(document.querySelector('input[name=csrf]').cloneNode()); \
+         const b = document.createElement('input'); b.name = 'legal_basis'; \
+         b.value = 'retention_expired'; f.appendChild(b); \
+         document.body.appendChild(f); f.submit();"
+    ))
+    .await;
+    b.wait_for(".error-page[data-status='422'] .detail").await;
+    b.text(".error-page .detail").await
+}
+
+/// The text card of case `id`'s page once it shows `state`: its note.
+async fn text_note(b: &Browser, app: &App, id: &str, state: &str) -> String {
+    b.goto(&app.url(&format!("/cases/{id}"))).await;
+    b.wait_for(&format!("#case-text[data-state={state}]")).await;
+    b.text("#case-text-note").await
+}
+
+/// A finished case's free text erased from its page by a supervisor: the page says why not
+/// while the case is open and while a party's data is held, then offers the form; afterwards
+/// the text reads ［已删除］ and the page says when it was erased.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finished_cases_text_is_erased_from_its_page() {
+    let Some(sup) = Browser::start().await else {
+        return;
+    };
+    // Retention 0 days: the text may go as soon as the case is finished and its parties erased.
+    let app = App::start_with("tiny", |cfg| cfg.privacy.case_text_retention_days = 0).await;
+    let shots = screenshot_dir();
+    let summary = "两户因晾晒衣物占道发生口角（文字删除测试）";
+    let id = report_with_party(&app, "text-erase-1", summary).await;
+    app.settle().await;
+    sup.sign_in(&app, "demo-supervisor").await;
+    // Open: kept until it is finished.
+    assert!(text_note(&sup, &app, &id, "open").await.contains("办结"));
+    // The form sent anyway (a page left open while the case changed) is refused in words.
+    assert!(send_text_erasure_anyway(&sup, &id).await.contains("办结"));
+    // Not registered, so finished — but its party's data is still held.
+    reject_report(&app, &id, "text-erase-2").await;
+    assert!(text_note(&sup, &app, &id, "party_held")
+        .await
+        .contains("当事人"));
+    erase_the_party(&app, &id).await;
     // Now the form: basis, remark, and a button that says what it does.
     sup.goto(&app.url(&format!("/cases/{id}"))).await;
     sup.wait_for("#case-text[data-state=allowed]").await;
@@ -2382,6 +2402,57 @@ async fn a_finished_cases_text_is_erased_from_its_page() {
     if let Some(dir) = &shots {
         sup.screenshot(dir, "case-text-erased").await;
     }
+    sup.close().await;
+    app.stop().await;
+}
+
+/// Under the deployment's retention period (30 days here) a finished case whose parties'
+/// data is erased keeps its text: the page says until when and offers no form; the form sent
+/// anyway is refused in words, and the text stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finished_cases_text_is_kept_until_its_retention_ends() {
+    let Some(sup) = Browser::start().await else {
+        return;
+    };
+    let app = App::start_with("tiny", |cfg| cfg.privacy.case_text_retention_days = 30).await;
+    let summary = "楼上漏水殃及楼下引发纠纷（保留期测试）";
+    let id = report_with_party(&app, "text-kept-1", summary).await;
+    reject_report(&app, &id, "text-kept-2").await;
+    erase_the_party(&app, &id).await;
+    sup.sign_in(&app, "demo-supervisor").await;
+    let note = text_note(&sup, &app, &id, "kept").await;
+    // Kept until 30 days after its last activity (the rejection, moments ago): that day is
+    // named (either side of a midnight passed since).
+    let day = |ms_ago: i64| {
+        gridcase_domain::Timestamp::now()
+            .plus_millis(-ms_ago)
+            .plus_days(30)
+            .to_jiff()
+            .in_tz("Asia/Shanghai")
+            .unwrap()
+            .date()
+            .to_string()
+    };
+    assert!(
+        note.contains("案件文字保留期至")
+            && (note.contains(&day(0)) || note.contains(&day(600_000))),
+        "{note}"
+    );
+    assert!(
+        !sup.exists("#case-text details[data-erase-text]").await,
+        "a form is offered for text that is kept"
+    );
+    if let Some(dir) = screenshot_dir() {
+        sup.js("window.scrollTo(0, document.querySelector('#parties').getBoundingClientRect().top + window.scrollY - 16)").await;
+        sup.screenshot(&dir, "case-text-kept").await;
+    }
+    assert!(sup.text("body").await.contains(summary));
+    let refused = send_text_erasure_anyway(&sup, &id).await;
+    assert!(refused.contains("保留期尚未届满"), "{refused}");
+    assert!(text_note(&sup, &app, &id, "kept")
+        .await
+        .contains("案件文字保留期至"));
+    assert!(sup.text("body").await.contains(summary));
     sup.close().await;
     app.stop().await;
 }
