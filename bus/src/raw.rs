@@ -22,17 +22,17 @@ use serde::{Deserialize, Serialize};
 
 use crate::log::{Committed, Fingerprint, LogError, Position};
 
-mod direct;
+pub(crate) mod direct;
 
 /// The body of a stored commit (the position is the key or the stream sequence). Commits
 /// stored before fingerprints were kept have none.
 #[derive(Debug, Deserialize)]
-struct StoredCommit {
-    case_id: CaseId,
-    command_id: CommandId,
-    events: Vec<EventRecord>,
+pub(crate) struct StoredCommit {
+    pub(crate) case_id: CaseId,
+    pub(crate) command_id: CommandId,
+    pub(crate) events: Vec<EventRecord>,
     #[serde(default)]
-    fingerprint: Option<Fingerprint>,
+    pub(crate) fingerprint: Option<Fingerprint>,
 }
 
 /// Encodes a commit into its stored value: CRC-32 framing around the MessagePack body.
@@ -208,7 +208,7 @@ pub(crate) fn decode_stored(position: Position, value: &[u8]) -> Result<Committe
 /// Decodes commit bytes: read directly when they have the layout this build writes (the
 /// fast path, see [`direct`]), else through serde, which decides what they are.
 fn decode_body(position: Position, body: &[u8]) -> Result<Committed, RawError> {
-    let s = match decode_direct(body) {
+    let s = match direct::decode(body) {
         Some(fields) => fields,
         None => decode_with_serde(body)?,
     };
@@ -221,23 +221,10 @@ fn decode_body(position: Position, body: &[u8]) -> Result<Committed, RawError> {
     })
 }
 
-/// Commit bytes read directly when they have this build's layout (see [`direct`]); `None`
-/// for anything else.
-pub(crate) fn decode_direct(body: &[u8]) -> Option<direct::Fields> {
-    direct::decode(body)
-}
-
 /// Commit bytes decoded through serde: any layout serde reads, and the decoder's own words
 /// for bytes that are not a commit.
-fn decode_with_serde(body: &[u8]) -> Result<direct::Fields, RawError> {
-    let s: StoredCommit = rmp_serde::from_slice(body)
-        .map_err(|e| RawError::Undecodable(Arc::new(CodecError::from(e))))?;
-    Ok(direct::Fields {
-        case_id: s.case_id,
-        command_id: s.command_id,
-        events: s.events,
-        fingerprint: s.fingerprint,
-    })
+fn decode_with_serde(body: &[u8]) -> Result<StoredCommit, RawError> {
+    rmp_serde::from_slice(body).map_err(|e| RawError::Undecodable(Arc::new(CodecError::from(e))))
 }
 
 #[cfg(test)]

@@ -53,20 +53,19 @@ fn validate(kind: &'static str, s: &str, max: usize, extra: &'static str) -> Res
             len: s.len(),
         });
     }
-    // Byte by byte (every id of every stored event is checked when the log is read); the
-    // alphabets are ASCII, so any other byte starts a character that is refused.
-    let allowed = |b: u8| b.is_ascii_alphanumeric() || extra.as_bytes().contains(&b);
-    if s.bytes().all(allowed) {
-        return Ok(());
-    }
-    if let Some(ch) = s
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || extra.contains(*c)))
+    // Byte by byte (every id of every stored event is checked when the log is read). The
+    // alphabets are ASCII, so the first refused byte starts the first refused character.
+    if let Some(at) = s
+        .bytes()
+        .position(|b| !(b.is_ascii_alphanumeric() || extra.as_bytes().contains(&b)))
     {
         return Err(IdError::Character {
             kind,
             input: s.to_owned(),
-            ch,
+            ch: s[at..]
+                .chars()
+                .next()
+                .expect("a character starts at a refused byte"),
             extra,
         });
     }
@@ -338,6 +337,15 @@ mod tests {
             Err(IdError::Character { ch: ' ', .. })
         ));
         assert!(CommandId::new("cmd:1.2-3").is_ok());
+        // The first refused character is named whole, also when it is not ASCII.
+        assert!(matches!(
+            CaseId::new("ab案件-1"),
+            Err(IdError::Character { ch: '案', .. })
+        ));
+        assert!(matches!(
+            ActorId::new("gw-1é"),
+            Err(IdError::Character { ch: 'é', .. })
+        ));
     }
 
     #[test]

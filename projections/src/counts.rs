@@ -582,6 +582,18 @@ fn find_from(cells: &[Cell], from: usize, key: u16) -> Result<usize, usize> {
     }
 }
 
+/// Adds `v` to counter `key` of a dense aggregate, keeping its count of non-zero counters.
+fn add_dense(values: &mut [i32], nonzero: &mut usize, key: u16, v: i32) {
+    let slot = &mut values[dense_index(key)];
+    let was = *slot;
+    *slot = was.checked_add(v).expect("a counter fits in i32");
+    match (was == 0, *slot == 0) {
+        (true, false) => *nonzero += 1,
+        (false, true) => *nonzero -= 1,
+        _ => {}
+    }
+}
+
 impl Cells {
     /// Adds `v` to counter `key`, searching a sparse vector from `from` on (keys of one update
     /// come in increasing order); returns where the search may resume.
@@ -592,14 +604,7 @@ impl Cells {
         let v = i32::try_from(v).expect("a counter delta fits in i32");
         match &mut self.repr {
             Repr::Dense { values, nonzero } => {
-                let slot = &mut values[dense_index(key)];
-                let was = *slot;
-                *slot = was.checked_add(v).expect("a counter fits in i32");
-                match (was == 0, *slot == 0) {
-                    (true, false) => *nonzero += 1,
-                    (false, true) => *nonzero -= 1,
-                    _ => {}
-                }
+                add_dense(values, nonzero, key, v);
                 from
             }
             Repr::Sparse(cells) => match find_from(cells, from, key) {
@@ -724,39 +729,35 @@ impl Cells {
 
     /// Adds every counter of `other` (summing aggregates: a region's days into its month).
     pub fn add_cells(&mut self, other: &Cells) {
-        let theirs = match (&mut self.repr, &other.repr) {
-            (Repr::Dense { values, nonzero }, Repr::Sparse(cells)) => {
-                // Sparse into dense: an index per counter.
-                for c in cells {
-                    let slot = &mut values[dense_index(c.key)];
-                    let was = *slot;
-                    *slot = was.checked_add(c.value).expect("a counter fits in i32");
-                    match (was == 0, *slot == 0) {
-                        (true, false) => *nonzero += 1,
-                        (false, true) => *nonzero -= 1,
-                        _ => {}
+        match &other.repr {
+            Repr::Sparse(theirs) => match &mut self.repr {
+                // Into dense: an index per counter.
+                Repr::Dense { values, nonzero } => {
+                    for c in theirs {
+                        add_dense(values, nonzero, c.key, c.value);
                     }
                 }
-                return;
+                Repr::Sparse(_) => {
+                    let mut at = 0;
+                    for c in theirs {
+                        at = self.add_key(c.key, i64::from(c.value), at);
+                    }
+                }
+            },
+            // Dense into dense: one pass over both arrays.
+            Repr::Dense { values: theirs, .. } => {
+                if matches!(self.repr, Repr::Sparse(_)) {
+                    self.densify();
+                }
+                let Repr::Dense { values, nonzero } = &mut self.repr else {
+                    unreachable!("densified above")
+                };
+                for (v, t) in values.iter_mut().zip(theirs.iter()) {
+                    *v = v.checked_add(*t).expect("a counter fits in i32");
+                }
+                *nonzero = values.iter().filter(|&&v| v != 0).count();
             }
-            (_, Repr::Sparse(_)) => {
-                let mut at = 0;
-                other.for_each_counter(|key, value| at = self.add_key(key, i64::from(value), at));
-                return;
-            }
-            (_, Repr::Dense { values, .. }) => values,
-        };
-        // Dense into dense: one pass over both arrays.
-        if matches!(self.repr, Repr::Sparse(_)) {
-            self.densify();
         }
-        let Repr::Dense { values, nonzero } = &mut self.repr else {
-            unreachable!("densified above")
-        };
-        for (v, t) in values.iter_mut().zip(theirs.iter()) {
-            *v = v.checked_add(*t).expect("a counter fits in i32");
-        }
-        *nonzero = values.iter().filter(|&&v| v != 0).count();
     }
 
     /// Appends the storage encoding: per counter its key (u16) and value (i32), little-endian.

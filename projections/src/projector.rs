@@ -255,8 +255,7 @@ impl AggregateWorker {
             }
         }
         for &(unit, day, slots) in &staged.units {
-            let delta = Counts::from_slot_mask(slots).delta();
-            if !delta.is_empty() {
+            if let Some(delta) = unit_counted(slots) {
                 self.pending_units
                     .add(unit, day, |cells| cells.add(&delta, &[], 1));
             }
@@ -281,6 +280,12 @@ impl AggregateWorker {
 fn counted(ch: &Change) -> Option<Delta> {
     let delta = ch.counts.delta();
     (!delta.is_empty() || ch.ttr.is_some()).then_some(delta)
+}
+
+/// The change of an acting unit's activity counters one event's slots make, if any.
+fn unit_counted(slots: u64) -> Option<Delta> {
+    let delta = Counts::from_slot_mask(slots).delta();
+    (!delta.is_empty()).then_some(delta)
 }
 
 /// Adds `ch` (whose counters change by `delta`) to one region's counters of one bucket.
@@ -308,10 +313,9 @@ fn add_everywhere(aggregates: &mut Aggregates, ch: &Change) {
 /// Adds one event's activity (its [`Counts::slot_mask`]) to the acting unit's day and month
 /// aggregates and its ancestors'.
 fn add_unit_activity(unit_aggregates: &mut Aggregates, unit: RegionCode, day: Day, slots: u64) {
-    let delta = Counts::from_slot_mask(slots).delta();
-    if delta.is_empty() {
+    let Some(delta) = unit_counted(slots) else {
         return;
-    }
+    };
     unit_aggregates.roll_up(unit, day, |regions, region| {
         regions.entry(region).or_default().add(&delta, &[], 1);
     });

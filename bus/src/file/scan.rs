@@ -143,7 +143,7 @@ impl IndexView {
     /// The view of a commit in this build's layout, read directly (faster than serde's, and
     /// the same: a commit that reads whole has the fields the view reads); `None` for others.
     fn direct(body: &[u8]) -> Option<IndexView> {
-        let c = crate::raw::decode_direct(body)?;
+        let c = crate::raw::direct::decode(body)?;
         Some(IndexView {
             case_id: c.case_id,
             command_id: c.command_id,

@@ -20,19 +20,12 @@ use gridcase_domain::{
     RegionCode, Role, Scope, Timestamp,
 };
 
+use super::StoredCommit;
 use crate::log::Fingerprint;
-
-/// A commit's fields as [`super::decode_body`] returns them.
-pub(crate) struct Fields {
-    pub(crate) case_id: CaseId,
-    pub(crate) command_id: CommandId,
-    pub(crate) events: Vec<EventRecord>,
-    pub(crate) fingerprint: Option<Fingerprint>,
-}
 
 /// Decodes commit bytes written in this build's layout; `None` for anything else (decode
 /// those with serde).
-pub(super) fn decode(body: &[u8]) -> Option<Fields> {
+pub(crate) fn decode(body: &[u8]) -> Option<StoredCommit> {
     let mut r = Reader { buf: body };
     let fields = r.commit()?;
     r.buf.is_empty().then_some(fields)
@@ -142,8 +135,8 @@ impl<'a> Reader<'a> {
         (self.str_bytes()? == name.as_bytes()).then_some(())
     }
 
-    /// A map of exactly `names.len()` entries whose keys come in this order; returns after
-    /// the map header (the caller reads each key with [`Reader::key`]).
+    /// A map of exactly `n` entries; returns after the map header (the caller reads each key
+    /// in the expected order with [`Reader::key`]).
     fn map_of(&mut self, n: usize) -> Option<()> {
         (self.map_len()? == n).then_some(())
     }
@@ -156,7 +149,7 @@ impl<'a> Reader<'a> {
         (self.byte()? == 0xc0).then_some(())
     }
 
-    fn commit(&mut self) -> Option<Fields> {
+    fn commit(&mut self) -> Option<StoredCommit> {
         let n = self.map_len()?;
         if !(3..=4).contains(&n) {
             return None;
@@ -181,7 +174,7 @@ impl<'a> Reader<'a> {
                 fingerprint = Some(Fingerprint(self.bin_array()?));
             }
         }
-        Some(Fields {
+        Some(StoredCommit {
             case_id,
             command_id,
             events,
@@ -294,7 +287,7 @@ mod tests {
     use super::*;
     use crate::raw::{decode_with_serde, encode_value};
 
-    fn fields_eq(a: &Fields, b: &Fields) -> bool {
+    fn fields_eq(a: &StoredCommit, b: &StoredCommit) -> bool {
         (&a.case_id, &a.command_id, &a.events, &a.fingerprint)
             == (&b.case_id, &b.command_id, &b.events, &b.fingerprint)
     }
