@@ -63,9 +63,14 @@ pub(super) struct Index {
     pub(super) offsets: Vec<u64>,
     /// The offset just past the last record.
     pub(super) end: u64,
-    pub(super) cases: HashMap<CaseId, CaseEntry>,
-    pub(super) commands: HashMap<CommandId, Appended>,
+    pub(super) cases: FastMap<CaseId, CaseEntry>,
+    pub(super) commands: FastMap<CommandId, Appended>,
 }
+
+/// The index's hash maps: foldhash (fast, seeded per process: case and command ids come from
+/// clients, so the hasher must not be predictable). About a third of opening a large log was
+/// spent hashing ids with the standard library's SipHash.
+pub(super) type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 /// One case: its head and the positions of its commits, in order.
 pub(super) struct CaseEntry {
@@ -163,7 +168,7 @@ impl IndexView {
 
 /// Checks a stored value and reads what the index keeps of it, checking that its versions
 /// follow the case's head.
-fn index_value(value: &[u8], cases: &HashMap<CaseId, CaseEntry>) -> Result<Indexed, Damage> {
+fn index_value(value: &[u8], cases: &FastMap<CaseId, CaseEntry>) -> Result<Indexed, Damage> {
     let body = crate::raw::unframe(value).map_err(Damage::Stored)?;
     let view = match IndexView::direct(body) {
         Some(view) => view,
