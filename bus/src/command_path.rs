@@ -17,9 +17,9 @@ use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 
 use gridcase_domain::{
-    chain, decide, CaseId, CaseState, CodecError, Command, CommandId, CommitHeader, Context,
-    CorrelationId, Envelope, EventRecord, Level, Policy, RegionCode, RegionTree, Rejection,
-    Timestamp,
+    chain, check_merge_target, decide, Action, CaseId, CaseState, CodecError, Command, CommandId,
+    CommitHeader, Context, CorrelationId, Envelope, EventRecord, Level, Policy, RegionCode,
+    RegionTree, Rejection, Timestamp,
 };
 
 use crate::log::*;
@@ -340,6 +340,11 @@ impl<L: EventLog> CommandPath<L> {
                 now,
             };
             let mut events = decide(state, &sub.command, &ctx)?;
+            if let Action::Merge { into, .. } = &sub.command.action {
+                // The decider sees one case: the case a merge keeps is checked here.
+                let target = self.loaded(into, false).await?;
+                check_merge_target(&sub.command.actor, into, &target.state)?;
+            }
             if let Some(sealer) = &self.sealer {
                 sealer.seal(&sub.case_id, &mut events).await?;
             }

@@ -79,7 +79,7 @@
 use crate::actor::{Actor, Role};
 use crate::command::{Action, Command};
 use crate::event::*;
-use crate::ids::{ActorId, PartyId};
+use crate::ids::{ActorId, CaseId, PartyId};
 use crate::policy::Policy;
 use crate::region::{Level, RegionCode, RegionTree};
 use crate::state::{CaseState, Status};
@@ -106,6 +106,30 @@ pub struct Context<'a> {
     /// path passes its clock; an import of historical data (the fixture generator) passes the
     /// simulated clock it records with.
     pub now: Timestamp,
+}
+
+/// Checks the case a merge keeps: `target` is case `into` as the command path read it (a case
+/// never reported reads as an empty state). It must be one `actor` can see and still in hand.
+/// The decider sees one case at a time, so the command path asks this before deciding a
+/// merge; a merge into the case itself is the decider's [`Rejection::MergeIntoSelf`].
+pub fn check_merge_target(
+    actor: &Actor,
+    into: &CaseId,
+    target: &CaseState,
+) -> Result<(), Rejection> {
+    if target.status == Status::New || !target.readable_by(actor) {
+        return Err(Rejection::MergeTargetUnknown { into: into.clone() });
+    }
+    if matches!(
+        target.status,
+        Status::Closed | Status::Rejected | Status::Merged
+    ) {
+        return Err(Rejection::MergeTargetEnded {
+            into: into.clone(),
+            status: target.status,
+        });
+    }
+    Ok(())
 }
 
 /// Why a command was refused: one variant per rule. Nothing was appended.
@@ -273,9 +297,33 @@ pub enum Rejection {
         /// The requested deadline.
         requested: Timestamp,
     },
+    /// An extension gives time from when it is approved: a new deadline already passed
+    /// leaves the case overdue.
+    #[error("the new deadline {requested} has already passed when it is approved ({at})")]
+    DeadlinePassed {
+        /// The requested deadline.
+        requested: Timestamp,
+        /// When the extension is approved.
+        at: Timestamp,
+    },
     /// A case cannot be merged into itself.
     #[error("a case cannot be merged into itself")]
     MergeIntoSelf,
+    /// A merge keeps a case the actor can see: there is no case `into`, or it is outside the
+    /// actor's scope (the two are not told apart, as when reading a case).
+    #[error("there is no case {into} you can see to merge into")]
+    MergeTargetUnknown {
+        /// The case named to keep.
+        into: CaseId,
+    },
+    /// A merge keeps a case still in hand: not closed, not rejected, not merged itself.
+    #[error("case {into} is {status}: merge into a case still in hand")]
+    MergeTargetEnded {
+        /// The case named to keep.
+        into: CaseId,
+        /// Its status.
+        status: Status,
+    },
     /// A corrected location outside the holding unit's subtree: a correction does not move a
     /// case. Move it first (escalate to a unit covering both places, or that unit takes it
     /// over), then correct.
@@ -968,6 +1016,12 @@ impl Decider<'_> {
                     return Err(Rejection::DeadlineNotLater {
                         current,
                         requested: *deadline,
+                    });
+                }
+                if *deadline <= self.at() {
+                    return Err(Rejection::DeadlinePassed {
+                        requested: *deadline,
+                        at: self.at(),
                     });
                 }
                 Ok(vec![DeadlineExtended {

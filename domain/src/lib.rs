@@ -80,7 +80,7 @@ pub use casefile::CaseFile;
 pub use causes::{error_chain, error_messages};
 pub use chain::{ChainHead, CommitHeader, LinkError};
 pub use command::{Action, ActionKind, Command};
-pub use decide::{decide, Context, Rejection};
+pub use decide::{check_merge_target, decide, Context, Rejection};
 pub use event::{Event, EventBody, Party};
 pub use ids::{ActorId, CaseId, CommandId, CorrelationId, EventId, Hash, IdError, PartyId};
 pub use policy::{DeadlinePolicy, KindDeadline, Policy, TimePolicy, VerifierRule};

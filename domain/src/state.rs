@@ -59,6 +59,17 @@ impl Status {
         Status::Merged,
     ];
 
+    /// The statuses of a case its unit still has in hand — a unit's queue: from reported
+    /// to verified (waiting to be closed), and referred out (it may come back).
+    pub const IN_HAND: [Status; 6] = [
+        Status::Reported,
+        Status::Registered,
+        Status::Assigned,
+        Status::Referred,
+        Status::Resolved,
+        Status::Verified,
+    ];
+
     /// The wire name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -248,6 +259,32 @@ pub struct CaseState {
     /// A concluded mediation reached an agreement that no resolution has used yet.
     #[serde(default)]
     pub agreement_pending: bool,
+}
+
+impl CaseState {
+    /// Whether `actor` may read this case (its identity and history): a mediator the cases
+    /// they mediate or mediated, analysts none, everyone else a case located in their scope or
+    /// held there on its way. The API, the workbench and the command path (a merge names a
+    /// case the actor must be able to see) all ask here.
+    pub fn readable_by(&self, actor: &crate::actor::Actor) -> bool {
+        use crate::actor::Role;
+        match actor.role() {
+            Role::Analyst => false,
+            Role::Mediator => {
+                self.mediation
+                    .as_ref()
+                    .is_some_and(|m| &m.mediator == actor.id())
+                    || self.mediations.iter().any(|m| &m.mediator == actor.id())
+            }
+            _ => {
+                let scope = actor.scope();
+                self.details
+                    .as_ref()
+                    .is_some_and(|d| scope.covers(d.location))
+                    || self.path.iter().any(|u| scope.covers(*u))
+            }
+        }
+    }
 }
 
 impl CaseState {

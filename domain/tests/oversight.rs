@@ -172,6 +172,29 @@ fn an_extension_moves_the_deadline_later() {
 }
 
 #[test]
+fn an_extension_gives_time_from_when_it_is_approved() {
+    // Approved a day after the deadline passed: a new deadline later than the old one but
+    // already passed would leave the case overdue.
+    let late = due().plus_days(1);
+    for requested in [due().plus_millis(1), late] {
+        given(&h_assigned(grid1()))
+            .when(cmd_at(staff(village1()), late, extend(requested)))
+            .then_rejected(Rejection::DeadlinePassed {
+                requested,
+                at: late,
+            });
+    }
+    given(&h_assigned(grid1()))
+        .when(cmd_at(staff(village1()), late, extend(late.plus_millis(1))))
+        .then(&[DeadlineExtended {
+            previous: due(),
+            deadline: late.plus_millis(1),
+            reason: "需补充材料".into(),
+        }
+        .into()]);
+}
+
+#[test]
 fn only_open_cases_are_extended() {
     given(&h_resolved(grid1(), ResolutionMethod::OnTheSpot))
         .when(cmd(staff(village1()), extend(due().plus_days(1))))

@@ -6,22 +6,10 @@ use gridcase_projections::Visibility;
 
 use crate::error::ApiError;
 
-/// Whether `actor` may read this case (its identity and history).
+/// Whether `actor` may read this case (its identity and history): see
+/// [`CaseState::readable_by`].
 pub fn may_read_case(actor: &Actor, s: &CaseState) -> bool {
-    match actor.role() {
-        Role::Analyst => false,
-        Role::Mediator => {
-            s.mediation
-                .as_ref()
-                .is_some_and(|m| &m.mediator == actor.id())
-                || s.mediations.iter().any(|m| &m.mediator == actor.id())
-        }
-        _ => {
-            let scope = actor.scope();
-            s.details.as_ref().is_some_and(|d| scope.covers(d.location))
-                || s.path.iter().any(|u| scope.covers(*u))
-        }
-    }
+    s.readable_by(actor)
 }
 
 /// What a reader may see in lists: analysts see no cases at all.

@@ -310,8 +310,9 @@ pub(crate) async fn me(
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct MyCasesParams {
-    /// Which work: `queue` (my unit's open cases) or `assigned` (assigned to me) for unit staff
-    /// and grid workers, `mediations` for a mediator, `open` (held in my subtree) for a
+    /// Which work: `queue` (the cases my unit has in hand: reported to verified, or referred
+    /// out) or `assigned` (assigned to me) for unit staff and grid workers, `mediations` for
+    /// a mediator, `open` (in hand in my subtree) for a
     /// supervisor, admin or auditor. Default: the first of the role's views (`/api/v1/me`
     /// lists them).
     pub(crate) view: Option<String>,
@@ -338,7 +339,7 @@ pub(crate) struct MyCasesParams {
 
 /// The search behind a view of "my work".
 pub(crate) fn my_work_query(actor: &Actor, view: &str) -> Result<SearchQuery, ApiError> {
-    let open = vec![Status::Reported, Status::Registered, Status::Assigned];
+    let open = Status::IN_HAND.to_vec();
     let base = SearchQuery {
         sort: SearchSort::Deadline,
         limit: DEFAULT_LIMIT,

@@ -520,7 +520,10 @@ fn fields(web: &WebApp, t: Tr, v: &Viewer, kind: ActionKind, s: &CaseState) -> V
             textarea("note", t.s("f.note"), false),
         ],
         ActionKind::ExtendDeadline => {
-            let current = s.deadline.unwrap_or_else(Timestamp::now);
+            // A new deadline is later than the current one and than now (an overdue case's
+            // extension gives time from today).
+            let now = Timestamp::now();
+            let current = s.deadline.map_or(now, |d| d.max(now));
             vec![
                 Field {
                     kind: "datetime",

@@ -994,7 +994,18 @@ impl Tr {
             Rejection::DeadlineNotLater { current, .. } => {
                 format!("延期后的期限须晚于现有期限（{}）。", clock.minute(*current))
             }
+            Rejection::DeadlinePassed { requested, .. } => format!(
+                "延期后的期限（{}）已经过去：请批准一个晚于现在的期限。",
+                clock.minute(*requested)
+            ),
             Rejection::MergeIntoSelf => "案件不能与自身合并。".into(),
+            Rejection::MergeTargetUnknown { into } => {
+                format!("案件编号 {into} 不存在，或不在您的管辖范围内：请核对保留的案件编号。")
+            }
+            Rejection::MergeTargetEnded { into, status } => format!(
+                "案件 {into} 当前状态为“{}”，不能作为保留案件：请合并到仍在办理的案件。",
+                self.status(status)
+            ),
             Rejection::LocationOutsideHolder { holder, .. } => format!(
                 "更正后的地点不在承办单位 {} 的辖区内；请通过上报或提级领办移交案件。",
                 name(holder)

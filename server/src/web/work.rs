@@ -263,7 +263,7 @@ pub async fn page(
             active: name == view,
         })
         .collect();
-    let open = [Status::Reported, Status::Registered, Status::Assigned];
+    let open = Status::IN_HAND;
     let qs = f.qs(&v.actor, Some(&f.cursor));
     Ok(render(&WorkView {
         c: Chrome::new(&web, &v, Some(Page::Work), t.s("nav.work")).live(),

@@ -84,7 +84,7 @@ async fn a_full_life_cycle_through_every_endpoint() {
         TWN,
         &a,
         "extend_deadline",
-        json!({ "deadline": "2025-07-30T00:00:00Z", "reason": "当事人外出务工，需延期调解" }),
+        json!({ "deadline": "2099-07-30T00:00:00Z", "reason": "当事人外出务工，需延期调解" }),
     )
     .await;
     h.ok(

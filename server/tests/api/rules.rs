@@ -1,6 +1,7 @@
 //! A mediation center's domain rules as the API answers them: categories that fit the kind,
 //! the new sources, times in the future, a correction to critical severity, a correction that
-//! would move a case out of its holder's reach.
+//! would move a case out of its holder's reach, the case a merge keeps, an extension's new
+//! deadline.
 
 use super::common::*;
 use super::harness::*;
@@ -152,4 +153,59 @@ async fn a_correction_cannot_move_a_case_out_of_its_holders_reach() {
         .read(&format!("/api/v1/cases/{a}?{}", h.after()), VIL)
         .await;
     assert_eq!(view["case"]["details"]["location"], G1, "{view}");
+}
+
+/// A case reported in `grid` by `gw` and brought to its village (where a merge is decided).
+async fn at_the_village(h: &Harness, gw: &str, grid: &str) -> String {
+    let c = h.report(gw, grid).await;
+    h.ok(gw, &c, "register", json!({})).await;
+    h.ok(gw, &c, "escalate", json!({ "reason": "需村里协调" }))
+        .await;
+    c
+}
+
+#[tokio::test]
+async fn a_merge_keeps_a_case_the_actor_can_see_and_still_in_hand() {
+    let h = Harness::new();
+    let dup = at_the_village(&h, GW1, G1).await;
+    let merge = |into: &str| json!({ "into": into, "reason": "重复上报，合并办理" });
+
+    // A case that does not exist, and one in another township (outside the village's
+    // scope): the same refusal, so a merge form cannot probe for cases out of reach.
+    let elsewhere = h.report(GW4, G4).await;
+    for into in ["330802-nonexist", elsewhere.as_str()] {
+        let v = h
+            .refused(
+                h.command(VIL, &dup, "merge", merge(into)).await,
+                422,
+                "MergeTargetUnknown",
+            )
+            .await;
+        assert!(v["detail"].as_str().unwrap().contains(into), "{v}");
+    }
+
+    // A case that is no longer in hand (not registered) cannot keep another.
+    let rejected = h.report(GW1, G1).await;
+    h.ok(
+        GW1,
+        &rejected,
+        "reject",
+        json!({ "reason": "duplicate", "note": "重复上报" }),
+    )
+    .await;
+    h.refused(
+        h.command(VIL, &dup, "merge", merge(&rejected)).await,
+        422,
+        "MergeTargetEnded",
+    )
+    .await;
+
+    // The duplicate is still the village's to handle, and merges into an open case.
+    let kept = h.report(GW1, G1).await;
+    h.ok(VIL, &dup, "merge", merge(&kept)).await;
+    let view = h
+        .read(&format!("/api/v1/cases/{dup}?{}", h.after()), VIL)
+        .await;
+    assert_eq!(view["status"], "merged", "{view}");
+    assert_eq!(view["case"]["merged_into"], kept.as_str());
 }

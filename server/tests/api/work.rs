@@ -207,6 +207,35 @@ async fn my_work_is_what_each_role_works_on() {
     assert_eq!(causes[0], "CaseRegistered", "{causes:?}");
     assert!(causes.contains(&"CaseEscalated"), "{causes:?}");
     assert_eq!(view["holder"]["name"], "金桂社区");
+
+    // Resolved, the case stays in the unit's queue until it is closed: someone must verify
+    // it (核查), then close it.
+    h.ok(
+        MED1,
+        &a,
+        "conclude_mediation",
+        json!({ "outcome": "agreement", "note": "双方达成协议" }),
+    )
+    .await;
+    h.ok(
+        VIL,
+        &a,
+        "resolve",
+        json!({ "method": "mediated_agreement", "summary": "已达成调解协议" }),
+    )
+    .await;
+    let queue = || async {
+        h.read(&format!("/api/v1/me/cases?{}", h.after()), VIL)
+            .await
+    };
+    let q = queue().await;
+    assert_eq!(q["total"], 1, "{q}");
+    assert_eq!(q["items"][0]["status"], "resolved", "{q}");
+    h.ok(TWN, &a, "verify_resolution", json!({})).await;
+    let q = queue().await;
+    assert_eq!(q["items"][0]["status"], "verified", "{q}");
+    h.ok(VIL, &a, "close", json!({})).await;
+    assert_eq!(queue().await["total"], 0);
 }
 
 #[tokio::test]
