@@ -44,7 +44,9 @@ pub struct Submission {
     /// refused ([`CommandError::KeyMismatch`]) instead of answered with the first result.
     pub fingerprint: Option<Fingerprint>,
     /// Overrides the engine's clock for `recorded_at` and for the decider's `now`. Only for
-    /// imports of historical data (fixtures, migrations); the HTTP API never sets it.
+    /// imports of historical data (fixtures, migrations); the HTTP API never sets it. An
+    /// import's merges are not checked against the case they keep (decided then; see
+    /// [`gridcase_domain::check_merge_target`]).
     pub recorded_at: Option<Timestamp>,
 }
 
@@ -340,8 +342,10 @@ impl<L: EventLog> CommandPath<L> {
                 now,
             };
             let mut events = decide(state, &sub.command, &ctx)?;
-            if let Action::Merge { into, .. } = &sub.command.action {
-                // The decider sees one case: the case a merge keeps is checked here.
+            if let (Action::Merge { into, .. }, None) = (&sub.command.action, sub.recorded_at) {
+                // The decider sees one case: the case a merge keeps is checked here. Not for an
+                // import of historical data: its merges were decided then, and its cases are
+                // loaded side by side (the kept case may not be in the log yet).
                 let target = self.loaded(into, false).await?;
                 check_merge_target(&sub.command.actor, into, &target.state)?;
             }

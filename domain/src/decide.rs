@@ -109,7 +109,8 @@ pub struct Context<'a> {
 }
 
 /// Checks the case a merge keeps: `target` is case `into` as the command path read it (a case
-/// never reported reads as an empty state). It must be one `actor` can see and still in hand.
+/// never reported reads as an empty state). It must be one `actor` can see, standing on its
+/// own: not rejected, not merged into another (a closed case may keep a late duplicate).
 /// The decider sees one case at a time, so the command path asks this before deciding a
 /// merge; a merge into the case itself is the decider's [`Rejection::MergeIntoSelf`].
 pub fn check_merge_target(
@@ -120,11 +121,8 @@ pub fn check_merge_target(
     if target.status == Status::New || !target.readable_by(actor) {
         return Err(Rejection::MergeTargetUnknown { into: into.clone() });
     }
-    if matches!(
-        target.status,
-        Status::Closed | Status::Rejected | Status::Merged
-    ) {
-        return Err(Rejection::MergeTargetEnded {
+    if matches!(target.status, Status::Rejected | Status::Merged) {
+        return Err(Rejection::MergeTargetNotKept {
             into: into.clone(),
             status: target.status,
         });
@@ -316,9 +314,10 @@ pub enum Rejection {
         /// The case named to keep.
         into: CaseId,
     },
-    /// A merge keeps a case still in hand: not closed, not rejected, not merged itself.
-    #[error("case {into} is {status}: merge into a case still in hand")]
-    MergeTargetEnded {
+    /// A merge keeps a case that stands on its own: not one rejected (不予立案) or merged into
+    /// another itself. (A closed case may keep a late duplicate.)
+    #[error("case {into} is {status}: it cannot keep another case")]
+    MergeTargetNotKept {
         /// The case named to keep.
         into: CaseId,
         /// Its status.

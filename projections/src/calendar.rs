@@ -114,10 +114,12 @@ pub struct Period {
 
 /// A period that could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{input:?} is not a period: use 2026, 2026-Q1, 2026-03, 2026-W05, 2026-03-02 or 2026-03-01..2026-04-15")]
+#[error("{input:?} is not a period{}: use 2026, 2026-Q1, 2026-03, 2026-W05, 2026-03-02 or 2026-03-01..2026-04-15", reason.map(|r| format!(" ({r})")).unwrap_or_default())]
 pub struct PeriodParseError {
     /// The rejected input.
     pub input: String,
+    /// What is wrong with it, when its form was right.
+    pub reason: Option<&'static str>,
 }
 
 /// `2026-03-02` (month and day may have one digit).
@@ -147,6 +149,11 @@ impl Period {
     pub fn parse(s: &str) -> Result<Period, PeriodParseError> {
         let err = || PeriodParseError {
             input: s.to_owned(),
+            reason: None,
+        };
+        let wrong = |reason| PeriodParseError {
+            input: s.to_owned(),
+            reason: Some(reason),
         };
         let s = s.trim();
         if let Some((a, b)) = s.split_once("..") {
@@ -154,7 +161,7 @@ impl Period {
             return if from < to {
                 Ok(Period { from, to })
             } else {
-                Err(err())
+                Err(wrong("the end is not after the start"))
             };
         }
         let parts: Vec<&str> = s.split('-').collect();
@@ -187,13 +194,14 @@ impl Period {
                     .ok()
                     .filter(|w| (1..=53).contains(w))
                     .ok_or_else(err)?;
-                // Week 53 of a year of 52 weeks is the next year's first, as before.
+                // Most ISO years have 52 weeks: week 53 of those does not exist (it is not the
+                // next year's first, which an analyst would read under the wrong year).
+                let y = i16::try_from(y).map_err(|_| err())?;
+                let week = i8::try_from(w).map_err(|_| err())?;
                 let monday = jiff::civil::Weekday::Monday;
-                let week1 = i16::try_from(y)
-                    .ok()
-                    .and_then(|y| jiff::civil::ISOWeekDate::new(y, 1, monday).ok())
-                    .ok_or_else(err)?;
-                let from = day_of(week1.date()) + (w - 1) * 7;
+                let first = jiff::civil::ISOWeekDate::new(y, week, monday)
+                    .map_err(|_| wrong("that year has 52 ISO weeks"))?;
+                let from = day_of(first.date());
                 Ok(Period { from, to: from + 7 })
             }
             [y, m] => {
@@ -387,6 +395,15 @@ mod tests {
         assert_eq!(p("2026-03-02").days(), 1);
         assert_eq!(p("2026-W01").from, days_from_civil(2025, 12, 29).unwrap());
         assert_eq!(p("2021-W01").from, days_from_civil(2021, 1, 4).unwrap());
+        // 2026 has 53 ISO weeks, 2025 has 52.
+        assert_eq!(p("2026-W53").from, days_from_civil(2026, 12, 28).unwrap());
+        let e = Period::parse("2025-W53").unwrap_err();
+        assert_eq!(e.reason, Some("that year has 52 ISO weeks"), "{e}");
+        let e = Period::parse("2025-02-01..2025-01-01").unwrap_err();
+        assert!(
+            e.to_string().contains("the end is not after the start"),
+            "{e}"
+        );
         assert_eq!(p("2026-03-01..2026-04-15").days(), 45);
         for bad in [
             "",

@@ -2023,18 +2023,103 @@ async fn case_forms_act_once_and_refuse_stale_versions() {
         .await
         .unwrap();
     assert_eq!(commits.len(), 2, "one report, one registration");
-    // A new form on the version the page showed (someone acted since): 409, offering a reload.
+    // A new form on the version the page showed (someone acted since): 409, the case as it
+    // stands now with the reason above it.
     let head = app.server().app.path.log().head().await.unwrap();
-    let r = send(csrf, "web-stale-form-00000000000000001".into(), version)
-        .await
-        .unwrap();
+    let r = send(
+        csrf.clone(),
+        "web-stale-form-00000000000000001".into(),
+        version.clone(),
+    )
+    .await
+    .unwrap();
     assert_eq!(r.status(), 409);
     let body = r.text().await.unwrap();
-    assert!(
-        body.contains(&format!("href=\"/cases/{id}\" data-reload")),
-        "{body}"
-    );
+    assert!(body.contains("提交前案件已有新的办理记录"), "{body}");
     assert_eq!(app.server().app.path.log().head().await.unwrap(), head);
+
+    // Refused forms keep what was typed: the form comes back open, filled in as sent.
+    let note = |key: &str, version: &str, text: &str| {
+        c.post(app.url(&format!("/cases/{id}/add_note")))
+            .header(header::COOKIE, cookie.clone())
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("key", key),
+                ("version", version),
+                ("text", text),
+            ])
+            .send()
+    };
+    let kept = |body: &str, action: &str, typed: &str| {
+        assert!(
+            body.contains(&format!("data-action=\"{action}\" open>")),
+            "the {action} form is open: {body}"
+        );
+        assert!(body.contains(typed), "what was typed is kept: {body}");
+    };
+    // On a stale version: 409.
+    let r = note(
+        "web-note-stale-0000000000000001",
+        &version,
+        "双方同意周末再谈",
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 409);
+    let body = r.text().await.unwrap();
+    kept(&body, "add_note", "双方同意周末再谈");
+    // Sent, then its key sent again with other words (the browser's back button): 422 in
+    // words, the new words kept, and the first note written once.
+    let current = hidden(&body, "version");
+    let r = note("web-note-twice-0000000000000001", &current, "第一次的备注")
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let r = note("web-note-twice-0000000000000001", &current, "改过的备注")
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let body = r.text().await.unwrap();
+    assert!(body.contains("这份表单已经提交过"), "{body}");
+    kept(&body, "add_note", "改过的备注");
+    // Empty where the domain needs words: 422 naming the field as the form labels it.
+    let current = hidden(&body, "version");
+    let r = note("web-note-empty-0000000000000001", &current, "  ")
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let body = r.text().await.unwrap();
+    assert!(body.contains("备注内容不能为空"), "{body}");
+    // A new party with nothing filled in: 400, nothing written.
+    let head = app.server().app.path.log().head().await.unwrap();
+    let r = c
+        .post(app.url(&format!("/cases/{id}/add_party")))
+        .header(header::COOKIE, cookie.clone())
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("key", "web-party-empty-000000000000001"),
+            ("version", current.as_str()),
+            ("role", "applicant"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let body = r.text().await.unwrap();
+    assert!(body.contains("请至少填写当事人的姓名"), "{body}");
+    assert_eq!(app.server().app.path.log().head().await.unwrap(), head);
+    // A form sent after the session ended: sign in again, then back to the page it was on
+    // (its own address only takes posts).
+    let r = plain()
+        .post(app.url(&format!("/cases/{id}/add_note")))
+        .header(header::REFERER, app.url(&format!("/cases/{id}")))
+        .form(&[("text", "过期后提交")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let to = r.headers()[header::LOCATION].to_str().unwrap().to_owned();
+    assert!(to.ends_with(&format!("next=/cases/{id}")), "{to}");
     app.stop().await;
 }
 

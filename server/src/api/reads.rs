@@ -498,13 +498,21 @@ fn stats_breakdown(b: Option<&str>) -> Result<Option<Breakdown>, ApiError> {
     }
 }
 
+/// `as_of`: a time not later than now (figures as they will stand are not known yet: the
+/// open cases overdue at a later time would be a guess).
 fn stats_as_of(t: &Option<String>) -> Result<Option<Timestamp>, ApiError> {
-    t.as_deref()
-        .map(|t| {
-            Timestamp::parse(t)
-                .map_err(|e| ApiError::field(BadRequestCode::InvalidQuery, "as_of", e.to_string()))
-        })
-        .transpose()
+    let bad = |reason: String| ApiError::field(BadRequestCode::InvalidQuery, "as_of", reason);
+    let Some(t) = t.as_deref() else {
+        return Ok(None);
+    };
+    let t = Timestamp::parse(t).map_err(|e| bad(e.to_string()))?;
+    let now = Timestamp::now();
+    if t > now {
+        return Err(bad(format!(
+            "as_of {t} is later than now ({now}): the figures as they will stand are not known yet"
+        )));
+    }
+    Ok(Some(t))
 }
 
 pub(crate) async fn stats(

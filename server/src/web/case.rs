@@ -85,6 +85,8 @@ pub struct ActionForm {
     pub key: String,
     /// Its button's class (`primary` for the case's next step).
     pub primary: bool,
+    /// Shown open with what was typed in it (the form was just refused).
+    pub open: bool,
 }
 
 /// An action missing from the forms, and why (a refusal that explains it).
@@ -1123,9 +1125,13 @@ fn page(
     view: CaseView,
     envelopes: &[(Position, Envelope)],
     done: Option<String>,
-    error: Option<String>,
+    refused: Option<Refused<'_>>,
     parties: PartiesCard,
 ) -> CasePage {
+    let (error, kept) = match refused {
+        Some(r) => (Some(r.reason), Some((r.kind, r.posted))),
+        None => (None, None),
+    };
     let t = v.tr();
     let s = &view.case;
     let dir = &web.app.directory;
@@ -1179,13 +1185,19 @@ fn page(
         .iter()
         .map(|&kind| {
             let (label, help) = action_words(kind);
+            let mut fields = fields(web, t, v, kind, s);
+            let typed = kept.filter(|(k, _)| *k == kind).map(|(_, posted)| posted);
+            if let Some(posted) = typed {
+                keep_typed(&mut fields, posted);
+            }
             ActionForm {
                 name: kind.name(),
                 label: t.s(label),
                 help: t.s(help),
-                fields: fields(web, t, v, kind, s),
+                fields,
                 key: format!("web-{}", &csrf::token()[..32]),
                 primary: Some(kind) == step,
+                open: typed.is_some(),
             }
         })
         .collect();
@@ -1398,18 +1410,14 @@ pub async fn act(
     };
     let (case, file, _) = read(&web, &v, &id).await?;
     let t = v.tr();
-    let action = action_of(&web, kind, &file.state, &f).map_err(|e| match &e {
-        ApiError::BadRequest {
-            field: Some(field), ..
-        } if t.zh() => WebError::with_detail(
-            &web,
-            &v,
-            e.status(),
-            format!("{}：{}", t.s("error.400"), field_zh(field)),
-        )
-        .reload_at(case_page.clone()),
-        _ => WebError::new(&web, &v, e).reload_at(case_page.clone()),
-    })?;
+    let action = match action_of(&web, kind, &file.state, &f) {
+        Ok(action) => action,
+        Err(e) => {
+            let fields = fields(&web, t, &v, kind, &file.state);
+            let reason = refusal_words(&web, t, kind, &fields, &f, &e);
+            return refused_form(&web, &v, &id, kind, &f, e.status(), reason).await;
+        }
+    };
     let key = f.get("key").map(|k| k.trim()).unwrap_or("");
     CommandId::new(key).map_err(|e| {
         WebError::new(
@@ -1419,8 +1427,24 @@ pub async fn act(
         )
     })?;
     let lifted = if kind == ActionKind::AddParty {
-        let data = super::parties::personal_of_form(&f, "")
-            .map_err(|e| WebError::new(&web, &v, e).reload_at(case_page.clone()))?;
+        // A party added on the page is someone: at least one of their fields is filled in (an
+        // added party stays in the case for good).
+        let data = match super::parties::personal_of_form(&f, "").and_then(|d| {
+            d.map(Some).ok_or_else(|| {
+                ApiError::field(
+                    BadRequestCode::InvalidField,
+                    "personal",
+                    "a new party needs a name, an ID number, a phone or an address",
+                )
+            })
+        }) {
+            Ok(data) => data,
+            Err(e) => {
+                let fields = fields(&web, t, &v, kind, &file.state);
+                let reason = refusal_words(&web, t, kind, &fields, &f, &e);
+                return refused_form(&web, &v, &id, kind, &f, e.status(), reason).await;
+            }
+        };
         crate::api::parties::Lifted {
             parties: vec![(0, data)],
         }
@@ -1453,56 +1477,107 @@ pub async fn act(
             }
             Ok(Redirect::to(&to).into_response())
         }
-        Err(ApiError::Rejected(r) | ApiError::Denied(r)) => {
-            // The case as it stands, the refusal in words above it.
-            let (_, file, envelopes) = read(&web, &v, &id).await?;
-            let status = if r.is_authorization() {
-                StatusCode::FORBIDDEN
-            } else {
-                StatusCode::UNPROCESSABLE_ENTITY
-            };
-            let reason = format!(
-                "{}：{}",
-                t.s(action_words(kind).0),
-                t.rejection(&r, &web.app.regions, &web.clock)
-            );
-            let parties = super::parties::card(&web, &v, &case, &file.state).await;
-            let view = case_view_of(&web.app, &v.actor, file, &envelopes);
-            let mut resp = render(&page(
-                &web,
-                &v,
-                view,
-                &envelopes,
-                None,
-                Some(reason),
-                parties,
-            ));
-            *resp.status_mut() = status;
-            Ok(resp)
+        // Refused, a stale version or a key sent again with other words: the case as it
+        // stands, the reason above it, the form open with what was typed (nothing is lost).
+        Err(
+            e @ (ApiError::Rejected(_)
+            | ApiError::Denied(_)
+            | ApiError::Conflict { .. }
+            | ApiError::KeyMismatch(_)
+            | ApiError::BadRequest { .. }),
+        ) => {
+            let fields = fields(&web, t, &v, kind, &file.state);
+            let reason = refusal_words(&web, t, kind, &fields, &f, &e);
+            refused_form(&web, &v, &id, kind, &f, e.status(), reason).await
         }
         Err(e) => Err(WebError::new(&web, &v, e).reload_at(case_page)),
     }
 }
 
-/// A form field's name as the page labels it.
-fn field_zh(field: &str) -> &str {
-    match field {
-        "to" => "单位",
-        "reason" => "理由",
-        "handler" => "承办人",
-        "mediator" => "调解员",
-        "deadline" => "新的期限",
-        "summary" => "说明",
-        "body" => "接收机构",
-        "content_hash" => "SHA-256摘要",
-        "into" => "合并到的案件编号",
-        "personal.name" => "姓名",
-        "personal.id_number" => "身份证号码",
-        "personal.phone" => "电话",
-        "personal.address" => "地址",
-        "purpose" => "用途",
-        other => other,
+/// A form the case page shows refused: why, and what was sent in it.
+struct Refused<'a> {
+    reason: String,
+    kind: ActionKind,
+    posted: &'a BTreeMap<String, String>,
+}
+
+/// Puts what was typed into a refused form back into its fields.
+fn keep_typed(fields: &mut [Field], posted: &BTreeMap<String, String>) {
+    for x in fields {
+        let Some(typed) = posted.get(x.name) else {
+            continue;
+        };
+        match x.kind {
+            "text" | "textarea" | "datetime" => x.value = typed.clone(),
+            "select" => {
+                for o in &mut x.options {
+                    o.selected = &o.value == typed;
+                }
+            }
+            _ => {}
+        }
     }
+}
+
+/// Why a case form was refused, in words, with the fields named as the form labels them.
+fn refusal_words(
+    web: &WebApp,
+    t: Tr,
+    kind: ActionKind,
+    fields: &[Field],
+    posted: &BTreeMap<String, String>,
+    e: &ApiError,
+) -> String {
+    fn label<'a>(fields: &[Field], field: &'a str) -> &'a str {
+        fields
+            .iter()
+            .find(|x| x.name == field)
+            .map_or_else(|| super::i18n::field_label(field), |x| x.label)
+    }
+    let label = |field| label(fields, field);
+    let why = match e {
+        ApiError::Rejected(Rejection::InvalidField { field, reason }) => {
+            t.invalid_field(label(field), field, reason)
+        }
+        ApiError::Rejected(r) | ApiError::Denied(r) => t.rejection(r, &web.app.regions, &web.clock),
+        ApiError::Conflict { .. } => t.s("case.conflict").to_owned(),
+        ApiError::KeyMismatch(_) => t.s("case.sent_before").to_owned(),
+        ApiError::BadRequest {
+            field: Some(field),
+            message,
+            ..
+        } if t.zh() => {
+            let typed = posted.get(field.as_str()).map_or("", |s| s.trim());
+            t.bad_field(label(field), field, typed, message)
+        }
+        other => other.to_string(),
+    };
+    format!("{}：{why}", t.s(action_words(kind).0))
+}
+
+/// The case page again after a refused form: the case as it stands now, `reason` above it,
+/// and the form of `kind` open with what was typed in it.
+async fn refused_form(
+    web: &WebApp,
+    v: &Viewer,
+    id: &str,
+    kind: ActionKind,
+    posted: &BTreeMap<String, String>,
+    status: StatusCode,
+    reason: String,
+) -> Result<Response, WebError> {
+    let (case, file, envelopes) = read(web, v, id).await?;
+    let parties = super::parties::card(web, v, &case, &file.state).await;
+    let view = case_view_of(&web.app, &v.actor, file, &envelopes);
+    let refused = Refused {
+        reason,
+        kind,
+        posted,
+    };
+    let page = page(web, v, view, &envelopes, None, Some(refused), parties);
+    let mut resp = render(&page);
+    *resp.status_mut() = status;
+    Ok(resp)
 }
 
 #[cfg(test)]

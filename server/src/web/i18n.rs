@@ -275,6 +275,16 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
         "（重复提交，只办理一次）",
         " (sent again: done once)",
     ),
+    (
+        "case.conflict",
+        "提交前案件已有新的办理记录（见下方办理经过）：请核对后重新提交，您填写的内容已保留。",
+        "The case changed before your form arrived (see its story below): check and send it again; what you typed is kept.",
+    ),
+    (
+        "case.sent_before",
+        "这份表单已经提交过（例如在浏览器后退后再次提交）：页面已更新，您填写的内容已保留，请核对后重新提交。",
+        "This form was sent before (for example again after going back in the browser): the page is up to date and what you typed is kept; check and send it again.",
+    ),
     ("case.back_to_work", "返回工作台", "Back to my work"),
     ("case.audit", "审计视图", "Audit view"),
     ("case.state", "办理情况", "Where it stands"),
@@ -914,6 +924,70 @@ impl Tr {
         }
     }
 
+    /// A field the domain refused ([`Rejection::InvalidField`]), named `label` as the form
+    /// shows it.
+    pub fn invalid_field(&self, label: &str, field: &str, reason: &str) -> String {
+        if self.lang == Lang::En {
+            return format!("{field} {reason}");
+        }
+        let reason = match reason {
+            "must not be empty" => "不能为空",
+            "longer than 4000 characters" => "不能超过4000字",
+            "is after the report" => "不能晚于上报时间",
+            "is before the case was reported" => "不能早于上报时间",
+            "more than 50 parties" => "不能超过50人",
+            other => other,
+        };
+        format!("{label}{reason}。")
+    }
+
+    /// A malformed field of a form (400), named `label` as the form shows it: what to do, with
+    /// the API's reason (`message`) where no words of our own say it better.
+    pub fn bad_field(&self, label: &str, field: &str, typed: &str, message: &str) -> String {
+        if self.lang == Lang::En {
+            return message.to_owned();
+        }
+        if field == "personal" {
+            return "请至少填写当事人的姓名、身份证号码、电话或地址中的一项。".into();
+        }
+        if typed.is_empty() {
+            return format!("请填写或选择“{label}”。");
+        }
+        match field.rsplit('.').next().unwrap_or(field) {
+            "id_number" => {
+                "身份证号码有误：应为18位，末位校验码须与前17位相符（末位可为X）。".into()
+            }
+            "phone" => "电话有误：请填写手机号码（11位）或带区号的固定电话。".into(),
+            _ => format!("“{label}”的内容有误，请检查后重新提交（{message}）。"),
+        }
+    }
+
+    /// A malformed query of a page (400): the statistics' period and as-of date, the audit
+    /// view's time.
+    pub fn bad_query(&self, field: &str, message: &str) -> String {
+        if self.lang == Lang::En {
+            return message.to_owned();
+        }
+        match field {
+            "period" | "from" | "to" | "ptype" => {
+                let why = if message.contains("52 ISO weeks") {
+                    "该年只有52周。"
+                } else if message.contains("not after the start") {
+                    "结束日须晚于开始日。"
+                } else {
+                    "请选择年、季度、月、周或日，或填写开始和结束日期（如 2025-01-01 至 2025-01-31）。"
+                };
+                format!("统计期间有误：{why}")
+            }
+            "as_of" => "截至日期有误：请填写已经过去的日期，如 2025-01-31。".into(),
+            "at" => {
+                "查看时间有误：请填写日期（如 2025-01-15）或日期和时间（如 2025-01-15 12:00）。"
+                    .into()
+            }
+            other => format!("“{}”有误：{message}", field_label(other)),
+        }
+    }
+
     /// The domain's refusal in plain words, with region names instead of codes.
     pub fn rejection(&self, r: &Rejection, regions: &RegionTree, clock: &Clock) -> String {
         let name = |c: &gridcase_domain::RegionCode| {
@@ -956,16 +1030,7 @@ impl Tr {
             Rejection::CriticalBelowTownship { .. } => "重大事项不能交办到乡镇以下。".into(),
             Rejection::NotADispute { .. } => "只有矛盾纠纷才能调解。".into(),
             Rejection::InvalidField { field, reason } => {
-                let field = field_zh(field);
-                let reason = match *reason {
-                    "must not be empty" => "不能为空",
-                    "longer than 4000 characters" => "不能超过4000字",
-                    "is after the report" => "不能晚于上报时间",
-                    "is before the case was reported" => "不能早于上报时间",
-                    "more than 50 parties" => "不能超过50人",
-                    other => other,
-                };
-                format!("{field}{reason}。")
+                self.invalid_field(field_label(field), field, reason)
             }
             Rejection::NotAboveHolder { holder, .. } => {
                 format!("此项须由 {} 的上级单位办理。", name(holder))
@@ -976,7 +1041,7 @@ impl Tr {
             Rejection::PartyAlreadyInCase { .. } => "该当事人已在本案中。".into(),
             Rejection::PersonalNumberInText { field, what } => format!(
                 "{}中含有{}：请填在当事人信息里（加密保存、可依法删除），不要写进文字记录（文字记录永久保存）。",
-                field_zh(field),
+                field_label(field),
                 if *what == "an ID number" {
                     "身份证号码"
                 } else {
@@ -1002,8 +1067,8 @@ impl Tr {
             Rejection::MergeTargetUnknown { into } => {
                 format!("案件编号 {into} 不存在，或不在您的管辖范围内：请核对保留的案件编号。")
             }
-            Rejection::MergeTargetEnded { into, status } => format!(
-                "案件 {into} 当前状态为“{}”，不能作为保留案件：请合并到仍在办理的案件。",
+            Rejection::MergeTargetNotKept { into, status } => format!(
+                "案件 {into} 当前状态为“{}”，不能作为保留的案件：请合并到另一件案件。",
                 self.status(status)
             ),
             Rejection::LocationOutsideHolder { holder, .. } => format!(
@@ -1019,12 +1084,12 @@ impl Tr {
             }
             Rejection::InTheFuture { field, latest } => format!(
                 "{}不能晚于当前时间（最晚 {}）。",
-                field_zh(field),
+                field_label(field),
                 clock.minute(*latest)
             ),
             Rejection::TooFarInThePast { field, earliest } => format!(
                 "{}过早（最早 {}），请核实时间。",
-                field_zh(field),
+                field_label(field),
                 clock.minute(*earliest)
             ),
             other => other.to_string(),
@@ -1032,15 +1097,35 @@ impl Tr {
     }
 }
 
-/// A field's name as the forms show it.
-fn field_zh(field: &str) -> &str {
-    match field {
-        "summary" => "事件简述",
+/// A field's name as the forms show it (`personal.id_number` → 身份证号码); the name itself
+/// for a field no form has.
+pub fn field_label(field: &str) -> &str {
+    match field.rsplit('.').next().unwrap_or(field) {
+        "kind" => "类型",
+        "category" => "类别",
+        "source" => "来源",
+        "severity" => "紧急程度",
+        "location" => "发生地点",
         "happened_at" => "发生时间",
+        "summary" => "事件简述",
         "occurred_at" => "办理时间",
         "parties" => "当事人",
-        "note" | "reason" | "text" | "comment" | "description" => "说明",
-        other => other,
+        "reason" => "理由",
+        "text" => "备注内容",
+        "note" | "comment" | "description" => "说明",
+        "to" => "单位",
+        "handler" => "承办人",
+        "mediator" => "调解员",
+        "deadline" => "新的期限",
+        "body" => "接收机构",
+        "content_hash" => "SHA-256摘要",
+        "into" => "保留的案件编号",
+        "name" => "姓名",
+        "id_number" => "身份证号码",
+        "phone" => "电话",
+        "address" => "地址",
+        "purpose" => "用途",
+        _ => field,
     }
 }
 

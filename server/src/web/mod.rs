@@ -377,7 +377,11 @@ impl WebError {
             // The API's messages are English; the Chinese page says it with the heading.
             ApiError::Forbidden(m) | ApiError::NotFound(m) if !t.zh() => m.clone(),
             ApiError::BadRequest { message, .. } if !t.zh() => message.clone(),
-            ApiError::BadRequest { field: Some(f), .. } => format!("字段：{f}"),
+            ApiError::BadRequest {
+                field: Some(f),
+                message,
+                ..
+            } => t.bad_query(f, message),
             ApiError::Forbidden(m) => t
                 .s(if m.starts_with("analysts") {
                     "error.forbidden_case"

@@ -252,18 +252,6 @@ pub fn personal_of_form(
     )
 }
 
-/// A personal field's name as forms label it (`personal.id_number` → 身份证号码).
-pub fn field_zh(field: &str) -> &str {
-    match field.rsplit('.').next().unwrap_or(field) {
-        "name" => "姓名",
-        "id_number" => "身份证号码",
-        "phone" => "电话",
-        "address" => "地址",
-        "purpose" => "用途",
-        other => other,
-    }
-}
-
 /// A form that does not parse: 400.
 pub(crate) fn form_error(web: &WebApp, v: &Viewer, e: FormRejection) -> WebError {
     WebError::new(
@@ -574,7 +562,7 @@ pub async fn access_log(
                 .iter()
                 .map(|f| {
                     if t.zh() {
-                        field_zh(f.as_str())
+                        super::i18n::field_label(f.as_str())
                     } else {
                         f.as_str()
                     }

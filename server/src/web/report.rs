@@ -534,7 +534,7 @@ pub async fn submit(
             let msg = match &e {
                 ApiError::BadRequest {
                     field: Some(field), ..
-                } if t.zh() => format!("{}：{}", t.s("error.400"), field_zh(field)),
+                } if t.zh() => format!("{}：{}", t.s("error.400"), super::i18n::field_label(field)),
                 other => other.to_string(),
             };
             return again(status, msg);
@@ -559,7 +559,7 @@ pub async fn submit(
                     "{}：当事人{} {}",
                     t.s("error.400"),
                     i + 1,
-                    super::parties::field_zh(&field)
+                    super::i18n::field_label(&field)
                 )
             } else {
                 format!("party {}: {e}", i + 1)
@@ -607,19 +607,6 @@ pub async fn submit(
             ),
             _ => Err(WebError::new(&web, &v, e)),
         },
-    }
-}
-
-fn field_zh(field: &str) -> &str {
-    match field {
-        "kind" => "类型",
-        "category" => "类别",
-        "source" => "来源",
-        "severity" => "紧急程度",
-        "location" => "发生地点",
-        "happened_at" => "发生时间",
-        "summary" => "事件简述",
-        other => other,
     }
 }
 

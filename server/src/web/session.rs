@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use gridcase_domain::Actor;
 
@@ -173,7 +173,14 @@ impl FromRequestParts<Web> for Viewer {
                 })
             }
             None => {
-                let to = format!("/signin?next={}", encode(&here));
+                // After signing in, back to this page; for a form sent without a session (it
+                // expired meanwhile), to the page the form was on: its address only takes posts.
+                let back = if parts.method == Method::GET || parts.method == Method::HEAD {
+                    here
+                } else {
+                    referring_page(&parts.headers).unwrap_or_else(|| "/".into())
+                };
+                let to = format!("/signin?next={}", encode(&back));
                 if parts.headers.contains_key("hx-request") {
                     // htmx follows this header with a full page load.
                     let mut r = StatusCode::UNAUTHORIZED.into_response();
@@ -200,6 +207,14 @@ pub fn encode(s: &str) -> String {
         }
     }
     out
+}
+
+/// The path (and query) of the page a request came from, from its `Referer`.
+fn referring_page(headers: &HeaderMap) -> Option<String> {
+    let referer = headers.get(header::REFERER)?.to_str().ok()?;
+    let uri: axum::http::Uri = referer.parse().ok()?;
+    let page = uri.path_and_query()?.as_str();
+    (page.starts_with('/') && !page.starts_with("//")).then(|| page.to_owned())
 }
 
 #[cfg(test)]

@@ -160,14 +160,18 @@ fn resolve(web: &WebApp, v: &Viewer, q: &StatsParams) -> Result<Resolved, WebErr
     };
     access::may_read_stats(&v.actor, region).map_err(err)?;
     let period = period_of(q).map_err(err)?;
+    // A date (its end, in the deployment's time zone) or an instant as the API and the export
+    // write it; one not yet past is today's figures, the live ones.
     let as_of = match q.as_of.trim() {
         "" => None,
-        s => Some((
-            s.to_owned(),
-            web.clock
+        s => {
+            let t = web
+                .clock
                 .end_of_date(s)
-                .ok_or_else(|| err(bad("as_of", format!("as_of {s:?} is not a date"))))?,
-        )),
+                .or_else(|| Timestamp::parse(s).ok())
+                .ok_or_else(|| err(bad("as_of", format!("as_of {s:?} is not a date"))))?;
+            (t <= Timestamp::now()).then(|| (s.to_owned(), t))
+        }
     };
     Ok(Resolved {
         region,

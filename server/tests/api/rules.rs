@@ -184,7 +184,7 @@ async fn a_merge_keeps_a_case_the_actor_can_see_and_still_in_hand() {
         assert!(v["detail"].as_str().unwrap().contains(into), "{v}");
     }
 
-    // A case that is no longer in hand (not registered) cannot keep another.
+    // A case that was not registered cannot keep another.
     let rejected = h.report(GW1, G1).await;
     h.ok(
         GW1,
@@ -196,7 +196,7 @@ async fn a_merge_keeps_a_case_the_actor_can_see_and_still_in_hand() {
     h.refused(
         h.command(VIL, &dup, "merge", merge(&rejected)).await,
         422,
-        "MergeTargetEnded",
+        "MergeTargetNotKept",
     )
     .await;
 

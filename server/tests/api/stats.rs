@@ -332,6 +332,29 @@ async fn a_series_of_periods_in_one_query_and_year_on_year_beside_the_previous_p
         "forbidden",
     )
     .await;
+    // A week the year does not have, a range that ends before it starts, a time to come:
+    // each refused naming the field and saying why.
+    for (query, field, why) in [
+        ("period=2025-W53", "period", "52 ISO weeks"),
+        (
+            "period=2025-02-01..2025-01-01",
+            "period",
+            "the end is not after the start",
+        ),
+        ("as_of=2999-01-01T00:00:00Z", "as_of", "later than now"),
+    ] {
+        for path in ["/api/v1/stats", "/api/v1/stats/series"] {
+            let v = h
+                .refused(
+                    h.get(&format!("{path}?{query}"), ANA).await,
+                    400,
+                    "invalid_query",
+                )
+                .await;
+            assert_eq!(v["field"], field, "{v}");
+            assert!(v["detail"].as_str().unwrap().contains(why), "{v}");
+        }
+    }
 
     // Year on year beside the previous period.
     let s = h
