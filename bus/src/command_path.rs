@@ -17,9 +17,9 @@ use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 
 use gridcase_domain::{
-    chain, check_merge_target, decide, Action, CaseId, CaseState, CodecError, Command, CommandId,
-    CommitHeader, Context, CorrelationId, Envelope, EventRecord, Level, Policy, RegionCode,
-    RegionTree, Rejection, Timestamp,
+    chain, check_merge_target, decide, Action, ActorId, CaseId, CaseState, CodecError, Command,
+    CommandId, CommitHeader, Context, CorrelationId, Envelope, EventRecord, Level, Policy,
+    RegionCode, RegionTree, Rejection, Timestamp,
 };
 
 use crate::log::*;
@@ -44,9 +44,10 @@ pub struct Submission {
     /// refused ([`CommandError::KeyMismatch`]) instead of answered with the first result.
     pub fingerprint: Option<Fingerprint>,
     /// Overrides the engine's clock for `recorded_at` and for the decider's `now`. Only for
-    /// imports of historical data (fixtures, migrations); the HTTP API never sets it. An
-    /// import's merges are not checked against the case they keep (decided then; see
-    /// [`gridcase_domain::check_merge_target`]).
+    /// imports of historical data (fixtures, migrations); the HTTP API never sets it. What an
+    /// import's commands name was checked when they were decided: its merges are not checked
+    /// against the case they keep ([`gridcase_domain::check_merge_target`]), nor its handlers
+    /// and mediators against [`People`].
     pub recorded_at: Option<Timestamp>,
 }
 
@@ -166,6 +167,45 @@ impl Loaded {
     }
 }
 
+/// Who works where, as the deployment lists its people: lets the command path refuse a
+/// handler or a mediator the unit does not have (a case assigned to a stranger, or a mediation
+/// with someone who cannot end it, is stuck). The server's is its directory.
+pub trait People: Send + Sync {
+    /// Whether `person` is one of `unit`'s handlers (`mediator`: one of its mediators);
+    /// `None` when the unit's people are not listed (then anyone is taken).
+    fn works_for(&self, person: &ActorId, unit: RegionCode, mediator: bool) -> Option<bool>;
+}
+
+/// The people a decided command names, checked against `people`.
+fn check_people(people: &dyn People, state: &CaseState, action: &Action) -> Result<(), Rejection> {
+    match action {
+        Action::Assign { handler } => {
+            let Some(unit) = state.holder else {
+                return Ok(());
+            };
+            match people.works_for(handler, unit, false) {
+                Some(false) => Err(Rejection::HandlerNotOfUnit {
+                    handler: handler.clone(),
+                    unit,
+                }),
+                _ => Ok(()),
+            }
+        }
+        Action::StartMediation {
+            mediator,
+            organization,
+            ..
+        } => match people.works_for(mediator, *organization, true) {
+            Some(false) => Err(Rejection::MediatorNotOfOrganization {
+                mediator: mediator.clone(),
+                organization: *organization,
+            }),
+            _ => Ok(()),
+        },
+        _ => Ok(()),
+    }
+}
+
 /// Seals the free text of decided events (summaries, notes, reasons) under the case's key
 /// before they are chained, so that the log holds ciphertext ([`gridcase_domain::Text`]).
 /// The server's is the personal data vault; without one, text is stored as written.
@@ -205,6 +245,8 @@ pub struct CommandPath<L> {
     stripes: Vec<tokio::sync::Mutex<()>>,
     /// Seals decided events' free text ([`CommandPath::with_sealer`]).
     sealer: Option<Arc<dyn TextSealer>>,
+    /// The people handlers and mediators are checked against ([`CommandPath::with_people`]).
+    people: Option<Arc<dyn People>>,
 }
 
 /// Lock stripes for per-case serialization.
@@ -234,12 +276,20 @@ impl<L: EventLog> CommandPath<L> {
             clock: Arc::new(Timestamp::now),
             stripes: (0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
             sealer: None,
+            people: None,
         }
     }
 
     /// Seals the free text of every command's events with `sealer` before they are chained.
     pub fn with_sealer(mut self, sealer: Arc<dyn TextSealer>) -> Self {
         self.sealer = Some(sealer);
+        self
+    }
+
+    /// Checks the handlers and mediators that commands name against `people` (not for
+    /// imports of historical data: their people were checked then).
+    pub fn with_people(mut self, people: Arc<dyn People>) -> Self {
+        self.people = Some(people);
         self
     }
 
@@ -348,6 +398,9 @@ impl<L: EventLog> CommandPath<L> {
                 // loaded side by side (the kept case may not be in the log yet).
                 let target = self.loaded(into, false).await?;
                 check_merge_target(&sub.command.actor, into, &target.state)?;
+            }
+            if let (Some(people), None) = (&self.people, sub.recorded_at) {
+                check_people(people.as_ref(), state, &sub.command.action)?;
             }
             if let Some(sealer) = &self.sealer {
                 sealer.seal(&sub.case_id, &mut events).await?;

@@ -41,8 +41,8 @@ pub mod testing;
 
 pub use any::{AnyLog, RawCursor};
 pub use command_path::{
-    partition_for, partition_of, Clock, CommandError, CommandPath, Executed, SealError, Submission,
-    TextSealer,
+    partition_for, partition_of, Clock, CommandError, CommandPath, Executed, People, SealError,
+    Submission, TextSealer,
 };
 pub use file::{Copied, FileLog, FileRawCursor, LOG_FILE};
 pub use log::{

@@ -68,7 +68,12 @@ pub fn probe(
         },
         ActionKind::HoldMediationSession => Action::HoldMediationSession { summary: text() },
         ActionKind::ConcludeMediation => Action::ConcludeMediation {
-            outcome: MediationOutcome::Agreement,
+            // The mediator records either; the holding unit only ends one as not agreed.
+            outcome: if actor.role() == crate::actor::Role::Mediator {
+                MediationOutcome::Agreement
+            } else {
+                MediationOutcome::Failure
+            },
             note: text(),
         },
         ActionKind::Resolve => Action::Resolve {

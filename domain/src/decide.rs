@@ -304,6 +304,29 @@ pub enum Rejection {
         /// When the extension is approved.
         at: Timestamp,
     },
+    /// Only the mediator records an agreement: the holding unit ends a mediation its mediator
+    /// cannot finish as not agreed.
+    #[error(
+        "only the mediator records an agreement; the holding unit ends a mediation as not agreed"
+    )]
+    AgreementByMediatorOnly,
+    /// A case is assigned to one of its holding unit's people (as the deployment lists them).
+    #[error("{handler} is not one of the people of {unit}, which holds the case")]
+    HandlerNotOfUnit {
+        /// The person named.
+        handler: ActorId,
+        /// The holding unit.
+        unit: RegionCode,
+    },
+    /// A mediation is started with one of the organization's mediators (as the deployment
+    /// lists them).
+    #[error("{mediator} is not a mediator of {organization}")]
+    MediatorNotOfOrganization {
+        /// The person named.
+        mediator: ActorId,
+        /// The mediation organization.
+        organization: RegionCode,
+    },
     /// A case cannot be merged into itself.
     #[error("a case cannot be merged into itself")]
     MergeIntoSelf,
@@ -881,8 +904,22 @@ impl Decider<'_> {
                 .into()])
             }
             Action::ConcludeMediation { outcome, note } => {
-                self.assigned_mediation()?;
-                text("note", note, *outcome == MediationOutcome::Failure)?;
+                if self.actor.role() == Role::Mediator {
+                    self.assigned_mediation()?;
+                    text("note", note, *outcome == MediationOutcome::Failure)?;
+                } else {
+                    // The holding unit ends a mediation its mediator cannot finish (away, ill,
+                    // withdrawn), else the case would wait for good: as not agreed, saying why.
+                    // An agreement is the mediator's to record.
+                    self.allow(Who::Holder { grid_worker: true })?;
+                    if self.s.mediation.is_none() {
+                        return Err(Rejection::MediationNotStarted);
+                    }
+                    if *outcome != MediationOutcome::Failure {
+                        return Err(Rejection::AgreementByMediatorOnly);
+                    }
+                    text("note", note, true)?;
+                }
                 Ok(vec![MediationConcluded {
                     outcome: *outcome,
                     note: note.clone().into(),

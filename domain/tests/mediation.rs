@@ -315,10 +315,43 @@ fn only_the_named_mediator_concludes() {
             mediator: mediator(town1()).id().clone(),
             actor: other.id().clone(),
         });
+    // The holding unit does not record an agreement for the mediator.
     let gw = grid_worker(grid1());
     given(&h_mediating(grid1()))
         .when(cmd(gw.clone(), conclude(MediationOutcome::Agreement, "")))
-        .then_rejected(not_permitted(&gw, "conclude_mediation"));
+        .then_rejected(Rejection::AgreementByMediatorOnly);
+}
+
+#[test]
+fn the_holding_unit_ends_a_mediation_its_mediator_cannot_finish() {
+    // Without it, a case whose mediator is away would wait for good: nothing else moves a
+    // case while a mediation runs.
+    let gw = grid_worker(grid1());
+    let s = given(&h_mediating(grid1()))
+        .when(cmd(
+            gw.clone(),
+            conclude(MediationOutcome::Failure, "调解员长期外出，无法继续调解"),
+        ))
+        .then(&[MediationConcluded {
+            outcome: MediationOutcome::Failure,
+            note: "调解员长期外出，无法继续调解".into(),
+        }
+        .into()]);
+    assert!(s.mediation.is_none());
+    // Saying why.
+    given(&h_mediating(grid1()))
+        .when(cmd(gw, conclude(MediationOutcome::Failure, "")))
+        .then_rejected(invalid_field("note", "must not be empty"));
+    // Only the holding unit: not a unit above it.
+    given(&h_mediating(grid1()))
+        .when(cmd(
+            staff(village1()),
+            conclude(MediationOutcome::Failure, "调解员无法继续"),
+        ))
+        .then_rejected(Rejection::NotHoldingUnit {
+            holder: grid1(),
+            unit: village1(),
+        });
 }
 
 // --- resolving by mediated agreement -----------------------------------------------------------

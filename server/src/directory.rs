@@ -116,3 +116,17 @@ impl Directory {
         staff
     }
 }
+
+/// The command path asks the directory whether a handler or mediator works for a unit: for a
+/// unit whose people it lists (configured, or the demo's roster), only they do.
+impl gridcase_bus::People for Directory {
+    fn works_for(&self, person: &ActorId, unit: RegionCode, mediator: bool) -> Option<bool> {
+        let staff = self.staff_of(unit);
+        let people = if mediator {
+            staff.mediators
+        } else {
+            staff.handlers
+        };
+        (!people.is_empty()).then(|| people.iter().any(|p| &p.id == person))
+    }
+}

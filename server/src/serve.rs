@@ -243,11 +243,13 @@ pub fn build_app(
         // (Server::start sets it once it has caught up.)
         projection.set_text_opener(vault.clone());
     }
+    let directory = directory(cfg, extra_tokens);
     Ok(Arc::new(App {
-        directory: directory(cfg, extra_tokens),
         request_key,
         path: CommandPath::new(log, regions.clone(), cfg.policy.clone(), cfg.cache_cases)
-            .with_sealer(Arc::new(crate::text::VaultSealer(vault.clone()))),
+            .with_sealer(Arc::new(crate::text::VaultSealer(vault.clone())))
+            .with_people(Arc::new(directory.clone())),
+        directory,
         vault,
         projection,
         regions,

@@ -458,6 +458,20 @@ fn fields(web: &WebApp, t: Tr, v: &Viewer, kind: ActionKind, s: &CaseState) -> V
         ActionKind::HoldMediationSession => {
             vec![textarea("summary", t.s("f.session_summary"), true)]
         }
+        // The mediator records an agreement or a failure; the holding unit only ends a
+        // mediation its mediator cannot finish, as not agreed, saying why.
+        ActionKind::ConcludeMediation if v.actor.role() != Role::Mediator => vec![
+            Field {
+                kind: "info",
+                label: t.s("f.outcome"),
+                value: vocab(t, MediationOutcome::Failure.zh(), "failure"),
+                ..Field::default()
+            },
+            Field {
+                help: Some(t.s("f.end_mediation_help")),
+                ..textarea("note", t.s("f.end_mediation_reason"), true)
+            },
+        ],
         ActionKind::ConcludeMediation => vec![
             select(
                 "outcome",
@@ -725,7 +739,12 @@ fn action_of(
         }
         ActionKind::HoldMediationSession => put("summary", text("summary")),
         ActionKind::ConcludeMediation => {
-            put("outcome", text("outcome"));
+            // The holding unit's form has no choice: it ends a mediation as not agreed.
+            let outcome = Some(field("outcome")).filter(|o| !o.is_empty());
+            put(
+                "outcome",
+                Value::String(outcome.unwrap_or("failure").to_owned()),
+            );
             put("note", text("note"));
         }
         ActionKind::Resolve => {

@@ -417,6 +417,12 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
         "记录调解结果：达成协议或调解不成。",
         "Record the outcome: agreement or failure.",
     ),
+    ("f.end_mediation_reason", "结束原因", "Why it ends"),
+    (
+        "f.end_mediation_help",
+        "调解员无法继续调解时（如外出、回避、退出），由承办单位结束本次调解，记为调解不成；之后可另行调解或化解。",
+        "When the mediator cannot go on (away, recused, withdrawn), the holding unit ends this mediation as not agreed; the case can then be mediated again or resolved.",
+    ),
     ("act.resolve", "化解办结", "Resolve"),
     (
         "act.resolve_help",
@@ -1063,6 +1069,20 @@ impl Tr {
                 "延期后的期限（{}）已经过去：请批准一个晚于现在的期限。",
                 clock.minute(*requested)
             ),
+            Rejection::HandlerNotOfUnit { handler, unit } => format!(
+                "{handler} 不是承办单位 {} 的工作人员：请从本单位人员中选择承办人。",
+                name(unit)
+            ),
+            Rejection::MediatorNotOfOrganization {
+                mediator,
+                organization,
+            } => format!(
+                "{mediator} 不是 {} 的调解员：请从该调解组织的调解员中选择。",
+                name(organization)
+            ),
+            Rejection::AgreementByMediatorOnly => {
+                "达成协议须由调解员记录；承办单位只能将调解记为调解不成并结束。".into()
+            }
             Rejection::MergeIntoSelf => "案件不能与自身合并。".into(),
             Rejection::MergeTargetUnknown { into } => {
                 format!("案件编号 {into} 不存在，或不在您的管辖范围内：请核对保留的案件编号。")

@@ -209,3 +209,34 @@ async fn a_merge_keeps_a_case_the_actor_can_see_and_still_in_hand() {
     assert_eq!(view["status"], "merged", "{view}");
     assert_eq!(view["case"]["merged_into"], kept.as_str());
 }
+
+#[tokio::test]
+async fn handlers_and_mediators_are_the_units_people() {
+    let h = Harness::new();
+    let c = at_the_village(&h, GW1, G1).await;
+    // Someone the village does not have (a grid worker of its grid is not its staff; a made-up
+    // id is nobody): refused, so the case is never held by a stranger.
+    for stranger in ["gw-1", "nobody-xyz", "staff-t1"] {
+        let v = h
+            .refused(
+                h.command(VIL, &c, "assign", json!({ "handler": stranger }))
+                    .await,
+                422,
+                "HandlerNotOfUnit",
+            )
+            .await;
+        assert!(v["detail"].as_str().unwrap().contains(stranger), "{v}");
+    }
+    h.ok(VIL, &c, "assign", json!({ "handler": "staff-v1" }))
+        .await;
+    // A mediation with someone who is not the organization's mediator could never be ended.
+    let mediation = |mediator: &str| json!({ "mediation_type": "people", "mediator": mediator, "organization": VILLAGE });
+    h.refused(
+        h.command(VIL, &c, "start_mediation", mediation("med-nobody-9"))
+            .await,
+        422,
+        "MediatorNotOfOrganization",
+    )
+    .await;
+    h.ok(VIL, &c, "start_mediation", mediation("med-1")).await;
+}

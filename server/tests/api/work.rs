@@ -188,7 +188,8 @@ async fn my_work_is_what_each_role_works_on() {
     assert!(!mediator.contains(&"resolve".into()), "{mediator:?}");
     let staff = allowed(&h.read(&format!("/api/v1/cases/{a}"), VIL).await);
     assert!(staff.contains(&"add_note".into()), "{staff:?}");
-    assert!(!staff.contains(&"conclude_mediation".into()), "{staff:?}");
+    // The holding unit may end the mediation (as not agreed) if its mediator cannot go on.
+    assert!(staff.contains(&"conclude_mediation".into()), "{staff:?}");
     assert!(
         !staff.contains(&"resolve".into()),
         "not while a mediation runs: {staff:?}"
