@@ -157,6 +157,11 @@ pub enum Cmd {
         /// How many problems to print.
         #[arg(long, value_name = "N", default_value_t = 20)]
         max_problems: usize,
+        /// A tree head kept from an earlier verify (`SIZE:ROOT`, as its summary prints it):
+        /// fails when any of the log's first SIZE commits was removed, inserted or changed.
+        /// May be given more than once.
+        #[arg(long, value_name = "SIZE:ROOT")]
+        checkpoint: Vec<verify::TreeHead>,
         /// Summary format.
         #[arg(long, value_enum, default_value = "text")]
         format: SummaryFormat,
@@ -283,6 +288,7 @@ pub async fn execute(cli: Cli, out: &mut dyn Write) -> Result<Status, Error> {
             region,
             projections,
             max_problems,
+            checkpoint,
             format,
         } => {
             let region = stats::region_arg(&deployment.regions, "--region", region.as_deref())?;
@@ -290,6 +296,7 @@ pub async fn execute(cli: Cli, out: &mut dyn Write) -> Result<Status, Error> {
                 region,
                 max_problems: *max_problems,
                 progress,
+                checkpoints: checkpoint.clone(),
             };
             let source = match cli.location(&deployment).open().await {
                 Ok(source) => source,

@@ -1,7 +1,9 @@
 //! The auditors' tool on the file log, the embedded store new data directories get: `verify`
 //! passes on a whole store; a byte altered in a stored commit is found — re-framed, as a broken
 //! hash naming case, version and position; not re-framed, as a failed checksum naming them —
-//! and the rest is verified; a reader that needs the whole log refuses it with the position.
+//! and the rest is verified; a reader that needs the whole log refuses it with the position;
+//! a record removed from the middle or cut off the end is found against a tree head kept
+//! from an earlier verify, which a grown log still matches.
 //! Each test edits a fresh copy of the `tiny` log's file, as an attacker with file access (or
 //! a failing disk) would.
 
@@ -129,4 +131,100 @@ fn an_altered_byte_without_reframing_fails_the_checksum_and_names_the_case() {
     let o = replay_on(data.path(), &["verify"]);
     assert_exit(&o, 1);
     assert_reports_a_failed_checksum(data.path(), &stdout(&o), &case, p);
+}
+
+/// The tree head `verify` prints (`SIZE:ROOT`).
+fn tree_head(data: &Path) -> String {
+    let o = replay_on(data, &["verify", "--format", "json"]);
+    assert_exit(&o, 0);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    v["tree_head"].as_str().unwrap().to_owned()
+}
+
+/// Removes the record at `position` from the log file, as someone with file access would to
+/// make a commit disappear: the records after it move up, their positions one lower.
+fn remove_record(data: &Path, position: Position) {
+    let path = data.join("log").join(LOG_FILE);
+    let bytes = std::fs::read(&path).unwrap();
+    let file = std::fs::File::open(&path).unwrap();
+    let (offset, len) = value_offset(&file, position);
+    let start = offset as usize - 8;
+    let mut kept = bytes[..start].to_vec();
+    kept.extend_from_slice(&bytes[offset as usize + len..]);
+    std::fs::write(&path, kept).unwrap();
+}
+
+#[test]
+fn a_removed_record_is_found_against_a_kept_tree_head() {
+    let data = tiny_file_data();
+    let kept = tree_head(data.path());
+    let (size, _) = kept.split_once(':').unwrap();
+    assert_eq!(size, tiny().len().to_string());
+    // A whole store matches the tree head kept from it.
+    let o = replay_on(data.path(), &["verify", "--checkpoint", &kept]);
+    assert_exit(&o, 0);
+    assert!(
+        stdout(&o).contains("1 kept tree head(s) compared"),
+        "{}",
+        stdout(&o)
+    );
+
+    // The last commit of a case removed from the middle of the file: every chain still holds
+    // (the case simply ends earlier) and positions stay contiguous, but the tree does not.
+    let (case, commits) = case_with_commits(3);
+    let last = commits.last().unwrap();
+    let p = Position::new(
+        tiny()
+            .iter()
+            .position(|g| g.command_id == last.command_id)
+            .unwrap() as u64
+            + 1,
+    );
+    assert!(p.get() < tiny().len() as u64, "a record in the middle");
+    remove_record(data.path(), p);
+    let o = replay_on(data.path(), &["verify", "--checkpoint", &kept]);
+    assert_exit(&o, 1);
+    let out = stdout(&o);
+    let line = line_with(&out, "[checkpoint_mismatch]");
+    assert!(line.contains("fewer than"), "{out}");
+    assert!(
+        !out.contains(&format!("case {case}")),
+        "no chain broke: {out}"
+    );
+}
+
+#[test]
+fn a_changed_or_cut_log_differs_from_the_tree_head_and_a_grown_one_matches() {
+    // A head kept when the log held its first commits: the whole log still matches it.
+    let half = tiny().len() / 2;
+    let early = {
+        let dir = tempfile::tempdir().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let log = FileLog::open(dir.path().join("log")).unwrap();
+        rt.block_on(append_all(&log, &tiny()[..half]));
+        drop(log);
+        tree_head(dir.path())
+    };
+    assert!(early.starts_with(&format!("{half}:")), "{early}");
+    let data = tiny_file_data();
+    let o = replay_on(data.path(), &["verify", "--checkpoint", &early]);
+    assert_exit(&o, 0);
+
+    // One record of the early part removed: the first `half` commits now hash differently.
+    remove_record(data.path(), Position::new(2));
+    let o = replay_on(data.path(), &["verify", "--checkpoint", &early]);
+    assert_exit(&o, 1);
+    let out = stdout(&o);
+    let line = line_with(&out, "[checkpoint_mismatch]");
+    assert!(
+        line.contains(&format!("the first {half} commits are not those")),
+        "{out}"
+    );
+
+    // A head that does not parse is a usage error.
+    let o = replay_on(data.path(), &["verify", "--checkpoint", "12:zz"]);
+    assert_exit(&o, 2);
 }

@@ -24,6 +24,11 @@
 //! After a broken link the case's chain is resynchronised at the event found, so one damaged
 //! commit gives a few problems, not one per later event.
 //!
+//! Every stored commit is also a leaf of the log's Merkle tree ([`TreeHasher`]): the report gives the
+//! tree head (`SIZE:ROOT`) to keep, and `--checkpoint SIZE:ROOT` compares the first SIZE
+//! commits with one kept before (`checkpoint_mismatch` when any was removed, inserted or
+//! changed, or the log holds fewer).
+//!
 //! `--projections DIR` then rebuilds the projections into a temporary directory up to the live
 //! store's checkpoint and compares the two stores key by key and byte by byte (DESIGN.md
 //! invariant 7). A live store behind the log is fine: the lag is reported and the comparison is
@@ -33,12 +38,13 @@
 //! pass over the log and the per-case chains), `indexes.rs` (the embedded store's indexes
 //! against the commits read: the check is the bus's `IndexCheck`, this turns its findings into
 //! problems), `projections.rs` ([`check_projections`]: the live projection
-//! against a rebuild).
+//! against a rebuild), `tree.rs` (the Merkle tree and its [`TreeHead`]).
 
 mod indexes;
 mod pass;
 mod projections;
 mod report;
+mod tree;
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -53,6 +59,7 @@ use pass::{Track, Verifier};
 pub use projections::check_projections;
 use report::problem;
 pub use report::{Kind, Problem, ProjectionCheck, Report};
+pub use tree::{TreeHasher, TreeHead};
 
 /// What to verify.
 #[derive(Debug, Clone)]
@@ -63,6 +70,8 @@ pub struct Options {
     pub max_problems: usize,
     /// Draw a progress bar.
     pub progress: bool,
+    /// Tree heads kept from earlier verifications, to compare the log's first commits with.
+    pub checkpoints: Vec<TreeHead>,
 }
 
 /// Verifies the whole log; see the module documentation.
@@ -72,6 +81,10 @@ pub async fn verify(source: &Source, opts: &Options) -> Result<Report, Error> {
     let bar = progress::bar(head.get(), opts.progress, "verify");
     let mut v = Verifier::new(opts, source.sled());
     let mut cursor = source.raw_from(Position::FIRST).await?;
+    let mut tree = TreeHasher::default();
+    let mut checkpoints = opts.checkpoints.clone();
+    checkpoints.sort_by_key(|c| c.size);
+    let mut checkpoints = checkpoints.into_iter().peekable();
     loop {
         let raw = match cursor.next_raw().await {
             Ok(Some(raw)) => raw,
@@ -84,6 +97,23 @@ pub async fn verify(source: &Source, opts: &Options) -> Result<Report, Error> {
             Err(e) => return Err(e.into()),
         };
         let p = raw.position;
+        tree.push(&raw.value);
+        while let Some(c) = checkpoints.next_if(|c| c.size <= tree.size()) {
+            if c.size == tree.size() && c.root != tree.head().root {
+                v.report(problem(
+                    Kind::CheckpointMismatch,
+                    Some(p),
+                    None,
+                    None,
+                    format!(
+                        "the first {} commits are not those of the kept tree head {c} (their \
+                         root is {}): a commit up to here was removed, inserted or changed",
+                        c.size,
+                        tree.head()
+                    ),
+                ));
+            }
+        }
         v.raw(raw);
         if v.commits_read.is_multiple_of(256) {
             bar.set_position(p.min(head).get());
@@ -98,6 +128,20 @@ pub async fn verify(source: &Source, opts: &Options) -> Result<Report, Error> {
             None,
             None,
             format!("the log's head is {head}, but positions {from}..={head} could not be read"),
+        ));
+    }
+    for c in checkpoints {
+        v.report(problem(
+            Kind::CheckpointMismatch,
+            None,
+            None,
+            None,
+            format!(
+                "the log holds {} commits, fewer than the {} of the kept tree head {c}: commits \
+                 were removed",
+                tree.head().size,
+                c.size
+            ),
         ));
     }
     bar.set_position(head.get());
@@ -149,6 +193,8 @@ pub async fn verify(source: &Source, opts: &Options) -> Result<Report, Error> {
         problems,
         warning_count,
         warnings,
+        tree_head: tree.head(),
+        checkpoints: opts.checkpoints.len(),
         projections: None,
     })
 }

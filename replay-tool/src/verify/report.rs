@@ -41,6 +41,7 @@ pub enum Kind {
     ProjectionAhead,
     ProjectionMismatch,
     RebuildFailed,
+    CheckpointMismatch,
 }
 
 impl Kind {
@@ -147,6 +148,11 @@ pub struct Report {
     pub warning_count: u64,
     /// The first warnings.
     pub warnings: Vec<Problem>,
+    /// The Merkle tree head of every commit read (`SIZE:ROOT`): kept, it shows later whether
+    /// any of them was removed, inserted or changed (`--checkpoint`).
+    pub tree_head: super::TreeHead,
+    /// Tree heads compared (a mismatch is a `checkpoint_mismatch` problem).
+    pub checkpoints: usize,
     /// The projection comparison, when asked for.
     pub projections: Option<ProjectionCheck>,
 }
@@ -174,6 +180,8 @@ impl Report {
             problems: vec![problem(Kind::Unreadable, None, None, None, message)],
             warning_count: 0,
             warnings: Vec::new(),
+            tree_head: super::TreeHasher::default().head(),
+            checkpoints: 0,
             projections: None,
         }
     }
@@ -226,6 +234,17 @@ impl Report {
             } else {
                 "none stored to check (the file log builds them from its records when opened; \
                  NATS: subjects checked instead)"
+            }
+        )?;
+        outln!(
+            out,
+            "  tree head: {} (keep it: `verify --checkpoint {}` later shows whether any of these \
+             commits was removed, inserted or changed){}",
+            self.tree_head,
+            self.tree_head,
+            match self.checkpoints {
+                0 => String::new(),
+                n => format!("; {n} kept tree head(s) compared"),
             }
         )?;
         if let Some(p) = &self.projections {
