@@ -39,16 +39,19 @@ const ENVELOPE: [(&str, &str); 4] = [
     ),
     (
         "case_id",
-        "Report only: the new case's id (32 hex digits); default: derived from the \
-         Idempotency-Key.",
+        "Report only: the new case's id (1–64 characters of A–Z, a–z, 0–9, `_`, `-`); \
+         default: derived from the Idempotency-Key as the county code and 16 hex digits, e.g. \
+         330802-7e7dbdfc98e1d3f6.",
     ),
     (
         "correlation_id",
-        "Ties commands of one workflow together (32 hex digits).",
+        "Ties commands of one workflow together (1–128 characters of A–Z, a–z, 0–9, `.`, `_`, \
+         `:`, `-`).",
     ),
     (
         "causation_id",
-        "The event or command that caused this one (32 hex digits).",
+        "The event or command that caused this one (1–128 characters of A–Z, a–z, 0–9, `.`, \
+         `_`, `:`, `-`).",
     ),
 ];
 
@@ -239,8 +242,10 @@ pub fn endpoints() -> (Vec<Endpoint>, BTreeMap<String, Value>) {
     let result = s.of::<CommandResult>();
     let case_id = path_param(
         "id",
-        "The case id (32 hex digits).",
-        "0123456789abcdef0123456789abcdef",
+        "The case id: the county code and 16 hex digits for a case reported through the API \
+         (e.g. 330802-7e7dbdfc98e1d3f6); an imported case keeps its own (e.g. \
+         330881-20250107-0029).",
+        "330802-7e7dbdfc98e1d3f6",
     );
     let code = |what: &str| path_param("code", what, "330802005001");
     let key = header(

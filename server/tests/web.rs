@@ -2123,6 +2123,50 @@ async fn case_forms_act_once_and_refuse_stale_versions() {
     app.stop().await;
 }
 
+/// A case number typed into the search box opens the case — for a reader who may read it; for
+/// another the search runs as words (and finds nothing), as for a case that does not exist.
+#[tokio::test]
+async fn a_case_number_in_the_search_box_opens_the_case() {
+    let app = App::start("tiny").await;
+    let v = api(
+        &app,
+        "demo-grid-worker",
+        "/api/v1/cases",
+        "search-by-id-1",
+        json!({
+            "kind": "dispute", "category": "neighbours", "source": "grid_patrol",
+            "severity": "normal", "location": GRID, "summary": "邻里纠纷（按编号检索）",
+            "happened_at": gridcase_domain::Timestamp::now().plus_millis(-3_600_000).to_string(),
+        }),
+    )
+    .await;
+    let id = v["case_id"].as_str().unwrap().to_owned();
+    let search = |token: &'static str, q: String| {
+        let app = &app;
+        async move {
+            let session = http_sign_in(app, token).await;
+            plain()
+                .get(app.url(&format!("/search?q={q}")))
+                .header(header::COOKIE, format!("gc_session={session}"))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    // Pasted with spaces around it, as from a message.
+    let r = search("demo-grid-worker", format!("%20{id}%20")).await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(
+        r.headers()[header::LOCATION],
+        format!("/cases/{id}").as_str()
+    );
+    // A reader who may not read it (a mediator not mediating it): no redirect, nothing found.
+    let r = search("demo-mediator", id.clone()).await;
+    assert_eq!(r.status(), 200);
+    assert!(!r.text().await.unwrap().contains(&format!("/cases/{id}")));
+    app.stop().await;
+}
+
 // ---------------------------------------------------------------------------------------------
 // 当事人: personal data on the workbench
 // ---------------------------------------------------------------------------------------------

@@ -248,13 +248,16 @@ impl Report {
             }
         )?;
         if let Some(p) = &self.projections {
+            let standing = if p.checkpoint > p.head {
+                format!("ahead of the log head {}", p.head)
+            } else {
+                format!("{} behind the log head {}", p.lag, p.head)
+            };
             outln!(
                 out,
-                "  projections: live store {} at checkpoint {} ({} behind the log head {}), time zone {}",
+                "  projections: live store {} at checkpoint {} ({standing}), time zone {}",
                 p.dir.display(),
                 p.checkpoint,
-                p.lag,
-                p.head,
                 p.time_zone
             )?;
             if p.problems.is_empty() {

@@ -841,7 +841,7 @@ pub(crate) fn may_erase(actor: &Actor) -> Result<(), ApiError> {
             "analysts read statistics only, never personal data".into(),
         )),
         role => Err(ApiError::Forbidden(format!(
-            "erasing personal data is for supervisors and admins, not a {role}"
+            "erasing personal data is for supervisors and admins, not for the {role} role"
         ))),
     }
 }

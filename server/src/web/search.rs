@@ -1,15 +1,16 @@
 //! 检索: find cases within the viewer's scope with the API's filters (`/api/v1/cases`) — a
 //! region of the scope (a cascading picker), status, kind, category, source, holding unit,
 //! level, overdue, handler, mediator, reported between two dates — and words of the summary;
-//! sorted, paged with the API's cursor. Rows link to the case page.
+//! sorted, paged with the API's cursor. Rows link to the case page. A case number typed into
+//! the words box opens that case, when the viewer may read it.
 
 use crate::error::BadRequestCode;
 use std::collections::BTreeMap;
 
 use askama::Template;
 use axum::extract::{Query, State};
-use axum::response::Response;
-use gridcase_domain::{CaseKind, Category, Level, RegionCode, Source, Status};
+use axum::response::{IntoResponse, Redirect, Response};
+use gridcase_domain::{CaseId, CaseKind, Category, Level, RegionCode, Source, Status};
 use gridcase_projections::SearchSort;
 use serde::Deserialize;
 
@@ -20,7 +21,7 @@ use super::session::Viewer;
 use super::work::{choices, overdue_choices};
 use super::Opt;
 use super::{render, require, Chrome, Page, Web, WebApp, WebError};
-use crate::api::access::visibility;
+use crate::api::access::{may_read_case, visibility};
 use crate::api::work::{run_search, SearchParams};
 use crate::error::ApiError;
 
@@ -169,6 +170,19 @@ pub async fn page(
     Query(f): Query<SearchForm>,
 ) -> Result<Response, WebError> {
     require(&web, &v, Page::Search)?;
+    // A case number (as people read it out or paste it) opens that case.
+    if let Ok(id) = CaseId::new(f.q.trim()) {
+        let readable = web
+            .app
+            .projection
+            .read()
+            .case(&id)
+            .is_some_and(|c| may_read_case(&v.actor, &c.state));
+        if readable {
+            let to = format!("/cases/{}", super::session::encode(id.as_str()));
+            return Ok(Redirect::to(&to).into_response());
+        }
+    }
     let t = v.tr();
     let err = |e| WebError::new(&web, &v, e);
     let location = picker(&web, &v, &f);
