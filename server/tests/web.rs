@@ -1230,6 +1230,17 @@ async fn pages_answer_errors_as_the_api_does() {
         403
     );
     assert_eq!(get(analyst.clone(), "/stats?period=2025-13").await.0, 400);
+    // … saying why, in words.
+    let (status, text) = get(analyst.clone(), "/stats?period=2025-W53").await;
+    assert_eq!(status, 400);
+    assert!(text.contains("统计期间有误：该年只有52周"), "{text}");
+    let (status, text) = get(
+        analyst.clone(),
+        "/stats?ptype=custom&from=2025-01-20&to=2025-01-10",
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(text.contains("结束日不能早于开始日"), "{text}");
     assert_eq!(get(analyst.clone(), "/stats?region=339999").await.0, 404);
     // A domain refusal is 422 in plain words: a report from the future.
     let html = get(gw.clone(), "/report").await.1;

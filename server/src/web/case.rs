@@ -237,9 +237,13 @@ fn is_step(kind: ActionKind) -> bool {
 }
 
 /// The action to offer first: the one that moves the case on in the usual course — register it,
-/// finish a running mediation, resolve after an agreement, give it a handler, resolve, verify,
-/// close — or else the first allowed step.
-fn next_step(allowed: &[ActionKind], s: &CaseState) -> Option<ActionKind> {
+/// finish a running mediation (its mediator), resolve after an agreement, give it a handler,
+/// resolve, verify, close — or else the first allowed step. While a mediation runs, the others
+/// wait for its mediator: nothing is offered first (ending it is for a mediator who cannot).
+fn next_step(allowed: &[ActionKind], s: &CaseState, role: Role) -> Option<ActionKind> {
+    if s.mediation.is_some() && role != Role::Mediator {
+        return None;
+    }
     let agreed = s
         .mediations
         .last()
@@ -467,10 +471,7 @@ fn fields(web: &WebApp, t: Tr, v: &Viewer, kind: ActionKind, s: &CaseState) -> V
                 value: vocab(t, MediationOutcome::Failure.zh(), "failure"),
                 ..Field::default()
             },
-            Field {
-                help: Some(t.s("f.end_mediation_help")),
-                ..textarea("note", t.s("f.end_mediation_reason"), true)
-            },
+            textarea("note", t.s("f.end_mediation_reason"), true),
         ],
         ActionKind::ConcludeMediation => vec![
             select(
@@ -1198,12 +1199,15 @@ fn page(
         .iter()
         .filter_map(|name| ActionKind::from_name(name))
         .collect();
-    let step = next_step(&allowed, s);
+    let step = next_step(&allowed, s, v.actor.role());
     allowed.sort_by_key(|k| !is_step(*k));
     let forms: Vec<ActionForm> = allowed
         .iter()
         .map(|&kind| {
-            let (label, help) = action_words(kind);
+            let (label, mut help) = action_words(kind);
+            if kind == ActionKind::ConcludeMediation && v.actor.role() != Role::Mediator {
+                help = "act.end_mediation_help";
+            }
             let mut fields = fields(web, t, v, kind, s);
             let typed = kept.filter(|(k, _)| *k == kind).map(|(_, posted)| posted);
             if let Some(posted) = typed {

@@ -419,9 +419,9 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ),
     ("f.end_mediation_reason", "结束原因", "Why it ends"),
     (
-        "f.end_mediation_help",
-        "调解员无法继续调解时（如外出、回避、退出），由承办单位结束本次调解，记为调解不成；之后可另行调解或化解。",
-        "When the mediator cannot go on (away, recused, withdrawn), the holding unit ends this mediation as not agreed; the case can then be mediated again or resolved.",
+        "act.end_mediation_help",
+        "调解由调解员结束。调解员无法继续时（如外出、回避、退出），可由承办单位结束本次调解，记为调解不成；之后可另行调解或化解。",
+        "The mediator ends a mediation. When they cannot go on (away, recused, withdrawn), the holding unit may end it, as not agreed; the case can then be mediated again or resolved.",
     ),
     ("act.resolve", "化解办结", "Resolve"),
     (
@@ -979,7 +979,9 @@ impl Tr {
                 let why = if message.contains("52 ISO weeks") {
                     "该年只有52周。"
                 } else if message.contains("not after the start") {
-                    "结束日须晚于开始日。"
+                    "结束日不能早于开始日。"
+                } else if message.contains("three years") {
+                    "统计期间须在一天到三年之间。"
                 } else {
                     "请选择年、季度、月、周或日，或填写开始和结束日期（如 2025-01-01 至 2025-01-31）。"
                 };

@@ -116,7 +116,7 @@ fn period_of(q: &StatsParams) -> Result<Option<Period>, ApiError> {
             let to = Period::parse(&q.to).map_err(|e| bad("to", e.to_string()))?;
             let from = Period::parse(&q.from).map_err(|e| bad("from", e.to_string()))?;
             if from.from >= to.to {
-                return Err(bad("to", "the end is before the start".into()));
+                return Err(bad("to", "the end is not after the start".into()));
             }
             Ok(Some(Period {
                 from: from.from,
