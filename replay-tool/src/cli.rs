@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use gridcase_domain::{CaseId, Timestamp};
-use gridcase_projections::Calendar;
+use gridcase_projections::{Calendar, Period};
 
 use crate::source::Location;
 use crate::{asof, bad_value, config, export, history, outln, rebuild, stats, verify, Error};
@@ -42,6 +42,24 @@ impl Status {
 /// Parses an RFC 3339 instant given on the command line.
 pub fn parse_time(flag: &str, s: &str) -> Result<Timestamp, Error> {
     Timestamp::parse(s).map_err(bad_value(format!("{flag} {s:?}")))
+}
+
+/// Parses an "as of" time: an RFC 3339 instant (as the export and the API write them), or a
+/// local date — its last instant in the deployment's time zone, as the workbench reads "as
+/// known on" a day.
+pub fn parse_as_of(flag: &str, s: &str, calendar: &Calendar) -> Result<Timestamp, Error> {
+    let instant = Timestamp::parse(s.trim());
+    if instant.is_err() && s.trim().matches('-').count() == 2 {
+        if let Ok(day) = Period::parse(s) {
+            return Ok(Timestamp::from_millis(
+                calendar.day_start(day.to).as_millis() - 1,
+            ));
+        }
+    }
+    instant.map_err(bad_value(format!(
+        "{flag} {s:?} (an RFC 3339 instant such as 2025-04-01T00:00:00+08:00, or a date such \
+         as 2025-03-31)"
+    )))
 }
 
 /// Parses a case id given on the command line.
@@ -140,7 +158,8 @@ pub enum Cmd {
     State {
         /// The case id.
         case: String,
-        /// RFC 3339 instant, e.g. 2025-04-01T00:00:00+08:00 (default: now).
+        /// RFC 3339 instant, e.g. 2025-04-01T00:00:00+08:00, or a date (its end, in the
+        /// deployment's time zone); default: now.
         #[arg(long, value_name = "TIME")]
         as_of: Option<String>,
     },
@@ -275,7 +294,7 @@ pub async fn execute(cli: Cli, out: &mut dyn Write) -> Result<Status, Error> {
         Cmd::State { case, as_of } => {
             let case = parse_case(case)?;
             let t = match as_of {
-                Some(s) => parse_time("--as-of", s)?,
+                Some(s) => parse_as_of("--as-of", s, &calendar)?,
                 None => Timestamp::now(),
             };
             let source = cli.location(&deployment).open().await?;
@@ -337,7 +356,7 @@ pub async fn execute(cli: Cli, out: &mut dyn Write) -> Result<Status, Error> {
         }
         Cmd::Stats(args) => {
             let regions = deployment.regions.load()?;
-            let q = args.query(&regions)?;
+            let q = args.query(&regions, &calendar)?;
             let source = cli.location(&deployment).open().await?;
             let v = stats::stats(&source, &q, calendar, &regions).await?;
             serde_json::to_writer_pretty(&mut *out, &v).map_err(crate::json_error)?;

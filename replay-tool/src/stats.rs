@@ -37,7 +37,8 @@ pub struct StatsArgs {
     /// (local days, end exclusive).
     #[arg(long, value_name = "PERIOD")]
     pub period: String,
-    /// RFC 3339 instant: only events recorded at or before it count (default: now).
+    /// Only events recorded at or before it count: an RFC 3339 instant, or a date (its end, in
+    /// the deployment's time zone); default: now.
     #[arg(long, value_name = "TIME")]
     pub as_of: Option<String>,
     /// Break the figures down by one dimension.
@@ -100,12 +101,12 @@ pub fn region_arg(
 
 impl StatsArgs {
     /// Checks the arguments against the deployment's regions.
-    pub fn query(&self, regions: &RegionTree) -> Result<Request, Error> {
+    pub fn query(&self, regions: &RegionTree, calendar: &Calendar) -> Result<Request, Error> {
         let region = parse_region(regions, "--region", &self.region)?;
         let period = Period::parse(&self.period)
             .map_err(crate::bad_value(format!("--period {:?}", self.period)))?;
         let as_of = match &self.as_of {
-            Some(s) => crate::parse_time("--as-of", s)?,
+            Some(s) => crate::cli::parse_as_of("--as-of", s, calendar)?,
             None => Timestamp::now(),
         };
         Ok(Request {

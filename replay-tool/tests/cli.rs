@@ -196,6 +196,22 @@ fn state_as_of_a_time_between_commits() {
     let v = json(&o);
     assert_eq!(v["exists"], false);
     assert_eq!(v["state"]["status"], "new");
+    // A date is the end of that day in the deployment's time zone (Asia/Shanghai, UTC+8): the
+    // state as it stood at its last instant (the output names the instant).
+    let day_of_t = Timestamp::from_millis(t.as_millis() + 8 * 3_600_000)
+        .to_string()
+        .split('T')
+        .next()
+        .unwrap()
+        .to_owned();
+    let end_of_day = Timestamp::parse(&format!("{day_of_t}T23:59:59.999+08:00")).unwrap();
+    let by_date = replay_on(data.path(), &["state", case.as_str(), "--as-of", &day_of_t]);
+    let by_instant = replay_on(
+        data.path(),
+        &["state", case.as_str(), "--as-of", &end_of_day.to_string()],
+    );
+    assert_exit(&by_date, 0);
+    assert_eq!(json(&by_date), json(&by_instant));
     // Default: now, everything.
     let o = replay_on(data.path(), &["state", case.as_str()]);
     assert_exit(&o, 0);

@@ -1241,6 +1241,15 @@ async fn pages_answer_errors_as_the_api_does() {
     .await;
     assert_eq!(status, 400);
     assert!(text.contains("结束日不能早于开始日"), "{text}");
+    // The audit view's time: as its form sends it, or as the export writes it; else in words.
+    let auditor = http_sign_in(&app, &demo(Role::Auditor).0).await;
+    for at in ["2025-01-15T12:00", "2025-01-15T04:00:00Z", "2025-01-15"] {
+        let (status, _) = get(auditor.clone(), &format!("/audit/cases/{case}?at={at}")).await;
+        assert_eq!(status, 200, "{at}");
+    }
+    let (status, text) = get(auditor.clone(), &format!("/audit/cases/{case}?at=garbage")).await;
+    assert_eq!(status, 400);
+    assert!(text.contains("查看时间有误"), "{text}");
     assert_eq!(get(analyst.clone(), "/stats?region=339999").await.0, 404);
     // A domain refusal is 422 in plain words: a report from the future.
     let html = get(gw.clone(), "/report").await.1;

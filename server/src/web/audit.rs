@@ -326,17 +326,23 @@ pub async fn case(
     let t = v.tr();
     let at = match q.at.trim() {
         "" => None,
-        s => Some(web.clock.parse_input(s).ok_or_else(|| {
-            WebError::new(
-                &web,
-                &v,
-                ApiError::field(
-                    BadRequestCode::InvalidQuery,
-                    "at",
-                    format!("at {s:?} is not a date and time"),
-                ),
-            )
-        })?),
+        // As the form sends it (local), or as the export and the API write it (RFC 3339).
+        s => Some(
+            web.clock
+                .parse_input(s)
+                .or_else(|| Timestamp::parse(s).ok())
+                .ok_or_else(|| {
+                    WebError::new(
+                        &web,
+                        &v,
+                        ApiError::field(
+                            BadRequestCode::InvalidQuery,
+                            "at",
+                            format!("at {s:?} is not a date and time"),
+                        ),
+                    )
+                })?,
+        ),
     };
     let checked = check(&web, t, &commits, at);
     let shown_at = at.unwrap_or_else(Timestamp::now);
