@@ -1496,6 +1496,44 @@ async fn as_known_on_a_date_is_the_apis_as_of_at_the_end_of_that_day() {
     );
     assert_eq!(kpi(&html, "township_rate"), pct(&cohort["township_rate"]));
     assert!(html.contains("数据截至 2025-03-15"));
+    // The counts after 立案 add up to it: merged duplicates shown too.
+    assert_eq!(
+        kpi(&html, "merged"),
+        thousands(cohort["merged"].as_i64().unwrap())
+    );
+    // The overdue open cases now (督办's figure; the fixture's deadlines passed long ago), as
+    // the API counts them, and the unit holding the most.
+    let html = c
+        .get(app.url(&format!("/stats?region={COUNTY}&period={MONTH}")))
+        .header(header::COOKIE, format!("gc_session={session}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let overdue = &now["overdue"];
+    let count = &html[html
+        .find("id=\"overdue-count\"")
+        .expect("the overdue section")..];
+    let count = &count[count.find('>').unwrap() + 1..];
+    assert_eq!(
+        &count[..count.find('<').unwrap()],
+        thousands(overdue["open"].as_i64().unwrap())
+    );
+    assert!(
+        overdue["open"].as_i64().unwrap() > 0,
+        "the fixture has some: {overdue}"
+    );
+    let top = &overdue["by_holder"][0];
+    let table = &html[html.find("id=\"overdue-by-holder\"").unwrap()..];
+    let body = &table[table.find("<tbody>").unwrap()..];
+    let first_row = &body[..body.find("</tr>").unwrap()];
+    assert!(
+        first_row.contains(top["name"].as_str().unwrap())
+            && first_row.contains(&thousands(top["count"].as_i64().unwrap())),
+        "{first_row} / {top}"
+    );
     app.stop().await;
 }
 

@@ -150,6 +150,16 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ("stats.resolved", "已化解", "Resolved"),
     ("stats.open", "在办", "Open"),
     ("stats.referred", "移送", "Referred out"),
+    ("stats.merged", "合并重复", "Merged duplicates"),
+    ("stats.overdue_open", "超期未办结", "Overdue, still open"),
+    ("stats.overdue_at", "截至", "at"),
+    (
+        "stats.overdue_help",
+        "已立案、尚未化解（未移送、未合并）且已过办理期限的案件，按发生地点计入本区域，无论何时立案；下表按目前承办的单位列出（上报到本区域以外单位的也在内）。",
+        "Registered cases not resolved (nor referred out or merged) past their deadline, located in the region whenever registered; below by the unit holding them now (a unit above the region included).",
+    ),
+    ("stats.holding_unit", "承办单位", "Holding unit"),
+    ("stats.overdue_count", "超期件数", "Overdue"),
     (
         "stats.by_level",
         "化解层级分布",
@@ -200,8 +210,8 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ("stats.generated", "生成时间", "Generated"),
     (
         "stats.denominator",
-        "比率分母为本期立案数。",
-        "Rates are over cases registered in the period.",
+        "网格、村社、乡镇化解率和化解率的分母为本期立案数；立案数 = 已化解 + 在办 + 移送 + 合并重复（不予立案的报告不计入）。调解成功率、按期结案率、满意率的分母分别为本期结束的调解、本期化解的案件和本期回访。",
+        "The grid, village, township and resolution rates are over cases registered in the period; registered = resolved + open + referred out + merged duplicates (reports not registered are not counted). Mediation success, on time and satisfaction are over the mediations concluded, the cases resolved and the feedback given in the period.",
     ),
     ("level.grid", "网格", "Grid"),
     ("level.village", "村社", "Village"),

@@ -15,7 +15,7 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use gridcase_domain::{Level, RegionCode, Timestamp};
+use gridcase_domain::{Level, RegionCode, RegionTree, Timestamp};
 use gridcase_projections::{
     civil_from_days, month_of, Breakdown, Dim, Figures, Period, Projector, StatsQuery, StatsReport,
     Step,
@@ -294,6 +294,27 @@ pub struct Dashboard {
     pub up: Option<String>,
     /// The path from the viewer's unit down to the region: (query, name).
     pub crumbs: Vec<(String, String)>,
+    /// Overdue open cases at T (督办's figure): when T is (local, minutes).
+    pub overdue_at: String,
+    /// … how many, located in the region, whenever registered.
+    pub overdue_open: String,
+    /// … the words after that count: "件（其中本期立案 M 件）".
+    pub overdue_rest: String,
+    /// … the units holding the most (name, count), at most [`OVERDUE_UNITS`].
+    pub overdue_by_holder: Vec<(String, String)>,
+}
+
+/// Holding units listed under the overdue open cases (the API lists all).
+pub const OVERDUE_UNITS: usize = 10;
+
+/// A unit's name as a list of units far from its place shows it: a grid or village with the
+/// unit above it (`金桂社区 第1网格`), others as they are.
+fn unit_name(regions: &RegionTree, code: RegionCode) -> String {
+    let name = regions.name(code).unwrap_or_default();
+    match (code.level(), code.parent().and_then(|p| regions.name(p))) {
+        (Level::Grid | Level::Village, Some(parent)) => format!("{parent} {name}"),
+        _ => name.to_owned(),
+    }
 }
 
 fn kpi(id: &'static str, label: &'static str, now: Option<f64>, before: Option<f64>, t: Tr) -> Kpi {
@@ -422,11 +443,13 @@ impl Dashboard {
         if main.change.registered_change.is_some() {
             registered.change = t.rel(&main.change.registered_change);
         }
+        // The four after 立案 add up to it (resolved + open + referred out + merged).
         let counts = vec![
             registered,
             count("kpi-resolved", t.s("stats.resolved"), c.resolved, t),
             count("kpi-open", t.s("stats.open"), c.open, t),
             count("kpi-referred", t.s("stats.referred"), c.referred_out, t),
+            count("kpi-merged", t.s("stats.merged"), c.merged, t),
         ];
         let (r, pr) = (&main.figures.rates, &prev.figures.rates);
         let mut overdue = count(
@@ -606,6 +629,26 @@ impl Dashboard {
             trend_chart,
             up,
             crumbs,
+            overdue_at: web.clock.minute(main.overdue.as_of),
+            overdue_open: t.int(&main.overdue.open),
+            overdue_rest: if t.zh() {
+                format!(
+                    "件（其中本期立案 {} 件）",
+                    t.int(&main.overdue.registered_in_period)
+                )
+            } else {
+                format!(
+                    "cases ({} registered in the period)",
+                    t.int(&main.overdue.registered_in_period)
+                )
+            },
+            overdue_by_holder: main
+                .overdue
+                .by_holder
+                .iter()
+                .take(OVERDUE_UNITS)
+                .map(|u| (unit_name(regions, u.code), t.int(&u.count)))
+                .collect(),
         }
     }
 }
