@@ -42,6 +42,9 @@ pub struct Move {
     pub to: RegionCode,
     /// Why.
     pub reason: String,
+    /// The coded reason, when the move has one: a reopening's ([`ReopenReason`] wire name,
+    /// e.g. `agreement_not_honoured`).
+    pub code: Option<&'static str>,
 }
 
 /// A change of the deadline in force, and its cause.
@@ -54,6 +57,8 @@ pub struct DeadlineChange {
     pub deadline: Option<Timestamp>,
     /// The event that changed it, e.g. `CaseRegistered`, `DeadlineExtended`.
     pub cause: &'static str,
+    /// Why, when the change says (an extension's reason); empty otherwise.
+    pub reason: String,
 }
 
 /// A referral to an outside body and its return.
@@ -216,6 +221,7 @@ impl CaseFile {
             from,
             to,
             reason: reason.to_owned(),
+            code: None,
         };
         match &env.event {
             Event::CaseReported(_) => self.reported_by = Some(stamp.by.clone()),
@@ -248,12 +254,15 @@ impl CaseFile {
                     r.returned = Some((at, e.reason.to_clear_or_mark()));
                 }
             }
-            Event::CaseReopened(e) => self.moves.push(mv(
-                "reopened",
-                holder.filter(|h| *h != e.unit),
-                e.unit,
-                &e.note.to_clear_or_mark(),
-            )),
+            Event::CaseReopened(e) => self.moves.push(Move {
+                code: Some(e.reason.as_str()),
+                ..mv(
+                    "reopened",
+                    holder.filter(|h| *h != e.unit),
+                    e.unit,
+                    &e.note.to_clear_or_mark(),
+                )
+            }),
             Event::CaseReferred(e) => self.referrals.push(ReferralRecord {
                 stamp,
                 target: e.target,
@@ -348,6 +357,10 @@ impl CaseFile {
                 at,
                 deadline: self.state.deadline,
                 cause: env.event.type_name(),
+                reason: match &env.event {
+                    Event::DeadlineExtended(e) => e.reason.to_clear_or_mark(),
+                    _ => String::new(),
+                },
             });
         }
     }

@@ -482,8 +482,16 @@ impl Period {
         out
     }
 
-    /// The same local dates a year earlier (29 February becomes the 28th).
+    /// The same local dates a year earlier (29 February becomes the 28th); for a week (Monday
+    /// to Sunday) the week 52 weeks earlier, Monday to Sunday again.
     pub fn year_before(&self) -> Period {
+        // 1970-01-01 (day 0) was a Thursday: Monday is weekday 0.
+        if self.days() == 7 && (self.from + 3).rem_euclid(7) == 0 {
+            return Period {
+                from: self.from - 364,
+                to: self.to - 364,
+            };
+        }
         let back = |d| {
             let (y, m, dd) = civil_from_days(d);
             crate::calendar::days_from_civil(y - 1, m, dd)

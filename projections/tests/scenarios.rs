@@ -874,6 +874,15 @@ fn periods_split_into_steps_and_go_back_a_year() {
     assert_eq!(p("2026-03").split(Step::Day).len(), 31);
     assert_eq!(p("2026-Q1").year_before(), p("2025-Q1"));
     assert_eq!(p("2024-02-29").year_before(), p("2023-02-28"));
+    // A week: the week 52 weeks before, Monday to Sunday (not the same dates, which would
+    // run Saturday to Saturday).
+    assert_eq!(p("2025-W05").year_before(), p("2024-W05"));
+    assert_eq!(p("2025-W05").year_before().days(), 7);
+    // Seven days not a week keep their dates.
+    assert_eq!(
+        p("2025-01-29..2025-02-05").year_before(),
+        p("2024-01-29..2024-02-05")
+    );
 }
 
 /// A report recorded before categories were checked against the kind (an incident filed under

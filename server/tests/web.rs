@@ -2268,7 +2268,7 @@ async fn parties_on_the_workbench_from_report_to_erasure() {
     assert!(
         grid.text("#report-error")
             .await
-            .contains("当事人1 身份证号码"),
+            .contains("当事人1的身份证号码有误：应为18位，末位校验码须与前17位相符"),
         "{}",
         grid.text("#report-error").await
     );

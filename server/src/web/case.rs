@@ -919,6 +919,11 @@ fn story(web: &WebApp, t: Tr, f: &CaseFile) -> Vec<Section> {
                 "referral_returned" => "story.referral_returned",
                 _ => "story.reopened",
             });
+            // A reopening says why in its own words (协议未履行, 新情况…).
+            let kind = match m.code.and_then(|c| c.parse::<ReopenReason>().ok()) {
+                Some(r) => format!("{kind}（{}）", vocab(t, r.zh(), r.as_str())),
+                None => kind.to_owned(),
+            };
             let what = match m.from {
                 Some(from) => format!("{kind}：{} → {}", region(from), region(m.to)),
                 None => format!("{kind}：{}", region(m.to)),
@@ -945,7 +950,12 @@ fn story(web: &WebApp, t: Tr, f: &CaseFile) -> Vec<Section> {
                         Some(x) => format!("{} {}", t.s("story.deadline_to"), at(x)),
                         None => t.s("story.clock_stopped").to_owned(),
                     },
-                    event_name(d.cause, t),
+                    // An extension with the reason it was approved for.
+                    if d.reason.is_empty() {
+                        event_name(d.cause, t)
+                    } else {
+                        format!("{}：{}", event_name(d.cause, t), d.reason)
+                    },
                 )
             })
             .collect(),

@@ -919,11 +919,12 @@ impl Tr {
         }
     }
 
-    /// A short month label for chart axes: `1月` / `Jan`.
-    pub fn month_label(&self, p: &Period) -> String {
+    /// A short month label for chart axes: `1月` / `Jan`, with the year on January and on the
+    /// axis's `first` month (so that months of two years read apart).
+    pub fn month_label(&self, p: &Period, first: bool) -> String {
         let (y, m, _) = civil_from_days(p.from);
         match self.lang {
-            Lang::Zh if m == 1 => format!("{y}年1月"),
+            Lang::Zh if m == 1 || first => format!("{y}年{m}月"),
             Lang::Zh => format!("{m}月"),
             Lang::En => {
                 const N: [&str; 12] = [
@@ -931,7 +932,7 @@ impl Tr {
                     "Dec",
                 ];
                 let name = N[(m as usize).saturating_sub(1) % 12];
-                if m == 1 {
+                if m == 1 || first {
                     format!("{name} {y}")
                 } else {
                     name.to_owned()
@@ -1299,9 +1300,11 @@ mod tests {
             zh.period(&p("2025-01-05..2025-02-01")),
             "2025-01-05 至 2025-01-31"
         );
-        assert_eq!(zh.month_label(&p("2025-03")), "3月");
-        assert_eq!(zh.month_label(&p("2026-01")), "2026年1月");
-        assert_eq!(en.month_label(&p("2025-03")), "Mar");
+        assert_eq!(zh.month_label(&p("2025-03"), false), "3月");
+        assert_eq!(zh.month_label(&p("2026-01"), false), "2026年1月");
+        assert_eq!(zh.month_label(&p("2024-02"), true), "2024年2月");
+        assert_eq!(en.month_label(&p("2025-03"), false), "Mar");
+        assert_eq!(en.month_label(&p("2024-02"), true), "Feb 2024");
     }
 
     #[test]

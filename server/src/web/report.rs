@@ -548,18 +548,22 @@ pub async fn submit(
             lifted
         }
         Err((i, e)) => {
-            let field = match &e {
+            let (field, message) = match &e {
                 ApiError::BadRequest {
-                    field: Some(field), ..
-                } => field.clone(),
-                _ => String::new(),
+                    field: Some(field),
+                    message,
+                    ..
+                } => (field.clone(), message.clone()),
+                _ => (String::new(), e.to_string()),
             };
             let msg = if t.zh() {
+                // What is wrong with it, as the case page says it (the field is filled in).
+                let label = super::i18n::field_label(&field);
                 format!(
-                    "{}：当事人{} {}",
+                    "{}：当事人{}的{}",
                     t.s("error.400"),
                     i + 1,
-                    super::i18n::field_label(&field)
+                    t.bad_field(label, &field, "filled in", &message)
                 )
             } else {
                 format!("party {}: {e}", i + 1)

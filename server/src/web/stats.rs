@@ -574,7 +574,11 @@ impl Dashboard {
             })
         };
         let trend_chart = json!({
-            "categories": months.iter().map(|m| t.month_label(m)).collect::<Vec<_>>(),
+            "categories": months
+                .iter()
+                .enumerate()
+                .map(|(i, m)| t.month_label(m, i == 0))
+                .collect::<Vec<_>>(),
             "series": [
                 line(t.s("stats.grid_rate"), |f| f.cohort.grid_rate),
                 line(t.s("stats.village_rate"), |f| f.cohort.village_rate),

@@ -286,6 +286,25 @@ async fn a_full_life_cycle_through_every_endpoint() {
     assert_eq!(view["version"], 24);
     assert_eq!(view["status"], "registered");
     assert_eq!(view["case"]["details"]["category"], "housing_homestead");
+    // The file says why the deadline was extended and why the case was reopened.
+    let extension = view["file"]["deadlines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["cause"] == "DeadlineExtended")
+        .unwrap();
+    assert_eq!(
+        extension["reason"], "当事人外出务工，需延期调解",
+        "{extension}"
+    );
+    let reopened = view["file"]["moves"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["kind"] == "reopened")
+        .unwrap();
+    assert_eq!(reopened["code"], "new_facts", "{reopened}");
+    assert_eq!(reopened["reason"], "一方反映界址测量有误", "{reopened}");
     let view_b = h.read(&format!("/api/v1/cases/{b}?{after}"), VIL).await;
     assert_eq!(view_b["status"], "merged");
     assert_eq!(view_b["case"]["merged_into"], a);
