@@ -1247,6 +1247,20 @@ async fn pages_answer_errors_as_the_api_does() {
         let (status, _) = get(auditor.clone(), &format!("/audit/cases/{case}?at={at}")).await;
         assert_eq!(status, 200, "{at}");
     }
+    // A closed case's state: how it was resolved, no deadline still "running".
+    let closed = app
+        .server()
+        .app
+        .projection
+        .read()
+        .cases()
+        .find(|e| e.state.status == gridcase_domain::Status::Closed && e.state.resolution.is_some())
+        .and_then(|e| e.state.id.clone())
+        .expect("the fixture closes cases");
+    let (status, text) = get(auditor.clone(), &format!("/audit/cases/{closed}")).await;
+    assert_eq!(status, 200);
+    assert!(text.contains("<dt>化解</dt>"), "{text}");
+    assert!(!text.contains("<dt>办理期限</dt>"), "{text}");
     let (status, text) = get(auditor.clone(), &format!("/audit/cases/{case}?at=garbage")).await;
     assert_eq!(status, 400);
     assert!(text.contains("查看时间有误"), "{text}");

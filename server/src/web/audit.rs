@@ -390,8 +390,60 @@ pub async fn case(
     if let Some(h) = &s.handler {
         rows.push((t.s("audit.handler"), web.app.directory.name_of(h)));
     }
-    if let Some(d) = s.deadline {
+    // A deadline runs while the case is open; a finished case shows how it ended instead.
+    if let Some(d) = s.deadline.filter(|_| s.status.is_open()) {
         rows.push((t.s("audit.deadline"), web.clock.minute(d)));
+    }
+    let name = |a: &gridcase_domain::ActorId| web.app.directory.name_of(a);
+    if let Some(m) = &s.mediation {
+        rows.push((
+            t.s("audit.mediation"),
+            format!(
+                "{} · {} · {}（{}）",
+                t.s("audit.mediating"),
+                t.vocab(m.mediation_type.zh(), m.mediation_type.as_str()),
+                name(&m.mediator),
+                regions.name(m.organization).unwrap_or_default()
+            ),
+        ));
+    } else if let Some(m) = s.mediations.last() {
+        rows.push((
+            t.s("audit.mediation"),
+            format!(
+                "{} · {} · {} · {}",
+                t.vocab(m.outcome.zh(), m.outcome.as_str()),
+                t.vocab(m.mediation_type.zh(), m.mediation_type.as_str()),
+                name(&m.mediator),
+                web.clock.minute(m.concluded_at)
+            ),
+        ));
+    }
+    if let Some(r) = &s.referral {
+        rows.push((
+            t.s("audit.referral"),
+            format!(
+                "{} · {} · {}",
+                t.vocab(r.target.zh(), r.target.as_str()),
+                r.body,
+                web.clock.minute(r.at)
+            ),
+        ));
+    }
+    if let Some(r) = &s.resolution {
+        rows.push((
+            t.s("audit.resolution"),
+            format!(
+                "{} · {} · {}（{}）· {}",
+                t.level(&r.level),
+                t.vocab(r.method.zh(), r.method.as_str()),
+                name(&r.by),
+                regions.name(r.unit).unwrap_or_default(),
+                web.clock.minute(r.at)
+            ),
+        ));
+    }
+    if let Some(f) = s.feedback {
+        rows.push((t.s("audit.feedback"), t.vocab(f.zh(), f.as_str())));
     }
     if !s.path.is_empty() {
         rows.push((

@@ -664,11 +664,7 @@ fn fields(web: &WebApp, t: Tr, v: &Viewer, kind: ActionKind, s: &CaseState) -> V
 }
 
 fn vocab(t: Tr, zh: &str, wire: &str) -> String {
-    if t.zh() {
-        zh.to_owned()
-    } else {
-        wire.replace('_', " ")
-    }
+    t.vocab(zh, wire)
 }
 
 /// What the form sent, as the API's action (400 naming the field when it does not fit).

@@ -149,6 +149,11 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ("stats.registered", "立案数", "Registered"),
     ("stats.resolved", "已化解", "Resolved"),
     ("stats.open", "在办", "Open"),
+    ("audit.mediation", "调解", "Mediation"),
+    ("audit.mediating", "进行中", "running"),
+    ("audit.resolution", "化解", "Resolution"),
+    ("audit.referral", "移送", "Referral"),
+    ("audit.feedback", "回访", "Feedback"),
     ("stats.referred", "移送", "Referred out"),
     ("stats.merged", "合并重复", "Merged duplicates"),
     ("stats.overdue_open", "超期未办结", "Overdue, still open"),
@@ -228,8 +233,8 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ),
     (
         "audit.intact",
-        "哈希链完整：所有记录未被篡改。",
-        "Hash chain intact: nothing was altered.",
+        "哈希链完整：本案记录逐条相连，内容未被改动（记录是否被整条删除，请用 gridcase-replay verify --checkpoint 核对日志树根）。",
+        "Hash chain intact: every record links to the one before it, unaltered. (Whole records removed show against the log's tree head: gridcase-replay verify --checkpoint.)",
     ),
     (
         "audit.broken",
@@ -886,7 +891,8 @@ impl Tr {
         self.vocab(zh, s.as_str())
     }
 
-    fn vocab(&self, zh: &str, wire: &str) -> String {
+    /// A word of the domain's vocabulary: its Chinese, or its wire name in plain letters.
+    pub fn vocab(&self, zh: &str, wire: &str) -> String {
         match self.lang {
             Lang::Zh => zh.to_owned(),
             Lang::En => {
