@@ -22,18 +22,20 @@ use tempfile::TempDir;
 /// The tiny fixture written into `data/log` as a file log, once per test binary.
 fn template() -> &'static Path {
     static DIR: OnceLock<TempDir> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let log = FileLog::open(dir.path().join("log")).unwrap();
-        rt.block_on(append_all(&log, tiny()));
-        drop(log);
-        dir
-    })
-    .path()
+    DIR.get_or_init(|| file_log_of(tiny())).path()
+}
+
+/// A data directory whose file log holds `commits`.
+fn file_log_of(commits: &[gridcase_fixtures::GeneratedCommit]) -> TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let log = FileLog::open(dir.path().join("log")).unwrap();
+    rt.block_on(append_all(&log, commits));
+    drop(log);
+    dir
 }
 
 fn tiny_file_data() -> TempDir {
@@ -197,17 +199,7 @@ fn a_removed_record_is_found_against_a_kept_tree_head() {
 fn a_changed_or_cut_log_differs_from_the_tree_head_and_a_grown_one_matches() {
     // A head kept when the log held its first commits: the whole log still matches it.
     let half = tiny().len() / 2;
-    let early = {
-        let dir = tempfile::tempdir().unwrap();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let log = FileLog::open(dir.path().join("log")).unwrap();
-        rt.block_on(append_all(&log, &tiny()[..half]));
-        drop(log);
-        tree_head(dir.path())
-    };
+    let early = tree_head(file_log_of(&tiny()[..half]).path());
     assert!(early.starts_with(&format!("{half}:")), "{early}");
     let data = tiny_file_data();
     let o = replay_on(data.path(), &["verify", "--checkpoint", &early]);

@@ -2024,24 +2024,32 @@ async fn api(app: &App, token: &str, path: &str, key: &str, body: Value) -> Valu
     v
 }
 
-/// A case page's form sent twice acts once; sent on a stale version it is refused with an
-/// offer to reload; sent without its CSRF token it is refused; nothing is written either way.
-#[tokio::test]
-async fn case_forms_act_once_and_refuse_stale_versions() {
-    let app = App::start("tiny").await;
+/// A neighbour dispute reported an hour ago in the demo grid by its grid worker, through the
+/// API under `key`; its case id.
+async fn grid_report(app: &App, key: &str, summary: &str) -> String {
     let v = api(
-        &app,
+        app,
         "demo-grid-worker",
         "/api/v1/cases",
-        "stale-1",
+        key,
         json!({
             "kind": "dispute", "category": "neighbours", "source": "grid_patrol",
-            "severity": "normal", "location": GRID, "summary": "邻里纠纷（表单测试）",
+            "severity": "normal", "location": GRID, "summary": summary,
             "happened_at": gridcase_domain::Timestamp::now().plus_millis(-3_600_000).to_string(),
         }),
     )
     .await;
-    let id = v["case_id"].as_str().unwrap().to_owned();
+    v["case_id"].as_str().unwrap().to_owned()
+}
+
+/// A case page's form sent twice acts once; sent on a stale version, with its key again and
+/// other words, or without what the domain needs, it is refused with the case as it stands
+/// and the form as it was filled in; sent without its CSRF token it is refused; nothing is
+/// written by a refusal.
+#[tokio::test]
+async fn case_forms_act_once_and_refuse_stale_versions() {
+    let app = App::start("tiny").await;
+    let id = grid_report(&app, "stale-1", "邻里纠纷（表单测试）").await;
     let session = http_sign_in(&app, "demo-grid-worker").await;
     let c = plain();
     let cookie = format!("gc_session={session}");
@@ -2200,19 +2208,7 @@ async fn case_forms_act_once_and_refuse_stale_versions() {
 #[tokio::test]
 async fn a_case_number_in_the_search_box_opens_the_case() {
     let app = App::start("tiny").await;
-    let v = api(
-        &app,
-        "demo-grid-worker",
-        "/api/v1/cases",
-        "search-by-id-1",
-        json!({
-            "kind": "dispute", "category": "neighbours", "source": "grid_patrol",
-            "severity": "normal", "location": GRID, "summary": "邻里纠纷（按编号检索）",
-            "happened_at": gridcase_domain::Timestamp::now().plus_millis(-3_600_000).to_string(),
-        }),
-    )
-    .await;
-    let id = v["case_id"].as_str().unwrap().to_owned();
+    let id = grid_report(&app, "search-by-id-1", "邻里纠纷（按编号检索）").await;
     let search = |token: &'static str, q: String| {
         let app = &app;
         async move {
