@@ -260,16 +260,23 @@ impl EventRecord {
         Ok(rec)
     }
 
-    /// The hash the record should carry, computed from its other fields.
-    pub fn compute_hash(&self) -> Result<Hash, CodecError> {
-        let bytes = rmp_serde::to_vec_named(&Hashed {
+    /// The bytes the record's hash is taken over: the MessagePack, with named fields, of a map
+    /// `{header, event_type, schema_version, body, prev_hash}` (the body as the binary it is
+    /// stored as). `hash = SHA-256(hashed_bytes)`; an outside tool can check both with any
+    /// MessagePack reader and SHA-256 (`gridcase-replay export --hashed-bytes`).
+    pub fn hashed_bytes(&self) -> Result<Vec<u8>, CodecError> {
+        Ok(rmp_serde::to_vec_named(&Hashed {
             header: &self.header,
             event_type: &self.event_type,
             schema_version: self.schema_version,
             body: &self.body,
             prev_hash: &self.prev_hash,
-        })?;
-        Ok(Hash::of(&bytes))
+        })?)
+    }
+
+    /// The hash the record should carry, computed from its other fields.
+    pub fn compute_hash(&self) -> Result<Hash, CodecError> {
+        Ok(Hash::of(&self.hashed_bytes()?))
     }
 
     /// Whether the stored hash matches the record's contents.

@@ -14,6 +14,11 @@
 //!   falls from the start of X to the end of Y. X and Y are local dates or periods in the
 //!   deployment's time zone (`2025-03-01`, `2025-03`, `2025-Q1`, `2025`) — both ends included —
 //!   or RFC 3339 instants (both included).
+//! - `--hashed-bytes`: a last column `hashed`, the bytes each event's hash is taken over (hex):
+//!   `hash = SHA-256(hashed)`, and `hashed` is the MessagePack of `{header, event_type,
+//!   schema_version, body, prev_hash}` (see [`gridcase_domain::EventRecord::hashed_bytes`]), so
+//!   an outside tool re-checks every hash and link with any MessagePack reader and SHA-256.
+//!   Not with `--redact` (the bytes hold what it leaves out).
 //! - `--redact`: for analysts. Personal data and free text are left out, per event type (see
 //!   [`crate::redact`]); the `actor_id`, `command_id`, `correlation_id` and `causation_id`
 //!   columns are dropped.
@@ -74,6 +79,9 @@ pub struct ExportArgs {
     /// Leave out personal data and free text (analysts' exports).
     #[arg(long)]
     pub redact: bool,
+    /// Add the bytes each event's hash is taken over (hex), for outside tools to re-check.
+    #[arg(long, conflicts_with = "redact")]
+    pub hashed_bytes: bool,
 }
 
 /// A parsed export request.
@@ -91,6 +99,8 @@ pub struct Options {
     pub by: TimeField,
     /// Redact.
     pub redact: bool,
+    /// Add the `hashed` column.
+    pub hashed_bytes: bool,
 }
 
 /// `(start, end)` of a date, period or instant: `[start, end)`.
@@ -136,6 +146,7 @@ impl ExportArgs {
             until,
             by: self.by,
             redact: self.redact,
+            hashed_bytes: self.hashed_bytes,
         })
     }
 }
@@ -159,6 +170,7 @@ pub const COLUMNS: &[&str] = &[
     "hash",
     "prev_hash",
     "facts",
+    "hashed",
 ];
 
 /// The columns a redacted export leaves out.
@@ -194,8 +206,14 @@ async fn region_cases(source: &Source, region: RegionCode) -> Result<HashSet<Cas
     Ok(cases)
 }
 
-/// One event as a JSON object with the keys of [`COLUMNS`] (fewer when redacted).
-pub fn row(position: Position, r: &EventRecord, redact: bool) -> Result<Map<String, Value>, Error> {
+/// One event as a JSON object with the keys of [`COLUMNS`] (fewer when redacted; `hashed`
+/// only with `hashed_bytes`).
+pub fn row(
+    position: Position,
+    r: &EventRecord,
+    redact: bool,
+    hashed_bytes: bool,
+) -> Result<Map<String, Value>, Error> {
     let event = r.decode().map_err(|e| gridcase_bus::LogError::Corrupt {
         position,
         case: Some(r.header.case_id.clone()),
@@ -234,6 +252,17 @@ pub fn row(position: Position, r: &EventRecord, redact: bool) -> Result<Map<Stri
             out.remove(*c);
         }
     }
+    if hashed_bytes {
+        let bytes = r
+            .hashed_bytes()
+            .map_err(|e| gridcase_bus::LogError::Corrupt {
+                position,
+                case: Some(r.header.case_id.clone()),
+                cause: Corruption::event(r.header.case_version, e),
+            })?;
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        out.insert("hashed".into(), Value::String(hex));
+    }
     Ok(out)
 }
 
@@ -270,6 +299,7 @@ pub async fn export(
                 .iter()
                 .copied()
                 .filter(|c| !(opts.redact && REDACTED_COLUMNS.contains(c)))
+                .filter(|c| opts.hashed_bytes || *c != "hashed")
                 .collect();
             w.write_record(&header)?;
             Sink::Csv(Box::new(w))
@@ -293,7 +323,7 @@ pub async fn export(
             if opts.from.is_some_and(|f| t < f) || opts.until.is_some_and(|u| t >= u) {
                 continue;
             }
-            let row = row(c.position, r, opts.redact)?;
+            let row = row(c.position, r, opts.redact, opts.hashed_bytes)?;
             match &mut sink {
                 Sink::Csv(w) => {
                     w.write_record(COLUMNS.iter().filter_map(|c| row.get(*c)).map(csv_cell))?
