@@ -25,6 +25,49 @@ async fn contract_suite() {
     contract::run_all(open).await;
 }
 
+/// The command index keeps digests of command ids, each confirmed against the stored commit:
+/// with every id digested alike, every lookup takes the confirming path and every command
+/// after the first the path of colliding ids — and the contract holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contract_suite_with_colliding_command_digests() {
+    contract::run_all(|| async {
+        let dir = tempfile::tempdir().unwrap();
+        let log = FileLog::open_with_colliding_digests(dir.path()).unwrap();
+        (log, Arc::new(dir) as Arc<dyn std::any::Any + Send + Sync>)
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn commands_whose_digests_collide_are_told_apart_after_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut first = Vec::new();
+    {
+        let log = FileLog::open_with_colliding_digests(dir.path()).unwrap();
+        for (case, cmd, n) in [("k", "one", 2), ("k", "two", 1), ("m", "three", 3)] {
+            first.push(contract::append_next(&log, case, cmd, n).await.unwrap());
+        }
+    }
+    // Reopened, the index is built again: each command finds its own first commit.
+    let log = FileLog::open_with_colliding_digests(dir.path()).unwrap();
+    for ((case, cmd), a) in [("k", "one"), ("k", "two"), ("m", "three")]
+        .iter()
+        .zip(&first)
+    {
+        let again = contract::append_next(&log, case, cmd, 1).await.unwrap();
+        assert!(again.duplicate, "{cmd}: {again:?}");
+        assert_eq!(
+            (again.position, again.version),
+            (a.position, a.version),
+            "{cmd}"
+        );
+    }
+    // A new command is new, though its digest is everyone's.
+    let four = contract::append_next(&log, "k", "four", 1).await.unwrap();
+    assert!(!four.duplicate && four.position.get() == 4, "{four:?}");
+    contract::assert_log_consistent(&log).await;
+}
+
 /// Appends `n` commits over three cases (one to three events each).
 async fn fill(dir: &Path, n: usize) {
     let log = FileLog::open(dir).unwrap();

@@ -9,7 +9,8 @@
 //!
 //! The indexes live in memory, built by reading the file once when it is opened (`scan`):
 //! where each position's record starts, each case's head and commits, each command's first
-//! result. A single writer thread does group commit (`writer`): it validates a group of
+//! commit (by a per-process-seeded digest of its id, confirmed by reading that commit back;
+//! ids whose digests collide kept by id). A single writer thread does group commit (`writer`): it validates a group of
 //! appends against the index, writes their records in one write at the end of the file,
 //! fsyncs, and only then extends the index, raises the durable head and acknowledges them.
 //! Readers never look past the durable head. Opened for writing, the file is fsynced once
@@ -46,7 +47,7 @@ use gridcase_domain::CaseId;
 use tokio::sync::watch;
 
 pub use self::copy::Copied;
-use self::scan::{scan, stated_len, Index, LEN, MAGIC};
+use self::scan::{scan, stated_len, CommandDigest, Index, LEN, MAGIC};
 use self::writer::Writer;
 use crate::local::{embedded_event_log, sync_dir, WriterThread};
 use crate::log::*;
@@ -91,17 +92,25 @@ impl FileLog {
     /// or [`LogError::Damaged`] when a stored record is damaged (a torn tail left by a crash
     /// is cut off instead: it was never acknowledged).
     pub fn open(dir: impl AsRef<Path>) -> Result<FileLog, LogError> {
-        Self::open_inner(dir.as_ref(), true)
+        Self::open_inner(dir.as_ref(), true, CommandDigest::Seeded)
+    }
+
+    /// [`FileLog::open`] with every command id digested alike in the command index, so that
+    /// every lookup takes the path that confirms a digest against the stored commit and the
+    /// path of ids whose digests collide (tests: the contract holds there too).
+    #[cfg(feature = "test-support")]
+    pub fn open_with_colliding_digests(dir: impl AsRef<Path>) -> Result<FileLog, LogError> {
+        Self::open_inner(dir.as_ref(), true, CommandDigest::Colliding)
     }
 
     /// Opens the log for reading only: no writer runs, and appends fail with
     /// [`LogError::Closed`]. Takes a shared lock (so no writer can hold the store meanwhile)
     /// and reads past damaged records: reading one reports it.
     pub fn open_read_only(dir: impl AsRef<Path>) -> Result<FileLog, LogError> {
-        Self::open_inner(dir.as_ref(), false)
+        Self::open_inner(dir.as_ref(), false, CommandDigest::Seeded)
     }
 
-    fn open_inner(dir: &Path, writable: bool) -> Result<FileLog, LogError> {
+    fn open_inner(dir: &Path, writable: bool, digest: CommandDigest) -> Result<FileLog, LogError> {
         let path = dir.join(LOG_FILE);
         let file = if writable {
             std::fs::create_dir_all(dir)
@@ -147,7 +156,7 @@ impl FileLog {
                 sync_dir(parent)?;
             }
         }
-        let scanned = scan(&path, &file, !writable)?;
+        let scanned = scan(&path, &file, !writable, digest)?;
         if writable {
             if scanned.torn > 0 {
                 set_aside(&file, &path, scanned.index.end, scanned.torn)?;

@@ -3,13 +3,14 @@
 
 use std::collections::HashMap;
 use std::fs::File;
+use std::hash::BuildHasher;
 use std::io::{BufReader, Read};
 use std::path::Path;
 
 use gridcase_domain::{CaseId, ChainHead, CodecError, CommandId, Hash};
 use serde::Deserialize;
 
-use crate::log::{Appended, Corruption, LogError, Position};
+use crate::log::{Appended, Committed, Corruption, LogError, Position};
 use crate::raw::RawError;
 
 /// The first bytes of a log file: the format's name and version.
@@ -64,7 +65,31 @@ pub(super) struct Index {
     /// The offset just past the last record.
     pub(super) end: u64,
     pub(super) cases: FastMap<CaseId, CaseEntry>,
-    pub(super) commands: FastMap<CommandId, Appended>,
+    /// Each command's first commit, by a digest of its id: the id itself is in that commit's
+    /// record, read back to confirm a match ([`Index::command`]). A map of the ids was half the
+    /// index's memory; this is a sixth of it, and ids need not be kept (or hashed twice).
+    commands: FastMap<u64, Position>,
+    /// The commands whose digest an earlier, other command has (by their id): rare.
+    colliding: HashMap<CommandId, Appended>,
+    digest: CommandDigest,
+}
+
+/// How a command id is digested: seeded per process (clients choose command ids, so the
+/// digest must not be predictable), or — for tests of the confirming path — one digest for all.
+#[derive(Default, Clone, Copy)]
+pub(super) enum CommandDigest {
+    #[default]
+    Seeded,
+    /// Every id digests alike: every lookup is confirmed against the record, every command
+    /// after the first goes to the colliding map.
+    #[cfg(feature = "test-support")]
+    Colliding,
+}
+
+/// The per-process seed of command digests.
+fn seed() -> &'static foldhash::fast::RandomState {
+    static SEED: std::sync::OnceLock<foldhash::fast::RandomState> = std::sync::OnceLock::new();
+    SEED.get_or_init(foldhash::fast::RandomState::default)
 }
 
 /// The index's hash maps: foldhash (fast, seeded per process: case and command ids come from
@@ -95,8 +120,55 @@ impl Index {
         (start, end)
     }
 
-    /// Records a commit at the next position, starting at `offset` and ending at `end`.
-    pub(super) fn push(&mut self, offset: u64, end: u64, indexed: Indexed) {
+    /// An index whose command ids are digested as `digest` says.
+    pub(super) fn new(digest: CommandDigest) -> Index {
+        Index {
+            digest,
+            ..Index::default()
+        }
+    }
+
+    fn digest_of(&self, id: &CommandId) -> u64 {
+        match self.digest {
+            CommandDigest::Seeded => seed().hash_one(id.as_str()),
+            #[cfg(feature = "test-support")]
+            CommandDigest::Colliding => 0,
+        }
+    }
+
+    /// The commit at `p` (held), read back from `file`.
+    fn read_commit(&self, p: Position, file: &File) -> Result<Committed, LogError> {
+        use std::os::unix::fs::FileExt;
+        let (start, end) = self.span(p, p);
+        let mut value = vec![0u8; (end - start) as usize - LEN];
+        file.read_exact_at(&mut value, start + LEN as u64)
+            .map_err(|e| LogError::storage("reading back a command's commit", e))?;
+        crate::raw::decode_stored(p, &value)
+    }
+
+    /// The first commit of command `id`, if the log holds one: found by its digest and
+    /// confirmed by reading that commit back from `file`.
+    pub(super) fn command(
+        &self,
+        id: &CommandId,
+        file: &File,
+    ) -> Result<Option<Appended>, LogError> {
+        if let Some(&p) = self.commands.get(&self.digest_of(id)) {
+            let c = self.read_commit(p, file)?;
+            if &c.command_id == id {
+                return Ok(Some(Appended {
+                    position: p,
+                    version: c.last_version(),
+                    duplicate: false,
+                }));
+            }
+        }
+        Ok(self.colliding.get(id).copied())
+    }
+
+    /// Records a commit at the next position, starting at `offset` and ending at `end` (its
+    /// record already in `file`).
+    pub(super) fn push(&mut self, offset: u64, end: u64, indexed: Indexed, file: &File) {
         let position = self.head().next();
         self.offsets.push(offset);
         self.end = end;
@@ -109,11 +181,26 @@ impl Index {
             });
         entry.head = indexed.head;
         entry.commits.push(position);
-        self.commands.entry(indexed.command_id).or_insert(Appended {
-            position,
-            version: indexed.head.version,
-            duplicate: false,
-        });
+        let digest = self.digest_of(&indexed.command_id);
+        let Some(&first) = self.commands.get(&digest) else {
+            self.commands.insert(digest, position);
+            return;
+        };
+        // The same command again (its first commit stays its result), or another with the
+        // same digest. A first commit that cannot be read back (a reader past damage) is
+        // taken as another command's.
+        let again = self
+            .read_commit(first, file)
+            .is_ok_and(|c| c.command_id == indexed.command_id);
+        if !again {
+            self.colliding
+                .entry(indexed.command_id)
+                .or_insert(Appended {
+                    position,
+                    version: indexed.head.version,
+                    duplicate: false,
+                });
+        }
     }
 }
 
@@ -233,7 +320,12 @@ pub(super) struct Scanned {
 /// a whole record that fails its checksum, does not decode or does not follow its case's
 /// versions. `keep_going` says whether to index past a damaged record (a reader, which
 /// reports it where it is read) or to stop at the first damage with its error (a writer).
-pub(super) fn scan(path: &Path, file: &File, keep_going: bool) -> Result<Scanned, LogError> {
+pub(super) fn scan(
+    path: &Path,
+    file: &File,
+    keep_going: bool,
+    digest: CommandDigest,
+) -> Result<Scanned, LogError> {
     let len = file
         .metadata()
         .map_err(|e| LogError::storage("reading the log file's size", e))?
@@ -251,7 +343,7 @@ pub(super) fn scan(path: &Path, file: &File, keep_going: bool) -> Result<Scanned
     }
     let mut index = Index {
         end: MAGIC.len() as u64,
-        ..Index::default()
+        ..Index::new(digest)
     };
     let mut at = index.end;
     let mut value = Vec::new();
@@ -274,7 +366,7 @@ pub(super) fn scan(path: &Path, file: &File, keep_going: bool) -> Result<Scanned
         let position = index.head().next();
         let end = at + LEN as u64 + n;
         match index_value(&value, &index.cases) {
-            Ok(indexed) => index.push(at, end, indexed),
+            Ok(indexed) => index.push(at, end, indexed, file),
             Err(_) if end == len && zeros_from_a_block(&value, at + LEN as u64) => {
                 // The last record, its end zeros from a block boundary on: what a power cut
                 // leaves of an unsynced write whose file size was kept. Torn, not damaged.
@@ -303,7 +395,7 @@ pub(super) fn scan(path: &Path, file: &File, keep_going: bool) -> Result<Scanned
                 // Still a record: its place is kept, in its case's commits when the bytes tell
                 // the case (so reading the case reports it), and reading it reports the damage.
                 match lenient {
-                    Some(indexed) => index.push(at, end, indexed),
+                    Some(indexed) => index.push(at, end, indexed, file),
                     None => {
                         index.offsets.push(at);
                         index.end = end;

@@ -50,7 +50,14 @@ impl Writer {
         let (first, start) = {
             let index = self.index.read().expect("the index lock is not poisoned");
             for (commit, reply) in group {
-                let r = stage(&index, &commit, &mut buf, &mut staged, &mut staging);
+                let r = stage(
+                    &index,
+                    &self.file,
+                    &commit,
+                    &mut buf,
+                    &mut staged,
+                    &mut staging,
+                );
                 results.push((reply, r));
             }
             (index.head().next(), index.end)
@@ -78,7 +85,7 @@ impl Writer {
             let head = {
                 let mut index = self.index.write().expect("the index lock is not poisoned");
                 for s in staged {
-                    index.push(s.offset, s.end, s.indexed);
+                    index.push(s.offset, s.end, s.indexed, &self.file);
                 }
                 index.head()
             };
@@ -105,6 +112,7 @@ impl Writer {
 /// new, frames its record at the end of `buf` (which is written at `index.end`).
 fn stage(
     index: &Index,
+    file: &File,
     c: &Commit,
     buf: &mut Vec<u8>,
     staged: &mut Vec<Staged>,
@@ -114,7 +122,7 @@ fn stage(
     let admitted = staging.admit(
         c,
         next,
-        || Ok(index.commands.get(&c.command_id).copied()),
+        || index.command(&c.command_id, file),
         || {
             Ok(index
                 .cases
