@@ -1419,7 +1419,7 @@ async fn the_csv_and_the_printed_report_hold_the_same_table() {
         .await
         .unwrap();
     assert!(
-        r.contains("矛盾纠纷化解情况月报") && r.contains("2025年3月"),
+        r.contains("矛盾纠纷和事件诉求办理情况月报") && r.contains("2025年3月"),
         "{r}"
     );
     assert!(!r.contains("chart-levels"), "no charts on paper");
@@ -1437,7 +1437,7 @@ async fn the_csv_and_the_printed_report_hold_the_same_table() {
         .await
         .unwrap();
     assert!(
-        quarter.contains("矛盾纠纷化解情况季报") && !quarter.contains("月报"),
+        quarter.contains("矛盾纠纷和事件诉求办理情况季报") && !quarter.contains("月报"),
         "a quarter's report is a 季报: {quarter}"
     );
     app.stop().await;
@@ -1526,6 +1526,39 @@ async fn as_known_on_a_date_is_the_apis_as_of_at_the_end_of_that_day() {
         .text()
         .await
         .unwrap();
+    // The category table gives each category's 小事不出格 beside its resolution rate, as the
+    // API's breakdown has them: 邻里 (neighbours), for one.
+    let by_category: Value = c
+        .get(app.url(&format!(
+            "/api/v1/stats?region={COUNTY}&period={MONTH}&breakdown=category"
+        )))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let neighbours = by_category["breakdown"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e[0]["value"] == "neighbours")
+        .unwrap();
+    let cohort_of = &neighbours[1]["cohort"];
+    let table = &html[html
+        .find("<th scope=\"col\" class=\"num\">小事不出格</th>")
+        .unwrap()..];
+    let row = &table[table.find("<th scope=\"row\">邻里</th>").unwrap()..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    assert!(
+        row.contains(&format!(
+            "<td class=\"num\">{}</td><td class=\"num\">{}</td>",
+            pct(&cohort_of["grid_rate"]),
+            pct(&cohort_of["resolution_rate"])
+        )),
+        "{row} / {neighbours}"
+    );
     let overdue = &now["overdue"];
     let count = &html[html
         .find("id=\"overdue-count\"")
@@ -2170,6 +2203,13 @@ async fn case_forms_act_once_and_refuse_stale_versions() {
     assert_eq!(r.status(), 422);
     let body = r.text().await.unwrap();
     assert!(body.contains("备注内容不能为空"), "{body}");
+    // A version that is not a number is malformed, not silently unchecked.
+    let head = app.server().app.path.log().head().await.unwrap();
+    let r = note("web-note-badver-00000000000001", "v7", "版本号不对")
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(app.server().app.path.log().head().await.unwrap(), head);
     // A new party with nothing filled in: 400, nothing written.
     let head = app.server().app.path.log().head().await.unwrap();
     let r = c

@@ -1490,8 +1490,25 @@ pub async fn act(
         Timestamp::now(),
         &body,
     );
-    if let Some(version) = f.get("version").and_then(|s| s.trim().parse().ok()) {
-        sub.expected = ExpectedVersion::Exactly(version);
+    // The version the page showed: a form that names none acts on the case as it stands; one
+    // that names something else is malformed (not silently unchecked).
+    match f.get("version").map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        None => {}
+        Some(s) => match s.parse() {
+            Ok(version) => sub.expected = ExpectedVersion::Exactly(version),
+            Err(_) => {
+                return Err(WebError::new(
+                    &web,
+                    &v,
+                    ApiError::field(
+                        BadRequestCode::InvalidField,
+                        "version",
+                        format!("version {s:?} is not a number"),
+                    ),
+                )
+                .reload_at(case_page));
+            }
+        },
     }
     let personal =
         crate::api::parties::assign_party_ids(&mut sub.command.action, &sub.command_id, lifted);

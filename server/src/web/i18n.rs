@@ -186,22 +186,22 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ("stats.print_now", "打印", "Print"),
     (
         "stats.report_title.month",
-        "矛盾纠纷化解情况月报",
+        "矛盾纠纷和事件诉求办理情况月报",
         "Monthly report on case resolution",
     ),
     (
         "stats.report_title.quarter",
-        "矛盾纠纷化解情况季报",
+        "矛盾纠纷和事件诉求办理情况季报",
         "Quarterly report on case resolution",
     ),
     (
         "stats.report_title.year",
-        "矛盾纠纷化解情况年报",
+        "矛盾纠纷和事件诉求办理情况年报",
         "Annual report on case resolution",
     ),
     (
         "stats.report_title.custom",
-        "矛盾纠纷化解情况统计报告",
+        "矛盾纠纷和事件诉求办理情况统计报告",
         "Report on case resolution",
     ),
     (

@@ -248,8 +248,8 @@ pub struct DimRow {
     pub rate: String,
     /// Resolution rate, 0–1 (for the meter).
     pub ratio: f64,
-    /// Township rate.
-    pub township: String,
+    /// Grid rate (小事不出格).
+    pub grid: String,
 }
 
 /// Everything the dashboard and the printed report show.
@@ -367,7 +367,7 @@ fn dim_rows(report: &StatsReport, t: Tr) -> Vec<DimRow> {
             resolved: t.int(&f.cohort.resolved),
             rate: pct(f.cohort.resolution_rate),
             ratio: f.cohort.resolution_rate.unwrap_or(0.0),
-            township: pct(f.cohort.township_rate),
+            grid: pct(f.cohort.grid_rate),
         })
         .collect()
 }
