@@ -98,7 +98,8 @@ pub fn probe(
             note: String::new(),
         },
         ActionKind::ExtendDeadline => Action::ExtendDeadline {
-            deadline: state.deadline.unwrap_or(ctx.now).plus_days(1),
+            // A day past the later of the deadline and now: an overdue case gets time from now.
+            deadline: state.deadline.unwrap_or(ctx.now).max(ctx.now).plus_days(1),
             reason: text(),
         },
         ActionKind::IssueSupervision => Action::IssueSupervision { note: text() },

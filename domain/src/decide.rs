@@ -310,6 +310,14 @@ pub enum Rejection {
         "only the mediator records an agreement; the holding unit ends a mediation as not agreed"
     )]
     AgreementByMediatorOnly,
+    /// A mediation is by the holding unit's own organization or one above it.
+    #[error("{organization} is neither the holding unit {holder} nor above it: mediation is by the holder's own organization or one above")]
+    MediationOrganizationNotAbove {
+        /// The organization named.
+        organization: RegionCode,
+        /// The holding unit.
+        holder: RegionCode,
+    },
     /// A case is assigned to one of its holding unit's people (as the deployment lists them).
     #[error("{handler} is not one of the people of {unit}, which holds the case")]
     HandlerNotOfUnit {
@@ -886,6 +894,14 @@ impl Decider<'_> {
                     return Err(Rejection::MediationAlreadyActive);
                 }
                 self.known(*organization)?;
+                // The holding unit's own mediation organization or one above it (the village's
+                // committee for a grid, the township's, the county's centre) — not a sibling's.
+                if !organization.contains(holder) {
+                    return Err(Rejection::MediationOrganizationNotAbove {
+                        organization: *organization,
+                        holder,
+                    });
+                }
                 Ok(vec![MediationStarted {
                     mediation_type: *mediation_type,
                     mediator: mediator.clone(),

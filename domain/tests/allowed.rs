@@ -143,6 +143,23 @@ fn an_action_is_listed_exactly_when_the_decider_would_take_it() {
 }
 
 #[test]
+fn an_overdue_case_can_still_be_given_more_time() {
+    // Ten days past its deadline, a day past the old deadline would already have passed: the
+    // extension is still offered (from now on) to the unit above.
+    let policy = Policy::default();
+    let ctx = Context {
+        regions: regions(),
+        policy: &policy,
+        now: plus_hours(t0(), 24 * 40),
+    };
+    let state = given(&h_assigned(grid1())).state().clone();
+    assert!(state.deadline.is_some_and(|d| d.plus_days(2) < ctx.now));
+    assert!(state.is_overdue(ctx.now));
+    let allowed = allowed_actions(&state, &staff(village1()), &ctx);
+    assert!(allowed.contains(&ActionKind::ExtendDeadline), "{allowed:?}");
+}
+
+#[test]
 fn the_list_follows_the_case_a_grid_worker_holds() {
     let policy = Policy::default();
     let ctx = Context {

@@ -107,16 +107,28 @@ fn one_mediation_at_a_time() {
 
 #[test]
 fn a_new_mediation_may_follow_a_failed_one() {
-    let m = mediator(town2());
+    let m = mediator(village1());
     given(&h_mediated(grid1(), MediationOutcome::Failure))
-        .when(cmd(grid_worker(grid1()), start(&m, town2())))
+        .when(cmd(grid_worker(grid1()), start(&m, village1())))
         .then(&[MediationStarted {
             mediation_type: MediationType::People,
             mediator: m.id().clone(),
-            organization: town2(),
+            organization: village1(),
             deadline: now().plus_days(30),
         }
         .into()]);
+}
+
+#[test]
+fn the_organization_is_the_holders_own_or_one_above() {
+    // Another township's organization does not mediate a case held in this one's grid.
+    let m = mediator(town2());
+    given(&h_assigned(grid1()))
+        .when(cmd(grid_worker(grid1()), start(&m, town2())))
+        .then_rejected(Rejection::MediationOrganizationNotAbove {
+            organization: town2(),
+            holder: grid1(),
+        });
 }
 
 #[test]

@@ -117,16 +117,28 @@ impl Directory {
     }
 }
 
-/// The command path asks the directory whether a handler or mediator works for a unit: for a
-/// unit whose people it lists (configured, or the demo's roster), only they do.
+/// The command path asks the directory whether a handler or mediator works for a unit. A person
+/// it knows does when they work for that unit in that role (a grid worker is no mediator; a
+/// mediator of one village is not another's); a person it does not know does not, where it
+/// lists the unit's people, and is taken where it lists none (a deployment without a roster).
 impl gridcase_bus::People for Directory {
     fn works_for(&self, person: &ActorId, unit: RegionCode, mediator: bool) -> Option<bool> {
+        let in_role = |role: Role| {
+            if mediator {
+                role == Role::Mediator
+            } else {
+                matches!(role, Role::UnitStaff | Role::GridWorker)
+            }
+        };
+        if let Some(p) = self.person(person) {
+            return Some(p.unit == unit && in_role(p.role));
+        }
         let staff = self.staff_of(unit);
-        let people = if mediator {
+        let listed = if mediator {
             staff.mediators
         } else {
             staff.handlers
         };
-        (!people.is_empty()).then(|| people.iter().any(|p| &p.id == person))
+        (!listed.is_empty()).then_some(false)
     }
 }

@@ -1099,6 +1099,11 @@ impl Tr {
                 "{mediator} 不是 {} 的调解员：请从该调解组织的调解员中选择。",
                 name(organization)
             ),
+            Rejection::MediationOrganizationNotAbove { organization, holder } => format!(
+                "{} 不是承办单位 {} 或其上级的调解组织：请由本单位或上级的调解组织调解。",
+                name(organization),
+                name(holder)
+            ),
             Rejection::AgreementByMediatorOnly => {
                 "达成协议须由调解员记录；承办单位只能将调解记为调解不成并结束。".into()
             }

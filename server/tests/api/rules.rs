@@ -231,11 +231,27 @@ async fn handlers_and_mediators_are_the_units_people() {
         .await;
     // A mediation with someone who is not the organization's mediator could never be ended.
     let mediation = |mediator: &str| json!({ "mediation_type": "people", "mediator": mediator, "organization": VILLAGE });
+    // Nobody the organization has, nor a grid worker posing as its mediator.
+    for mediator in ["med-nobody-9", "gw-1"] {
+        h.refused(
+            h.command(VIL, &c, "start_mediation", mediation(mediator))
+                .await,
+            422,
+            "MediatorNotOfOrganization",
+        )
+        .await;
+    }
+    // A sibling village's organization does not mediate this village's case.
     h.refused(
-        h.command(VIL, &c, "start_mediation", mediation("med-nobody-9"))
-            .await,
+        h.command(
+            VIL,
+            &c,
+            "start_mediation",
+            json!({ "mediation_type": "people", "mediator": "med-1", "organization": VILLAGE2 }),
+        )
+        .await,
         422,
-        "MediatorNotOfOrganization",
+        "MediationOrganizationNotAbove",
     )
     .await;
     h.ok(VIL, &c, "start_mediation", mediation("med-1")).await;
