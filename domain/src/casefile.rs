@@ -109,6 +109,8 @@ pub struct MediationFile {
     pub sessions: Vec<Session>,
     /// How it ended, when it did: outcome, note, time.
     pub outcome: Option<(MediationOutcome, String, Timestamp)>,
+    /// Who ended it: the mediator, or the holding unit when the mediator could not go on.
+    pub concluded_by: Option<ActorId>,
 }
 
 /// A resolution, in force or sent back.
@@ -278,6 +280,7 @@ impl CaseFile {
                 deadline: e.deadline,
                 sessions: Vec::new(),
                 outcome: None,
+                concluded_by: None,
             }),
             Event::MediationSessionHeld(e) => {
                 if let Some(m) = self.mediations.last_mut() {
@@ -291,6 +294,7 @@ impl CaseFile {
             Event::MediationConcluded(e) => {
                 if let Some(m) = self.mediations.last_mut() {
                     m.outcome = Some((e.outcome, e.note.to_clear_or_mark(), at));
+                    m.concluded_by = Some(stamp.by.clone());
                 }
             }
             Event::CaseResolved(e) => self.resolutions.push(ResolutionFile {

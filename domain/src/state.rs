@@ -59,13 +59,13 @@ impl Status {
         Status::Merged,
     ];
 
-    /// The statuses of a case its unit still has in hand — a unit's queue: from reported
-    /// to verified (waiting to be closed), and referred out (it may come back).
-    pub const IN_HAND: [Status; 6] = [
+    /// The statuses of a case its unit still has in hand — a unit's queue: from reported to
+    /// verified (waiting to be closed). A case referred out waits on the outside body (it may
+    /// never come back), so a queue lists it only when asked for.
+    pub const IN_HAND: [Status; 5] = [
         Status::Reported,
         Status::Registered,
         Status::Assigned,
-        Status::Referred,
         Status::Resolved,
         Status::Verified,
     ];

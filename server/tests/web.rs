@@ -1261,6 +1261,27 @@ async fn pages_answer_errors_as_the_api_does() {
     assert_eq!(status, 200);
     assert!(text.contains("<dt>化解</dt>"), "{text}");
     assert!(!text.contains("<dt>办理期限</dt>"), "{text}");
+    // A merged duplicate names (and links) the case it went into, and why.
+    let merged = app
+        .server()
+        .app
+        .projection
+        .read()
+        .cases()
+        .find(|e| e.state.status == gridcase_domain::Status::Merged)
+        .map(|e| {
+            (
+                e.state.id.clone().unwrap(),
+                e.state.merged_into.clone().unwrap(),
+            )
+        })
+        .expect("the fixture merges duplicates");
+    let (status, text) = get(auditor.clone(), &format!("/cases/{}", merged.0)).await;
+    assert_eq!(status, 200);
+    assert!(
+        text.contains(&format!("<a href=\"/cases/{}\">", merged.1)),
+        "{text}"
+    );
     let (status, text) = get(auditor.clone(), &format!("/audit/cases/{case}?at=garbage")).await;
     assert_eq!(status, 400);
     assert!(text.contains("查看时间有误"), "{text}");
@@ -2228,6 +2249,56 @@ async fn case_forms_act_once_and_refuse_stale_versions() {
     let body = r.text().await.unwrap();
     assert!(body.contains("请至少填写当事人的姓名"), "{body}");
     assert_eq!(app.server().app.path.log().head().await.unwrap(), head);
+    // An ID number whose check digit is wrong: said so (it was filled in), the name kept.
+    let r = c
+        .post(app.url(&format!("/cases/{id}/add_party")))
+        .header(header::COOKIE, cookie.clone())
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("key", "web-party-badid-000000000000001"),
+            ("version", current.as_str()),
+            ("role", "applicant"),
+            ("name", "赵立新"),
+            ("id_number", "330802199001011234"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let body = r.text().await.unwrap();
+    assert!(body.contains("身份证号码有误"), "{body}");
+    assert!(body.contains("赵立新"), "the name is kept: {body}");
+    assert_eq!(app.server().app.path.log().head().await.unwrap(), head);
+    // A form the case has moved past (escalated meanwhile, from elsewhere): 409, and since the
+    // form is not offered any more, what was typed comes back in the message.
+    let html = page(c.clone(), cookie.clone(), app.url(&format!("/cases/{id}"))).await;
+    let stale = hidden(&html, "version");
+    api(
+        &app,
+        "demo-grid-worker",
+        &format!("/api/v1/cases/{id}/escalate"),
+        "web-escalate-elsewhere-1",
+        json!({ "reason": "需村里协调（另一处上报）" }),
+    )
+    .await;
+    let r = c
+        .post(app.url(&format!("/cases/{id}/escalate")))
+        .header(header::COOKIE, cookie.clone())
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("key", "web-escalate-stale-00000000001"),
+            ("version", stale.as_str()),
+            ("reason", "双方分歧大，请村调委会调解"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+    let body = r.text().await.unwrap();
+    assert!(
+        body.contains("此项操作现已不可办理") && body.contains("双方分歧大，请村调委会调解"),
+        "{body}"
+    );
     // A form sent after the session ended: sign in again, then back to the page it was on
     // (its own address only takes posts).
     let r = plain()

@@ -310,9 +310,9 @@ pub(crate) async fn me(
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct MyCasesParams {
-    /// Which work: `queue` (the cases my unit has in hand: reported to verified, or referred
-    /// out) or `assigned` (assigned to me) for unit staff and grid workers, `mediations` for
-    /// a mediator, `open` (in hand in my subtree) for a
+    /// Which work: `queue` (the cases my unit has in hand: reported to verified; referred-out
+    /// ones with `status=referred`) or `assigned` (assigned to me) for unit staff and grid
+    /// workers, `mediations` for a mediator, `open` (in hand in my subtree) for a
     /// supervisor, admin or auditor. Default: the first of the role's views (`/api/v1/me`
     /// lists them).
     pub(crate) view: Option<String>,

@@ -442,6 +442,9 @@ pub async fn case(
             ),
         ));
     }
+    if let Some(m) = &s.merged_into {
+        rows.push((t.s("audit.merged_into"), m.to_string()));
+    }
     if let Some(f) = s.feedback {
         rows.push((t.s("audit.feedback"), t.vocab(f.zh(), f.as_str())));
     }

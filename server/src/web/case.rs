@@ -156,6 +156,9 @@ struct CasePage {
     status_class: &'static str,
     overdue: bool,
     supervised: u32,
+    /// The case it was merged into, as a duplicate, and why.
+    merged_into: Option<String>,
+    merged_reason: String,
     summary: String,
     facts: Vec<(&'static str, String)>,
     path: Vec<(&'static str, String)>,
@@ -804,7 +807,8 @@ fn action_of(
         let path = e.path().to_string();
         ApiError::field(
             BadRequestCode::InvalidField,
-            if path == "." { "body".to_owned() } else { path },
+            // An error not inside one field (serde could not say which) is the form's.
+            if path == "." { "form".to_owned() } else { path },
             e.into_inner().to_string(),
         )
     })
@@ -1012,8 +1016,18 @@ fn story(web: &WebApp, t: Tr, f: &CaseFile) -> Vec<Section> {
                         },
                         vocab(t, outcome.zh(), outcome.as_str()),
                     ));
-                    x.lines
-                        .push(format!("{} {}：{note}", at(*when), t.s("story.concluded")));
+                    // Ended by the holding unit (its mediator could not go on): said so.
+                    let by = match &m.concluded_by {
+                        Some(by) if by != &m.mediator => {
+                            format!("（{}{}）", name(by), t.s("story.ended_by_unit"))
+                        }
+                        _ => String::new(),
+                    };
+                    x.lines.push(format!(
+                        "{} {}{by}：{note}",
+                        at(*when),
+                        t.s("story.concluded")
+                    ));
                 } else {
                     x.badge = Some(("warn", t.s("story.ongoing").to_owned()));
                 }
@@ -1154,7 +1168,7 @@ fn page(
     refused: Option<Refused<'_>>,
     parties: PartiesCard,
 ) -> CasePage {
-    let (error, kept) = match refused {
+    let (mut error, kept) = match refused {
         Some(r) => (Some(r.reason), Some((r.kind, r.posted))),
         None => (None, None),
     };
@@ -1230,6 +1244,23 @@ fn page(
             }
         })
         .collect();
+    // A refused form that is not offered any more (the case moved on): what was typed in it is
+    // given back in the message, not lost.
+    if let (Some(e), Some((kind, posted))) = (error.as_mut(), kept) {
+        if !forms.iter().any(|f| f.open) {
+            let typed: Vec<String> = fields(web, t, v, kind, s)
+                .iter()
+                .filter_map(|x| {
+                    let text = posted.get(x.name)?.trim();
+                    (matches!(x.kind, "text" | "textarea") && !text.is_empty())
+                        .then(|| format!("{}：{text}", x.label))
+                })
+                .collect();
+            if !typed.is_empty() {
+                e.push_str(&format!("{}{}", t.s("case.form_gone"), typed.join("；")));
+            }
+        }
+    }
     let blocked = blocked(web, t, &v.actor, s, &allowed);
     let timeline = envelopes
         .iter()
@@ -1264,6 +1295,13 @@ fn page(
         status_class: status_class(&s.status),
         overdue: view.overdue,
         supervised: s.supervisions,
+        merged_into: view.file.merged.as_ref().map(|(c, _)| c.to_string()),
+        merged_reason: view
+            .file
+            .merged
+            .as_ref()
+            .map(|(_, why)| why.clone())
+            .unwrap_or_default(),
         summary: d.map(|d| d.summary.to_clear_or_mark()).unwrap_or_default(),
         facts,
         path,
@@ -1585,6 +1623,15 @@ fn refusal_words(
         ApiError::Rejected(Rejection::InvalidField { field, reason }) => {
             t.invalid_field(label(field), field, reason)
         }
+        // A person the unit does not have, named as people know them.
+        ApiError::Rejected(
+            r @ (Rejection::HandlerNotOfUnit { handler: who, .. }
+            | Rejection::MediatorNotOfOrganization { mediator: who, .. }),
+        ) => t.rejection(r, &web.app.regions, &web.clock).replacen(
+            who.as_str(),
+            &web.app.directory.name_of(who),
+            1,
+        ),
         ApiError::Rejected(r) | ApiError::Denied(r) => t.rejection(r, &web.app.regions, &web.clock),
         ApiError::Conflict { .. } => t.s("case.conflict").to_owned(),
         ApiError::KeyMismatch(_) => t.s("case.sent_before").to_owned(),
@@ -1592,8 +1639,20 @@ fn refusal_words(
             field: Some(field),
             message,
             ..
+        } if t.zh() && field == "form" => {
+            format!("表单内容有误，请检查各项后重新提交（{message}）。")
+        }
+        ApiError::BadRequest {
+            field: Some(field),
+            message,
+            ..
         } if t.zh() => {
-            let typed = posted.get(field.as_str()).map_or("", |s| s.trim());
+            // The form's own name for it (`id_number` for the API's `personal.id_number`).
+            let short = field.rsplit('.').next().unwrap_or(field);
+            let typed = posted
+                .get(field.as_str())
+                .or_else(|| posted.get(short))
+                .map_or("", |s| s.trim());
             t.bad_field(label(field), field, typed, message)
         }
         other => other.to_string(),

@@ -154,14 +154,15 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ("audit.resolution", "化解", "Resolution"),
     ("audit.referral", "移送", "Referral"),
     ("audit.feedback", "回访", "Feedback"),
+    ("audit.merged_into", "合并到", "Merged into"),
     ("stats.referred", "移送", "Referred out"),
     ("stats.merged", "合并重复", "Merged duplicates"),
     ("stats.overdue_open", "超期未办结", "Overdue, still open"),
     ("stats.overdue_at", "截至", "at"),
     (
         "stats.overdue_help",
-        "已立案、尚未化解（未移送、未合并）且已过办理期限的案件，按发生地点计入本区域，无论何时立案；下表按目前承办的单位列出（上报到本区域以外单位的也在内）。",
-        "Registered cases not resolved (nor referred out or merged) past their deadline, located in the region whenever registered; below by the unit holding them now (a unit above the region included).",
+        "已立案、尚未化解（未移送、未合并）且已过办理期限的案件，按发生地点计入本区域，无论何时立案；下表按截至时刻承办的单位列出（上报到本区域以外单位的也在内）。",
+        "Registered cases not resolved (nor referred out or merged) past their deadline, located in the region whenever registered; below by the unit holding them at that time (a unit above the region included).",
     ),
     ("stats.holding_unit", "承办单位", "Holding unit"),
     ("stats.overdue_count", "超期件数", "Overdue"),
@@ -300,6 +301,13 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
         "这份表单已经提交过（例如在浏览器后退后再次提交）：页面已更新，您填写的内容已保留，请核对后重新提交。",
         "This form was sent before (for example again after going back in the browser): the page is up to date and what you typed is kept; check and send it again.",
     ),
+    (
+        "case.form_gone",
+        " 此项操作现已不可办理，您填写的内容如下——",
+        " This action is no longer offered; what you typed — ",
+    ),
+    ("case.merged_into", "作为重复案件已合并到：", "Merged, as a duplicate, into"),
+    ("story.ended_by_unit", " 代为结束，调解员无法继续", " ended it: the mediator could not go on"),
     ("case.back_to_work", "返回工作台", "Back to my work"),
     ("case.audit", "审计视图", "Audit view"),
     ("case.state", "办理情况", "Where it stands"),
@@ -1004,7 +1012,8 @@ impl Tr {
                 };
                 format!("统计期间有误：{why}")
             }
-            "as_of" => "截至日期有误：请填写已经过去的日期，如 2025-01-31。".into(),
+            "as_of" if message.contains("later than now") => "截至日期有误：不能晚于现在。".into(),
+            "as_of" => "截至日期有误：请填写一个日期，如 2025-01-31。".into(),
             "at" => {
                 "查看时间有误：请填写日期（如 2025-01-15）或日期和时间（如 2025-01-15 12:00）。"
                     .into()

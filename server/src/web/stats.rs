@@ -302,6 +302,8 @@ pub struct Dashboard {
     pub overdue_rest: String,
     /// … the units holding the most (name, count), at most [`OVERDUE_UNITS`].
     pub overdue_by_holder: Vec<(String, String)>,
+    /// … what the table holds: "the 10 holding most, of 23 units" (empty when it holds all).
+    pub overdue_units_note: String,
 }
 
 /// Holding units listed under the overdue open cases (the API lists all).
@@ -653,6 +655,13 @@ impl Dashboard {
                 .take(OVERDUE_UNITS)
                 .map(|u| (unit_name(regions, u.code), t.int(&u.count)))
                 .collect(),
+            overdue_units_note: match main.overdue.by_holder.len() {
+                n if n <= OVERDUE_UNITS => String::new(),
+                n if t.zh() => {
+                    format!("超期件数最多的 {OVERDUE_UNITS} 个单位（共 {n} 个单位有超期案件）")
+                }
+                n => format!("The {OVERDUE_UNITS} units holding most ({n} hold overdue cases)"),
+            },
         }
     }
 }

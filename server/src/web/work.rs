@@ -263,7 +263,11 @@ pub async fn page(
             active: name == view,
         })
         .collect();
-    let open = Status::IN_HAND;
+    // What the queue holds, and the referred-out cases on asking.
+    let open: Vec<Status> = Status::IN_HAND
+        .into_iter()
+        .chain([Status::Referred])
+        .collect();
     let qs = f.qs(&v.actor, Some(&f.cursor));
     Ok(render(&WorkView {
         c: Chrome::new(&web, &v, Some(Page::Work), t.s("nav.work")).live(),
