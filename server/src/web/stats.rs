@@ -936,12 +936,12 @@ mod tests {
             lang: super::super::i18n::Lang::En,
         };
         let title = |s: &str| report_title(&Period::parse(s).unwrap());
-        assert_eq!(zh.s(title("2025-03")), "矛盾纠纷化解情况月报");
-        assert_eq!(zh.s(title("2025-Q1")), "矛盾纠纷化解情况季报");
-        assert_eq!(zh.s(title("2025")), "矛盾纠纷化解情况年报");
+        assert_eq!(zh.s(title("2025-03")), "矛盾纠纷和事件诉求办理情况月报");
+        assert_eq!(zh.s(title("2025-Q1")), "矛盾纠纷和事件诉求办理情况季报");
+        assert_eq!(zh.s(title("2025")), "矛盾纠纷和事件诉求办理情况年报");
         assert_eq!(
             zh.s(title("2025-02-01..2025-02-10")),
-            "矛盾纠纷化解情况统计报告"
+            "矛盾纠纷和事件诉求办理情况统计报告"
         );
         assert_eq!(
             en.s(title("2025-Q1")),
