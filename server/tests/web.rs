@@ -2191,45 +2191,62 @@ async fn case_forms_act_once_and_refuse_stale_versions() {
         );
         assert!(body.contains(typed), "what was typed is kept: {body}");
     };
+    // A note sent as `key` on `version`: its answer's status must be `status`; its page.
+    let sent = |key: &'static str, version: String, text: &'static str, status: u16| {
+        let note = &note;
+        async move {
+            let r = note(key, &version, text).await.unwrap();
+            assert_eq!(r.status(), status, "{key}");
+            r.text().await.unwrap()
+        }
+    };
     // On a stale version: 409.
-    let r = note(
+    let body = sent(
         "web-note-stale-0000000000000001",
-        &version,
+        version.clone(),
         "双方同意周末再谈",
+        409,
     )
-    .await
-    .unwrap();
-    assert_eq!(r.status(), 409);
-    let body = r.text().await.unwrap();
+    .await;
     kept(&body, "add_note", "双方同意周末再谈");
     // Sent, then its key sent again with other words (the browser's back button): 422 in
     // words, the new words kept, and the first note written once.
     let current = hidden(&body, "version");
-    let r = note("web-note-twice-0000000000000001", &current, "第一次的备注")
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 303);
-    let r = note("web-note-twice-0000000000000001", &current, "改过的备注")
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 422);
-    let body = r.text().await.unwrap();
+    sent(
+        "web-note-twice-0000000000000001",
+        current.clone(),
+        "第一次的备注",
+        303,
+    )
+    .await;
+    let body = sent(
+        "web-note-twice-0000000000000001",
+        current,
+        "改过的备注",
+        422,
+    )
+    .await;
     assert!(body.contains("这份表单已经提交过"), "{body}");
     kept(&body, "add_note", "改过的备注");
     // Empty where the domain needs words: 422 naming the field as the form labels it.
     let current = hidden(&body, "version");
-    let r = note("web-note-empty-0000000000000001", &current, "  ")
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 422);
-    let body = r.text().await.unwrap();
+    let body = sent(
+        "web-note-empty-0000000000000001",
+        current.clone(),
+        "  ",
+        422,
+    )
+    .await;
     assert!(body.contains("备注内容不能为空"), "{body}");
     // A version that is not a number is malformed, not silently unchecked.
     let head = app.server().app.path.log().head().await.unwrap();
-    let r = note("web-note-badver-00000000000001", "v7", "版本号不对")
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 400);
+    sent(
+        "web-note-badver-00000000000001",
+        "v7".into(),
+        "版本号不对",
+        400,
+    )
+    .await;
     assert_eq!(app.server().app.path.log().head().await.unwrap(), head);
     // A new party with nothing filled in: 400, nothing written.
     let head = app.server().app.path.log().head().await.unwrap();
