@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use gridcase_domain::{CaseId, Timestamp};
-use gridcase_projections::{Calendar, Period};
+use gridcase_projections::Calendar;
 
 use crate::source::Location;
 use crate::{asof, bad_value, config, export, history, outln, rebuild, stats, verify, Error};
@@ -45,21 +45,11 @@ pub fn parse_time(flag: &str, s: &str) -> Result<Timestamp, Error> {
 }
 
 /// Parses an "as of" time: an RFC 3339 instant (as the export and the API write them), or a
-/// local date — its last instant in the deployment's time zone, as the workbench reads "as
-/// known on" a day.
+/// local date or period — its last instant in the deployment's time zone, as the workbench
+/// reads "as known on" a day (the export's `--to`, read the same way).
 pub fn parse_as_of(flag: &str, s: &str, calendar: &Calendar) -> Result<Timestamp, Error> {
-    let instant = Timestamp::parse(s.trim());
-    if instant.is_err() && s.trim().matches('-').count() == 2 {
-        if let Ok(day) = Period::parse(s) {
-            return Ok(Timestamp::from_millis(
-                calendar.day_start(day.to).as_millis() - 1,
-            ));
-        }
-    }
-    instant.map_err(bad_value(format!(
-        "{flag} {s:?} (an RFC 3339 instant such as 2025-04-01T00:00:00+08:00, or a date such \
-         as 2025-03-31)"
-    )))
+    let (_, end) = crate::export::bounds(flag, s, calendar)?;
+    Ok(end.plus_millis(-1))
 }
 
 /// Parses a case id given on the command line.

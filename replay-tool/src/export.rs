@@ -104,7 +104,11 @@ pub struct Options {
 }
 
 /// `(start, end)` of a date, period or instant: `[start, end)`.
-fn bounds(flag: &str, s: &str, calendar: &Calendar) -> Result<(Timestamp, Timestamp), Error> {
+pub(crate) fn bounds(
+    flag: &str,
+    s: &str,
+    calendar: &Calendar,
+) -> Result<(Timestamp, Timestamp), Error> {
     if s.contains('T') {
         let t = crate::parse_time(flag, s)?;
         return Ok((t, t.plus_millis(1)));
@@ -260,8 +264,7 @@ pub fn row(
                 case: Some(r.header.case_id.clone()),
                 cause: Corruption::event(r.header.case_version, e),
             })?;
-        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        out.insert("hashed".into(), Value::String(hex));
+        out.insert("hashed".into(), Value::String(hex::encode(bytes)));
     }
     Ok(out)
 }

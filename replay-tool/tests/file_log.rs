@@ -173,7 +173,7 @@ fn a_removed_record_is_found_against_a_kept_tree_head() {
 
     // The last commit of a case removed from the middle of the file: every chain still holds
     // (the case simply ends earlier) and positions stay contiguous, but the tree does not.
-    let (case, commits) = case_with_commits(3);
+    let (_, commits) = case_with_commits(3);
     let last = commits.last().unwrap();
     let p = Position::new(
         tiny()
@@ -189,10 +189,6 @@ fn a_removed_record_is_found_against_a_kept_tree_head() {
     let out = stdout(&o);
     let line = line_with(&out, "[checkpoint_mismatch]");
     assert!(line.contains("fewer than"), "{out}");
-    assert!(
-        !out.contains(&format!("case {case}")),
-        "no chain broke: {out}"
-    );
 }
 
 #[test]

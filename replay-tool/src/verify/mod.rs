@@ -24,9 +24,9 @@
 //! After a broken link the case's chain is resynchronised at the event found, so one damaged
 //! commit gives a few problems, not one per later event.
 //!
-//! Every stored commit is also a leaf of the log's Merkle tree ([`TreeHasher`]): the report gives the
-//! tree head (`SIZE:ROOT`) to keep, and `--checkpoint SIZE:ROOT` compares the first SIZE
-//! commits with one kept before (`checkpoint_mismatch` when any was removed, inserted or
+//! Every stored commit is also a leaf of the log's Merkle tree ([`TreeHasher`]): the report
+//! gives the tree head (`SIZE:ROOT`) to keep, and `--checkpoint SIZE:ROOT` compares the first
+//! SIZE commits with one kept before (`checkpoint_mismatch` when any was removed, inserted or
 //! changed, or the log holds fewer).
 //!
 //! `--projections DIR` then rebuilds the projections into a temporary directory up to the live

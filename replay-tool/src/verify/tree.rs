@@ -12,6 +12,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use gridcase_domain::Hash;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -21,12 +22,12 @@ pub struct TreeHead {
     /// Commits covered (the first `size` positions).
     pub size: u64,
     /// Their Merkle tree hash.
-    pub root: [u8; 32],
+    pub root: Hash,
 }
 
 impl fmt::Display for TreeHead {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.size, hex(&self.root))
+        write!(f, "{}:{}", self.size, self.root.to_hex())
     }
 }
 
@@ -42,21 +43,11 @@ impl FromStr for TreeHead {
     fn from_str(s: &str) -> Result<TreeHead, String> {
         let bad = || format!("{s:?} is not a tree head: SIZE:ROOT, e.g. 1200:<64 hex digits>");
         let (size, root) = s.trim().split_once(':').ok_or_else(bad)?;
-        let size = size.parse().map_err(|_| bad())?;
-        let mut out = [0u8; 32];
-        if root.len() != 64 || !root.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(bad());
-        }
-        for (i, pair) in root.as_bytes().chunks(2).enumerate() {
-            let digits = std::str::from_utf8(pair).map_err(|_| bad())?;
-            out[i] = u8::from_str_radix(digits, 16).map_err(|_| bad())?;
-        }
-        Ok(TreeHead { size, root: out })
+        Ok(TreeHead {
+            size: size.parse().map_err(|_| bad())?,
+            root: Hash::from_hex(root).map_err(|_| bad())?,
+        })
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The Merkle tree hash, built leaf by leaf: the roots of the complete subtrees so far, the
@@ -99,7 +90,7 @@ impl TreeHasher {
         };
         TreeHead {
             size: self.size,
-            root,
+            root: Hash(root),
         }
     }
 }
@@ -143,12 +134,12 @@ mod tests {
     #[test]
     fn the_tree_heads_are_the_rfcs() {
         let mut t = TreeHasher::default();
-        assert_eq!(hex(&t.head().root), ROOTS[0]);
+        assert_eq!(t.head().root.to_hex(), ROOTS[0]);
         for (i, leaf) in LEAVES.iter().enumerate() {
             t.push(leaf);
             let head = t.head();
             assert_eq!(head.size, i as u64 + 1);
-            assert_eq!(hex(&head.root), ROOTS[i + 1], "size {}", i + 1);
+            assert_eq!(head.root.to_hex(), ROOTS[i + 1], "size {}", i + 1);
         }
     }
 
@@ -178,7 +169,7 @@ mod tests {
         let mut t = TreeHasher::default();
         for (n, leaf) in leaves.iter().enumerate() {
             t.push(leaf);
-            assert_eq!(t.head().root, mth(&leaves[..=n]), "size {}", n + 1);
+            assert_eq!(t.head().root.0, mth(&leaves[..=n]), "size {}", n + 1);
         }
     }
 
