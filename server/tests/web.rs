@@ -2173,16 +2173,32 @@ async fn case_forms_act_once_and_refuse_stale_versions() {
     assert_eq!(app.server().app.path.log().head().await.unwrap(), head);
 
     // Refused forms keep what was typed: the form comes back open, filled in as sent.
-    let note = |key: &str, version: &str, text: &str| {
-        c.post(app.url(&format!("/cases/{id}/add_note")))
+    // `post` sends the case's form `action` with `fields` (the session's cookie and CSRF token
+    // added), checks the answer's status and gives its page.
+    let post = |action: &str, fields: &[(&str, &str)], status: u16| {
+        let mut form = vec![("csrf".to_owned(), csrf.clone())];
+        form.extend(
+            fields
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        let request = c
+            .post(app.url(&format!("/cases/{id}/{action}")))
             .header(header::COOKIE, cookie.clone())
-            .form(&[
-                ("csrf", csrf.as_str()),
-                ("key", key),
-                ("version", version),
-                ("text", text),
-            ])
-            .send()
+            .form(&form);
+        let action = action.to_owned();
+        async move {
+            let r = request.send().await.unwrap();
+            assert_eq!(r.status(), status, "{action}");
+            r.text().await.unwrap()
+        }
+    };
+    let note = |key: &str, version: &str, text: &str, status: u16| {
+        post(
+            "add_note",
+            &[("key", key), ("version", version), ("text", text)],
+            status,
+        )
     };
     let kept = |body: &str, action: &str, typed: &str| {
         assert!(
@@ -2191,19 +2207,10 @@ async fn case_forms_act_once_and_refuse_stale_versions() {
         );
         assert!(body.contains(typed), "what was typed is kept: {body}");
     };
-    // A note sent as `key` on `version`: its answer's status must be `status`; its page.
-    let sent = |key: &'static str, version: String, text: &'static str, status: u16| {
-        let note = &note;
-        async move {
-            let r = note(key, &version, text).await.unwrap();
-            assert_eq!(r.status(), status, "{key}");
-            r.text().await.unwrap()
-        }
-    };
     // On a stale version: 409.
-    let body = sent(
+    let body = note(
         "web-note-stale-0000000000000001",
-        version.clone(),
+        &version,
         "双方同意周末再谈",
         409,
     )
@@ -2212,16 +2219,16 @@ async fn case_forms_act_once_and_refuse_stale_versions() {
     // Sent, then its key sent again with other words (the browser's back button): 422 in
     // words, the new words kept, and the first note written once.
     let current = hidden(&body, "version");
-    sent(
+    note(
         "web-note-twice-0000000000000001",
-        current.clone(),
+        &current,
         "第一次的备注",
         303,
     )
     .await;
-    let body = sent(
+    let body = note(
         "web-note-twice-0000000000000001",
-        current,
+        &current,
         "改过的备注",
         422,
     )
@@ -2230,59 +2237,30 @@ async fn case_forms_act_once_and_refuse_stale_versions() {
     kept(&body, "add_note", "改过的备注");
     // Empty where the domain needs words: 422 naming the field as the form labels it.
     let current = hidden(&body, "version");
-    let body = sent(
-        "web-note-empty-0000000000000001",
-        current.clone(),
-        "  ",
-        422,
-    )
-    .await;
+    let body = note("web-note-empty-0000000000000001", &current, "  ", 422).await;
     assert!(body.contains("备注内容不能为空"), "{body}");
     // A version that is not a number is malformed, not silently unchecked.
     let head = app.server().app.path.log().head().await.unwrap();
-    sent(
-        "web-note-badver-00000000000001",
-        "v7".into(),
-        "版本号不对",
-        400,
-    )
-    .await;
+    note("web-note-badver-00000000000001", "v7", "版本号不对", 400).await;
     assert_eq!(app.server().app.path.log().head().await.unwrap(), head);
     // A new party with nothing filled in: 400, nothing written.
-    let head = app.server().app.path.log().head().await.unwrap();
-    let r = c
-        .post(app.url(&format!("/cases/{id}/add_party")))
-        .header(header::COOKIE, cookie.clone())
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("key", "web-party-empty-000000000000001"),
+    let party = |key: &str, personal: &[(&str, &str)]| {
+        let mut fields = vec![
+            ("key", key),
             ("version", current.as_str()),
             ("role", "applicant"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 400);
-    let body = r.text().await.unwrap();
+        ];
+        fields.extend_from_slice(personal);
+        post("add_party", &fields, 400)
+    };
+    let body = party("web-party-empty-000000000000001", &[]).await;
     assert!(body.contains("请至少填写当事人的姓名"), "{body}");
-    assert_eq!(app.server().app.path.log().head().await.unwrap(), head);
     // An ID number whose check digit is wrong: said so (it was filled in), the name kept.
-    let r = c
-        .post(app.url(&format!("/cases/{id}/add_party")))
-        .header(header::COOKIE, cookie.clone())
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("key", "web-party-badid-000000000000001"),
-            ("version", current.as_str()),
-            ("role", "applicant"),
-            ("name", "赵立新"),
-            ("id_number", "330802199001011234"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 400);
-    let body = r.text().await.unwrap();
+    let body = party(
+        "web-party-badid-000000000000001",
+        &[("name", "赵立新"), ("id_number", "330802199001011234")],
+    )
+    .await;
     assert!(body.contains("身份证号码有误"), "{body}");
     assert!(body.contains("赵立新"), "the name is kept: {body}");
     assert_eq!(app.server().app.path.log().head().await.unwrap(), head);
@@ -2298,20 +2276,16 @@ async fn case_forms_act_once_and_refuse_stale_versions() {
         json!({ "reason": "需村里协调（另一处上报）" }),
     )
     .await;
-    let r = c
-        .post(app.url(&format!("/cases/{id}/escalate")))
-        .header(header::COOKIE, cookie.clone())
-        .form(&[
-            ("csrf", csrf.as_str()),
+    let body = post(
+        "escalate",
+        &[
             ("key", "web-escalate-stale-00000000001"),
-            ("version", stale.as_str()),
+            ("version", &stale),
             ("reason", "双方分歧大，请村调委会调解"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 409);
-    let body = r.text().await.unwrap();
+        ],
+        409,
+    )
+    .await;
     assert!(
         body.contains("此项操作现已不可办理") && body.contains("双方分歧大，请村调委会调解"),
         "{body}"

@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use askama::Template;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use gridcase_bus::{ExpectedVersion, Position};
@@ -353,7 +353,7 @@ fn fields(web: &WebApp, t: Tr, v: &Viewer, kind: ActionKind, s: &CaseState) -> V
                 "reason",
                 t.s("f.reject_reason"),
                 opts(RejectReason::ALL, None, RejectReason::as_str, |r| {
-                    vocab(t, r.zh(), r.as_str())
+                    t.vocab(r.zh(), r.as_str())
                 }),
             ),
             textarea("note", t.s("f.note"), false),
@@ -422,7 +422,7 @@ fn fields(web: &WebApp, t: Tr, v: &Viewer, kind: ActionKind, s: &CaseState) -> V
                 "target",
                 t.s("f.refer_target"),
                 opts(ReferralTarget::ALL, None, ReferralTarget::as_str, |r| {
-                    vocab(t, r.zh(), r.as_str())
+                    t.vocab(r.zh(), r.as_str())
                 }),
             ),
             Field {
@@ -456,7 +456,7 @@ fn fields(web: &WebApp, t: Tr, v: &Viewer, kind: ActionKind, s: &CaseState) -> V
                         MediationType::ALL,
                         Some(MediationType::People),
                         MediationType::as_str,
-                        |m| vocab(t, m.zh(), m.as_str()),
+                        |m| t.vocab(m.zh(), m.as_str()),
                     ),
                 ),
                 select("mediator", t.s("f.mediator"), mediators),
@@ -471,7 +471,7 @@ fn fields(web: &WebApp, t: Tr, v: &Viewer, kind: ActionKind, s: &CaseState) -> V
             Field {
                 kind: "info",
                 label: t.s("f.outcome"),
-                value: vocab(t, MediationOutcome::Failure.zh(), "failure"),
+                value: t.vocab(MediationOutcome::Failure.zh(), "failure"),
                 ..Field::default()
             },
             textarea("note", t.s("f.end_mediation_reason"), true),
@@ -484,7 +484,7 @@ fn fields(web: &WebApp, t: Tr, v: &Viewer, kind: ActionKind, s: &CaseState) -> V
                     MediationOutcome::ALL,
                     Some(MediationOutcome::Agreement),
                     MediationOutcome::as_str,
-                    |m| vocab(t, m.zh(), m.as_str()),
+                    |m| t.vocab(m.zh(), m.as_str()),
                 ),
             ),
             Field {
@@ -504,7 +504,7 @@ fn fields(web: &WebApp, t: Tr, v: &Viewer, kind: ActionKind, s: &CaseState) -> V
                         ResolutionMethod::OnTheSpot
                     }),
                     ResolutionMethod::as_str,
-                    |m| vocab(t, m.zh(), m.as_str()),
+                    |m| t.vocab(m.zh(), m.as_str()),
                 ),
             ),
             Field {
@@ -524,7 +524,7 @@ fn fields(web: &WebApp, t: Tr, v: &Viewer, kind: ActionKind, s: &CaseState) -> V
                     Satisfaction::ALL,
                     Some(Satisfaction::Satisfied),
                     Satisfaction::as_str,
-                    |x| vocab(t, x.zh(), x.as_str()),
+                    |x| t.vocab(x.zh(), x.as_str()),
                 ),
             ),
             textarea("comment", t.s("f.comment"), false),
@@ -534,7 +534,7 @@ fn fields(web: &WebApp, t: Tr, v: &Viewer, kind: ActionKind, s: &CaseState) -> V
                 "reason",
                 t.s("f.reopen_reason"),
                 opts(ReopenReason::ALL, None, ReopenReason::as_str, |r| {
-                    vocab(t, r.zh(), r.as_str())
+                    t.vocab(r.zh(), r.as_str())
                 }),
             ),
             textarea("note", t.s("f.note"), false),
@@ -576,7 +576,7 @@ fn fields(web: &WebApp, t: Tr, v: &Viewer, kind: ActionKind, s: &CaseState) -> V
                         PartyRole::ALL,
                         Some(PartyRole::ThirdParty),
                         PartyRole::as_str,
-                        |r| vocab(t, r.zh(), r.as_str()),
+                        |r| t.vocab(r.zh(), r.as_str()),
                     ),
                 ),
                 text("name", t.s("parties.name"), None),
@@ -664,10 +664,6 @@ fn fields(web: &WebApp, t: Tr, v: &Viewer, kind: ActionKind, s: &CaseState) -> V
         // Nothing to fill in; `report` has its own page.
         ActionKind::Register | ActionKind::Close | ActionKind::Report => Vec::new(),
     }
-}
-
-fn vocab(t: Tr, zh: &str, wire: &str) -> String {
-    t.vocab(zh, wire)
 }
 
 /// What the form sent, as the API's action (400 naming the field when it does not fit).
@@ -921,7 +917,7 @@ fn story(web: &WebApp, t: Tr, f: &CaseFile) -> Vec<Section> {
             });
             // A reopening says why in its own words (协议未履行, 新情况…).
             let kind = match m.code.and_then(|c| c.parse::<ReopenReason>().ok()) {
-                Some(r) => format!("{kind}（{}）", vocab(t, r.zh(), r.as_str())),
+                Some(r) => format!("{kind}（{}）", t.vocab(r.zh(), r.as_str())),
                 None => kind.to_owned(),
             };
             let what = match m.from {
@@ -970,7 +966,7 @@ fn story(web: &WebApp, t: Tr, f: &CaseFile) -> Vec<Section> {
                 let mut x = row(
                     r.stamp.at,
                     name(&r.stamp.by),
-                    format!("{}：{}", vocab(t, r.target.zh(), r.target.as_str()), r.body),
+                    format!("{}：{}", t.vocab(r.target.zh(), r.target.as_str()), r.body),
                     r.reason.clone(),
                 );
                 if let Some((when, why)) = &r.returned {
@@ -993,7 +989,7 @@ fn story(web: &WebApp, t: Tr, f: &CaseFile) -> Vec<Section> {
                     name(&m.stamp.by),
                     format!(
                         "{} · {} {}（{}）",
-                        vocab(t, m.mediation_type.zh(), m.mediation_type.as_str()),
+                        t.vocab(m.mediation_type.zh(), m.mediation_type.as_str()),
                         t.s("f.mediator"),
                         name(&m.mediator),
                         region(m.organization)
@@ -1014,7 +1010,7 @@ fn story(web: &WebApp, t: Tr, f: &CaseFile) -> Vec<Section> {
                         } else {
                             "bad"
                         },
-                        vocab(t, outcome.zh(), outcome.as_str()),
+                        t.vocab(outcome.zh(), outcome.as_str()),
                     ));
                     // Ended by the holding unit (its mediator could not go on): said so.
                     let by = match &m.concluded_by {
@@ -1047,7 +1043,7 @@ fn story(web: &WebApp, t: Tr, f: &CaseFile) -> Vec<Section> {
                     name(&r.stamp.by),
                     format!(
                         "{} · {} · {}",
-                        vocab(t, r.method.zh(), r.method.as_str()),
+                        t.vocab(r.method.zh(), r.method.as_str()),
                         t.level(&r.level),
                         region(r.unit)
                     ),
@@ -1140,7 +1136,7 @@ fn story(web: &WebApp, t: Tr, f: &CaseFile) -> Vec<Section> {
                 let mut x = row(e.stamp.at, name(&e.stamp.by), String::new(), e.text.clone());
                 x.badge = Some((
                     if s.is_positive() { "ok" } else { "bad" },
-                    vocab(t, s.zh(), s.as_str()),
+                    t.vocab(s.zh(), s.as_str()),
                 ));
                 x
             })
@@ -1476,14 +1472,9 @@ pub async fn act(
         ));
     };
     let (case, file, _) = read(&web, &v, &id).await?;
-    let t = v.tr();
     let action = match action_of(&web, kind, &file.state, &f) {
         Ok(action) => action,
-        Err(e) => {
-            let fields = fields(&web, t, &v, kind, &file.state);
-            let reason = refusal_words(&web, t, kind, &fields, &f, &e);
-            return refused_form(&web, &v, &id, kind, &f, e.status(), reason).await;
-        }
+        Err(e) => return refused_form(&web, &v, &id, kind, &f, &e).await,
     };
     let key = f.get("key").map(|k| k.trim()).unwrap_or("");
     CommandId::new(key).map_err(|e| {
@@ -1506,11 +1497,7 @@ pub async fn act(
             })
         }) {
             Ok(data) => data,
-            Err(e) => {
-                let fields = fields(&web, t, &v, kind, &file.state);
-                let reason = refusal_words(&web, t, kind, &fields, &f, &e);
-                return refused_form(&web, &v, &id, kind, &f, e.status(), reason).await;
-            }
+            Err(e) => return refused_form(&web, &v, &id, kind, &f, &e).await,
         };
         crate::api::parties::Lifted {
             parties: vec![(0, data)],
@@ -1535,16 +1522,12 @@ pub async fn act(
         Some(s) => match s.parse() {
             Ok(version) => sub.expected = ExpectedVersion::Exactly(version),
             Err(_) => {
-                return Err(WebError::new(
-                    &web,
-                    &v,
-                    ApiError::field(
-                        BadRequestCode::InvalidField,
-                        "version",
-                        format!("version {s:?} is not a number"),
-                    ),
-                )
-                .reload_at(case_page));
+                let e = ApiError::field(
+                    BadRequestCode::InvalidField,
+                    "version",
+                    format!("version {s:?} is not a number"),
+                );
+                return refused_form(&web, &v, &id, kind, &f, &e).await;
             }
         },
     }
@@ -1569,11 +1552,7 @@ pub async fn act(
             | ApiError::Conflict { .. }
             | ApiError::KeyMismatch(_)
             | ApiError::BadRequest { .. }),
-        ) => {
-            let fields = fields(&web, t, &v, kind, &file.state);
-            let reason = refusal_words(&web, t, kind, &fields, &f, &e);
-            refused_form(&web, &v, &id, kind, &f, e.status(), reason).await
-        }
+        ) => refused_form(&web, &v, &id, kind, &f, &e).await,
         Err(e) => Err(WebError::new(&web, &v, e).reload_at(case_page)),
     }
 }
@@ -1606,22 +1585,23 @@ fn keep_typed(fields: &mut [Field], posted: &BTreeMap<String, String>) {
 /// Why a case form was refused, in words, with the fields named as the form labels them.
 fn refusal_words(
     web: &WebApp,
-    t: Tr,
+    v: &Viewer,
     kind: ActionKind,
-    fields: &[Field],
+    s: &CaseState,
     posted: &BTreeMap<String, String>,
     e: &ApiError,
 ) -> String {
-    fn label<'a>(fields: &[Field], field: &'a str) -> &'a str {
-        fields
-            .iter()
-            .find(|x| x.name == field)
-            .map_or_else(|| super::i18n::field_label(field), |x| x.label)
-    }
-    let label = |field| label(fields, field);
+    let t = v.tr();
+    let fields = fields(web, t, v, kind, s);
+    let label = |field: &str| {
+        fields.iter().find(|x| x.name == field).map_or_else(
+            || super::i18n::field_label(field).to_owned(),
+            |x| x.label.to_owned(),
+        )
+    };
     let why = match e {
         ApiError::Rejected(Rejection::InvalidField { field, reason }) => {
-            t.invalid_field(label(field), field, reason)
+            t.invalid_field(&label(field), field, reason)
         }
         // A person the unit does not have, named as people know them.
         ApiError::Rejected(
@@ -1639,13 +1619,6 @@ fn refusal_words(
             field: Some(field),
             message,
             ..
-        } if t.zh() && field == "form" => {
-            format!("表单内容有误，请检查各项后重新提交（{message}）。")
-        }
-        ApiError::BadRequest {
-            field: Some(field),
-            message,
-            ..
         } if t.zh() => {
             // The form's own name for it (`id_number` for the API's `personal.id_number`).
             let short = field.rsplit('.').next().unwrap_or(field);
@@ -1653,25 +1626,25 @@ fn refusal_words(
                 .get(field.as_str())
                 .or_else(|| posted.get(short))
                 .map_or("", |s| s.trim());
-            t.bad_field(label(field), field, typed, message)
+            t.bad_field(&label(field), field, typed, message)
         }
         other => other.to_string(),
     };
     format!("{}：{why}", t.s(action_words(kind).0))
 }
 
-/// The case page again after a refused form: the case as it stands now, `reason` above it,
-/// and the form of `kind` open with what was typed in it.
+/// The case page again after a form of `kind` was refused with `e`: the case as it stands
+/// now, why in words above it, and the form open with what was typed in it.
 async fn refused_form(
     web: &WebApp,
     v: &Viewer,
     id: &str,
     kind: ActionKind,
     posted: &BTreeMap<String, String>,
-    status: StatusCode,
-    reason: String,
+    e: &ApiError,
 ) -> Result<Response, WebError> {
     let (case, file, envelopes) = read(web, v, id).await?;
+    let reason = refusal_words(web, v, kind, &file.state, posted, e);
     let parties = super::parties::card(web, v, &case, &file.state).await;
     let view = case_view_of(&web.app, &v.actor, file, &envelopes);
     let refused = Refused {
@@ -1681,7 +1654,7 @@ async fn refused_form(
     };
     let page = page(web, v, view, &envelopes, None, Some(refused), parties);
     let mut resp = render(&page);
-    *resp.status_mut() = status;
+    *resp.status_mut() = e.status();
     Ok(resp)
 }
 

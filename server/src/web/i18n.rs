@@ -978,8 +978,11 @@ impl Tr {
         if self.lang == Lang::En {
             return message.to_owned();
         }
-        if field == "personal" {
-            return "请至少填写当事人的姓名、身份证号码、电话或地址中的一项。".into();
+        match field {
+            "personal" => return "请至少填写当事人的姓名、身份证号码、电话或地址中的一项。".into(),
+            // An error serde could not place in one field.
+            "form" => return format!("表单内容有误，请检查各项后重新提交（{message}）。"),
+            _ => {}
         }
         if typed.is_empty() {
             return format!("请填写或选择“{label}”。");
