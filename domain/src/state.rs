@@ -285,9 +285,7 @@ impl CaseState {
             }
         }
     }
-}
 
-impl CaseState {
     /// Where the case's hash chain ends: the version and hash of the last applied event.
     pub fn head(&self) -> ChainHead {
         ChainHead {

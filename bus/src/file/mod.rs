@@ -10,9 +10,10 @@
 //! The indexes live in memory, built by reading the file once when it is opened (`scan`):
 //! where each position's record starts, each case's head and commits, each command's first
 //! commit (by a per-process-seeded digest of its id, confirmed by reading that commit back;
-//! ids whose digests collide kept by id). A single writer thread does group commit (`writer`): it validates a group of
-//! appends against the index, writes their records in one write at the end of the file,
-//! fsyncs, and only then extends the index, raises the durable head and acknowledges them.
+//! ids whose digests collide kept by id). A single writer thread does group commit
+//! (`writer`): it validates a group of appends against the index, writes their records in one
+//! write at the end of the file, fsyncs, and only then extends the index, raises the durable
+//! head and acknowledges them.
 //! Readers never look past the durable head. Opened for writing, the file is fsynced once
 //! after the scan, so what a killed writer left unsynced is durable before it is served.
 //!

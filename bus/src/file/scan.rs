@@ -66,8 +66,8 @@ pub(super) struct Index {
     pub(super) end: u64,
     pub(super) cases: FastMap<CaseId, CaseEntry>,
     /// Each command's first commit, by a digest of its id: the id itself is in that commit's
-    /// record, read back to confirm a match ([`Index::command`]). A map of the ids was half the
-    /// index's memory; this is a sixth of it, and ids need not be kept (or hashed twice).
+    /// record, read back to confirm a match ([`Index::command`]), so the ids are not kept
+    /// (opening quzhou-year's log peaked at 139 MB with them as keys, 64.5 MB with digests).
     commands: FastMap<u64, Position>,
     /// The commands whose digest an earlier, other command has (by their id): rare.
     colliding: HashMap<CommandId, Appended>,
